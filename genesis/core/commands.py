@@ -1,0 +1,46 @@
+"""Commands from the kernel to venues: immutable, imperative, carrying a correlation id."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from genesis.core.enums import OrderType, Side, TimeInForce
+
+__all__ = ["CancelAllOrders", "CancelOrder", "Command", "ModifyOrder", "SubmitOrder"]
+
+
+class Command(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    ts_init: int
+    strategy_id: str
+    instrument_id: str
+    correlation_id: str = ""
+
+
+class SubmitOrder(Command, frozen=True, gc=False, kw_only=True):
+    """Everything a venue needs to place one order."""
+
+    client_order_id: str
+    side: Side
+    order_type: OrderType
+    quantity: Decimal
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+
+
+class CancelOrder(Command, frozen=True, gc=False, kw_only=True):
+    client_order_id: str
+
+
+class ModifyOrder(Command, frozen=True, gc=False, kw_only=True):
+    client_order_id: str
+    quantity: Decimal
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+
+
+class CancelAllOrders(Command, frozen=True, gc=False, kw_only=True):
+    """Cancel every open order of ``strategy_id`` on ``instrument_id``."""

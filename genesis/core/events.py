@@ -1,0 +1,200 @@
+"""Immutable events: market data, timers, order lifecycle, strategy faults.
+
+Every event carries ``ts_event`` (when it happened, ns since the Unix epoch)
+and ``ts_init`` (when Genesis created the object, ns). They are msgspec
+Structs (frozen, slotted, keyword-only, no GC tracking): created on every
+tick, they must be cheap. Events are named in the past tense.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from genesis.core.enums import LiquiditySide, Side
+
+__all__ = [
+    "Bar",
+    "BookDelta",
+    "BookSnapshot",
+    "Event",
+    "MarketEvent",
+    "OrderAccepted",
+    "OrderCancelRejected",
+    "OrderCanceled",
+    "OrderDenied",
+    "OrderEvent",
+    "OrderExpired",
+    "OrderFilled",
+    "OrderModifyRejected",
+    "OrderPendingCancel",
+    "OrderPendingUpdate",
+    "OrderRejected",
+    "OrderSubmitted",
+    "OrderTriggered",
+    "OrderUpdated",
+    "PriceLevels",
+    "QuoteTick",
+    "StrategyErrored",
+    "TimerFired",
+    "TradeTick",
+]
+
+PriceLevels = tuple[tuple[Decimal, Decimal], ...]
+
+
+class Event(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    ts_event: int
+    ts_init: int
+
+
+class TimerFired(Event, frozen=True, gc=False, kw_only=True):
+    name: str
+
+
+# --- market data -------------------------------------------------------------
+
+
+class MarketEvent(Event, frozen=True, gc=False, kw_only=True):
+    instrument_id: str
+
+
+class Bar(MarketEvent, frozen=True, gc=False, kw_only=True):
+    """An OHLCV bar. ``ts_event`` is the bar's close time, ``ts_open`` its open time.
+
+    The bar's content is known only once it has closed, so it is delivered at
+    ``ts_event``; ``ts_open`` is the label most files use.
+    """
+
+    ts_open: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+class TradeTick(MarketEvent, frozen=True, gc=False, kw_only=True):
+    price: Decimal
+    size: Decimal
+    aggressor_side: Side | None
+    trade_id: str
+
+
+class QuoteTick(MarketEvent, frozen=True, gc=False, kw_only=True):
+    bid: Decimal
+    ask: Decimal
+    bid_size: Decimal
+    ask_size: Decimal
+
+
+class BookSnapshot(MarketEvent, frozen=True, gc=False, kw_only=True):
+    """A full L2 book (e.g. REST ``/depth``): levels best first."""
+
+    last_update_id: int
+    bids: PriceLevels
+    asks: PriceLevels
+
+
+class BookDelta(MarketEvent, frozen=True, gc=False, kw_only=True):
+    """A diff of L2 levels covering update ids ``first_update_id..last_update_id``.
+
+    A level with quantity 0 is deleted. ``prev_update_id`` is the venue's
+    previous final update id when it sends one (Binance futures ``pu``), else -1.
+    """
+
+    first_update_id: int
+    last_update_id: int
+    prev_update_id: int = -1
+    bids: PriceLevels = ()
+    asks: PriceLevels = ()
+
+
+# --- order lifecycle ---------------------------------------------------------
+
+
+class OrderEvent(Event, frozen=True, gc=False, kw_only=True):
+    client_order_id: str
+    strategy_id: str
+    instrument_id: str
+
+
+class OrderDenied(OrderEvent, frozen=True, gc=False, kw_only=True):
+    """Local risk refused the order; it never left the process."""
+
+    code: str
+    reason: str
+
+
+class OrderSubmitted(OrderEvent, frozen=True, gc=False, kw_only=True):
+    pass
+
+
+class OrderAccepted(OrderEvent, frozen=True, gc=False, kw_only=True):
+    venue_order_id: str
+
+
+class OrderRejected(OrderEvent, frozen=True, gc=False, kw_only=True):
+    reason: str
+    code: str = ""
+
+
+class OrderTriggered(OrderEvent, frozen=True, gc=False, kw_only=True):
+    pass
+
+
+class OrderPendingCancel(OrderEvent, frozen=True, gc=False, kw_only=True):
+    pass
+
+
+class OrderPendingUpdate(OrderEvent, frozen=True, gc=False, kw_only=True):
+    pass
+
+
+class OrderCanceled(OrderEvent, frozen=True, gc=False, kw_only=True):
+    pass
+
+
+class OrderExpired(OrderEvent, frozen=True, gc=False, kw_only=True):
+    pass
+
+
+class OrderCancelRejected(OrderEvent, frozen=True, gc=False, kw_only=True):
+    reason: str
+
+
+class OrderModifyRejected(OrderEvent, frozen=True, gc=False, kw_only=True):
+    reason: str
+
+
+class OrderUpdated(OrderEvent, frozen=True, gc=False, kw_only=True):
+    quantity: Decimal
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+
+
+class OrderFilled(OrderEvent, frozen=True, gc=False, kw_only=True):
+    """One execution. ``fee`` is charged in ``fee_currency`` (not always the quote)."""
+
+    venue: str
+    trade_id: str
+    side: Side
+    last_qty: Decimal
+    last_px: Decimal
+    fee: Decimal
+    fee_currency: str
+    liquidity: LiquiditySide
+    venue_order_id: str = ""
+
+
+# --- faults ------------------------------------------------------------------
+
+
+class StrategyErrored(Event, frozen=True, gc=False, kw_only=True):
+    """A strategy hook raised; the strategy has been disabled."""
+
+    strategy_id: str
+    hook: str
+    error_type: str
+    message: str

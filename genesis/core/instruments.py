@@ -1,0 +1,213 @@
+"""Instruments and the single gate from numbers into exact, venue-valid Decimals.
+
+``Instrument.price()`` and ``Instrument.quantity()`` are the only way prices and
+quantities enter orders: they quantize to the tick size and step size with an
+explicit rounding direction. ``validate_order`` checks every filter and raises
+``InvalidOrder`` naming the field, the value and the increment or limit.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from genesis.core.enums import Side
+from genesis.core.money import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ZERO, quantize, to_decimal
+from genesis.errors import ConfigError, InvalidOrder
+
+__all__ = ["Instrument", "InstrumentTable", "load_exchange_info"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Instrument:
+    """A tradable symbol with the venue's increments and limits.
+
+    Attributes:
+        symbol: venue symbol, e.g. ``BTCUSDT``.
+        base: base asset (what is bought), e.g. ``BTC``.
+        quote: quote asset (what is paid), e.g. ``USDT``.
+        tick_size: price increment.
+        step_size: quantity increment.
+        min_qty / max_qty: quantity limits (``max_qty`` None means unlimited).
+        min_price / max_price: price limits (None means unlimited).
+        min_notional: minimum ``price * qty`` in quote currency.
+        venue: venue name.
+    """
+
+    symbol: str
+    base: str
+    quote: str
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal = ZERO
+    max_qty: Decimal | None = None
+    min_price: Decimal = ZERO
+    max_price: Decimal | None = None
+    min_notional: Decimal = ZERO
+    venue: str = "BINANCE"
+    source: str = field(default="exchangeInfo", compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("tick_size", "step_size"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or value <= 0:
+                raise ConfigError(f"instrument {self.symbol}: {name} must be > 0, was {value}")
+
+    def price(self, value: object, rounding: str = ROUND_DOWN) -> Decimal:
+        """Quantize ``value`` to the tick size.
+
+        Args:
+            value: a number (str, int, Decimal, or float via its shortest repr).
+            rounding: a ``decimal`` rounding mode; the default rounds toward zero.
+
+        Raises:
+            InvalidOrder: the value is not a finite positive number.
+        """
+        number = self._number("price", value)
+        return quantize(number, self.tick_size, rounding)
+
+    def price_for(self, side: Side, value: object) -> Decimal:
+        """Quantize a limit price in the direction that never worsens it for ``side``.
+
+        A buy rounds down (never pay more), a sell rounds up (never receive less).
+        """
+        return self.price(value, ROUND_FLOOR if side is Side.BUY else ROUND_CEILING)
+
+    def quantity(self, value: object, rounding: str = ROUND_DOWN) -> Decimal:
+        """Quantize ``value`` to the step size, rounding toward zero by default.
+
+        Raises:
+            InvalidOrder: the value is not finite and positive, or a non-zero value
+                rounds to zero.
+        """
+        number = self._number("quantity", value)
+        result = quantize(number, self.step_size, rounding)
+        if result == 0 and number != 0:
+            raise InvalidOrder(
+                f"{self.symbol}: quantity {number} rounds to 0 at step_size {self.step_size}"
+            )
+        return result
+
+    def validate_order(self, price: Decimal | None, qty: Decimal) -> None:
+        """Check quantity and (when given) price against every filter.
+
+        Raises:
+            InvalidOrder: naming the field, the value and the increment or limit.
+        """
+        self._check_increment("quantity", qty, self.step_size, "step_size")
+        if qty < self.min_qty:
+            raise InvalidOrder(f"{self.symbol}: quantity {qty} is below min_qty {self.min_qty}")
+        if self.max_qty is not None and qty > self.max_qty:
+            raise InvalidOrder(f"{self.symbol}: quantity {qty} is above max_qty {self.max_qty}")
+        if price is None:
+            return
+        self._check_increment("price", price, self.tick_size, "tick_size")
+        if price < self.min_price or price <= 0:
+            raise InvalidOrder(f"{self.symbol}: price {price} is below min_price {self.min_price}")
+        if self.max_price is not None and price > self.max_price:
+            raise InvalidOrder(f"{self.symbol}: price {price} is above max_price {self.max_price}")
+        notional = price * qty
+        if notional < self.min_notional:
+            raise InvalidOrder(
+                f"{self.symbol}: notional {notional} is below min_notional {self.min_notional}"
+            )
+
+    def _number(self, name: str, value: object) -> Decimal:
+        try:
+            number = to_decimal(value)
+        except ValueError as exc:
+            raise InvalidOrder(f"{self.symbol}: {name} {exc}") from exc
+        if number < 0:
+            raise InvalidOrder(f"{self.symbol}: {name} must be >= 0, was {number}")
+        return number
+
+    def _check_increment(self, name: str, value: Decimal, inc: Decimal, inc_name: str) -> None:
+        if value <= 0:
+            raise InvalidOrder(f"{self.symbol}: {name} must be > 0, was {value}")
+        if value % inc != 0:
+            raise InvalidOrder(
+                f"{self.symbol}: {name} {value} is not a multiple of {inc_name} {inc}"
+            )
+
+
+def _filters(raw: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {f["filterType"]: f for f in raw.get("filters", ())}
+
+
+def _opt(value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    number = Decimal(value)
+    return None if number == 0 else number
+
+
+def instrument_from_binance(raw: Mapping[str, Any], venue: str = "BINANCE") -> Instrument:
+    """Build an Instrument from one ``symbols[]`` entry of Binance ``exchangeInfo``.
+
+    Raises:
+        ConfigError: a filter the instrument needs is missing or malformed.
+    """
+    symbol = raw.get("symbol", "?")
+    try:
+        filters = _filters(raw)
+        price_f, lot_f = filters["PRICE_FILTER"], filters["LOT_SIZE"]
+        notional_f = filters.get("MIN_NOTIONAL") or filters.get("NOTIONAL") or {}
+        return Instrument(
+            symbol=symbol,
+            base=raw["baseAsset"],
+            quote=raw["quoteAsset"],
+            tick_size=Decimal(price_f["tickSize"]).normalize(),
+            step_size=Decimal(lot_f["stepSize"]).normalize(),
+            min_qty=Decimal(lot_f["minQty"]),
+            max_qty=_opt(lot_f.get("maxQty")),
+            min_price=Decimal(price_f["minPrice"]),
+            max_price=_opt(price_f.get("maxPrice")),
+            min_notional=Decimal(notional_f.get("minNotional", "0")),
+            venue=venue,
+        )
+    except (KeyError, ArithmeticError, TypeError) as exc:
+        raise ConfigError(f"exchangeInfo symbol {symbol}: missing or bad field {exc}") from exc
+
+
+class InstrumentTable:
+    """Instruments of one venue keyed by symbol."""
+
+    def __init__(self, instruments: Iterable[Instrument]) -> None:
+        self._by_symbol = {i.symbol: i for i in instruments}
+
+    def __len__(self) -> int:
+        return len(self._by_symbol)
+
+    def __contains__(self, symbol: object) -> bool:
+        return symbol in self._by_symbol
+
+    def get(self, symbol: str) -> Instrument:
+        """Return the instrument for ``symbol``.
+
+        Raises:
+            ConfigError: unknown symbol.
+        """
+        try:
+            return self._by_symbol[symbol]
+        except KeyError:
+            raise ConfigError(f"unknown symbol {symbol!r} ({len(self)} known)") from None
+
+    def symbols(self) -> list[str]:
+        return sorted(self._by_symbol)
+
+
+def load_exchange_info(path: str | Path, *, trading_only: bool = False) -> InstrumentTable:
+    """Read a Binance ``exchangeInfo`` JSON file (plain or ``.gz``) into instruments."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        data = json.load(fh)
+    raws = data["symbols"]
+    if trading_only:
+        raws = [r for r in raws if r.get("status") == "TRADING"]
+    return InstrumentTable(instrument_from_binance(r) for r in raws)

@@ -1,0 +1,68 @@
+"""Exact decimal arithmetic helpers: quantization to an increment, rounding by intent."""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_UP, Decimal
+
+__all__ = [
+    "ROUND_CEILING",
+    "ROUND_DOWN",
+    "ROUND_FLOOR",
+    "ROUND_HALF_EVEN",
+    "ROUND_UP",
+    "ZERO",
+    "decimals_of",
+    "is_multiple",
+    "quantize",
+    "to_decimal",
+]
+
+ZERO = Decimal(0)
+
+
+def to_decimal(value: object) -> Decimal:
+    """Convert ``value`` to Decimal without passing through binary floating point.
+
+    Strings and ints convert exactly; a float is converted through its shortest
+    ``repr`` (``0.1`` becomes ``Decimal("0.1")``, not 0.1000000000000000055...).
+
+    Raises:
+        ValueError: the value is not a finite number.
+    """
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, bool):
+        raise ValueError(f"expected a number, was {value!r}")
+    elif isinstance(value, int | str):
+        try:
+            result = Decimal(value)
+        except ArithmeticError as exc:
+            raise ValueError(f"expected a number, was {value!r}") from exc
+    elif isinstance(value, float):
+        result = Decimal(repr(value))
+    else:
+        raise ValueError(f"expected a number, was {value!r}")
+    if not result.is_finite():
+        raise ValueError(f"expected a finite number, was {value!r}")
+    return result
+
+
+def quantize(value: Decimal, increment: Decimal, rounding: str = ROUND_DOWN) -> Decimal:
+    """Round ``value`` to a whole multiple of ``increment`` in the given direction.
+
+    The result carries the increment's exponent (``quantize(1.5, 0.01)`` is ``1.50``).
+    """
+    units = (value / increment).to_integral_value(rounding=rounding)
+    return (units * increment).quantize(increment)
+
+
+def is_multiple(value: Decimal, increment: Decimal) -> bool:
+    """True when ``value`` is an exact whole multiple of ``increment``."""
+    return (value % increment) == 0
+
+
+def decimals_of(value: Decimal) -> int:
+    """Number of digits after the decimal point in ``value``'s representation."""
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)

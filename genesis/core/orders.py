@@ -1,0 +1,271 @@
+"""Orders and their lifecycle, kept as one transition table.
+
+Theory of operation
+-------------------
+An ``Order`` is the local record of one order at one venue. It is created by
+the ``OrderFactory`` in state NEW and then only changes by ``apply(event)``.
+Everything that affects the state machine lives in this file: the table
+``TRANSITIONS`` maps ``(current status, event type)`` to the next status, one
+line per legal edge. A pair that is not in the table is illegal.
+
+``apply`` works in two phases. First it *checks*: the edge must exist, and
+the event must be consistent with the order (a fill must not exceed the
+remaining quantity, must have a positive quantity, must be on the order's
+side and must not repeat a trade id already applied; an update must not shrink
+the quantity below what is already filled). Only when every check passes does
+it *mutate*. A refused event therefore raises ``IllegalTransition`` and leaves
+the order exactly as it was, byte for byte (the property tests check this).
+
+Three kinds of edges need a word:
+
+* Fills. The table sends every fill to PARTIALLY_FILLED; ``apply`` then
+  promotes the order to FILLED when the filled quantity reaches the order
+  quantity. A fill may arrive in SUBMITTED (a market order's first answer
+  from a venue may already be its fill) and in PENDING_CANCEL or
+  PENDING_UPDATE (the fill raced our request; the venue's word wins).
+* Refused requests. A cancel or modify that the venue refuses returns the
+  order to where it would be without the request: ACCEPTED when nothing has
+  filled, PARTIALLY_FILLED otherwise (``_settle``), not to a stored "previous"
+  state, because fills may have happened in between.
+* DENIED is local: risk refused the order before it was ever sent. It is
+  terminal like REJECTED, but the venue never heard of the order.
+
+Terminal states (DENIED, REJECTED, FILLED, CANCELED, EXPIRED) have no
+outgoing edges at all: a late event for a finished order is a caller bug or a
+venue anomaly and is reported, never absorbed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, Final
+
+from genesis.core.enums import OrderStatus, OrderType, Side, TimeInForce
+from genesis.core.events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderDenied,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderModifyRejected,
+    OrderPendingCancel,
+    OrderPendingUpdate,
+    OrderRejected,
+    OrderSubmitted,
+    OrderTriggered,
+    OrderUpdated,
+)
+from genesis.core.money import ZERO
+from genesis.errors import IllegalTransition
+
+__all__ = ["TRANSITIONS", "Order", "transition_diagram"]
+
+S = OrderStatus
+
+TRANSITIONS: Final[Mapping[tuple[OrderStatus, type[OrderEvent]], OrderStatus]] = {
+    (S.NEW, OrderDenied): S.DENIED,
+    (S.NEW, OrderSubmitted): S.SUBMITTED,
+    (S.SUBMITTED, OrderAccepted): S.ACCEPTED,
+    (S.SUBMITTED, OrderRejected): S.REJECTED,
+    (S.SUBMITTED, OrderFilled): S.PARTIALLY_FILLED,  # venue answered with the fill directly
+    (S.SUBMITTED, OrderCanceled): S.CANCELED,  # e.g. IOC with nothing to match
+    (S.SUBMITTED, OrderExpired): S.EXPIRED,
+    (S.ACCEPTED, OrderTriggered): S.TRIGGERED,
+    (S.ACCEPTED, OrderFilled): S.PARTIALLY_FILLED,
+    (S.ACCEPTED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.ACCEPTED, OrderPendingUpdate): S.PENDING_UPDATE,
+    (S.ACCEPTED, OrderCanceled): S.CANCELED,
+    (S.ACCEPTED, OrderExpired): S.EXPIRED,
+    (S.TRIGGERED, OrderFilled): S.PARTIALLY_FILLED,
+    (S.TRIGGERED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.TRIGGERED, OrderPendingUpdate): S.PENDING_UPDATE,
+    (S.TRIGGERED, OrderCanceled): S.CANCELED,
+    (S.TRIGGERED, OrderExpired): S.EXPIRED,
+    (S.PARTIALLY_FILLED, OrderFilled): S.PARTIALLY_FILLED,
+    (S.PARTIALLY_FILLED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.PARTIALLY_FILLED, OrderPendingUpdate): S.PENDING_UPDATE,
+    (S.PARTIALLY_FILLED, OrderCanceled): S.CANCELED,
+    (S.PARTIALLY_FILLED, OrderExpired): S.EXPIRED,
+    (S.PENDING_CANCEL, OrderCanceled): S.CANCELED,
+    (S.PENDING_CANCEL, OrderFilled): S.PARTIALLY_FILLED,  # the fill raced the cancel
+    (S.PENDING_CANCEL, OrderCancelRejected): S.ACCEPTED,  # settled by fills (_settle)
+    (S.PENDING_CANCEL, OrderExpired): S.EXPIRED,
+    (S.PENDING_UPDATE, OrderUpdated): S.ACCEPTED,  # settled by fills (_settle)
+    (S.PENDING_UPDATE, OrderModifyRejected): S.ACCEPTED,  # settled by fills (_settle)
+    (S.PENDING_UPDATE, OrderFilled): S.PARTIALLY_FILLED,  # the fill raced the modify
+    (S.PENDING_UPDATE, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.PENDING_UPDATE, OrderCanceled): S.CANCELED,
+    (S.PENDING_UPDATE, OrderExpired): S.EXPIRED,
+}
+
+_SETTLED: Final = frozenset({S.ACCEPTED, S.PARTIALLY_FILLED})
+
+
+class Order:
+    """The local record of one order; changed only through ``apply``."""
+
+    __slots__ = (
+        "avg_px",
+        "client_order_id",
+        "correlation_id",
+        "fees",
+        "filled_qty",
+        "instrument_id",
+        "order_type",
+        "post_only",
+        "price",
+        "quantity",
+        "side",
+        "status",
+        "stop_loss",
+        "strategy_id",
+        "take_profit",
+        "time_in_force",
+        "trade_ids",
+        "trigger_price",
+        "ts_init",
+        "ts_last",
+        "venue_order_id",
+    )
+
+    def __init__(  # noqa: PLR0913 - an order has this many attributes; all keyword-only
+        self,
+        *,
+        client_order_id: str,
+        strategy_id: str,
+        instrument_id: str,
+        side: Side,
+        order_type: OrderType,
+        quantity: Decimal,
+        ts_init: int,
+        price: Decimal | None = None,
+        trigger_price: Decimal | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        correlation_id: str = "",
+        stop_loss: Decimal | None = None,
+        take_profit: Decimal | None = None,
+    ) -> None:
+        self.client_order_id = client_order_id
+        self.strategy_id = strategy_id
+        self.instrument_id = instrument_id
+        self.side = side
+        self.order_type = order_type
+        self.quantity = quantity
+        self.price = price
+        self.trigger_price = trigger_price
+        self.time_in_force = time_in_force
+        self.post_only = post_only
+        self.correlation_id = correlation_id
+        self.stop_loss = stop_loss
+        self.take_profit = take_profit
+        self.ts_init = ts_init
+        self.ts_last = ts_init
+        self.status = OrderStatus.NEW
+        self.filled_qty = ZERO
+        self.avg_px: Decimal | None = None
+        self.fees: tuple[tuple[str, Decimal], ...] = ()
+        self.trade_ids: tuple[str, ...] = ()
+        self.venue_order_id = ""
+
+    @property
+    def leaves_qty(self) -> Decimal:
+        """Quantity still to be filled."""
+        return self.quantity - self.filled_qty
+
+    @property
+    def is_open(self) -> bool:
+        return self.status.is_open
+
+    def state(self) -> tuple[Any, ...]:
+        """Every attribute, in slot order: two orders with equal state are identical."""
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __repr__(self) -> str:
+        return (
+            f"Order({self.client_order_id} {self.side.value} {self.quantity} "
+            f"{self.instrument_id} {self.order_type.value} {self.status.value} "
+            f"filled={self.filled_qty})"
+        )
+
+    def apply(self, event: OrderEvent) -> None:
+        """Apply one lifecycle event.
+
+        Raises:
+            IllegalTransition: the edge is not in ``TRANSITIONS`` or the event is
+                inconsistent with the order; the order is unchanged.
+        """
+        target = TRANSITIONS.get((self.status, type(event)))
+        if target is None:
+            raise IllegalTransition(self.client_order_id, self.status.value, type(event).__name__)
+        if isinstance(event, OrderFilled):
+            self._check_fill(event)
+            self._apply_fill(event)
+        elif isinstance(event, OrderUpdated):
+            self._check_update(event)
+            self.quantity = event.quantity
+            self.price = event.price if event.price is not None else self.price
+            if event.trigger_price is not None:
+                self.trigger_price = event.trigger_price
+        elif isinstance(event, OrderAccepted):
+            self.venue_order_id = event.venue_order_id
+        self.status = self._settle(target) if target in _SETTLED else target
+        self.ts_last = event.ts_event
+
+    def _settle(self, target: OrderStatus) -> OrderStatus:
+        if self.filled_qty >= self.quantity:
+            return S.FILLED
+        return S.PARTIALLY_FILLED if self.filled_qty > 0 else S.ACCEPTED
+
+    def _check_fill(self, fill: OrderFilled) -> None:
+        reason = ""
+        if fill.trade_id in self.trade_ids:
+            reason = f"duplicate trade id {fill.trade_id}"
+        elif fill.last_qty <= 0:
+            reason = f"fill quantity must be > 0, was {fill.last_qty}"
+        elif fill.last_qty > self.leaves_qty:
+            reason = f"fill quantity {fill.last_qty} exceeds leaves quantity {self.leaves_qty}"
+        elif fill.side is not self.side:
+            reason = f"fill side {fill.side.value} differs from order side {self.side.value}"
+        elif fill.last_px <= 0:
+            reason = f"fill price must be > 0, was {fill.last_px}"
+        if reason:
+            raise IllegalTransition(self.client_order_id, self.status.value, "OrderFilled", reason)
+
+    def _apply_fill(self, fill: OrderFilled) -> None:
+        new_filled = self.filled_qty + fill.last_qty
+        old_notional = self.avg_px * self.filled_qty if self.avg_px is not None else ZERO
+        self.avg_px = (old_notional + fill.last_px * fill.last_qty) / new_filled
+        self.filled_qty = new_filled
+        self.trade_ids = (*self.trade_ids, fill.trade_id)
+        self.fees = _add_fee(self.fees, fill.fee_currency, fill.fee)
+        if fill.venue_order_id:
+            self.venue_order_id = fill.venue_order_id
+
+    def _check_update(self, event: OrderUpdated) -> None:
+        if event.quantity < self.filled_qty or event.quantity <= 0:
+            raise IllegalTransition(
+                self.client_order_id,
+                self.status.value,
+                "OrderUpdated",
+                f"new quantity {event.quantity} is below filled quantity {self.filled_qty}",
+            )
+
+
+def _add_fee(
+    fees: tuple[tuple[str, Decimal], ...], currency: str, amount: Decimal
+) -> tuple[tuple[str, Decimal], ...]:
+    totals = dict(fees)
+    totals[currency] = totals.get(currency, ZERO) + amount
+    return tuple(sorted(totals.items()))
+
+
+def transition_diagram() -> str:
+    """The state machine as a Mermaid ``stateDiagram``, generated from ``TRANSITIONS``."""
+    lines = ["stateDiagram-v2"]
+    for (status, event), target in TRANSITIONS.items():
+        lines.append(f"    {status.value} --> {target.value}: {event.__name__}")
+    return "\n".join(lines)
