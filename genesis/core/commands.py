@@ -29,6 +29,7 @@ class SubmitOrder(Command, frozen=True, gc=False, kw_only=True):
     trigger_price: Decimal | None = None
     time_in_force: TimeInForce = TimeInForce.GTC
     post_only: bool = False
+    oco_group: str = ""  # orders sharing a group form a one-cancels-the-other list
 
 
 class CancelOrder(Command, frozen=True, gc=False, kw_only=True):

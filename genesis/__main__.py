@@ -1,0 +1,56 @@
+"""Command line: ``python -m genesis <command>``.
+
+Bad input (a ``GenesisError``) prints one line to stderr and exits 2; no
+traceback. Set ``GENESIS_DEBUG=1`` to see tracebacks of unexpected errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from genesis.backtesting import cli as backtest_cli
+from genesis.errors import GenesisError
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="genesis", description="Genesis algorithmic trading system")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    backtest_cli.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "backtest":
+            return backtest_cli.run(args)
+    except GenesisError as exc:
+        print(f"genesis {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"genesis {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("GENESIS_DEBUG"):
+            raise
+        print(f"genesis {args.command}: internal error: {type(exc).__name__}: {exc} (set GENESIS_DEBUG=1 for a traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Deterministic writers for backtest output files (trades.csv, equity.csv)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from genesis.portfolio.accounting import ClosedLot
+
+__all__ = ["EquityWriter", "format_ts", "write_trades"]
+
+_NS = 1_000_000_000
+_DAY_NS = 86_400 * _NS
+
+TRADE_COLUMNS = ("entry_time", "exit_time", "side", "quantity", "entry_price", "exit_price", "pnl", "fees")
+
+
+def format_ts(ts_ns: int) -> str:
+    """``YYYY-MM-DD HH:MM:SS[.ffffff]`` in UTC; sub-second digits only when non-zero."""
+    seconds, rest = divmod(ts_ns, _NS)
+    text = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{text}.{rest // 1000:06d}" if rest else text
+
+
+class _DayCache:
+    """Formats timestamps fast by caching the date part of each day."""
+
+    __slots__ = ("_day", "_prefix")
+
+    def __init__(self) -> None:
+        self._day = -1
+        self._prefix = ""
+
+    def format(self, ts_ns: int) -> str:
+        day, in_day = divmod(ts_ns, _DAY_NS)
+        if day != self._day:
+            self._day = day
+            self._prefix = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d ")
+        seconds, rest = divmod(in_day, _NS)
+        minutes, sec = divmod(seconds, 60)
+        hours, minute = divmod(minutes, 60)
+        text = f"{self._prefix}{hours:02d}:{minute:02d}:{sec:02d}"
+        return f"{text}.{rest // 1000:06d}" if rest else text
+
+
+class EquityWriter:
+    """Streams ``timestamp,equity`` rows to a file as the backtest runs."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh: IO[str] = path.open("w", encoding="utf-8", newline="")
+        self._fh.write("timestamp,equity\n")
+        self._days = _DayCache()
+        self._write = self._fh.write
+
+    def add(self, ts_ns: int, equity: object) -> None:
+        self._write(f"{self._days.format(ts_ns)},{equity}\n")
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def write_trades(path: Path, lots: Iterable[ClosedLot]) -> int:
+    """Write closed trades (one row per closed lot); return the row count."""
+    count = 0
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(TRADE_COLUMNS)
+        for lot in lots:
+            writer.writerow(
+                (
+                    format_ts(lot.entry_ts), format_ts(lot.exit_ts), lot.direction,
+                    lot.quantity, lot.entry_px, lot.exit_px, lot.net_pnl, lot.fees,
+                )
+            )
+            count += 1
+    return count

@@ -1,0 +1,413 @@
+"""The kernel: one synchronous, clock-driven object that every mode shares.
+
+Theory of operation
+-------------------
+``Kernel.handle(event) -> list[Command]`` is the whole interface. The caller
+(the backtest runner's ``for`` loop, or the daemon's trading task) owns time
+and I/O: it advances the clock, feeds events in time order, and carries the
+returned commands to a venue. The kernel never awaits, sleeps, reads the wall
+clock or touches a socket, so the same strategy, risk, order and portfolio
+code runs in backtest, paper and live, and a backtest is reproducible byte
+for byte.
+
+Dispatch is by event type, resolved once in a dict:
+
+* market data (bars, trades, quotes, books) first updates the data engine
+  (``MarketView``) and marks the portfolio, then reaches the strategies that
+  subscribed to the instrument, in subscription order;
+* order events go to the OMS (which refuses illegal transitions and repeated
+  fills), then to the portfolio (fills only), then to the owning strategy;
+* timers go to the strategy whose name prefixes the timer.
+
+A strategy acts through its context. ``submit`` runs the risk checks *now*,
+synchronously: a refusal becomes an ``OrderDenied`` event, an approval marks
+the order SUBMITTED and appends a ``SubmitOrder`` command to the outbox.
+Events the kernel creates itself (denials, strategy faults) are queued and
+delivered after the current event, never re-entrantly inside a hook, so a
+strategy's ``on_bar`` is never interrupted by its own ``on_order``.
+
+Attached stop loss / take profit: when an entry order with ``stop_loss`` or
+``take_profit`` is completely filled, the kernel submits the exits for the
+filled quantity (a stop-market and a limit on the other side) as one OCO
+group: the venue cancels the other leg when one executes, and the two legs
+share one lock of the position (as Binance's order lists do). Exits are
+reduce-only and skip the sizing checks (never the instrument filters).
+
+Every hook runs behind the guard: an exception disables that strategy,
+emits ``StrategyErrored``, and the kernel carries on with the others.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from genesis.core.clock import Clock
+from genesis.core.commands import CancelOrder, Command, SubmitOrder
+from genesis.core.enums import OrderStatus, Side
+from genesis.core.events import (
+    Bar,
+    BookDelta,
+    BookSnapshot,
+    Event,
+    OrderDenied,
+    OrderEvent,
+    OrderFilled,
+    OrderPendingCancel,
+    OrderSubmitted,
+    QuoteTick,
+    StrategyErrored,
+    TimerFired,
+    TradeTick,
+)
+from genesis.core.instruments import Instrument
+from genesis.core.money import ZERO
+from genesis.core.orders import Order
+from genesis.engine.market import MarketView
+from genesis.errors import IllegalTransition
+from genesis.execution.oms import OrderManager
+from genesis.risk.checks import RiskInput
+from genesis.risk.engine import RiskEngine
+from genesis.strategies.base import Strategy
+from genesis.strategies.context import StrategyContext
+from genesis.strategies.guard import StrategyGuard
+
+__all__ = ["Kernel"]
+
+
+class _StrategyPortfolio:
+    """The read-only portfolio facade one strategy sees."""
+
+    __slots__ = ("_portfolio", "_strategy_id")
+
+    def __init__(self, portfolio: Any, strategy_id: str) -> None:
+        self._portfolio = portfolio
+        self._strategy_id = strategy_id
+
+    def position_qty(self, instrument_id: str) -> Decimal:
+        qty: Decimal = self._portfolio.position_qty(instrument_id, self._strategy_id)
+        return qty
+
+    def balance(self, currency: str) -> Decimal:
+        balance: Decimal = self._portfolio.balance(currency)
+        return balance
+
+    def equity(self) -> Decimal:
+        equity: Decimal = self._portfolio.equity()
+        return equity
+
+
+class Kernel:
+    """Market data, strategies, risk, OMS and portfolio behind ``handle(event)``."""
+
+    def __init__(  # noqa: PLR0913 - wiring, done by engine.builder
+        self,
+        *,
+        clock: Clock,
+        instruments: Callable[[str], Instrument],
+        portfolio: Any,
+        risk: RiskEngine,
+        fee_rate: Decimal,
+        log: Any,
+        market: MarketView | None = None,
+    ) -> None:
+        self.clock = clock
+        self.instruments = instruments
+        self.portfolio = portfolio
+        self.risk = risk
+        self.fee_rate = fee_rate
+        self.log = log
+        self.market = market or MarketView()
+        self.oms = OrderManager()
+        self.guard = StrategyGuard(log)
+        self.strategies: dict[str, Strategy[Any]] = {}
+        self.errors: list[StrategyErrored] = []
+        self.denied = 0
+        self._subscribers: dict[str, list[Strategy[Any]]] = {}
+        self._requires_stop_loss: set[str] = set()
+        self._reduce_only: set[str] = set()
+        self._oco_group: dict[str, str] = {}  # exit order id -> its OCO group id
+        self._outbox: list[Command] = []
+        self._internal: deque[Event] = deque()
+        self._dispatch: dict[type, Callable[[Any], None]] = self._dispatch_table()
+
+    # --- wiring -----------------------------------------------------------
+
+    def add_strategy(
+        self,
+        cls: type[Strategy[Any]],
+        strategy_id: str,
+        params: Any,
+        instruments: tuple[str, ...],
+        *,
+        requires_stop_loss: bool = False,
+    ) -> Strategy[Any]:
+        """Construct a strategy with its context and subscribe it to ``instruments``."""
+        if strategy_id in self.strategies:
+            raise ValueError(f"duplicate strategy id {strategy_id}")
+        for instrument_id in instruments:
+            self.instruments(instrument_id)  # fail early on an unknown symbol
+        ctx = StrategyContext(
+            strategy_id=strategy_id,
+            clock=self.clock,
+            instruments=self.instruments,
+            portfolio=_StrategyPortfolio(self.portfolio, strategy_id),
+            market=self.market,
+            submit=self._submit,
+            cancel=self._cancel,
+            open_orders=self._open_orders,
+            log=self.log,
+        )
+        strategy = cls(strategy_id, params, ctx, instruments)
+        self.strategies[strategy_id] = strategy
+        for instrument_id in instruments:
+            self._subscribers.setdefault(instrument_id, []).append(strategy)
+        if requires_stop_loss:
+            self._requires_stop_loss.add(strategy_id)
+        return strategy
+
+    def _dispatch_table(self) -> dict[type, Callable[[Any], None]]:
+        table: dict[type, Callable[[Any], None]] = {
+            Bar: self._on_bar,
+            TradeTick: self._on_trade,
+            QuoteTick: self._on_quote,
+            BookSnapshot: self._on_book,
+            BookDelta: self._on_book,
+            TimerFired: self._on_timer,
+        }
+        for event_type in _order_event_types():
+            table[event_type] = self._on_order_event
+        return table
+
+    # --- the interface ----------------------------------------------------
+
+    def start(self) -> list[Command]:
+        """Call every strategy's ``on_start``; return the commands it produced."""
+        for strategy in self.strategies.values():
+            self._guarded(strategy, strategy.on_start)
+        return self._drain()
+
+    def stop(self) -> list[Command]:
+        """Call every strategy's ``on_stop``; return the commands it produced."""
+        for strategy in self.strategies.values():
+            self._guarded(strategy, strategy.on_stop)
+        return self._drain()
+
+    def handle(self, event: Event) -> list[Command]:
+        """Process one event; return the commands to carry to venues, in order.
+
+        Raises:
+            TypeError: the kernel has no handler for this event type.
+        """
+        handler = self._dispatch.get(type(event))
+        if handler is None:
+            raise TypeError(f"kernel cannot handle {type(event).__name__}")
+        handler(event)
+        return self._drain()
+
+    def _drain(self) -> list[Command]:
+        internal = self._internal
+        while internal:
+            event = internal.popleft()
+            if isinstance(event, OrderEvent):
+                self._on_order_event(event)
+        if not self._outbox:
+            return _NO_COMMANDS
+        out, self._outbox = self._outbox, []
+        return out
+
+    # --- market data ------------------------------------------------------
+
+    def _on_bar(self, bar: Bar) -> None:
+        self.market.on_bar(bar)
+        self.portfolio.mark(bar.instrument_id, bar.close)
+        for strategy in self._subscribers.get(bar.instrument_id, ()):
+            self._guarded(strategy, strategy.on_bar, bar)
+
+    def _on_trade(self, trade: TradeTick) -> None:
+        self.market.on_trade(trade)
+        self.portfolio.mark(trade.instrument_id, trade.price)
+        for strategy in self._subscribers.get(trade.instrument_id, ()):
+            self._guarded(strategy, strategy.on_trade, trade)
+
+    def _on_quote(self, quote: QuoteTick) -> None:
+        self.market.on_quote(quote)
+        self.portfolio.mark(quote.instrument_id, self.market.last_price[quote.instrument_id])
+        for strategy in self._subscribers.get(quote.instrument_id, ()):
+            self._guarded(strategy, strategy.on_quote, quote)
+
+    def _on_book(self, update: BookSnapshot | BookDelta) -> None:
+        self.market.on_book(update)
+        for strategy in self._subscribers.get(update.instrument_id, ()):
+            self._guarded(strategy, strategy.on_book, update)
+
+    def _on_timer(self, timer: TimerFired) -> None:
+        strategy = self.strategies.get(timer.name.partition(":")[0])
+        if strategy is not None:
+            self._guarded(strategy, strategy.on_timer, timer)
+
+    def _guarded(self, strategy: Strategy[Any], hook: Callable[..., None], *args: Any) -> None:
+        fault = self.guard.call(strategy, hook, *args)
+        if fault is not None:
+            self.errors.append(fault)
+
+    # --- orders -----------------------------------------------------------
+
+    def _on_order_event(self, event: OrderEvent) -> None:
+        try:
+            order = self.oms.apply(event)
+        except IllegalTransition as exc:
+            self.log.error("order_event_refused", client_order_id=event.client_order_id, error=str(exc))
+            return
+        if order is None:
+            return
+        strategy = self.strategies.get(order.strategy_id)
+        if isinstance(event, OrderFilled):
+            self.portfolio.apply_fill(event)
+            if strategy is not None:
+                self._guarded(strategy, strategy.on_fill, event)
+            if order.status is OrderStatus.FILLED:
+                self._on_order_done(order, strategy)
+        else:
+            if strategy is not None:
+                self._guarded(strategy, strategy.on_order, event)
+            if order.status.is_terminal:
+                self._on_order_done(order, strategy)
+
+    def _on_order_done(self, order: Order, strategy: Strategy[Any] | None) -> None:
+        self._reduce_only.discard(order.client_order_id)
+        self._oco_group.pop(order.client_order_id, None)
+        if strategy is not None and order.status is OrderStatus.FILLED:
+            self._attach_exits(order, strategy)
+
+    def _attach_exits(self, entry: Order, strategy: Strategy[Any]) -> None:
+        if entry.stop_loss is None and entry.take_profit is None:
+            return
+        factory, side, qty = strategy.ctx.orders, entry.side.opposite, entry.filled_qty
+        cid = entry.correlation_id
+        exits: list[Order] = []
+        if entry.stop_loss is not None:
+            exits.append(factory.stop_market(entry.instrument_id, side, qty, entry.stop_loss, correlation_id=cid))
+        if entry.take_profit is not None:
+            exits.append(factory.limit(entry.instrument_id, side, qty, entry.take_profit, correlation_id=cid))
+        for exit_order in exits:
+            self._reduce_only.add(exit_order.client_order_id)
+            if len(exits) == 2:
+                self._oco_group[exit_order.client_order_id] = entry.client_order_id
+            self._submit(exit_order)
+
+    def _submit(self, order: Order) -> None:
+        self.oms.register(order)
+        now = self.clock.now_ns()
+        refusal = self._risk_refusal(order)
+        if refusal is not None:
+            self.denied += 1
+            self.log.info("order_denied", client_order_id=order.client_order_id, code=refusal[0], reason=refusal[1])
+            self._internal.append(
+                OrderDenied(
+                    ts_event=now, ts_init=now, client_order_id=order.client_order_id,
+                    strategy_id=order.strategy_id, instrument_id=order.instrument_id,
+                    code=refusal[0], reason=refusal[1],
+                )
+            )
+            return
+        order.apply(
+            OrderSubmitted(
+                ts_event=now, ts_init=now, client_order_id=order.client_order_id,
+                strategy_id=order.strategy_id, instrument_id=order.instrument_id,
+            )
+        )
+        self._outbox.append(_submit_command(order, now, self._oco_group.get(order.client_order_id, "")))
+
+    def _risk_refusal(self, order: Order) -> tuple[str, str] | None:
+        reference = order.price or order.trigger_price or self.market.price(order.instrument_id)
+        if reference is None:
+            return ("NO_MARKET_PRICE", f"no price seen yet for {order.instrument_id}")
+        refusal = self.risk.check(order, lambda: self._risk_input(order, reference))
+        return None if refusal is None else (refusal.code, refusal.message)
+
+    def _risk_input(self, order: Order, reference: Decimal) -> RiskInput:
+        inst = self.instruments(order.instrument_id)
+        reserved_quote, reserved_base = self._reserved(inst, exclude=order.client_order_id)
+        return RiskInput(
+            instrument=inst,
+            reference_price=reference,
+            equity=self.portfolio.equity(),
+            free_quote=self.portfolio.balance(inst.quote) - reserved_quote,
+            free_base=self.portfolio.balance(inst.base) - reserved_base,
+            position_qty=self.portfolio.position_qty(order.instrument_id, order.strategy_id),
+            fee_rate=self.fee_rate,
+            tier=self.risk.tier,
+            limits=self.risk.limits,
+            requires_stop_loss=order.strategy_id in self._requires_stop_loss,
+            reduce_only=order.client_order_id in self._reduce_only,
+        )
+
+    def _reserved(self, inst: Instrument, exclude: str) -> tuple[Decimal, Decimal]:
+        """Quote and base that open orders on ``inst``'s assets may still consume."""
+        quote = base = ZERO
+        for o in self.oms.open_orders():
+            if o.client_order_id == exclude or o.client_order_id in self._reduce_only:
+                continue
+            o_inst = self.instruments(o.instrument_id)
+            if o.side is Side.BUY and o_inst.quote == inst.quote:
+                price = o.price or o.trigger_price or self.market.price(o.instrument_id) or ZERO
+                quote += o.leaves_qty * price * (1 + self.fee_rate)
+            elif o.side is Side.SELL and o_inst.base == inst.base:
+                base += o.leaves_qty
+        return quote, base
+
+    def _cancel(self, order: Order) -> None:
+        if not order.is_open or order.status is OrderStatus.PENDING_CANCEL:
+            return
+        now = self.clock.now_ns()
+        order.apply(
+            OrderPendingCancel(
+                ts_event=now, ts_init=now, client_order_id=order.client_order_id,
+                strategy_id=order.strategy_id, instrument_id=order.instrument_id,
+            )
+        )
+        self._outbox.append(
+            CancelOrder(
+                ts_init=now, strategy_id=order.strategy_id, instrument_id=order.instrument_id,
+                correlation_id=order.correlation_id, client_order_id=order.client_order_id,
+            )
+        )
+
+    def _open_orders(self, strategy_id: str, instrument_id: str) -> list[Order]:
+        return self.oms.open_orders(strategy_id, instrument_id)
+
+
+_NO_COMMANDS: list[Command] = []
+
+
+def _submit_command(order: Order, now: int, oco_group: str) -> SubmitOrder:
+    return SubmitOrder(
+        ts_init=now,
+        strategy_id=order.strategy_id,
+        instrument_id=order.instrument_id,
+        correlation_id=order.correlation_id,
+        client_order_id=order.client_order_id,
+        side=order.side,
+        order_type=order.order_type,
+        quantity=order.quantity,
+        price=order.price,
+        trigger_price=order.trigger_price,
+        time_in_force=order.time_in_force,
+        post_only=order.post_only,
+        oco_group=oco_group,
+    )
+
+
+def _order_event_types() -> list[type[OrderEvent]]:
+    from genesis.core import events
+
+    return [
+        cls
+        for name in events.__all__
+        if isinstance(cls := getattr(events, name), type)
+        and issubclass(cls, OrderEvent)
+        and cls is not OrderEvent
+    ]

@@ -1,0 +1,459 @@
+"""The simulated venue: a deterministic matching engine for backtest and paper.
+
+Commands arrive after the latency model's delay. Market data drives matching:
+
+* bars use the OHLC path of ``fills.bar_path``: an order that arrived before
+  the bar opened and is marketable at the open takes the open (taker, plus
+  slippage); resting limit orders fill at their limit price when the path
+  reaches it (maker); stops trigger where the path crosses the trigger price
+  (or at the open on a gap) and then fill as market (stop-market) or become a
+  limit (stop-limit). Bars carry no depth, so a bar fill is for the whole
+  remaining quantity;
+* L2 books, quotes and trades: a taker order walks the visible levels of the
+  book as it stood when the order arrived (one fill per level, partial fills,
+  the rest expires for market/IOC, rests for GTC limits); resting limit
+  orders fill at their price, as maker, when the opposite best price or a
+  trade reaches them (queue position is not modelled: optimistic). Our own
+  fills do not deplete the recorded liquidity (a known limitation of replay).
+
+Orders sharing an ``oco_group`` form a one-cancels-the-other list: they
+share one lock (a later leg locks only what the earlier legs do not cover)
+and the first execution of one leg cancels the others.
+
+Post-only orders that would take liquidity on arrival are rejected, as
+Binance rejects LIMIT_MAKER. FOK fills completely on arrival or expires; IOC
+fills what it can on arrival and expires the rest. The venue keeps its own
+account (``SimAccount``); an order the account cannot pay for is rejected on
+arrival (Binance -2010), and a resting order that can no longer be settled
+is cancelled.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from genesis.core.commands import CancelOrder, Command, SubmitOrder
+from genesis.core.enums import LiquiditySide, OrderType, Side, TimeInForce
+from genesis.core.events import (
+    Bar,
+    BookDelta,
+    BookSnapshot,
+    MarketEvent,
+    OrderAccepted,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderTriggered,
+    QuoteTick,
+    TradeTick,
+)
+from genesis.core.instruments import Instrument
+from genesis.core.money import ZERO
+from genesis.exchange.account import SimAccount
+from genesis.exchange.fills import (
+    FeeModel,
+    LatencyModel,
+    SlippageModel,
+    bar_path,
+    first_at_or_above,
+    first_at_or_below,
+)
+
+__all__ = ["SimulatedVenue"]
+
+Levels = list[tuple[Decimal, Decimal]]
+
+
+class _Working:
+    __slots__ = ("cmd", "fresh", "leaves", "lock_ccy", "locked", "triggered", "venue_order_id")
+
+    def __init__(self, cmd: SubmitOrder, venue_order_id: str, lock_ccy: str, locked: Decimal) -> None:
+        self.cmd = cmd
+        self.venue_order_id = venue_order_id
+        self.leaves = cmd.quantity
+        self.triggered = cmd.order_type not in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+        self.fresh = True  # has not yet had a chance to match: taker semantics
+        self.lock_ccy = lock_ccy
+        self.locked = locked
+
+
+class SimulatedVenue:
+    """Matching engine plus account; ``execute`` commands, ``process`` market events."""
+
+    def __init__(  # noqa: PLR0913 - models chosen once, at construction
+        self,
+        *,
+        instruments: Callable[[str], Instrument],
+        balances: Mapping[str, Decimal],
+        fees: FeeModel,
+        slippage: SlippageModel | None = None,
+        latency: LatencyModel | None = None,
+        name: str = "SIM",
+        book_factory: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.account = SimAccount(balances)
+        self._instruments = instruments
+        self._fees = fees
+        self._slippage = slippage or SlippageModel()
+        self._latency = latency or LatencyModel()
+        self._book_factory = book_factory
+        self._inflight: list[tuple[int, int, Command]] = []
+        self._seq = 0
+        self._trade_seq = 0
+        self._working: dict[str, dict[str, _Working]] = {}  # instrument -> id -> order
+        self._by_id: dict[str, _Working] = {}
+        self._last_price: dict[str, Decimal] = {}
+        self._quotes: dict[str, QuoteTick] = {}
+        self._books: dict[str, Any] = {}
+        self._bar_driven: set[str] = set()  # instruments matched only by bar paths
+        self._groups: dict[str, list[_Working]] = {}  # OCO group -> working legs
+        self.rejected = 0
+
+    # --- commands ---------------------------------------------------------
+
+    def execute(self, command: Command, now_ns: int) -> None:
+        """Send ``command``; it reaches the venue after the latency delay."""
+        self._seq += 1
+        heapq.heappush(self._inflight, (now_ns + self._latency.delay_ns(), self._seq, command))
+
+    def next_arrival_ns(self) -> int | None:
+        return self._inflight[0][0] if self._inflight else None
+
+    def has_work(self) -> bool:
+        return bool(self._inflight or self._by_id)
+
+    def open_order_ids(self) -> list[str]:
+        return list(self._by_id)
+
+    # --- market data ------------------------------------------------------
+
+    def process(self, event: MarketEvent) -> list[OrderEvent]:
+        """Deliver commands due by ``event`` and match orders against it.
+
+        Returns:
+            The order events the venue produced, in time order.
+        """
+        out: list[OrderEvent] = []
+        if type(event) is Bar:
+            self._process_bar(event, out)
+        else:
+            self._arrive_until(event.ts_event, out)
+            self._update_market(event)
+            self._match_tick(event, out)
+        return out
+
+    def _process_bar(self, bar: Bar, out: list[OrderEvent]) -> None:
+        self._bar_driven.add(bar.instrument_id)
+        if self._inflight and self._inflight[0][0] <= bar.ts_open:
+            self._arrive_until(bar.ts_open, out, reference=bar.open)
+        working = self._working.get(bar.instrument_id)
+        if working:
+            path = bar_path(bar)
+            for w in list(working.values()):
+                self._match_bar(w, bar, path, out)
+        self._last_price[bar.instrument_id] = bar.close
+        if self._inflight and self._inflight[0][0] <= bar.ts_event:
+            self._arrive_until(bar.ts_event, out)
+
+    def _update_market(self, event: MarketEvent) -> None:
+        instrument_id = event.instrument_id
+        if isinstance(event, TradeTick):
+            self._last_price[instrument_id] = event.price
+        elif isinstance(event, QuoteTick):
+            self._quotes[instrument_id] = event
+            self._last_price.setdefault(instrument_id, (event.bid + event.ask) / 2)
+        elif isinstance(event, BookSnapshot | BookDelta) and self._book_factory is not None:
+            book = self._books.get(instrument_id)
+            if book is None:
+                book = self._books[instrument_id] = self._book_factory(instrument_id)
+            book.apply(event)
+
+    # --- arrivals ---------------------------------------------------------
+
+    def _arrive_until(self, ts: int, out: list[OrderEvent], reference: Decimal | None = None) -> None:
+        inflight = self._inflight
+        while inflight and inflight[0][0] <= ts:
+            arrival, _, command = heapq.heappop(inflight)
+            if isinstance(command, SubmitOrder):
+                self._arrive_order(command, arrival, out, reference)
+            elif isinstance(command, CancelOrder):
+                self._arrive_cancel(command, arrival, out)
+
+    def _arrive_order(self, cmd: SubmitOrder, ts: int, out: list[OrderEvent], reference: Decimal | None) -> None:
+        inst = self._instruments(cmd.instrument_id)
+        price = cmd.price or cmd.trigger_price or reference or self._last_price.get(cmd.instrument_id)
+        if price is None:
+            self._reject(cmd, ts, "no market price to execute against", "-1013", out)
+            return
+        if cmd.post_only and self._would_take(cmd, reference):
+            self._reject(cmd, ts, "post-only order would immediately match and take", "-2010", out)
+            return
+        if cmd.side is Side.BUY:
+            ccy, amount = inst.quote, cmd.quantity * price * (1 + self._fees.worst_rate)
+        else:
+            ccy, amount = inst.base, cmd.quantity
+        amount = max(ZERO, amount - self._group_lock(cmd.oco_group, ccy))
+        if not self.account.lock(ccy, amount):
+            self._reject(cmd, ts, f"insufficient balance: {amount} {ccy} needed, {self.account.free(ccy)} free", "-2010", out)
+            return
+        self._trade_seq += 1
+        w = _Working(cmd, f"{self.name}-O{self._trade_seq}", ccy, amount)
+        self._working.setdefault(cmd.instrument_id, {})[cmd.client_order_id] = w
+        self._by_id[cmd.client_order_id] = w
+        if cmd.oco_group:
+            self._groups.setdefault(cmd.oco_group, []).append(w)
+        out.append(OrderAccepted(venue_order_id=w.venue_order_id, **_ids(cmd, ts)))
+        if reference is None and self._can_match_now(cmd.instrument_id):
+            self._match_tick_order(w, ts, out)
+
+    def _group_lock(self, group: str, ccy: str) -> Decimal:
+        """What the working legs of ``group`` already lock in ``ccy``."""
+        legs = self._groups.get(group, ()) if group else ()
+        return sum((w.locked for w in legs if w.lock_ccy == ccy), ZERO)
+
+    def _cancel_siblings(self, w: _Working, ts: int, out: list[OrderEvent]) -> None:
+        """One leg of an OCO list executes: cancel the others, pooling their locks into it."""
+        for leg in self._groups.pop(w.cmd.oco_group, ()):
+            if leg is w or leg.cmd.client_order_id not in self._by_id:
+                continue
+            if leg.lock_ccy == w.lock_ccy:
+                w.locked += leg.locked
+                leg.locked = ZERO
+            self._close(leg)
+            out.append(OrderCanceled(**_ids(leg.cmd, ts)))
+
+    def _arrive_cancel(self, cmd: CancelOrder, ts: int, out: list[OrderEvent]) -> None:
+        w = self._by_id.get(cmd.client_order_id)
+        if w is None:
+            out.append(OrderCancelRejected(reason="unknown or finished order", **_ids(cmd, ts)))
+            return
+        self._close(w)
+        out.append(OrderCanceled(**_ids(w.cmd, ts)))
+
+    def _reject(self, cmd: SubmitOrder, ts: int, reason: str, code: str, out: list[OrderEvent]) -> None:
+        self.rejected += 1
+        out.append(OrderRejected(reason=reason, code=code, **_ids(cmd, ts)))
+
+    def _would_take(self, cmd: SubmitOrder, reference: Decimal | None) -> bool:
+        if cmd.price is None:
+            return True
+        best = self._best(cmd.instrument_id, cmd.side.opposite)
+        opposite = reference if reference is not None else best
+        if opposite is None:
+            return False
+        return cmd.price >= opposite if cmd.side is Side.BUY else cmd.price <= opposite
+
+    # --- bar matching -----------------------------------------------------
+
+    def _match_bar(self, w: _Working, bar: Bar, path: tuple[Decimal, ...], out: list[OrderEvent]) -> None:
+        cmd, fresh = w.cmd, w.fresh
+        w.fresh = False
+        start = 0
+        if not w.triggered:
+            hit = self._touch(path, cmd.trigger_price, cmd.side, 0)
+            if hit is None:
+                return
+            start, trigger_px = hit
+            w.triggered = True
+            out.append(OrderTriggered(**_ids(cmd, _path_ts(bar, start))))
+            if cmd.order_type is OrderType.STOP_MARKET:
+                self._fill_at(w, trigger_px, _path_ts(bar, start), LiquiditySide.TAKER, out, slip=True)
+                return
+            fresh = True  # a triggered stop-limit is a new limit order at that point
+        if cmd.order_type is OrderType.MARKET:
+            self._fill_at(w, path[0], bar.ts_open, LiquiditySide.TAKER, out, slip=True)
+            return
+        self._match_bar_limit(w, bar, path, start, fresh, out)
+
+    def _match_bar_limit(self, w: _Working, bar: Bar, path: tuple[Decimal, ...], start: int, fresh: bool, out: list[OrderEvent]) -> None:
+        cmd = w.cmd
+        assert cmd.price is not None
+        limit, side = cmd.price, cmd.side
+        at_start = path[start] <= limit if side is Side.BUY else path[start] >= limit
+        if fresh and at_start:
+            self._fill_at(w, path[start], _path_ts(bar, start), LiquiditySide.TAKER, out)
+            return
+        if cmd.time_in_force is not TimeInForce.GTC and fresh:
+            self._expire(w, bar.ts_open, out)
+            return
+        hit = self._touch(path, limit, side.opposite, start)
+        if hit is not None:
+            self._fill_at(w, limit, _path_ts(bar, hit[0]), LiquiditySide.MAKER, out)
+
+    @staticmethod
+    def _touch(path: tuple[Decimal, ...], level: Decimal | None, side: Side, start: int) -> tuple[int, Decimal] | None:
+        """Where a price path first reaches ``level``: upward for BUY, downward for SELL."""
+        assert level is not None
+        if side is Side.BUY:
+            return first_at_or_above(path, level, start)
+        return first_at_or_below(path, level, start)
+
+    # --- tick / book matching ---------------------------------------------
+
+    def _match_tick(self, event: MarketEvent, out: list[OrderEvent]) -> None:
+        working = self._working.get(event.instrument_id)
+        if not working:
+            return
+        for w in list(working.values()):
+            self._match_tick_order(w, event.ts_event, out, trade=event if isinstance(event, TradeTick) else None)
+
+    def _match_tick_order(self, w: _Working, ts: int, out: list[OrderEvent], trade: TradeTick | None = None) -> None:
+        cmd = w.cmd
+        if not w.triggered:
+            last = self._last_price.get(cmd.instrument_id)
+            if last is None or not (last >= cmd.trigger_price if cmd.side is Side.BUY else last <= cmd.trigger_price):  # type: ignore[operator]
+                return
+            w.triggered = True
+            w.fresh = True
+            out.append(OrderTriggered(**_ids(cmd, ts)))
+        fresh, w.fresh = w.fresh, False
+        if fresh or cmd.order_type in (OrderType.MARKET, OrderType.STOP_MARKET):
+            self._take(w, ts, out)
+        elif trade is not None:
+            self._fill_from_trade(w, trade, out)
+        else:
+            self._fill_resting_from_book(w, ts, out)
+
+    def _take(self, w: _Working, ts: int, out: list[OrderEvent]) -> None:
+        cmd = w.cmd
+        limit = cmd.price if cmd.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
+        levels = self._levels(cmd.instrument_id, cmd.side.opposite)
+        if levels is None:  # only a last trade price: fill it all there, with slippage
+            last = self._last_price[cmd.instrument_id]
+            if limit is None or (last <= limit if cmd.side is Side.BUY else last >= limit):
+                self._fill_at(w, last, ts, LiquiditySide.TAKER, out, slip=True)
+        else:
+            self._walk(w, levels, limit, ts, out)
+        if w.cmd.client_order_id in self._by_id and (limit is None or cmd.time_in_force is not TimeInForce.GTC):
+            self._expire(w, ts, out)
+
+    def _walk(self, w: _Working, levels: Levels, limit: Decimal | None, ts: int, out: list[OrderEvent]) -> None:
+        side = w.cmd.side
+        usable = [(p, q) for p, q in levels if limit is None or (p <= limit if side is Side.BUY else p >= limit)]
+        if w.cmd.time_in_force is TimeInForce.FOK and sum(q for _, q in usable) < w.leaves:
+            return
+        for price, qty in usable:
+            if w.leaves <= 0 or w.cmd.client_order_id not in self._by_id:
+                break
+            self._fill_at(w, price, ts, LiquiditySide.TAKER, out, qty=min(qty, w.leaves))
+
+    def _fill_from_trade(self, w: _Working, trade: TradeTick, out: list[OrderEvent]) -> None:
+        limit = w.cmd.price
+        assert limit is not None
+        through = trade.price <= limit if w.cmd.side is Side.BUY else trade.price >= limit
+        if through:
+            self._fill_at(w, limit, trade.ts_event, LiquiditySide.MAKER, out, qty=min(trade.size, w.leaves))
+
+    def _fill_resting_from_book(self, w: _Working, ts: int, out: list[OrderEvent]) -> None:
+        limit = w.cmd.price
+        levels = self._levels(w.cmd.instrument_id, w.cmd.side.opposite)
+        if limit is None or not levels:
+            return
+        side = w.cmd.side
+        crossed = sum(q for p, q in levels if (p <= limit if side is Side.BUY else p >= limit))
+        if crossed > 0:
+            self._fill_at(w, limit, ts, LiquiditySide.MAKER, out, qty=min(crossed, w.leaves))
+
+    def _can_match_now(self, instrument_id: str) -> bool:
+        """Tick-driven instruments match on arrival; bar-driven ones wait for the next bar."""
+        if instrument_id in self._bar_driven:
+            return False
+        return instrument_id in self._last_price or instrument_id in self._quotes
+
+    def _levels(self, instrument_id: str, book_side: Side) -> Levels | None:
+        """Visible levels on the side an order takes from (asks for a buy), best first."""
+        book = self._books.get(instrument_id)
+        if book is not None:
+            levels: Levels = book.levels(book_side, 1000)
+            return levels
+        quote = self._quotes.get(instrument_id)
+        if quote is not None:
+            if book_side is Side.SELL:
+                return [(quote.ask, quote.ask_size)]
+            return [(quote.bid, quote.bid_size)]
+        return None
+
+    def _best(self, instrument_id: str, book_side: Side) -> Decimal | None:
+        levels = self._levels(instrument_id, book_side)
+        if levels:
+            return levels[0][0]
+        return self._last_price.get(instrument_id)
+
+    # --- fills ------------------------------------------------------------
+
+    def _fill_at(  # noqa: PLR0913
+        self,
+        w: _Working,
+        price: Decimal,
+        ts: int,
+        liquidity: LiquiditySide,
+        out: list[OrderEvent],
+        *,
+        slip: bool = False,
+        qty: Decimal | None = None,
+    ) -> None:
+        cmd = w.cmd
+        inst = self._instruments(cmd.instrument_id)
+        if slip:
+            price = self._slippage.apply(price, cmd.side, inst)
+        qty = w.leaves if qty is None else qty
+        if cmd.oco_group:
+            self._cancel_siblings(w, ts, out)
+        fee = self._fees.fee(price * qty, liquidity)
+        share = w.locked * qty / w.leaves
+        if not self.account.can_settle(inst, cmd.side, qty, price, fee, share):
+            self._close(w)
+            out.append(OrderCanceled(**_ids(cmd, ts)))
+            return
+        self.account.release(w.lock_ccy, share)
+        w.locked -= share
+        self.account.settle(inst, cmd.side, qty, price, fee)
+        w.leaves -= qty
+        self._trade_seq += 1
+        out.append(
+            OrderFilled(
+                venue=self.name, trade_id=f"{self.name}-T{self._trade_seq}", side=cmd.side,
+                last_qty=qty, last_px=price, fee=fee, fee_currency=inst.quote,
+                liquidity=liquidity, venue_order_id=w.venue_order_id, **_ids(cmd, ts),
+            )
+        )
+        if w.leaves <= 0:
+            self._close(w)
+
+    def _expire(self, w: _Working, ts: int, out: list[OrderEvent]) -> None:
+        self._close(w)
+        out.append(OrderExpired(**_ids(w.cmd, ts)))
+
+    def _close(self, w: _Working) -> None:
+        cmd = w.cmd
+        self.account.release(w.lock_ccy, w.locked)
+        w.locked = ZERO
+        self._by_id.pop(cmd.client_order_id, None)
+        self._working[cmd.instrument_id].pop(cmd.client_order_id, None)
+        legs = self._groups.get(cmd.oco_group) if cmd.oco_group else None
+        if legs is not None:
+            legs[:] = [leg for leg in legs if leg is not w]
+            if not legs:
+                del self._groups[cmd.oco_group]
+
+
+def _ids(cmd: Command, ts: int) -> dict[str, Any]:
+    return {
+        "ts_event": ts,
+        "ts_init": ts,
+        "client_order_id": cmd.client_order_id,  # type: ignore[attr-defined]
+        "strategy_id": cmd.strategy_id,
+        "instrument_id": cmd.instrument_id,
+    }
+
+
+def _path_ts(bar: Bar, index: int) -> int:
+    """Nominal time of path point ``index`` (0 = open, 3 = close) inside ``bar``."""
+    return bar.ts_open + (bar.ts_event - bar.ts_open) * index // 3

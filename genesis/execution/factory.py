@@ -1,0 +1,119 @@
+"""OrderFactory: the only place orders are created; stamps identity, time and quantizes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from genesis.core.clock import Clock
+from genesis.core.enums import OrderType, Side, TimeInForce
+from genesis.core.ids import IdGenerator
+from genesis.core.instruments import Instrument
+from genesis.core.money import ROUND_HALF_EVEN
+from genesis.core.orders import Order
+
+__all__ = ["OrderFactory"]
+
+
+class OrderFactory:
+    """Builds orders for one strategy.
+
+    Client order ids are ``<strategy>-<ts_ns>-<seq>``: a pure function of the
+    clock and a counter, so a replay names its orders identically. Prices and
+    quantities pass through the instrument's gate: quantities round toward
+    zero; limit prices round in the direction that never worsens them for the
+    order's side; trigger prices (stops, attached stop losses) round to the
+    nearest tick, half to even, since neither direction is safe for every use.
+
+    Raises (from every method):
+        InvalidOrder: a value is not a positive finite number or rounds to zero.
+    """
+
+    def __init__(
+        self, strategy_id: str, clock: Clock, instruments: Callable[[str], Instrument]
+    ) -> None:
+        self._strategy_id = strategy_id
+        self._clock = clock
+        self._instruments = instruments
+        self._ids = IdGenerator(strategy_id)
+
+    @property
+    def ids(self) -> IdGenerator:
+        return self._ids
+
+    def market(self, instrument_id: str, side: Side, quantity: object, **kw: object) -> Order:
+        """A market order for ``quantity`` (base units)."""
+        return self._build(instrument_id, side, OrderType.MARKET, quantity, **kw)
+
+    def limit(
+        self, instrument_id: str, side: Side, quantity: object, price: object, **kw: object
+    ) -> Order:
+        """A limit order; ``post_only=True`` and ``time_in_force`` may be passed."""
+        return self._build(instrument_id, side, OrderType.LIMIT, quantity, price=price, **kw)
+
+    def stop_market(
+        self, instrument_id: str, side: Side, quantity: object, trigger_price: object, **kw: object
+    ) -> Order:
+        """A stop order that becomes a market order when ``trigger_price`` trades."""
+        return self._build(
+            instrument_id, side, OrderType.STOP_MARKET, quantity, trigger_price=trigger_price, **kw
+        )
+
+    def stop_limit(  # noqa: PLR0913 - a stop-limit needs both prices
+        self,
+        instrument_id: str,
+        side: Side,
+        quantity: object,
+        trigger_price: object,
+        price: object,
+        **kw: object,
+    ) -> Order:
+        """A stop order that becomes a limit order at ``price`` when triggered."""
+        return self._build(
+            instrument_id,
+            side,
+            OrderType.STOP_LIMIT,
+            quantity,
+            price=price,
+            trigger_price=trigger_price,
+            **kw,
+        )
+
+    def _build(  # noqa: PLR0913
+        self,
+        instrument_id: str,
+        side: Side,
+        order_type: OrderType,
+        quantity: object,
+        *,
+        price: object = None,
+        trigger_price: object = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        stop_loss: object = None,
+        take_profit: object = None,
+        correlation_id: str = "",
+    ) -> Order:
+        inst = self._instruments(instrument_id)
+        now = self._clock.now_ns()
+        order_id = self._ids.next(now)
+        return Order(
+            client_order_id=order_id,
+            strategy_id=self._strategy_id,
+            instrument_id=instrument_id,
+            side=side,
+            order_type=order_type,
+            quantity=inst.quantity(quantity),
+            price=None if price is None else inst.price_for(side, price),
+            trigger_price=_trigger(inst, trigger_price),
+            time_in_force=time_in_force,
+            post_only=post_only,
+            ts_init=now,
+            correlation_id=correlation_id or order_id,
+            stop_loss=_trigger(inst, stop_loss),
+            take_profit=None if take_profit is None else inst.price_for(side.opposite, take_profit),
+        )
+
+
+def _trigger(inst: Instrument, value: object) -> Decimal | None:
+    return None if value is None else inst.price(value, ROUND_HALF_EVEN)

@@ -1,0 +1,112 @@
+"""Order management: the registry of orders, event application, fill de-duplication."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from genesis.core.events import OrderEvent, OrderFilled
+from genesis.core.orders import Order
+from genesis.errors import IllegalTransition
+
+__all__ = ["OmsStats", "OrderManager"]
+
+
+@dataclass(frozen=True, slots=True)
+class OmsStats:
+    orders: int
+    open_orders: int
+    fills: int
+    duplicate_fills: int
+    illegal_events: int
+    unknown_order_events: int
+
+
+class OrderManager:
+    """Owns every ``Order`` of one kernel.
+
+    Fills are de-duplicated by (venue, instrument, trade id) before they reach an
+    order, so a venue that repeats a fill (a replayed user stream, a REST
+    backfill after a reconnect) changes nothing.
+    """
+
+    def __init__(self) -> None:
+        self._orders: dict[str, Order] = {}
+        self._open: dict[str, Order] = {}
+        self._trades: set[tuple[str, str, str]] = set()
+        self._fills = 0
+        self._duplicates = 0
+        self._illegal = 0
+        self._unknown = 0
+
+    def register(self, order: Order) -> None:
+        """Start tracking ``order``.
+
+        Raises:
+            ValueError: an order with the same client order id exists.
+        """
+        if order.client_order_id in self._orders:
+            raise ValueError(f"duplicate client order id {order.client_order_id}")
+        self._orders[order.client_order_id] = order
+        if not order.status.is_terminal:
+            self._open[order.client_order_id] = order
+
+    def get(self, client_order_id: str) -> Order | None:
+        return self._orders.get(client_order_id)
+
+    def apply(self, event: OrderEvent) -> Order | None:
+        """Apply a lifecycle event to its order.
+
+        Returns:
+            The order, or None when the event was dropped: unknown order,
+            duplicate fill, or an illegal transition (each counted in ``statistics``).
+        """
+        order = self._orders.get(event.client_order_id)
+        if order is None:
+            self._unknown += 1
+            return None
+        if isinstance(event, OrderFilled):
+            key = (event.venue, event.instrument_id, event.trade_id)
+            if key in self._trades:
+                self._duplicates += 1
+                return None
+        try:
+            order.apply(event)
+        except IllegalTransition:
+            self._illegal += 1
+            raise
+        if isinstance(event, OrderFilled):
+            self._trades.add(key)
+            self._fills += 1
+        if order.status.is_terminal:
+            self._open.pop(order.client_order_id, None)
+        return order
+
+    def open_orders(self, strategy_id: str | None = None, instrument_id: str | None = None) -> list[Order]:
+        """Open orders (NEW excluded), oldest first, optionally filtered."""
+        return [
+            o
+            for o in self._open.values()
+            if o.is_open
+            and (strategy_id is None or o.strategy_id == strategy_id)
+            and (instrument_id is None or o.instrument_id == instrument_id)
+        ]
+
+    def has_open_orders(self, strategy_id: str, instrument_id: str) -> bool:
+        return any(
+            o.strategy_id == strategy_id and o.instrument_id == instrument_id
+            for o in self._open.values()
+        )
+
+    def __iter__(self) -> Iterator[Order]:
+        return iter(self._orders.values())
+
+    def statistics(self) -> OmsStats:
+        return OmsStats(
+            orders=len(self._orders),
+            open_orders=len(self._open),
+            fills=self._fills,
+            duplicate_fills=self._duplicates,
+            illegal_events=self._illegal,
+            unknown_order_events=self._unknown,
+        )

@@ -1,0 +1,345 @@
+"""The portfolio: balances, positions per (strategy, instrument), marks and equity.
+
+How fills move money
+--------------------
+``apply_fill`` treats the account as spot (or spot-margin): a buy of ``q`` at
+``p`` adds ``q`` of the base asset and takes ``q * p`` of the quote asset; a
+sell does the reverse; the fee is taken from ``balances[fee_currency]``, which
+may be the base asset, the quote asset or a third asset such as BNB. Balances
+may go negative (a short sale borrows the base asset).
+
+The same fill goes into the ``LotBook`` of its (strategy, instrument) for P&L,
+with the fee converted to quote currency:
+
+* ``fee_currency == quote``: the fee as is;
+* ``fee_currency == base``: ``fee * last_px``, exact;
+* any other currency: **0**. Such fees are not in any ``ClosedLot`` and not in
+  ``net_pnl``; they are tracked in native units in ``fees_by_currency()`` and
+  in each ``PositionView.fees_by_currency``, and they do reduce the balance of
+  that currency (so ``equity()`` sees them once that currency has a mark).
+
+A fill is identified by ``(venue, instrument_id, trade_id)``; replaying one
+already applied returns None and changes nothing (venues resend fills after a
+reconnect, and recovery replays them).
+
+Equity
+------
+For a spot account the base-asset balance *is* the position, so ``equity()``
+values balances only and never adds positions on top: the ``base_currency``
+balance, plus each other non-zero balance times the mark of the instrument
+``<asset><base_currency>`` (``BTC`` is valued with ``BTCUSDT``). When that
+instrument has no mark yet, the last fill price of that instrument is used;
+with neither, ``equity()`` raises ``DataError``. The set of non-zero,
+non-base balances is maintained on every balance change, so ``equity()`` is
+O(number of such balances) and ``mark()`` is one dict store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+
+from genesis.core.enums import AccountingMethod, Side
+from genesis.core.events import OrderFilled
+from genesis.core.instruments import Instrument
+from genesis.core.money import ZERO
+from genesis.errors import ConfigError, DataError
+from genesis.portfolio.accounting import ClosedLot, LotBook
+
+__all__ = ["InstrumentSource", "Portfolio", "PositionView"]
+
+InstrumentSource = Callable[[str], Instrument] | Mapping[str, Instrument]
+
+_BookKey = tuple[str, str]  # (strategy_id, instrument_id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionView:
+    """A read-only picture of one position, taken when it was asked for.
+
+    Attributes:
+        instrument_id: the instrument.
+        strategy_id: the owning strategy, or None for the aggregate of all strategies.
+        qty: signed quantity in base units (> 0 long, < 0 short).
+        avg_open_px: net open cost / ``qty`` in quote currency, 0 when flat. For an
+            aggregate of opposite positions this is the break-even price, so that
+            ``unrealized_pnl == qty * (mark_px - avg_open_px)`` always holds.
+        realized_pnl: gross realised P&L in quote currency (before fees).
+        unrealized_pnl: gross P&L of the open quantity at ``mark_px``, quote currency.
+        mark_px: the last mark, else the last fill price, else None (never traded).
+        fees_by_currency: every fee paid by this position, in native units.
+    """
+
+    instrument_id: str
+    strategy_id: str | None
+    qty: Decimal
+    avg_open_px: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    mark_px: Decimal | None
+    fees_by_currency: Mapping[str, Decimal] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
+
+
+class Portfolio:
+    """Balances and positions of one account, fed by fills and marks.
+
+    Args:
+        instruments: a function or mapping from instrument id (venue symbol) to
+            Instrument, used to learn each instrument's base and quote assets.
+        method: the lot accounting method of every position.
+        balances: starting balances by asset (exact Decimals).
+        base_currency: the currency ``equity()`` is measured in.
+
+    Raises:
+        ConfigError: a balance is not a finite Decimal, or ``base_currency`` is empty.
+    """
+
+    def __init__(
+        self,
+        instruments: InstrumentSource,
+        *,
+        method: AccountingMethod = AccountingMethod.FIFO,
+        balances: Mapping[str, Decimal],
+        base_currency: str = "USDT",
+    ) -> None:
+        if not base_currency:
+            raise ConfigError("portfolio base_currency must be a non-empty asset name, was ''")
+        self._source = instruments
+        self._method = method
+        self._base = base_currency
+        self._instruments: dict[str, Instrument] = {}
+        self._balances: dict[str, Decimal] = {}
+        self._valued: dict[str, str] = {}  # non-zero, non-base asset -> valuation symbol
+        self._books: dict[_BookKey, LotBook] = {}
+        self._book_fees: dict[_BookKey, dict[str, Decimal]] = {}
+        self._keys_by_instrument: dict[str, list[_BookKey]] = {}
+        self._applied: set[tuple[str, str, str]] = set()  # membership only, never iterated
+        self._closed: list[ClosedLot] = []
+        self._fees: dict[str, Decimal] = {}
+        self._marks: dict[str, Decimal] = {}
+        self._last_px: dict[str, Decimal] = {}
+        for asset, amount in balances.items():
+            if not (isinstance(amount, Decimal) and amount.is_finite()):
+                raise ConfigError(f"balance of {asset}: expected a finite Decimal, was {amount!r}")
+            self._credit(asset, amount)
+
+    # --- inputs --------------------------------------------------------------
+
+    def apply_fill(self, fill: OrderFilled) -> list[ClosedLot] | None:
+        """Apply one fill to balances and to its (strategy, instrument) position.
+
+        Returns:
+            The lots the fill closed (possibly empty), or None when a fill with the
+            same ``(venue, instrument_id, trade_id)`` was already applied; a
+            duplicate changes nothing.
+
+        Raises:
+            ConfigError: the instrument is unknown.
+            DataError: ``last_qty``/``last_px`` not > 0 or ``fee`` not finite; nothing changes.
+        """
+        key = (fill.venue, fill.instrument_id, fill.trade_id)
+        if key in self._applied:
+            return None
+        _check_fill(fill)
+        instrument = self._instrument(fill.instrument_id)
+        fee_quote = self._fee_in_quote(fill, instrument)
+        book, fees = self._book(fill.strategy_id, fill.instrument_id)
+        closed = book.apply(fill.ts_event, fill.side, fill.last_qty, fill.last_px, fee_quote)
+        sign = 1 if fill.side is Side.BUY else -1
+        self._credit(instrument.base, sign * fill.last_qty)
+        self._credit(instrument.quote, -sign * fill.last_qty * fill.last_px)
+        if fill.fee:
+            self._charge_fee(fill.fee_currency, fill.fee, fees)
+        self._last_px[fill.instrument_id] = fill.last_px
+        self._applied.add(key)
+        self._closed.extend(closed)
+        return closed
+
+    def mark(self, instrument_id: str, price: Decimal) -> None:
+        """Record the latest price of ``instrument_id`` (quote currency); O(1).
+
+        Raises:
+            DataError: ``price`` is not > 0.
+        """
+        if price <= 0:
+            raise DataError(f"mark of {instrument_id}: price must be > 0, was {price}")
+        self._marks[instrument_id] = price
+
+    # --- queries -------------------------------------------------------------
+
+    def equity(self) -> Decimal:
+        """Return every balance valued in ``base_currency`` (exact Decimal).
+
+        Non-base assets are valued at the mark of ``<asset><base_currency>``, or at
+        that instrument's last fill price when it has no mark.
+
+        Raises:
+            DataError: a non-zero balance has neither a mark nor a fill price.
+        """
+        total = self._balances.get(self._base, ZERO)
+        for asset, symbol in self._valued.items():
+            price = self._marks.get(symbol)
+            if price is None:
+                price = self._last_px.get(symbol)
+                if price is None:
+                    raise DataError(
+                        f"cannot value balance {asset}={self._balances[asset]} in "
+                        f"{self._base}: no mark and no fill for {symbol}; call mark() first"
+                    )
+            total += self._balances[asset] * price
+        return total
+
+    def mark_price(self, instrument_id: str) -> Decimal | None:
+        """Return the last mark, else the last fill price, else None."""
+        price = self._marks.get(instrument_id)
+        return self._last_px.get(instrument_id) if price is None else price
+
+    def position(self, instrument_id: str, strategy_id: str | None = None) -> PositionView:
+        """Return one strategy's position, or with ``strategy_id=None`` all strategies summed.
+
+        A position never traded is returned flat (all zeros), not refused.
+        """
+        if strategy_id is None:
+            keys = self._keys_by_instrument.get(instrument_id, [])
+        else:
+            key = (strategy_id, instrument_id)
+            keys = [key] if key in self._books else []
+        return self._view(instrument_id, strategy_id, keys)
+
+    def positions(self, strategy_id: str | None = None) -> list[PositionView]:
+        """Return positions sorted by instrument id, including flat ones once traded.
+
+        Args:
+            strategy_id: None for one aggregate per instrument; else that strategy's.
+        """
+        if strategy_id is None:
+            return [self.position(iid) for iid in sorted(self._keys_by_instrument)]
+        iids = sorted(iid for sid, iid in self._books if sid == strategy_id)
+        return [self.position(iid, strategy_id) for iid in iids]
+
+    def closed_lots(
+        self, *, strategy_id: str | None = None, instrument_id: str | None = None
+    ) -> list[ClosedLot]:
+        """Return closed lots in the order they closed, optionally filtered."""
+        return [
+            lot
+            for lot in self._closed
+            if (strategy_id is None or lot.strategy_id == strategy_id)
+            and (instrument_id is None or lot.instrument_id == instrument_id)
+        ]
+
+    def balances(self) -> dict[str, Decimal]:
+        """Return a copy of every balance by asset, zeros included."""
+        return dict(self._balances)
+
+    def position_qty(self, instrument_id: str, strategy_id: str | None = None) -> Decimal:
+        """Return the signed open quantity; O(1) per strategy (the per-bar hot path).
+
+        With ``strategy_id=None`` the quantities of every strategy are summed.
+        """
+        if strategy_id is not None:
+            book = self._books.get((strategy_id, instrument_id))
+            return ZERO if book is None else book.qty
+        return sum((self._books[k].qty for k in self._keys_by_instrument.get(instrument_id, ())), ZERO)
+
+    def balance(self, asset: str) -> Decimal:
+        """Return the balance of ``asset`` (0 when never held)."""
+        return self._balances.get(asset, ZERO)
+
+    def fees_by_currency(self) -> dict[str, Decimal]:
+        """Return every fee paid, by fee currency, in native units."""
+        return dict(self._fees)
+
+    def book(self, instrument_id: str, strategy_id: str) -> LotBook | None:
+        """Return the live LotBook of one position, or None; callers must not mutate it."""
+        return self._books.get((strategy_id, instrument_id))
+
+    # --- internals -------------------------------------------------------------
+
+    def _instrument(self, instrument_id: str) -> Instrument:
+        instrument = self._instruments.get(instrument_id)
+        if instrument is None:
+            try:
+                if isinstance(self._source, Mapping):
+                    instrument = self._source[instrument_id]
+                else:
+                    instrument = self._source(instrument_id)
+            except KeyError:
+                raise ConfigError(f"portfolio: unknown instrument {instrument_id!r}") from None
+            self._instruments[instrument_id] = instrument
+        return instrument
+
+    def _fee_in_quote(self, fill: OrderFilled, instrument: Instrument) -> Decimal:
+        if fill.fee_currency == instrument.quote:
+            return fill.fee
+        if fill.fee_currency == instrument.base:
+            return fill.fee * fill.last_px
+        return ZERO  # a third currency: tracked in fees_by_currency, kept out of P&L
+
+    def _book(self, strategy_id: str, instrument_id: str) -> tuple[LotBook, dict[str, Decimal]]:
+        key = (strategy_id, instrument_id)
+        book = self._books.get(key)
+        if book is None:
+            book = LotBook(self._method, instrument_id=instrument_id, strategy_id=strategy_id)
+            self._books[key] = book
+            self._book_fees[key] = {}
+            self._keys_by_instrument.setdefault(instrument_id, []).append(key)
+        return book, self._book_fees[key]
+
+    def _charge_fee(self, currency: str, fee: Decimal, book_fees: dict[str, Decimal]) -> None:
+        self._credit(currency, -fee)
+        book_fees[currency] = book_fees.get(currency, ZERO) + fee
+        self._fees[currency] = self._fees.get(currency, ZERO) + fee
+
+    def _credit(self, asset: str, amount: Decimal) -> None:
+        balance = self._balances.get(asset, ZERO) + amount
+        self._balances[asset] = balance
+        if asset == self._base:
+            return
+        if balance:
+            if asset not in self._valued:
+                self._valued[asset] = asset + self._base
+        else:
+            self._valued.pop(asset, None)
+
+    def _view(
+        self, instrument_id: str, strategy_id: str | None, keys: list[_BookKey]
+    ) -> PositionView:
+        mark = self.mark_price(instrument_id)
+        qty = cost = realized = unrealized = ZERO
+        fees: dict[str, Decimal] = {}
+        for key in keys:
+            book = self._books[key]
+            qty += book.qty
+            cost += book.open_cost
+            realized += book.realized_pnl
+            if mark is not None:
+                unrealized += book.unrealized_pnl(mark)
+            for currency, amount in self._book_fees[key].items():
+                fees[currency] = fees.get(currency, ZERO) + amount
+        return PositionView(
+            instrument_id=instrument_id,
+            strategy_id=strategy_id,
+            qty=qty,
+            avg_open_px=cost / qty if qty else ZERO,
+            realized_pnl=realized,
+            unrealized_pnl=unrealized,
+            mark_px=mark,
+            fees_by_currency=MappingProxyType(dict(sorted(fees.items()))),
+        )
+
+
+def _check_fill(fill: OrderFilled) -> None:
+    for name, value in (("last_qty", fill.last_qty), ("last_px", fill.last_px)):
+        if not (value.is_finite() and value > 0):
+            raise DataError(
+                f"fill {fill.trade_id} on {fill.instrument_id}: {name} must be > 0, was {value}"
+            )
+    if not fill.fee.is_finite():
+        raise DataError(
+            f"fill {fill.trade_id} on {fill.instrument_id}: fee must be finite, was {fill.fee}"
+        )

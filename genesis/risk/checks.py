@@ -1,0 +1,103 @@
+"""Pre-trade checks: one small pure function each, returning a refusal or None.
+
+Each check receives the order and a ``RiskInput`` snapshot of what it may
+look at. A refusal is a ``RiskRejected(code, sentence)`` (SPEC RK-5): the code
+is for machines and metrics, the sentence says what, the value and the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from genesis.core.enums import Side
+from genesis.core.instruments import Instrument
+from genesis.core.orders import Order
+from genesis.errors import InvalidOrder, RiskRejected
+from genesis.risk.limits import Tier, TierLimits
+
+__all__ = [
+    "Check",
+    "RiskInput",
+    "check_cash",
+    "check_instrument_filters",
+    "check_position_size",
+    "check_stop_loss",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RiskInput:
+    instrument: Instrument
+    reference_price: Decimal  # limit price, else the last traded price
+    equity: Decimal
+    free_quote: Decimal  # quote balance minus what open buy orders reserve
+    free_base: Decimal  # base balance minus what open sell orders reserve
+    position_qty: Decimal  # the strategy's signed position in this instrument
+    fee_rate: Decimal  # worst-case (taker) fee as a fraction of notional
+    tier: Tier | None
+    limits: TierLimits | None
+    requires_stop_loss: bool
+    reduce_only: bool  # an exit (stop loss, take profit, close): never blocked by sizing
+
+
+Check = Callable[[Order, RiskInput], RiskRejected | None]
+
+
+def check_instrument_filters(order: Order, risk: RiskInput) -> RiskRejected | None:
+    """Tick size, step size, min/max quantity and min notional (at the reference price)."""
+    try:
+        risk.instrument.validate_order(risk.reference_price, order.quantity)
+        if order.price is not None:
+            risk.instrument.validate_order(order.price, order.quantity)
+    except InvalidOrder as exc:
+        return RiskRejected("INSTRUMENT_FILTER", str(exc))
+    return None
+
+
+def check_cash(order: Order, risk: RiskInput) -> RiskRejected | None:
+    """A spot account pays for buys with free quote and sells only base it holds."""
+    inst = risk.instrument
+    if order.side is Side.BUY:
+        cost = order.quantity * risk.reference_price * (1 + risk.fee_rate)
+        if cost > risk.free_quote:
+            return RiskRejected(
+                "INSUFFICIENT_CASH",
+                f"buy {order.quantity} {inst.symbol} needs {cost:.8f} {inst.quote} with fees,"
+                f" {risk.free_quote} {inst.quote} free",
+            )
+    elif order.quantity > risk.free_base:
+        return RiskRejected(
+            "INSUFFICIENT_BALANCE",
+            f"sell {order.quantity} {inst.base} exceeds the {risk.free_base} {inst.base} free",
+        )
+    return None
+
+
+def check_position_size(order: Order, risk: RiskInput) -> RiskRejected | None:
+    """The position after the order must stay within the tier's share of equity."""
+    if risk.limits is None or risk.reduce_only or risk.tier is None:
+        return None
+    after = abs(risk.position_qty + order.side.sign * order.quantity)
+    if after <= abs(risk.position_qty):
+        return None  # reduces exposure
+    notional = after * risk.reference_price
+    limit = risk.equity * risk.limits.max_position_pct
+    if notional > limit:
+        return RiskRejected(
+            "MAX_POSITION_SIZE",
+            f"position notional {notional:.2f} {risk.instrument.quote} would exceed"
+            f" {risk.limits.max_position_pct:%} of equity = {limit:.2f} ({risk.tier.value})",
+        )
+    return None
+
+
+def check_stop_loss(order: Order, risk: RiskInput) -> RiskRejected | None:
+    """Entries must carry a stop loss when the strategy's config says so."""
+    if not risk.requires_stop_loss or risk.reduce_only or order.stop_loss is not None:
+        return None
+    return RiskRejected(
+        "STOP_LOSS_REQUIRED",
+        f"entry {order.client_order_id} has no stop loss and its strategy requires one",
+    )

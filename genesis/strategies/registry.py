@@ -1,0 +1,118 @@
+"""The explicit strategy registry: name → (class, params model, tiers).
+
+Built-in strategy modules register themselves at import; ``load_builtins``
+imports them by name (no directory scanning). A config may also name any
+strategy by import path, ``"package.module:Class"``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from genesis.errors import ConfigError
+from genesis.risk.limits import Tier
+from genesis.strategies.base import Strategy
+from genesis.strategies.params import StrategyParams
+
+__all__ = [
+    "StrategySpec",
+    "get",
+    "known_names",
+    "load_builtins",
+    "parse_params",
+    "register",
+]
+
+_BUILTIN_MODULES = (
+    "genesis.strategies.reference",
+    "genesis.strategies.sniper.momentum_breakout",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StrategySpec:
+    name: str
+    cls: type[Strategy[Any]]
+    params: type[StrategyParams]
+    tiers: tuple[Tier, ...]
+
+
+_REGISTRY: dict[str, StrategySpec] = {}
+
+S = TypeVar("S", bound=type[Strategy[Any]])
+
+
+def register(name: str, tiers: tuple[Tier, ...]) -> Callable[[S], S]:
+    """Class decorator adding a strategy to the registry under ``name``."""
+
+    def decorate(cls: S) -> S:
+        existing = _REGISTRY.get(name)
+        if existing is not None and existing.cls is not cls:
+            raise ConfigError(f"strategy name {name!r} is registered twice")
+        _REGISTRY[name] = StrategySpec(name, cls, cls.Params, tiers)
+        return cls
+
+    return decorate
+
+
+def load_builtins() -> None:
+    """Import the built-in strategy modules (idempotent)."""
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+def known_names() -> list[str]:
+    load_builtins()
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> StrategySpec:
+    """Resolve a registered name or a ``"pkg.mod:Class"`` path.
+
+    Raises:
+        ConfigError: unknown name (the message lists the known ones) or a bad path.
+    """
+    load_builtins()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if ":" in name:
+        return _from_path(name)
+    raise ConfigError(f"unknown strategy {name!r}; known strategies: {', '.join(known_names())}")
+
+
+def _from_path(path: str) -> StrategySpec:
+    module_name, _, attr = path.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import strategy {path!r}: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise ConfigError(f"{path!r} is not a Strategy subclass")
+    return StrategySpec(path, cls, cls.Params, tuple(Tier))
+
+
+def parse_params(spec: StrategySpec, raw: Mapping[str, Any], source: str = "params") -> StrategyParams:
+    """Validate ``raw`` with the strategy's own model.
+
+    Raises:
+        ConfigError: one line per problem: source, field, reason and the value given.
+    """
+    try:
+        return spec.params.model_validate(dict(raw))
+    except ValidationError as exc:
+        problems = "; ".join(_describe(err, source) for err in exc.errors())
+        raise ConfigError(f"strategy {spec.name}: {problems}") from None
+
+
+def _describe(err: Mapping[str, Any], source: str) -> str:
+    field = ".".join(str(p) for p in err.get("loc", ())) or "(model)"
+    if err.get("type") == "extra_forbidden":
+        return f"{source} {field}: unknown parameter"
+    value = err.get("input")
+    shown = f" (was {value!r})" if not isinstance(value, dict) else ""
+    return f"{source} {field}: {err.get('msg', 'invalid')}{shown}"

@@ -1,0 +1,228 @@
+"""OrderBook and BookSync invariants under random diff sequences (hypothesis).
+
+Prices and sizes are drawn from the real NKNUSDT depth snapshot of the
+bundled spot capture: bids from its bid prices, asks from its ask prices (so
+a book is never crossed), sizes from its level quantities or 0 (a delete).
+Update ids start at that snapshot's real ``lastUpdateId``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from genesis.core.enums import Side
+from genesis.core.events import BookDelta, BookSnapshot, PriceLevels
+from genesis.data.book import BookSync, OrderBook, SyncOutcome
+from genesis.resources import SPOT_CAPTURE
+
+D = Decimal
+SETTINGS = settings(max_examples=200, deadline=None, database=None)
+SYMBOL = "NKNUSDT"
+
+
+def _nkn_snapshot() -> tuple[int, list[Decimal], list[Decimal], list[Decimal]]:
+    with gzip.open(SPOT_CAPTURE, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            record = json.loads(line)
+            if record["kind"] == "rest" and SYMBOL in record["path"]:
+                data = record["data"]
+                bids, asks = data["bids"][:60], data["asks"][:60]
+                sizes = sorted({D(q) for _, q in bids + asks})
+                return data["lastUpdateId"], [D(p) for p, _ in bids], [D(p) for p, _ in asks], sizes
+    raise AssertionError("no NKNUSDT depth snapshot in the bundled capture")
+
+
+FIRST_ID, BID_PRICES, ASK_PRICES, SIZES = _nkn_snapshot()
+Model = dict[Side, dict[Decimal, Decimal]]
+
+
+def _levels(prices: list[Decimal]) -> st.SearchStrategy[PriceLevels]:
+    size = st.one_of(st.just(D("0E-8")), st.sampled_from(SIZES))
+    return st.lists(st.tuples(st.sampled_from(prices), size), max_size=6).map(tuple)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A snapshot-consistent story: initial book, diffs with ids, arrival order."""
+
+    initial: Model
+    changes: list[tuple[PriceLevels, PriceLevels]]
+    ids: list[tuple[int, int, int]]  # (U, u, pu) per diff; pu -1 on spot
+    futures: bool
+
+
+@st.composite
+def scenarios(draw: st.DrawFn, min_diffs: int = 1) -> Scenario:
+    futures = draw(st.booleans())
+    changes = draw(
+        st.lists(
+            st.tuples(_levels(BID_PRICES), _levels(ASK_PRICES)), min_size=min_diffs, max_size=12
+        )
+    )
+    ids, last = [], FIRST_ID
+    for _ in changes:
+        skipped = draw(st.integers(0, 40)) if futures else 0  # futures ids jump between events
+        first = last + 1 + skipped
+        final = first + draw(st.integers(0, 5))
+        ids.append((first, final, last if futures else -1))
+        last = final
+    initial = {
+        Side.BUY: dict(draw(_levels(BID_PRICES))),
+        Side.SELL: dict(draw(_levels(ASK_PRICES))),
+    }
+    initial = {side: {p: q for p, q in book.items() if q} for side, book in initial.items()}
+    return Scenario(initial=initial, changes=changes, ids=ids, futures=futures)
+
+
+def _apply(model: Model, bids: PriceLevels, asks: PriceLevels) -> Model:
+    result = {side: dict(book) for side, book in model.items()}
+    for side, levels in ((Side.BUY, bids), (Side.SELL, asks)):
+        for price, qty in levels:
+            if qty:
+                result[side][price] = qty
+            else:
+                result[side].pop(price, None)
+    return result
+
+
+def _state_after(s: Scenario, k: int) -> Model:
+    model = s.initial
+    for bids, asks in s.changes[:k]:
+        model = _apply(model, bids, asks)
+    return model
+
+
+def _snapshot(model: Model, last_id: int) -> BookSnapshot:
+    return BookSnapshot(
+        instrument_id=SYMBOL,
+        ts_event=0,
+        ts_init=0,
+        last_update_id=last_id,
+        bids=tuple(sorted(model[Side.BUY].items(), reverse=True)),
+        asks=tuple(sorted(model[Side.SELL].items())),
+    )
+
+
+def _delta(s: Scenario, index: int) -> BookDelta:
+    (bids, asks), (first, last, prev) = s.changes[index], s.ids[index]
+    return BookDelta(
+        instrument_id=SYMBOL,
+        ts_event=0,
+        ts_init=0,
+        first_update_id=first,
+        last_update_id=last,
+        prev_update_id=prev,
+        bids=bids,
+        asks=asks,
+    )
+
+
+def _book_levels(book: OrderBook) -> tuple[list[tuple[Decimal, Decimal]], ...]:
+    return book.levels(Side.BUY), book.levels(Side.SELL)
+
+
+def _model_levels(model: Model) -> tuple[list[tuple[Decimal, Decimal]], ...]:
+    return sorted(model[Side.BUY].items(), reverse=True), sorted(model[Side.SELL].items())
+
+
+# --- (a) OrderBook equals a plain dict model -------------------------------------------
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(_levels(BID_PRICES + ASK_PRICES), _levels(BID_PRICES + ASK_PRICES)), max_size=30
+    )
+)
+def test_order_book_matches_a_dict_model(diffs: list[tuple[PriceLevels, PriceLevels]]) -> None:
+    """Any diff sequence leaves the book equal to a dict model, with consistent best prices."""
+    book = OrderBook(SYMBOL)
+    model: Model = {Side.BUY: {}, Side.SELL: {}}
+
+    for bids, asks in diffs:
+        book.apply_delta(bids, asks)
+        model = _apply(model, bids, asks)
+
+    want_bids, want_asks = _model_levels(model)
+    assert _book_levels(book) == (want_bids, want_asks)
+    assert (book.best_bid(), book.best_ask()) == (
+        want_bids[0] if want_bids else None,
+        want_asks[0] if want_asks else None,
+    )
+
+
+# --- (b) snapshot + contiguous diffs equals a later snapshot ---------------------------
+
+
+@SETTINGS
+@given(scenarios(), st.data())
+def test_snapshot_plus_diffs_equals_the_final_snapshot(s: Scenario, data: st.DataObject) -> None:
+    """Whatever arrives before the snapshot, the synced book equals the final state."""
+    n = len(s.changes)
+    k = data.draw(st.integers(0, n - 1), label="snapshot after diff k")
+    arrived_before = data.draw(st.integers(0, n), label="diffs arriving before the snapshot")
+    # The snapshot may sit inside diff k+1's id range, holding part of its changes.
+    first, last, _ = s.ids[k]
+    inside = data.draw(st.integers(first - 1, last - 1), label="snapshot id")
+    partial = data.draw(st.integers(0, len(s.changes[k][0])), label="diff k+1 bid levels in it")
+    state = _state_after(s, k)
+    if inside >= first:
+        state = _apply(state, s.changes[k][0][:partial], ())
+    snapshot = _snapshot(state, inside)
+    sync = BookSync(SYMBOL)
+    deltas = [_delta(s, i) for i in range(n)]
+
+    for event in [*deltas[:arrived_before], snapshot, *deltas[arrived_before:]]:
+        sync.apply(event)
+
+    stats = sync.statistics()
+    assert (stats.gaps, stats.valid, stats.applied, stats.stale_dropped) == (0, True, n - k, k)
+    assert _book_levels(sync.book) == _model_levels(_state_after(s, n))
+
+
+# --- (c) a missing diff is always a gap -------------------------------------------------
+
+
+@SETTINGS
+@given(scenarios(min_diffs=2), st.data())
+def test_dropping_any_diff_is_a_gap(s: Scenario, data: st.DataObject) -> None:
+    """Removing one diff the snapshot needs (not the last) is reported as a gap; book invalid."""
+    n = len(s.changes)
+    lost = data.draw(st.integers(0, n - 2), label="lost diff")
+    arrived_before = data.draw(st.integers(0, n), label="diffs arriving before the snapshot")
+    deltas = [_delta(s, i) for i in range(n) if i != lost]
+    sync = BookSync(SYMBOL)
+    snapshot = _snapshot(s.initial, FIRST_ID)
+    events = [*deltas[:arrived_before], snapshot, *deltas[arrived_before:]]
+
+    outcomes = [sync.apply(event) for event in events]
+
+    assert SyncOutcome.GAP in outcomes
+    assert (sync.statistics().gaps, sync.valid) == (1, False)
+
+
+# --- (d) a refused diff never changes the book -------------------------------------------
+
+
+@SETTINGS
+@given(scenarios(), st.data())
+def test_refused_diffs_never_change_the_book(s: Scenario, data: st.DataObject) -> None:
+    """Offered in any order, every diff that is not APPLIED leaves the levels untouched."""
+    order = data.draw(st.permutations(range(len(s.changes))), label="arrival order")
+    sync = BookSync(SYMBOL)
+    sync.apply(_snapshot(s.initial, FIRST_ID))
+    unchanged = []
+
+    for index in order:
+        before = _book_levels(sync.book)
+        outcome = sync.apply(_delta(s, index))
+        if outcome is not SyncOutcome.APPLIED:
+            unchanged.append(_book_levels(sync.book) == before)
+
+    assert all(unchanged)
