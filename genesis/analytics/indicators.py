@@ -20,7 +20,7 @@ N = TypeVar("N", Decimal, float)
 class SMA(Generic[N]):
     """Simple moving average over the last ``period`` values."""
 
-    __slots__ = ("_sum", "_window", "period", "value")
+    __slots__ = ("_count", "_sum", "_window", "period", "value")
 
     def __init__(self, period: int) -> None:
         if period < 1:
@@ -28,19 +28,22 @@ class SMA(Generic[N]):
         self.period = period
         self._window: deque[N] = deque()
         self._sum: N | int = 0
+        self._count = 0
         self.value: N | None = None
 
     def update(self, x: N) -> N | None:
         """Add ``x``; return the average once ``period`` values were seen, else None."""
         window = self._window
         window.append(x)
-        total = self._sum + x
-        if len(window) > self.period:
-            total -= window.popleft()
-        self._sum = total
-        if len(window) == self.period:
-            self.value = total / self.period  # type: ignore[assignment]
-        return self.value
+        if self._count < self.period:
+            self._count += 1
+            self._sum += x
+            if self._count < self.period:
+                return None
+        else:
+            self._sum += x - window.popleft()
+        value = self.value = self._sum / self.period  # type: ignore[assignment]
+        return value
 
     @property
     def ready(self) -> bool:

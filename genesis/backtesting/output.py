@@ -26,13 +26,14 @@ def format_ts(ts_ns: int) -> str:
 
 
 class _DayCache:
-    """Formats timestamps fast by caching the date part of each day."""
+    """Formats timestamps fast: the date part cached per day, the time of day per second."""
 
-    __slots__ = ("_day", "_prefix")
+    __slots__ = ("_day", "_prefix", "_times")
 
     def __init__(self) -> None:
         self._day = -1
         self._prefix = ""
+        self._times: dict[int, str] = {}
 
     def format(self, ts_ns: int) -> str:
         day, in_day = divmod(ts_ns, _DAY_NS)
@@ -40,10 +41,14 @@ class _DayCache:
             self._day = day
             self._prefix = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d ")
         seconds, rest = divmod(in_day, _NS)
-        minutes, sec = divmod(seconds, 60)
-        hours, minute = divmod(minutes, 60)
-        text = f"{self._prefix}{hours:02d}:{minute:02d}:{sec:02d}"
-        return f"{text}.{rest // 1000:06d}" if rest else text
+        clock = self._times.get(seconds)
+        if clock is None:
+            minutes, sec = divmod(seconds, 60)
+            hours, minute = divmod(minutes, 60)
+            clock = self._times[seconds] = f"{hours:02d}:{minute:02d}:{sec:02d}"
+        if rest:
+            return f"{self._prefix}{clock}.{rest // 1000:06d}"
+        return self._prefix + clock
 
 
 class EquityWriter:

@@ -141,34 +141,37 @@ class _Loop:
         self.bars = 0
         self.fills = 0
         self.first_ts: int | None = None
+        self.position = Decimal(0)  # net quantity of the instrument, from the venue's fills
+        self.dirty = True  # a fill happened since equity was last computed
 
     def run(self, bars: Iterable[Bar]) -> None:
         kernel, venue = self.kernel, self.venue
         clock = kernel.clock
         assert isinstance(clock, SimClock)
-        portfolio = kernel.portfolio
-        send = self._send
-        for cmd in kernel.start():
-            venue.execute(cmd, clock.now_ns())
+        self._send(kernel.start())
+        equity_of = kernel.portfolio.equity
         curve_add, times_add, equity_add = self.curve.append, self.times.append, self.equity_out.add
-        progress = self.progress
-        symbol = self.symbol
+        advance, handle, send, progress = clock.advance_to, kernel.handle, self._send, self.progress
         count = exposed = 0
+        value = equity_of()
         for bar in bars:
             if count == 0:
                 self.first_ts = bar.ts_open
-                clock.advance_to(bar.ts_open)
+                advance(bar.ts_open)
             count += 1
             if venue.has_work():
                 self._deliver(bar)
-            for timer in clock.advance_to(bar.ts_event):
-                send(kernel.handle(timer))
-            send(kernel.handle(bar))
-            value = portfolio.equity()
+            for timer in advance(bar.ts_event):
+                send(handle(timer))
+            send(handle(bar))
+            # equity moves only with a position or a fill; flat and idle, it is the cash
+            if self.position or self.dirty:
+                value = equity_of()
+                self.dirty = False
             curve_add(float(value))
             times_add(bar.ts_open)
             equity_add(bar.ts_open, value)
-            if portfolio.position_qty(symbol, None):
+            if self.position:
                 exposed += 1
             if progress is not None and count & 4095 == 0:
                 progress(bar)
@@ -183,6 +186,8 @@ class _Loop:
         for event in self.venue.process(bar):
             if isinstance(event, OrderFilled):
                 self.fills += 1
+                self.dirty = True
+                self.position += event.side.sign * event.last_qty
             self._send(kernel.handle(event))
 
     def _send(self, commands: Sequence[Command]) -> None:
@@ -196,7 +201,8 @@ def _finish(config: BacktestConfig, kernel: Kernel, venue: SimulatedVenue, loop:
     portfolio = kernel.portfolio
     lots = portfolio.closed_lots()
     trades = write_trades(out_dir / "trades.csv", lots)
-    fees = sum(portfolio.fees_by_currency().values(), Decimal(0))
+    # the simulated venue charges fees in the quote asset; other currencies cannot be summed
+    fees = portfolio.fees_by_currency().get(config.instrument.quote, Decimal(0))
     rejected = kernel.denied + venue.rejected
     final = portfolio.equity()
     metrics = compute_metrics(

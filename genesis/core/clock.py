@@ -7,11 +7,14 @@ never reads the wall clock. Timers fire strictly in (time, creation order).
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from typing import Protocol
 
 from genesis.core.events import TimerFired
 
 __all__ = ["Clock", "SimClock"]
+
+_NONE_FIRED: tuple[TimerFired, ...] = ()
 
 
 class Clock(Protocol):
@@ -67,7 +70,7 @@ class SimClock:
             heapq.heappop(self._heap)
         return self._heap[0][0] if self._heap else None
 
-    def advance_to(self, ts_ns: int) -> list[TimerFired]:
+    def advance_to(self, ts_ns: int) -> Sequence[TimerFired]:
         """Move time forward to ``ts_ns`` and return the timers due on the way, in order.
 
         Raises:
@@ -75,8 +78,11 @@ class SimClock:
         """
         if ts_ns < self._now:
             raise ValueError(f"clock cannot go back: {ts_ns} < now {self._now}")
-        fired: list[TimerFired] = []
         heap = self._heap
+        if not heap or heap[0][0] > ts_ns:
+            self._now = ts_ns
+            return _NONE_FIRED
+        fired: list[TimerFired] = []
         while heap and heap[0][0] <= ts_ns:
             at_ns, seq, name = heapq.heappop(heap)
             if self._current.get(name) != seq:

@@ -28,7 +28,7 @@ to Decimal from their text, so no binary float ever rounds them.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any, Final
@@ -298,7 +298,8 @@ def _kline(payload: dict[str, Any], recv_ns: int) -> Bar | None:
     )
 
 
-_PARSERS: Final[dict[str, Any]] = {
+_Parser = Callable[[dict[str, Any], int], MarketEvent | None]
+_PARSERS: Final[dict[str, _Parser]] = {
     "depthUpdate": _depth_update,
     "aggTrade": lambda payload, recv_ns: _trade(payload, recv_ns, "a"),
     "trade": lambda payload, recv_ns: _trade(payload, recv_ns, "t"),

@@ -187,7 +187,7 @@ def infer_interval_ns(path: PathLike, sample: int = 1000) -> int:
     source = Path(path)
     with _open_table(source, (("timestamp", "timestamp"),), ("timestamp",)) as table:
         column = table.columns["timestamp"]
-        stamps = [
+        stamps: list[int] = [
             _field(table, row, "timestamp", column)
             for row in itertools.islice(table.rows, sample)
             if not _is_blank(row)
@@ -247,9 +247,8 @@ def _iter_bars(path: Path, instrument_id: str, interval_ns: int) -> Iterator[Bar
         for row in table.rows:
             try:
                 ts = parse(row[i_ts])
-                o, h, lo, c = prices[row[i_open]], prices[row[i_high]], prices[row[i_low]], (
-                    prices[row[i_close]]
-                )
+                o, h = prices[row[i_open]], prices[row[i_high]]
+                lo, c = prices[row[i_low]], prices[row[i_close]]
                 if i_vol >= 0:
                     volume = decimal(row[i_vol])
                 ok = ts >= prev_end and lo <= o <= h and lo <= c <= h and _ZERO <= volume < _INF
@@ -417,7 +416,7 @@ def _open_table(path: Path, fields: _Fields, required: Sequence[str]) -> Iterato
     try:
         with _open_text(path) as handle:
             header = next(csv.reader([handle.readline()]), None)
-            if header is None:
+            if header is None or _is_blank(header):
                 expected = ",".join(required) or "a header row"
                 raise DataError(f"{path}:1: empty file, expected a header row like {expected}")
             reader = _RowReader(handle, first_line=2)
@@ -472,7 +471,9 @@ def _resolve_columns(
 # --- diagnosis (slow path) -------------------------------------------------------
 
 
-def _row_error(table: _Table, row: Sequence[str], prev_ts: int | None, interval_ns: int) -> DataError:
+def _row_error(
+    table: _Table, row: Sequence[str], prev_ts: int | None, interval_ns: int
+) -> DataError:
     """Return the DataError that explains why ``row`` failed the hot loop."""
     try:
         values = {name: _field(table, row, name, table.columns[name]) for name, _ in table.fields}

@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-``Kernel.handle(event) -> list[Command]`` is the whole interface. The caller
+``Kernel.handle(event) -> Sequence[Command]`` is the whole interface. The caller
 (the backtest runner's ``for`` loop, or the daemon's trading task) owns time
 and I/O: it advances the clock, feeds events in time order, and carries the
 returned commands to a venue. The kernel never awaits, sleeps, reads the wall
@@ -39,8 +39,9 @@ emits ``StrategyErrored``, and the kernel carries on with the others.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -80,15 +81,15 @@ __all__ = ["Kernel"]
 class _StrategyPortfolio:
     """The read-only portfolio facade one strategy sees."""
 
-    __slots__ = ("_portfolio", "_strategy_id")
+    __slots__ = ("_portfolio", "_strategy_id", "position_qty")
 
     def __init__(self, portfolio: Any, strategy_id: str) -> None:
         self._portfolio = portfolio
         self._strategy_id = strategy_id
-
-    def position_qty(self, instrument_id: str) -> Decimal:
-        qty: Decimal = self._portfolio.position_qty(instrument_id, self._strategy_id)
-        return qty
+        # bound once: strategies ask for their position on every bar
+        self.position_qty: Callable[[str], Decimal] = functools.partial(
+            portfolio.position_qty, strategy_id=strategy_id
+        )
 
     def balance(self, currency: str) -> Decimal:
         balance: Decimal = self._portfolio.balance(currency)
@@ -183,19 +184,19 @@ class Kernel:
 
     # --- the interface ----------------------------------------------------
 
-    def start(self) -> list[Command]:
+    def start(self) -> Sequence[Command]:
         """Call every strategy's ``on_start``; return the commands it produced."""
         for strategy in self.strategies.values():
             self._guarded(strategy, strategy.on_start)
         return self._drain()
 
-    def stop(self) -> list[Command]:
+    def stop(self) -> Sequence[Command]:
         """Call every strategy's ``on_stop``; return the commands it produced."""
         for strategy in self.strategies.values():
             self._guarded(strategy, strategy.on_stop)
         return self._drain()
 
-    def handle(self, event: Event) -> list[Command]:
+    def handle(self, event: Event) -> Sequence[Command]:
         """Process one event; return the commands to carry to venues, in order.
 
         Raises:
@@ -207,24 +208,31 @@ class Kernel:
         handler(event)
         return self._drain()
 
-    def _drain(self) -> list[Command]:
+    def _drain(self) -> Sequence[Command]:
         internal = self._internal
         while internal:
             event = internal.popleft()
             if isinstance(event, OrderEvent):
                 self._on_order_event(event)
         if not self._outbox:
-            return _NO_COMMANDS
+            return ()
         out, self._outbox = self._outbox, []
         return out
 
     # --- market data ------------------------------------------------------
 
     def _on_bar(self, bar: Bar) -> None:
+        # the hottest path of a bar backtest: the guard is inlined here
         self.market.on_bar(bar)
         self.portfolio.mark(bar.instrument_id, bar.close)
+        disabled = self.guard.disabled
         for strategy in self._subscribers.get(bar.instrument_id, ()):
-            self._guarded(strategy, strategy.on_bar, bar)
+            if strategy.id in disabled:
+                continue
+            try:
+                strategy.on_bar(bar)
+            except Exception as exc:  # noqa: BLE001 - the strategy fence, as in StrategyGuard.call
+                self.errors.append(self.guard.fault(strategy, "on_bar", exc))
 
     def _on_trade(self, trade: TradeTick) -> None:
         self.market.on_trade(trade)
@@ -378,9 +386,6 @@ class Kernel:
 
     def _open_orders(self, strategy_id: str, instrument_id: str) -> list[Order]:
         return self.oms.open_orders(strategy_id, instrument_id)
-
-
-_NO_COMMANDS: list[Command] = []
 
 
 def _submit_command(order: Order, now: int, oco_group: str) -> SubmitOrder:

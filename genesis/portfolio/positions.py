@@ -244,7 +244,9 @@ class Portfolio:
         if strategy_id is not None:
             book = self._books.get((strategy_id, instrument_id))
             return ZERO if book is None else book.qty
-        return sum((self._books[k].qty for k in self._keys_by_instrument.get(instrument_id, ())), ZERO)
+        return sum(
+            (self._books[k].qty for k in self._keys_by_instrument.get(instrument_id, ())), ZERO
+        )
 
     def balance(self, asset: str) -> Decimal:
         """Return the balance of ``asset`` (0 when never held)."""

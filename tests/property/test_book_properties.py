@@ -177,8 +177,13 @@ def test_snapshot_plus_diffs_equals_the_final_snapshot(s: Scenario, data: st.Dat
     snapshot = _snapshot(state, inside)
     sync = BookSync(SYMBOL)
     deltas = [_delta(s, i) for i in range(n)]
+    events: list[BookSnapshot | BookDelta] = [
+        *deltas[:arrived_before],
+        snapshot,
+        *deltas[arrived_before:],
+    ]
 
-    for event in [*deltas[:arrived_before], snapshot, *deltas[arrived_before:]]:
+    for event in events:
         sync.apply(event)
 
     stats = sync.statistics()
@@ -199,7 +204,11 @@ def test_dropping_any_diff_is_a_gap(s: Scenario, data: st.DataObject) -> None:
     deltas = [_delta(s, i) for i in range(n) if i != lost]
     sync = BookSync(SYMBOL)
     snapshot = _snapshot(s.initial, FIRST_ID)
-    events = [*deltas[:arrived_before], snapshot, *deltas[arrived_before:]]
+    events: list[BookSnapshot | BookDelta] = [
+        *deltas[:arrived_before],
+        snapshot,
+        *deltas[arrived_before:],
+    ]
 
     outcomes = [sync.apply(event) for event in events]
 

@@ -173,14 +173,14 @@ def test_average_cost_partial_closes_leave_no_cost_dust() -> None:
     assert book.realized_pnl == 3 * D("0.001") * CLOSE_2306 - D("0.001") * (
         OPEN_2301 + CLOSE_2301 + CLOSE_2302
     )
-    assert (book.qty, book.open_cost) == (0, 0)
+    assert (book.qty, book.open_cost) == (D("0"), D("0"))
 
 
 def test_flat_book_reports_zero_average_and_unrealized() -> None:
     """A book with no open lots has avg_open_px 0 and no unrealized P&L at any mark."""
     book = LotBook(AccountingMethod.LIFO)
 
-    assert (book.qty, book.avg_open_px, book.unrealized_pnl(CLOSE_2304)) == (0, 0, 0)
+    assert (book.qty, book.avg_open_px, book.unrealized_pnl(CLOSE_2304)) == (D("0"),) * 3
 
 
 @pytest.mark.parametrize(

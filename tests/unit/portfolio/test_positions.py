@@ -106,7 +106,7 @@ def test_fee_in_third_currency_is_tracked_apart_and_kept_out_of_pnl() -> None:
     closed = pf.apply_fill(_fill("2", SELL, "0.5", CLOSE_2306, "0.0031", "BNB", ts=T0 + MINUTE))
 
     assert closed is not None
-    assert [(c.gross_pnl, c.fees, c.net_pnl) for c in closed] == [(D("58.0"), 0, D("58.0"))]
+    assert [(c.gross_pnl, c.fees, c.net_pnl) for c in closed] == [(D("58.0"), D("0"), D("58.0"))]
     assert pf.balance("BNB") == D("0.9938")
     assert dict(pf.position("BTCUSDT").fees_by_currency) == {"BNB": D("0.0062")}
 
@@ -223,3 +223,14 @@ def test_replaying_real_bars_conserves_value_exactly() -> None:
     net = sum(c.net_pnl for c in pf.closed_lots())
     assert pf.equity() - start == net + book.unrealized_pnl(closes[-1]) - book.open_fees
     assert len(pf.closed_lots()) > 100
+
+
+def test_position_qty_per_strategy_and_summed() -> None:
+    """position_qty gives each strategy's signed quantity, and their sum without a strategy."""
+    pf = _portfolio()
+    pf.apply_fill(_fill("1", BUY, "0.5", OPEN_2301, strategy_id="trend"))
+    pf.apply_fill(_fill("2", SELL, "0.2", CLOSE_2301, strategy_id="revert"))
+
+    qtys = [pf.position_qty("BTCUSDT", sid) for sid in ("trend", "revert", "idle", None)]
+
+    assert qtys == [D("0.5"), D("-0.2"), D("0"), D("0.3")]
