@@ -20,6 +20,7 @@ from genesis.data.loaders import infer_interval_ns, infer_tick_size, read_bars
 from genesis.data.timeparse import make_timestamp_parser
 from genesis.errors import ConfigError
 from genesis.risk.limits import Tier
+from genesis.strategies import registry
 
 __all__ = ["add_parser", "run"]
 
@@ -124,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.data.is_file():
         raise ConfigError(f"--data {args.data}: no such file")
     params = parse_params(args.param)
+    registry.parse_params(registry.get(args.strategy), params, source="--param")  # fail before output
     inst, origin = resolve_instrument(args)
     interval = infer_interval_ns(args.data)
     config = BacktestConfig(

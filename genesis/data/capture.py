@@ -211,7 +211,7 @@ def _rest_record(record: dict[str, Any], recv_ns: int) -> BookSnapshot | None:
 
 def _stream_line(line: str) -> MarketEvent | None:
     head, sep, body = line.partition(" ")
-    if not sep or not head.isdigit():
+    if not sep or not (head.isascii() and head.isdigit()):
         raise _Malformed(f"line starts {line[:40]!r}; expected '<recv ns> <json>'")
     recv_ns, message = int(head), _decode(body)
     if "lastUpdateId" in message and "stream" not in message:

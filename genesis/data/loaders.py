@@ -546,11 +546,11 @@ def _check_order(text: str, ts: int, prev_ts: int | None, interval_ns: int) -> N
         return
     shown = f"{text!r} ({format_ns(ts)})"
     if ts == prev_ts and interval_ns > 0:
-        raise ValueError(f"duplicate timestamp {shown}: the previous row has {format_ns(prev_ts)}")
+        raise ValueError(f"duplicate timestamp {shown}: the previous row has the same time")
     if ts < prev_ts:
         raise ValueError(
-            f"unsorted timestamps: {shown} comes after {format_ns(prev_ts)} on the previous "
-            "row, expected increasing time"
+            f"unsorted timestamps: {shown} is earlier than the previous row's "
+            f"{format_ns(prev_ts)}, expected increasing time"
         )
     if ts < prev_ts + interval_ns:
         raise ValueError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -121,7 +122,7 @@ def test_bar_timestamps_are_strictly_increasing_on_real_data() -> None:
     bars = list(read_bars(BTCUSDT_1M_BARS, "BTCUSDT"))
 
     assert all(b.ts_event - b.ts_open == MINUTE_NS for b in bars)
-    assert all(a.ts_open < b.ts_open for a, b in zip(bars, bars[1:], strict=False))
+    assert all(a.ts_open < b.ts_open for a, b in itertools.pairwise(bars))
 
 
 def test_infer_interval_is_one_minute_on_both_bar_files() -> None:
@@ -490,7 +491,9 @@ def test_nanosecond_fraction_beyond_datetime_is_not_truncated() -> None:
 
 @given(
     moment=st.datetimes(
-        min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+        min_value=datetime(1970, 1, 1),  # noqa: DTZ001 - hypothesis takes naive bounds
+        max_value=datetime(2200, 1, 1),  # noqa: DTZ001 - hypothesis takes naive bounds
+        timezones=st.just(UTC),
     ),
     nanos=st.integers(0, 999),
     offset_min=st.integers(-14 * 60, 14 * 60),
