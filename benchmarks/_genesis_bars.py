@@ -47,8 +47,12 @@ def build_config(cash: Decimal) -> BacktestConfig:
     """The reference backtest's configuration with ``cash`` USDT of starting balance."""
     instrument = load_exchange_info(resources.EXCHANGE_INFO).get(SYMBOL)
     return BacktestConfig(
-        strategy="sma_cross", params=PARAMS, instrument=instrument, cash=cash,
-        fee_bps=FEE_BPS, interval_ns=INTERVAL_NS,
+        strategy="sma_cross",
+        params=PARAMS,
+        instrument=instrument,
+        cash=cash,
+        fee_bps=FEE_BPS,
+        interval_ns=INTERVAL_NS,
     )
 
 

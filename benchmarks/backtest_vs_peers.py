@@ -99,8 +99,12 @@ class Setup:
 
     def peer_env(self) -> dict[str, str]:
         """The environment of a peer subprocess (its output dir and the 1x bars)."""
-        return {**os.environ, "PEER_OUT": str(self.out_dir / "peer-out"),
-                "PEER_BARS": str(self.data_1x), "TQDM_DISABLE": "1"}
+        return {
+            **os.environ,
+            "PEER_OUT": str(self.out_dir / "peer-out"),
+            "PEER_BARS": str(self.data_1x),
+            "TQDM_DISABLE": "1",
+        }
 
 
 # --- subprocesses ---------------------------------------------------------------
@@ -132,15 +136,30 @@ def run_child(argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = No
 def run_genesis(setup: Setup, data: Path, scale: int) -> tuple[Child, Path]:
     """Run the Genesis reference backtest on ``data``; return the child and its trades.csv."""
     out = setup.out_dir / f"genesis-x{scale}"
-    argv = [sys.executable, str(GENESIS_SCRIPT), "--data", str(data),
-            "--cash", str(CASH_PER_SCALE * scale), "--out", str(out)]
+    argv = [
+        sys.executable,
+        str(GENESIS_SCRIPT),
+        "--data",
+        str(data),
+        "--cash",
+        str(CASH_PER_SCALE * scale),
+        "--out",
+        str(out),
+    ]
     return run_child(argv, ROOT), out / "trades.csv"
 
 
 def run_peer(setup: Setup, peer: Peer, scale: int) -> tuple[Child, Path]:
     """Run one peer script with ``--write-trades``; return the child and its trades file."""
-    argv = [str(BENCH_PYTHON), peer.script, "--scale", str(scale), "--write-trades",
-            "--cash", str(CASH_PER_SCALE * scale)]
+    argv = [
+        str(BENCH_PYTHON),
+        peer.script,
+        "--scale",
+        str(scale),
+        "--write-trades",
+        "--cash",
+        str(CASH_PER_SCALE * scale),
+    ]
     if peer.variant:
         argv += ["--variant", peer.variant]
     child = run_child(argv, setup.peers_dir, setup.peer_env())
@@ -157,7 +176,9 @@ def locate(peers_dir: Path) -> Setup:
     Raises:
         SystemExit: something is missing; the message says what and how to fix it.
     """
-    missing = [s for s in ("common.py", *(p.script for p in PEERS)) if not (peers_dir / s).is_file()]
+    missing = [
+        s for s in ("common.py", *(p.script for p in PEERS)) if not (peers_dir / s).is_file()
+    ]
     if missing:
         raise SystemExit(
             f"peer scripts not found in {peers_dir} (missing {', '.join(missing)}): this "
@@ -165,7 +186,9 @@ def locate(peers_dir: Path) -> Setup:
         )
     if not BENCH_PYTHON.is_file():
         raise SystemExit(f"{BENCH_PYTHON} not found: run benchmarks/setup_peers.sh first")
-    data_1x = Path(os.environ.get("PEER_BARS", peers_dir / ".." / ".." / "data" / "bars" / DATA_1X_NAME))
+    data_1x = Path(
+        os.environ.get("PEER_BARS", peers_dir / ".." / ".." / "data" / "bars" / DATA_1X_NAME)
+    )
     if not data_1x.is_file():
         raise SystemExit(f"bars file {data_1x} not found (the peers' default; set PEER_BARS=FILE)")
     return Setup(peers_dir.resolve(), data_1x.resolve(), OUT_DIR)
@@ -186,8 +209,13 @@ def data_file(setup: Setup, scale: int) -> Path:
     if not path.is_file():
         print(f"generating {path} ...", file=sys.stderr)
         code = "import common; print(common.data_path(10))"
-        subprocess.run([str(BENCH_PYTHON), "-c", code], cwd=setup.peers_dir,
-                       env=setup.peer_env(), check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(BENCH_PYTHON), "-c", code],
+            cwd=setup.peers_dir,
+            env=setup.peer_env(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return path
 
 
@@ -216,10 +244,16 @@ def read_trades(path: Path) -> tuple[list[Trade], int]:
                 open_at_end += 1
                 continue
             size = row["quantity"] if "quantity" in row else row["size"]
-            closed.append((
-                row["entry_time"], row["exit_time"], Decimal(row["entry_price"]),
-                Decimal(row["exit_price"]), Decimal(size), Decimal(row["pnl"]).quantize(PNL_PLACES),
-            ))
+            closed.append(
+                (
+                    row["entry_time"],
+                    row["exit_time"],
+                    Decimal(row["entry_price"]),
+                    Decimal(row["exit_price"]),
+                    Decimal(size),
+                    Decimal(row["pnl"]).quantize(PNL_PLACES),
+                )
+            )
     return closed, open_at_end
 
 
@@ -229,7 +263,8 @@ def first_difference(ours: Sequence[Trade], theirs: Sequence[Trade]) -> str | No
         a = ours[index] if index < len(ours) else None
         b = theirs[index] if index < len(theirs) else None
         if a != b:
-            return f"trade {index + 1} (of {len(ours)} vs {len(theirs)}): genesis {_fmt(a)} != peer {_fmt(b)}"
+            where = f"trade {index + 1} (of {len(ours)} vs {len(theirs)})"
+            return f"{where}: genesis {_fmt(a)} != peer {_fmt(b)}"
     return None
 
 
@@ -247,6 +282,240 @@ def check_trades(genesis: Path, peer: Path, name: str) -> tuple[int, int]:
     theirs, open_at_end = read_trades(peer)
     diff = first_difference(ours, theirs)
     if diff is not None:
-        print(f"TRADE LISTS DIFFER, genesis ({genesis}) vs {name} ({peer}):\n  {diff}", file=sys.stderr)
+        print(
+            f"TRADE LISTS DIFFER, genesis ({genesis}) vs {name} ({peer}):\n  {diff}",
+            file=sys.stderr,
+        )
         raise SystemExit(1)
     return len(ours), open_at_end
+
+
+# --- runs and figures -----------------------------------------------------------
+
+
+def _log(step: str, name: str, child: Child) -> None:
+    rate = child.report["bars_per_s"]
+    print(
+        f"{step} {name:<15} {rate:>12,.0f} bars/s  peak {child.peak_rss_mb:7.1f} MB"
+        f"  wall {child.wall_s:6.1f} s",
+        file=sys.stderr,
+    )
+
+
+def compare(setup: Setup, scale: int, repeat: int, peers: Sequence[Peer]) -> dict[str, Any]:
+    """Run Genesis and ``peers`` ``repeat`` times (round robin), checking every trade list.
+
+    Returns:
+        The JSON-ready summary (medians of the bars/s, maxima of the peak RSS).
+
+    Raises:
+        SystemExit: a run failed, bar counts differ or a trade list differs.
+    """
+    data = data_file(setup, scale)
+    runs: dict[str, list[Child]] = {"genesis": [], **{p.key: [] for p in peers}}
+    open_at_end: dict[str, int] = {}
+    for step in range(1, repeat + 1):
+        genesis, genesis_trades = run_genesis(setup, data, scale)
+        _log(f"[{step}/{repeat}]", "genesis", genesis)
+        runs["genesis"].append(genesis)
+        open_at_end["genesis"] = genesis.report["open_trades"]
+        for peer in peers:
+            child, trades_path = run_peer(setup, peer, scale)
+            _log(f"[{step}/{repeat}]", peer.key, child)
+            _check_bars(genesis, child, peer.key)
+            _, open_at_end[peer.key] = check_trades(genesis_trades, trades_path, peer.key)
+            runs[peer.key].append(child)
+    _check_open(open_at_end)
+    summary = _header(scale, repeat, runs["genesis"][0].report["bars"])
+    summary.update(_figures(runs))
+    summary.update(
+        trades=runs["genesis"][0].report["trades"],
+        open_at_end=open_at_end,
+        trade_lists_identical=True,
+    )
+    return summary
+
+
+def _check_bars(genesis: Child, peer: Child, name: str) -> None:
+    if peer.report["bars"] != genesis.report["bars"]:
+        raise SystemExit(
+            f"bar counts differ: genesis {genesis.report['bars']}, {name} {peer.report['bars']}"
+        )
+
+
+def _check_open(open_at_end: Mapping[str, int]) -> None:
+    if len(set(open_at_end.values())) > 1:
+        print(f"OPEN POSITIONS AT THE END DIFFER: {dict(open_at_end)}", file=sys.stderr)
+        raise SystemExit(1)
+
+
+def _figures(runs: Mapping[str, Sequence[Child]]) -> dict[str, Any]:
+    """Median bars/s and max peak RSS per engine, Genesis' wall rate and the ratios."""
+    out: dict[str, Any] = {}
+    for name, children in runs.items():
+        out[f"{name}_bars_per_s"] = round(
+            statistics.median(c.report["bars_per_s"] for c in children), 1
+        )
+    genesis = runs["genesis"]
+    out["genesis_wall_bars_per_s"] = round(
+        statistics.median(c.report["bars"] / c.wall_s for c in genesis), 1
+    )
+    out["genesis_seconds"] = round(statistics.median(c.report["seconds"] for c in genesis), 4)
+    out["genesis_wall_seconds"] = round(statistics.median(c.wall_s for c in genesis), 4)
+    for name in ("backtesting", "backtrader", "nautilus"):
+        if name in runs:
+            out[f"ratio_vs_{name}"] = round(
+                out["genesis_bars_per_s"] / out[f"{name}_bars_per_s"], 3
+            )
+    for name, children in runs.items():
+        out[f"{name}_peak_rss_mb"] = round(max(c.peak_rss_mb for c in children), 1)
+    out["driver_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out
+
+
+def linearity(setup: Setup, repeat: int) -> dict[str, Any]:
+    """Run Genesis alone at scale 1 and 10; return times, rates, peak RSS and their ratios."""
+    data = {scale: data_file(setup, scale) for scale in (1, 10)}
+    runs: dict[int, list[Child]] = {1: [], 10: []}
+    for step in range(1, repeat + 1):
+        for scale in (1, 10):
+            child, _ = run_genesis(setup, data[scale], scale)
+            _log(f"[{step}/{repeat}]", f"genesis x{scale}", child)
+            runs[scale].append(child)
+    out = _header(1, repeat, runs[1][0].report["bars"])
+    out["mode"] = "linearity"
+    del out["scale"]
+    for scale, children in runs.items():
+        out[f"bars_x{scale}"] = children[0].report["bars"]
+        out[f"trades_x{scale}"] = children[0].report["trades"]
+        out[f"genesis_seconds_x{scale}"] = statistics.median(c.report["seconds"] for c in children)
+        out[f"genesis_wall_seconds_x{scale}"] = round(
+            statistics.median(c.wall_s for c in children), 4
+        )
+        out[f"genesis_bars_per_s_x{scale}"] = statistics.median(
+            c.report["bars_per_s"] for c in children
+        )
+        out[f"genesis_peak_rss_mb_x{scale}"] = round(max(c.peak_rss_mb for c in children), 1)
+    out["time_ratio"] = round(out["genesis_seconds_x10"] / out["genesis_seconds_x1"], 3)
+    out["wall_time_ratio"] = round(
+        out["genesis_wall_seconds_x10"] / out["genesis_wall_seconds_x1"], 3
+    )
+    out["rss_ratio"] = round(out["genesis_peak_rss_mb_x10"] / out["genesis_peak_rss_mb_x1"], 3)
+    del out["bars"]
+    return out
+
+
+def _header(scale: int, repeat: int, bars: int) -> dict[str, Any]:
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": machine(),
+        "genesis_commit": _commit(),
+        "scale": scale,
+        "repeat": repeat,
+        "bars": bars,
+    }
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, logical cores and the interpreters' versions of this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next(
+                (ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu
+            )
+    except OSError:
+        pass  # not Linux: keep platform's answer
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "peers": _peer_versions(),
+    }
+
+
+def _peer_versions() -> dict[str, str]:
+    code = (
+        "import importlib.metadata as m, json; "
+        f"print(json.dumps({{p: m.version(p) for p in {list(PEER_PACKAGES)!r}}}))"
+    )
+    return run_child([str(BENCH_PYTHON), "-c", code], ROOT).report
+
+
+def _commit() -> str | None:
+    """HEAD's short hash, with ``+dirty`` when genesis/ has uncommitted changes (read-only git)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "genesis"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
+# --- command line ---------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line; ``--peers`` is a comma-separated subset of the peer keys."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--scale",
+        type=int,
+        choices=(1, 10),
+        default=1,
+        help="1: the month of 1-minute bars; 10: it repeated 10x (peers' file)",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per engine; medians reported")
+    parser.add_argument(
+        "--peers-dir",
+        type=Path,
+        default=DEFAULT_PEERS_DIR,
+        help=f"the peer-backtests scripts (default {DEFAULT_PEERS_DIR})",
+    )
+    parser.add_argument(
+        "--peers",
+        default=",".join(p.key for p in PEERS),
+        help="comma-separated subset of: " + ", ".join(p.key for p in PEERS),
+    )
+    parser.add_argument(
+        "--linearity",
+        action="store_true",
+        help="Genesis alone at scale 1 and 10: time and peak RSS ratios",
+    )
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be >= 1, was {args.repeat}")
+    known = {p.key: p for p in PEERS}
+    unknown = [k for k in args.peers.split(",") if k and k not in known]
+    if unknown:
+        parser.error(f"--peers: unknown {', '.join(unknown)}; expected some of {', '.join(known)}")
+    args.peers = [known[k] for k in args.peers.split(",") if k]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark, print its JSON line; return the exit code."""
+    args = parse_args(argv)
+    setup = locate(args.peers_dir)
+    if args.linearity:
+        summary = linearity(setup, args.repeat)
+    else:
+        summary = compare(setup, args.scale, args.repeat, args.peers)
+    sys.stdout.write(json.dumps(summary) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
