@@ -509,10 +509,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print its JSON line; return the exit code."""
     args = parse_args(argv)
     setup = locate(args.peers_dir)
+    load = os.getloadavg()[0]  # other work on the machine skews every figure: record it
     if args.linearity:
         summary = linearity(setup, args.repeat)
     else:
         summary = compare(setup, args.scale, args.repeat, args.peers)
+    summary["load_avg_1m_at_start"] = round(load, 2)
     sys.stdout.write(json.dumps(summary) + "\n")
     return 0
 

@@ -47,7 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("GENESIS_DEBUG"):
             raise
-        print(f"genesis {args.command}: internal error: {type(exc).__name__}: {exc} (set GENESIS_DEBUG=1 for a traceback)", file=sys.stderr)
+        print(
+            f"genesis {args.command}: internal error: {type(exc).__name__}: {exc}"
+            " (set GENESIS_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
     return EXIT_USAGE
 

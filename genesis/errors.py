@@ -63,9 +63,7 @@ class IllegalTransition(GenesisError):
         self.status = status
         self.event = event
         detail = f": {reason}" if reason else ""
-        super().__init__(
-            f"order {client_order_id}: {event} is illegal in state {status}{detail}"
-        )
+        super().__init__(f"order {client_order_id}: {event} is illegal in state {status}{detail}")
 
 
 class RiskRejected(GenesisError):

@@ -30,21 +30,55 @@ KERNEL_PATHS = (
     "backtesting/runner.py",
 )
 
-BANNED_MODULES = ("asyncio", "aiohttp", "websockets", "aiosqlite", "asyncpg", "watchfiles", "sqlite3", "trio", "anyio")
+BANNED_MODULES = (
+    "asyncio",
+    "aiohttp",
+    "websockets",
+    "aiosqlite",
+    "asyncpg",
+    "watchfiles",
+    "sqlite3",
+    "trio",
+    "anyio",
+)
 BANNED_CALLS = {
-    ("time", "time"), ("time", "time_ns"), ("time", "monotonic"), ("time", "monotonic_ns"),
-    ("time", "perf_counter"), ("time", "perf_counter_ns"), ("time", "sleep"),
-    ("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"),
-    ("uuid", "uuid1"), ("uuid", "uuid4"), ("os", "urandom"),
+    ("time", "time"),
+    ("time", "time_ns"),
+    ("time", "monotonic"),
+    ("time", "monotonic_ns"),
+    ("time", "perf_counter"),
+    ("time", "perf_counter_ns"),
+    ("time", "sleep"),
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+    ("uuid", "uuid1"),
+    ("uuid", "uuid4"),
+    ("os", "urandom"),
 }
-RANDOM_FUNCS = {"random", "randint", "choice", "choices", "shuffle", "uniform", "gauss", "sample", "randrange", "getrandbits", "seed"}
+RANDOM_FUNCS = {
+    "random",
+    "randint",
+    "choice",
+    "choices",
+    "shuffle",
+    "uniform",
+    "gauss",
+    "sample",
+    "randrange",
+    "getrandbits",
+    "seed",
+}
 
 
 def kernel_files() -> list[Path]:
     files: list[Path] = []
     for rel in KERNEL_PATHS:
         path = ROOT / rel
-        files.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.exists() else [])
+        files.extend(
+            sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.exists() else []
+        )
     return files
 
 
@@ -73,11 +107,15 @@ def _module_aliases(tree: ast.AST) -> dict[str, str]:
     return aliases
 
 
-def _check(node: ast.AST, aliases: dict[str, str]) -> str | None:  # noqa: C901 - one branch per rule
+def _check(node: ast.AST, aliases: dict[str, str]) -> str | None:
     if isinstance(node, ast.AsyncFunctionDef | ast.Await | ast.AsyncFor | ast.AsyncWith):
         return f"async syntax ({type(node).__name__}) in the kernel (R1)"
     if isinstance(node, ast.Import | ast.ImportFrom):
-        names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+        names = (
+            [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else [a.name for a in node.names]
+        )
         for name in names:
             if name.split(".")[0] in BANNED_MODULES:
                 return f"imports {name} in the kernel (R1)"

@@ -42,7 +42,7 @@ class SMA(Generic[N]):
                 return None
         else:
             self._sum += x - window.popleft()
-        value = self.value = self._sum / self.period  # type: ignore[assignment]
+        value = self.value = self._sum / self.period
         return value
 
     @property

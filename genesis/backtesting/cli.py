@@ -24,7 +24,25 @@ from genesis.strategies import registry
 
 __all__ = ["add_parser", "run"]
 
-_QUOTES = ("USDT", "BUSD", "USDC", "TUSD", "FDUSD", "USD", "EUR", "GBP", "JPY", "BTC", "ETH", "BNB", "TRY", "BRL", "AUD", "CHF", "CAD")
+_QUOTES = (
+    "USDT",
+    "BUSD",
+    "USDC",
+    "TUSD",
+    "FDUSD",
+    "USD",
+    "EUR",
+    "GBP",
+    "JPY",
+    "BTC",
+    "ETH",
+    "BNB",
+    "TRY",
+    "BRL",
+    "AUD",
+    "CHF",
+    "CAD",
+)
 _DEFAULT_STEP = Decimal("0.00000001")
 
 
@@ -32,21 +50,45 @@ def add_parser(sub: Any) -> None:
     """Register the ``backtest`` sub-command."""
     p = sub.add_parser("backtest", help="run a strategy over historical bars")
     p.add_argument("--strategy", required=True, help="registered name or pkg.module:Class")
-    p.add_argument("--data", type=Path, default=resources.BTCUSDT_1M_BARS, help="bars CSV (.csv or .csv.gz); default: the bundled BTCUSDT 1-minute month")
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=resources.BTCUSDT_1M_BARS,
+        help="bars CSV (.csv or .csv.gz); default: the bundled BTCUSDT 1-minute month",
+    )
     p.add_argument("--symbol", default="BTCUSDT")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--cash", type=_decimal("--cash", positive=True), default=Decimal(1_000_000))
-    p.add_argument("--fee-bps", type=_decimal("--fee-bps"), default=Decimal(0), help="taker fee (and maker unless --maker-fee-bps)")
+    p.add_argument(
+        "--fee-bps",
+        type=_decimal("--fee-bps"),
+        default=Decimal(0),
+        help="taker fee (and maker unless --maker-fee-bps)",
+    )
     p.add_argument("--maker-fee-bps", type=_decimal("--maker-fee-bps"), default=None)
     p.add_argument("--slippage-bps", type=_decimal("--slippage-bps"), default=Decimal(0))
     p.add_argument("--latency-ms", type=_decimal("--latency-ms"), default=Decimal(0))
-    p.add_argument("--tier", choices=[t.value for t in Tier], default=None, help="apply that tier's risk limits")
+    p.add_argument(
+        "--tier",
+        choices=[t.value for t in Tier],
+        default=None,
+        help="apply that tier's risk limits",
+    )
     p.add_argument("--accounting", choices=[m.value for m in AccountingMethod], default="FIFO")
     p.add_argument("--tick-size", type=_decimal("--tick-size", positive=True), default=None)
     p.add_argument("--step-size", type=_decimal("--step-size", positive=True), default=None)
-    p.add_argument("--base", default=None, help="base asset when --symbol is not in the venue metadata")
-    p.add_argument("--quote", default=None, help="quote asset when --symbol is not in the venue metadata")
-    p.add_argument("--exchange-info", type=Path, default=resources.EXCHANGE_INFO, help="Binance exchangeInfo JSON (.gz ok)")
+    p.add_argument(
+        "--base", default=None, help="base asset when --symbol is not in the venue metadata"
+    )
+    p.add_argument(
+        "--quote", default=None, help="quote asset when --symbol is not in the venue metadata"
+    )
+    p.add_argument(
+        "--exchange-info",
+        type=Path,
+        default=resources.EXCHANGE_INFO,
+        help="Binance exchangeInfo JSON (.gz ok)",
+    )
     p.add_argument("--out", type=Path, default=Path("out"), help="output directory")
     p.add_argument("--quiet", action="store_true", help="no summary table")
 
@@ -59,7 +101,9 @@ def _decimal(flag: str, positive: bool = False) -> Any:
             raise argparse.ArgumentTypeError(f"{flag}: expected a number, was {text!r}") from None
         if not value.is_finite() or value < 0 or (positive and value == 0):
             bound = "> 0" if positive else ">= 0"
-            raise argparse.ArgumentTypeError(f"{flag}: expected a finite number {bound}, was {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"{flag}: expected a finite number {bound}, was {text!r}"
+            )
         return value
 
     return parse
@@ -92,26 +136,45 @@ def resolve_instrument(args: argparse.Namespace) -> tuple[Instrument, str]:
         if args.tick_size or args.step_size:
             inst = _override(inst, args.tick_size, args.step_size)
             origin += " with overrides from the command line"
-        return inst, f"instrument {inst.symbol}: tick {inst.tick_size}, step {inst.step_size}, min notional {inst.min_notional} (from {origin})"
+        return (
+            inst,
+            f"instrument {inst.symbol}: tick {inst.tick_size}, step {inst.step_size},"
+            f" min notional {inst.min_notional} (from {origin})",
+        )
     return _unlisted(args)
 
 
 def _override(inst: Instrument, tick: Decimal | None, step: Decimal | None) -> Instrument:
     from dataclasses import replace
 
-    return replace(inst, tick_size=tick or inst.tick_size, step_size=step or inst.step_size, source="cli")
+    return replace(
+        inst, tick_size=tick or inst.tick_size, step_size=step or inst.step_size, source="cli"
+    )
 
 
 def _unlisted(args: argparse.Namespace) -> tuple[Instrument, str]:
     base, quote = args.base, args.quote
     if base is None or quote is None:
-        guess = next((q for q in _QUOTES if args.symbol.endswith(q) and len(args.symbol) > len(q)), None)
+        guess = next(
+            (q for q in _QUOTES if args.symbol.endswith(q) and len(args.symbol) > len(q)), None
+        )
         if guess is None:
-            raise ConfigError(f"--symbol {args.symbol} is not in {args.exchange_info.name} and its quote asset is not recognisable; pass --base and --quote")
+            raise ConfigError(
+                f"--symbol {args.symbol} is not in {args.exchange_info.name} and its quote"
+                " asset is not recognisable; pass --base and --quote"
+            )
         base, quote = base or args.symbol[: -len(guess)], quote or guess
     tick = args.tick_size or infer_tick_size(args.data)
     step = args.step_size or _DEFAULT_STEP
-    inst = Instrument(symbol=args.symbol, base=base, quote=quote, tick_size=tick, step_size=step, venue="SIM", source="inferred")
+    inst = Instrument(
+        symbol=args.symbol,
+        base=base,
+        quote=quote,
+        tick_size=tick,
+        step_size=step,
+        venue="SIM",
+        source="inferred",
+    )
     how_tick = "--tick-size" if args.tick_size else "inferred from the data"
     how_step = "--step-size" if args.step_size else "default; pass --step-size"
     return inst, (
@@ -125,14 +188,23 @@ def run(args: argparse.Namespace) -> int:
     if not args.data.is_file():
         raise ConfigError(f"--data {args.data}: no such file")
     params = parse_params(args.param)
-    registry.parse_params(registry.get(args.strategy), params, source="--param")  # fail before output
+    registry.parse_params(
+        registry.get(args.strategy), params, source="--param"
+    )  # fail before output
     inst, origin = resolve_instrument(args)
     interval = infer_interval_ns(args.data)
     config = BacktestConfig(
-        strategy=args.strategy, params=params, instrument=inst, cash=args.cash,
-        fee_bps=args.fee_bps, maker_fee_bps=args.maker_fee_bps, slippage_bps=args.slippage_bps,
-        latency_ns=int(args.latency_ms * 1_000_000), tier=Tier(args.tier) if args.tier else None,
-        accounting=AccountingMethod(args.accounting), interval_ns=interval,
+        strategy=args.strategy,
+        params=params,
+        instrument=inst,
+        cash=args.cash,
+        fee_bps=args.fee_bps,
+        maker_fee_bps=args.maker_fee_bps,
+        slippage_bps=args.slippage_bps,
+        latency_ns=int(args.latency_ms * 1_000_000),
+        tier=Tier(args.tier) if args.tier else None,
+        accounting=AccountingMethod(args.accounting),
+        interval_ns=interval,
     )
     print(origin, file=sys.stderr)
     bars = read_bars(args.data, inst.symbol, interval_ns=interval)
@@ -148,11 +220,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(args: argparse.Namespace, result: BacktestResult, seconds: float, out: IO[str]) -> None:
+def _summary(
+    args: argparse.Namespace, result: BacktestResult, seconds: float, out: IO[str]
+) -> None:
     m = result.metrics
     rows = [
         ("strategy", f"{args.strategy} on {args.symbol} ({args.data.name})"),
-        ("bars", f"{result.bars:,} in {seconds:.2f} s ({result.bars / max(seconds, 1e-9):,.0f} bars/s)"),
+        (
+            "bars",
+            f"{result.bars:,} in {seconds:.2f} s ({result.bars / max(seconds, 1e-9):,.0f} bars/s)",
+        ),
         ("trades", f"{m.trades} ({result.fills} fills, {m.rejected_orders} rejected orders)"),
         ("final equity", m.final_equity),
         ("total return", _pct(m.total_return)),
@@ -189,7 +266,10 @@ class _Progress:
         first, last = self._span
         frac = 0.0 if last <= first else min(1.0, (bar.ts_open - first) / (last - first))
         filled = int(frac * 30)
-        self._out.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {frac * 100:5.1f}%  {time.perf_counter() - self._t0:5.1f}s")
+        self._out.write(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {frac * 100:5.1f}%"
+            f"  {time.perf_counter() - self._t0:5.1f}s"
+        )
         self._out.flush()
 
     def done(self) -> None:

@@ -15,7 +15,16 @@ __all__ = ["EquityWriter", "format_ts", "write_trades"]
 _NS = 1_000_000_000
 _DAY_NS = 86_400 * _NS
 
-TRADE_COLUMNS = ("entry_time", "exit_time", "side", "quantity", "entry_price", "exit_price", "pnl", "fees")
+TRADE_COLUMNS = (
+    "entry_time",
+    "exit_time",
+    "side",
+    "quantity",
+    "entry_price",
+    "exit_price",
+    "pnl",
+    "fees",
+)
 
 
 def format_ts(ts_ns: int) -> str:
@@ -76,8 +85,14 @@ def write_trades(path: Path, lots: Iterable[ClosedLot]) -> int:
         for lot in lots:
             writer.writerow(
                 (
-                    format_ts(lot.entry_ts), format_ts(lot.exit_ts), lot.direction,
-                    lot.quantity, lot.entry_px, lot.exit_px, lot.net_pnl, lot.fees,
+                    format_ts(lot.entry_ts),
+                    format_ts(lot.exit_ts),
+                    lot.direction,
+                    lot.quantity,
+                    lot.entry_px,
+                    lot.exit_px,
+                    lot.net_pnl,
+                    lot.fees,
                 )
             )
             count += 1

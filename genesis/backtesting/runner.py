@@ -114,13 +114,22 @@ def _build(config: BacktestConfig, cls: Any, params: Any) -> tuple[Kernel, Simul
         slippage=SlippageModel(bps=config.slippage_bps),
         latency=LatencyModel(config.latency_ns),
     )
-    portfolio = Portfolio(lookup, method=config.accounting, balances=balances, base_currency=inst.quote)
+    portfolio = Portfolio(
+        lookup, method=config.accounting, balances=balances, base_currency=inst.quote
+    )
     kernel = Kernel(
-        clock=clock, instruments=lookup, portfolio=portfolio,
-        risk=RiskEngine(config.tier), fee_rate=fees.worst_rate, log=_NullLog(),
+        clock=clock,
+        instruments=lookup,
+        portfolio=portfolio,
+        risk=RiskEngine(config.tier),
+        fee_rate=fees.worst_rate,
+        log=_NullLog(),
     )
     kernel.add_strategy(
-        cls, config.strategy_id or config.strategy, params, (inst.symbol,),
+        cls,
+        config.strategy_id or config.strategy,
+        params,
+        (inst.symbol,),
         requires_stop_loss=config.requires_stop_loss,
     )
     return kernel, venue
@@ -129,7 +138,14 @@ def _build(config: BacktestConfig, cls: Any, params: Any) -> tuple[Kernel, Simul
 class _Loop:
     """The per-bar loop and what it accumulates."""
 
-    def __init__(self, kernel: Kernel, venue: SimulatedVenue, symbol: str, equity: EquityWriter, progress: Callable[[Bar], None] | None) -> None:
+    def __init__(
+        self,
+        kernel: Kernel,
+        venue: SimulatedVenue,
+        symbol: str,
+        equity: EquityWriter,
+        progress: Callable[[Bar], None] | None,
+    ) -> None:
         self.kernel = kernel
         self.venue = venue
         self.symbol = symbol
@@ -197,7 +213,9 @@ class _Loop:
                 self.venue.execute(cmd, now)
 
 
-def _finish(config: BacktestConfig, kernel: Kernel, venue: SimulatedVenue, loop: _Loop, out_dir: Path) -> BacktestResult:
+def _finish(
+    config: BacktestConfig, kernel: Kernel, venue: SimulatedVenue, loop: _Loop, out_dir: Path
+) -> BacktestResult:
     portfolio = kernel.portfolio
     lots = portfolio.closed_lots()
     trades = write_trades(out_dir / "trades.csv", lots)
@@ -218,6 +236,10 @@ def _finish(config: BacktestConfig, kernel: Kernel, venue: SimulatedVenue, loop:
     )
     (out_dir / "metrics.json").write_text(metrics.to_json(), encoding="utf-8")
     return BacktestResult(
-        metrics=metrics, bars=loop.bars, trades=trades, fills=loop.fills,
-        rejected_orders=rejected, strategy_errors=[f"{e.strategy_id}: {e.error_type}: {e.message}" for e in kernel.errors],
+        metrics=metrics,
+        bars=loop.bars,
+        trades=trades,
+        fills=loop.fills,
+        rejected_orders=rejected,
+        strategy_errors=[f"{e.strategy_id}: {e.error_type}: {e.message}" for e in kernel.errors],
     )

@@ -131,7 +131,7 @@ class Order:
         "venue_order_id",
     )
 
-    def __init__(  # noqa: PLR0913 - an order has this many attributes; all keyword-only
+    def __init__(
         self,
         *,
         client_order_id: str,

@@ -103,7 +103,7 @@ class _StrategyPortfolio:
 class Kernel:
     """Market data, strategies, risk, OMS and portfolio behind ``handle(event)``."""
 
-    def __init__(  # noqa: PLR0913 - wiring, done by engine.builder
+    def __init__(
         self,
         *,
         clock: Clock,
@@ -231,7 +231,7 @@ class Kernel:
                 continue
             try:
                 strategy.on_bar(bar)
-            except Exception as exc:  # noqa: BLE001 - the strategy fence, as in StrategyGuard.call
+            except Exception as exc:
                 self.errors.append(self.guard.fault(strategy, "on_bar", exc))
 
     def _on_trade(self, trade: TradeTick) -> None:
@@ -267,7 +267,9 @@ class Kernel:
         try:
             order = self.oms.apply(event)
         except IllegalTransition as exc:
-            self.log.error("order_event_refused", client_order_id=event.client_order_id, error=str(exc))
+            self.log.error(
+                "order_event_refused", client_order_id=event.client_order_id, error=str(exc)
+            )
             return
         if order is None:
             return
@@ -297,9 +299,15 @@ class Kernel:
         cid = entry.correlation_id
         exits: list[Order] = []
         if entry.stop_loss is not None:
-            exits.append(factory.stop_market(entry.instrument_id, side, qty, entry.stop_loss, correlation_id=cid))
+            exits.append(
+                factory.stop_market(
+                    entry.instrument_id, side, qty, entry.stop_loss, correlation_id=cid
+                )
+            )
         if entry.take_profit is not None:
-            exits.append(factory.limit(entry.instrument_id, side, qty, entry.take_profit, correlation_id=cid))
+            exits.append(
+                factory.limit(entry.instrument_id, side, qty, entry.take_profit, correlation_id=cid)
+            )
         for exit_order in exits:
             self._reduce_only.add(exit_order.client_order_id)
             if len(exits) == 2:
@@ -312,22 +320,36 @@ class Kernel:
         refusal = self._risk_refusal(order)
         if refusal is not None:
             self.denied += 1
-            self.log.info("order_denied", client_order_id=order.client_order_id, code=refusal[0], reason=refusal[1])
+            self.log.info(
+                "order_denied",
+                client_order_id=order.client_order_id,
+                code=refusal[0],
+                reason=refusal[1],
+            )
             self._internal.append(
                 OrderDenied(
-                    ts_event=now, ts_init=now, client_order_id=order.client_order_id,
-                    strategy_id=order.strategy_id, instrument_id=order.instrument_id,
-                    code=refusal[0], reason=refusal[1],
+                    ts_event=now,
+                    ts_init=now,
+                    client_order_id=order.client_order_id,
+                    strategy_id=order.strategy_id,
+                    instrument_id=order.instrument_id,
+                    code=refusal[0],
+                    reason=refusal[1],
                 )
             )
             return
         order.apply(
             OrderSubmitted(
-                ts_event=now, ts_init=now, client_order_id=order.client_order_id,
-                strategy_id=order.strategy_id, instrument_id=order.instrument_id,
+                ts_event=now,
+                ts_init=now,
+                client_order_id=order.client_order_id,
+                strategy_id=order.strategy_id,
+                instrument_id=order.instrument_id,
             )
         )
-        self._outbox.append(_submit_command(order, now, self._oco_group.get(order.client_order_id, "")))
+        self._outbox.append(
+            _submit_command(order, now, self._oco_group.get(order.client_order_id, ""))
+        )
 
     def _risk_refusal(self, order: Order) -> tuple[str, str] | None:
         reference = order.price or order.trigger_price or self.market.price(order.instrument_id)
@@ -373,14 +395,20 @@ class Kernel:
         now = self.clock.now_ns()
         order.apply(
             OrderPendingCancel(
-                ts_event=now, ts_init=now, client_order_id=order.client_order_id,
-                strategy_id=order.strategy_id, instrument_id=order.instrument_id,
+                ts_event=now,
+                ts_init=now,
+                client_order_id=order.client_order_id,
+                strategy_id=order.strategy_id,
+                instrument_id=order.instrument_id,
             )
         )
         self._outbox.append(
             CancelOrder(
-                ts_init=now, strategy_id=order.strategy_id, instrument_id=order.instrument_id,
-                correlation_id=order.correlation_id, client_order_id=order.client_order_id,
+                ts_init=now,
+                strategy_id=order.strategy_id,
+                instrument_id=order.instrument_id,
+                correlation_id=order.correlation_id,
+                client_order_id=order.client_order_id,
             )
         )
 

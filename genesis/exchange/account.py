@@ -47,7 +47,15 @@ class SimAccount:
     def release(self, currency: str, amount: Decimal) -> None:
         self._locked[currency] = self._locked.get(currency, ZERO) - amount
 
-    def can_settle(self, inst: Instrument, side: Side, qty: Decimal, px: Decimal, fee: Decimal, own_lock: Decimal) -> bool:
+    def can_settle(
+        self,
+        inst: Instrument,
+        side: Side,
+        qty: Decimal,
+        px: Decimal,
+        fee: Decimal,
+        own_lock: Decimal,
+    ) -> bool:
         """Whether the free balance plus this order's own lock covers the fill."""
         if side is Side.BUY:
             return qty * px + fee <= self.free(inst.quote) + own_lock

@@ -79,14 +79,14 @@ class LatencyModel:
     from a ``random.Random(seed)`` of its own, so runs stay reproducible.
     """
 
-    __slots__ = ("base_ns", "jitter_ns", "_rng")
+    __slots__ = ("_rng", "base_ns", "jitter_ns")
 
     def __init__(self, base_ns: int = 0, jitter_ns: int = 0, seed: int = 0) -> None:
         if base_ns < 0 or jitter_ns < 0:
             raise ValueError(f"latency must be >= 0, was base {base_ns} jitter {jitter_ns}")
         self.base_ns = base_ns
         self.jitter_ns = jitter_ns
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311 - simulation, seeded for reproducibility
 
     def delay_ns(self) -> int:
         if self.jitter_ns == 0:
@@ -101,7 +101,9 @@ def bar_path(bar: Bar) -> tuple[Decimal, Decimal, Decimal, Decimal]:
     return (bar.open, bar.high, bar.low, bar.close)
 
 
-def first_at_or_below(path: Sequence[Decimal], level: Decimal, start: int = 0) -> tuple[int, Decimal] | None:
+def first_at_or_below(
+    path: Sequence[Decimal], level: Decimal, start: int = 0
+) -> tuple[int, Decimal] | None:
     """First point on ``path[start:]`` where the price is <= ``level``.
 
     Returns:
@@ -117,7 +119,9 @@ def first_at_or_below(path: Sequence[Decimal], level: Decimal, start: int = 0) -
     return None
 
 
-def first_at_or_above(path: Sequence[Decimal], level: Decimal, start: int = 0) -> tuple[int, Decimal] | None:
+def first_at_or_above(
+    path: Sequence[Decimal], level: Decimal, start: int = 0
+) -> tuple[int, Decimal] | None:
     """Mirror of ``first_at_or_below`` for prices >= ``level``."""
     if path[start] >= level:
         return start, path[start]

@@ -73,7 +73,9 @@ Levels = list[tuple[Decimal, Decimal]]
 class _Working:
     __slots__ = ("cmd", "fresh", "leaves", "lock_ccy", "locked", "triggered", "venue_order_id")
 
-    def __init__(self, cmd: SubmitOrder, venue_order_id: str, lock_ccy: str, locked: Decimal) -> None:
+    def __init__(
+        self, cmd: SubmitOrder, venue_order_id: str, lock_ccy: str, locked: Decimal
+    ) -> None:
         self.cmd = cmd
         self.venue_order_id = venue_order_id
         self.leaves = cmd.quantity
@@ -86,7 +88,7 @@ class _Working:
 class SimulatedVenue:
     """Matching engine plus account; ``execute`` commands, ``process`` market events."""
 
-    def __init__(  # noqa: PLR0913 - models chosen once, at construction
+    def __init__(
         self,
         *,
         instruments: Callable[[str], Instrument],
@@ -177,7 +179,9 @@ class SimulatedVenue:
 
     # --- arrivals ---------------------------------------------------------
 
-    def _arrive_until(self, ts: int, out: list[OrderEvent], reference: Decimal | None = None) -> None:
+    def _arrive_until(
+        self, ts: int, out: list[OrderEvent], reference: Decimal | None = None
+    ) -> None:
         inflight = self._inflight
         while inflight and inflight[0][0] <= ts:
             arrival, _, command = heapq.heappop(inflight)
@@ -186,9 +190,13 @@ class SimulatedVenue:
             elif isinstance(command, CancelOrder):
                 self._arrive_cancel(command, arrival, out)
 
-    def _arrive_order(self, cmd: SubmitOrder, ts: int, out: list[OrderEvent], reference: Decimal | None) -> None:
+    def _arrive_order(
+        self, cmd: SubmitOrder, ts: int, out: list[OrderEvent], reference: Decimal | None
+    ) -> None:
         inst = self._instruments(cmd.instrument_id)
-        price = cmd.price or cmd.trigger_price or reference or self._last_price.get(cmd.instrument_id)
+        price = (
+            cmd.price or cmd.trigger_price or reference or self._last_price.get(cmd.instrument_id)
+        )
         if price is None:
             self._reject(cmd, ts, "no market price to execute against", "-1013", out)
             return
@@ -201,7 +209,13 @@ class SimulatedVenue:
             ccy, amount = inst.base, cmd.quantity
         amount = max(ZERO, amount - self._group_lock(cmd.oco_group, ccy))
         if not self.account.lock(ccy, amount):
-            self._reject(cmd, ts, f"insufficient balance: {amount} {ccy} needed, {self.account.free(ccy)} free", "-2010", out)
+            self._reject(
+                cmd,
+                ts,
+                f"insufficient balance: {amount} {ccy} needed, {self.account.free(ccy)} free",
+                "-2010",
+                out,
+            )
             return
         self._trade_seq += 1
         w = _Working(cmd, f"{self.name}-O{self._trade_seq}", ccy, amount)
@@ -237,7 +251,9 @@ class SimulatedVenue:
         self._close(w)
         out.append(OrderCanceled(**_ids(w.cmd, ts)))
 
-    def _reject(self, cmd: SubmitOrder, ts: int, reason: str, code: str, out: list[OrderEvent]) -> None:
+    def _reject(
+        self, cmd: SubmitOrder, ts: int, reason: str, code: str, out: list[OrderEvent]
+    ) -> None:
         self.rejected += 1
         out.append(OrderRejected(reason=reason, code=code, **_ids(cmd, ts)))
 
@@ -252,7 +268,9 @@ class SimulatedVenue:
 
     # --- bar matching -----------------------------------------------------
 
-    def _match_bar(self, w: _Working, bar: Bar, path: tuple[Decimal, ...], out: list[OrderEvent]) -> None:
+    def _match_bar(
+        self, w: _Working, bar: Bar, path: tuple[Decimal, ...], out: list[OrderEvent]
+    ) -> None:
         cmd, fresh = w.cmd, w.fresh
         w.fresh = False
         start = 0
@@ -264,7 +282,9 @@ class SimulatedVenue:
             w.triggered = True
             out.append(OrderTriggered(**_ids(cmd, _path_ts(bar, start))))
             if cmd.order_type is OrderType.STOP_MARKET:
-                self._fill_at(w, trigger_px, _path_ts(bar, start), LiquiditySide.TAKER, out, slip=True)
+                self._fill_at(
+                    w, trigger_px, _path_ts(bar, start), LiquiditySide.TAKER, out, slip=True
+                )
                 return
             fresh = True  # a triggered stop-limit is a new limit order at that point
         if cmd.order_type is OrderType.MARKET:
@@ -272,7 +292,15 @@ class SimulatedVenue:
             return
         self._match_bar_limit(w, bar, path, start, fresh, out)
 
-    def _match_bar_limit(self, w: _Working, bar: Bar, path: tuple[Decimal, ...], start: int, fresh: bool, out: list[OrderEvent]) -> None:
+    def _match_bar_limit(
+        self,
+        w: _Working,
+        bar: Bar,
+        path: tuple[Decimal, ...],
+        start: int,
+        fresh: bool,
+        out: list[OrderEvent],
+    ) -> None:
         cmd = w.cmd
         assert cmd.price is not None
         limit, side = cmd.price, cmd.side
@@ -288,7 +316,9 @@ class SimulatedVenue:
             self._fill_at(w, limit, _path_ts(bar, hit[0]), LiquiditySide.MAKER, out)
 
     @staticmethod
-    def _touch(path: tuple[Decimal, ...], level: Decimal | None, side: Side, start: int) -> tuple[int, Decimal] | None:
+    def _touch(
+        path: tuple[Decimal, ...], level: Decimal | None, side: Side, start: int
+    ) -> tuple[int, Decimal] | None:
         """Where a price path first reaches ``level``: upward for BUY, downward for SELL."""
         assert level is not None
         if side is Side.BUY:
@@ -302,13 +332,18 @@ class SimulatedVenue:
         if not working:
             return
         for w in list(working.values()):
-            self._match_tick_order(w, event.ts_event, out, trade=event if isinstance(event, TradeTick) else None)
+            self._match_tick_order(
+                w, event.ts_event, out, trade=event if isinstance(event, TradeTick) else None
+            )
 
-    def _match_tick_order(self, w: _Working, ts: int, out: list[OrderEvent], trade: TradeTick | None = None) -> None:
+    def _match_tick_order(
+        self, w: _Working, ts: int, out: list[OrderEvent], trade: TradeTick | None = None
+    ) -> None:
         cmd = w.cmd
         if not w.triggered:
-            last = self._last_price.get(cmd.instrument_id)
-            if last is None or not (last >= cmd.trigger_price if cmd.side is Side.BUY else last <= cmd.trigger_price):  # type: ignore[operator]
+            last, trigger = self._last_price.get(cmd.instrument_id), cmd.trigger_price
+            assert trigger is not None  # only stop orders start untriggered
+            if last is None or not (last >= trigger if cmd.side is Side.BUY else last <= trigger):
                 return
             w.triggered = True
             w.fresh = True
@@ -331,12 +366,20 @@ class SimulatedVenue:
                 self._fill_at(w, last, ts, LiquiditySide.TAKER, out, slip=True)
         else:
             self._walk(w, levels, limit, ts, out)
-        if w.cmd.client_order_id in self._by_id and (limit is None or cmd.time_in_force is not TimeInForce.GTC):
+        if w.cmd.client_order_id in self._by_id and (
+            limit is None or cmd.time_in_force is not TimeInForce.GTC
+        ):
             self._expire(w, ts, out)
 
-    def _walk(self, w: _Working, levels: Levels, limit: Decimal | None, ts: int, out: list[OrderEvent]) -> None:
+    def _walk(
+        self, w: _Working, levels: Levels, limit: Decimal | None, ts: int, out: list[OrderEvent]
+    ) -> None:
         side = w.cmd.side
-        usable = [(p, q) for p, q in levels if limit is None or (p <= limit if side is Side.BUY else p >= limit)]
+        usable = [
+            (p, q)
+            for p, q in levels
+            if limit is None or (p <= limit if side is Side.BUY else p >= limit)
+        ]
         if w.cmd.time_in_force is TimeInForce.FOK and sum(q for _, q in usable) < w.leaves:
             return
         for price, qty in usable:
@@ -349,7 +392,9 @@ class SimulatedVenue:
         assert limit is not None
         through = trade.price <= limit if w.cmd.side is Side.BUY else trade.price >= limit
         if through:
-            self._fill_at(w, limit, trade.ts_event, LiquiditySide.MAKER, out, qty=min(trade.size, w.leaves))
+            self._fill_at(
+                w, limit, trade.ts_event, LiquiditySide.MAKER, out, qty=min(trade.size, w.leaves)
+            )
 
     def _fill_resting_from_book(self, w: _Working, ts: int, out: list[OrderEvent]) -> None:
         limit = w.cmd.price
@@ -357,7 +402,9 @@ class SimulatedVenue:
         if limit is None or not levels:
             return
         side = w.cmd.side
-        crossed = sum(q for p, q in levels if (p <= limit if side is Side.BUY else p >= limit))
+        crossed = sum(
+            (q for p, q in levels if (p <= limit if side is Side.BUY else p >= limit)), ZERO
+        )
         if crossed > 0:
             self._fill_at(w, limit, ts, LiquiditySide.MAKER, out, qty=min(crossed, w.leaves))
 
@@ -388,7 +435,7 @@ class SimulatedVenue:
 
     # --- fills ------------------------------------------------------------
 
-    def _fill_at(  # noqa: PLR0913
+    def _fill_at(
         self,
         w: _Working,
         price: Decimal,
@@ -419,9 +466,16 @@ class SimulatedVenue:
         self._trade_seq += 1
         out.append(
             OrderFilled(
-                venue=self.name, trade_id=f"{self.name}-T{self._trade_seq}", side=cmd.side,
-                last_qty=qty, last_px=price, fee=fee, fee_currency=inst.quote,
-                liquidity=liquidity, venue_order_id=w.venue_order_id, **_ids(cmd, ts),
+                venue=self.name,
+                trade_id=f"{self.name}-T{self._trade_seq}",
+                side=cmd.side,
+                last_qty=qty,
+                last_px=price,
+                fee=fee,
+                fee_currency=inst.quote,
+                liquidity=liquidity,
+                venue_order_id=w.venue_order_id,
+                **_ids(cmd, ts),
             )
         )
         if w.leaves <= 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from genesis.core.clock import Clock
 from genesis.core.enums import OrderType, Side, TimeInForce
@@ -41,32 +42,32 @@ class OrderFactory:
     def ids(self) -> IdGenerator:
         return self._ids
 
-    def market(self, instrument_id: str, side: Side, quantity: object, **kw: object) -> Order:
+    def market(self, instrument_id: str, side: Side, quantity: object, **kw: Any) -> Order:
         """A market order for ``quantity`` (base units)."""
         return self._build(instrument_id, side, OrderType.MARKET, quantity, **kw)
 
     def limit(
-        self, instrument_id: str, side: Side, quantity: object, price: object, **kw: object
+        self, instrument_id: str, side: Side, quantity: object, price: object, **kw: Any
     ) -> Order:
         """A limit order; ``post_only=True`` and ``time_in_force`` may be passed."""
         return self._build(instrument_id, side, OrderType.LIMIT, quantity, price=price, **kw)
 
     def stop_market(
-        self, instrument_id: str, side: Side, quantity: object, trigger_price: object, **kw: object
+        self, instrument_id: str, side: Side, quantity: object, trigger_price: object, **kw: Any
     ) -> Order:
         """A stop order that becomes a market order when ``trigger_price`` trades."""
         return self._build(
             instrument_id, side, OrderType.STOP_MARKET, quantity, trigger_price=trigger_price, **kw
         )
 
-    def stop_limit(  # noqa: PLR0913 - a stop-limit needs both prices
+    def stop_limit(
         self,
         instrument_id: str,
         side: Side,
         quantity: object,
         trigger_price: object,
         price: object,
-        **kw: object,
+        **kw: Any,
     ) -> Order:
         """A stop order that becomes a limit order at ``price`` when triggered."""
         return self._build(
@@ -79,7 +80,7 @@ class OrderFactory:
             **kw,
         )
 
-    def _build(  # noqa: PLR0913
+    def _build(
         self,
         instrument_id: str,
         side: Side,

@@ -82,7 +82,9 @@ class OrderManager:
             self._open.pop(order.client_order_id, None)
         return order
 
-    def open_orders(self, strategy_id: str | None = None, instrument_id: str | None = None) -> list[Order]:
+    def open_orders(
+        self, strategy_id: str | None = None, instrument_id: str | None = None
+    ) -> list[Order]:
         """Open orders (NEW excluded), oldest first, optionally filtered."""
         return [
             o

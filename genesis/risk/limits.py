@@ -34,7 +34,7 @@ _STRATEGIST_FROM = Decimal(10000)
 
 
 def tier_for_equity(equity: Decimal) -> Tier:
-    """The tier capital decides: Sniper below $2k, Hunter $2k–$10k, Strategist $10k+."""
+    """The tier capital decides: Sniper below $2k, Hunter $2k-$10k, Strategist $10k+."""
     if equity >= _STRATEGIST_FROM:
         return Tier.STRATEGIST
     return Tier.HUNTER if equity >= _HUNTER_FROM else Tier.SNIPER

@@ -48,7 +48,7 @@ class StrategyContext:
         "strategy_id",
     )
 
-    def __init__(  # noqa: PLR0913 - wiring; built only by engine.builder
+    def __init__(
         self,
         *,
         strategy_id: str,

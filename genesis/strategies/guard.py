@@ -21,7 +21,9 @@ class StrategyGuard:
     def is_enabled(self, strategy: Strategy[Any]) -> bool:
         return strategy.id not in self.disabled
 
-    def call(self, strategy: Strategy[Any], hook: Callable[..., None], *args: Any) -> StrategyErrored | None:
+    def call(
+        self, strategy: Strategy[Any], hook: Callable[..., None], *args: Any
+    ) -> StrategyErrored | None:
         """Run ``hook(*args)`` unless the strategy is disabled.
 
         Returns:
@@ -32,7 +34,7 @@ class StrategyGuard:
             return None
         try:
             hook(*args)
-        except Exception as exc:  # noqa: BLE001 - the fence: any user error disables the strategy
+        except Exception as exc:
             return self.fault(strategy, hook.__name__, exc)
         return None
 

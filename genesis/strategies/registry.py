@@ -96,7 +96,9 @@ def _from_path(path: str) -> StrategySpec:
     return StrategySpec(path, cls, cls.Params, tuple(Tier))
 
 
-def parse_params(spec: StrategySpec, raw: Mapping[str, Any], source: str = "params") -> StrategyParams:
+def parse_params(
+    spec: StrategySpec, raw: Mapping[str, Any], source: str = "params"
+) -> StrategyParams:
     """Validate ``raw`` with the strategy's own model.
 
     Raises:

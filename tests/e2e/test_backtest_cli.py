@@ -15,9 +15,22 @@ from genesis import resources
 from genesis.__main__ import main
 
 REFERENCE = [
-    "backtest", "--strategy", "sma_cross", "--symbol", "BTCUSDT",
-    "--param", "fast=10", "--param", "slow=30", "--param", "quantity=1",
-    "--cash", "1000000", "--fee-bps", "10", "--quiet",
+    "backtest",
+    "--strategy",
+    "sma_cross",
+    "--symbol",
+    "BTCUSDT",
+    "--param",
+    "fast=10",
+    "--param",
+    "slow=30",
+    "--param",
+    "quantity=1",
+    "--cash",
+    "1000000",
+    "--fee-bps",
+    "10",
+    "--quiet",
 ]
 TESTS_DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -48,12 +61,19 @@ def test_reference_trade_list_first_and_last_rows(reference_run: Path) -> None:
     rows = list(csv.DictReader((reference_run / "trades.csv").open()))
     assert len(rows) == 945
     assert rows[0] == {
-        "entry_time": "2021-12-31 23:42:00", "exit_time": "2021-12-31 23:53:00", "side": "LONG",
-        "quantity": "1.00000", "entry_price": "46430.0", "exit_price": "46367.0",
-        "pnl": "-155.797000", "fees": "92.797000",
+        "entry_time": "2021-12-31 23:42:00",
+        "exit_time": "2021-12-31 23:53:00",
+        "side": "LONG",
+        "quantity": "1.00000",
+        "entry_price": "46430.0",
+        "exit_price": "46367.0",
+        "pnl": "-155.797000",
+        "fees": "92.797000",
     }
     assert (rows[-1]["entry_time"], rows[-1]["exit_time"], rows[-1]["pnl"]) == (
-        "2022-02-01 05:23:00", "2022-02-01 05:30:00", "-128.105000",
+        "2022-02-01 05:23:00",
+        "2022-02-01 05:30:00",
+        "-128.105000",
     )
 
 
@@ -89,11 +109,29 @@ def test_same_input_twice_gives_byte_identical_files(reference_run: Path, tmp_pa
         assert (tmp_path / name).read_bytes() == (reference_run / name).read_bytes()
 
 
-def test_unlisted_symbol_infers_tick_size_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unlisted_symbol_infers_tick_size_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """FX bars absent from the venue metadata run with increments inferred from the data."""
     data = TESTS_DATA / "gbpusd-1m-2012-02-bid.csv.gz"
-    code = main(["backtest", "--strategy", "sma_cross", "--symbol", "GBPUSD", "--data", str(data),
-                 "--param", "quantity=10000", "--cash", "100000", "--out", str(tmp_path), "--quiet"])
+    code = main(
+        [
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "GBPUSD",
+            "--data",
+            str(data),
+            "--param",
+            "quantity=10000",
+            "--cash",
+            "100000",
+            "--out",
+            str(tmp_path),
+            "--quiet",
+        ]
+    )
     assert code == 0
     err = capsys.readouterr().err
     assert "GBPUSD is not in" in err
@@ -107,7 +145,9 @@ def _bad_file(tmp_path: Path, lines: list[str]) -> Path:
     return path
 
 
-def _run_bad(tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str, data: Path | None = None) -> str:
+def _run_bad(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str, data: Path | None = None
+) -> str:
     data = data or resources.BTCUSDT_1M_BARS
     argv = REFERENCE if not extra else ["backtest", "--strategy", "sma_cross", "--quiet"]
     code = main([*argv, "--data", str(data), "--out", str(tmp_path / "out"), *extra])
@@ -134,14 +174,18 @@ def test_nan_price_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFix
     assert "bars.csv:4" in _run_bad(tmp_path, capsys, data=_bad_file(tmp_path, lines))
 
 
-def test_negative_price_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_negative_price_names_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A negative open is refused with file:line."""
     lines = _real_lines(6)
     lines[2] = lines[2].replace(",", ",-", 1)
     assert "bars.csv:3" in _run_bad(tmp_path, capsys, data=_bad_file(tmp_path, lines))
 
 
-def test_unsorted_timestamps_name_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unsorted_timestamps_name_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Two swapped rows are reported where the order breaks."""
     lines = _real_lines(6)
     lines[2], lines[3] = lines[3], lines[2]
@@ -150,7 +194,9 @@ def test_unsorted_timestamps_name_file_and_line(tmp_path: Path, capsys: pytest.C
     assert "unsorted" in message
 
 
-def test_duplicate_timestamp_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_duplicate_timestamp_names_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A repeated row is a duplicate timestamp."""
     lines = _real_lines(6)
     lines.insert(3, lines[2])
@@ -159,7 +205,9 @@ def test_duplicate_timestamp_names_file_and_line(tmp_path: Path, capsys: pytest.
     assert "duplicate" in message
 
 
-def test_unknown_strategy_lists_known_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_strategy_lists_known_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """An unknown strategy name lists the registered ones."""
     code = main(["backtest", "--strategy", "sma_crossing", "--out", str(tmp_path)])
     err = capsys.readouterr().err
@@ -181,26 +229,35 @@ def test_mistyped_param_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "'abc'" in message
 
 
-def test_param_without_equals_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_param_without_equals_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """--param needs KEY=VALUE."""
     assert "expected KEY=VALUE" in _run_bad(tmp_path, capsys, "--param", "fast")
 
 
 def test_repeated_param_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The same --param twice is ambiguous and refused."""
-    assert "--param fast is given twice" in _run_bad(tmp_path, capsys, "--param", "fast=5", "--param", "fast=6")
+    assert "--param fast is given twice" in _run_bad(
+        tmp_path, capsys, "--param", "fast=5", "--param", "fast=6"
+    )
 
 
 def test_fast_not_below_slow_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The cross-field rule of sma_cross is checked before any output."""
-    assert "fast (30) must be less than slow (10)" in _run_bad(tmp_path, capsys, "--param", "fast=30", "--param", "slow=10")
+    assert "fast (30) must be less than slow (10)" in _run_bad(
+        tmp_path, capsys, "--param", "fast=30", "--param", "slow=10"
+    )
 
 
 def test_bad_input_exits_2_without_traceback(tmp_path: Path) -> None:
     """As a real process: one line on stderr, exit code 2, no traceback."""
     proc = subprocess.run(
         [sys.executable, "-m", "genesis", "backtest", "--strategy", "nope", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

@@ -33,23 +33,39 @@ QTY = Decimal("0.00300")  # a real-sized BTCUSDT order: three 0.001 lots
 
 def _order() -> Order:
     return Order(
-        side=Side.BUY, order_type=OrderType.LIMIT, quantity=QTY, price=Decimal("46319.00"),
-        ts_init=1, **IDS,
+        side=Side.BUY,
+        order_type=OrderType.LIMIT,
+        quantity=QTY,
+        price=Decimal("46319.00"),
+        ts_init=1,
+        **IDS,
     )
 
 
 def _fill(n: int, qty: str) -> OrderFilled:
     return OrderFilled(
-        ts_event=n, ts_init=n, venue="SIM", trade_id=f"T{n % 7}", side=Side.BUY,
-        last_qty=Decimal(qty), last_px=Decimal("46319.00"), fee=Decimal("0.046319"),
-        fee_currency="USDT", liquidity=LiquiditySide.MAKER, **IDS,
+        ts_event=n,
+        ts_init=n,
+        venue="SIM",
+        trade_id=f"T{n % 7}",
+        side=Side.BUY,
+        last_qty=Decimal(qty),
+        last_px=Decimal("46319.00"),
+        fee=Decimal("0.046319"),
+        fee_currency="USDT",
+        liquidity=LiquiditySide.MAKER,
+        **IDS,
     )
 
 
 def _event(kind: int, n: int):  # type: ignore[no-untyped-def]
     simple = [
-        OrderSubmitted, OrderTriggered, OrderPendingCancel, OrderPendingUpdate,
-        OrderCanceled, OrderExpired,
+        OrderSubmitted,
+        OrderTriggered,
+        OrderPendingCancel,
+        OrderPendingUpdate,
+        OrderCanceled,
+        OrderExpired,
     ]
     if kind < len(simple):
         return simple[kind](ts_event=n, ts_init=n, **IDS)

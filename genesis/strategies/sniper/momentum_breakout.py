@@ -102,11 +102,16 @@ class MomentumBreakout(Strategy[MomentumBreakoutParams]):
             return
         stop = bar.close * (1 - p.stop_loss_pct)
         equity = self.ctx.portfolio.equity()
-        qty = min(equity * p.risk_per_trade / (bar.close - stop), equity * p.max_position_pct / bar.close)
+        qty = min(
+            equity * p.risk_per_trade / (bar.close - stop), equity * p.max_position_pct / bar.close
+        )
         try:
             order = self.ctx.orders.market(
-                bar.instrument_id, Side.BUY, qty,
-                stop_loss=stop, take_profit=bar.close * (1 + p.take_profit_pct),
+                bar.instrument_id,
+                Side.BUY,
+                qty,
+                stop_loss=stop,
+                take_profit=bar.close * (1 + p.take_profit_pct),
             )
         except InvalidOrder:
             return  # too small for the instrument's step size at this equity

@@ -14,7 +14,12 @@ def test_timers_fire_in_order_with_repeats() -> None:
     clock.set_timer("every5", 10, 5)
     clock.set_timer("once", 12)
     fired = clock.advance_to(21)
-    assert [(t.name, t.ts_event) for t in fired] == [("every5", 10), ("once", 12), ("every5", 15), ("every5", 20)]
+    assert [(t.name, t.ts_event) for t in fired] == [
+        ("every5", 10),
+        ("once", 12),
+        ("every5", 15),
+        ("every5", 20),
+    ]
     assert clock.now_ns() == 21
 
 

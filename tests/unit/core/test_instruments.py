@@ -58,7 +58,9 @@ def test_quantity_rounding_to_zero_is_refused(btcusdt: Instrument) -> None:
         ("46319.00", "9001", "quantity 9001 is above max_qty 9000"),
     ],
 )
-def test_validate_order_names_field_value_and_increment(btcusdt: Instrument, price: str, qty: str, message: str) -> None:
+def test_validate_order_names_field_value_and_increment(
+    btcusdt: Instrument, price: str, qty: str, message: str
+) -> None:
     """Every filter violation says which field, the value and the limit."""
     with pytest.raises(InvalidOrder, match=message):
         btcusdt.validate_order(Decimal(price), Decimal(qty))

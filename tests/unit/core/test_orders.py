@@ -22,7 +22,14 @@ IDS = {"client_order_id": "s-1-1", "strategy_id": "s", "instrument_id": "BTCUSDT
 
 
 def _accepted(qty: str = "0.00300") -> Order:
-    order = Order(side=Side.BUY, order_type=OrderType.LIMIT, quantity=Decimal(qty), price=Decimal("46319.00"), ts_init=1, **IDS)
+    order = Order(
+        side=Side.BUY,
+        order_type=OrderType.LIMIT,
+        quantity=Decimal(qty),
+        price=Decimal("46319.00"),
+        ts_init=1,
+        **IDS,
+    )
     order.apply(OrderSubmitted(ts_event=2, ts_init=2, **IDS))
     order.apply(OrderAccepted(ts_event=3, ts_init=3, venue_order_id="V7", **IDS))
     return order
@@ -30,9 +37,17 @@ def _accepted(qty: str = "0.00300") -> Order:
 
 def _fill(trade_id: str, qty: str, px: str = "46319.00") -> OrderFilled:
     return OrderFilled(
-        ts_event=4, ts_init=4, venue="SIM", trade_id=trade_id, side=Side.BUY,
-        last_qty=Decimal(qty), last_px=Decimal(px), fee=Decimal("0.01"), fee_currency="USDT",
-        liquidity=LiquiditySide.MAKER, **IDS,
+        ts_event=4,
+        ts_init=4,
+        venue="SIM",
+        trade_id=trade_id,
+        side=Side.BUY,
+        last_qty=Decimal(qty),
+        last_px=Decimal(px),
+        fee=Decimal("0.01"),
+        fee_currency="USDT",
+        liquidity=LiquiditySide.MAKER,
+        **IDS,
     )
 
 
