@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 from genesis.core.events import Bar, BookDelta, BookSnapshot, QuoteTick, TradeTick
+from genesis.data.book import BookSync, OrderBook
 
 __all__ = ["MarketView"]
 
@@ -16,27 +16,28 @@ _TWO = Decimal(2)
 class MarketView:
     """Latest market state per instrument, updated by the kernel before strategies run.
 
-    Books are kept by an injected factory (``book_factory(instrument_id)``
-    returns an object with ``apply(event)``), so the engine does not care which
-    synchronisation procedure a venue needs.
+    L2 books are kept by ``BookSync`` (the exact snapshot + diff procedure);
+    ``book()`` returns a book only while it is in sync, so a strategy never
+    reads a book with a gap in it.
     """
 
     __slots__ = ("_book_factory", "books", "last_bar", "last_price", "last_quote")
 
-    def __init__(self, book_factory: Callable[[str], Any] | None = None) -> None:
+    def __init__(self, book_factory: Callable[[str], BookSync] = BookSync) -> None:
         self.last_price: dict[str, Decimal] = {}
         self.last_bar: dict[str, Bar] = {}
         self.last_quote: dict[str, QuoteTick] = {}
-        self.books: dict[str, Any] = {}
+        self.books: dict[str, BookSync] = {}
         self._book_factory = book_factory
 
     def price(self, instrument_id: str) -> Decimal | None:
         """The last traded price (bar close, trade, or quote mid), or None before any data."""
         return self.last_price.get(instrument_id)
 
-    def book(self, instrument_id: str) -> Any:
-        """The L2 book kept for ``instrument_id``, or None."""
-        return self.books.get(instrument_id)
+    def book(self, instrument_id: str) -> OrderBook | None:
+        """The L2 book of ``instrument_id`` while it is in sync, else None."""
+        sync = self.books.get(instrument_id)
+        return sync.book if sync is not None and sync.valid else None
 
     def on_bar(self, bar: Bar) -> None:
         self.last_bar[bar.instrument_id] = bar
@@ -51,9 +52,10 @@ class MarketView:
             self.last_price[quote.instrument_id] = (quote.bid + quote.ask) / _TWO
 
     def on_book(self, update: BookSnapshot | BookDelta) -> None:
-        book = self.books.get(update.instrument_id)
-        if book is None:
-            if self._book_factory is None:
-                return
-            book = self.books[update.instrument_id] = self._book_factory(update.instrument_id)
-        book.apply(update)
+        sync = self.books.get(update.instrument_id)
+        if sync is None:
+            sync = self.books[update.instrument_id] = self._book_factory(update.instrument_id)
+        sync.apply(update)
+        book = sync.book
+        if sync.valid and (best := book.best_bid()) and (ask := book.best_ask()):
+            self.last_price[update.instrument_id] = (best[0] + ask[0]) / _TWO

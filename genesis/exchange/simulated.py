@@ -55,6 +55,7 @@ from genesis.core.events import (
 )
 from genesis.core.instruments import Instrument
 from genesis.core.money import ZERO
+from genesis.data.book import BookSync
 from genesis.exchange.account import SimAccount
 from genesis.exchange.fills import (
     FeeModel,
@@ -97,7 +98,7 @@ class SimulatedVenue:
         slippage: SlippageModel | None = None,
         latency: LatencyModel | None = None,
         name: str = "SIM",
-        book_factory: Callable[[str], Any] | None = None,
+        book_factory: Callable[[str], BookSync] = BookSync,
     ) -> None:
         self.name = name
         self.account = SimAccount(balances)
@@ -113,7 +114,7 @@ class SimulatedVenue:
         self._by_id: dict[str, _Working] = {}
         self._last_price: dict[str, Decimal] = {}
         self._quotes: dict[str, QuoteTick] = {}
-        self._books: dict[str, Any] = {}
+        self._books: dict[str, BookSync] = {}
         self._bar_driven: set[str] = set()  # instruments matched only by bar paths
         self._groups: dict[str, list[_Working]] = {}  # OCO group -> working legs
         self.rejected = 0
@@ -171,11 +172,13 @@ class SimulatedVenue:
         elif isinstance(event, QuoteTick):
             self._quotes[instrument_id] = event
             self._last_price.setdefault(instrument_id, (event.bid + event.ask) / 2)
-        elif isinstance(event, BookSnapshot | BookDelta) and self._book_factory is not None:
-            book = self._books.get(instrument_id)
-            if book is None:
-                book = self._books[instrument_id] = self._book_factory(instrument_id)
-            book.apply(event)
+        elif isinstance(event, BookSnapshot | BookDelta):
+            sync = self._books.get(instrument_id)
+            if sync is None:
+                sync = self._books[instrument_id] = self._book_factory(instrument_id)
+            sync.apply(event)
+            if sync.valid and (mid := sync.book.mid()) is not None:
+                self._last_price[instrument_id] = mid
 
     # --- arrivals ---------------------------------------------------------
 
@@ -416,10 +419,10 @@ class SimulatedVenue:
 
     def _levels(self, instrument_id: str, book_side: Side) -> Levels | None:
         """Visible levels on the side an order takes from (asks for a buy), best first."""
-        book = self._books.get(instrument_id)
-        if book is not None:
-            levels: Levels = book.levels(book_side, 1000)
-            return levels
+        sync = self._books.get(instrument_id)
+        if sync is not None:
+            # a book with a gap is not liquidity: nothing matches until it resyncs
+            return sync.book.levels(book_side, 1000) if sync.valid else []
         quote = self._quotes.get(instrument_id)
         if quote is not None:
             if book_side is Side.SELL:

@@ -167,7 +167,7 @@ def test_volume_bars_of_one_btc() -> None:
     assert rest.volume == D("0.071595999999999587898")
 
 
-@given(threshold=st.decimals(min_value=D("0.000001"), max_value=D("100"), places=6))
+@given(threshold=st.decimals(min_value=D("0.01"), max_value=D("100"), places=6))
 @settings(max_examples=40, deadline=None)
 def test_volume_bars_sum_exactly_to_traded_quantity(threshold: Decimal) -> None:
     """For any threshold, bars are exactly the threshold and all bars sum to the total."""

@@ -47,7 +47,9 @@ def test_release_returns_the_amount_to_free() -> None:
 
 def test_unknown_currency_has_zero_balance() -> None:
     """A currency never held has total and free 0."""
-    assert (SimAccount({}).total("ETH"), SimAccount({}).free("ETH")) == (0, 0)
+    account = SimAccount({})
+
+    assert (account.total("ETH"), account.free("ETH")) == (D(0), D(0))
 
 
 def test_settle_buy_moves_base_in_and_quote_plus_fee_out() -> None:
@@ -90,7 +92,9 @@ def test_can_settle_buy_refuses_a_cost_above_free_plus_lock() -> None:
     account = SimAccount({"USDT": D("463.77")})
     account.lock("USDT", D("463.77"))
 
-    ok = account.can_settle(BTCUSDT, Side.BUY, D("0.01"), OPEN_2302, D("0.01"), own_lock=D("463.77"))
+    ok = account.can_settle(
+        BTCUSDT, Side.BUY, D("0.01"), OPEN_2302, D("0.01"), own_lock=D("463.77")
+    )
 
     assert not ok
 

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from genesis.core.enums import LiquiditySide, Side
+from genesis.core.events import Bar
 from genesis.exchange.fills import (
     FeeModel,
     LatencyModel,
@@ -73,7 +74,7 @@ def test_tick_slippage_adds_whole_ticks() -> None:
 
 
 @given(bar=st.sampled_from(SAMPLE), bps=st.integers(0, 500), ticks=st.integers(0, 50))
-def test_slippage_is_never_favourable_and_lands_on_a_tick(bar, bps, ticks) -> None:
+def test_slippage_is_never_favourable_and_lands_on_a_tick(bar: Bar, bps: int, ticks: int) -> None:
     """For every real open and any model, a buy never pays less and a sell never gets more."""
     model = SlippageModel(bps=D(bps), ticks=ticks)
 
@@ -141,7 +142,7 @@ def test_first_at_or_above_searches_from_start() -> None:
 
 
 @given(bar=st.sampled_from(SAMPLE))
-def test_path_starts_at_open_ends_at_close_and_spans_the_range(bar) -> None:
+def test_path_starts_at_open_ends_at_close_and_spans_the_range(bar: Bar) -> None:
     """Every real bar's path runs open → extremes → close and touches both extremes."""
     path = bar_path(bar)
 

@@ -17,12 +17,14 @@ and trades of 2021-01-08 in tests/data.
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from pathlib import Path
 
 import msgspec
 import pytest
 
+from genesis.core.commands import Command, SubmitOrder
 from genesis.core.enums import LiquiditySide, OrderType, Side, TimeInForce
 from genesis.core.events import (
     Bar,
@@ -48,11 +50,11 @@ TRADES = list(read_trades(DATA / "binance-btcusdt-trades-2021-01-08.csv.gz", "BT
 SECOND = 1_000_000_000
 
 
-def _send_after(venue: SimulatedVenue, i: int, *commands: object) -> None:
+def _send_after(venue: SimulatedVenue, i: int, *commands: Command) -> None:
     """Let the venue see bar ``i`` and send ``commands`` at its close."""
     venue.process(BARS[i])
     for command in commands:
-        venue.execute(command, BARS[i].ts_event)  # type: ignore[arg-type]
+        venue.execute(command, BARS[i].ts_event)
 
 
 def _run(venue: SimulatedVenue, first: int, last: int) -> list[OrderEvent]:
@@ -91,7 +93,11 @@ def test_market_order_fills_at_next_bar_open() -> None:
 
     assert _kinds(events) == ["OrderAccepted", "OrderFilled"]
     (fill,) = _fills(events)
-    assert (fill.last_px, fill.last_qty, fill.ts_event) == (D("46377.0"), D("0.01"), BARS[1].ts_open)
+    assert (fill.last_px, fill.last_qty, fill.ts_event) == (
+        D("46377.0"),
+        D("0.01"),
+        BARS[1].ts_open,
+    )
     assert fill.liquidity is LiquiditySide.TAKER
 
 
@@ -180,7 +186,8 @@ def test_stop_market_triggers_at_its_price_with_triggered_first() -> None:
 
     assert _kinds(events) == ["OrderAccepted", "OrderTriggered", "OrderFilled"]
     assert [e.ts_event for e in events[1:]] == [_at(BARS[6], 40)] * 2
-    assert (events[2].last_px, events[2].liquidity) == (D("46400.00"), LiquiditySide.TAKER)
+    (fill,) = _fills(events)
+    assert (fill.last_px, fill.liquidity) == (D("46400.00"), LiquiditySide.TAKER)
 
 
 def test_stop_market_gapped_through_fills_at_the_open() -> None:
@@ -191,7 +198,8 @@ def test_stop_market_gapped_through_fills_at_the_open() -> None:
     events = _run(venue, 107, 108)
 
     assert _kinds(events) == ["OrderAccepted", "OrderTriggered", "OrderFilled"]
-    assert (events[2].last_px, events[2].ts_event) == (D("46690.0"), BARS[108].ts_open)
+    (fill,) = _fills(events)
+    assert (fill.last_px, fill.ts_event) == (D("46690.0"), BARS[108].ts_open)
 
 
 def test_stop_limit_triggers_then_works_as_a_limit() -> None:
@@ -203,8 +211,9 @@ def test_stop_limit_triggers_then_works_as_a_limit() -> None:
     events = venue.process(BARS[6])
 
     assert _kinds(events) == ["OrderAccepted", "OrderTriggered", "OrderFilled"]
-    assert (events[1].ts_event, events[2].ts_event) == (_at(BARS[6], 40), BARS[6].ts_event)
-    assert (events[2].last_px, events[2].liquidity) == (D("46420.00"), LiquiditySide.MAKER)
+    (fill,) = _fills(events)
+    assert (events[1].ts_event, fill.ts_event) == (_at(BARS[6], 40), BARS[6].ts_event)
+    assert (fill.last_px, fill.liquidity) == (D("46420.00"), LiquiditySide.MAKER)
 
 
 @pytest.mark.xfail(
@@ -273,7 +282,8 @@ def test_insufficient_balance_is_rejected_with_2010_and_changes_nothing() -> Non
 
     assert isinstance(event, OrderRejected)
     assert event.code == "-2010"
-    assert "464.23377" in event.reason and "100 free" in event.reason
+    assert "464.23377" in event.reason
+    assert "100 free" in event.reason
     assert (venue.account.balances(), venue.account.free("USDT")) == ({"USDT": D(100)}, D(100))
 
 
@@ -284,7 +294,8 @@ def test_selling_base_not_held_is_rejected() -> None:
 
     (event,) = venue.process(BARS[1])
 
-    assert isinstance(event, OrderRejected) and event.code == "-2010"
+    assert isinstance(event, OrderRejected)
+    assert event.code == "-2010"
 
 
 def test_working_buy_locks_notional_plus_worst_fee() -> None:
@@ -329,16 +340,22 @@ def test_round_trip_balances_are_start_plus_pnl_minus_fees() -> None:
     fills = _fills(_run(venue, 2, 2))
 
     assert [f.last_px for f in fills] == [D("46411.0")]
-    assert venue.account.balances() == {"USDT": D(100_000) + D("0.34") - D("0.46377") - D("0.46411")}
+    assert venue.account.balances() == {
+        "USDT": D(100_000) + D("0.34") - D("0.46377") - D("0.46411")
+    }
     assert venue.account.free("USDT") == D("99999.41212")
 
 
 # --- OCO --------------------------------------------------------------------------
 
 
-def _exit_pair(qty: str, stop: str, target: str) -> tuple[object, object]:
-    stop_leg = submit(SELL, qty, OrderType.STOP_MARKET, trigger_price=stop, client_order_id="sl", oco_group="g")
-    target_leg = submit(SELL, qty, OrderType.LIMIT, price=target, client_order_id="tp", oco_group="g")
+def _exit_pair(qty: str, stop: str, target: str) -> tuple[SubmitOrder, SubmitOrder]:
+    stop_leg = submit(
+        SELL, qty, OrderType.STOP_MARKET, trigger_price=stop, client_order_id="sl", oco_group="g"
+    )
+    target_leg = submit(
+        SELL, qty, OrderType.LIMIT, price=target, client_order_id="tp", oco_group="g"
+    )
     return stop_leg, target_leg
 
 
@@ -361,7 +378,9 @@ def test_first_oco_execution_cancels_the_other_leg() -> None:
     events = venue.process(BARS[6])
 
     assert [(type(e), e.client_order_id) for e in events if not isinstance(e, OrderAccepted)] == [
-        (OrderTriggered, "sl"), (OrderCanceled, "tp"), (OrderFilled, "sl"),
+        (OrderTriggered, "sl"),
+        (OrderCanceled, "tp"),
+        (OrderFilled, "sl"),
     ]
     assert (venue.account.balances().get("BTC"), venue.open_order_ids()) == (None, [])
 
@@ -396,7 +415,9 @@ def test_cancelled_oco_leg_never_executes_in_the_same_bar() -> None:
     events = venue.process(BARS[62])
 
     assert [(type(e).__name__, e.client_order_id) for e in events[2:]] == [
-        ("OrderTriggered", "sl"), ("OrderCanceled", "tp"), ("OrderFilled", "sl"),
+        ("OrderTriggered", "sl"),
+        ("OrderCanceled", "tp"),
+        ("OrderFilled", "sl"),
     ]
     assert venue.account.total("BTC") == D("0.5")
 
@@ -419,6 +440,25 @@ def test_cancelling_one_oco_leg_keeps_the_working_leg_locked() -> None:
     assert venue.account.free("BTC") == D(1) - locked
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: _process_bar delivers every due command with reference=bar.open, whatever its "
+    "instrument, so an ETHUSDT order arriving at a BTCUSDT bar is locked and post-only-checked "
+    "against BTC's 46377.0; pass the reference only to commands for bar.instrument_id",
+)
+def test_bar_open_is_not_used_as_the_price_of_another_instrument() -> None:
+    """A post-only ETHUSDT sell at 4000 reaching the venue at a BTCUSDT open is not 'taking'."""
+    venue = make_venue(balances={"USDT": D(100_000), "ETH": D(1)})
+    eth = submit(
+        SELL, "1", OrderType.LIMIT, price="4000.00", post_only=True, instrument_id="ETHUSDT"
+    )
+    _send_after(venue, 0, eth)
+
+    events = venue.process(BARS[1])
+
+    assert _kinds(events) == ["OrderAccepted"]
+
+
 # --- tick mode: quotes and trades ---------------------------------------------------
 
 
@@ -431,7 +471,12 @@ def test_market_buy_takes_the_top_ask_of_the_quote() -> None:
     events = venue.process(QUOTES[1])
 
     assert _kinds(events) == ["OrderAccepted", "OrderFilled"]
-    assert (events[1].last_px, events[1].last_qty) == (D("39433.62"), D("0.05"))
+    (fill,) = _fills(events)
+    assert (fill.last_px, fill.last_qty, fill.liquidity) == (
+        D("39433.62"),
+        D("0.05"),
+        LiquiditySide.TAKER,
+    )
 
 
 def test_market_buy_larger_than_the_top_fills_partially_and_expires() -> None:
@@ -443,7 +488,8 @@ def test_market_buy_larger_than_the_top_fills_partially_and_expires() -> None:
     events = venue.process(QUOTES[1])
 
     assert _kinds(events) == ["OrderAccepted", "OrderFilled", "OrderExpired"]
-    assert (events[1].last_px, events[1].last_qty) == (D("39433.62"), D("0.066851"))
+    (fill,) = _fills(events)
+    assert (fill.last_px, fill.last_qty) == (D("39433.62"), D("0.066851"))
 
 
 def test_resting_limit_fills_as_maker_on_trades_through_its_price() -> None:
@@ -468,7 +514,8 @@ def test_market_order_before_any_price_is_rejected() -> None:
 
     (event,) = venue.process(QUOTES[0])
 
-    assert isinstance(event, OrderRejected) and event.code == "-1013"
+    assert isinstance(event, OrderRejected)
+    assert event.code == "-1013"
 
 
 @pytest.mark.xfail(
@@ -480,7 +527,9 @@ def test_stop_triggers_on_a_quote_only_stream() -> None:
     """A buy stop at 39440 triggers once the quotes rise to 39490.97 / 39490.98."""
     venue = make_venue()
     venue.process(QUOTES[0])
-    venue.execute(submit(BUY, "0.01", OrderType.STOP_MARKET, trigger_price="39440.00"), QUOTES[0].ts_event)
+    venue.execute(
+        submit(BUY, "0.01", OrderType.STOP_MARKET, trigger_price="39440.00"), QUOTES[0].ts_event
+    )
 
     events = [e for q in QUOTES[1:] for e in venue.process(q)]
 
@@ -507,7 +556,7 @@ def test_quote_without_size_never_produces_an_empty_fill() -> None:
 
 def test_bar_timestamps_are_one_minute_apart() -> None:
     """The bars used here are consecutive minutes (the data these tests rely on)."""
-    assert all(b.ts_open + MINUTE_NS == n.ts_open for b, n in zip(BARS[:115], BARS[1:116], strict=True))
+    assert all(b.ts_open + MINUTE_NS == n.ts_open for b, n in itertools.pairwise(BARS))
 
 
 def test_expired_order_cannot_be_cancelled() -> None:
