@@ -55,7 +55,7 @@ from genesis.core.events import (
 )
 from genesis.core.instruments import Instrument
 from genesis.core.money import ZERO
-from genesis.data.book import BookSync
+from genesis.data.book import BookSync, OrderBook
 from genesis.exchange.account import SimAccount
 from genesis.exchange.fills import (
     FeeModel,
@@ -134,6 +134,21 @@ class SimulatedVenue:
 
     def open_order_ids(self) -> list[str]:
         return list(self._by_id)
+
+    def book(self, instrument_id: str) -> OrderBook | None:
+        """The venue's L2 book of ``instrument_id`` while it is in sync, else None."""
+        sync = self._books.get(instrument_id)
+        return sync.book if sync is not None and sync.valid else None
+
+    def deliver_until(self, ts_ns: int) -> list[OrderEvent]:
+        """Deliver the commands due by ``ts_ns`` without new market data (a clock tick).
+
+        Tick-driven orders match against the current book on arrival; bar-driven
+        ones wait for the next bar.
+        """
+        out: list[OrderEvent] = []
+        self._arrive_until(ts_ns, out)
+        return out
 
     # --- market data ------------------------------------------------------
 
