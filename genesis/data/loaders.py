@@ -1,9 +1,9 @@
 """Streaming loaders for the CSV market-data files Genesis replays.
 
 Each reader is a generator over one file (plain, or gzip when the name ends in
-``.gz``): it holds one row at a time, never the whole file. Columns are found
-by header name (case-insensitive, a few aliases such as ``qty`` for
-``quantity``), so their order does not matter. Prices go from the CSV string
+``.gz``): it holds one block of about a thousand rows, never the whole file.
+Columns are found by header name (case-insensitive, a few aliases such as
+``qty`` for ``quantity``), so their order does not matter. Prices go from the CSV string
 straight to ``Decimal``; timestamps become exact integer ns, UTC
 (:mod:`genesis.data.timeparse`).
 
@@ -546,7 +546,10 @@ def _check_order(text: str, ts: int, prev_ts: int | None, interval_ns: int) -> N
         return
     shown = f"{text!r} ({format_ns(ts)})"
     if ts == prev_ts and interval_ns > 0:
-        raise ValueError(f"duplicate timestamp {shown}: the previous row has the same time")
+        raise ValueError(
+            f"duplicate timestamp {shown}: the previous row has the same time "
+            f"{format_ns(prev_ts)}, expected increasing time"
+        )
     if ts < prev_ts:
         raise ValueError(
             f"unsorted timestamps: {shown} is earlier than the previous row's "

@@ -35,9 +35,9 @@ _MAX_DATES = 1_000_000
 _MAX_RESTS = 100_000  # 1-minute bars need 1,440; 1-second bars 86,400
 _MAX_TIMES = 200_000  # every second of a day, with ' ' or 'T' before it
 _MAX_TAILS = 100_000  # fraction + offset: millisecond data has about 1,000
-_TAIL_RE = re.compile(r"(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d\d):?(\d\d))?")
-_TIME_RE = re.compile(r"[ T](\d\d):(\d\d):(\d\d)")
-_LONG_FRACTION_RE = re.compile(r"[.,]\d{7,}")  # fromisoformat would truncate these
+_TAIL_RE = re.compile(r"(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d\d):?(\d\d))?", re.ASCII)
+_TIME_RE = re.compile(r"[ T](\d\d):(\d\d):(\d\d)", re.ASCII)
+_LONG_FRACTION_RE = re.compile(r"[.,]\d{7,}", re.ASCII)  # fromisoformat would truncate these
 _EXPECTED = "ISO 8601 'YYYY-MM-DD HH:MM:SS[.fffffffff][+HH:MM]' or an epoch integer"
 
 TimestampParser = Callable[[str], int]

@@ -220,6 +220,21 @@ def test_real_trades_count_first_and_last() -> None:
     assert format_ns(trades[-1].ts_event) == "2021-01-08T00:00:46.355000000Z"
 
 
+def test_trades_without_optional_columns(tmp_path: Path) -> None:
+    """Without trade_id and buyer_maker columns, trades have id '' and no aggressor."""
+    lines = [
+        ",".join(line.split(",")[0:4:2] + line.split(",")[3:4]) for line in real_lines(TRADES, 4)
+    ]
+
+    trades = list(read_trades(write(tmp_path, lines, "trades.csv"), "BTCUSDT"))
+
+    assert [(t.trade_id, t.aggressor_side, t.price, t.size) for t in trades] == [
+        ("", None, D("39432.48"), D("0.000263")),
+        ("", None, D("39439.44"), D("0.004376")),
+        ("", None, D("39439.22"), D("0.00031099999999999997")),
+    ]
+
+
 def test_real_trades_aggressor_counts() -> None:
     """The trades split into 1,087 buyer-initiated and 914 seller-initiated."""
     sides = [trade.aggressor_side for trade in read_trades(TRADES, "BTCUSDT")]
@@ -383,6 +398,16 @@ def test_unparseable_timestamp(tmp_path: Path, value: str) -> None:
     message = bar_error(tmp_path, lines, interval_ns=MINUTE_NS)
 
     assert f":4: unparseable timestamp {value!r}" in message
+
+
+def test_error_line_is_exact_deep_in_a_file(tmp_path: Path) -> None:
+    """A bad value on line 25,000 of the real GBP/USD month is reported at line 25,000."""
+    lines = real_lines(GBPUSD, 30_118)
+    lines[24_999] = with_field(lines[24_999], 3, "-1.58")
+
+    message = bar_error(tmp_path, lines, interval_ns=MINUTE_NS)
+
+    assert ":25000: low '-1.58' is out of range, expected > 0" in message
 
 
 def test_short_row(tmp_path: Path) -> None:
