@@ -12,7 +12,7 @@ from collections import deque
 from decimal import Decimal
 from typing import Generic, TypeVar
 
-__all__ = ["SMA", "RollingMax", "RollingMin"]
+__all__ = ["SMA", "RollingMax", "RollingMin", "RollingSum"]
 
 N = TypeVar("N", Decimal, float)
 
@@ -48,6 +48,35 @@ class SMA(Generic[N]):
     @property
     def ready(self) -> bool:
         return self.value is not None
+
+
+class RollingSum(Generic[N]):
+    """Exact sum of the last ``period`` values (no division: compare sums cross-multiplied)."""
+
+    __slots__ = ("_count", "_window", "period", "total")
+
+    def __init__(self, period: int) -> None:
+        if period < 1:
+            raise ValueError(f"window period must be >= 1, was {period}")
+        self.period = period
+        self._window: deque[N] = deque()
+        self._count = 0
+        self.total: N | int = 0
+
+    def update(self, x: N) -> N | int | None:
+        """Add ``x``; return the sum of the last ``period`` values once that many were seen."""
+        window = self._window
+        window.append(x)
+        if self._count < self.period:
+            self._count += 1
+            self.total += x
+            return self.total if self._count == self.period else None
+        total = self.total = self.total + x - window.popleft()
+        return total
+
+    def values(self) -> list[N]:
+        """The values in the window, oldest first."""
+        return list(self._window)
 
 
 class _RollingExtreme(Generic[N]):

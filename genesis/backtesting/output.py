@@ -69,7 +69,7 @@ class EquityWriter:
         self._days = _DayCache()
         self._write = self._fh.write
 
-    def add(self, ts_ns: int, equity: object) -> None:
+    def add(self, ts_ns: int, equity: str) -> None:
         self._write(f"{self._days.format(ts_ns)},{equity}\n")
 
     def close(self) -> None:

@@ -168,25 +168,30 @@ class _Loop:
         equity_of = kernel.portfolio.equity
         curve_add, times_add, equity_add = self.curve.append, self.times.append, self.equity_out.add
         advance, handle, send, progress = clock.advance_to, kernel.handle, self._send, self.progress
+        handle_bar, has_work = kernel.handle_bar, venue.has_work
         count = exposed = 0
         value = equity_of()
+        value_f, value_s = float(value), str(value)
         for bar in bars:
             if count == 0:
                 self.first_ts = bar.ts_open
                 advance(bar.ts_open)
             count += 1
-            if venue.has_work():
+            if has_work():
                 self._deliver(bar)
             for timer in advance(bar.ts_event):
                 send(handle(timer))
-            send(handle(bar))
+            commands = handle_bar(bar)
+            if commands:
+                send(commands)
             # equity moves only with a position or a fill; flat and idle, it is the cash
             if self.position or self.dirty:
                 value = equity_of()
+                value_f, value_s = float(value), str(value)
                 self.dirty = False
-            curve_add(float(value))
+            curve_add(value_f)
             times_add(bar.ts_open)
-            equity_add(bar.ts_open, value)
+            equity_add(bar.ts_open, value_s)
             if self.position:
                 exposed += 1
             if progress is not None and count & 4095 == 0:

@@ -208,6 +208,13 @@ class Kernel:
         handler(event)
         return self._drain()
 
+    def handle_bar(self, bar: Bar) -> Sequence[Command]:
+        """``handle`` for a bar, without the type dispatch (the backtest's hot path)."""
+        self._on_bar(bar)
+        if self._internal or self._outbox:
+            return self._drain()
+        return ()
+
     def _drain(self) -> Sequence[Command]:
         internal = self._internal
         while internal:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from genesis.analytics.indicators import SMA
+from genesis.analytics.indicators import RollingSum
 from genesis.core.enums import Side
 from genesis.core.events import Bar
 from genesis.risk.limits import Tier
@@ -39,13 +39,28 @@ class SmaCrossParams(StrategyParams):
 
 
 class _Averages:
-    __slots__ = ("fast", "prev_fast", "prev_slow", "slow")
+    """Exact rolling sums of the closes; averages are compared cross-multiplied.
+
+    fast_avg > slow_avg  ⇔  fast_sum * slow > slow_sum * fast, with no division,
+    so a tie between the two averages is a true tie (as in the peers' exact sums).
+    """
+
+    __slots__ = ("fast", "fast_n", "prev", "slow", "slow_n")
 
     def __init__(self, fast: int, slow: int) -> None:
-        self.fast: SMA[Decimal] = SMA(fast)
-        self.slow: SMA[Decimal] = SMA(slow)
-        self.prev_fast: Decimal | None = None
-        self.prev_slow: Decimal | None = None
+        self.fast: RollingSum[Decimal] = RollingSum(fast)
+        self.slow: RollingSum[Decimal] = RollingSum(slow)
+        self.fast_n, self.slow_n = fast, slow
+        self.prev: int | None = None  # sign of (fast_avg - slow_avg) on the previous bar
+
+    def update(self, close: Decimal) -> int | None:
+        """Feed a close; return the sign of fast_avg - slow_avg once both are ready."""
+        fast_sum = self.fast.update(close)
+        slow_sum = self.slow.update(close)
+        if fast_sum is None or slow_sum is None:
+            return None
+        diff = fast_sum * self.slow_n - slow_sum * self.fast_n
+        return (diff > 0) - (diff < 0)
 
 
 @register("sma_cross", tiers=(Tier.SNIPER, Tier.HUNTER, Tier.STRATEGIST))
@@ -60,17 +75,15 @@ class SmaCross(Strategy[SmaCrossParams]):
 
     def on_bar(self, bar: Bar) -> None:
         avg = self._avg[bar.instrument_id]
-        fast = avg.fast.update(bar.close)
-        slow = avg.slow.update(bar.close)
-        prev_fast, prev_slow = avg.prev_fast, avg.prev_slow
-        avg.prev_fast, avg.prev_slow = fast, slow
-        if fast is None or slow is None or prev_fast is None or prev_slow is None:
+        sign = avg.update(bar.close)
+        prev, avg.prev = avg.prev, sign
+        if sign is None or prev is None:
             return
         position = self.ctx.portfolio.position_qty(bar.instrument_id)
         if position == 0:
-            if fast > slow and prev_fast <= prev_slow:
+            if sign > 0 and prev <= 0:  # fast crossed above slow
                 self._trade(bar.instrument_id, Side.BUY, self.params.quantity)
-        elif position > 0 and fast < slow and prev_fast >= prev_slow:
+        elif position > 0 and sign < 0 and prev >= 0:  # fast crossed below slow
             self._trade(bar.instrument_id, Side.SELL, position)
 
     def _trade(self, instrument_id: str, side: Side, quantity: Decimal) -> None:
@@ -79,13 +92,12 @@ class SmaCross(Strategy[SmaCrossParams]):
         self.ctx.submit(self.ctx.orders.market(instrument_id, side, quantity))
 
     def _state(self) -> dict[str, Any]:
-        # the slow window holds every close both averages still need
-        return {i: [str(x) for x in a.slow._window] for i, a in self._avg.items()}
+        # the slow window holds every close both sums still need
+        return {i: [str(x) for x in a.slow.values()] for i, a in self._avg.items()}
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.on_start()
         for instrument_id, closes in state.items():
             avg = self._avg.setdefault(instrument_id, _Averages(self.params.fast, self.params.slow))
             for close in closes:
-                avg.prev_fast = avg.fast.update(Decimal(close))
-                avg.prev_slow = avg.slow.update(Decimal(close))
+                avg.prev = avg.update(Decimal(close))

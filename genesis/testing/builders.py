@@ -22,7 +22,7 @@ from typing import Any
 from genesis.core.clock import SimClock
 from genesis.core.commands import CancelOrder, Command, SubmitOrder
 from genesis.core.enums import AccountingMethod, LiquiditySide, OrderType, Side, TimeInForce
-from genesis.core.events import Bar, OrderEvent, OrderFilled, StrategyErrored
+from genesis.core.events import Bar, OrderEvent, OrderFilled, StrategyErrored, TimerFired
 from genesis.core.orders import Order
 from genesis.data.loaders import read_bars
 from genesis.engine.kernel import Kernel
@@ -293,7 +293,7 @@ class Harness:
         """One strategy on BTCUSDT with ``cash`` USDT in both the venue and the portfolio."""
         balances = {"USDT": cash}
         venue = make_venue(balances=balances, taker_bps=taker_bps)
-        kernel = make_kernel(tier=tier, balances=balances, fee_rate=taker_bps / _BPS)
+        kernel = make_kernel(tier=tier, balances=balances, fee_rate=taker_bps / _BPS, start_ns=0)
         kernel.add_strategy(
             strategy, strategy_id, params, (BTCUSDT,), requires_stop_loss=requires_stop_loss
         )
@@ -315,20 +315,26 @@ class Harness:
             self.venue.execute(command, now)
 
     def step(self, bar: Bar) -> None:
-        """One runner iteration: venue matches ``bar``, kernel reacts, then sees the bar."""
+        """One runner iteration: venue matches ``bar``, kernel reacts, then sees the bar.
+
+        Timers due before the bar's open fire first, those due during the bar
+        fire before the kernel sees it, as in the backtest runner.
+        """
         clock = self.kernel.clock
         assert isinstance(clock, SimClock)
+        self._fire(clock.advance_to(bar.ts_open))
         if not self._started:
-            clock.advance_to(bar.ts_open)
             self.send(self.kernel.start())
             self._started = True
-        clock.advance_to(bar.ts_open)
         for event in self.venue.process(bar):
             self.events.append(event)
             self.send(self.kernel.handle(event))
-        for timer in clock.advance_to(bar.ts_event):
-            self.send(self.kernel.handle(timer))
+        self._fire(clock.advance_to(bar.ts_event))
         self.send(self.kernel.handle(bar))
+
+    def _fire(self, timers: Sequence[TimerFired]) -> None:
+        for timer in timers:
+            self.send(self.kernel.handle(timer))
 
     def run(self, bars: Iterable[Bar]) -> Harness:
         """``step`` through ``bars``; return self."""
