@@ -94,23 +94,46 @@ class Instrument:
         return result
 
     def validate_order(self, price: Decimal | None, qty: Decimal) -> None:
-        """Check quantity and (when given) price against every filter.
+        """Check quantity and (when given) price and notional against every filter.
 
         Raises:
             InvalidOrder: naming the field, the value and the increment or limit.
+        """
+        self.validate_quantity(qty)
+        if price is not None:
+            self.validate_price(price)
+            self.validate_notional(price, qty)
+
+    def validate_quantity(self, qty: Decimal) -> None:
+        """Step size, min and max quantity.
+
+        Raises:
+            InvalidOrder: naming the value and the step or limit.
         """
         self._check_increment("quantity", qty, self.step_size, "step_size")
         if qty < self.min_qty:
             raise InvalidOrder(f"{self.symbol}: quantity {qty} is below min_qty {self.min_qty}")
         if self.max_qty is not None and qty > self.max_qty:
             raise InvalidOrder(f"{self.symbol}: quantity {qty} is above max_qty {self.max_qty}")
-        if price is None:
-            return
+
+    def validate_price(self, price: Decimal) -> None:
+        """Tick size, min and max price.
+
+        Raises:
+            InvalidOrder: naming the value and the tick or limit.
+        """
         self._check_increment("price", price, self.tick_size, "tick_size")
-        if price < self.min_price or price <= 0:
+        if price < self.min_price:
             raise InvalidOrder(f"{self.symbol}: price {price} is below min_price {self.min_price}")
         if self.max_price is not None and price > self.max_price:
             raise InvalidOrder(f"{self.symbol}: price {price} is above max_price {self.max_price}")
+
+    def validate_notional(self, price: Decimal, qty: Decimal) -> None:
+        """``price * qty`` at least the minimum notional (price need not be on a tick).
+
+        Raises:
+            InvalidOrder: naming the notional and the minimum.
+        """
         notional = price * qty
         if notional < self.min_notional:
             raise InvalidOrder(

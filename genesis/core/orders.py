@@ -27,6 +27,9 @@ Three kinds of edges need a word:
   order to where it would be without the request: ACCEPTED when nothing has
   filled, PARTIALLY_FILLED otherwise (``_settle``), not to a stored "previous"
   state, because fills may have happened in between.
+* A cancel may be sent before the venue acknowledged the order: PENDING_CANCEL
+  then still accepts the late ``OrderAccepted`` (staying PENDING_CANCEL) or
+  ``OrderRejected``.
 * DENIED is local: risk refused the order before it was ever sent. It is
   terminal like REJECTED, but the venue never heard of the order.
 
@@ -73,6 +76,7 @@ TRANSITIONS: Final[Mapping[tuple[OrderStatus, type[OrderEvent]], OrderStatus]] =
     (S.SUBMITTED, OrderFilled): S.PARTIALLY_FILLED,  # venue answered with the fill directly
     (S.SUBMITTED, OrderCanceled): S.CANCELED,  # e.g. IOC with nothing to match
     (S.SUBMITTED, OrderExpired): S.EXPIRED,
+    (S.SUBMITTED, OrderPendingCancel): S.PENDING_CANCEL,  # cancel sent before the ack arrived
     (S.ACCEPTED, OrderTriggered): S.TRIGGERED,
     (S.ACCEPTED, OrderFilled): S.PARTIALLY_FILLED,
     (S.ACCEPTED, OrderPendingCancel): S.PENDING_CANCEL,
@@ -93,6 +97,9 @@ TRANSITIONS: Final[Mapping[tuple[OrderStatus, type[OrderEvent]], OrderStatus]] =
     (S.PENDING_CANCEL, OrderFilled): S.PARTIALLY_FILLED,  # the fill raced the cancel
     (S.PENDING_CANCEL, OrderCancelRejected): S.ACCEPTED,  # settled by fills (_settle)
     (S.PENDING_CANCEL, OrderExpired): S.EXPIRED,
+    (S.PENDING_CANCEL, OrderAccepted): S.PENDING_CANCEL,  # the ack overtaken by our cancel
+    (S.PENDING_CANCEL, OrderRejected): S.REJECTED,  # the venue refused the order itself
+    (S.PENDING_CANCEL, OrderTriggered): S.PENDING_CANCEL,
     (S.PENDING_UPDATE, OrderUpdated): S.ACCEPTED,  # settled by fills (_settle)
     (S.PENDING_UPDATE, OrderModifyRejected): S.ACCEPTED,  # settled by fills (_settle)
     (S.PENDING_UPDATE, OrderFilled): S.PARTIALLY_FILLED,  # the fill raced the modify

@@ -69,6 +69,7 @@ from genesis.exchange.fills import (
 __all__ = ["SimulatedVenue"]
 
 Levels = list[tuple[Decimal, Decimal]]
+_UNKNOWN_SIZE = Decimal("Infinity")
 
 
 class _Working:
@@ -116,6 +117,7 @@ class SimulatedVenue:
         self._quotes: dict[str, QuoteTick] = {}
         self._books: dict[str, BookSync] = {}
         self._bar_driven: set[str] = set()  # instruments matched only by bar paths
+        self._trade_driven: set[str] = set()  # instruments whose last price is a trade
         self._groups: dict[str, list[_Working]] = {}  # OCO group -> working legs
         self.rejected = 0
 
@@ -170,12 +172,14 @@ class SimulatedVenue:
     def _process_bar(self, bar: Bar, out: list[OrderEvent]) -> None:
         self._bar_driven.add(bar.instrument_id)
         if self._inflight and self._inflight[0][0] <= bar.ts_open:
-            self._arrive_until(bar.ts_open, out, reference=bar.open)
+            self._arrive_until(bar.ts_open, out, reference=(bar.instrument_id, bar.open))
         working = self._working.get(bar.instrument_id)
         if working:
             path = bar_path(bar)
-            for w in list(working.values()):
-                self._match_bar(w, bar, path, out)
+            # orders act in the order the price path reaches them (an OCO's nearer leg wins)
+            for w in sorted(working.values(), key=lambda w: self._first_action(w, path)):
+                if w.cmd.client_order_id in self._by_id:  # an earlier fill may have cancelled it
+                    self._match_bar(w, bar, path, out)
         self._last_price[bar.instrument_id] = bar.close
         if self._inflight and self._inflight[0][0] <= bar.ts_event:
             self._arrive_until(bar.ts_event, out)
@@ -183,10 +187,12 @@ class SimulatedVenue:
     def _update_market(self, event: MarketEvent) -> None:
         instrument_id = event.instrument_id
         if isinstance(event, TradeTick):
+            self._trade_driven.add(instrument_id)
             self._last_price[instrument_id] = event.price
         elif isinstance(event, QuoteTick):
             self._quotes[instrument_id] = event
-            self._last_price.setdefault(instrument_id, (event.bid + event.ask) / 2)
+            if instrument_id not in self._trade_driven:  # quotes are the only prices seen
+                self._last_price[instrument_id] = (event.bid + event.ask) / 2
         elif isinstance(event, BookSnapshot | BookDelta):
             sync = self._books.get(instrument_id)
             if sync is None:
@@ -198,13 +204,15 @@ class SimulatedVenue:
     # --- arrivals ---------------------------------------------------------
 
     def _arrive_until(
-        self, ts: int, out: list[OrderEvent], reference: Decimal | None = None
+        self, ts: int, out: list[OrderEvent], reference: tuple[str, Decimal] | None = None
     ) -> None:
+        """Deliver due commands; ``reference`` is (instrument, the first price it will trade)."""
         inflight = self._inflight
         while inflight and inflight[0][0] <= ts:
             arrival, _, command = heapq.heappop(inflight)
             if isinstance(command, SubmitOrder):
-                self._arrive_order(command, arrival, out, reference)
+                ref = reference[1] if reference and reference[0] == command.instrument_id else None
+                self._arrive_order(command, arrival, out, ref)
             elif isinstance(command, CancelOrder):
                 self._arrive_cancel(command, arrival, out)
 
@@ -266,8 +274,11 @@ class SimulatedVenue:
         if w is None:
             out.append(OrderCancelRejected(reason="unknown or finished order", **_ids(cmd, ts)))
             return
-        self._close(w)
-        out.append(OrderCanceled(**_ids(w.cmd, ts)))
+        # cancelling one leg of an OCO list cancels the list, as on Binance
+        legs = list(self._groups.get(w.cmd.oco_group, ())) if w.cmd.oco_group else [w]
+        for leg in legs:
+            self._close(leg)
+            out.append(OrderCanceled(**_ids(leg.cmd, ts)))
 
     def _reject(
         self, cmd: SubmitOrder, ts: int, reason: str, code: str, out: list[OrderEvent]
@@ -286,52 +297,65 @@ class SimulatedVenue:
 
     # --- bar matching -----------------------------------------------------
 
+    def _first_action(self, w: _Working, path: tuple[Decimal, ...]) -> int:
+        """Index of the path point where ``w`` first triggers or fills (4: never)."""
+        cmd = w.cmd
+        if not w.triggered:
+            hit = self._touch(path, cmd.trigger_price, cmd.side, 0)
+        elif cmd.order_type is OrderType.MARKET or cmd.price is None:
+            return 0
+        else:
+            hit = self._touch(path, cmd.price, cmd.side.opposite, 0)
+        return 4 if hit is None else hit[0]
+
     def _match_bar(
         self, w: _Working, bar: Bar, path: tuple[Decimal, ...], out: list[OrderEvent]
     ) -> None:
         cmd, fresh = w.cmd, w.fresh
         w.fresh = False
-        start = 0
+        offset = 0
         if not w.triggered:
             hit = self._touch(path, cmd.trigger_price, cmd.side, 0)
             if hit is None:
                 return
-            start, trigger_px = hit
+            offset, trigger_px = hit
             w.triggered = True
-            out.append(OrderTriggered(**_ids(cmd, _path_ts(bar, start))))
+            ts = _path_ts(bar, offset)
+            out.append(OrderTriggered(**_ids(cmd, ts)))
             if cmd.order_type is OrderType.STOP_MARKET:
-                self._fill_at(
-                    w, trigger_px, _path_ts(bar, start), LiquiditySide.TAKER, out, slip=True
-                )
+                self._fill_at(w, trigger_px, ts, LiquiditySide.TAKER, out, slip=True)
                 return
-            fresh = True  # a triggered stop-limit is a new limit order at that point
+            # a triggered stop-limit is a new limit order, placed where the price now is
+            path, fresh = (trigger_px, *path[offset + 1 :]), True
         if cmd.order_type is OrderType.MARKET:
             self._fill_at(w, path[0], bar.ts_open, LiquiditySide.TAKER, out, slip=True)
             return
-        self._match_bar_limit(w, bar, path, start, fresh, out)
+        self._match_bar_limit(w, bar, path, offset, fresh, out)
 
     def _match_bar_limit(
         self,
         w: _Working,
         bar: Bar,
         path: tuple[Decimal, ...],
-        start: int,
+        offset: int,
         fresh: bool,
         out: list[OrderEvent],
     ) -> None:
+        """Match a limit against ``path``, whose point i is the bar's point ``offset + i``."""
         cmd = w.cmd
         assert cmd.price is not None
         limit, side = cmd.price, cmd.side
-        at_start = path[start] <= limit if side is Side.BUY else path[start] >= limit
+        at_start = path[0] <= limit if side is Side.BUY else path[0] >= limit
         if fresh and at_start:
-            self._fill_at(w, path[start], _path_ts(bar, start), LiquiditySide.TAKER, out)
+            ts = _path_ts(bar, offset)
+            self._fill_at(w, path[0], ts, LiquiditySide.TAKER, out, slip=True, cap=limit)
             return
         if cmd.time_in_force is not TimeInForce.GTC and fresh:
-            self._expire(w, bar.ts_open, out)
+            self._expire(w, _path_ts(bar, offset), out)
             return
-        hit = self._touch(path, limit, side.opposite, start)
+        hit = self._touch(path, limit, side.opposite, 0)
         if hit is not None:
-            self._fill_at(w, limit, _path_ts(bar, hit[0]), LiquiditySide.MAKER, out)
+            self._fill_at(w, limit, _path_ts(bar, offset + hit[0]), LiquiditySide.MAKER, out)
 
     @staticmethod
     def _touch(
@@ -381,7 +405,7 @@ class SimulatedVenue:
         if levels is None:  # only a last trade price: fill it all there, with slippage
             last = self._last_price[cmd.instrument_id]
             if limit is None or (last <= limit if cmd.side is Side.BUY else last >= limit):
-                self._fill_at(w, last, ts, LiquiditySide.TAKER, out, slip=True)
+                self._fill_at(w, last, ts, LiquiditySide.TAKER, out, slip=True, cap=limit)
         else:
             self._walk(w, levels, limit, ts, out)
         if w.cmd.client_order_id in self._by_id and (
@@ -396,7 +420,7 @@ class SimulatedVenue:
         usable = [
             (p, q)
             for p, q in levels
-            if limit is None or (p <= limit if side is Side.BUY else p >= limit)
+            if q > 0 and (limit is None or (p <= limit if side is Side.BUY else p >= limit))
         ]
         if w.cmd.time_in_force is TimeInForce.FOK and sum(q for _, q in usable) < w.leaves:
             return
@@ -440,9 +464,10 @@ class SimulatedVenue:
             return sync.book.levels(book_side, 1000) if sync.valid else []
         quote = self._quotes.get(instrument_id)
         if quote is not None:
+            # a quote without sizes (size 0: e.g. FX quote files) has unknown depth: unlimited
             if book_side is Side.SELL:
-                return [(quote.ask, quote.ask_size)]
-            return [(quote.bid, quote.bid_size)]
+                return [(quote.ask, quote.ask_size or _UNKNOWN_SIZE)]
+            return [(quote.bid, quote.bid_size or _UNKNOWN_SIZE)]
         return None
 
     def _best(self, instrument_id: str, book_side: Side) -> Decimal | None:
@@ -462,12 +487,16 @@ class SimulatedVenue:
         out: list[OrderEvent],
         *,
         slip: bool = False,
+        cap: Decimal | None = None,
         qty: Decimal | None = None,
     ) -> None:
+        """Fill ``qty`` (default: all that is left) at ``price``, slipped but never past ``cap``."""
         cmd = w.cmd
         inst = self._instruments(cmd.instrument_id)
         if slip:
             price = self._slippage.apply(price, cmd.side, inst)
+            if cap is not None:
+                price = min(price, cap) if cmd.side is Side.BUY else max(price, cap)
         qty = w.leaves if qty is None else qty
         if cmd.oco_group:
             self._cancel_siblings(w, ts, out)

@@ -12,6 +12,7 @@ from genesis.core.ids import IdGenerator
 from genesis.core.instruments import Instrument
 from genesis.core.money import ROUND_HALF_EVEN
 from genesis.core.orders import Order
+from genesis.errors import InvalidOrder
 
 __all__ = ["OrderFactory"]
 
@@ -96,6 +97,10 @@ class OrderFactory:
         correlation_id: str = "",
     ) -> Order:
         inst = self._instruments(instrument_id)
+        qty = inst.quantity(quantity)
+        limit = None if price is None else inst.price_for(side, price)
+        _positive(inst, "quantity", qty, inst.step_size)
+        _positive(inst, "price", limit, inst.tick_size)
         now = self._clock.now_ns()
         order_id = self._ids.next(now)
         return Order(
@@ -104,8 +109,8 @@ class OrderFactory:
             instrument_id=instrument_id,
             side=side,
             order_type=order_type,
-            quantity=inst.quantity(quantity),
-            price=None if price is None else inst.price_for(side, price),
+            quantity=qty,
+            price=limit,
             trigger_price=_trigger(inst, trigger_price),
             time_in_force=time_in_force,
             post_only=post_only,
@@ -113,6 +118,13 @@ class OrderFactory:
             correlation_id=correlation_id or order_id,
             stop_loss=_trigger(inst, stop_loss),
             take_profit=None if take_profit is None else inst.price_for(side.opposite, take_profit),
+        )
+
+
+def _positive(inst: Instrument, name: str, value: Decimal | None, increment: Decimal) -> None:
+    if value is not None and value <= 0:
+        raise InvalidOrder(
+            f"{inst.symbol}: {name} must be > 0 after rounding to {increment}, was {value}"
         )
 
 

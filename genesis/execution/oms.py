@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from genesis.core.events import OrderEvent, OrderFilled
+from genesis.core.events import OrderCancelRejected, OrderEvent, OrderFilled, OrderModifyRejected
 from genesis.core.orders import Order
 from genesis.errors import IllegalTransition
 
@@ -20,6 +20,7 @@ class OmsStats:
     duplicate_fills: int
     illegal_events: int
     unknown_order_events: int
+    late_refusals: int
 
 
 class OrderManager:
@@ -38,6 +39,7 @@ class OrderManager:
         self._duplicates = 0
         self._illegal = 0
         self._unknown = 0
+        self._late_refusals = 0
 
     def register(self, order: Order) -> None:
         """Start tracking ``order``.
@@ -70,6 +72,14 @@ class OrderManager:
             if key in self._trades:
                 self._duplicates += 1
                 return None
+        elif (
+            isinstance(event, OrderCancelRejected | OrderModifyRejected)
+            and order.status.is_terminal
+        ):
+            # our request lost a race with the order's end (filled, or cancelled with its
+            # OCO list): the venue's refusal is expected and changes nothing
+            self._late_refusals += 1
+            return None
         try:
             order.apply(event)
         except IllegalTransition:
@@ -111,4 +121,5 @@ class OrderManager:
             duplicate_fills=self._duplicates,
             illegal_events=self._illegal,
             unknown_order_events=self._unknown,
+            late_refusals=self._late_refusals,
         )

@@ -46,11 +46,18 @@ Check = Callable[[Order, RiskInput], RiskRejected | None]
 
 
 def check_instrument_filters(order: Order, risk: RiskInput) -> RiskRejected | None:
-    """Tick size, step size, min/max quantity and min notional (at the reference price)."""
+    """Step size and quantity limits; tick size of the order's own prices; min notional.
+
+    The notional of a market order is judged at the reference (last) price, which
+    need not sit on a tick (a quote mid often does not).
+    """
+    inst = risk.instrument
     try:
-        risk.instrument.validate_order(risk.reference_price, order.quantity)
-        if order.price is not None:
-            risk.instrument.validate_order(order.price, order.quantity)
+        inst.validate_quantity(order.quantity)
+        for price in (order.price, order.trigger_price):
+            if price is not None:
+                inst.validate_price(price)
+        inst.validate_notional(order.price or risk.reference_price, order.quantity)
     except InvalidOrder as exc:
         return RiskRejected("INSTRUMENT_FILTER", str(exc))
     return None
@@ -79,9 +86,9 @@ def check_position_size(order: Order, risk: RiskInput) -> RiskRejected | None:
     """The position after the order must stay within the tier's share of equity."""
     if risk.limits is None or risk.reduce_only or risk.tier is None:
         return None
+    if not _increases_exposure(order, risk):
+        return None
     after = abs(risk.position_qty + order.side.sign * order.quantity)
-    if after <= abs(risk.position_qty):
-        return None  # reduces exposure
     notional = after * risk.reference_price
     limit = risk.equity * risk.limits.max_position_pct
     if notional > limit:
@@ -94,10 +101,16 @@ def check_position_size(order: Order, risk: RiskInput) -> RiskRejected | None:
 
 
 def check_stop_loss(order: Order, risk: RiskInput) -> RiskRejected | None:
-    """Entries must carry a stop loss when the strategy's config says so."""
+    """Entries must carry a stop loss when the strategy's config says so; exits need none."""
     if not risk.requires_stop_loss or risk.reduce_only or order.stop_loss is not None:
+        return None
+    if not _increases_exposure(order, risk):
         return None
     return RiskRejected(
         "STOP_LOSS_REQUIRED",
         f"entry {order.client_order_id} has no stop loss and its strategy requires one",
     )
+
+
+def _increases_exposure(order: Order, risk: RiskInput) -> bool:
+    return abs(risk.position_qty + order.side.sign * order.quantity) > abs(risk.position_qty)

@@ -93,7 +93,11 @@ def _from_path(path: str) -> StrategySpec:
         raise ConfigError(f"cannot import strategy {path!r}: {exc}") from exc
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise ConfigError(f"{path!r} is not a Strategy subclass")
-    return StrategySpec(path, cls, cls.Params, tuple(Tier))
+    registered = next((spec for spec in _REGISTRY.values() if spec.cls is cls), None)
+    tiers = (
+        registered.tiers if registered is not None else tuple(Tier)
+    )  # a registered class keeps its tiers
+    return StrategySpec(path, cls, cls.Params, tiers)
 
 
 def parse_params(

@@ -316,12 +316,6 @@ def test_timer_reaches_the_strategy_named_in_its_prefix() -> None:
     assert [t.name for t in _strategy(kernel, "s1", _Timed).fired] == ["s1:check"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Kernel._cancel applies OrderPendingCancel to a SUBMITTED order, an edge missing "
-    "from core.orders.TRANSITIONS; IllegalTransition escapes into the hook and the strategy "
-    "is disabled. Add (SUBMITTED, OrderPendingCancel) -> PENDING_CANCEL, or defer the cancel",
-)
 def test_cancelling_a_just_submitted_order_does_not_disable_the_strategy() -> None:
     """Submit then cancel in one hook: the kernel emits the submit and the cancel, no fault."""
     kernel = _kernel(("s1", _SubmitThenCancel))

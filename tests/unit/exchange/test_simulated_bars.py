@@ -216,12 +216,6 @@ def test_stop_limit_triggers_then_works_as_a_limit() -> None:
     assert (fill.last_px, fill.liquidity) == (D("46420.00"), LiquiditySide.MAKER)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a stop-limit triggered inside a bar is matched from the path vertex after the "
-    "trigger (the low 46650.0), not from the trigger price, so the limit 46655 marketable at "
-    "46660 never fills in this bar (SimulatedVenue._match_bar passes `start` of the vertex)",
-)
 def test_stop_limit_marketable_when_triggered_fills_in_the_same_bar() -> None:
     """Sell stop 46660 / limit 46655 on 00:54 (falls 46676 → 46650): fills at 46660 when triggered."""
     venue = make_venue(balances=_btc("0.01"))
@@ -270,12 +264,6 @@ def test_slippage_lowers_a_sell_fill_and_rounds_to_tick() -> None:
     assert fill.last_px == D("46372.36")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a limit order marketable at the bar's open is filled at the raw open with no "
-    "slippage (_match_bar_limit calls _fill_at without slip=True), while the module docstring "
-    "says such taker fills pay slippage; an aggressive limit thus dodges what a market order pays",
-)
 def test_marketable_limit_pays_slippage_like_a_market_order() -> None:
     """With 1 bps, a buy limit at 46500 taking the 46377.0 open pays 46381.64, within its limit."""
     venue = make_venue(slippage=SlippageModel(bps=D(1)))
@@ -401,12 +389,6 @@ def test_first_oco_execution_cancels_the_other_leg() -> None:
     assert (venue.account.balances().get("BTC"), venue.open_order_ids()) == (None, [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: bar matching resolves working orders in insertion order, not path order: on the "
-    "down bar 23:38 (open→high→low) the target 46436 is reached at the high before the stop "
-    "46400 at the low, yet the earlier-inserted stop fills (SimulatedVenue._process_bar)",
-)
 def test_oco_leg_reached_first_on_the_path_wins() -> None:
     """On 23:38 (46434 → 46438 → 46388) the 46436 target executes before the 46400 stop."""
     venue = make_venue(balances=_btc("0.01"))
@@ -417,12 +399,6 @@ def test_oco_leg_reached_first_on_the_path_wins() -> None:
     assert [(f.client_order_id, f.last_px) for f in fills] == [("tp", D("46436.00"))]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _process_bar iterates a snapshot of working orders, so an OCO leg cancelled by its "
-    "sibling earlier in the same bar is matched again and fills (or is 'cancelled' twice); "
-    "skip legs no longer in _by_id",
-)
 def test_cancelled_oco_leg_never_executes_in_the_same_bar() -> None:
     """On 00:03 the 46310 stop executes; the cancelled 46380 target must not fill as well."""
     venue = make_venue(balances=_btc("1"))
@@ -438,12 +414,6 @@ def test_cancelled_oco_leg_never_executes_in_the_same_bar() -> None:
     assert venue.account.total("BTC") == D("0.5")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cancelling the OCO leg that holds the pair's lock releases it although the other "
-    "leg keeps working with a zero lock (SimulatedVenue._close): move the lock to the remaining "
-    "leg, or cancel the whole list as Binance does",
-)
 def test_cancelling_one_oco_leg_keeps_the_working_leg_locked() -> None:
     """After the stop leg is cancelled, 0.5 BTC stays locked while the target leg works."""
     venue = make_venue(balances=_btc("1"))
@@ -456,12 +426,6 @@ def test_cancelling_one_oco_leg_keeps_the_working_leg_locked() -> None:
     assert venue.account.free("BTC") == D(1) - locked
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _process_bar delivers every due command with reference=bar.open, whatever its "
-    "instrument, so an ETHUSDT order arriving at a BTCUSDT bar is locked and post-only-checked "
-    "against BTC's 46377.0; pass the reference only to commands for bar.instrument_id",
-)
 def test_bar_open_is_not_used_as_the_price_of_another_instrument() -> None:
     """A post-only ETHUSDT sell at 4000 reaching the venue at a BTCUSDT open is not 'taking'."""
     venue = make_venue(balances={"USDT": D(100_000), "ETH": D(1)})
@@ -523,12 +487,6 @@ def test_resting_limit_fills_as_maker_on_trades_through_its_price() -> None:
     assert fills[0].ts_event == 1_610_064_000_673_000_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: on a trade-only stream _take fills a marketable limit at the last trade plus "
-    "slippage without capping at the limit, so a buy limit at 39433.00 fills at 39436.43; "
-    "cap the slipped price at the limit (or skip the fill)",
-)
 def test_limit_never_fills_beyond_its_price_with_slippage() -> None:
     """A buy limit at 39433.00 after a 39432.48 print, with 1 bps slippage, pays at most 39433.00."""
     venue = make_venue(slippage=SlippageModel(bps=D(1)))
@@ -551,11 +509,6 @@ def test_market_order_before_any_price_is_rejected() -> None:
     assert event.code == "-1013"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: on a quote-only stream the venue's last price is set once (setdefault to the "
-    "first mid) and never updated, so stops never trigger (SimulatedVenue._update_market)",
-)
 def test_stop_triggers_on_a_quote_only_stream() -> None:
     """A buy stop at 39440 triggers once the quotes rise to 39490.97 / 39490.98."""
     venue = make_venue()
@@ -569,12 +522,6 @@ def test_stop_triggers_on_a_quote_only_stream() -> None:
     assert "OrderTriggered" in _kinds(events)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a quote level of size 0 (read_quotes gives 0 when a file has no size columns) "
-    "produces an OrderFilled with last_qty 0, which the order FSM refuses "
-    "(SimulatedVenue._walk should skip empty levels)",
-)
 def test_quote_without_size_never_produces_an_empty_fill() -> None:
     """A market buy against a real quote whose sizes are unknown (0) yields no zero-quantity fill."""
     venue = make_venue()

@@ -149,12 +149,6 @@ def test_negative_quantity_raises() -> None:
         factory.market("BTCUSDT", Side.BUY, "-0.01")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a zero quantity passes the factory (Instrument.quantity only refuses a non-zero "
-    "value rounding to 0, and _number only refuses < 0), against the factory's contract "
-    "'InvalidOrder: a value is not a positive finite number or rounds to zero'",
-)
 def test_zero_quantity_raises() -> None:
     """A quantity of 0 is not a positive number: InvalidOrder."""
     factory, _ = _factory()
@@ -163,11 +157,6 @@ def test_zero_quantity_raises() -> None:
         factory.market("BTCUSDT", Side.BUY, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a limit price that rounds to 0 (0.004 at tick 0.01) becomes price 0.00 without "
-    "error; the factory's contract says a value rounding to zero raises InvalidOrder",
-)
 def test_limit_price_rounding_to_zero_raises() -> None:
     """A buy limit at 0.004 USDT rounds to 0.00 at tick 0.01: InvalidOrder."""
     factory, _ = _factory()

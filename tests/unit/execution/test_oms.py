@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from genesis.core.enums import OrderStatus, Side
-from genesis.core.events import OrderAccepted, OrderCanceled, OrderSubmitted
+from genesis.core.events import OrderAccepted, OrderCanceled, OrderCancelRejected, OrderSubmitted
 from genesis.core.orders import Order
 from genesis.errors import IllegalTransition
 from genesis.execution.oms import OmsStats, OrderManager
@@ -157,6 +157,7 @@ def test_statistics_count_orders_and_fills() -> None:
         duplicate_fills=0,
         illegal_events=0,
         unknown_order_events=0,
+        late_refusals=0,
     )
 
 
@@ -167,3 +168,22 @@ def test_iteration_yields_every_order_in_registration_order() -> None:
         oms.register(order(client_order_id=cid))
 
     assert [o.client_order_id for o in oms] == ["s1-1", "s1-2", "s1-3"]
+
+
+def test_cancel_refused_after_the_order_ended_is_not_illegal() -> None:
+    """A cancel that lost the race with a fill is refused by the venue; nothing changes."""
+    oms = OrderManager()
+    order = _working(oms, "s1-1")
+    oms.apply(fill(Side.BUY, "0.02", OPEN_2302, trade_id="T1"))
+    refused = OrderCancelRejected(
+        ts_event=9,
+        ts_init=9,
+        client_order_id=order.client_order_id,
+        strategy_id=order.strategy_id,
+        instrument_id=order.instrument_id,
+        reason="unknown order",
+    )
+
+    assert oms.apply(refused) is None
+    assert oms.statistics().late_refusals == 1
+    assert oms.statistics().illegal_events == 0

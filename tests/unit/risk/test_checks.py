@@ -83,12 +83,6 @@ def test_limit_price_off_the_tick_is_refused() -> None:
     assert "price 46377.005 is not a multiple of tick_size 0.01" in refusal.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: check_instrument_filters validates the *reference* price against the tick; for a "
-    "market order on quote data the reference is the mid (39433.305), half a tick, so every "
-    "market order is refused INSTRUMENT_FILTER; check only qty filters and min notional there",
-)
 def test_market_order_priced_at_a_half_tick_mid_passes() -> None:
     """A market order needs no tick-aligned reference: the quote mid 39433.305 is fine."""
     mid = (D("39432.99") + D("39433.62")) / 2
@@ -207,12 +201,6 @@ def test_reduce_only_exit_needs_no_stop_loss() -> None:
     assert check_stop_loss(order(Side.SELL, "0.001"), risk) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: check_stop_loss treats any order not flagged reduce_only as an entry, so a "
-    "strategy's own closing sell (long 0.001, sell 0.001) is refused STOP_LOSS_REQUIRED and "
-    "the position can never be closed; skip orders that do not increase |position|",
-)
 def test_closing_order_needs_no_stop_loss() -> None:
     """Selling the whole 0.001 BTC long closes it: no stop loss is needed."""
     risk = _risk(requires_stop_loss=True, position_qty=D("0.001"), free_base=D("0.001"))

@@ -130,12 +130,6 @@ def test_sniper_position_never_exceeds_2_percent_of_equity(sniper: Harness) -> N
     assert max(shares) <= D("0.02")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (kernel): on 2022-01-01 08:32 a breakdown exit follows the entry's fill by one "
-    "bar, while the stop/target legs are still SUBMITTED; Kernel._cancel applies "
-    "OrderPendingCancel, illegal in SUBMITTED, and the strategy is disabled (IllegalTransition)",
-)
 def test_short_lookback_breakdown_right_after_a_fill_keeps_trading() -> None:
     """With lookback 5, the first 600 bars run without disabling the strategy."""
     harness = Harness.build(MomentumBreakout, MomentumBreakoutParams(lookback=5), cash=CASH)
@@ -145,12 +139,6 @@ def test_short_lookback_breakdown_right_after_a_fill_keeps_trading() -> None:
     assert harness.kernel.errors == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (risk): with a mandatory stop loss, check_stop_loss refuses the strategy's own "
-    "breakdown sell (not flagged reduce-only) as an entry without a stop; the first position "
-    "can never be closed and the sell is denied on every bar (2,667 denials over the month)",
-)
 def test_mandatory_stop_loss_does_not_block_closing_sells() -> None:
     """Sniper with requires_stop_loss: the month runs with no denial."""
     harness = Harness.build(

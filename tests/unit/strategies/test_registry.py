@@ -65,12 +65,6 @@ def test_import_path_to_a_non_strategy_is_a_config_error() -> None:
         registry.get("genesis.core.enums:Side")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _from_path gives every strategy loaded by path all tiers, so a Sniper-only "
-    "built-in named as 'pkg.mod:Class' escapes its tier restriction; reuse the registered "
-    "spec's tiers when the class is registered",
-)
 def test_import_path_of_a_registered_class_keeps_its_tiers() -> None:
     """momentum_breakout named by path is still Sniper-only."""
     spec = registry.get("genesis.strategies.sniper.momentum_breakout:MomentumBreakout")
