@@ -164,7 +164,8 @@ class SimulatedVenue:
         if type(event) is Bar:
             self._process_bar(event, out)
         else:
-            self._arrive_until(event.ts_event, out)
+            # the venue lives on the replay's clock: when the event was seen (ts_init)
+            self._arrive_until(event.ts_init, out)
             self._update_market(event)
             self._match_tick(event, out)
         return out
@@ -374,9 +375,9 @@ class SimulatedVenue:
         if not working:
             return
         for w in list(working.values()):
-            self._match_tick_order(
-                w, event.ts_event, out, trade=event if isinstance(event, TradeTick) else None
-            )
+            if w.cmd.client_order_id in self._by_id:
+                trade = event if isinstance(event, TradeTick) else None
+                self._match_tick_order(w, event.ts_init, out, trade=trade)
 
     def _match_tick_order(
         self, w: _Working, ts: int, out: list[OrderEvent], trade: TradeTick | None = None
@@ -435,7 +436,7 @@ class SimulatedVenue:
         through = trade.price <= limit if w.cmd.side is Side.BUY else trade.price >= limit
         if through:
             self._fill_at(
-                w, limit, trade.ts_event, LiquiditySide.MAKER, out, qty=min(trade.size, w.leaves)
+                w, limit, trade.ts_init, LiquiditySide.MAKER, out, qty=min(trade.size, w.leaves)
             )
 
     def _fill_resting_from_book(self, w: _Working, ts: int, out: list[OrderEvent]) -> None:
