@@ -10,7 +10,7 @@ from typing import IO
 
 from genesis.portfolio.accounting import ClosedLot
 
-__all__ = ["EquityWriter", "format_ts", "write_trades"]
+__all__ = ["EquityWriter", "TradeWriter", "format_ts", "write_trades"]
 
 _NS = 1_000_000_000
 _DAY_NS = 86_400 * _NS
@@ -76,24 +76,40 @@ class EquityWriter:
         self._fh.close()
 
 
+class TradeWriter:
+    """Streams closed lots to ``trades.csv`` as they close (one row per closed lot)."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh: IO[str] = path.open("w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._fh, lineterminator="\n")
+        self._writer.writerow(TRADE_COLUMNS)
+        self.count = 0
+
+    def add(self, lot: ClosedLot) -> None:
+        self._writer.writerow(
+            (
+                format_ts(lot.entry_ts),
+                format_ts(lot.exit_ts),
+                lot.direction,
+                lot.quantity,
+                lot.entry_px,
+                lot.exit_px,
+                lot.net_pnl,
+                lot.fees,
+            )
+        )
+        self.count += 1
+
+    def close(self) -> None:
+        self._fh.close()
+
+
 def write_trades(path: Path, lots: Iterable[ClosedLot]) -> int:
     """Write closed trades (one row per closed lot); return the row count."""
-    count = 0
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(TRADE_COLUMNS)
+    writer = TradeWriter(path)
+    try:
         for lot in lots:
-            writer.writerow(
-                (
-                    format_ts(lot.entry_ts),
-                    format_ts(lot.exit_ts),
-                    lot.direction,
-                    lot.quantity,
-                    lot.entry_px,
-                    lot.exit_px,
-                    lot.net_pnl,
-                    lot.fees,
-                )
-            )
-            count += 1
-    return count
+            writer.add(lot)
+    finally:
+        writer.close()
+    return writer.count

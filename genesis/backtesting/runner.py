@@ -4,22 +4,23 @@ No event loop, no threads. For each bar: deliver the commands that reached
 the venue and match them against the bar (fills at this bar's open for
 orders sent at the previous close), let the kernel react to those fills,
 fire due timers, hand the bar to the kernel, carry its commands to the venue,
-and record equity. Data is streamed from the file; the run holds the equity
-curve as packed floats (8 bytes a bar) for the metrics and writes everything
-else to disk as it goes.
+and record equity. Memory stays flat however long the history: bars are
+streamed from the file, equity rows and closed trades are written as they
+happen, metrics are accumulated in fixed-size chunks (``RunningMetrics``),
+finished orders are forgotten and fill de-duplication keeps a bounded window.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from genesis.backtesting.metrics import Metrics, compute_metrics, periods_per_year
-from genesis.backtesting.output import EquityWriter, write_trades
+from genesis.backtesting.metrics import Metrics, periods_per_year
+from genesis.backtesting.output import EquityWriter, TradeWriter
+from genesis.backtesting.streaming import RunningMetrics
 from genesis.core.clock import SimClock
 from genesis.core.commands import Command
 from genesis.core.enums import AccountingMethod
@@ -28,7 +29,8 @@ from genesis.core.instruments import Instrument
 from genesis.engine.kernel import Kernel
 from genesis.exchange.fills import FeeModel, LatencyModel, SlippageModel
 from genesis.exchange.simulated import SimulatedVenue
-from genesis.portfolio import Portfolio
+from genesis.execution.oms import OrderManager
+from genesis.portfolio import ClosedLot, Portfolio
 from genesis.risk.engine import RiskEngine
 from genesis.risk.limits import Tier
 from genesis.strategies import registry
@@ -36,6 +38,7 @@ from genesis.strategies import registry
 __all__ = ["BacktestConfig", "BacktestResult", "run_backtest"]
 
 _BPS = Decimal(10_000)
+_DEDUP_WINDOW = 10_000  # fills remembered for de-duplication (bounded memory)
 
 
 class _NullLog:
@@ -89,18 +92,35 @@ def run_backtest(
     spec = registry.get(config.strategy)
     params = registry.parse_params(spec, config.params, source="--param")
     out_dir.mkdir(parents=True, exist_ok=True)
-    inst = config.instrument
-    kernel, venue = _build(config, spec.cls, params)
+    metrics = RunningMetrics(config.cash)
+    trades = TradeWriter(out_dir / "trades.csv")
     equity = EquityWriter(out_dir / "equity.csv")
     try:
-        loop = _Loop(kernel, venue, inst.symbol, equity, progress)
+        kernel, venue = _build(config, spec.cls, params, _TradeSink(trades, metrics))
+        loop = _Loop(kernel, venue, equity, metrics, progress)
         loop.run(bars)
     finally:
         equity.close()
-    return _finish(config, kernel, venue, loop, out_dir)
+        trades.close()
+    return _finish(config, kernel, venue, loop, out_dir, trades.count)
 
 
-def _build(config: BacktestConfig, cls: Any, params: Any) -> tuple[Kernel, SimulatedVenue]:
+class _TradeSink:
+    """Each closed lot goes to trades.csv and into the trade statistics."""
+
+    __slots__ = ("_metrics", "_writer")
+
+    def __init__(self, writer: TradeWriter, metrics: RunningMetrics) -> None:
+        self._writer, self._metrics = writer, metrics
+
+    def __call__(self, lot: ClosedLot) -> None:
+        self._writer.add(lot)
+        self._metrics.add_trade(float(lot.net_pnl))
+
+
+def _build(
+    config: BacktestConfig, cls: Any, params: Any, sink: Callable[[ClosedLot], None]
+) -> tuple[Kernel, SimulatedVenue]:
     inst = config.instrument
     lookup = {inst.symbol: inst}.__getitem__
     clock = SimClock()
@@ -115,7 +135,12 @@ def _build(config: BacktestConfig, cls: Any, params: Any) -> tuple[Kernel, Simul
         latency=LatencyModel(config.latency_ns),
     )
     portfolio = Portfolio(
-        lookup, method=config.accounting, balances=balances, base_currency=inst.quote
+        lookup,
+        method=config.accounting,
+        balances=balances,
+        base_currency=inst.quote,
+        closed_lot_sink=sink,
+        dedup_window=_DEDUP_WINDOW,
     )
     kernel = Kernel(
         clock=clock,
@@ -124,6 +149,7 @@ def _build(config: BacktestConfig, cls: Any, params: Any) -> tuple[Kernel, Simul
         risk=RiskEngine(config.tier),
         fee_rate=fees.worst_rate,
         log=_NullLog(),
+        oms=OrderManager(forget_closed=True),
     )
     kernel.add_strategy(
         cls,
@@ -142,17 +168,15 @@ class _Loop:
         self,
         kernel: Kernel,
         venue: SimulatedVenue,
-        symbol: str,
         equity: EquityWriter,
+        metrics: RunningMetrics,
         progress: Callable[[Bar], None] | None,
     ) -> None:
         self.kernel = kernel
         self.venue = venue
-        self.symbol = symbol
         self.equity_out = equity
+        self.metrics = metrics
         self.progress = progress
-        self.curve: array[float] = array("d")
-        self.times: array[int] = array("q")
         self.exposed = 0
         self.bars = 0
         self.fills = 0
@@ -166,7 +190,7 @@ class _Loop:
         assert isinstance(clock, SimClock)
         self._send(kernel.start())
         equity_of = kernel.portfolio.equity
-        curve_add, times_add, equity_add = self.curve.append, self.times.append, self.equity_out.add
+        metrics_add, equity_add = self.metrics.add, self.equity_out.add
         advance, handle, send, progress = clock.advance_to, kernel.handle, self._send, self.progress
         handle_bar, has_work = kernel.handle_bar, venue.has_work
         count = exposed = 0
@@ -189,8 +213,7 @@ class _Loop:
                 value = equity_of()
                 value_f, value_s = float(value), str(value)
                 self.dirty = False
-            curve_add(value_f)
-            times_add(bar.ts_open)
+            metrics_add(bar.ts_open, value_f)
             equity_add(bar.ts_open, value_s)
             if self.position:
                 exposed += 1
@@ -219,24 +242,22 @@ class _Loop:
 
 
 def _finish(
-    config: BacktestConfig, kernel: Kernel, venue: SimulatedVenue, loop: _Loop, out_dir: Path
+    config: BacktestConfig,
+    kernel: Kernel,
+    venue: SimulatedVenue,
+    loop: _Loop,
+    out_dir: Path,
+    trades: int,
 ) -> BacktestResult:
     portfolio = kernel.portfolio
-    lots = portfolio.closed_lots()
-    trades = write_trades(out_dir / "trades.csv", lots)
     # the simulated venue charges fees in the quote asset; other currencies cannot be summed
     fees = portfolio.fees_by_currency().get(config.instrument.quote, Decimal(0))
     rejected = kernel.denied + venue.rejected
-    final = portfolio.equity()
-    metrics = compute_metrics(
-        initial_equity=config.cash,
-        equity=loop.curve if loop.bars else [float(config.cash)],
-        timestamps_ns=loop.times if loop.bars else [0],
-        trade_pnls=[float(lot.net_pnl) for lot in lots],
+    metrics = loop.metrics.finish(
         exposed_bars=loop.exposed,
         fees=fees,
         rejected_orders=rejected,
-        final_equity=final,
+        final_equity=portfolio.equity(),
         periods_per_year=periods_per_year(config.interval_ns),
     )
     (out_dir / "metrics.json").write_text(metrics.to_json(), encoding="utf-8")

@@ -113,6 +113,7 @@ class Kernel:
         fee_rate: Decimal,
         log: Any,
         market: MarketView | None = None,
+        oms: OrderManager | None = None,
     ) -> None:
         self.clock = clock
         self.instruments = instruments
@@ -121,7 +122,7 @@ class Kernel:
         self.fee_rate = fee_rate
         self.log = log
         self.market = market or MarketView()
-        self.oms = OrderManager()
+        self.oms = oms or OrderManager()
         self.guard = StrategyGuard(log)
         self.strategies: dict[str, Strategy[Any]] = {}
         self.errors: list[StrategyErrored] = []

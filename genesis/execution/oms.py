@@ -31,11 +31,15 @@ class OrderManager:
     backfill after a reconnect) changes nothing.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, forget_closed: bool = False) -> None:
+        """``forget_closed`` drops finished orders (and their trade keys): flat memory for
+        long backtests; a late event for a forgotten order counts as unknown."""
+        self._forget = forget_closed
         self._orders: dict[str, Order] = {}
         self._open: dict[str, Order] = {}
         self._trades: set[tuple[str, str, str]] = set()
         self._fills = 0
+        self._keys: dict[str, list[tuple[str, str, str]]] = {}  # order -> its trade keys
         self._duplicates = 0
         self._illegal = 0
         self._unknown = 0
@@ -87,9 +91,14 @@ class OrderManager:
             raise
         if isinstance(event, OrderFilled):
             self._trades.add(key)
+            if self._forget:
+                self._keys.setdefault(order.client_order_id, []).append(key)
             self._fills += 1
         if order.status.is_terminal:
             self._open.pop(order.client_order_id, None)
+            if self._forget:
+                del self._orders[order.client_order_id]
+                self._trades.difference_update(self._keys.pop(order.client_order_id, ()))
         return order
 
     def open_orders(

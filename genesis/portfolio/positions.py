@@ -36,6 +36,7 @@ O(number of such balances) and ``mark()`` is one dict store.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -93,6 +94,11 @@ class Portfolio:
         method: the lot accounting method of every position.
         balances: starting balances by asset (exact Decimals).
         base_currency: the currency ``equity()`` is measured in.
+        closed_lot_sink: when given, closed lots are handed to it as they close
+            instead of being kept (``closed_lots()`` is then empty): a long
+            backtest streams its trades to disk with flat memory.
+        dedup_window: when given, only the newest this-many trade keys are
+            remembered for duplicate detection (bounded memory); None keeps all.
 
     Raises:
         ConfigError: a balance is not a finite Decimal, or ``base_currency`` is empty.
@@ -105,6 +111,8 @@ class Portfolio:
         method: AccountingMethod = AccountingMethod.FIFO,
         balances: Mapping[str, Decimal],
         base_currency: str = "USDT",
+        closed_lot_sink: Callable[[ClosedLot], None] | None = None,
+        dedup_window: int | None = None,
     ) -> None:
         if not base_currency:
             raise ConfigError("portfolio base_currency must be a non-empty asset name, was ''")
@@ -118,7 +126,13 @@ class Portfolio:
         self._book_fees: dict[_BookKey, dict[str, Decimal]] = {}
         self._keys_by_instrument: dict[str, list[_BookKey]] = {}
         self._applied: set[tuple[str, str, str]] = set()  # membership only, never iterated
+        # with a window, only the newest trade keys are remembered (bounded memory)
+        self._applied_order: deque[tuple[str, str, str]] | None = (
+            deque() if dedup_window is not None else None
+        )
+        self._dedup_window = dedup_window or 0
         self._closed: list[ClosedLot] = []
+        self._sink = closed_lot_sink
         self._fees: dict[str, Decimal] = {}
         self._marks: dict[str, Decimal] = {}
         self._last_px: dict[str, Decimal] = {}
@@ -155,8 +169,12 @@ class Portfolio:
         if fill.fee:
             self._charge_fee(fill.fee_currency, fill.fee, fees)
         self._last_px[fill.instrument_id] = fill.last_px
-        self._applied.add(key)
-        self._closed.extend(closed)
+        self._remember(key)
+        if self._sink is None:
+            self._closed.extend(closed)
+        else:
+            for lot in closed:
+                self._sink(lot)
         return closed
 
     def mark(self, instrument_id: str, price: Decimal) -> None:
@@ -261,6 +279,14 @@ class Portfolio:
         return self._books.get((strategy_id, instrument_id))
 
     # --- internals -------------------------------------------------------------
+
+    def _remember(self, key: tuple[str, str, str]) -> None:
+        self._applied.add(key)
+        order = self._applied_order
+        if order is not None:
+            order.append(key)
+            if len(order) > self._dedup_window:
+                self._applied.discard(order.popleft())
 
     def _instrument(self, instrument_id: str) -> Instrument:
         instrument = self._instruments.get(instrument_id)
