@@ -181,10 +181,8 @@ class _Loop:
         self.bars = 0
         self.fills = 0
         self.first_ts: int | None = None
-        self.position = Decimal(0)  # net quantity of the instrument, from the venue's fills
-        self.dirty = True  # a fill happened since equity was last computed
 
-    def run(self, bars: Iterable[Bar]) -> None:
+    def run(self, bars: Iterable[Bar]) -> None:  # noqa: PLR0915 - the hot loop, kept inline
         kernel, venue = self.kernel, self.venue
         clock = kernel.clock
         assert isinstance(clock, SimClock)
@@ -192,47 +190,50 @@ class _Loop:
         equity_of = kernel.portfolio.equity
         metrics_add, equity_add = self.metrics.add, self.equity_out.add
         advance, handle, send, progress = clock.advance_to, kernel.handle, self._send, self.progress
-        handle_bar, has_work = kernel.handle_bar, venue.has_work
+        handle_bar, has_work, deliver = kernel.handle_bar, venue.has_work, self._deliver
         count = exposed = 0
         value = equity_of()
         value_f, value_s = float(value), str(value)
+        position, dirty = Decimal(0), False
         for bar in bars:
             if count == 0:
                 self.first_ts = bar.ts_open
                 advance(bar.ts_open)
             count += 1
-            if has_work():
-                self._deliver(bar)
+            if has_work() and (moved := deliver(bar)) is not None:
+                position, dirty = position + moved, True
             for timer in advance(bar.ts_event):
                 send(handle(timer))
             commands = handle_bar(bar)
             if commands:
                 send(commands)
             # equity moves only with a position or a fill; flat and idle, it is the cash
-            if self.position or self.dirty:
+            if position or dirty:
                 value = equity_of()
                 value_f, value_s = float(value), str(value)
-                self.dirty = False
+                dirty = False
+                if position:
+                    exposed += 1
             metrics_add(bar.ts_open, value_f)
             equity_add(bar.ts_open, value_s)
-            if self.position:
-                exposed += 1
             if progress is not None and count & 4095 == 0:
                 progress(bar)
         send(kernel.stop())
         self.bars, self.exposed = count, exposed
 
-    def _deliver(self, bar: Bar) -> None:
+    def _deliver(self, bar: Bar) -> Decimal | None:
+        """Match the venue's orders against ``bar``; return the net filled quantity, if any."""
         kernel, clock = self.kernel, self.kernel.clock
         assert isinstance(clock, SimClock)
         for timer in clock.advance_to(bar.ts_open):
             self._send(kernel.handle(timer))
+        moved: Decimal | None = None
         for event in self.venue.process(bar):
             if isinstance(event, OrderFilled):
                 self.fills += 1
-                self.dirty = True
-                self.position += event.side.sign * event.last_qty
+                moved = (moved or Decimal(0)) + event.side.sign * event.last_qty
             self._send(kernel.handle(event))
+        return moved
 
     def _send(self, commands: Sequence[Command]) -> None:
         if commands:

@@ -134,6 +134,8 @@ class Kernel:
         self._outbox: list[Command] = []
         self._internal: deque[Event] = deque()
         self._dispatch: dict[type, Callable[[Any], None]] = self._dispatch_table()
+        self._market_on_bar = self.market.on_bar  # bound once for the bar path
+        self._mark = portfolio.mark
 
     # --- wiring -----------------------------------------------------------
 
@@ -231,8 +233,8 @@ class Kernel:
 
     def _on_bar(self, bar: Bar) -> None:
         # the hottest path of a bar backtest: the guard is inlined here
-        self.market.on_bar(bar)
-        self.portfolio.mark(bar.instrument_id, bar.close)
+        self._market_on_bar(bar)
+        self._mark(bar.instrument_id, bar.close)
         disabled = self.guard.disabled
         for strategy in self._subscribers.get(bar.instrument_id, ()):
             if strategy.id in disabled:

@@ -77,14 +77,15 @@ class SmaCross(Strategy[SmaCrossParams]):
         avg = self._avg[bar.instrument_id]
         sign = avg.update(bar.close)
         prev, avg.prev = avg.prev, sign
-        if sign is None or prev is None:
-            return
-        position = self.ctx.portfolio.position_qty(bar.instrument_id)
-        if position == 0:
-            if sign > 0 and prev <= 0:  # fast crossed above slow
+        if sign is None or prev is None or sign == prev:
+            return  # no cross: nothing to decide (and no position to look up)
+        if sign > 0 and prev <= 0:  # fast crossed above slow
+            if self.ctx.portfolio.position_qty(bar.instrument_id) == 0:
                 self._trade(bar.instrument_id, Side.BUY, self.params.quantity)
-        elif position > 0 and sign < 0 and prev >= 0:  # fast crossed below slow
-            self._trade(bar.instrument_id, Side.SELL, position)
+        elif sign < 0 and prev >= 0:  # fast crossed below slow
+            position = self.ctx.portfolio.position_qty(bar.instrument_id)
+            if position > 0:
+                self._trade(bar.instrument_id, Side.SELL, position)
 
     def _trade(self, instrument_id: str, side: Side, quantity: Decimal) -> None:
         if self.ctx.open_orders(instrument_id):
