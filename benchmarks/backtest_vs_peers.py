@@ -362,10 +362,17 @@ def _figures(runs: Mapping[str, Sequence[Child]]) -> dict[str, Any]:
     )
     out["genesis_seconds"] = round(statistics.median(c.report["seconds"] for c in genesis), 4)
     out["genesis_wall_seconds"] = round(statistics.median(c.wall_s for c in genesis), 4)
+    out["genesis_engine_bars_per_s"] = round(
+        statistics.median(c.report["engine_bars_per_s"] for c in genesis), 1
+    )
     for name in ("backtesting", "backtrader", "nautilus"):
         if name in runs:
             out[f"ratio_vs_{name}"] = round(
                 out["genesis_bars_per_s"] / out[f"{name}_bars_per_s"], 3
+            )
+            # like for like: the peers' timers exclude loading, so exclude it here too
+            out[f"engine_ratio_vs_{name}"] = round(
+                out["genesis_engine_bars_per_s"] / out[f"{name}_bars_per_s"], 3
             )
     for name, children in runs.items():
         out[f"{name}_peak_rss_mb"] = round(max(c.peak_rss_mb for c in children), 1)

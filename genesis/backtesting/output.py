@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from array import array
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,16 +62,21 @@ class _DayCache:
 
 
 class EquityWriter:
-    """Streams ``timestamp,equity`` rows to a file as the backtest runs."""
+    """Writes ``timestamp,equity`` rows, a chunk at a time."""
 
     def __init__(self, path: Path) -> None:
         self._fh: IO[str] = path.open("w", encoding="utf-8", newline="")
         self._fh.write("timestamp,equity\n")
         self._days = _DayCache()
-        self._write = self._fh.write
 
     def add(self, ts_ns: int, equity: str) -> None:
-        self._write(f"{self._days.format(ts_ns)},{equity}\n")
+        """Write one row."""
+        self._fh.write(f"{self._days.format(ts_ns)},{equity}\n")
+
+    def add_chunk(self, times_ns: array[int], equity: list[str]) -> None:
+        """Write one row per (time, equity text) pair, in one write call."""
+        fmt = self._days.format
+        self._fh.write("".join([f"{fmt(t)},{e}\n" for t, e in zip(times_ns, equity, strict=True)]))
 
     def close(self) -> None:
         self._fh.close()

@@ -12,6 +12,7 @@ finished orders are forgotten and fill de-duplication keeps a bounded window.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -182,13 +183,14 @@ class _Loop:
         self.fills = 0
         self.first_ts: int | None = None
 
-    def run(self, bars: Iterable[Bar]) -> None:  # noqa: PLR0915 - the hot loop, kept inline
+    def run(self, bars: Iterable[Bar]) -> None:
         kernel, venue = self.kernel, self.venue
         clock = kernel.clock
         assert isinstance(clock, SimClock)
         self._send(kernel.start())
         equity_of = kernel.portfolio.equity
-        metrics_add, equity_add = self.metrics.add, self.equity_out.add
+        times, values, texts = array("q"), array("d"), list[str]()
+        add_time, add_value, add_text = times.append, values.append, texts.append
         advance, handle, send, progress = clock.advance_to, kernel.handle, self._send, self.progress
         handle_bar, has_work, deliver = kernel.handle_bar, venue.has_work, self._deliver
         count = exposed = 0
@@ -214,12 +216,23 @@ class _Loop:
                 dirty = False
                 if position:
                     exposed += 1
-            metrics_add(bar.ts_open, value_f)
-            equity_add(bar.ts_open, value_s)
-            if progress is not None and count & 4095 == 0:
-                progress(bar)
+            add_time(bar.ts_open)
+            add_value(value_f)
+            add_text(value_s)
+            if count & 4095 == 0:
+                self._flush(times, values, texts)
+                if progress is not None:
+                    progress(bar)
+        self._flush(times, values, texts)
         send(kernel.stop())
         self.bars, self.exposed = count, exposed
+
+    def _flush(self, times: array[int], values: array[float], texts: list[str]) -> None:
+        """Hand the buffered equity points to the metrics and equity.csv, then reuse the buffers."""
+        if times:
+            self.metrics.add_chunk(times, values)
+            self.equity_out.add_chunk(times, texts)
+            del times[:], values[:], texts[:]
 
     def _deliver(self, bar: Bar) -> Decimal | None:
         """Match the venue's orders against ``bar``; return the net filled quantity, if any."""

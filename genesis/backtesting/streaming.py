@@ -114,6 +114,13 @@ class RunningMetrics:
         if len(self._values) >= self._chunk:
             self._fold()
 
+    def add_chunk(self, times_ns: array[int], equity: array[float]) -> None:
+        """Record many equity points at once (the caller's own buffers; they are copied)."""
+        self._values.extend(equity)
+        self._times.extend(times_ns)
+        if len(self._values) >= self._chunk:
+            self._fold()
+
     def add_trade(self, net_pnl: float) -> None:
         """Record one closed trade's net P&L."""
         self._trades += 1

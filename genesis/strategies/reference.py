@@ -10,12 +10,12 @@ model); fees are the venue's.
 
 from __future__ import annotations
 
+from collections import deque
 from decimal import Decimal
 from typing import Any
 
 from pydantic import Field, model_validator
 
-from genesis.analytics.indicators import RollingSum
 from genesis.core.enums import Side
 from genesis.core.events import Bar
 from genesis.risk.limits import Tier
@@ -43,24 +43,40 @@ class _Averages:
 
     fast_avg > slow_avg  ⇔  fast_sum * slow > slow_sum * fast, with no division,
     so a tie between the two averages is a true tie (as in the peers' exact sums).
+    Both sums share one window of closes (the slow one), kept inline: this runs
+    on every bar.
     """
 
-    __slots__ = ("fast", "fast_n", "prev", "slow", "slow_n")
+    __slots__ = ("count", "fast_n", "fast_sum", "prev", "slow_n", "slow_sum", "window")
 
     def __init__(self, fast: int, slow: int) -> None:
-        self.fast: RollingSum[Decimal] = RollingSum(fast)
-        self.slow: RollingSum[Decimal] = RollingSum(slow)
         self.fast_n, self.slow_n = fast, slow
+        self.window: deque[Decimal] = deque()
+        self.fast_sum = self.slow_sum = Decimal(0)
+        self.count = 0
         self.prev: int | None = None  # sign of (fast_avg - slow_avg) on the previous bar
 
     def update(self, close: Decimal) -> int | None:
         """Feed a close; return the sign of fast_avg - slow_avg once both are ready."""
-        fast_sum = self.fast.update(close)
-        slow_sum = self.slow.update(close)
-        if fast_sum is None or slow_sum is None:
+        window = self.window
+        window.append(close)
+        count = self.count = self.count + 1
+        fast_n, slow_n = self.fast_n, self.slow_n
+        fast_sum = self.fast_sum + close
+        if count > fast_n:
+            fast_sum -= window[-fast_n - 1]
+        self.fast_sum = fast_sum
+        slow_sum = self.slow_sum + close
+        if count > slow_n:
+            slow_sum -= window.popleft()
+        self.slow_sum = slow_sum
+        if count < slow_n:
             return None
-        diff = fast_sum * self.slow_n - slow_sum * self.fast_n
+        diff = fast_sum * slow_n - slow_sum * fast_n
         return (diff > 0) - (diff < 0)
+
+    def closes(self) -> list[Decimal]:
+        return list(self.window)
 
 
 @register("sma_cross", tiers=(Tier.SNIPER, Tier.HUNTER, Tier.STRATEGIST))
@@ -94,7 +110,7 @@ class SmaCross(Strategy[SmaCrossParams]):
 
     def _state(self) -> dict[str, Any]:
         # the slow window holds every close both sums still need
-        return {i: [str(x) for x in a.slow.values()] for i, a in self._avg.items()}
+        return {i: [str(x) for x in a.closes()] for i, a in self._avg.items()}
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.on_start()
