@@ -12,8 +12,9 @@ trades.csv, equity.csv and metrics.json. The peers' timers exclude loading,
 so this region is stricter than theirs; a separate pass before it that only
 parses the file gives ``load_seconds``, and ``engine_bars_per_s``
 is the rate with that loading time taken out (comparable to the peers').
-``prep_seconds`` is everything from the first line of this script to the start of the region (imports, venue
-metadata); the interpreter's own start-up is only in the driver's wall time.
+``prep_seconds`` is everything from the first line of this script to the start
+of the region (imports, venue metadata); the interpreter's own start-up is only
+in the driver's wall time.
 
 Usage: ``python benchmarks/_genesis_bars.py --data FILE --cash N --out DIR``
 """
