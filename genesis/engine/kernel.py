@@ -336,27 +336,10 @@ class Kernel:
                 code=refusal[0],
                 reason=refusal[1],
             )
-            self._internal.append(
-                OrderDenied(
-                    ts_event=now,
-                    ts_init=now,
-                    client_order_id=order.client_order_id,
-                    strategy_id=order.strategy_id,
-                    instrument_id=order.instrument_id,
-                    code=refusal[0],
-                    reason=refusal[1],
-                )
-            )
+            code, reason = refusal
+            self._internal.append(OrderDenied(**_event_ids(order, now), code=code, reason=reason))
             return
-        order.apply(
-            OrderSubmitted(
-                ts_event=now,
-                ts_init=now,
-                client_order_id=order.client_order_id,
-                strategy_id=order.strategy_id,
-                instrument_id=order.instrument_id,
-            )
-        )
+        order.apply(OrderSubmitted(**_event_ids(order, now)))
         self._outbox.append(
             _submit_command(order, now, self._oco_group.get(order.client_order_id, ""))
         )
@@ -403,15 +386,7 @@ class Kernel:
         if not order.is_open or order.status is OrderStatus.PENDING_CANCEL:
             return
         now = self.clock.now_ns()
-        order.apply(
-            OrderPendingCancel(
-                ts_event=now,
-                ts_init=now,
-                client_order_id=order.client_order_id,
-                strategy_id=order.strategy_id,
-                instrument_id=order.instrument_id,
-            )
-        )
+        order.apply(OrderPendingCancel(**_event_ids(order, now)))
         self._outbox.append(
             CancelOrder(
                 ts_init=now,
@@ -424,6 +399,17 @@ class Kernel:
 
     def _open_orders(self, strategy_id: str, instrument_id: str) -> list[Order]:
         return self.oms.open_orders(strategy_id, instrument_id)
+
+
+def _event_ids(order: Order, now: int) -> dict[str, Any]:
+    """The identity and time fields every event the kernel creates for ``order`` carries."""
+    return {
+        "ts_event": now,
+        "ts_init": now,
+        "client_order_id": order.client_order_id,
+        "strategy_id": order.strategy_id,
+        "instrument_id": order.instrument_id,
+    }
 
 
 def _submit_command(order: Order, now: int, oco_group: str) -> SubmitOrder:
