@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import enum
 
+# Enum members are singletons, so identity is a correct hash; Enum's own __hash__ is
+# a Python-level function (hash of the name) that showed up in order-path profiles.
+# Identity hashes differ between runs, so never iterate a set of enum members where
+# order matters (dicts keep insertion order and are unaffected).
+_IDENTITY_HASH = object.__hash__
+
 __all__ = [
     "AccountingMethod",
     "LiquiditySide",
@@ -15,6 +21,8 @@ __all__ = [
 
 
 class Side(enum.Enum):
+    __hash__ = _IDENTITY_HASH
+
     BUY = "BUY"
     SELL = "SELL"
 
@@ -29,6 +37,8 @@ class Side(enum.Enum):
 
 
 class OrderType(enum.Enum):
+    __hash__ = _IDENTITY_HASH
+
     MARKET = "MARKET"
     LIMIT = "LIMIT"
     STOP_MARKET = "STOP_MARKET"
@@ -36,12 +46,16 @@ class OrderType(enum.Enum):
 
 
 class TimeInForce(enum.Enum):
+    __hash__ = _IDENTITY_HASH
+
     GTC = "GTC"  # good till cancelled
     IOC = "IOC"  # fill what is possible at once, cancel the rest
     FOK = "FOK"  # fill everything at once or nothing
 
 
 class OrderStatus(enum.Enum):
+    __hash__ = _IDENTITY_HASH
+
     NEW = "NEW"  # created locally, not yet sent
     DENIED = "DENIED"  # refused by local risk checks; never sent
     SUBMITTED = "SUBMITTED"
@@ -77,11 +91,15 @@ _TERMINAL = frozenset(
 
 
 class LiquiditySide(enum.Enum):
+    __hash__ = _IDENTITY_HASH
+
     MAKER = "MAKER"
     TAKER = "TAKER"
 
 
 class AccountingMethod(enum.Enum):
+    __hash__ = _IDENTITY_HASH
+
     FIFO = "FIFO"
     LIFO = "LIFO"
     AVERAGE = "AVERAGE"
