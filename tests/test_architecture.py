@@ -16,6 +16,7 @@ KERNEL_PATHS = (
     "data/bars.py",
     "data/loaders.py",
     "data/capture.py",
+    "data/capture_venues.py",
     "data/timeparse.py",
     "strategies",
     "risk",
