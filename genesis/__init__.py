@@ -10,4 +10,12 @@ from genesis.strategies.params import StrategyParams
 
 __version__ = "0.1.0"
 
-__all__ = ["Instrument", "OrderType", "Side", "Strategy", "StrategyParams", "TimeInForce", "__version__"]
+__all__ = [
+    "Instrument",
+    "OrderType",
+    "Side",
+    "Strategy",
+    "StrategyParams",
+    "TimeInForce",
+    "__version__",
+]

@@ -15,7 +15,7 @@ from genesis import resources
 from genesis.backtesting.runner import BacktestConfig, BacktestResult, run_backtest
 from genesis.core.enums import AccountingMethod
 from genesis.core.events import Bar
-from genesis.core.instruments import Instrument, load_exchange_info
+from genesis.core.instruments import Instrument, InstrumentTable, load_exchange_info
 from genesis.data.loaders import infer_interval_ns, infer_tick_size, read_bars
 from genesis.data.timeparse import make_timestamp_parser
 from genesis.errors import ConfigError
@@ -67,7 +67,13 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--maker-fee-bps", type=_decimal("--maker-fee-bps"), default=None)
     p.add_argument("--slippage-bps", type=_decimal("--slippage-bps"), default=Decimal(0))
-    p.add_argument("--latency-ms", type=_decimal("--latency-ms"), default=Decimal(0))
+    p.add_argument(
+        "--latency-ms",
+        type=_decimal("--latency-ms"),
+        default=Decimal(0),
+        help="order latency; on bars any latency > 0 moves fills to the bar after next"
+        " (prices inside a bar are unknown)",
+    )
     p.add_argument(
         "--tier",
         choices=[t.value for t in Tier],
@@ -129,7 +135,7 @@ def parse_params(items: Sequence[str]) -> dict[str, str]:
 
 def resolve_instrument(args: argparse.Namespace) -> tuple[Instrument, str]:
     """The instrument for ``--symbol`` and a sentence saying where its increments came from."""
-    table = load_exchange_info(args.exchange_info)
+    table = _exchange_info(args.exchange_info)
     if args.symbol in table:
         inst = table.get(args.symbol)
         origin = f"{args.exchange_info.name}"
@@ -142,6 +148,17 @@ def resolve_instrument(args: argparse.Namespace) -> tuple[Instrument, str]:
             f" min notional {inst.min_notional} (from {origin})",
         )
     return _unlisted(args)
+
+
+def _exchange_info(path: Path) -> InstrumentTable:
+    if not path.is_file():
+        raise ConfigError(f"--exchange-info {path}: no such file")
+    try:
+        return load_exchange_info(path)
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"--exchange-info {path}: not a Binance exchangeInfo JSON ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _override(inst: Instrument, tick: Decimal | None, step: Decimal | None) -> Instrument:

@@ -28,6 +28,7 @@ from genesis.core.enums import AccountingMethod
 from genesis.core.events import Bar, OrderFilled
 from genesis.core.instruments import Instrument
 from genesis.engine.kernel import Kernel
+from genesis.errors import ConfigError
 from genesis.exchange.fills import FeeModel, LatencyModel, SlippageModel
 from genesis.exchange.simulated import SimulatedVenue
 from genesis.execution.oms import OrderManager
@@ -92,7 +93,7 @@ def run_backtest(
     """
     spec = registry.get(config.strategy)
     params = registry.parse_params(spec, config.params, source="--param")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _prepare(out_dir)
     metrics = RunningMetrics(config.cash)
     trades = TradeWriter(out_dir / "trades.csv")
     equity = EquityWriter(out_dir / "equity.csv")
@@ -100,10 +101,35 @@ def run_backtest(
         kernel, venue = _build(config, spec.cls, params, _TradeSink(trades, metrics))
         loop = _Loop(kernel, venue, equity, metrics, progress)
         loop.run(bars)
-    finally:
+    except BaseException:
         equity.close()
         trades.close()
+        _discard(out_dir)  # never leave a half-written run beside an old one
+        raise
+    equity.close()
+    trades.close()
     return _finish(config, kernel, venue, loop, out_dir, trades.count)
+
+
+_OUTPUTS = ("trades.csv", "equity.csv", "metrics.json")
+
+
+def _prepare(out_dir: Path) -> None:
+    """Create ``out_dir`` and remove a previous run's outputs from it.
+
+    Raises:
+        ConfigError: the directory cannot be created or written.
+    """
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _discard(out_dir)
+    except OSError as exc:
+        raise ConfigError(f"--out {out_dir}: cannot write there ({exc.strerror or exc})") from None
+
+
+def _discard(out_dir: Path) -> None:
+    for name in _OUTPUTS:
+        (out_dir / name).unlink(missing_ok=True)
 
 
 class _TradeSink:

@@ -299,7 +299,9 @@ class Kernel:
     def _on_order_done(self, order: Order, strategy: Strategy[Any] | None) -> None:
         self._reduce_only.discard(order.client_order_id)
         self._oco_group.pop(order.client_order_id, None)
-        if strategy is not None and order.status is OrderStatus.FILLED:
+        # an entry that ended partly filled (IOC remainder expired, rest cancelled) is
+        # protected for what did fill
+        if strategy is not None and order.filled_qty > 0:
             self._attach_exits(order, strategy)
 
     def _attach_exits(self, entry: Order, strategy: Strategy[Any]) -> None:
@@ -371,16 +373,24 @@ class Kernel:
     def _reserved(self, inst: Instrument, exclude: str) -> tuple[Decimal, Decimal]:
         """Quote and base that open orders on ``inst``'s assets may still consume."""
         quote = base = ZERO
+        groups: dict[str, Decimal] = {}  # an OCO list locks once: its largest leg
+        own_group = self._oco_group.get(exclude)
         for o in self.oms.open_orders():
-            if o.client_order_id == exclude or o.client_order_id in self._reduce_only:
-                continue
+            if o.client_order_id == exclude or o.status is OrderStatus.PENDING_CANCEL:
+                continue  # a cancel in flight reaches the venue before this order does
+            if own_group is not None and self._oco_group.get(o.client_order_id) == own_group:
+                continue  # legs of one list share their lock
             o_inst = self.instruments(o.instrument_id)
             if o.side is Side.BUY and o_inst.quote == inst.quote:
                 price = o.price or o.trigger_price or self.market.price(o.instrument_id) or ZERO
                 quote += o.leaves_qty * price * (1 + self.fee_rate)
             elif o.side is Side.SELL and o_inst.base == inst.base:
-                base += o.leaves_qty
-        return quote, base
+                group = self._oco_group.get(o.client_order_id)
+                if group is None:
+                    base += o.leaves_qty
+                else:
+                    groups[group] = max(groups.get(group, ZERO), o.leaves_qty)
+        return quote, base + sum(groups.values(), ZERO)
 
     def _cancel(self, order: Order) -> None:
         if not order.is_open or order.status is OrderStatus.PENDING_CANCEL:

@@ -276,7 +276,9 @@ class SimulatedVenue:
             out.append(OrderCancelRejected(reason="unknown or finished order", **_ids(cmd, ts)))
             return
         # cancelling one leg of an OCO list cancels the list, as on Binance
-        legs = list(self._groups.get(w.cmd.oco_group, ())) if w.cmd.oco_group else [w]
+        # (after a leg executed, the list is already dissolved: only this order remains)
+        legs = list(self._groups.get(w.cmd.oco_group, ())) if w.cmd.oco_group else []
+        legs = legs or [w]
         for leg in legs:
             self._close(leg)
             out.append(OrderCanceled(**_ids(leg.cmd, ts)))
@@ -499,14 +501,19 @@ class SimulatedVenue:
             if cap is not None:
                 price = min(price, cap) if cmd.side is Side.BUY else max(price, cap)
         qty = w.leaves if qty is None else qty
-        if cmd.oco_group:
-            self._cancel_siblings(w, ts, out)
         fee = self._fees.fee(price * qty, liquidity)
-        share = w.locked * qty / w.leaves
+        # an executing OCO leg may use the list's whole lock (its siblings are cancelled)
+        in_list = bool(cmd.oco_group) and cmd.oco_group in self._groups
+        pooled = self._group_lock(cmd.oco_group, w.lock_ccy) if in_list else w.locked
+        share = pooled * qty / w.leaves
         if not self.account.can_settle(inst, cmd.side, qty, price, fee, share):
             self._close(w)
             out.append(OrderCanceled(**_ids(cmd, ts)))
             return
+        cancels: list[OrderEvent] = []
+        if cmd.oco_group:
+            self._cancel_siblings(w, ts, cancels)
+        share = w.locked * qty / w.leaves
         self.account.release(w.lock_ccy, share)
         w.locked -= share
         self.account.settle(inst, cmd.side, qty, price, fee)
@@ -526,6 +533,7 @@ class SimulatedVenue:
                 **_ids(cmd, ts),
             )
         )
+        out.extend(cancels)  # the fill first: the position is never seen unprotected and open
         if w.leaves <= 0:
             self._close(w)
 

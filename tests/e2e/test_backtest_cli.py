@@ -262,3 +262,51 @@ def test_bad_input_exits_2_without_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_failed_run_leaves_no_outputs_beside_an_old_run(
+    reference_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run that fails on line 300 removes its partial files and the previous run's metrics."""
+    for name in ("trades.csv", "equity.csv", "metrics.json"):
+        (tmp_path / name).write_bytes((reference_run / name).read_bytes())
+    lines = _real_lines(400)
+    lines[299] = lines[299].rsplit(",", 1)[0] + ",-1\n"  # a negative volume
+    data = tmp_path / "bars.csv"
+    data.write_text("".join(lines))
+
+    code = main([*REFERENCE, "--data", str(data), "--out", str(tmp_path)])
+
+    assert code == 2
+    assert "bars.csv:300" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bars.csv"]
+
+
+def test_missing_exchange_info_names_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad --exchange-info is a usage error naming the flag, not an internal error."""
+    code = main(
+        [
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--exchange-info",
+            str(tmp_path / "none.json"),
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 2
+    assert "--exchange-info" in capsys.readouterr().err
+
+
+def test_out_that_is_a_file_names_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--out pointing at a file is a usage error naming the flag."""
+    target = tmp_path / "afile"
+    target.write_text("")
+    code = main(["backtest", "--strategy", "sma_cross", "--quiet", "--out", str(target)])
+    assert code == 2
+    assert "--out" in capsys.readouterr().err

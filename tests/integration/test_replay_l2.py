@@ -20,7 +20,9 @@ from genesis.strategies.base import Strategy
 from genesis.strategies.params import StrategyParams
 from genesis.testing.instruments import lookup
 
-STREAMS = Path(__file__).resolve().parents[1] / "data" / "binance-spot-btcusdt-streams-2024-08-08.txt.gz"
+STREAMS = (
+    Path(__file__).resolve().parents[1] / "data" / "binance-spot-btcusdt-streams-2024-08-08.txt.gz"
+)
 
 
 class TakerParams(StrategyParams):
@@ -45,7 +47,9 @@ class BookTaker(Strategy[TakerParams]):
         if self.ctx.open_orders(update.instrument_id):
             return
         if position == 0 and self.updates % 400 == 0:
-            self.ctx.submit(self.ctx.orders.market(update.instrument_id, Side.BUY, self.params.quantity))
+            self.ctx.submit(
+                self.ctx.orders.market(update.instrument_id, Side.BUY, self.params.quantity)
+            )
             self.bought_at = self.updates
         elif position > 0 and self.updates - self.bought_at >= self.params.hold_updates:
             self.ctx.submit(self.ctx.orders.market(update.instrument_id, Side.SELL, position))
@@ -56,7 +60,14 @@ def _run(symbol: str = "BTCUSDT") -> tuple[Replay, Portfolio]:
     fees = FeeModel(maker_bps=Decimal(1), taker_bps=Decimal(10))
     venue = SimulatedVenue(instruments=lookup, balances=balances, fees=fees)
     portfolio = Portfolio(lookup, balances=balances, base_currency="USDT")
-    kernel = Kernel(clock=SimClock(), instruments=lookup, portfolio=portfolio, risk=RiskEngine(), fee_rate=fees.worst_rate, log=_Log())
+    kernel = Kernel(
+        clock=SimClock(),
+        instruments=lookup,
+        portfolio=portfolio,
+        risk=RiskEngine(),
+        fee_rate=fees.worst_rate,
+        log=_Log(),
+    )
     kernel.add_strategy(BookTaker, "taker", TakerParams(), (symbol,))
     replay = Replay(kernel, venue)
     replay.run(read_binance_streams(STREAMS, symbol))
@@ -76,7 +87,9 @@ def test_l2_replay_trades_and_the_ledgers_agree() -> None:
     replay, portfolio = _run()
     fills = [e for e in replay.order_events if isinstance(e, OrderFilled)]
     assert replay.stats.fills == len(fills) > 10
-    assert replay.venue.account.balances() == {k: v for k, v in sorted(portfolio.balances().items()) if v != 0}
+    assert replay.venue.account.balances() == {
+        k: v for k, v in sorted(portfolio.balances().items()) if v != 0
+    }
     assert portfolio.balance("USDT") < Decimal(100_000)  # taker fees and spread cost money
 
 
@@ -97,7 +110,11 @@ def test_fills_are_at_prices_the_book_showed() -> None:
 
 def test_merged_streams_are_in_time_order() -> None:
     """Merging the 2021 capture with the 2024 streams yields one non-decreasing timeline."""
-    merged = list(merge_streams(read_spot_capture(resources.SPOT_CAPTURE), read_binance_streams(STREAMS, "BTCUSDT")))
+    merged = list(
+        merge_streams(
+            read_spot_capture(resources.SPOT_CAPTURE), read_binance_streams(STREAMS, "BTCUSDT")
+        )
+    )
     times = [e.ts_init for e in merged]
     assert times == sorted(times)
     assert len(merged) > 40_000

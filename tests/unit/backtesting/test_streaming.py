@@ -24,12 +24,26 @@ def curve() -> tuple[list[int], list[float]]:
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 4096, 65_536])
-def test_running_metrics_equal_the_batch_metrics(curve: tuple[list[int], list[float]], chunk: int) -> None:
+def test_running_metrics_equal_the_batch_metrics(
+    curve: tuple[list[int], list[float]], chunk: int
+) -> None:
     """Every field agrees to 1e-12 relative, whatever the chunk size."""
     times, equity = curve
     final = Decimal(repr(equity[-1]))
-    common = {"exposed_bars": 20_000, "fees": Decimal("12.5"), "rejected_orders": 3, "final_equity": final, "periods_per_year": 525_600.0}
-    batch = compute_metrics(initial_equity=Decimal(100_000), equity=equity, timestamps_ns=times, trade_pnls=PNLS, **common)
+    common = {
+        "exposed_bars": 20_000,
+        "fees": Decimal("12.5"),
+        "rejected_orders": 3,
+        "final_equity": final,
+        "periods_per_year": 525_600.0,
+    }
+    batch = compute_metrics(
+        initial_equity=Decimal(100_000),
+        equity=equity,
+        timestamps_ns=times,
+        trade_pnls=PNLS,
+        **common,
+    )
     running = RunningMetrics(Decimal(100_000), chunk=chunk)
     for ts, value in zip(times, equity, strict=True):
         running.add(ts, value)
@@ -47,4 +61,10 @@ def test_running_metrics_equal_the_batch_metrics(curve: tuple[list[int], list[fl
 def test_no_bars_is_a_data_error() -> None:
     """A run that saw no bars cannot have return metrics."""
     with pytest.raises(Exception, match="no equity points"):
-        RunningMetrics(Decimal(1)).finish(exposed_bars=0, fees=Decimal(0), rejected_orders=0, final_equity=Decimal(1), periods_per_year=1.0)
+        RunningMetrics(Decimal(1)).finish(
+            exposed_bars=0,
+            fees=Decimal(0),
+            rejected_orders=0,
+            final_equity=Decimal(1),
+            periods_per_year=1.0,
+        )

@@ -383,8 +383,8 @@ def test_first_oco_execution_cancels_the_other_leg() -> None:
 
     assert [(type(e), e.client_order_id) for e in events if not isinstance(e, OrderAccepted)] == [
         (OrderTriggered, "sl"),
+        (OrderFilled, "sl"),  # the fill first: the position is never seen open and unprotected
         (OrderCanceled, "tp"),
-        (OrderFilled, "sl"),
     ]
     assert (venue.account.balances().get("BTC"), venue.open_order_ids()) == (None, [])
 
@@ -408,8 +408,8 @@ def test_cancelled_oco_leg_never_executes_in_the_same_bar() -> None:
 
     assert [(type(e).__name__, e.client_order_id) for e in events[2:]] == [
         ("OrderTriggered", "sl"),
-        ("OrderCanceled", "tp"),
         ("OrderFilled", "sl"),
+        ("OrderCanceled", "tp"),
     ]
     assert venue.account.total("BTC") == D("0.5")
 

@@ -146,3 +146,59 @@ def test_book_with_a_gap_offers_no_liquidity(synced: tuple[SimulatedVenue, int])
     assert venue.book(SYMBOL) is None
     assert not [e for e in events if isinstance(e, OrderFilled)]
     assert isinstance(events[-1], OrderExpired)
+
+
+def test_cancelling_a_partly_filled_oco_leg_cancels_it() -> None:
+    """A target partly filled by a real trade (its stop already cancelled) can still be cancelled."""
+    from genesis.core.commands import CancelOrder
+    from genesis.core.events import OrderCanceled, TradeTick
+    from genesis.testing.builders import make_venue, real_bars
+
+    bars = real_bars(0, 2)  # real prices: 46319.0 and 46377.0
+
+    def trade(price: Decimal, size: str, ts: int) -> TradeTick:
+        return TradeTick(
+            ts_event=ts,
+            ts_init=ts,
+            instrument_id="BTCUSDT",
+            price=price,
+            size=Decimal(size),
+            aggressor_side=Side.BUY,
+            trade_id=str(ts),
+        )
+
+    venue = make_venue(balances={"BTC": Decimal(1), "USDT": Decimal(0)})
+    venue.process(trade(bars[0].open, "1", 1))
+    for cid, kind, extra in (
+        ("sl", OrderType.STOP_MARKET, {"trigger_price": Decimal("46000.00")}),
+        ("tp", OrderType.LIMIT, {"price": bars[0].close}),
+    ):
+        venue.execute(
+            SubmitOrder(
+                ts_init=2,
+                strategy_id="t",
+                instrument_id="BTCUSDT",
+                client_order_id=cid,
+                side=Side.SELL,
+                order_type=kind,
+                quantity=Decimal(1),
+                oco_group="g",
+                **extra,
+            ),
+            2,
+        )  # type: ignore[arg-type]
+    venue.process(trade(bars[0].open, "1", 3))
+    partial = venue.process(trade(bars[0].close, "0.3", 4))
+    venue.execute(
+        CancelOrder(ts_init=5, strategy_id="t", instrument_id="BTCUSDT", client_order_id="tp"), 5
+    )
+
+    cancelled = venue.deliver_until(5)
+
+    assert [(type(e).__name__, e.client_order_id) for e in partial] == [
+        ("OrderFilled", "tp"),
+        ("OrderCanceled", "sl"),
+    ]
+    assert [(type(e), e.client_order_id) for e in cancelled] == [(OrderCanceled, "tp")]
+    assert venue.open_order_ids() == []
+    assert venue.account.free("BTC") == Decimal("0.7")
