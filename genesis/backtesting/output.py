@@ -89,13 +89,15 @@ class TradeWriter:
         self._fh: IO[str] = path.open("w", encoding="utf-8", newline="")
         self._writer = csv.writer(self._fh, lineterminator="\n")
         self._writer.writerow(TRADE_COLUMNS)
+        self._days = _DayCache()
         self.count = 0
 
     def add(self, lot: ClosedLot) -> None:
+        fmt = self._days.format
         self._writer.writerow(
             (
-                format_ts(lot.entry_ts),
-                format_ts(lot.exit_ts),
+                fmt(lot.entry_ts),
+                fmt(lot.exit_ts),
                 lot.direction,
                 lot.quantity,
                 lot.entry_px,

@@ -284,7 +284,7 @@ class Kernel:
         if order is None:
             return
         strategy = self.strategies.get(order.strategy_id)
-        if isinstance(event, OrderFilled):
+        if type(event) is OrderFilled:
             self.portfolio.apply_fill(event)
             if strategy is not None:
                 self._guarded(strategy, strategy.on_fill, event)
@@ -356,13 +356,18 @@ class Kernel:
     def _risk_input(self, order: Order, reference: Decimal) -> RiskInput:
         inst = self.instruments(order.instrument_id)
         reserved_quote, reserved_base = self._reserved(inst, exclude=order.client_order_id)
+        tiered = self.risk.limits is not None  # equity and position feed the tier checks only
         return RiskInput(
             instrument=inst,
             reference_price=reference,
-            equity=self.portfolio.equity(),
+            equity=self.portfolio.equity() if tiered else ZERO,
             free_quote=self.portfolio.balance(inst.quote) - reserved_quote,
             free_base=self.portfolio.balance(inst.base) - reserved_base,
-            position_qty=self.portfolio.position_qty(order.instrument_id, order.strategy_id),
+            position_qty=(
+                self.portfolio.position_qty(order.instrument_id, order.strategy_id)
+                if tiered
+                else ZERO
+            ),
             fee_rate=self.fee_rate,
             tier=self.risk.tier,
             limits=self.risk.limits,

@@ -31,10 +31,10 @@ __all__ = [
 class RiskInput:
     instrument: Instrument
     reference_price: Decimal  # limit price, else the last traded price
-    equity: Decimal
+    equity: Decimal  # read by the tier checks only (0 when no tier is active)
     free_quote: Decimal  # quote balance minus what open buy orders reserve
     free_base: Decimal  # base balance minus what open sell orders reserve
-    position_qty: Decimal  # the strategy's signed position in this instrument
+    position_qty: Decimal  # the strategy's signed position (tier checks only; 0 without a tier)
     fee_rate: Decimal  # worst-case (taker) fee as a fraction of notional
     tier: Tier | None
     limits: TierLimits | None
