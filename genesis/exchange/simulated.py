@@ -250,7 +250,10 @@ class SimulatedVenue:
         self._by_id[cmd.client_order_id] = w
         if cmd.oco_group:
             self._groups.setdefault(cmd.oco_group, []).append(w)
-        out.append(OrderAccepted(venue_order_id=w.venue_order_id, **_ids(cmd, ts)))
+        if cmd.order_type is not OrderType.MARKET:
+            # a market order is answered by its fills (as Binance answers one: FILLED or
+            # EXPIRED, no separate NEW); everything else is acknowledged first
+            out.append(OrderAccepted(venue_order_id=w.venue_order_id, **_ids(cmd, ts)))
         if reference is None and self._can_match_now(cmd.instrument_id):
             self._match_tick_order(w, ts, out)
 
