@@ -284,17 +284,17 @@ class Kernel:
         if order is None:
             return
         strategy = self.strategies.get(order.strategy_id)
-        if type(event) is OrderFilled:
+        filled = type(event) is OrderFilled
+        if filled:
             self.portfolio.apply_fill(event)
-            if strategy is not None:
-                self._guarded(strategy, strategy.on_fill, event)
-            if order.status is OrderStatus.FILLED:
-                self._on_order_done(order, strategy)
-        else:
-            if strategy is not None:
-                self._guarded(strategy, strategy.on_order, event)
-            if order.status.is_terminal:
-                self._on_order_done(order, strategy)
+        if strategy is not None and strategy.id not in self.guard.disabled:
+            hook: Callable[[Any], None] = strategy.on_fill if filled else strategy.on_order
+            try:  # the strategy fence, inlined as in _on_bar
+                hook(event)
+            except Exception as exc:
+                self.errors.append(self.guard.fault(strategy, hook.__name__, exc))
+        if order.status.is_terminal:
+            self._on_order_done(order, strategy)
 
     def _on_order_done(self, order: Order, strategy: Strategy[Any] | None) -> None:
         self._reduce_only.discard(order.client_order_id)
