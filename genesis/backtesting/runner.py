@@ -99,7 +99,7 @@ def run_backtest(
     equity = EquityWriter(out_dir / "equity.csv")
     try:
         kernel, venue = _build(config, spec.cls, params, _TradeSink(trades, metrics))
-        loop = _Loop(kernel, venue, equity, metrics, progress)
+        loop = _Loop(kernel, venue, config.instrument, equity, metrics, progress)
         loop.run(bars)
     except BaseException:
         equity.close()
@@ -195,12 +195,14 @@ class _Loop:
         self,
         kernel: Kernel,
         venue: SimulatedVenue,
+        instrument: Instrument,
         equity: EquityWriter,
         metrics: RunningMetrics,
         progress: Callable[[Bar], None] | None,
     ) -> None:
         self.kernel = kernel
         self.venue = venue
+        self.instrument = instrument
         self.equity_out = equity
         self.metrics = metrics
         self.progress = progress
@@ -214,13 +216,13 @@ class _Loop:
         clock = kernel.clock
         assert isinstance(clock, SimClock)
         self._send(kernel.start())
-        equity_of = kernel.portfolio.equity
+        equity_of = self._equity_fn()
         times, values, texts = array("q"), array("d"), list[str]()
         add_time, add_value, add_text = times.append, values.append, texts.append
         advance, handle, send, progress = clock.advance_to, kernel.handle, self._send, self.progress
         handle_bar, has_work, deliver = kernel.handle_bar, venue.has_work, self._deliver
         count = exposed = 0
-        value = equity_of()
+        value = kernel.portfolio.equity()
         value_f, value_s = float(value), str(value)
         position, dirty = Decimal(0), False
         for bar in bars:
@@ -237,9 +239,11 @@ class _Loop:
                 send(commands)
             # equity moves only with a position or a fill; flat and idle, it is the cash
             if position or dirty:
-                value = equity_of()
+                if dirty:
+                    equity_of = self._equity_fn()
+                    dirty = False
+                value = equity_of(bar.close)
                 value_f, value_s = float(value), str(value)
-                dirty = False
                 if position:
                     exposed += 1
             add_time(bar.ts_open)
@@ -252,6 +256,22 @@ class _Loop:
         self._flush(times, values, texts)
         send(kernel.stop())
         self.bars, self.exposed = count, exposed
+
+    def _equity_fn(self) -> Callable[[Decimal], Decimal]:
+        """Equity as a function of the instrument's close, valid until the next fill.
+
+        While the account holds only the quote and the base asset, equity is
+        ``quote + base * close`` with both balances fixed between fills: two exact
+        Decimal operations a bar. Anything else falls back to the portfolio's own
+        valuation (which reads the mark the kernel set from the same close).
+        """
+        portfolio = self.kernel.portfolio
+        inst = self.instrument
+        held = {a: v for a, v in portfolio.balances().items() if v != 0}
+        if set(held) <= {inst.quote, inst.base}:
+            cash, base = held.get(inst.quote, Decimal(0)), held.get(inst.base, Decimal(0))
+            return lambda close: cash + base * close
+        return lambda close: portfolio.equity()
 
     def _flush(self, times: array[int], values: array[float], texts: list[str]) -> None:
         """Hand the buffered equity points to the metrics and equity.csv, then reuse the buffers."""
