@@ -211,7 +211,7 @@ class _Loop:
         self.fills = 0
         self.first_ts: int | None = None
 
-    def run(self, bars: Iterable[Bar]) -> None:  # noqa: C901, PLR0915 - the hot loop, kept inline
+    def run(self, bars: Iterable[Bar]) -> None:  # noqa: C901 - the hot loop, kept inline
         kernel, venue = self.kernel, self.venue
         clock = kernel.clock
         assert isinstance(clock, SimClock)
