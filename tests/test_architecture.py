@@ -23,6 +23,8 @@ KERNEL_PATHS = (
     "execution",
     "portfolio",
     "analytics",
+    "config/models.py",
+    "config/loader.py",
     "exchange/simulated.py",
     "exchange/fills.py",
     "exchange/account.py",

@@ -1,0 +1,46 @@
+"""``StrategyConfig``: one strategy instance as written in ``config/strategies/<id>.yaml``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from genesis.risk.limits import Tier
+
+__all__ = ["StrategyConfig"]
+
+
+class StrategyConfig(BaseModel):
+    """Which strategy class, its tier, instruments, on/off, and its parameters.
+
+    ``params`` is checked again by the strategy's own parameter model when the
+    file is loaded; here it is only a mapping.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    strategy: str = Field(min_length=1)
+    tier: Tier
+    instruments: tuple[str, ...] = Field(min_length=1)
+    enabled: bool = True
+    requires_stop_loss: bool = False
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("instruments")
+    @classmethod
+    def _symbols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [s for s in value if not s.isalnum() or s.upper() != s]
+        if bad:
+            raise ValueError(f"instrument symbols are upper-case letters and digits, was {bad}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"instruments repeat a symbol: {list(value)}")
+        return value
+
+    def version_id(self) -> str:
+        """SHA-256 of the canonical JSON of this configuration (key order and spacing fixed)."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
