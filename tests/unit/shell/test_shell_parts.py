@@ -1,0 +1,101 @@
+"""Bounded queues, health aggregation and the restart supervisor, without real waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from genesis.engine.health import Health, HealthMonitor, Level, queue_health
+from genesis.engine.queues import BoundedQueue, QueuePolicy
+from genesis.engine.supervisor import Backoff, supervise
+
+
+def test_drop_oldest_keeps_the_freshest_and_counts_drops() -> None:
+    """Market data: a full queue drops its oldest item, never blocks."""
+    queue: BoundedQueue[int] = BoundedQueue("market", 2, QueuePolicy.DROP_OLDEST)
+    for tick in range(5):
+        queue.put_nowait(tick)
+    stats = queue.statistics()
+    assert [queue.get_nowait(), queue.get_nowait()] == [3, 4]
+    assert (stats.depth, stats.put, stats.dropped, stats.max_depth) == (2, 5, 3, 2)
+
+
+def test_never_drop_refuses_instead_of_losing() -> None:
+    """Orders: a full queue raises rather than drop an order."""
+    queue: BoundedQueue[str] = BoundedQueue("orders", 1, QueuePolicy.NEVER_DROP)
+    queue.put_nowait("a")
+    with pytest.raises(asyncio.QueueFull):
+        queue.put_nowait("b")
+    assert queue.statistics().dropped == 0
+
+
+async def test_block_waits_for_room() -> None:
+    """BLOCK: put waits until a consumer makes room."""
+    queue: BoundedQueue[int] = BoundedQueue("commands", 1, QueuePolicy.BLOCK)
+    await queue.put(1)
+    waiter = asyncio.ensure_future(queue.put(2))
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    assert await queue.get() == 1
+    await waiter
+    assert queue.statistics().put == 2
+
+
+def test_health_is_the_worst_component_with_reasons() -> None:
+    """Overall level is the worst report; reasons list every unhealthy component."""
+    monitor = HealthMonitor()
+    assert monitor.report(Health("feed:BTCUSDT", Level.DEGRADED, "stale 12 s")) is True
+    monitor.report(Health("venue", Level.HEALTHY))
+    monitor.report(queue_health("inbound", 1000, 1000))
+    snapshot = monitor.snapshot()
+    assert snapshot.status == "CRITICAL"
+    assert snapshot.reasons == ("inbound: queue full (1000/1000)", "feed:BTCUSDT: stale 12 s")
+
+
+def test_queue_health_thresholds() -> None:
+    """Below 80% healthy, from 80% degraded, full critical."""
+    assert [queue_health("q", d, 100).level for d in (79, 80, 100)] == [
+        Level.HEALTHY,
+        Level.DEGRADED,
+        Level.CRITICAL,
+    ]
+
+
+async def test_supervisor_restarts_with_capped_jittered_backoff() -> None:
+    """Three crashes, then success: waits grow, stay under the cap, and are reported."""
+    crashes = iter([RuntimeError("ws closed")] * 3)
+    waits: list[float] = []
+    failures: list[tuple[str, int]] = []
+
+    async def feed() -> None:
+        error = next(crashes, None)
+        if error is not None:
+            raise error
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    await supervise(
+        "feed", feed, on_failure=lambda n, e, a, d: failures.append((str(e), a)),
+        backoff=Backoff(base_s=1.0, cap_s=3.0), rng=random.Random(7), sleep=fake_sleep,
+        monotonic=lambda: 0.0,
+    )  # fmt: skip
+    assert failures == [("ws closed", 0), ("ws closed", 1), ("ws closed", 2)]
+    assert 0.5 <= waits[0] <= 1.0
+    assert 1.0 <= waits[1] <= 2.0
+    assert 1.5 <= waits[2] <= 3.0
+
+
+async def test_supervisor_gives_up_after_max_restarts() -> None:
+    """A task that always fails is re-raised once the restart budget is spent."""
+
+    async def broken() -> None:
+        raise ValueError("bad frame")
+
+    async def no_wait(_: float) -> None:
+        return None
+
+    with pytest.raises(ValueError, match="bad frame"):
+        await supervise("feed", broken, on_failure=lambda *a: None, sleep=no_wait, max_restarts=2)
