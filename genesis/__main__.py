@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from genesis.backtesting import cli as backtest_cli
+from genesis.engine import cli as daemon_cli
 from genesis.errors import GenesisError
 
 __all__ = ["main"]
@@ -29,15 +30,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="genesis", description="Genesis algorithmic trading system")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     backtest_cli.add_parser(sub)
+    daemon_cli.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the command; return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["run", *argv]  # a bare `python -m genesis --tier sniper` runs the daemon
     args = build_parser().parse_args(argv)
     try:
         if args.command == "backtest":
             return backtest_cli.run(args)
+        if args.command == "run":
+            return daemon_cli.run(args)
     except GenesisError as exc:
         print(f"genesis {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -12,7 +12,7 @@ live session would have seen; equal times keep their input order.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from genesis.core.clock import SimClock
@@ -44,7 +44,17 @@ class ReplayStats:
 class Replay:
     """Drives one kernel and one simulated venue from a stream of market events."""
 
-    def __init__(self, kernel: Kernel, venue: SimulatedVenue) -> None:
+    def __init__(
+        self,
+        kernel: Kernel,
+        venue: SimulatedVenue,
+        *,
+        record: bool = True,
+        on_command: Callable[[Command], None] | None = None,
+        on_order_event: Callable[[OrderEvent], None] | None = None,
+    ) -> None:
+        """``record`` keeps every order event in ``order_events`` (tests); a long-running
+        process passes False and observes through the two callbacks instead."""
         if not isinstance(kernel.clock, SimClock):
             raise TypeError("replay needs the kernel to run on a SimClock")
         self.kernel = kernel
@@ -52,13 +62,20 @@ class Replay:
         self.clock: SimClock = kernel.clock
         self.stats = ReplayStats()
         self.order_events: list[OrderEvent] = []
+        self._record = record
+        self._on_command = on_command
+        self._on_order_event_cb = on_order_event
         self._started = False
 
-    def run(self, events: Iterable[MarketEvent]) -> ReplayStats:
-        """Replay ``events`` (already in time order); may be called again to continue."""
+    def start(self) -> None:
+        """Call the strategies' ``on_start`` once (``run`` does it by itself)."""
         if not self._started:
             self._started = True
             self._send(self.kernel.start())
+
+    def run(self, events: Iterable[MarketEvent]) -> ReplayStats:
+        """Replay ``events`` (already in time order); may be called again to continue."""
+        self.start()
         for event in events:
             self.step(event)
         return self.stats
@@ -83,17 +100,22 @@ class Replay:
             self._send(self.kernel.handle(timer))
 
     def _on_order_event(self, event: OrderEvent) -> None:
-        self.order_events.append(event)
+        if self._record:
+            self.order_events.append(event)
         self.stats.order_events += 1
         if isinstance(event, OrderFilled):
             self.stats.fills += 1
         self._send(self.kernel.handle(event))
+        if self._on_order_event_cb is not None:
+            self._on_order_event_cb(event)
 
     def _send(self, commands: Sequence[Command]) -> None:
         if not commands:
             return
         now = self.clock.now_ns()
         for command in commands:
+            if self._on_command is not None:
+                self._on_command(command)
             self.venue.execute(command, now)
             self.stats.commands += 1
         due = self.venue.next_arrival_ns()

@@ -402,6 +402,8 @@ class Kernel:
             return
         now = self.clock.now_ns()
         order.apply(OrderPendingCancel(**_event_ids(order, now)))
+        if self._list_cancel_in_flight(order):
+            return  # the venue cancels a whole OCO list on one request
         self._outbox.append(
             CancelOrder(
                 ts_init=now,
@@ -410,6 +412,17 @@ class Kernel:
                 correlation_id=order.correlation_id,
                 client_order_id=order.client_order_id,
             )
+        )
+
+    def _list_cancel_in_flight(self, order: Order) -> bool:
+        group = self._oco_group.get(order.client_order_id)
+        if group is None:
+            return False
+        return any(
+            other.client_order_id != order.client_order_id
+            and other.status is OrderStatus.PENDING_CANCEL
+            and self._oco_group.get(other.client_order_id) == group
+            for other in self.oms.open_orders(order.strategy_id, order.instrument_id)
         )
 
     def _open_orders(self, strategy_id: str, instrument_id: str) -> list[Order]:

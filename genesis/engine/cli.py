@@ -1,0 +1,60 @@
+"""``python -m genesis [run] [--tier ...]``: the daemon's command line (paper mode)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from genesis import resources
+from genesis.config.loader import load_strategy_configs
+from genesis.core.instruments import load_exchange_info
+from genesis.engine.daemon import DaemonConfig, run_paper
+from genesis.errors import ConfigError
+from genesis.logs import configure
+from genesis.risk.limits import Tier, tier_for_equity
+from genesis.settings import load_settings
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: Any) -> None:
+    """Register the ``run`` sub-command (also what a bare ``python -m genesis`` runs)."""
+    p = sub.add_parser("run", help="the trading daemon (paper mode on the bundled recording)")
+    p.add_argument(
+        "--tier", choices=[t.value for t in Tier], default=None, help="default: from equity"
+    )
+    p.add_argument(
+        "--cash", type=Decimal, default=Decimal(1000), help="paper account, quote currency"
+    )
+    p.add_argument(
+        "--speed", type=float, default=100.0, help="bars per second of wall time; 0 = full speed"
+    )
+    p.add_argument("--data", type=Path, default=resources.BTCUSDT_1M_BARS)
+    p.add_argument("--symbol", default="BTCUSDT")
+    p.add_argument("--strategies", type=Path, default=None, help="directory of strategy YAML files")
+    p.add_argument("--max-bars", type=int, default=None, help="stop after this many bars")
+    p.add_argument("--log-level", default=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the daemon; return its exit code."""
+    settings = load_settings(tier=args.tier, log_level=args.log_level)
+    configure(level=settings.log_level, stream=sys.stdout, secrets=settings.secret_values())
+    if args.cash <= 0 or not args.cash.is_finite():
+        raise ConfigError(f"--cash must be a positive number, was {args.cash}")
+    tier = settings.tier or tier_for_equity(args.cash)
+    directory = args.strategies or settings.strategies_dir
+    if not directory.is_dir():
+        raise ConfigError(f"strategy directory {directory} does not exist")
+    configs = tuple(c for c in load_strategy_configs(directory) if c.enabled and c.tier is tier)
+    if not configs:
+        raise ConfigError(f"no enabled strategy for tier {tier.value} in {directory}")
+    config = DaemonConfig(
+        tier=tier, strategies=configs, instruments=load_exchange_info(resources.EXCHANGE_INFO),
+        data=args.data, symbol=args.symbol, cash=args.cash, speed=args.speed,
+        max_events=args.max_bars,
+    )  # fmt: skip
+    return run_paper(config)

@@ -1,0 +1,248 @@
+"""The asyncio shell: ``python -m genesis`` as one event loop with cooperating tasks.
+
+One ``TaskGroup`` owns every task (R17): the market feed (under a restart
+supervisor), the trading loop (drains the bounded inbound queue into the
+shared kernel through ``Replay``: the same code path as a backtest), and the
+health monitor. SIGTERM/SIGINT stop the feed, let the trading loop finish the
+events already queued, call the strategies' ``on_stop`` and exit 0.
+
+Paper mode on a recording: the kernel's clock follows the recording's time
+(a ``SimClock``), while the feed paces the events in wall time (``speed``
+events per second; 0 = as fast as possible). Every order event is logged
+with the correlation id of the signal that caused it (ENG-3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from genesis.backtesting.replay import Replay
+from genesis.config.models import StrategyConfig
+from genesis.core.clock import SimClock
+from genesis.core.commands import Command, SubmitOrder
+from genesis.core.events import MarketEvent, OrderEvent, OrderFilled
+from genesis.core.instruments import InstrumentTable
+from genesis.data.loaders import read_bars
+from genesis.engine.health import Health, HealthMonitor, Level, queue_health
+from genesis.engine.kernel import Kernel
+from genesis.engine.queues import BoundedQueue, QueuePolicy
+from genesis.engine.supervisor import supervise
+from genesis.exchange.fills import FeeModel
+from genesis.exchange.simulated import SimulatedVenue
+from genesis.portfolio import Portfolio
+from genesis.risk.engine import RiskEngine
+from genesis.risk.limits import Tier
+from genesis.strategies import registry
+
+__all__ = ["DaemonConfig", "PaperDaemon"]
+
+_STALE_S = 5.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaemonConfig:
+    tier: Tier
+    strategies: tuple[StrategyConfig, ...]
+    instruments: InstrumentTable
+    data: Path
+    symbol: str = "BTCUSDT"
+    cash: Decimal = Decimal(1000)
+    fee_bps: Decimal = Decimal(10)
+    speed: float = 100.0  # events per second of wall time; 0 = full speed
+    max_events: int | None = None
+    queue_size: int = 10_000
+    health_interval_s: float = 1.0
+    sources: tuple[str, ...] = field(default=())
+
+
+class PaperDaemon:
+    """Paper trading on a replayed recording, with the live shell's structure."""
+
+    def __init__(self, config: DaemonConfig, log: Any | None = None) -> None:
+        self.config = config
+        self.log = log or structlog.get_logger().bind(component="daemon")
+        self.inbound: BoundedQueue[MarketEvent | None] = BoundedQueue(
+            "inbound", config.queue_size, QueuePolicy.BLOCK
+        )
+        self.health = HealthMonitor()
+        self.stopping = asyncio.Event()
+        self.kernel, self.venue = self._build()
+        self.replay = Replay(
+            self.kernel, self.venue, record=False,
+            on_command=self._log_command, on_order_event=self._log_order_event,
+        )  # fmt: skip
+        self.events = 0
+        self._fed = 0
+        self._last_event = time.monotonic()
+
+    def _build(self) -> tuple[Kernel, SimulatedVenue]:
+        cfg = self.config
+        lookup = cfg.instruments.get
+        inst = lookup(cfg.symbol)
+        balances = {inst.quote: cfg.cash}
+        fees = FeeModel(maker_bps=cfg.fee_bps, taker_bps=cfg.fee_bps)
+        venue = SimulatedVenue(instruments=lookup, balances=balances, fees=fees, name="PAPER")
+        portfolio = Portfolio(
+            lookup, balances=balances, base_currency=inst.quote, dedup_window=100_000
+        )
+        kernel = Kernel(
+            clock=SimClock(), instruments=lookup, portfolio=portfolio, risk=RiskEngine(cfg.tier),
+            fee_rate=fees.worst_rate, log=self.log,
+        )  # fmt: skip
+        for sc in cfg.strategies:
+            spec = registry.get(sc.strategy)
+            params = registry.parse_params(spec, sc.params, source=sc.id)
+            kernel.add_strategy(
+                spec.cls, sc.id, params, sc.instruments, requires_stop_loss=sc.requires_stop_loss
+            )
+        return kernel, venue
+
+    # --- tasks ----------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run until the feed ends or a stop signal; return the exit code (0)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop, sig.name)
+        self._log_start()
+        self.replay.start()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._feed_task(), name="feed")
+            group.create_task(self._health_task(), name="health")
+            await self._trading_loop()
+            self.stopping.set()  # the loop ended: tell the other tasks
+        self.replay.finish()
+        self._log_stop()
+        return 0
+
+    def request_stop(self, reason: str = "request") -> None:
+        """Stop taking new market data; queued events are still processed."""
+        if not self.stopping.is_set():
+            self.log.info("daemon_stopping", reason=reason)
+            self.stopping.set()
+
+    async def _feed_task(self) -> None:
+        try:
+            await supervise("feed", self._feed_once, on_failure=self._feed_failed, max_restarts=5)
+        finally:
+            await self.inbound.put(None)  # end of stream for the trading loop
+
+    async def _feed_once(self) -> None:
+        # after a restart the recording resumes where it stopped: nothing is fed twice
+        skip = self._fed
+        async for event in self._paced(read_bars(self.config.data, self.config.symbol)):
+            if self.stopping.is_set():
+                return
+            if skip:
+                skip -= 1
+                continue
+            await self.inbound.put(event)
+            self._fed += 1
+
+    async def _paced(self, events: Iterable[MarketEvent]) -> AsyncIterator[MarketEvent]:
+        speed, limit = self.config.speed, self.config.max_events
+        for n, event in enumerate(events):
+            if limit is not None and n >= limit:
+                return
+            yield event
+            await asyncio.sleep(1.0 / speed if speed > 0 else 0)
+
+    def _feed_failed(self, name: str, exc: BaseException, attempt: int, delay: float) -> None:
+        self.log.error("feed_failed", feed=name, error=str(exc), attempt=attempt, retry_in_s=delay)
+        self.health.report(Health(name, Level.DEGRADED, f"restarting after {exc}"))
+
+    async def _trading_loop(self) -> None:
+        while True:
+            event = await self.inbound.get()
+            if event is None:
+                return
+            self.replay.step(event)
+            self.events += 1
+            self._last_event = time.monotonic()
+
+    async def _health_task(self) -> None:
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.config.health_interval_s)
+            stats = self.inbound.statistics()
+            changed = self.health.report(queue_health("inbound", stats.depth, stats.maxsize))
+            stale = time.monotonic() - self._last_event
+            feed = (
+                Health("feed", Level.DEGRADED, f"no data for {stale:.0f} s")
+                if stale > _STALE_S
+                else Health("feed", Level.HEALTHY)
+            )
+            changed |= self.health.report(feed)
+            if changed:
+                snap = self.health.snapshot()
+                self.log.warning("health_changed", status=snap.status, reasons=list(snap.reasons))
+
+    # --- logs -----------------------------------------------------------------
+
+    def _log_start(self) -> None:
+        cfg = self.config
+        self.log.info(
+            "daemon_started", mode="paper", tier=cfg.tier.value, data=str(cfg.data),
+            symbol=cfg.symbol, speed_events_per_s=cfg.speed, cash=cfg.cash,
+            strategies=[s.id for s in cfg.strategies],
+        )  # fmt: skip
+
+    def _log_stop(self) -> None:
+        portfolio = self.kernel.portfolio
+        self.log.info(
+            "daemon_stopped", events=self.events, fills=self.replay.stats.fills,
+            denied=self.kernel.denied, equity=portfolio.equity(), balances=portfolio.balances(),
+        )  # fmt: skip
+
+    def _correlation(self, client_order_id: str) -> str:
+        order = self.kernel.oms.get(client_order_id)
+        return order.correlation_id if order is not None else client_order_id
+
+    def _log_command(self, command: Command) -> None:
+        if isinstance(command, SubmitOrder):
+            with structlog.contextvars.bound_contextvars(correlation_id=command.correlation_id):
+                self.log.info(
+                    "order_submitted", client_order_id=command.client_order_id,
+                    strategy_id=command.strategy_id, side=command.side.value,
+                    order_type=command.order_type.value, quantity=command.quantity,
+                    price=command.price, trigger_price=command.trigger_price,
+                )  # fmt: skip
+
+    def _log_order_event(self, event: OrderEvent) -> None:
+        correlation = self._correlation(event.client_order_id)
+        with structlog.contextvars.bound_contextvars(correlation_id=correlation):
+            if isinstance(event, OrderFilled):
+                position = self.kernel.portfolio.position(event.instrument_id, event.strategy_id)
+                self.log.info(
+                    "order_filled", client_order_id=event.client_order_id, side=event.side.value,
+                    quantity=event.last_qty, price=event.last_px, fee=event.fee,
+                    position=position.qty, realized_pnl=position.realized_pnl,
+                )  # fmt: skip
+            else:
+                self.log.info(
+                    "order_event", event_type=type(event).__name__,
+                    client_order_id=event.client_order_id, strategy_id=event.strategy_id,
+                )  # fmt: skip
+
+
+def run_paper(config: DaemonConfig, on_ready: Callable[[PaperDaemon], None] | None = None) -> int:
+    """Build and run the daemon in a fresh event loop; return its exit code."""
+
+    async def main() -> int:
+        daemon = PaperDaemon(config)
+        if on_ready is not None:
+            on_ready(daemon)
+        return await daemon.run()
+
+    return asyncio.run(main())
