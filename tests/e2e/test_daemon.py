@@ -50,9 +50,8 @@ def test_daemon_paper_trades_and_correlates_every_step(tmp_path: Path) -> None:
         for e in events
         if e["event"] == "order_submitted" and e["order_type"] in ("STOP_MARKET", "LIMIT")
     ]
-    assert exits and all(
-        e["correlation_id"] != e["client_order_id"] for e in exits
-    )  # exits carry the entry's id
+    assert exits
+    assert all(e["correlation_id"] != e["client_order_id"] for e in exits)  # the entry's id
     assert events[-1]["event"] == "daemon_stopped"
 
 
