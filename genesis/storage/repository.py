@@ -1,0 +1,532 @@
+"""The repository contract, its record types, and the SQL shared by both backends.
+
+Records are frozen dataclasses; money is ``Decimal`` and is read back exactly
+(TEXT in SQLite, NUMERIC in PostgreSQL). Both backends run the same SQL: it is
+written once here with ``?`` placeholders and only the low-level transaction
+(``_Tx``) differs per backend. Migrations are the numbered files in
+``migrations/``; ``{{money}}``-style placeholders in them are mapped through
+``TYPE_MAP``, and each applied version is recorded in ``schema_migrations``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+from typing import Any, Final, Literal, Protocol
+
+from genesis.core.enums import OrderStatus, OrderType, Side
+
+__all__ = [
+    "TYPE_MAP",
+    "AuditRecord",
+    "BalanceRecord",
+    "ConfigVersionRecord",
+    "FillRecord",
+    "Migration",
+    "OrderEventRecord",
+    "OrderRecord",
+    "PositionRecord",
+    "Repository",
+    "SqlRepository",
+    "StrategyStateRecord",
+    "WriteRecord",
+    "load_migrations",
+]
+
+Backend = Literal["sqlite", "postgres"]
+
+TYPE_MAP: Final[dict[Backend, dict[str, str]]] = {
+    "sqlite": {
+        "{{money}}": "TEXT",
+        "{{bytes}}": "BLOB",
+        "{{id}}": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    },
+    "postgres": {
+        "{{money}}": "NUMERIC",
+        "{{bytes}}": "BYTEA",
+        "{{id}}": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+    },
+}
+
+_MIGRATION_NAME: Final = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """The persisted state of one order (upserted by ``client_order_id``)."""
+
+    client_order_id: str
+    strategy_id: str
+    venue: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    quantity: Decimal
+    price: Decimal | None
+    status: OrderStatus
+    filled_qty: Decimal
+    venue_order_id: str
+    ts_init: int  # ns since the Unix epoch
+    ts_last: int  # ns
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEventRecord:
+    """One lifecycle event of a known order; ``detail_json`` is opaque JSON text."""
+
+    client_order_id: str
+    ts_ns: int
+    kind: str
+    detail_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    """One execution; unique by ``(venue, symbol, trade_id)``."""
+
+    venue: str
+    symbol: str
+    trade_id: str
+    client_order_id: str
+    venue_order_id: str
+    side: Side
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal
+    fee_currency: str
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRecord:
+    """Net position in one instrument at one venue; ``quantity`` is signed."""
+
+    venue: str
+    symbol: str
+    quantity: Decimal
+    avg_px: Decimal
+    realized_pnl: Decimal
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceRecord:
+    """Balance of one asset at one venue."""
+
+    venue: str
+    asset: str
+    free: Decimal
+    locked: Decimal
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyStateRecord:
+    """One snapshot of a strategy's opaque state."""
+
+    strategy_id: str
+    ts_ns: int
+    blob: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigVersionRecord:
+    """One version of a named configuration, identified by the SHA-256 of its body."""
+
+    name: str
+    sha256: str
+    body: str
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One audit-log entry; ``detail_json`` is opaque JSON text."""
+
+    ts_ns: int
+    actor: str
+    action: str
+    detail_json: str
+
+
+WriteRecord = (
+    OrderRecord
+    | OrderEventRecord
+    | FillRecord
+    | PositionRecord
+    | BalanceRecord
+    | StrategyStateRecord
+    | ConfigVersionRecord
+    | AuditRecord
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One numbered SQL file, with its statements mapped for one backend."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+class Repository(Protocol):
+    """Async persistence port. Every failure is raised as ``StorageError``."""
+
+    async def migrate(self) -> list[int]: ...
+    async def save_order(self, order: OrderRecord) -> None: ...
+    async def load_open_orders(self) -> list[OrderRecord]: ...
+    async def append_order_event(self, event: OrderEventRecord) -> None: ...
+    async def order_events(self, client_order_id: str) -> list[OrderEventRecord]: ...
+    async def save_fill(self, fill: FillRecord) -> bool: ...
+    async def fills_since(self, ts_ns: int) -> list[FillRecord]: ...
+    async def save_balances(self, balances: Sequence[BalanceRecord]) -> None: ...
+    async def load_balances(self) -> list[BalanceRecord]: ...
+    async def save_positions(self, positions: Sequence[PositionRecord]) -> None: ...
+    async def load_positions(self) -> list[PositionRecord]: ...
+    async def save_strategy_state(self, strategy_id: str, ts_ns: int, blob: bytes) -> None: ...
+    async def load_strategy_state(self, strategy_id: str) -> StrategyStateRecord | None: ...
+    async def save_config_version(self, name: str, sha256: str, body: str, ts_ns: int) -> bool: ...
+    async def config_versions(self, name: str) -> list[ConfigVersionRecord]: ...
+    async def append_audit(self, ts_ns: int, actor: str, action: str, detail_json: str) -> None: ...
+    async def audit_log(self, since_ts_ns: int = 0) -> list[AuditRecord]: ...
+    async def write_batch(self, records: Sequence[WriteRecord]) -> None: ...
+    async def close(self) -> None: ...
+
+
+def load_migrations(backend: Backend) -> list[Migration]:
+    """Read the packaged ``migrations/NNNN_name.sql`` files in version order.
+
+    Returns:
+        One ``Migration`` per file, placeholders mapped through ``TYPE_MAP[backend]``.
+    """
+    folder = resources.files("genesis.storage").joinpath("migrations")
+    found: list[Migration] = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match is None:
+            continue
+        text = entry.read_text(encoding="utf-8")
+        for token, sql_type in TYPE_MAP[backend].items():
+            text = text.replace(token, sql_type)
+        found.append(Migration(int(match.group(1)), match.group(2), _statements(text)))
+    return sorted(found, key=lambda m: m.version)
+
+
+def _statements(script: str) -> tuple[str, ...]:
+    code = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
+    return tuple(part.strip() for part in code.split(";") if part.strip())
+
+
+# --- the SQL shared by both backends -----------------------------------------
+
+Row = Sequence[Any]
+
+
+class _Tx(Protocol):
+    """One open transaction; SQL uses ``?`` placeholders."""
+
+    async def run(self, sql: str, params: Sequence[object] = ()) -> int: ...
+    async def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]: ...
+
+
+# NEW counts: a persisted intent may have reached the venue just before a crash,
+# so recovery must reconcile it (ENG-4). Only terminal orders are left out.
+_OPEN_STATUSES: Final = tuple(s.value for s in OrderStatus if not s.is_terminal)
+_ORDER_COLS: Final = (
+    "client_order_id, strategy_id, venue, symbol, side, order_type, quantity, price, "
+    "status, filled_qty, venue_order_id, ts_init, ts_last"
+)
+_FILL_COLS: Final = (
+    "venue, symbol, trade_id, client_order_id, venue_order_id, side, price, quantity, "
+    "fee, fee_currency, ts_ns"
+)
+_SAVE_ORDER: Final = (
+    f"INSERT INTO orders ({_ORDER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - constant column list
+    "ON CONFLICT (client_order_id) DO UPDATE SET strategy_id = excluded.strategy_id, "
+    "venue = excluded.venue, symbol = excluded.symbol, side = excluded.side, "
+    "order_type = excluded.order_type, quantity = excluded.quantity, price = excluded.price, "
+    "status = excluded.status, filled_qty = excluded.filled_qty, "
+    "venue_order_id = excluded.venue_order_id, ts_init = excluded.ts_init, "
+    "ts_last = excluded.ts_last"
+)
+_SAVE_FILL: Final = (
+    f"INSERT INTO fills ({_FILL_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - constant column list
+    "ON CONFLICT (venue, symbol, trade_id) DO NOTHING"
+)
+_SAVE_BALANCE: Final = (
+    "INSERT INTO balances (venue, asset, free, locked, ts_ns) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (venue, asset) DO UPDATE SET free = excluded.free, "
+    "locked = excluded.locked, ts_ns = excluded.ts_ns"
+)
+_SAVE_POSITION: Final = (
+    "INSERT INTO positions (venue, symbol, quantity, avg_px, realized_pnl, ts_ns) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (venue, symbol) DO UPDATE SET "
+    "quantity = excluded.quantity, avg_px = excluded.avg_px, "
+    "realized_pnl = excluded.realized_pnl, ts_ns = excluded.ts_ns"
+)
+_SAVE_CONFIG: Final = (
+    "INSERT INTO config_versions (name, sha256, body, ts_ns) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (name, sha256) DO NOTHING"
+)
+_OPEN_ORDERS: Final = (
+    f"SELECT {_ORDER_COLS} FROM orders "  # noqa: S608 - constant column list and markers
+    f"WHERE status IN ({', '.join('?' for _ in _OPEN_STATUSES)}) "
+    "ORDER BY ts_init, client_order_id"
+)
+_FILLS_SINCE: Final = (
+    f"SELECT {_FILL_COLS} FROM fills "  # noqa: S608 - constant column list
+    "WHERE ts_ns >= ? ORDER BY ts_ns, venue, trade_id"
+)
+_APPEND_EVENT: Final = (
+    "INSERT INTO order_events (client_order_id, ts_ns, kind, detail_json) VALUES (?, ?, ?, ?)"
+)
+_APPEND_STATE: Final = "INSERT INTO strategy_state (strategy_id, ts_ns, blob) VALUES (?, ?, ?)"
+_APPEND_AUDIT: Final = (
+    "INSERT INTO audit_log (ts_ns, actor, action, detail_json) VALUES (?, ?, ?, ?)"
+)
+
+
+def _order_row(o: OrderRecord) -> tuple[object, ...]:
+    return (
+        o.client_order_id, o.strategy_id, o.venue, o.symbol, o.side.value,
+        o.order_type.value, o.quantity, o.price, o.status.value, o.filled_qty,
+        o.venue_order_id, o.ts_init, o.ts_last,
+    )  # fmt: skip
+
+
+def _order_from(r: Row) -> OrderRecord:
+    return OrderRecord(
+        r[0], r[1], r[2], r[3], Side(r[4]), OrderType(r[5]), Decimal(r[6]),
+        None if r[7] is None else Decimal(r[7]), OrderStatus(r[8]), Decimal(r[9]),
+        r[10], int(r[11]), int(r[12]),
+    )  # fmt: skip
+
+
+def _fill_row(f: FillRecord) -> tuple[object, ...]:
+    return (
+        f.venue, f.symbol, f.trade_id, f.client_order_id, f.venue_order_id, f.side.value,
+        f.price, f.quantity, f.fee, f.fee_currency, f.ts_ns,
+    )  # fmt: skip
+
+
+def _fill_from(r: Row) -> FillRecord:
+    return FillRecord(
+        r[0], r[1], r[2], r[3], r[4], Side(r[5]), Decimal(r[6]), Decimal(r[7]),
+        Decimal(r[8]), r[9], int(r[10]),
+    )  # fmt: skip
+
+
+class SqlRepository:
+    """``Repository`` on top of one backend's transactions; see the backends' modules.
+
+    Subclasses provide ``_transaction()`` (serialised per connection) and
+    ``close()``; every public method runs in one transaction of its own.
+    """
+
+    backend: Backend
+
+    def _transaction(self) -> AbstractAsyncContextManager[_Tx]:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release the connection(s)."""
+        raise NotImplementedError
+
+    async def migrate(self) -> list[int]:
+        """Apply every migration not yet recorded in ``schema_migrations``.
+
+        Returns:
+            The versions applied by this call, ascending (empty when up to date).
+
+        Raises:
+            StorageError: a statement failed; that migration is rolled back.
+        """
+        create = (
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
+        )
+        async with self._transaction() as tx:
+            await tx.run(create)
+            done = {int(r[0]) for r in await tx.rows("SELECT version FROM schema_migrations")}
+        applied: list[int] = []
+        for migration in load_migrations(self.backend):
+            if migration.version in done:
+                continue
+            async with self._transaction() as tx:
+                for statement in migration.statements:
+                    await tx.run(statement)
+                await tx.run(
+                    "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                    (migration.version, migration.name),
+                )
+            applied.append(migration.version)
+        return applied
+
+    async def save_order(self, order: OrderRecord) -> None:
+        """Insert or replace the order with this ``client_order_id``."""
+        async with self._transaction() as tx:
+            await tx.run(_SAVE_ORDER, _order_row(order))
+
+    async def load_open_orders(self) -> list[OrderRecord]:
+        """Orders not in a terminal status (NEW included), by ``ts_init`` then id."""
+        async with self._transaction() as tx:
+            return [_order_from(r) for r in await tx.rows(_OPEN_ORDERS, _OPEN_STATUSES)]
+
+    async def append_order_event(self, event: OrderEventRecord) -> None:
+        """Append one event; the order must have been saved (foreign key)."""
+        async with self._transaction() as tx:
+            await self._append_event(tx, event)
+
+    async def order_events(self, client_order_id: str) -> list[OrderEventRecord]:
+        """Events of one order in the order they were appended."""
+        sql = (
+            "SELECT client_order_id, ts_ns, kind, detail_json FROM order_events "
+            "WHERE client_order_id = ? ORDER BY id"
+        )
+        async with self._transaction() as tx:
+            rows = await tx.rows(sql, (client_order_id,))
+        return [OrderEventRecord(r[0], int(r[1]), r[2], r[3]) for r in rows]
+
+    async def save_fill(self, fill: FillRecord) -> bool:
+        """Store a fill once.
+
+        Returns:
+            True when stored; False when ``(venue, symbol, trade_id)`` already
+            existed, in which case nothing changes.
+        """
+        async with self._transaction() as tx:
+            return await tx.run(_SAVE_FILL, _fill_row(fill)) == 1
+
+    async def fills_since(self, ts_ns: int) -> list[FillRecord]:
+        """Fills with ``ts_ns >=`` the given ns timestamp, by time then trade id."""
+        async with self._transaction() as tx:
+            return [_fill_from(r) for r in await tx.rows(_FILLS_SINCE, (ts_ns,))]
+
+    async def save_balances(self, balances: Sequence[BalanceRecord]) -> None:
+        """Upsert balances by ``(venue, asset)``, all in one transaction."""
+        async with self._transaction() as tx:
+            for balance in balances:
+                await self._save_balance(tx, balance)
+
+    async def load_balances(self) -> list[BalanceRecord]:
+        """All balances, by venue then asset."""
+        sql = "SELECT venue, asset, free, locked, ts_ns FROM balances ORDER BY venue, asset"
+        async with self._transaction() as tx:
+            rows = await tx.rows(sql)
+        return [BalanceRecord(r[0], r[1], Decimal(r[2]), Decimal(r[3]), int(r[4])) for r in rows]
+
+    async def save_positions(self, positions: Sequence[PositionRecord]) -> None:
+        """Upsert positions by ``(venue, symbol)``, all in one transaction."""
+        async with self._transaction() as tx:
+            for position in positions:
+                await self._save_position(tx, position)
+
+    async def load_positions(self) -> list[PositionRecord]:
+        """All positions, by venue then symbol."""
+        sql = (
+            "SELECT venue, symbol, quantity, avg_px, realized_pnl, ts_ns FROM positions "
+            "ORDER BY venue, symbol"
+        )
+        async with self._transaction() as tx:
+            rows = await tx.rows(sql)
+        return [
+            PositionRecord(r[0], r[1], Decimal(r[2]), Decimal(r[3]), Decimal(r[4]), int(r[5]))
+            for r in rows
+        ]
+
+    async def save_strategy_state(self, strategy_id: str, ts_ns: int, blob: bytes) -> None:
+        """Append a state snapshot; older snapshots are kept."""
+        async with self._transaction() as tx:
+            await self._append_state(tx, StrategyStateRecord(strategy_id, ts_ns, blob))
+
+    async def load_strategy_state(self, strategy_id: str) -> StrategyStateRecord | None:
+        """The latest snapshot (greatest ``ts_ns``, then last written), or None."""
+        sql = (
+            "SELECT strategy_id, ts_ns, blob FROM strategy_state WHERE strategy_id = ? "
+            "ORDER BY ts_ns DESC, id DESC LIMIT 1"
+        )
+        async with self._transaction() as tx:
+            rows = await tx.rows(sql, (strategy_id,))
+        return StrategyStateRecord(rows[0][0], int(rows[0][1]), bytes(rows[0][2])) if rows else None
+
+    async def save_config_version(self, name: str, sha256: str, body: str, ts_ns: int) -> bool:
+        """Store a config version once.
+
+        Returns:
+            True when stored; False when ``(name, sha256)`` already existed (unchanged).
+        """
+        async with self._transaction() as tx:
+            return await tx.run(_SAVE_CONFIG, (name, sha256, body, ts_ns)) == 1
+
+    async def config_versions(self, name: str) -> list[ConfigVersionRecord]:
+        """Versions of one config, oldest first."""
+        sql = (
+            "SELECT name, sha256, body, ts_ns FROM config_versions WHERE name = ? "
+            "ORDER BY ts_ns, sha256"
+        )
+        async with self._transaction() as tx:
+            rows = await tx.rows(sql, (name,))
+        return [ConfigVersionRecord(r[0], r[1], r[2], int(r[3])) for r in rows]
+
+    async def append_audit(self, ts_ns: int, actor: str, action: str, detail_json: str) -> None:
+        """Append one audit entry."""
+        async with self._transaction() as tx:
+            await self._append_audit(tx, AuditRecord(ts_ns, actor, action, detail_json))
+
+    async def audit_log(self, since_ts_ns: int = 0) -> list[AuditRecord]:
+        """Audit entries with ``ts_ns >= since_ts_ns`` in the order they were appended."""
+        sql = "SELECT ts_ns, actor, action, detail_json FROM audit_log WHERE ts_ns >= ? ORDER BY id"
+        async with self._transaction() as tx:
+            rows = await tx.rows(sql, (since_ts_ns,))
+        return [AuditRecord(int(r[0]), r[1], r[2], r[3]) for r in rows]
+
+    async def write_batch(self, records: Sequence[WriteRecord]) -> None:
+        """Write mixed records in order, in one transaction (all or nothing).
+
+        A duplicate fill or config version is skipped, as in ``save_fill``.
+        """
+        async with self._transaction() as tx:
+            for record in records:
+                await _WRITERS[type(record)](self, tx, record)
+
+    async def _save_order(self, tx: _Tx, r: OrderRecord) -> None:
+        await tx.run(_SAVE_ORDER, _order_row(r))
+
+    async def _append_event(self, tx: _Tx, r: OrderEventRecord) -> None:
+        await tx.run(_APPEND_EVENT, (r.client_order_id, r.ts_ns, r.kind, r.detail_json))
+
+    async def _save_fill(self, tx: _Tx, r: FillRecord) -> None:
+        await tx.run(_SAVE_FILL, _fill_row(r))
+
+    async def _save_position(self, tx: _Tx, r: PositionRecord) -> None:
+        params = (r.venue, r.symbol, r.quantity, r.avg_px, r.realized_pnl, r.ts_ns)
+        await tx.run(_SAVE_POSITION, params)
+
+    async def _save_balance(self, tx: _Tx, r: BalanceRecord) -> None:
+        await tx.run(_SAVE_BALANCE, (r.venue, r.asset, r.free, r.locked, r.ts_ns))
+
+    async def _append_state(self, tx: _Tx, r: StrategyStateRecord) -> None:
+        await tx.run(_APPEND_STATE, (r.strategy_id, r.ts_ns, r.blob))
+
+    async def _save_config(self, tx: _Tx, r: ConfigVersionRecord) -> None:
+        await tx.run(_SAVE_CONFIG, (r.name, r.sha256, r.body, r.ts_ns))
+
+    async def _append_audit(self, tx: _Tx, r: AuditRecord) -> None:
+        await tx.run(_APPEND_AUDIT, (r.ts_ns, r.actor, r.action, r.detail_json))
+
+
+_WRITERS: Final[dict[type, Callable[[SqlRepository, _Tx, Any], Any]]] = {
+    OrderRecord: SqlRepository._save_order,
+    OrderEventRecord: SqlRepository._append_event,
+    FillRecord: SqlRepository._save_fill,
+    PositionRecord: SqlRepository._save_position,
+    BalanceRecord: SqlRepository._save_balance,
+    StrategyStateRecord: SqlRepository._append_state,
+    ConfigVersionRecord: SqlRepository._save_config,
+    AuditRecord: SqlRepository._append_audit,
+}

@@ -1,0 +1,118 @@
+"""SQLite backend (aiosqlite): one file, WAL journal, foreign keys on.
+
+One connection in autocommit mode; each repository call is one explicit
+``BEGIN IMMEDIATE ... COMMIT`` under an ``asyncio.Lock``, so concurrent tasks
+never interleave statements of different transactions. ``synchronous=FULL``
+makes a returned commit survive power loss, which the order-intent
+durability point relies on. Money goes in as TEXT (``str(Decimal)``) and
+comes back through ``Decimal(text)``, never through float.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from decimal import Decimal
+from pathlib import Path
+
+import aiosqlite
+
+from genesis.errors import StorageError
+from genesis.storage.repository import Row, SqlRepository
+
+__all__ = ["SqliteRepository"]
+
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=5000",
+)
+
+
+def _param(value: object) -> object:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _head(sql: str) -> str:
+    return " ".join(sql.split())[:60]
+
+
+class _SqliteTx:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def run(self, sql: str, params: Sequence[object] = ()) -> int:
+        try:
+            cursor = await self._conn.execute(sql, [_param(p) for p in params])
+            count = cursor.rowcount
+            await cursor.close()
+        except sqlite3.Error as exc:
+            raise StorageError(f"SQLite statement failed ({_head(sql)}...): {exc}") from exc
+        return count
+
+    async def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        try:
+            found = await self._conn.execute_fetchall(sql, [_param(p) for p in params])
+        except sqlite3.Error as exc:
+            raise StorageError(f"SQLite query failed ({_head(sql)}...): {exc}") from exc
+        return [tuple(r) for r in found]
+
+
+class SqliteRepository(SqlRepository):
+    """``Repository`` on a SQLite file; create with ``await SqliteRepository.open(path)``."""
+
+    backend = "sqlite"
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteRepository:
+        """Open (creating if needed) the database file and set its pragmas.
+
+        Returns:
+            An open repository; call ``migrate()`` before first use.
+
+        Raises:
+            StorageError: the file cannot be opened or is not a database.
+        """
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(f"cannot open SQLite database {path}: {exc}") from exc
+        try:
+            for pragma in _PRAGMAS:
+                await conn.execute(pragma)
+        except sqlite3.Error as exc:
+            await conn.close()
+            raise StorageError(f"cannot open SQLite database {path}: {exc}") from exc
+        return cls(conn, path)
+
+    async def close(self) -> None:
+        """Close the connection; later calls raise ``StorageError``. Idempotent."""
+        async with self._lock:
+            if not self._closed:
+                self._closed = True
+                await self._conn.close()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[_SqliteTx]:
+        async with self._lock:
+            if self._closed:
+                raise StorageError(f"SQLite repository {self.path} is closed")
+            tx = _SqliteTx(self._conn)
+            await tx.run("BEGIN IMMEDIATE")
+            try:
+                yield tx
+                await tx.run("COMMIT")
+            except BaseException:
+                with suppress(sqlite3.Error):
+                    await self._conn.execute("ROLLBACK")
+                raise
