@@ -37,6 +37,7 @@ from genesis.engine.health import Health, HealthMonitor, Level, queue_health
 from genesis.engine.kernel import Kernel
 from genesis.engine.queues import BoundedQueue, QueuePolicy
 from genesis.engine.supervisor import supervise
+from genesis.errors import ConfigError, DataError, GenesisError
 from genesis.exchange.fills import FeeModel
 from genesis.exchange.simulated import SimulatedVenue
 from genesis.portfolio import Portfolio
@@ -134,7 +135,10 @@ class PaperDaemon:
 
     async def _feed_task(self) -> None:
         try:
-            await supervise("feed", self._feed_once, on_failure=self._feed_failed, max_restarts=5)
+            await supervise(
+                "feed", self._feed_once, on_failure=self._feed_failed, max_restarts=5,
+                fatal=(DataError, ConfigError),  # a bad recording will not get better
+            )  # fmt: skip
         finally:
             await self.inbound.put(None)  # end of stream for the trading loop
 
@@ -243,6 +247,11 @@ def run_paper(config: DaemonConfig, on_ready: Callable[[PaperDaemon], None] | No
         daemon = PaperDaemon(config)
         if on_ready is not None:
             on_ready(daemon)
-        return await daemon.run()
+        try:
+            return await daemon.run()
+        except* GenesisError as group:
+            # a task failed on bad input (e.g. the recording): report it as itself, once
+            daemon.log.critical("daemon_failed", error=str(group.exceptions[0]))
+            raise group.exceptions[0] from None
 
     return asyncio.run(main())

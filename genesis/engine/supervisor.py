@@ -41,12 +41,14 @@ async def supervise(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     monotonic: Callable[[], float] = time.monotonic,
     max_restarts: int | None = None,
+    fatal: tuple[type[BaseException], ...] = (),
 ) -> None:
     """Run ``factory()`` again and again until it returns; cancellation propagates.
 
     Args:
         on_failure: called with (name, exception, attempt, delay_s) before each wait.
         max_restarts: give up (re-raise the last error) after this many restarts.
+        fatal: exception types that are not transient (bad input): re-raised at once.
 
     Raises:
         Exception: the last failure once ``max_restarts`` is exhausted.
@@ -60,6 +62,8 @@ async def supervise(
             await factory()
             return
         except asyncio.CancelledError:
+            raise
+        except fatal:
             raise
         except Exception as exc:
             if monotonic() - started >= backoff.reset_after_s:

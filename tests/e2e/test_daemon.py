@@ -82,3 +82,19 @@ def test_no_strategy_for_the_tier_is_one_clear_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "no enabled strategy for tier hunter" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_bad_recording_fails_at_once_with_one_line(tmp_path: Path) -> None:
+    """A NaN in the replayed file stops the daemon with file:line, exit 2, no retries, no traceback."""
+    data = tmp_path / "bars.csv"
+    data.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        "2021-12-31 23:01:00,46319.0,46385.0,46319.0,46377.0,2300413.7295\n"
+        "2021-12-31 23:02:00,nan,46411.0,46377.0,46411.0,1829623.1938\n"
+    )
+    proc = _start("--speed", "0", "--data", str(data), tmp_path=tmp_path)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "bars.csv:3" in err
+    assert "Traceback" not in err
+    assert '"feed_failed"' not in out

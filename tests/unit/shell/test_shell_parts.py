@@ -99,3 +99,17 @@ async def test_supervisor_gives_up_after_max_restarts() -> None:
 
     with pytest.raises(ValueError, match="bad frame"):
         await supervise("feed", broken, on_failure=lambda *a: None, sleep=no_wait, max_restarts=2)
+
+
+async def test_supervisor_does_not_retry_fatal_errors() -> None:
+    """Bad input is not transient: a fatal exception type is re-raised without a restart."""
+    failures: list[object] = []
+
+    async def bad_file() -> None:
+        raise KeyError("column")
+
+    with pytest.raises(KeyError):
+        await supervise(
+            "feed", bad_file, on_failure=lambda *a: failures.append(a), fatal=(KeyError,)
+        )
+    assert failures == []
