@@ -55,6 +55,6 @@ def run(args: argparse.Namespace) -> int:
     config = DaemonConfig(
         tier=tier, strategies=configs, instruments=load_exchange_info(resources.EXCHANGE_INFO),
         data=args.data, symbol=args.symbol, cash=args.cash, speed=args.speed,
-        max_events=args.max_bars,
+        max_events=args.max_bars, strategies_dir=directory,
     )  # fmt: skip
     return run_paper(config)

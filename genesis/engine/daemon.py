@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import structlog
+import watchfiles
 
 from genesis.backtesting.replay import Replay
+from genesis.config.loader import load_strategy_config
 from genesis.config.models import StrategyConfig
 from genesis.core.clock import SimClock
 from genesis.core.commands import Command, SubmitOrder
@@ -63,7 +66,7 @@ class DaemonConfig:
     max_events: int | None = None
     queue_size: int = 10_000
     health_interval_s: float = 1.0
-    sources: tuple[str, ...] = field(default=())
+    strategies_dir: Path | None = None  # watched for parameter edits (hot reload)
 
 
 class PaperDaemon:
@@ -72,7 +75,7 @@ class PaperDaemon:
     def __init__(self, config: DaemonConfig, log: Any | None = None) -> None:
         self.config = config
         self.log = log or structlog.get_logger().bind(component="daemon")
-        self.inbound: BoundedQueue[MarketEvent | None] = BoundedQueue(
+        self.inbound: BoundedQueue[MarketEvent | ConfigChange | None] = BoundedQueue(
             "inbound", config.queue_size, QueuePolicy.BLOCK
         )
         self.health = HealthMonitor()
@@ -84,6 +87,7 @@ class PaperDaemon:
         )  # fmt: skip
         self.events = 0
         self._fed = 0
+        self._versions = {sc.id: sc for sc in config.strategies}
         self._last_event = time.monotonic()
 
     def _build(self) -> tuple[Kernel, SimulatedVenue]:
@@ -121,6 +125,7 @@ class PaperDaemon:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._feed_task(), name="feed")
             group.create_task(self._health_task(), name="health")
+            group.create_task(self._config_task(), name="config-watcher")
             await self._trading_loop()
             self.stopping.set()  # the loop ended: tell the other tasks
         self.replay.finish()
@@ -171,6 +176,9 @@ class PaperDaemon:
             event = await self.inbound.get()
             if event is None:
                 return
+            if isinstance(event, ConfigChange):
+                self._apply(event)  # between two market events, never inside one
+                continue
             self.replay.step(event)
             self.events += 1
             self._last_event = time.monotonic()
@@ -191,6 +199,43 @@ class PaperDaemon:
             if changed:
                 snap = self.health.snapshot()
                 self.log.warning("health_changed", status=snap.status, reasons=list(snap.reasons))
+
+    # --- hot reload -------------------------------------------------------------
+
+    async def _config_task(self) -> None:
+        directory = self.config.strategies_dir
+        if directory is None:
+            return
+        async for changes in watchfiles.awatch(directory, stop_event=self.stopping, debounce=200):
+            for change, name in sorted(changes):
+                if change is not watchfiles.Change.deleted and name.endswith((".yaml", ".yml")):
+                    await self._reload(Path(name))
+
+    async def _reload(self, path: Path) -> None:
+        """Validate an edited file; queue a parameter change, or log why it is refused."""
+        try:
+            new = load_strategy_config(path)
+        except ConfigError as exc:
+            self.log.warning("config_rejected", **_where(str(exc), path))
+            return
+        old = self._versions.get(new.id)
+        refusal = _refusal(old, new)
+        if refusal is not None:
+            self.log.warning("config_rejected", file=str(path), line=1, **refusal)
+        elif old is not None and old.version_id() != new.version_id():
+            await self.inbound.put(ConfigChange(new, str(path)))
+
+    def _apply(self, change: ConfigChange) -> None:
+        new = change.config
+        spec = registry.get(new.strategy)
+        params = registry.parse_params(spec, new.params, source=change.path)
+        old = self._versions[new.id]
+        self.kernel.replace_params(new.id, params)
+        self._versions[new.id] = new
+        self.log.info(
+            "config_applied", strategy_id=new.id, file=change.path,
+            old_version=old.version_id(), new_version=new.version_id(), params=new.params,
+        )  # fmt: skip
 
     # --- logs -----------------------------------------------------------------
 
@@ -238,6 +283,44 @@ class PaperDaemon:
                     "order_event", event_type=type(event).__name__,
                     client_order_id=event.client_order_id, strategy_id=event.strategy_id,
                 )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChange:
+    """A validated parameter edit, queued to be applied between market events."""
+
+    config: StrategyConfig
+    path: str
+
+
+_FIXED_WHILE_RUNNING = ("strategy", "tier", "instruments", "enabled", "requires_stop_loss")
+
+
+def _refusal(old: StrategyConfig | None, new: StrategyConfig) -> dict[str, str] | None:
+    """Why a valid file cannot be applied to the running daemon, or None."""
+    if old is None:
+        return {"field": "id", "reason": f"{new.id!r} is not running; new instances need a restart"}
+    changed = [f for f in _FIXED_WHILE_RUNNING if getattr(old, f) != getattr(new, f)]
+    if changed:
+        return {"field": ",".join(changed), "reason": "only params change while running"}
+    return None
+
+
+_WHERE = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<rest>.*)$", re.DOTALL)
+
+
+def _where(message: str, path: Path) -> dict[str, Any]:
+    """Split the loader's ``file:line: field: reason`` message into log fields."""
+    match = _WHERE.match(message)
+    if match is None:
+        return {"file": str(path), "line": None, "field": None, "reason": message}
+    field_name, _, reason = match["rest"].partition(": ")
+    return {
+        "file": match["file"],
+        "line": int(match["line"]),
+        "field": field_name,
+        "reason": reason,
+    }
 
 
 def run_paper(config: DaemonConfig, on_ready: Callable[[PaperDaemon], None] | None = None) -> int:

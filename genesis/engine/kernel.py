@@ -172,6 +172,27 @@ class Kernel:
             self._requires_stop_loss.add(strategy_id)
         return strategy
 
+    def replace_params(self, strategy_id: str, params: Any) -> Strategy[Any]:
+        """Swap a running strategy for a new instance with ``params`` (a hot reload).
+
+        Call between events. The new instance gets the old one's context and
+        instruments, runs ``on_start``, then ``restore(old.snapshot())`` so the
+        state it can carry over (e.g. price windows) survives; its open orders
+        stay with it (they belong to the strategy id).
+
+        Raises:
+            KeyError: no strategy with that id.
+        """
+        old = self.strategies[strategy_id]
+        state = old.snapshot()
+        new = type(old)(strategy_id, params, old.ctx, old.instruments)
+        self._guarded(new, new.on_start)
+        self._guarded(new, new.restore, state)
+        self.strategies[strategy_id] = new
+        for subscribers in self._subscribers.values():
+            subscribers[:] = [new if s is old else s for s in subscribers]
+        return new
+
     def _dispatch_table(self) -> dict[type, Callable[[Any], None]]:
         table: dict[type, Callable[[Any], None]] = {
             Bar: self._on_bar,

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,3 +99,54 @@ def test_bad_recording_fails_at_once_with_one_line(tmp_path: Path) -> None:
     assert "bars.csv:3" in err
     assert "Traceback" not in err
     assert '"feed_failed"' not in out
+
+
+def _read_until(
+    proc: subprocess.Popen[str], needle: str, timeout_s: float = 60
+) -> list[dict[str, object]]:
+    assert proc.stdout is not None
+    seen: list[dict[str, object]] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("{"):
+            seen.append(json.loads(line))
+            if needle in line:
+                return seen
+    raise AssertionError(f"{needle} not seen within {timeout_s} s")
+
+
+def test_hot_reload_rejects_bad_edits_and_applies_good_ones(tmp_path: Path) -> None:
+    """A bad edit is refused with file, line, field and reason and changes nothing; a good one is applied live."""
+    strategies = tmp_path / "strategies"
+    strategies.mkdir()
+    source = (ROOT / "config" / "strategies" / "sniper-breakout-btc.yaml").read_text()
+    config = strategies / "sniper-breakout-btc.yaml"
+    config.write_text(source)
+    env = {**os.environ, "GENESIS_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genesis", "--tier", "sniper", "--speed", "20", "--strategies", str(strategies)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    try:
+        _read_until(proc, '"daemon_started"')
+        time.sleep(1.0)  # let the watcher start
+        config.write_text(source.replace('take_profit_pct: "0.02"', 'take_profit_pct: "-5"'))
+        rejected = _read_until(proc, '"config_rejected"')[-1]
+        config.write_text(source.replace('take_profit_pct: "0.02"', 'take_profit_pct: "0.03"'))
+        applied = _read_until(proc, '"config_applied"')[-1]
+        after = _read_until(proc, '"order_type":"LIMIT"')  # the next take profit
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert rejected["file"] == str(config)
+    assert rejected["line"] == source.splitlines().index('  take_profit_pct: "0.02"') + 1
+    assert rejected["field"] == "params.take_profit_pct"
+    assert "greater than 0" in str(rejected["reason"])
+    assert applied["strategy_id"] == "sniper-breakout-btc"
+    assert applied["params"]["take_profit_pct"] == "0.03"  # type: ignore[index]
+    assert applied["old_version"] != applied["new_version"]
+    stop, target = [e for e in after if e["event"] == "order_submitted"][-2:]
+    ratio = Decimal(str(target["price"])) / Decimal(str(stop["trigger_price"]))
+    assert abs(ratio - Decimal("1.03") / Decimal("0.99")) < Decimal("0.0005")  # 3% target in force
+    assert proc.returncode == 0
