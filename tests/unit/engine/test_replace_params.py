@@ -21,6 +21,10 @@ def test_replace_params_keeps_the_window_and_uses_the_new_values() -> None:
 
     assert new.snapshot() != before  # it kept trading on the same window
     assert harness.kernel.strategies["s1"] is new
-    later = [c for c in harness.commands if getattr(c, "ts_init", 0) > BARS[299].ts_event and c.side.value == "BUY"]  # type: ignore[attr-defined]
+    later = [
+        c
+        for c in harness.commands
+        if getattr(c, "ts_init", 0) > BARS[299].ts_event and c.side.value == "BUY"
+    ]  # type: ignore[attr-defined]
     assert later
     assert all(c.quantity == Decimal("2.00000") for c in later)  # type: ignore[attr-defined]
