@@ -40,6 +40,7 @@ from genesis.engine.health import Health, HealthMonitor, Level, queue_health
 from genesis.engine.kernel import Kernel
 from genesis.engine.queues import BoundedQueue, QueuePolicy
 from genesis.engine.supervisor import supervise
+from genesis.engine.systemd import Notifier
 from genesis.errors import ConfigError, DataError, GenesisError
 from genesis.exchange.fills import FeeModel
 from genesis.exchange.simulated import SimulatedVenue
@@ -79,6 +80,7 @@ class PaperDaemon:
             "inbound", config.queue_size, QueuePolicy.BLOCK
         )
         self.health = HealthMonitor()
+        self.systemd = Notifier()
         self.stopping = asyncio.Event()
         self.kernel, self.venue = self._build()
         self.replay = Replay(
@@ -122,6 +124,7 @@ class PaperDaemon:
                 loop.add_signal_handler(sig, self.request_stop, sig.name)
         self._log_start()
         self.replay.start()
+        self.systemd.notify("READY=1", f"STATUS=paper trading, tier {self.config.tier.value}")
         async with asyncio.TaskGroup() as group:
             group.create_task(self._feed_task(), name="feed")
             group.create_task(self._health_task(), name="health")
@@ -130,6 +133,7 @@ class PaperDaemon:
             self.stopping.set()  # the loop ended: tell the other tasks
         self.replay.finish()
         self._log_stop()
+        self.systemd.notify("STOPPING=1")
         return 0
 
     def request_stop(self, reason: str = "request") -> None:
@@ -184,9 +188,11 @@ class PaperDaemon:
             self._last_event = time.monotonic()
 
     async def _health_task(self) -> None:
+        interval = min(self.config.health_interval_s, self.systemd.watchdog_interval_s() or 1e9)
         while not self.stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), self.config.health_interval_s)
+                await asyncio.wait_for(self.stopping.wait(), interval)
+            self.systemd.notify("WATCHDOG=1")  # the loop is alive: this task ran
             stats = self.inbound.statistics()
             changed = self.health.report(queue_health("inbound", stats.depth, stats.maxsize))
             stale = time.monotonic() - self._last_event

@@ -113,3 +113,30 @@ async def test_supervisor_does_not_retry_fatal_errors() -> None:
             "feed", bad_file, on_failure=lambda *a: failures.append(a), fatal=(KeyError,)
         )
     assert failures == []
+
+
+def test_sd_notify_datagrams_reach_the_socket(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Under systemd (NOTIFY_SOCKET set) READY and STATUS arrive as one datagram; the watchdog is half of WATCHDOG_USEC."""
+    import socket
+
+    from genesis.engine.systemd import Notifier
+
+    path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(path)
+        notifier = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "10000000"})
+        assert notifier.notify("READY=1", "STATUS=trading") is True
+        assert server.recv(1024) == b"READY=1\nSTATUS=trading"
+    assert notifier.watchdog_interval_s() == 5.0
+
+
+def test_sd_notify_is_a_no_op_outside_systemd() -> None:
+    """Without NOTIFY_SOCKET nothing is sent and nothing fails."""
+    from genesis.engine.systemd import Notifier
+
+    notifier = Notifier({})
+    assert (notifier.enabled, notifier.notify("READY=1"), notifier.watchdog_interval_s()) == (
+        False,
+        False,
+        None,
+    )
