@@ -52,9 +52,14 @@ class Replay:
         record: bool = True,
         on_command: Callable[[Command], None] | None = None,
         on_order_event: Callable[[OrderEvent], None] | None = None,
+        defer_commands: bool = False,
     ) -> None:
         """``record`` keeps every order event in ``order_events`` (tests); a long-running
-        process passes False and observes through the two callbacks instead."""
+        process passes False and observes through the two callbacks instead.
+
+        With ``defer_commands`` the kernel's commands are collected in ``outbox``
+        instead of going to the venue: the caller persists what it must (an order
+        intent before it is sent) and hands each one on with ``execute``."""
         if not isinstance(kernel.clock, SimClock):
             raise TypeError("replay needs the kernel to run on a SimClock")
         self.kernel = kernel
@@ -63,6 +68,8 @@ class Replay:
         self.stats = ReplayStats()
         self.order_events: list[OrderEvent] = []
         self._record = record
+        self._defer = defer_commands
+        self.outbox: list[Command] = []
         self._on_command = on_command
         self._on_order_event_cb = on_order_event
         self._started = False
@@ -109,9 +116,19 @@ class Replay:
         if self._on_order_event_cb is not None:
             self._on_order_event_cb(event)
 
+    def execute(self, command: Command) -> None:
+        """Send one (deferred) command to the venue now and process what follows from it."""
+        self._execute((command,))
+
     def _send(self, commands: Sequence[Command]) -> None:
         if not commands:
             return
+        if self._defer:
+            self.outbox.extend(commands)
+        else:
+            self._execute(commands)
+
+    def _execute(self, commands: Sequence[Command]) -> None:
         now = self.clock.now_ns()
         for command in commands:
             if self._on_command is not None:

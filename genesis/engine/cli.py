@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     config = DaemonConfig(
         tier=tier, strategies=configs, instruments=load_exchange_info(resources.EXCHANGE_INFO),
         data=args.data, symbol=args.symbol, cash=args.cash, speed=args.speed,
-        max_events=args.max_bars, strategies_dir=directory,
+        max_events=args.max_bars, strategies_dir=directory, data_dir=settings.data_dir,
+        database_url=settings.database_url.get_secret_value() if settings.database_url else None,
     )  # fmt: skip
     return run_paper(config)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import signal
 import time
@@ -25,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import structlog
 import watchfiles
 
@@ -33,8 +35,10 @@ from genesis.config.loader import load_strategy_config
 from genesis.config.models import StrategyConfig
 from genesis.core.clock import SimClock
 from genesis.core.commands import Command, SubmitOrder
+from genesis.core.enums import OrderStatus
 from genesis.core.events import MarketEvent, OrderEvent, OrderFilled
 from genesis.core.instruments import InstrumentTable
+from genesis.core.orders import Order
 from genesis.data.loaders import read_bars
 from genesis.engine.health import Health, HealthMonitor, Level, queue_health
 from genesis.engine.kernel import Kernel
@@ -47,6 +51,9 @@ from genesis.exchange.simulated import SimulatedVenue
 from genesis.portfolio import Portfolio
 from genesis.risk.engine import RiskEngine
 from genesis.risk.limits import Tier
+from genesis.storage.factory import open_repository
+from genesis.storage.repository import FillRecord, OrderEventRecord, OrderRecord, SqlRepository
+from genesis.storage.writer import BatchingWriter
 from genesis.strategies import registry
 
 __all__ = ["DaemonConfig", "PaperDaemon"]
@@ -68,6 +75,8 @@ class DaemonConfig:
     queue_size: int = 10_000
     health_interval_s: float = 1.0
     strategies_dir: Path | None = None  # watched for parameter edits (hot reload)
+    data_dir: Path | None = None  # the journal (SQLite) lives here unless database_url is set
+    database_url: str | None = None
 
 
 class PaperDaemon:
@@ -84,9 +93,10 @@ class PaperDaemon:
         self.stopping = asyncio.Event()
         self.kernel, self.venue = self._build()
         self.replay = Replay(
-            self.kernel, self.venue, record=False,
-            on_command=self._log_command, on_order_event=self._log_order_event,
+            self.kernel, self.venue, record=False, defer_commands=True,
+            on_command=self._log_command, on_order_event=self._on_order_event,
         )  # fmt: skip
+        self.journal: BatchingWriter | None = None
         self.events = 0
         self._fed = 0
         self._versions = {sc.id: sc for sc in config.strategies}
@@ -123,7 +133,28 @@ class PaperDaemon:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop, sig.name)
         self._log_start()
+        repo = await self._open_journal()
+        try:
+            return await self._run_tasks()
+        finally:
+            if self.journal is not None:
+                await self.journal.aclose()  # everything queued is committed
+            if repo is not None:
+                await repo.close()
+
+    async def _open_journal(self) -> SqlRepository | None:
+        cfg = self.config
+        if cfg.data_dir is None and cfg.database_url is None:
+            return None
+        repo = await open_repository(cfg.database_url, cfg.data_dir or Path("data"))
+        self.journal = BatchingWriter(repo)
+        self.journal.start()
+        self.log.info("journal_opened", backend=repo.backend)
+        return repo
+
+    async def _run_tasks(self) -> int:
         self.replay.start()
+        await self._send_outbox()
         self.systemd.notify("READY=1", f"STATUS=paper trading, tier {self.config.tier.value}")
         async with asyncio.TaskGroup() as group:
             group.create_task(self._feed_task(), name="feed")
@@ -132,6 +163,7 @@ class PaperDaemon:
             await self._trading_loop()
             self.stopping.set()  # the loop ended: tell the other tasks
         self.replay.finish()
+        await self._send_outbox()
         self._log_stop()
         self.systemd.notify("STOPPING=1")
         return 0
@@ -184,6 +216,7 @@ class PaperDaemon:
                 self._apply(event)  # between two market events, never inside one
                 continue
             self.replay.step(event)
+            await self._send_outbox()
             self.events += 1
             self._last_event = time.monotonic()
 
@@ -205,6 +238,28 @@ class PaperDaemon:
             if changed:
                 snap = self.health.snapshot()
                 self.log.warning("health_changed", status=snap.status, reasons=list(snap.reasons))
+
+    # --- the journal ------------------------------------------------------------
+
+    async def _send_outbox(self) -> None:
+        """Carry the kernel's commands to the venue; an order intent is committed first (P1)."""
+        outbox = self.replay.outbox
+        while outbox:
+            command = outbox.pop(0)
+            if isinstance(command, SubmitOrder) and self.journal is not None:
+                await self.journal.record_order_intent(_intent(command, self.venue.name))
+            self.replay.execute(command)  # may queue more commands (exits, cancels)
+
+    def _on_order_event(self, event: OrderEvent) -> None:
+        self._log_order_event(event)
+        if self.journal is None:
+            return
+        order = self.kernel.oms.get(event.client_order_id)
+        self.journal.submit_nowait(_event_record(event))
+        if isinstance(event, OrderFilled):
+            self.journal.submit_nowait(_fill_record(event))
+        if order is not None:
+            self.journal.submit_nowait(_order_record(order, self.venue.name))
 
     # --- hot reload -------------------------------------------------------------
 
@@ -327,6 +382,45 @@ def _where(message: str, path: Path) -> dict[str, Any]:
         "field": field_name,
         "reason": reason,
     }
+
+
+def _intent(cmd: SubmitOrder, venue: str) -> OrderRecord:
+    return OrderRecord(
+        client_order_id=cmd.client_order_id, strategy_id=cmd.strategy_id, venue=venue,
+        symbol=cmd.instrument_id, side=cmd.side, order_type=cmd.order_type,
+        quantity=cmd.quantity, price=cmd.price, status=OrderStatus.SUBMITTED,
+        filled_qty=Decimal(0), venue_order_id="", ts_init=cmd.ts_init, ts_last=cmd.ts_init,
+    )  # fmt: skip
+
+
+def _order_record(order: Order, venue: str) -> OrderRecord:
+    return OrderRecord(
+        client_order_id=order.client_order_id, strategy_id=order.strategy_id, venue=venue,
+        symbol=order.instrument_id, side=order.side, order_type=order.order_type,
+        quantity=order.quantity, price=order.price, status=order.status,
+        filled_qty=order.filled_qty, venue_order_id=order.venue_order_id,
+        ts_init=order.ts_init, ts_last=order.ts_last,
+    )  # fmt: skip
+
+
+def _event_record(event: OrderEvent) -> OrderEventRecord:
+    detail = {k: str(v) for k, v in msgspec.structs.asdict(event).items() if k not in _ID_FIELDS}
+    return OrderEventRecord(
+        client_order_id=event.client_order_id, ts_ns=event.ts_event,
+        kind=type(event).__name__, detail_json=json.dumps(detail, sort_keys=True),
+    )  # fmt: skip
+
+
+_ID_FIELDS = frozenset({"client_order_id", "ts_event", "ts_init"})
+
+
+def _fill_record(fill: OrderFilled) -> FillRecord:
+    return FillRecord(
+        venue=fill.venue, symbol=fill.instrument_id, trade_id=fill.trade_id,
+        client_order_id=fill.client_order_id, venue_order_id=fill.venue_order_id,
+        side=fill.side, price=fill.last_px, quantity=fill.last_qty, fee=fill.fee,
+        fee_currency=fill.fee_currency, ts_ns=fill.ts_event,
+    )  # fmt: skip
 
 
 def run_paper(config: DaemonConfig, on_ready: Callable[[PaperDaemon], None] | None = None) -> int:
