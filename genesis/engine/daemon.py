@@ -52,7 +52,14 @@ from genesis.portfolio import Portfolio
 from genesis.risk.engine import RiskEngine
 from genesis.risk.limits import Tier
 from genesis.storage.factory import open_repository
-from genesis.storage.repository import FillRecord, OrderEventRecord, OrderRecord, SqlRepository
+from genesis.storage.repository import (
+    AuditRecord,
+    FillRecord,
+    OrderEventRecord,
+    OrderRecord,
+    SqlRepository,
+    StrategyStateRecord,
+)
 from genesis.storage.writer import BatchingWriter
 from genesis.strategies import registry
 
@@ -97,8 +104,12 @@ class PaperDaemon:
             on_command=self._log_command, on_order_event=self._on_order_event,
         )  # fmt: skip
         self.journal: BatchingWriter | None = None
+        self._repo: SqlRepository | None = None
+        self._quiet = False  # True while fast-forwarding a recovery: nothing logged or written
+        self.halted: str | None = None
         self.events = 0
         self._fed = 0
+        self._replayed_fills: list[OrderFilled] = []
         self._versions = {sc.id: sc for sc in config.strategies}
         self._last_event = time.monotonic()
 
@@ -147,6 +158,7 @@ class PaperDaemon:
         if cfg.data_dir is None and cfg.database_url is None:
             return None
         repo = await open_repository(cfg.database_url, cfg.data_dir or Path("data"))
+        self._repo = repo
         self.journal = BatchingWriter(repo)
         self.journal.start()
         self.log.info("journal_opened", backend=repo.backend)
@@ -155,6 +167,8 @@ class PaperDaemon:
     async def _run_tasks(self) -> int:
         self.replay.start()
         await self._send_outbox()
+        if self._repo is not None:
+            await self._recover_or_begin(self._repo)
         self.systemd.notify("READY=1", f"STATUS=paper trading, tier {self.config.tier.value}")
         async with asyncio.TaskGroup() as group:
             group.create_task(self._feed_task(), name="feed")
@@ -164,6 +178,7 @@ class PaperDaemon:
             self.stopping.set()  # the loop ended: tell the other tasks
         self.replay.finish()
         await self._send_outbox()
+        self._checkpoint()
         self._log_stop()
         self.systemd.notify("STOPPING=1")
         return 0
@@ -175,6 +190,10 @@ class PaperDaemon:
             self.stopping.set()
 
     async def _feed_task(self) -> None:
+        if self.halted is not None:
+            await self.stopping.wait()  # HALTED: no market data, no trading, until stopped
+            await self.inbound.put(None)
+            return
         try:
             await supervise(
                 "feed", self._feed_once, on_failure=self._feed_failed, max_restarts=5,
@@ -218,6 +237,8 @@ class PaperDaemon:
             self.replay.step(event)
             await self._send_outbox()
             self.events += 1
+            if self.events % _CHECKPOINT_EVERY == 0:
+                self._checkpoint()
             self._last_event = time.monotonic()
 
     async def _health_task(self) -> None:
@@ -251,6 +272,10 @@ class PaperDaemon:
             self.replay.execute(command)  # may queue more commands (exits, cancels)
 
     def _on_order_event(self, event: OrderEvent) -> None:
+        if self._quiet:
+            if isinstance(event, OrderFilled):
+                self._replayed_fills.append(event)
+            return
         self._log_order_event(event)
         if self.journal is None:
             return
@@ -260,6 +285,80 @@ class PaperDaemon:
             self.journal.submit_nowait(_fill_record(event))
         if order is not None:
             self.journal.submit_nowait(_order_record(order, self.venue.name))
+
+    # --- checkpoints and recovery -------------------------------------------------
+
+    def _checkpoint(self) -> None:
+        """Record how far the recording was processed (committed after every earlier record)."""
+        if self.journal is None or self._quiet or self.halted is not None:
+            return
+        blob = json.dumps({"events": self.events}).encode()
+        self.journal.submit_nowait(
+            StrategyStateRecord(_REPLAY_ID, self.kernel.clock.now_ns(), blob)
+        )
+
+    def _audit(self, action: str, detail: dict[str, Any]) -> None:
+        if self.journal is not None and not self._quiet:
+            now = self.kernel.clock.now_ns()
+            self.journal.submit_nowait(
+                AuditRecord(now, "daemon", action, json.dumps(detail, sort_keys=True))
+            )
+
+    async def _recover_or_begin(self, repo: SqlRepository) -> None:
+        """A new journal: record the session's configs. A used one: rebuild, reconcile, resume."""
+        state = await repo.load_strategy_state(_REPLAY_ID)
+        if state is None:
+            configs = {c.id: c.model_dump(mode="json") for c in self.config.strategies}
+            self._audit("session_started", {"configs": configs})
+            return
+        done = int(json.loads(state.blob)["events"])
+        audits = [
+            a for a in await repo.audit_log(0) if a.action in ("session_started", "config_applied")
+        ]
+        self._fast_forward(done, audits)
+        journal = await repo.fills_since(0)
+        reason = _reconcile(self._replayed_fills, [f for f in journal if f.ts_ns <= state.ts_ns])
+        self._fed = self.events = done
+        self._replayed_fills = []
+        if reason is not None:
+            self.halted = reason
+            self.health.report(Health("recovery", Level.CRITICAL, reason))
+            self.log.critical("daemon_halted", reason=reason, events=done)
+        else:
+            self.log.info("daemon_recovered", events=done, fills=len(journal))
+
+    def _fast_forward(self, done: int, audits: list[AuditRecord]) -> None:
+        """Re-run the first ``done`` events silently, with the configs in force at each point."""
+        changes = [json.loads(a.detail_json) for a in audits]
+        start: dict[str, Any] = next((c["configs"] for c in changes if "configs" in c), {})
+        for raw in start.values():
+            self._set_params(StrategyConfig.model_validate(raw))
+        pending = sorted(
+            (c["event_index"], StrategyConfig.model_validate(c["config"]))
+            for c in changes
+            if "config" in c
+        )
+        self._quiet, self._replayed_fills = True, []
+        try:
+            for index, event in enumerate(read_bars(self.config.data, self.config.symbol)):
+                while pending and pending[0][0] <= index:
+                    self._set_params(pending.pop(0)[1])
+                if index >= done:
+                    break
+                self.replay.step(event)
+                while self.replay.outbox:
+                    self.replay.execute(self.replay.outbox.pop(0))
+        finally:
+            self._quiet = False
+        for config in self.config.strategies:  # files edited while the daemon was down
+            if self._versions.get(config.id) != config:
+                self._set_params(config)
+
+    def _set_params(self, config: StrategyConfig) -> None:
+        if config.id in self.kernel.strategies and self._versions.get(config.id) != config:
+            spec = registry.get(config.strategy)
+            self.kernel.replace_params(config.id, registry.parse_params(spec, config.params))
+            self._versions[config.id] = config
 
     # --- hot reload -------------------------------------------------------------
 
@@ -293,6 +392,9 @@ class PaperDaemon:
         old = self._versions[new.id]
         self.kernel.replace_params(new.id, params)
         self._versions[new.id] = new
+        self._audit(
+            "config_applied", {"event_index": self.events, "config": new.model_dump(mode="json")}
+        )
         self.log.info(
             "config_applied", strategy_id=new.id, file=change.path,
             old_version=old.version_id(), new_version=new.version_id(), params=new.params,
@@ -320,7 +422,7 @@ class PaperDaemon:
         return order.correlation_id if order is not None else client_order_id
 
     def _log_command(self, command: Command) -> None:
-        if isinstance(command, SubmitOrder):
+        if isinstance(command, SubmitOrder) and not self._quiet:
             with structlog.contextvars.bound_contextvars(correlation_id=command.correlation_id):
                 self.log.info(
                     "order_submitted", client_order_id=command.client_order_id,
@@ -352,6 +454,24 @@ class ConfigChange:
 
     config: StrategyConfig
     path: str
+
+
+_REPLAY_ID = "__replay__"  # the strategy-state row that records the recording's progress
+_CHECKPOINT_EVERY = 500
+
+
+def _reconcile(replayed: list[OrderFilled], journal: list[FillRecord]) -> str | None:
+    """None when the rebuilt fills equal the journal's up to the checkpoint, else why not."""
+    mine = {(f.trade_id, f.side, f.last_qty, f.last_px, f.fee) for f in replayed}
+    theirs = {(f.trade_id, f.side, f.quantity, f.price, f.fee) for f in journal}
+    if mine == theirs:
+        return None
+    lost, extra = sorted(theirs - mine)[:3], sorted(mine - theirs)[:3]
+    return (
+        f"rebuilt fills differ from the journal: {len(theirs - mine)} journaled fills not"
+        f" reproduced (e.g. {[t[0] for t in lost]}), {len(mine - theirs)} unexpected"
+        f" (e.g. {[t[0] for t in extra]})"
+    )
 
 
 _FIXED_WHILE_RUNNING = ("strategy", "tier", "instruments", "enabled", "requires_stop_loss")
