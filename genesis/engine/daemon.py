@@ -237,6 +237,8 @@ class PaperDaemon:
             self.replay.step(event)
             await self._send_outbox()
             self.events += 1
+            if self.journal is not None and self.journal.statistics().depth > _JOURNAL_HIGH_WATER:
+                await self.journal.flush()  # backpressure: never let the journal queue fill up
             if self.events % _CHECKPOINT_EVERY == 0:
                 self._checkpoint()
             self._last_event = time.monotonic()
@@ -263,13 +265,23 @@ class PaperDaemon:
     # --- the journal ------------------------------------------------------------
 
     async def _send_outbox(self) -> None:
-        """Carry the kernel's commands to the venue; an order intent is committed first (P1)."""
-        outbox = self.replay.outbox
+        """Carry the kernel's commands to the venue; order intents are committed first (P1).
+
+        The intents of one round go to the journal together and one commit covers
+        them all (group commit), then the round is sent; sending may queue the
+        next round (exits after a fill, cancels).
+        """
+        outbox, journal = self.replay.outbox, self.journal
         while outbox:
-            command = outbox.pop(0)
-            if isinstance(command, SubmitOrder) and self.journal is not None:
-                await self.journal.record_order_intent(_intent(command, self.venue.name))
-            self.replay.execute(command)  # may queue more commands (exits, cancels)
+            round_, outbox[:] = list(outbox), []
+            if journal is not None:
+                intents = [c for c in round_ if isinstance(c, SubmitOrder)]
+                for intent in intents:
+                    await journal.submit(_intent(intent, self.venue.name))
+                if intents:
+                    await journal.flush()  # the durability point: committed before sending
+            for command in round_:
+                self.replay.execute(command)
 
     def _on_order_event(self, event: OrderEvent) -> None:
         if self._quiet:
@@ -458,6 +470,7 @@ class ConfigChange:
 
 _REPLAY_ID = "__replay__"  # the strategy-state row that records the recording's progress
 _CHECKPOINT_EVERY = 500
+_JOURNAL_HIGH_WATER = 5_000
 
 
 def _reconcile(replayed: list[OrderFilled], journal: list[FillRecord]) -> str | None:
