@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from genesis.backtesting import cli as backtest_cli
+from genesis.config import cli as config_cli
 from genesis.engine import cli as daemon_cli
 from genesis.errors import GenesisError
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     backtest_cli.add_parser(sub)
     daemon_cli.add_parser(sub)
+    config_cli.add_parser(sub)
     return parser
 
 
@@ -45,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return backtest_cli.run(args)
         if args.command == "run":
             return daemon_cli.run(args)
+        if args.command == "config":
+            return config_cli.run(args)
     except GenesisError as exc:
         print(f"genesis {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

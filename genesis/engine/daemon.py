@@ -54,6 +54,7 @@ from genesis.risk.limits import Tier
 from genesis.storage.factory import open_repository
 from genesis.storage.repository import (
     AuditRecord,
+    ConfigVersionRecord,
     FillRecord,
     OrderEventRecord,
     OrderRecord,
@@ -316,12 +317,23 @@ class PaperDaemon:
                 AuditRecord(now, "daemon", action, json.dumps(detail, sort_keys=True))
             )
 
+    def _store_version(self, config: StrategyConfig) -> None:
+        """Keep every running version, by SHA-256, for ``genesis config versions|diff|rollback``."""
+        if self.journal is not None and not self._quiet:
+            body = json.dumps(config.model_dump(mode="json"), sort_keys=True, indent=2)
+            now = self.kernel.clock.now_ns()
+            self.journal.submit_nowait(
+                ConfigVersionRecord(config.id, config.version_id(), body, now)
+            )
+
     async def _recover_or_begin(self, repo: SqlRepository) -> None:
         """A new journal: record the session's configs. A used one: rebuild, reconcile, resume."""
         state = await repo.load_strategy_state(_REPLAY_ID)
         if state is None:
             configs = {c.id: c.model_dump(mode="json") for c in self.config.strategies}
             self._audit("session_started", {"configs": configs})
+            for config in self.config.strategies:
+                self._store_version(config)
             return
         done = int(json.loads(state.blob)["events"])
         audits = [
@@ -404,9 +416,9 @@ class PaperDaemon:
         old = self._versions[new.id]
         self.kernel.replace_params(new.id, params)
         self._versions[new.id] = new
-        self._audit(
-            "config_applied", {"event_index": self.events, "config": new.model_dump(mode="json")}
-        )
+        detail = {"event_index": self.events, "config": new.model_dump(mode="json")}
+        self._audit("config_applied", {**detail, "sha256": new.version_id()})
+        self._store_version(new)
         self.log.info(
             "config_applied", strategy_id=new.id, file=change.path,
             old_version=old.version_id(), new_version=new.version_id(), params=new.params,
