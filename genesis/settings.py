@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     binance_api_secret: SecretStr | None = None
     strategies_dir: Path = Path("config/strategies")
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    on_shutdown: Literal["cancel", "keep"] = "cancel"  # working orders at a clean stop
 
     @field_validator("database_url")
     @classmethod

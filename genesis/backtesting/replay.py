@@ -116,6 +116,10 @@ class Replay:
         if self._on_order_event_cb is not None:
             self._on_order_event_cb(event)
 
+    def send(self, commands: Sequence[Command]) -> None:
+        """Route commands produced outside ``step`` (operator actions) like the kernel's own."""
+        self._send(commands)
+
     def execute(self, command: Command) -> None:
         """Send one (deferred) command to the venue now and process what follows from it."""
         self._execute((command,))

@@ -57,5 +57,6 @@ def run(args: argparse.Namespace) -> int:
         data=args.data, symbol=args.symbol, cash=args.cash, speed=args.speed,
         max_events=args.max_bars, strategies_dir=directory, data_dir=settings.data_dir,
         database_url=settings.database_url.get_secret_value() if settings.database_url else None,
+        on_shutdown=settings.on_shutdown,
     )  # fmt: skip
     return run_paper(config)

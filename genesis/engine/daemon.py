@@ -85,6 +85,7 @@ class DaemonConfig:
     strategies_dir: Path | None = None  # watched for parameter edits (hot reload)
     data_dir: Path | None = None  # the journal (SQLite) lives here unless database_url is set
     database_url: str | None = None
+    on_shutdown: str = "cancel"  # "cancel" working orders at a clean stop, or "keep" them
 
 
 class PaperDaemon:
@@ -108,6 +109,7 @@ class PaperDaemon:
         self._repo: SqlRepository | None = None
         self._quiet = False  # True while fast-forwarding a recovery: nothing logged or written
         self.halted: str | None = None
+        self._flatten: str | None = None  # None → "requested" → "flattening" → "done"
         self.events = 0
         self._fed = 0
         self._replayed_fills: list[OrderFilled] = []
@@ -144,6 +146,8 @@ class PaperDaemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop, sig.name)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGUSR1, self.request_flatten)
         self._log_start()
         repo = await self._open_journal()
         try:
@@ -177,12 +181,20 @@ class PaperDaemon:
             group.create_task(self._config_task(), name="config-watcher")
             await self._trading_loop()
             self.stopping.set()  # the loop ended: tell the other tasks
+        if self.config.on_shutdown == "cancel" and self.halted is None:
+            self.replay.send(self.kernel.cancel_all())
         self.replay.finish()
         await self._send_outbox()
         self._checkpoint()
         self._log_stop()
         self.systemd.notify("STOPPING=1")
         return 0
+
+    def request_flatten(self) -> None:
+        """Emergency stop: cancel everything, close every position, then stop."""
+        if self._flatten is None:
+            self.log.critical("emergency_flatten_requested")
+            self._flatten = "requested"
 
     def request_stop(self, reason: str = "request") -> None:
         """Stop taking new market data; queued events are still processed."""
@@ -235,6 +247,10 @@ class PaperDaemon:
             if isinstance(event, ConfigChange):
                 self._apply(event)  # between two market events, never inside one
                 continue
+            if self._flatten == "requested":
+                self._flatten = "flattening"
+                self.replay.send(self.kernel.flatten())
+                await self._send_outbox()
             self.replay.step(event)
             await self._send_outbox()
             self.events += 1
@@ -242,6 +258,9 @@ class PaperDaemon:
                 await self.journal.flush()  # backpressure: never let the journal queue fill up
             if self.events % _CHECKPOINT_EVERY == 0:
                 self._checkpoint()
+            if self._flatten == "flattening" and self.kernel.is_flat():
+                self._flatten = "done"
+                self.request_stop("flattened")
             self._last_event = time.monotonic()
 
     async def _health_task(self) -> None:

@@ -172,6 +172,43 @@ class Kernel:
             self._requires_stop_loss.add(strategy_id)
         return strategy
 
+    def cancel_all(self, strategy_id: str | None = None) -> Sequence[Command]:
+        """Request cancellation of every open order (of one strategy, or all); return commands."""
+        for order in self.oms.open_orders(strategy_id):
+            self._cancel(order)
+        return self._drain()
+
+    def flatten(self, strategy_id: str | None = None) -> Sequence[Command]:
+        """Emergency: cancel open orders and close every position at market (reduce-only).
+
+        Returns:
+            The cancel and market-order commands, in that order.
+        """
+        for order in self.oms.open_orders(strategy_id):
+            self._cancel(order)
+        for sid, strategy in self.strategies.items():
+            if strategy_id is not None and sid != strategy_id:
+                continue
+            for instrument_id in strategy.instruments:
+                qty = self.portfolio.position_qty(instrument_id, sid)
+                if qty == 0:
+                    continue
+                side = Side.SELL if qty > 0 else Side.BUY
+                order = strategy.ctx.orders.market(instrument_id, side, abs(qty))
+                self._reduce_only.add(order.client_order_id)
+                self._submit(order)
+        return self._drain()
+
+    def is_flat(self) -> bool:
+        """No open orders and no position in any strategy's instruments."""
+        if self.oms.open_orders():
+            return False
+        return all(
+            self.portfolio.position_qty(i, sid) == 0
+            for sid, s in self.strategies.items()
+            for i in s.instruments
+        )
+
     def replace_params(self, strategy_id: str, params: Any) -> Strategy[Any]:
         """Swap a running strategy for a new instance with ``params`` (a hot reload).
 

@@ -150,3 +150,25 @@ def test_hot_reload_rejects_bad_edits_and_applies_good_ones(tmp_path: Path) -> N
     ratio = Decimal(str(target["price"])) / Decimal(str(stop["trigger_price"]))
     assert abs(ratio - Decimal("1.03") / Decimal("0.99")) < Decimal("0.0005")  # 3% target in force
     assert proc.returncode == 0
+
+
+def test_emergency_stop_flattens_and_exits(tmp_path: Path) -> None:
+    """SIGUSR1 while long: open orders are cancelled, the position is sold at market, then a clean exit."""
+    strategies = tmp_path / "strategies"
+    strategies.mkdir()
+    (strategies / "sma.yaml").write_text(
+        'strategy: sma_cross\ntier: sniper\ninstruments: [BTCUSDT]\nparams:\n  quantity: "0.0003"\n'
+    )
+    env = {**os.environ, "GENESIS_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genesis", "--tier", "sniper", "--speed", "200", "--strategies", str(strategies)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    _read_until(proc, '"side":"BUY","quantity":"0.00030","price"')  # a buy filled: long now
+    proc.send_signal(signal.SIGUSR1)
+    out, err = proc.communicate(timeout=60)
+    events = _events(out)
+    assert proc.returncode == 0, err
+    assert any(e["event"] == "daemon_stopping" and e["reason"] == "flattened" for e in events)
+    assert [e["side"] for e in events if e["event"] == "order_filled"][-1] == "SELL"
+    assert events[-1]["balances"]["BTC"] in ("0", "0.00000")  # type: ignore[index]
