@@ -90,6 +90,7 @@ async def _run(bars: int, work: Path, journal: bool) -> dict[str, object]:
         "loop_lag_p99_ms": round(lags[int(len(lags) * 0.99)] * 1000, 3) if lags else None,
         "lag_samples": len(lags),
         "writer_commits": daemon.journal.statistics().batches if daemon.journal else None,
+        "writer_peak_depth": daemon.journal_peak_depth if daemon.journal else None,
         "writer_written": daemon.journal.statistics().written if daemon.journal else None,
     }  # fmt: skip
 

@@ -110,6 +110,7 @@ class PaperDaemon:
         self._quiet = False  # True while fast-forwarding a recovery: nothing logged or written
         self.halted: str | None = None
         self._flatten: str | None = None  # None → "requested" → "flattening" → "done"
+        self.journal_peak_depth = 0
         self.events = 0
         self._fed = 0
         self._replayed_fills: list[OrderFilled] = []
@@ -254,8 +255,11 @@ class PaperDaemon:
             self.replay.step(event)
             await self._send_outbox()
             self.events += 1
-            if self.journal is not None and self.journal.statistics().depth > _JOURNAL_HIGH_WATER:
-                await self.journal.flush()  # backpressure: never let the journal queue fill up
+            if self.journal is not None:
+                depth = self.journal.statistics().depth
+                self.journal_peak_depth = max(self.journal_peak_depth, depth)
+                if depth > _JOURNAL_HIGH_WATER:
+                    await self.journal.flush()  # backpressure: the journal queue never fills up
             if self.events % _CHECKPOINT_EVERY == 0:
                 self._checkpoint()
             if self._flatten == "flattening" and self.kernel.is_flat():
@@ -600,5 +604,10 @@ def run_paper(config: DaemonConfig, on_ready: Callable[[PaperDaemon], None] | No
             # a task failed on bad input (e.g. the recording): report it as itself, once
             daemon.log.critical("daemon_failed", error=str(group.exceptions[0]))
             raise group.exceptions[0] from None
+        except* Exception as group:
+            # any other task failure: a clear CRITICAL line, never a silent hang
+            first = group.exceptions[0]
+            daemon.log.critical("daemon_failed", error=f"{type(first).__name__}: {first}")
+            raise
 
     return asyncio.run(main())
