@@ -58,5 +58,6 @@ def run(args: argparse.Namespace) -> int:
         max_events=args.max_bars, strategies_dir=directory, data_dir=settings.data_dir,
         database_url=settings.database_url.get_secret_value() if settings.database_url else None,
         on_shutdown=settings.on_shutdown,
+        shutdown_timeout_s=settings.shutdown_timeout_s,
     )  # fmt: skip
     return run_paper(config)

@@ -86,6 +86,7 @@ class DaemonConfig:
     data_dir: Path | None = None  # the journal (SQLite) lives here unless database_url is set
     database_url: str | None = None
     on_shutdown: str = "cancel"  # "cancel" working orders at a clean stop, or "keep" them
+    shutdown_timeout_s: float = 10.0  # queued events still processed after a stop request, at most
 
 
 class PaperDaemon:
@@ -111,6 +112,7 @@ class PaperDaemon:
         self.halted: str | None = None
         self._flatten: str | None = None  # None → "requested" → "flattening" → "done"
         self.journal_peak_depth = 0
+        self._loop_done = False
         self.events = 0
         self._fed = 0
         self._replayed_fills: list[OrderFilled] = []
@@ -177,11 +179,13 @@ class PaperDaemon:
             await self._recover_or_begin(self._repo)
         self.systemd.notify("READY=1", f"STATUS=paper trading, tier {self.config.tier.value}")
         async with asyncio.TaskGroup() as group:
-            group.create_task(self._feed_task(), name="feed")
+            feed = group.create_task(self._feed_task(), name="feed")
             group.create_task(self._health_task(), name="health")
             group.create_task(self._config_task(), name="config-watcher")
             await self._trading_loop()
+            self._loop_done = True
             self.stopping.set()  # the loop ended: tell the other tasks
+            feed.cancel()  # it may be waiting for room in a queue nobody drains now
         if self.config.on_shutdown == "cancel" and self.halted is None:
             self.replay.send(self.kernel.cancel_all())
         self.replay.finish()
@@ -214,7 +218,8 @@ class PaperDaemon:
                 fatal=(DataError, ConfigError),  # a bad recording will not get better
             )  # fmt: skip
         finally:
-            await self.inbound.put(None)  # end of stream for the trading loop
+            if not self._loop_done:
+                await self.inbound.put(None)  # end of stream for the trading loop
 
     async def _feed_once(self) -> None:
         # after a restart the recording resumes where it stopped: nothing is fed twice
@@ -241,10 +246,16 @@ class PaperDaemon:
         self.health.report(Health(name, Level.DEGRADED, f"restarting after {exc}"))
 
     async def _trading_loop(self) -> None:
+        deadline: float | None = None
         while True:
             event = await self.inbound.get()
             if event is None:
                 return
+            if self.stopping.is_set():
+                deadline = deadline or time.monotonic() + self.config.shutdown_timeout_s
+                if time.monotonic() > deadline:
+                    self.log.warning("shutdown_timeout", left_in_queue=self.inbound.qsize())
+                    return
             if isinstance(event, ConfigChange):
                 self._apply(event)  # between two market events, never inside one
                 continue
@@ -254,17 +265,20 @@ class PaperDaemon:
                 await self._send_outbox()
             self.replay.step(event)
             await self._send_outbox()
-            self.events += 1
-            if self.journal is not None:
-                depth = self.journal.statistics().depth
-                self.journal_peak_depth = max(self.journal_peak_depth, depth)
-                if depth > _JOURNAL_HIGH_WATER:
-                    await self.journal.flush()  # backpressure: the journal queue never fills up
-            if self.events % _CHECKPOINT_EVERY == 0:
-                self._checkpoint()
-            if self._flatten == "flattening" and self.kernel.is_flat():
-                self._flatten = "done"
-                self.request_stop("flattened")
+            await self._after_event()
+
+    async def _after_event(self) -> None:
+        self.events += 1
+        if self.journal is not None:
+            depth = self.journal.statistics().depth
+            self.journal_peak_depth = max(self.journal_peak_depth, depth)
+            if depth > _JOURNAL_HIGH_WATER:
+                await self.journal.flush()  # backpressure: the journal queue never fills up
+        if self.events % _CHECKPOINT_EVERY == 0:
+            self._checkpoint()
+        if self._flatten == "flattening" and self.kernel.is_flat():
+            self._flatten = "done"
+            self.request_stop("flattened")
             self._last_event = time.monotonic()
 
     async def _health_task(self) -> None:
