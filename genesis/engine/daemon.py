@@ -26,7 +26,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import structlog
 import watchfiles
 
@@ -35,12 +34,18 @@ from genesis.config.loader import load_strategy_config
 from genesis.config.models import StrategyConfig
 from genesis.core.clock import SimClock
 from genesis.core.commands import Command, SubmitOrder
-from genesis.core.enums import OrderStatus
 from genesis.core.events import MarketEvent, OrderEvent, OrderFilled
 from genesis.core.instruments import InstrumentTable
-from genesis.core.orders import Order
 from genesis.data.loaders import read_bars
 from genesis.engine.health import Health, HealthMonitor, Level, queue_health
+from genesis.engine.journal import (
+    event_record,
+    fill_record,
+    intent_record,
+    order_record,
+    reconcile_balances,
+    reconcile_fills,
+)
 from genesis.engine.kernel import Kernel
 from genesis.engine.queues import BoundedQueue, QueuePolicy
 from genesis.engine.supervisor import supervise
@@ -54,12 +59,12 @@ from genesis.risk.limits import Tier
 from genesis.storage.factory import open_repository
 from genesis.storage.repository import (
     AuditRecord,
+    BalanceRecord,
     ConfigVersionRecord,
-    FillRecord,
-    OrderEventRecord,
-    OrderRecord,
+    PositionRecord,
     SqlRepository,
     StrategyStateRecord,
+    WriteRecord,
 )
 from genesis.storage.writer import BatchingWriter
 from genesis.strategies import registry
@@ -315,7 +320,7 @@ class PaperDaemon:
             if journal is not None:
                 intents = [c for c in round_ if isinstance(c, SubmitOrder)]
                 for intent in intents:
-                    await journal.submit(_intent(intent, self.venue.name))
+                    await journal.submit(intent_record(intent, self.venue.name))
                 if intents:
                     await journal.flush()  # the durability point: committed before sending
             for command in round_:
@@ -330,11 +335,11 @@ class PaperDaemon:
         if self.journal is None:
             return
         order = self.kernel.oms.get(event.client_order_id)
-        self.journal.submit_nowait(_event_record(event))
+        self.journal.submit_nowait(event_record(event))
         if isinstance(event, OrderFilled):
-            self.journal.submit_nowait(_fill_record(event))
+            self.journal.submit_nowait(fill_record(event))
         if order is not None:
-            self.journal.submit_nowait(_order_record(order, self.venue.name))
+            self.journal.submit_nowait(order_record(order, self.venue.name))
 
     # --- checkpoints and recovery -------------------------------------------------
 
@@ -342,10 +347,28 @@ class PaperDaemon:
         """Record how far the recording was processed (committed after every earlier record)."""
         if self.journal is None or self._quiet or self.halted is not None:
             return
+        now, journal = self.kernel.clock.now_ns(), self.journal
+        for record in self._state_records(now):
+            journal.submit_nowait(record)
         blob = json.dumps({"events": self.events}).encode()
-        self.journal.submit_nowait(
-            StrategyStateRecord(_REPLAY_ID, self.kernel.clock.now_ns(), blob)
+        journal.submit_nowait(StrategyStateRecord(_REPLAY_ID, now, blob))  # last: marks it whole
+
+    def _state_records(self, now: int) -> list[WriteRecord]:
+        """Balances (the paper venue's account), positions and strategy snapshots at ``now``."""
+        account, venue = self.venue.account, self.venue.name
+        records: list[WriteRecord] = [
+            BalanceRecord(venue, asset, account.free(asset), total - account.free(asset), now)
+            for asset, total in account.balances().items()
+        ]
+        records.extend(
+            PositionRecord(venue, p.instrument_id, p.qty, p.avg_open_px, p.realized_pnl, now)
+            for p in self.kernel.portfolio.positions()
         )
+        records.extend(
+            StrategyStateRecord(sid, now, strategy.snapshot())
+            for sid, strategy in sorted(self.kernel.strategies.items())
+        )
+        return records
 
     def _audit(self, action: str, detail: dict[str, Any]) -> None:
         if self.journal is not None and not self._quiet:
@@ -378,7 +401,11 @@ class PaperDaemon:
         ]
         self._fast_forward(done, audits)
         journal = await repo.fills_since(0)
-        reason = _reconcile(self._replayed_fills, [f for f in journal if f.ts_ns <= state.ts_ns])
+        reason = reconcile_fills(
+            self._replayed_fills, [f for f in journal if f.ts_ns <= state.ts_ns]
+        )
+        if reason is None:
+            reason = reconcile_balances(self.venue, await repo.load_balances(), state.ts_ns)
         self._fed = self.events = done
         self._replayed_fills = []
         if reason is not None:
@@ -522,20 +549,6 @@ _CHECKPOINT_EVERY = 500
 _JOURNAL_HIGH_WATER = 5_000
 
 
-def _reconcile(replayed: list[OrderFilled], journal: list[FillRecord]) -> str | None:
-    """None when the rebuilt fills equal the journal's up to the checkpoint, else why not."""
-    mine = {(f.trade_id, f.side, f.last_qty, f.last_px, f.fee) for f in replayed}
-    theirs = {(f.trade_id, f.side, f.quantity, f.price, f.fee) for f in journal}
-    if mine == theirs:
-        return None
-    lost, extra = sorted(theirs - mine)[:3], sorted(mine - theirs)[:3]
-    return (
-        f"rebuilt fills differ from the journal: {len(theirs - mine)} journaled fills not"
-        f" reproduced (e.g. {[t[0] for t in lost]}), {len(mine - theirs)} unexpected"
-        f" (e.g. {[t[0] for t in extra]})"
-    )
-
-
 _FIXED_WHILE_RUNNING = ("strategy", "tier", "instruments", "enabled", "requires_stop_loss")
 
 
@@ -564,45 +577,6 @@ def _where(message: str, path: Path) -> dict[str, Any]:
         "field": field_name,
         "reason": reason,
     }
-
-
-def _intent(cmd: SubmitOrder, venue: str) -> OrderRecord:
-    return OrderRecord(
-        client_order_id=cmd.client_order_id, strategy_id=cmd.strategy_id, venue=venue,
-        symbol=cmd.instrument_id, side=cmd.side, order_type=cmd.order_type,
-        quantity=cmd.quantity, price=cmd.price, status=OrderStatus.SUBMITTED,
-        filled_qty=Decimal(0), venue_order_id="", ts_init=cmd.ts_init, ts_last=cmd.ts_init,
-    )  # fmt: skip
-
-
-def _order_record(order: Order, venue: str) -> OrderRecord:
-    return OrderRecord(
-        client_order_id=order.client_order_id, strategy_id=order.strategy_id, venue=venue,
-        symbol=order.instrument_id, side=order.side, order_type=order.order_type,
-        quantity=order.quantity, price=order.price, status=order.status,
-        filled_qty=order.filled_qty, venue_order_id=order.venue_order_id,
-        ts_init=order.ts_init, ts_last=order.ts_last,
-    )  # fmt: skip
-
-
-def _event_record(event: OrderEvent) -> OrderEventRecord:
-    detail = {k: str(v) for k, v in msgspec.structs.asdict(event).items() if k not in _ID_FIELDS}
-    return OrderEventRecord(
-        client_order_id=event.client_order_id, ts_ns=event.ts_event,
-        kind=type(event).__name__, detail_json=json.dumps(detail, sort_keys=True),
-    )  # fmt: skip
-
-
-_ID_FIELDS = frozenset({"client_order_id", "ts_event", "ts_init"})
-
-
-def _fill_record(fill: OrderFilled) -> FillRecord:
-    return FillRecord(
-        venue=fill.venue, symbol=fill.instrument_id, trade_id=fill.trade_id,
-        client_order_id=fill.client_order_id, venue_order_id=fill.venue_order_id,
-        side=fill.side, price=fill.last_px, quantity=fill.last_qty, fee=fill.fee,
-        fee_currency=fill.fee_currency, ts_ns=fill.ts_event,
-    )  # fmt: skip
 
 
 def run_paper(config: DaemonConfig, on_ready: Callable[[PaperDaemon], None] | None = None) -> int:

@@ -126,3 +126,26 @@ def test_journal_that_disagrees_comes_up_halted(tmp_path: Path) -> None:
     assert "rebuilt fills differ from the journal" in halted
     assert '"order_filled"' not in out
     assert proc.returncode == 0
+
+
+def test_journaled_balance_that_disagrees_comes_up_halted(tmp_path: Path) -> None:
+    """The paper account journaled with the checkpoint must equal the rebuilt one, else HALTED."""
+    env = {"GENESIS_DATA_DIR": str(tmp_path / "data")}
+    _finish(env, tmp_path, 2000)
+    with sqlite3.connect(tmp_path / "data" / "genesis.db") as db:
+        assert db.execute("UPDATE balances SET free = free + 1 WHERE asset = 'USDT'").rowcount == 1
+        positions = db.execute("SELECT COUNT(*) FROM positions").fetchone()[0]
+        snapshots = db.execute("SELECT COUNT(DISTINCT strategy_id) FROM strategy_state").fetchone()[
+            0
+        ]
+    proc = _daemon(env, tmp_path, "--speed", "0", "--max-bars", "4000")
+    assert proc.stdout is not None
+    deadline, halted = time.monotonic() + 60, ""
+    while not halted and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        halted = line if '"daemon_halted"' in line else ""
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert "rebuilt balances" in halted
+    assert positions == 1  # BTCUSDT, journaled with each checkpoint
+    assert snapshots == 2  # the strategy and the recording's progress

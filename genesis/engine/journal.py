@@ -1,0 +1,96 @@
+"""What the paper daemon writes to its journal, and how a rebuild is checked against it."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import msgspec
+
+from genesis.core.commands import SubmitOrder
+from genesis.core.enums import OrderStatus
+from genesis.core.events import OrderEvent, OrderFilled
+from genesis.core.orders import Order
+from genesis.exchange.simulated import SimulatedVenue
+from genesis.storage.repository import (
+    BalanceRecord,
+    FillRecord,
+    OrderEventRecord,
+    OrderRecord,
+)
+
+__all__ = [
+    "event_record",
+    "fill_record",
+    "intent_record",
+    "order_record",
+    "reconcile_balances",
+    "reconcile_fills",
+]
+
+_ID_FIELDS = frozenset({"client_order_id", "ts_event", "ts_init"})
+
+
+def reconcile_fills(replayed: list[OrderFilled], journal: list[FillRecord]) -> str | None:
+    """None when the rebuilt fills equal the journal's up to the checkpoint, else why not."""
+    mine = {(f.trade_id, f.side, f.last_qty, f.last_px, f.fee) for f in replayed}
+    theirs = {(f.trade_id, f.side, f.quantity, f.price, f.fee) for f in journal}
+    if mine == theirs:
+        return None
+    lost, extra = sorted(theirs - mine)[:3], sorted(mine - theirs)[:3]
+    return (
+        f"rebuilt fills differ from the journal: {len(theirs - mine)} journaled fills not"
+        f" reproduced (e.g. {[t[0] for t in lost]}), {len(mine - theirs)} unexpected"
+        f" (e.g. {[t[0] for t in extra]})"
+    )
+
+
+def reconcile_balances(
+    venue: SimulatedVenue, stored: list[BalanceRecord], ts_ns: int
+) -> str | None:
+    """The rebuilt paper account must equal the balances journaled with the checkpoint."""
+    at_checkpoint = {
+        b.asset: b.free + b.locked for b in stored if b.venue == venue.name and b.ts_ns == ts_ns
+    }
+    if not at_checkpoint:
+        return None  # balances of that checkpoint were not committed: fills decide alone
+    rebuilt = venue.account.balances()
+    if {a: v for a, v in at_checkpoint.items() if v != 0} != rebuilt:
+        return f"rebuilt balances {rebuilt} differ from the journal's {at_checkpoint}"
+    return None
+
+
+def intent_record(cmd: SubmitOrder, venue: str) -> OrderRecord:
+    return OrderRecord(
+        client_order_id=cmd.client_order_id, strategy_id=cmd.strategy_id, venue=venue,
+        symbol=cmd.instrument_id, side=cmd.side, order_type=cmd.order_type,
+        quantity=cmd.quantity, price=cmd.price, status=OrderStatus.SUBMITTED,
+        filled_qty=Decimal(0), venue_order_id="", ts_init=cmd.ts_init, ts_last=cmd.ts_init,
+    )  # fmt: skip
+
+
+def order_record(order: Order, venue: str) -> OrderRecord:
+    return OrderRecord(
+        client_order_id=order.client_order_id, strategy_id=order.strategy_id, venue=venue,
+        symbol=order.instrument_id, side=order.side, order_type=order.order_type,
+        quantity=order.quantity, price=order.price, status=order.status,
+        filled_qty=order.filled_qty, venue_order_id=order.venue_order_id,
+        ts_init=order.ts_init, ts_last=order.ts_last,
+    )  # fmt: skip
+
+
+def event_record(event: OrderEvent) -> OrderEventRecord:
+    detail = {k: str(v) for k, v in msgspec.structs.asdict(event).items() if k not in _ID_FIELDS}
+    return OrderEventRecord(
+        client_order_id=event.client_order_id, ts_ns=event.ts_event,
+        kind=type(event).__name__, detail_json=json.dumps(detail, sort_keys=True),
+    )  # fmt: skip
+
+
+def fill_record(fill: OrderFilled) -> FillRecord:
+    return FillRecord(
+        venue=fill.venue, symbol=fill.instrument_id, trade_id=fill.trade_id,
+        client_order_id=fill.client_order_id, venue_order_id=fill.venue_order_id,
+        side=fill.side, price=fill.last_px, quantity=fill.last_qty, fee=fill.fee,
+        fee_currency=fill.fee_currency, ts_ns=fill.ts_event,
+    )  # fmt: skip
