@@ -20,6 +20,8 @@ KERNEL_PATHS = (
     "data/timeparse.py",
     "strategies",
     "risk",
+    "engine/reload.py",
+    "engine/journal.py",
     "execution",
     "portfolio",
     "analytics",

@@ -37,6 +37,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--strategies", type=Path, default=None, help="directory of strategy YAML files")
     p.add_argument("--max-bars", type=int, default=None, help="stop after this many bars")
     p.add_argument("--log-level", default=None)
+    p.add_argument(
+        "--max-daily-loss-pct", type=Decimal, default=None,
+        help="kill switch threshold as a fraction (default: the tier's, 0.05)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,6 +62,6 @@ def run(args: argparse.Namespace) -> int:
         max_events=args.max_bars, strategies_dir=directory, data_dir=settings.data_dir,
         database_url=settings.database_url.get_secret_value() if settings.database_url else None,
         on_shutdown=settings.on_shutdown,
-        shutdown_timeout_s=settings.shutdown_timeout_s,
+        shutdown_timeout_s=settings.shutdown_timeout_s, max_daily_loss_pct=args.max_daily_loss_pct,
     )  # fmt: skip
     return run_paper(config)

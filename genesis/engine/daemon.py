@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -48,6 +47,7 @@ from genesis.engine.journal import (
 )
 from genesis.engine.kernel import Kernel
 from genesis.engine.queues import BoundedQueue, QueuePolicy
+from genesis.engine.reload import ConfigChange, refusal, where
 from genesis.engine.supervisor import supervise
 from genesis.engine.systemd import Notifier
 from genesis.errors import ConfigError, DataError, GenesisError
@@ -55,7 +55,8 @@ from genesis.exchange.fills import FeeModel
 from genesis.exchange.simulated import SimulatedVenue
 from genesis.portfolio import Portfolio
 from genesis.risk.engine import RiskEngine
-from genesis.risk.limits import Tier
+from genesis.risk.limits import TIER_LIMITS, Tier
+from genesis.risk.monitor import DailyLossMonitor
 from genesis.storage.factory import open_repository
 from genesis.storage.repository import (
     AuditRecord,
@@ -92,6 +93,7 @@ class DaemonConfig:
     database_url: str | None = None
     on_shutdown: str = "cancel"  # "cancel" working orders at a clean stop, or "keep" them
     shutdown_timeout_s: float = 10.0  # queued events still processed after a stop request, at most
+    max_daily_loss_pct: Decimal | None = None  # default: the tier's limit (5%)
 
 
 class PaperDaemon:
@@ -118,6 +120,8 @@ class PaperDaemon:
         self._flatten: str | None = None  # None → "requested" → "flattening" → "done"
         self.journal_peak_depth = 0
         self._loop_done = False
+        limit = config.max_daily_loss_pct or TIER_LIMITS[config.tier].max_daily_loss_pct
+        self.daily_loss = DailyLossMonitor(self.kernel.risk, limit, config.cash)
         self.events = 0
         self._fed = 0
         self._replayed_fills: list[OrderFilled] = []
@@ -274,6 +278,7 @@ class PaperDaemon:
 
     async def _after_event(self) -> None:
         self.events += 1
+        self._risk_monitor()
         if self.journal is not None:
             depth = self.journal.statistics().depth
             self.journal_peak_depth = max(self.journal_peak_depth, depth)
@@ -340,6 +345,29 @@ class PaperDaemon:
             self.journal.submit_nowait(fill_record(event))
         if order is not None:
             self.journal.submit_nowait(order_record(order, self.venue.name))
+
+    # --- risk monitor -----------------------------------------------------------
+
+    def _risk_monitor(self) -> None:
+        """Daily loss limit and kill switch, in the recording's time (so a rebuild agrees)."""
+        equity = self.kernel.portfolio.equity()
+        change = self.daily_loss.update(self.kernel.clock.now_ns(), equity)
+        if change is None:
+            return
+        reason = self.kernel.risk.kill_switch or ""
+        health = (
+            Health("risk", Level.CRITICAL, f"risk breach: {reason}")
+            if reason
+            else Health("risk", Level.HEALTHY)
+        )
+        self.health.report(health)
+        if not self._quiet:
+            self.log.critical(
+                f"kill_switch_{change}",
+                reason=reason,
+                equity=equity,
+                day_start_equity=self.daily_loss.day_start,
+            )
 
     # --- checkpoints and recovery -------------------------------------------------
 
@@ -436,6 +464,7 @@ class PaperDaemon:
                 self.replay.step(event)
                 while self.replay.outbox:
                     self.replay.execute(self.replay.outbox.pop(0))
+                self._risk_monitor()  # the kill switch is part of the rebuilt state
         finally:
             self._quiet = False
         for config in self.config.strategies:  # files edited while the daemon was down
@@ -464,12 +493,12 @@ class PaperDaemon:
         try:
             new = load_strategy_config(path)
         except ConfigError as exc:
-            self.log.warning("config_rejected", **_where(str(exc), path))
+            self.log.warning("config_rejected", **where(str(exc), path))
             return
         old = self._versions.get(new.id)
-        refusal = _refusal(old, new)
-        if refusal is not None:
-            self.log.warning("config_rejected", file=str(path), line=1, **refusal)
+        refused = refusal(old, new)
+        if refused is not None:
+            self.log.warning("config_rejected", file=str(path), line=1, **refused)
         elif old is not None and old.version_id() != new.version_id():
             await self.inbound.put(ConfigChange(new, str(path)))
 
@@ -536,47 +565,9 @@ class PaperDaemon:
                 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigChange:
-    """A validated parameter edit, queued to be applied between market events."""
-
-    config: StrategyConfig
-    path: str
-
-
 _REPLAY_ID = "__replay__"  # the strategy-state row that records the recording's progress
 _CHECKPOINT_EVERY = 500
 _JOURNAL_HIGH_WATER = 5_000
-
-
-_FIXED_WHILE_RUNNING = ("strategy", "tier", "instruments", "enabled", "requires_stop_loss")
-
-
-def _refusal(old: StrategyConfig | None, new: StrategyConfig) -> dict[str, str] | None:
-    """Why a valid file cannot be applied to the running daemon, or None."""
-    if old is None:
-        return {"field": "id", "reason": f"{new.id!r} is not running; new instances need a restart"}
-    changed = [f for f in _FIXED_WHILE_RUNNING if getattr(old, f) != getattr(new, f)]
-    if changed:
-        return {"field": ",".join(changed), "reason": "only params change while running"}
-    return None
-
-
-_WHERE = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<rest>.*)$", re.DOTALL)
-
-
-def _where(message: str, path: Path) -> dict[str, Any]:
-    """Split the loader's ``file:line: field: reason`` message into log fields."""
-    match = _WHERE.match(message)
-    if match is None:
-        return {"file": str(path), "line": None, "field": None, "reason": message}
-    field_name, _, reason = match["rest"].partition(": ")
-    return {
-        "file": match["file"],
-        "line": int(match["line"]),
-        "field": field_name,
-        "reason": reason,
-    }
 
 
 def run_paper(config: DaemonConfig, on_ready: Callable[[PaperDaemon], None] | None = None) -> int:

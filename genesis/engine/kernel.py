@@ -414,7 +414,8 @@ class Kernel:
     def _risk_input(self, order: Order, reference: Decimal) -> RiskInput:
         inst = self.instruments(order.instrument_id)
         reserved_quote, reserved_base = self._reserved(inst, exclude=order.client_order_id)
-        tiered = self.risk.limits is not None  # equity and position feed the tier checks only
+        # equity and position feed the tier checks and the kill switch's "reduces" test only
+        tiered = self.risk.limits is not None or self.risk.kill_switch is not None
         return RiskInput(
             instrument=inst,
             reference_price=reference,

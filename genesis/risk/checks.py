@@ -23,6 +23,7 @@ __all__ = [
     "check_cash",
     "check_instrument_filters",
     "check_position_size",
+    "check_reduces",
     "check_stop_loss",
 ]
 
@@ -110,6 +111,13 @@ def check_stop_loss(order: Order, risk: RiskInput) -> RiskRejected | None:
         "STOP_LOSS_REQUIRED",
         f"entry {order.client_order_id} has no stop loss and its strategy requires one",
     )
+
+
+def check_reduces(order: Order, risk: RiskInput) -> bool:
+    """True when ``order`` only shrinks the strategy's position (never flips or grows it)."""
+    before = risk.position_qty
+    after = before + order.side.sign * order.quantity
+    return abs(after) < abs(before) and (after == 0 or (after > 0) == (before > 0))
 
 
 def _increases_exposure(order: Order, risk: RiskInput) -> bool:

@@ -24,6 +24,7 @@ from genesis.risk.checks import (
     check_cash,
     check_instrument_filters,
     check_position_size,
+    check_reduces,
     check_stop_loss,
 )
 from genesis.risk.limits import TIER_LIMITS, Tier
@@ -42,6 +43,7 @@ class RiskEngine:
             checks += [check_stop_loss, check_position_size]
         self._checks = tuple(checks)
         self.rejections: Counter[str] = Counter()
+        self.kill_switch: str | None = None  # the reason, while new exposure is blocked
 
     def check(self, order: Order, build_input: Callable[[], RiskInput]) -> RiskRejected | None:
         """Run every check; the first refusal wins.
@@ -50,12 +52,23 @@ class RiskEngine:
         when there are no checks.
         """
         risk = build_input()
+        # with the kill switch engaged only exits pass: closing a position is always allowed
+        if self.kill_switch is not None and not risk.reduce_only and not check_reduces(order, risk):
+            self.rejections["KILL_SWITCH"] += 1
+            return RiskRejected("KILL_SWITCH", f"new orders are blocked: {self.kill_switch}")
         for check in self._checks:
             refusal = check(order, risk)
             if refusal is not None:
                 self.rejections[refusal.code] += 1
                 return refusal
         return None
+
+    def engage_kill_switch(self, reason: str) -> None:
+        """Block every order that adds exposure until ``reset_kill_switch`` (RK-2)."""
+        self.kill_switch = reason
+
+    def reset_kill_switch(self) -> None:
+        self.kill_switch = None
 
     @property
     def rejected(self) -> int:
