@@ -18,6 +18,7 @@ KERNEL_PATHS = (
     "data/capture.py",
     "data/capture_venues.py",
     "data/timeparse.py",
+    "data/sources.py",
     "strategies",
     "risk",
     "engine/reload.py",

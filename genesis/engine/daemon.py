@@ -35,7 +35,7 @@ from genesis.core.clock import SimClock
 from genesis.core.commands import Command, SubmitOrder
 from genesis.core.events import MarketEvent, OrderEvent, OrderFilled
 from genesis.core.instruments import InstrumentTable
-from genesis.data.loaders import read_bars
+from genesis.data.sources import open_events
 from genesis.engine.health import Health, HealthMonitor, Level, queue_health
 from genesis.engine.journal import (
     event_record,
@@ -233,7 +233,7 @@ class PaperDaemon:
     async def _feed_once(self) -> None:
         # after a restart the recording resumes where it stopped: nothing is fed twice
         skip = self._fed
-        async for event in self._paced(read_bars(self.config.data, self.config.symbol)):
+        async for event in self._paced(open_events(self.config.data, self.config.symbol)):
             if self.stopping.is_set():
                 return
             if skip:
@@ -456,7 +456,7 @@ class PaperDaemon:
         )
         self._quiet, self._replayed_fills = True, []
         try:
-            for index, event in enumerate(read_bars(self.config.data, self.config.symbol)):
+            for index, event in enumerate(open_events(self.config.data, self.config.symbol)):
                 while pending and pending[0][0] <= index:
                     self._set_params(pending.pop(0)[1])
                 if index >= done:

@@ -188,3 +188,23 @@ def test_daily_loss_limit_engages_the_kill_switch(tmp_path: Path) -> None:
     engaged = events[names.index("kill_switch_engaged")]
     assert "daily loss" in str(engaged["reason"])
     assert any(e["event"] == "order_denied" and e["code"] == "KILL_SWITCH" for e in events)
+
+
+def test_daemon_replays_l2_recordings(tmp_path: Path) -> None:
+    """The L2 capture and the raw BTCUSDT streams replay through the daemon's feed (books kept by BookSync)."""
+    from genesis import resources
+
+    capture = _start("--speed", "0", "--data", str(resources.SPOT_CAPTURE), tmp_path=tmp_path)
+    out, err = capture.communicate(timeout=120)
+    assert capture.returncode == 0, err
+    assert (
+        _events(out)[-1]["events"] == 267
+    )  # every snapshot, diff, ticker and trade of the capture
+    streams = ROOT / "tests" / "data" / "binance-spot-btcusdt-streams-2024-08-08.txt.gz"
+    (tmp_path / "s").mkdir()
+    live = _start(
+        "--speed", "0", "--data", str(streams), "--max-bars", "5000", tmp_path=tmp_path / "s"
+    )
+    out, err = live.communicate(timeout=120)
+    assert live.returncode == 0, err
+    assert _events(out)[-1]["events"] == 5000
