@@ -493,14 +493,19 @@ class PaperDaemon:
         try:
             new = load_strategy_config(path)
         except ConfigError as exc:
-            self.log.warning("config_rejected", **where(str(exc), path))
+            self._rejected(where(str(exc), path))
             return
         old = self._versions.get(new.id)
         refused = refusal(old, new)
         if refused is not None:
-            self.log.warning("config_rejected", file=str(path), line=1, **refused)
+            self._rejected({"file": str(path), "line": 1, **refused})
         elif old is not None and old.version_id() != new.version_id():
             await self.inbound.put(ConfigChange(new, str(path)))
+
+    def _rejected(self, detail: dict[str, Any]) -> None:
+        """Log a refused edit and keep it in the audit log (R19); the running version stays."""
+        self.log.warning("config_rejected", **detail)
+        self._audit("config_rejected", detail)
 
     def _apply(self, change: ConfigChange) -> None:
         new = change.config

@@ -392,6 +392,7 @@ class Kernel:
             self.denied += 1
             self.log.info(
                 "order_denied",
+                correlation_id=order.correlation_id,
                 client_order_id=order.client_order_id,
                 code=refusal[0],
                 reason=refusal[1],

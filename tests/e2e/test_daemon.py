@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -146,6 +147,13 @@ def test_hot_reload_rejects_bad_edits_and_applies_good_ones(tmp_path: Path) -> N
     assert applied["strategy_id"] == "sniper-breakout-btc"
     assert applied["params"]["take_profit_pct"] == "0.03"  # type: ignore[index]
     assert applied["old_version"] != applied["new_version"]
+    with sqlite3.connect(tmp_path / "genesis.db") as db:
+        audited = db.execute("SELECT action, detail_json FROM audit_log ORDER BY ts_ns").fetchall()
+    assert [a for a, _ in audited if a != "session_started"] == [
+        "config_rejected",
+        "config_applied",
+    ]
+    assert "params.take_profit_pct" in audited[1][1]  # the rejected attempt, with its field
     stop, target = [e for e in after if e["event"] == "order_submitted"][-2:]
     ratio = Decimal(str(target["price"])) / Decimal(str(stop["trigger_price"]))
     assert abs(ratio - Decimal("1.03") / Decimal("0.99")) < Decimal("0.0005")  # 3% target in force
