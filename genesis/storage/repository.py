@@ -10,6 +10,7 @@ written once here with ``?`` placeholders and only the low-level transaction
 
 from __future__ import annotations
 
+import abc
 import re
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -321,7 +322,7 @@ def _fill_from(r: Row) -> FillRecord:
     )  # fmt: skip
 
 
-class SqlRepository:
+class SqlRepository(abc.ABC):
     """``Repository`` on top of one backend's transactions; see the backends' modules.
 
     Subclasses provide ``_transaction()`` (serialised per connection) and
@@ -330,12 +331,13 @@ class SqlRepository:
 
     backend: Backend
 
+    @abc.abstractmethod
     def _transaction(self) -> AbstractAsyncContextManager[_Tx]:
-        raise NotImplementedError
+        """One transaction on the backend's connection (serialised)."""
 
+    @abc.abstractmethod
     async def close(self) -> None:
         """Release the connection(s)."""
-        raise NotImplementedError
 
     async def migrate(self) -> list[int]:
         """Apply every migration not yet recorded in ``schema_migrations``.
