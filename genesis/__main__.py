@@ -7,13 +7,12 @@ traceback. Set ``GENESIS_DEBUG=1`` to see tracebacks of unexpected errors.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
-from genesis.backtesting import cli as backtest_cli
-from genesis.config import cli as config_cli
-from genesis.engine import cli as daemon_cli
 from genesis.errors import GenesisError
 
 __all__ = ["main"]
@@ -27,12 +26,36 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+# Each module registers its sub-command(s) with ``add_parser(sub)`` and runs them
+# with ``run(args) -> int``; ``COMMANDS`` maps a sub-command to its module.
+_CLI_MODULES = (
+    "genesis.backtesting.cli",
+    "genesis.engine.cli",
+    "genesis.config.cli",
+    "genesis.exchange.sandbox.cli",
+    "genesis.data.cli",
+)
+
+
+def _cli_modules() -> list[ModuleType]:
+    modules = []
+    for name in _CLI_MODULES:
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):
+                raise  # a missing dependency inside the module: a real error
+    return modules
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="genesis", description="Genesis algorithmic trading system")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    backtest_cli.add_parser(sub)
-    daemon_cli.add_parser(sub)
-    config_cli.add_parser(sub)
+    for module in _cli_modules():
+        before = set(sub.choices)
+        module.add_parser(sub)
+        for command in set(sub.choices) - before:
+            sub.choices[command].set_defaults(_run=module.run)
     return parser
 
 
@@ -43,12 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = ["run", *argv]  # a bare `python -m genesis --tier sniper` runs the daemon
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "backtest":
-            return backtest_cli.run(args)
-        if args.command == "run":
-            return daemon_cli.run(args)
-        if args.command == "config":
-            return config_cli.run(args)
+        code: int = args._run(args)
+        return code
     except GenesisError as exc:
         print(f"genesis {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -64,7 +83,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
-    return EXIT_USAGE
 
 
 if __name__ == "__main__":
