@@ -108,4 +108,14 @@ class OrderStatusUnknown(VenueError):
 
 
 class StorageError(GenesisError):
-    """Persistence failed."""
+    """Persistence failed.
+
+    ``transient`` marks a fault of the environment that may clear by itself
+    (database locked, disk full, I/O error, connection lost): the write can
+    be retried as is. Anything else (a constraint violation, bad SQL) is a
+    bug and retrying cannot help.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        self.transient = transient
+        super().__init__(message)

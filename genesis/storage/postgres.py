@@ -47,6 +47,18 @@ def _scrub(text: str, url: str) -> str:
     return text
 
 
+_PERMANENT = (
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.DataError,
+    asyncpg.SyntaxOrAccessError,
+)
+
+
+def _transient(exc: BaseException) -> bool:
+    """Lost connections, shutdowns, disk full: retry; constraint or SQL errors: a bug."""
+    return not isinstance(exc, _PERMANENT)
+
+
 @functools.lru_cache(maxsize=256)
 def _numbered(sql: str) -> str:
     counter = iter(range(1, sql.count("?") + 1))
@@ -70,14 +82,18 @@ class _PgTx:
         try:
             status: str = await self._conn.execute(_numbered(sql), *params)
         except _FOREIGN as exc:
-            raise StorageError(f"PostgreSQL statement failed ({_head(sql)}...): {exc}") from exc
+            raise StorageError(
+                f"PostgreSQL statement failed ({_head(sql)}...): {exc}", transient=_transient(exc)
+            ) from exc
         return _count(status)
 
     async def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         try:
             found = await self._conn.fetch(_numbered(sql), *params)
         except _FOREIGN as exc:
-            raise StorageError(f"PostgreSQL query failed ({_head(sql)}...): {exc}") from exc
+            raise StorageError(
+                f"PostgreSQL query failed ({_head(sql)}...): {exc}", transient=_transient(exc)
+            ) from exc
         return [tuple(r) for r in found]
 
 
@@ -130,4 +146,6 @@ class PostgresRepository(SqlRepository):
             async with self._pool.acquire() as conn, conn.transaction():
                 yield _PgTx(conn)
         except _FOREIGN as exc:
-            raise StorageError(f"PostgreSQL transaction failed at {self.where}: {exc}") from exc
+            raise StorageError(
+                f"PostgreSQL transaction failed at {self.where}: {exc}", transient=_transient(exc)
+            ) from exc

@@ -28,7 +28,6 @@ _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=FULL",
-    "PRAGMA busy_timeout=5000",
 )
 
 
@@ -38,6 +37,11 @@ def _param(value: object) -> object:
 
 def _head(sql: str) -> str:
     return " ".join(sql.split())[:60]
+
+
+def _transient(exc: sqlite3.Error) -> bool:
+    """Locked, busy, disk full, I/O errors: the environment, not the statement."""
+    return isinstance(exc, sqlite3.OperationalError)
 
 
 class _SqliteTx:
@@ -50,14 +54,18 @@ class _SqliteTx:
             count = cursor.rowcount
             await cursor.close()
         except sqlite3.Error as exc:
-            raise StorageError(f"SQLite statement failed ({_head(sql)}...): {exc}") from exc
+            raise StorageError(
+                f"SQLite statement failed ({_head(sql)}...): {exc}", transient=_transient(exc)
+            ) from exc
         return count
 
     async def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         try:
             found = await self._conn.execute_fetchall(sql, [_param(p) for p in params])
         except sqlite3.Error as exc:
-            raise StorageError(f"SQLite query failed ({_head(sql)}...): {exc}") from exc
+            raise StorageError(
+                f"SQLite query failed ({_head(sql)}...): {exc}", transient=_transient(exc)
+            ) from exc
         return [tuple(r) for r in found]
 
 
@@ -73,8 +81,11 @@ class SqliteRepository(SqlRepository):
         self.path = path
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteRepository:
+    async def open(cls, path: Path, *, busy_timeout_ms: int = 5000) -> SqliteRepository:
         """Open (creating if needed) the database file and set its pragmas.
+
+        ``busy_timeout_ms`` is how long a write waits for another process's
+        lock before failing with "database is locked" (a transient fault).
 
         Returns:
             An open repository; call ``migrate()`` before first use.
@@ -88,7 +99,7 @@ class SqliteRepository(SqlRepository):
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"cannot open SQLite database {path}: {exc}") from exc
         try:
-            for pragma in _PRAGMAS:
+            for pragma in (*_PRAGMAS, f"PRAGMA busy_timeout={int(busy_timeout_ms)}"):
                 await conn.execute(pragma)
         except sqlite3.Error as exc:
             await conn.close()

@@ -10,15 +10,26 @@ written in the order they were submitted.
 order behind everything submitted before it and returns only after the batch
 holding it has committed, so an order is on disk before it is sent.
 
-Failure policy is fail-stop: when a batch fails, every waiting caller gets the
-``StorageError``, queued records are discarded, and every later call raises
-it (chained). Persistence that silently skips records would break recovery.
+Failure policy is fail-closed (reliability plan R17): when a batch fails
+(disk full, database locked, connection killed, fsync error), nothing is
+discarded and nobody is told it committed. The writer keeps the batch and
+retries the same transaction with capped backoff; callers waiting on a
+durability point keep waiting, so an order whose intent is not committed is
+never sent and trading pauses. ``fault`` says why meanwhile (the daemon
+reports it as CRITICAL health); ``on_fault``/``on_recovered`` are called once
+per outage. When the database accepts the batch again everything continues
+in order. A transaction is all or nothing, so retrying it writes each record
+once. A permanent error (a constraint violation: a bug) stops the writer
+instead: every waiting caller and every later call gets it. Only ``aclose``
+gives up on a transient fault, after ``close_timeout_s``, with the
+``StorageError``: what was not committed is then rebuilt by recovery.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from genesis.errors import ConfigError, StorageError
@@ -37,12 +48,25 @@ class QueueStats:
     max_depth: int
     written: int
     batches: int
+    failures: int = 0  # failed commit attempts (each was retried)
+    outages: int = 0  # distinct periods during which commits failed
 
 
 class BatchingWriter:
     """Queue writes and commit them in batches from one owned drain task."""
 
-    def __init__(self, repo: Repository, *, max_depth: int = 10_000, max_batch: int = 500) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        *,
+        max_depth: int = 10_000,
+        max_batch: int = 500,
+        retry_base_s: float = 0.05,
+        retry_cap_s: float = 2.0,
+        close_timeout_s: float = 5.0,
+        on_fault: Callable[[StorageError], None] | None = None,
+        on_recovered: Callable[[float], None] | None = None,
+    ) -> None:
         if max_depth < 1 or max_batch < 1:
             raise ConfigError(
                 f"writer max_depth and max_batch must be >= 1, were {max_depth} and {max_batch}"
@@ -55,6 +79,13 @@ class BatchingWriter:
         self._closing = False
         self._written = 0
         self._batches = 0
+        self._failures = 0
+        self._outages = 0
+        self._retry = (retry_base_s, retry_cap_s)
+        self._close_timeout_s = close_timeout_s
+        self._on_fault = on_fault
+        self._on_recovered = on_recovered
+        self.fault: StorageError | None = None  # set while commits fail (being retried)
 
     async def __aenter__(self) -> BatchingWriter:
         self.start()
@@ -70,7 +101,14 @@ class BatchingWriter:
 
     def statistics(self) -> QueueStats:
         """Current counters (records, not flush markers)."""
-        return QueueStats(self._queue.qsize(), self._queue.maxsize, self._written, self._batches)
+        return QueueStats(
+            self._queue.qsize(),
+            self._queue.maxsize,
+            self._written,
+            self._batches,
+            self._failures,
+            self._outages,
+        )
 
     def submit_nowait(self, record: WriteRecord) -> None:
         """Queue a record without waiting.
@@ -108,15 +146,25 @@ class BatchingWriter:
         """Write what is queued, stop the drain task, and close nothing else.
 
         Raises:
-            StorageError: a batch failed (now or earlier).
+            StorageError: the database still failed ``close_timeout_s`` after
+                the close began; what was queued is not committed.
         """
         if self._task is None or self._closing:
             return
         self._closing = True
-        if not self._task.done():
-            await self._queue.put((None, None))  # the stop marker
+        task = self._task
         try:
-            await self._task  # re-raises the drain task's StorageError
+            async with asyncio.timeout(self._close_timeout_s):
+                if not task.done():
+                    await self._queue.put((None, None))  # the stop marker
+                await asyncio.shield(task)  # re-raises if the drain task failed
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StorageError):
+                await task
+            raise StorageError(
+                f"storage writer closed with records not committed: {self.fault}"
+            ) from self.fault
         finally:
             # callers that queued behind the stop marker would otherwise wait forever
             self._fail_pending(StorageError("storage writer closed before committing"), [])
@@ -155,18 +203,41 @@ class BatchingWriter:
 
     async def _commit(self, batch: Sequence[_Item]) -> None:
         records = [rec for rec, _ in batch if rec is not None]
-        try:
-            if records:
-                await self._repo.write_batch(records)
-        except StorageError as exc:
-            self._fail(exc, batch)
-            raise
         if records:
+            await self._write_until_committed(records, batch)
             self._written += len(records)
             self._batches += 1
         for _, fut in batch:
             if fut is not None and not fut.done():
                 fut.set_result(None)
+
+    async def _write_until_committed(
+        self, records: list[WriteRecord], batch: Sequence[_Item]
+    ) -> None:
+        """Retry a transiently failing transaction until it commits (fail closed)."""
+        attempt, started = 0, 0.0
+        while True:
+            try:
+                await self._repo.write_batch(records)
+                break
+            except StorageError as exc:
+                self._failures += 1
+                if not exc.transient:  # a bug, not the environment: retrying cannot help
+                    self._fail(exc, batch)
+                    raise
+                if self.fault is None:
+                    self._outages += 1
+                    started = asyncio.get_running_loop().time()
+                    if self._on_fault is not None:
+                        self._on_fault(exc)
+                self.fault = exc
+                base, cap = self._retry
+                await asyncio.sleep(min(cap, base * 2.0**attempt))
+                attempt += 1
+        if self.fault is not None:
+            self.fault = None
+            if self._on_recovered is not None:
+                self._on_recovered(asyncio.get_running_loop().time() - started)
 
     def _fail(self, exc: StorageError, batch: Sequence[_Item]) -> None:
         self._error = exc

@@ -1,4 +1,4 @@
-"""BatchingWriter on both backends: batching, the order-intent durability point, fail-stop."""
+"""BatchingWriter on both backends: batching, the order-intent durability point, fail-stop on bugs."""
 
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ async def test_aclose_flushes_queued_records(repo: SqlRepository) -> None:
 
 
 async def test_failed_batch_fails_the_intent_and_stops_the_writer(repo: SqlRepository) -> None:
-    """A batch that cannot commit fails the waiting intent, later calls and aclose."""
+    """A batch that can never commit (a constraint violation) fails the intent, later calls, aclose."""
     writer = BatchingWriter(repo)
     writer.start()
     writer.submit_nowait(OrderEventRecord("O-404", 1, "OrderSubmitted", "{}"))
