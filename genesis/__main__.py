@@ -32,6 +32,7 @@ _CLI_MODULES = (
     "genesis.backtesting.cli",
     "genesis.engine.cli",
     "genesis.config.cli",
+    "genesis.engine.control",
     "genesis.exchange.sandbox.cli",
     "genesis.data.cli",
 )

@@ -32,10 +32,13 @@ from genesis.backtesting.replay import Replay
 from genesis.config.loader import load_strategy_config
 from genesis.config.models import StrategyConfig
 from genesis.core.clock import SimClock
-from genesis.core.commands import Command, SubmitOrder
+from genesis.core.commands import SubmitOrder
 from genesis.core.events import MarketEvent, OrderEvent, OrderFilled
 from genesis.core.instruments import InstrumentTable
 from genesis.data.sources import open_events
+from genesis.engine.control import CLEARED, ENGAGED, ControlRequest
+from genesis.engine.daemon_control import DaemonControl, recovery_actions
+from genesis.engine.daemon_logs import DaemonLogs
 from genesis.engine.health import Health, HealthMonitor, Level, queue_health
 from genesis.engine.journal import (
     event_record,
@@ -94,15 +97,17 @@ class DaemonConfig:
     on_shutdown: str = "cancel"  # "cancel" working orders at a clean stop, or "keep" them
     shutdown_timeout_s: float = 10.0  # queued events still processed after a stop request, at most
     max_daily_loss_pct: Decimal | None = None  # default: the tier's limit (5%)
+    control_poll_s: float = 0.5  # how often the journal is read for kill/reset requests
+    journal_retry_s: tuple[float, float] = (0.05, 2.0)  # first and longest wait after a DB fault
 
 
-class PaperDaemon:
+class PaperDaemon(DaemonControl, DaemonLogs):
     """Paper trading on a replayed recording, with the live shell's structure."""
 
     def __init__(self, config: DaemonConfig, log: Any | None = None) -> None:
         self.config = config
         self.log = log or structlog.get_logger().bind(component="daemon")
-        self.inbound: BoundedQueue[MarketEvent | ConfigChange | None] = BoundedQueue(
+        self.inbound: BoundedQueue[Inbound] = BoundedQueue(
             "inbound", config.queue_size, QueuePolicy.BLOCK
         )
         self.health = HealthMonitor()
@@ -127,6 +132,7 @@ class PaperDaemon:
         self._replayed_fills: list[OrderFilled] = []
         self._versions = {sc.id: sc for sc in config.strategies}
         self._last_event = time.monotonic()
+        self._requests_seen: set[str] = set()
 
     def _build(self) -> tuple[Kernel, SimulatedVenue]:
         cfg = self.config
@@ -176,7 +182,11 @@ class PaperDaemon:
             return None
         repo = await open_repository(cfg.database_url, cfg.data_dir or Path("data"))
         self._repo = repo
-        self.journal = BatchingWriter(repo)
+        base, cap = cfg.journal_retry_s
+        self.journal = BatchingWriter(
+            repo, retry_base_s=base, retry_cap_s=cap,
+            on_fault=self._journal_fault, on_recovered=self._journal_recovered,
+        )  # fmt: skip
         self.journal.start()
         self.log.info("journal_opened", backend=repo.backend)
         return repo
@@ -191,6 +201,7 @@ class PaperDaemon:
             feed = group.create_task(self._feed_task(), name="feed")
             group.create_task(self._health_task(), name="health")
             group.create_task(self._config_task(), name="config-watcher")
+            group.create_task(self._control_task(), name="control")
             await self._trading_loop()
             self._loop_done = True
             self.stopping.set()  # the loop ended: tell the other tasks
@@ -267,6 +278,9 @@ class PaperDaemon:
                     return
             if isinstance(event, ConfigChange):
                 self._apply(event)  # between two market events, never inside one
+                continue
+            if isinstance(event, ControlRequest):
+                await self._control(event)
                 continue
             if self._flatten == "requested":
                 self._flatten = "flattening"
@@ -351,23 +365,17 @@ class PaperDaemon:
     def _risk_monitor(self) -> None:
         """Daily loss limit and kill switch, in the recording's time (so a rebuild agrees)."""
         equity = self.kernel.portfolio.equity()
-        change = self.daily_loss.update(self.kernel.clock.now_ns(), equity)
-        if change is None:
+        if self.daily_loss.update(self.kernel.clock.now_ns(), equity) is None:
             return
         reason = self.kernel.risk.kill_switch or ""
-        health = (
-            Health("risk", Level.CRITICAL, f"risk breach: {reason}")
-            if reason
-            else Health("risk", Level.HEALTHY)
-        )
-        self.health.report(health)
+        self.health.report(Health("risk", Level.CRITICAL, f"risk breach: {reason}"))
         if not self._quiet:
             self.log.critical(
-                f"kill_switch_{change}",
-                reason=reason,
-                equity=equity,
+                ENGAGED, reason=reason, source="daily_loss", equity=equity,
                 day_start_equity=self.daily_loss.day_start,
-            )
+            )  # fmt: skip
+            detail = {"source": "daily_loss", "reason": reason, "event_index": self.events}
+            self._audit(ENGAGED, detail)
 
     # --- checkpoints and recovery -------------------------------------------------
 
@@ -425,7 +433,9 @@ class PaperDaemon:
             return
         done = int(json.loads(state.blob)["events"])
         audits = [
-            a for a in await repo.audit_log(0) if a.action in ("session_started", "config_applied")
+            a
+            for a in await repo.audit_log(0)
+            if a.action in ("session_started", "config_applied", ENGAGED, CLEARED)
         ]
         self._fast_forward(done, audits)
         journal = await repo.fills_since(0)
@@ -444,26 +454,20 @@ class PaperDaemon:
             self.log.info("daemon_recovered", events=done, fills=len(journal))
 
     def _fast_forward(self, done: int, audits: list[AuditRecord]) -> None:
-        """Re-run the first ``done`` events silently, with the configs in force at each point."""
-        changes = [json.loads(a.detail_json) for a in audits]
-        start: dict[str, Any] = next((c["configs"] for c in changes if "configs" in c), {})
+        """Re-run the first ``done`` events silently, with the configs in force at each point
+        and the operator's kills and resets applied where they happened."""
+        start, actions = recovery_actions(audits)
         for raw in start.values():
             self._set_params(StrategyConfig.model_validate(raw))
-        pending = sorted(
-            (c["event_index"], StrategyConfig.model_validate(c["config"]))
-            for c in changes
-            if "config" in c
-        )
         self._quiet, self._replayed_fills = True, []
         try:
             for index, event in enumerate(open_events(self.config.data, self.config.symbol)):
-                while pending and pending[0][0] <= index:
-                    self._set_params(pending.pop(0)[1])
+                while actions and actions[0][0] <= index:
+                    self._replay_action(actions.pop(0)[1])
                 if index >= done:
                     break
                 self.replay.step(event)
-                while self.replay.outbox:
-                    self.replay.execute(self.replay.outbox.pop(0))
+                self._execute_outbox_now()
                 self._risk_monitor()  # the kill switch is part of the rebuilt state
         finally:
             self._quiet = False
@@ -522,54 +526,8 @@ class PaperDaemon:
             old_version=old.version_id(), new_version=new.version_id(), params=new.params,
         )  # fmt: skip
 
-    # --- logs -----------------------------------------------------------------
 
-    def _log_start(self) -> None:
-        cfg = self.config
-        self.log.info(
-            "daemon_started", mode="paper", tier=cfg.tier.value, data=str(cfg.data),
-            symbol=cfg.symbol, speed_events_per_s=cfg.speed, cash=cfg.cash,
-            strategies=[s.id for s in cfg.strategies],
-        )  # fmt: skip
-
-    def _log_stop(self) -> None:
-        portfolio = self.kernel.portfolio
-        self.log.info(
-            "daemon_stopped", events=self.events, fills=self.replay.stats.fills,
-            denied=self.kernel.denied, equity=portfolio.equity(), balances=portfolio.balances(),
-        )  # fmt: skip
-
-    def _correlation(self, client_order_id: str) -> str:
-        order = self.kernel.oms.get(client_order_id)
-        return order.correlation_id if order is not None else client_order_id
-
-    def _log_command(self, command: Command) -> None:
-        if isinstance(command, SubmitOrder) and not self._quiet:
-            with structlog.contextvars.bound_contextvars(correlation_id=command.correlation_id):
-                self.log.info(
-                    "order_submitted", client_order_id=command.client_order_id,
-                    strategy_id=command.strategy_id, side=command.side.value,
-                    order_type=command.order_type.value, quantity=command.quantity,
-                    price=command.price, trigger_price=command.trigger_price,
-                )  # fmt: skip
-
-    def _log_order_event(self, event: OrderEvent) -> None:
-        correlation = self._correlation(event.client_order_id)
-        with structlog.contextvars.bound_contextvars(correlation_id=correlation):
-            if isinstance(event, OrderFilled):
-                position = self.kernel.portfolio.position(event.instrument_id, event.strategy_id)
-                self.log.info(
-                    "order_filled", client_order_id=event.client_order_id, side=event.side.value,
-                    quantity=event.last_qty, price=event.last_px, fee=event.fee,
-                    position=position.qty, realized_pnl=position.realized_pnl,
-                )  # fmt: skip
-            else:
-                self.log.info(
-                    "order_event", event_type=type(event).__name__,
-                    client_order_id=event.client_order_id, strategy_id=event.strategy_id,
-                )  # fmt: skip
-
-
+Inbound = MarketEvent | ConfigChange | ControlRequest | None
 _REPLAY_ID = "__replay__"  # the strategy-state row that records the recording's progress
 _CHECKPOINT_EVERY = 500
 _JOURNAL_HIGH_WATER = 5_000

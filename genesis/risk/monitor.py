@@ -2,8 +2,10 @@
 
 It measures the loss from the equity at the first event of each UTC day. Past
 the limit it engages the risk engine's kill switch (new exposure blocked,
-exits still allowed) until the next day, when it resets it. It reads only
-the clock and equity it is given, so a replay rebuilds the same decisions.
+exits still allowed). The switch stays engaged, across days and restarts,
+until an operator resets it (P10); ``rebase`` then measures the day's loss
+from the equity at the reset. It reads only the clock and equity it is
+given, so a replay rebuilds the same decisions.
 """
 
 from __future__ import annotations
@@ -29,16 +31,17 @@ class DailyLossMonitor:
         self.day_start = start_equity
 
     def update(self, now_ns: int, equity: Decimal) -> str | None:
-        """Check after an event; return "engaged", "reset" or None (nothing changed)."""
+        """Check after an event; return "engaged" when it engages the switch, else None."""
         day = now_ns // _DAY_NS
         if day != self.day:
             self.day, self.day_start = day, equity
-            if self.risk.kill_switch is not None:
-                self.risk.reset_kill_switch()
-                return "reset"
             return None
         loss = (self.day_start - equity) / self.day_start
         if loss > self.limit and self.risk.kill_switch is None:
             self.risk.engage_kill_switch(f"daily loss {loss:.4%} exceeds {self.limit:.2%}")
             return "engaged"
         return None
+
+    def rebase(self, equity: Decimal) -> None:
+        """After an operator's reset: today's loss counts from ``equity``, not the day's start."""
+        self.day_start = equity

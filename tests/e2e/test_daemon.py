@@ -182,22 +182,6 @@ def test_emergency_stop_flattens_and_exits(tmp_path: Path) -> None:
     assert events[-1]["balances"]["BTC"] in ("0", "0.00000")  # type: ignore[index]
 
 
-def test_daily_loss_limit_engages_the_kill_switch(tmp_path: Path) -> None:
-    """A tiny daily-loss limit: the first losing day engages the kill switch (health CRITICAL, entries denied), the next day resets it."""
-    proc = _start(
-        "--speed", "0", "--max-bars", "6000", "--max-daily-loss-pct", "0.0001", tmp_path=tmp_path
-    )
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
-    events = _events(out)
-    names = [e["event"] for e in events]
-    assert "kill_switch_engaged" in names
-    assert "kill_switch_reset" in names[names.index("kill_switch_engaged") :]
-    engaged = events[names.index("kill_switch_engaged")]
-    assert "daily loss" in str(engaged["reason"])
-    assert any(e["event"] == "order_denied" and e["code"] == "KILL_SWITCH" for e in events)
-
-
 def test_daemon_replays_l2_recordings(tmp_path: Path) -> None:
     """The L2 capture and the raw BTCUSDT streams replay through the daemon's feed (books kept by BookSync)."""
     from genesis import resources

@@ -1,4 +1,4 @@
-"""The daily-loss monitor and the kill switch: new exposure blocked, exits allowed, reset next day."""
+"""The daily-loss monitor and the kill switch: new exposure blocked, exits allowed, reset only by hand."""
 
 from __future__ import annotations
 
@@ -15,16 +15,29 @@ DAY = 86_400 * 1_000_000_000
 T0 = 1_640_995_200 * 1_000_000_000  # 2022-01-01 00:00 UTC
 
 
-def test_monitor_engages_past_the_limit_and_resets_next_day() -> None:
-    """A 5% limit: 4.9% loss does nothing, 5.1% engages, the next day resets."""
+def test_monitor_engages_past_the_limit_and_stays_engaged_until_reset() -> None:
+    """A 5% limit: 4.9% loss does nothing, 5.1% engages; a new day does not clear it (P10)."""
     risk = RiskEngine()
     monitor = DailyLossMonitor(risk, D("0.05"), D(1000))
     assert monitor.update(T0, D(1000)) is None
     assert monitor.update(T0 + 1, D("951")) is None
     assert monitor.update(T0 + 2, D("949")) == "engaged"
     assert risk.kill_switch == "daily loss 5.1000% exceeds 5.00%"
-    assert monitor.update(T0 + DAY, D("949")) == "reset"
-    assert risk.kill_switch is None
+    assert monitor.update(T0 + DAY, D("949")) is None
+    assert monitor.update(T0 + 3 * DAY, D("900")) is None
+    assert risk.kill_switch == "daily loss 5.1000% exceeds 5.00%"
+
+
+def test_reset_rebases_the_days_loss_on_the_equity_at_the_reset() -> None:
+    """After a manual reset the same loss does not re-engage at once; a further 5% does."""
+    risk = RiskEngine()
+    monitor = DailyLossMonitor(risk, D("0.05"), D(1000))
+    monitor.update(T0, D(1000))
+    assert monitor.update(T0 + 1, D("940")) == "engaged"
+    risk.reset_kill_switch()
+    monitor.rebase(D("940"))
+    assert monitor.update(T0 + 2, D("940")) is None
+    assert monitor.update(T0 + 3, D("892")) == "engaged"  # 5.1% below 940
 
 
 class _BuyThenSell(Strategy[StrategyParams]):

@@ -1,0 +1,162 @@
+"""The durable kill switch (P10, RK-2): ``genesis kill``, ``genesis reset``, ``genesis status``.
+
+An operator's request is an audit-log row in the daemon's journal, written
+by these commands before anything else happens, so it is durable even while
+the daemon is down. The daemon polls for requests it has not handled and
+applies them between two market events:
+
+* ``kill_requested``: engage the kill switch (new exposure is denied with
+  ``KILL_SWITCH``; cancels and exits still flow), cancel every working order,
+  optionally flatten; journaled as ``kill_switch_engaged`` with the event
+  index, so a restart rebuilds it at the same point and comes up still
+  killed;
+* ``reset_requested``: the only way to clear it (also one engaged by the
+  daily-loss monitor); journaled as ``kill_switch_reset``.
+
+Each request carries an id; the daemon's ``kill_switch_*`` rows name the
+request they handled, so every request is applied exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from genesis.errors import ConfigError
+from genesis.settings import load_settings
+from genesis.storage import open_repository
+from genesis.storage.repository import AuditRecord
+
+__all__ = [
+    "ControlRequest",
+    "KillState",
+    "add_parser",
+    "kill_state",
+    "pending_requests",
+    "run",
+]
+
+KILL, RESET = "kill_requested", "reset_requested"
+ENGAGED, CLEARED = "kill_switch_engaged", "kill_switch_reset"
+
+
+@dataclass(frozen=True, slots=True)
+class ControlRequest:
+    """An operator's kill or reset, as read from the audit log."""
+
+    action: str  # KILL or RESET
+    request_id: str
+    reason: str
+    flatten: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class KillState:
+    engaged: bool
+    reason: str
+    source: str  # "operator", "daily_loss" or ""
+    pending: tuple[ControlRequest, ...]
+
+
+def _detail(record: AuditRecord) -> dict[str, Any]:
+    try:
+        detail = json.loads(record.detail_json)
+    except ValueError:
+        return {}
+    return detail if isinstance(detail, dict) else {}
+
+
+def pending_requests(audits: list[AuditRecord]) -> list[ControlRequest]:
+    """Requests in the log that no ``kill_switch_*`` row has handled yet, oldest first."""
+    handled = {_detail(a).get("request_id") for a in audits if a.action in (ENGAGED, CLEARED)} - {
+        None
+    }
+    out = []
+    for audit in audits:
+        if audit.action not in (KILL, RESET):
+            continue
+        detail = _detail(audit)
+        request_id = str(detail.get("request_id", ""))
+        if request_id and request_id not in handled:
+            reason = str(detail.get("reason", ""))
+            out.append(
+                ControlRequest(audit.action, request_id, reason, bool(detail.get("flatten")))
+            )
+    return out
+
+
+def kill_state(audits: list[AuditRecord]) -> KillState:
+    """Whether the last handled action left the kill switch engaged, and what is pending."""
+    engaged, reason, source = False, "", ""
+    for audit in audits:
+        if audit.action == ENGAGED:
+            detail = _detail(audit)
+            engaged, reason = True, str(detail.get("reason", ""))
+            source = str(detail.get("source", ""))
+        elif audit.action == CLEARED:
+            engaged, reason, source = False, "", ""
+    return KillState(engaged, reason, source, tuple(pending_requests(audits)))
+
+
+# --- command line -----------------------------------------------------------------
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``kill``, ``reset`` and ``status``."""
+    k = sub.add_parser("kill", help="engage the kill switch of the running (or next) daemon")
+    k.add_argument("--reason", required=True, help="why; kept in the audit log")
+    k.add_argument("--flatten", action="store_true", help="also close every position at market")
+    r = sub.add_parser("reset", help="clear the kill switch (the only way to)")
+    r.add_argument("--reason", required=True, help="why it is safe to trade again")
+    sub.add_parser("status", help="kill switch state and pending requests, as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the request into the journal (durable at once) or print the state."""
+    settings = load_settings()
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    return asyncio.run(_run(args, url, settings.data_dir))
+
+
+async def _run(args: argparse.Namespace, url: str | None, data_dir: Any) -> int:
+    repo = await open_repository(url, data_dir)
+    try:
+        if args.command == "status":
+            state = kill_state(await repo.audit_log(0))
+            print(json.dumps(_state_json(state), sort_keys=True))
+            return 0
+        reason = args.reason.strip()
+        if not reason:
+            raise ConfigError(f"genesis {args.command}: --reason must not be empty")
+        request_id = f"{args.command}-{time.time_ns()}-{secrets.token_hex(3)}"
+        detail = {"request_id": request_id, "reason": reason}
+        if args.command == "kill":
+            detail["flatten"] = bool(args.flatten)
+        action = KILL if args.command == "kill" else RESET
+        record = AuditRecord(time.time_ns(), "operator", action, json.dumps(detail, sort_keys=True))
+        await repo.write_batch([record])
+    finally:
+        await repo.close()
+    print(json.dumps({"requested": args.command, **detail}, sort_keys=True))
+    print(
+        f"genesis {args.command}: recorded; the daemon applies it within a second", file=sys.stderr
+    )
+    return 0
+
+
+def _state_json(state: KillState) -> dict[str, Any]:
+    return {
+        "kill_switch": "engaged" if state.engaged else "clear",
+        "reason": state.reason,
+        "source": state.source,
+        "pending": [
+            {"action": p.action, "request_id": p.request_id, "reason": p.reason}
+            for p in state.pending
+        ],
+    }

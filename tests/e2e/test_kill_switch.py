@@ -1,0 +1,142 @@
+"""P10: the kill switch is durable. It survives restarts and only ``genesis reset`` clears it.
+
+Real processes: the daemon, ``genesis kill``/``reset``/``status`` writing to
+and reading from the same journal, restarts that rebuild the session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {**os.environ, "GENESIS_DATA_DIR": str(tmp_path)}
+    env.pop("GENESIS_TIER", None)
+    env.pop("GENESIS_DATABASE_URL", None)
+    return env
+
+
+def _daemon(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "genesis", "--tier", "sniper",
+         "--strategies", str(ROOT / "config" / "strategies"), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=_env(tmp_path),
+    )  # fmt: skip
+
+
+def _cli(tmp_path: Path, *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "genesis", *args],
+        capture_output=True, text=True, cwd=tmp_path, env=_env(tmp_path), timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _events(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def _finish(tmp_path: Path, bars: int, *extra: str) -> list[dict[str, Any]]:
+    proc = _daemon(tmp_path, "--speed", "0", "--max-bars", str(bars), *extra)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    return _events(out)
+
+
+def _after(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    names = [e["event"] for e in events]
+    return events[names.index(name) + 1 :]
+
+
+def test_operator_kill_survives_restart_until_reset(tmp_path: Path) -> None:
+    """kill while trading: orders cancelled, entries denied; a restart is still killed; reset trades again."""
+    proc = _daemon(tmp_path, "--speed", "400", "--max-bars", "9000")
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any('"order_filled"' in x for x in lines):
+        lines.append(proc.stdout.readline())
+    requested = _cli(tmp_path, "kill", "--reason", "operator test")
+    while time.monotonic() < deadline and not any('"kill_switch_engaged"' in x for x in lines):
+        lines.append(proc.stdout.readline())
+    time.sleep(1.0)  # let it trade on (or try to) after the kill
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    first = _events("".join(lines) + out)
+    engaged = next(e for e in first if e["event"] == "kill_switch_engaged")
+    assert (engaged["request_id"], engaged["source"]) == (requested["request_id"], "operator")
+    after_kill = _after(first, "kill_switch_engaged")
+    # no new exposure reached the venue after the kill: only exits of a long position
+    assert all(e["side"] == "SELL" for e in after_kill if e["event"] == "order_submitted")
+    assert _cli(tmp_path, "status")["kill_switch"] == "engaged"
+
+    second = _finish(tmp_path, 12000)  # restart: rebuild, then more bars than before
+    assert any(e["event"] == "daemon_recovered" for e in second)
+    assert not any(e["event"] == "kill_switch_reset" for e in second)
+    assert not any(e["event"] == "order_filled" and e["side"] == "BUY" for e in second)
+    assert any(e.get("code") == "KILL_SWITCH" for e in second)  # entries were tried and denied
+    assert _cli(tmp_path, "status")["kill_switch"] == "engaged"
+
+    cleared = _cli(tmp_path, "reset", "--reason", "reviewed")
+    assert _cli(tmp_path, "status")["pending"][0]["request_id"] == cleared["request_id"]
+    third = _finish(tmp_path, 20000)
+    reset = next(e for e in third if e["event"] == "kill_switch_reset")
+    assert reset["request_id"] == cleared["request_id"]
+    assert any(
+        e["event"] == "order_filled" and e["side"] == "BUY"
+        for e in _after(third, "kill_switch_reset")
+    )
+    assert _cli(tmp_path, "status") == {
+        "kill_switch": "clear", "pending": [], "reason": "", "source": "",
+    }  # fmt: skip
+
+
+def test_daily_loss_kill_switch_needs_a_manual_reset(tmp_path: Path) -> None:
+    """The automatic trigger stays engaged across days and a restart; reset re-baselines the loss."""
+    first = _finish(tmp_path, 6000, "--max-daily-loss-pct", "0.0001")
+    names = [e["event"] for e in first]
+    assert names.count("kill_switch_engaged") == 1
+    assert "kill_switch_reset" not in names
+    engaged = first[names.index("kill_switch_engaged")]
+    assert "daily loss" in str(engaged["reason"]) and engaged["source"] == "daily_loss"
+    assert not any(
+        e["event"] == "order_filled" and e["side"] == "BUY"
+        for e in _after(first, "kill_switch_engaged")
+    )
+    assert _cli(tmp_path, "status")["source"] == "daily_loss"
+
+    second = _finish(tmp_path, 8000, "--max-daily-loss-pct", "0.0001")
+    assert any(e["event"] == "daemon_recovered" for e in second)
+    assert not any(e["event"] == "order_filled" and e["side"] == "BUY" for e in second)
+
+    _cli(tmp_path, "reset", "--reason", "loss reviewed")
+    third = _finish(tmp_path, 20000, "--max-daily-loss-pct", "0.0001")
+    assert any(
+        e["event"] == "order_filled" and e["side"] == "BUY"
+        for e in _after(third, "kill_switch_reset")
+    )
+
+
+def test_kill_and_reset_refuse_an_empty_reason(tmp_path: Path) -> None:
+    """A blank --reason is a one-line error (exit 2) and writes nothing."""
+    done = subprocess.run(
+        [sys.executable, "-m", "genesis", "kill", "--reason", "  "],
+        capture_output=True, text=True, cwd=tmp_path, env=_env(tmp_path), timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--reason must not be empty" in done.stderr
+    assert _cli(tmp_path, "status") == {
+        "kill_switch": "clear", "pending": [], "reason": "", "source": "",
+    }  # fmt: skip
