@@ -70,7 +70,7 @@ from genesis.storage.repository import (
     StrategyStateRecord,
     WriteRecord,
 )
-from genesis.storage.writer import BatchingWriter
+from genesis.storage.writer import BatchingWriter, QueueStats
 from genesis.strategies import registry
 
 __all__ = ["DaemonConfig", "PaperDaemon"]
@@ -119,6 +119,7 @@ class PaperDaemon(DaemonControl, DaemonLogs):
             on_command=self._log_command, on_order_event=self._on_order_event,
         )  # fmt: skip
         self.journal: BatchingWriter | None = None
+        self.journal_stats: QueueStats | None = None  # the writer's counters, after the run
         self._repo: SqlRepository | None = None
         self._quiet = False  # True while fast-forwarding a recovery: nothing logged or written
         self.halted: str | None = None
@@ -173,6 +174,7 @@ class PaperDaemon(DaemonControl, DaemonLogs):
         finally:
             if self.journal is not None:
                 await self.journal.aclose()  # everything queued is committed
+                self.journal_stats = self.journal.statistics()
             if repo is not None:
                 await repo.close()
 

@@ -1,0 +1,114 @@
+"""R17 through the daemon: 500 injected database faults, 0 orders sent without a committed intent.
+
+Every journal transaction may fail (seeded, like a full disk or a lost
+connection: nothing written). The daemon must pause at each durability point
+until the intent commits, report CRITICAL health while the journal is down,
+resume when it clears, and end with exactly the fills and orders of a run
+without faults (the session is deterministic).
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from genesis import resources
+from genesis.config.loader import load_strategy_configs
+from genesis.core.commands import Command, SubmitOrder
+from genesis.core.instruments import load_exchange_info
+from genesis.engine import daemon as daemon_module
+from genesis.engine.daemon import DaemonConfig, PaperDaemon
+from genesis.errors import StorageError
+from genesis.risk.limits import Tier
+from genesis.storage import open_repository
+from genesis.storage.repository import SqlRepository, WriteRecord
+
+ROOT = Path(__file__).resolve().parents[3]
+FAULTS = 500
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def _record(self, event: str, *args: Any, **kwargs: Any) -> None:
+        self.names.append(event)
+
+    debug = info = warning = error = critical = _record
+
+
+def _config(tmp_path: Path) -> DaemonConfig:
+    strategies = tuple(c for c in load_strategy_configs(ROOT / "config" / "strategies") if c.enabled)
+    return DaemonConfig(
+        tier=Tier.SNIPER, strategies=strategies, instruments=load_exchange_info(resources.EXCHANGE_INFO),
+        data=resources.BTCUSDT_1M_BARS, speed=0, max_events=6000, data_dir=tmp_path,
+        journal_retry_s=(0.0005, 0.001),
+    )  # fmt: skip
+
+
+def _faulty(repo: SqlRepository, rng: random.Random, left: list[int]) -> SqlRepository:
+    write = repo.write_batch
+
+    async def write_batch(records: Sequence[WriteRecord]) -> None:
+        if left[0] > 0 and rng.random() < 0.8:
+            left[0] -= 1
+            raise StorageError("SQLite statement failed: disk I/O error", transient=True)
+        await write(records)
+
+    repo.write_batch = write_batch  # type: ignore[method-assign]
+    return repo
+
+
+async def _run(tmp_path: Path, faults: int, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
+    left = [faults]
+    rng = random.Random(17)
+
+    async def open_faulty(url: str | None, data_dir: Path) -> SqlRepository:
+        return _faulty(await open_repository(url, data_dir), rng, left)
+
+    monkeypatch.setattr(daemon_module, "open_repository", open_faulty)
+    log = _Log()
+    daemon = PaperDaemon(_config(tmp_path), log=log)
+    send = daemon.venue.execute
+    sent, uncommitted = [], []
+
+    def checked_send(command: Command, now_ns: int) -> None:
+        if isinstance(command, SubmitOrder):
+            with sqlite3.connect(tmp_path / "genesis.db") as db:
+                row = db.execute(
+                    "SELECT 1 FROM orders WHERE client_order_id = ?", (command.client_order_id,)
+                ).fetchone()
+            (sent if row else uncommitted).append(command.client_order_id)
+        send(command, now_ns)
+
+    daemon.venue.execute = checked_send  # type: ignore[method-assign]
+    assert await daemon.run() == 0
+    assert left[0] == 0, "the run ended before every fault was injected"
+    repo = await open_repository(None, tmp_path)
+    try:
+        fills = [(f.trade_id, f.side, f.price, f.quantity) for f in await repo.fills_since(0)]
+    finally:
+        await repo.close()
+    return sent, uncommitted, fills, log.names, daemon.journal_stats
+
+
+async def test_500_db_faults_send_no_order_without_a_committed_intent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "faulty").mkdir()
+    clean = await _run(tmp_path / "clean", 0, monkeypatch)
+    sent, uncommitted, fills, names, stats = await _run(tmp_path / "faulty", FAULTS, monkeypatch)
+
+    assert uncommitted == []
+    assert stats.failures == FAULTS
+    assert names.count("journal_unavailable") == stats.outages > 50
+    assert names.count("journal_recovered") == stats.outages
+    # the faults only delayed it: the same orders and the same fills as without them
+    assert (sent, fills) == (clean[0], clean[2])
+    assert len(fills) > 20
