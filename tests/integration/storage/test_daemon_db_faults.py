@@ -43,7 +43,9 @@ class _Log:
 
 
 def _config(tmp_path: Path) -> DaemonConfig:
-    strategies = tuple(c for c in load_strategy_configs(ROOT / "config" / "strategies") if c.enabled)
+    strategies = tuple(
+        c for c in load_strategy_configs(ROOT / "config" / "strategies") if c.enabled
+    )
     return DaemonConfig(
         tier=Tier.SNIPER, strategies=strategies, instruments=load_exchange_info(resources.EXCHANGE_INFO),
         data=resources.BTCUSDT_1M_BARS, speed=0, max_events=6000, data_dir=tmp_path,
