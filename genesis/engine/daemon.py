@@ -37,6 +37,7 @@ from genesis.core.events import MarketEvent, OrderEvent, OrderFilled
 from genesis.core.instruments import InstrumentTable
 from genesis.data.sources import open_events
 from genesis.engine.control import CLEARED, ENGAGED, ControlRequest
+from genesis.engine.crashpoints import crash_point
 from genesis.engine.daemon_control import DaemonControl, recovery_actions
 from genesis.engine.daemon_logs import DaemonLogs
 from genesis.engine.health import Health, HealthMonitor, Level, queue_health
@@ -344,8 +345,10 @@ class PaperDaemon(DaemonControl, DaemonLogs):
                     await journal.submit(intent_record(intent, self.venue.name))
                 if intents:
                     await journal.flush()  # the durability point: committed before sending
+                    crash_point("after_intent_commit")
             for command in round_:
                 self.replay.execute(command)
+                crash_point("after_send")
 
     def _on_order_event(self, event: OrderEvent) -> None:
         if self._quiet:
@@ -355,6 +358,8 @@ class PaperDaemon(DaemonControl, DaemonLogs):
         self._log_order_event(event)
         if self.journal is None:
             return
+        if isinstance(event, OrderFilled):
+            crash_point("after_fill")
         order = self.kernel.oms.get(event.client_order_id)
         self.journal.submit_nowait(event_record(event))
         if isinstance(event, OrderFilled):
@@ -386,8 +391,10 @@ class PaperDaemon(DaemonControl, DaemonLogs):
         if self.journal is None or self._quiet or self.halted is not None:
             return
         now, journal = self.kernel.clock.now_ns(), self.journal
-        for record in self._state_records(now):
+        for n, record in enumerate(self._state_records(now)):
             journal.submit_nowait(record)
+            if n == 1:
+                crash_point("checkpoint")
         blob = json.dumps({"events": self.events}).encode()
         journal.submit_nowait(StrategyStateRecord(_REPLAY_ID, now, blob))  # last: marks it whole
 
