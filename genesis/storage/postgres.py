@@ -23,7 +23,9 @@ from genesis.storage.repository import Row, SqlRepository
 
 __all__ = ["PostgresRepository", "redact_url"]
 
-_FOREIGN = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+# InternalClientError: asyncpg's state machine after the server dropped the connection
+# mid-operation ("cannot switch to state ..."); not an InterfaceError subclass
+_FOREIGN = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
 _SECRET_KEYS = frozenset({"password", "passfile", "sslpassword"})
 
 

@@ -220,11 +220,18 @@ class BatchingWriter:
             try:
                 await self._repo.write_batch(records)
                 break
-            except StorageError as exc:
+            except Exception as exc:
                 self._failures += 1
-                if not exc.transient:  # a bug, not the environment: retrying cannot help
-                    self._fail(exc, batch)
-                    raise
+                if not isinstance(exc, StorageError) or not exc.transient:
+                    # a bug, not the environment: retrying cannot help; never leave a
+                    # caller waiting on a drain task that died
+                    error = (
+                        exc
+                        if isinstance(exc, StorageError)
+                        else StorageError(f"storage write failed: {type(exc).__name__}: {exc}")
+                    )
+                    self._fail(error, batch)
+                    raise error from exc
                 if self.fault is None:
                     self._outages += 1
                     started = asyncio.get_running_loop().time()

@@ -110,7 +110,8 @@ def test_daily_loss_kill_switch_needs_a_manual_reset(tmp_path: Path) -> None:
     assert names.count("kill_switch_engaged") == 1
     assert "kill_switch_reset" not in names
     engaged = first[names.index("kill_switch_engaged")]
-    assert "daily loss" in str(engaged["reason"]) and engaged["source"] == "daily_loss"
+    assert "daily loss" in str(engaged["reason"])
+    assert engaged["source"] == "daily_loss"
     assert not any(
         e["event"] == "order_filled" and e["side"] == "BUY"
         for e in _after(first, "kill_switch_engaged")

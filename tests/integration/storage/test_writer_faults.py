@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import sqlite3
+import time
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -40,10 +42,13 @@ class FlakyRepo:
     def __init__(self, inner: Repository, failures: int) -> None:
         self.inner = inner
         self.left = failures
+        self.two_left = asyncio.Event()
 
     async def write_batch(self, records: Sequence[WriteRecord]) -> None:
         if self.left > 0:
             self.left -= 1
+            if self.left == 2:
+                self.two_left.set()
             cause = OSError(errno.ENOSPC, "No space left on device")
             raise StorageError(f"SQLite statement failed: {cause}", transient=True)
         await self.inner.write_batch(records)
@@ -66,15 +71,16 @@ async def test_transient_faults_hold_the_durability_point_until_they_clear(tmp_p
     try:
         writer.submit_nowait(fill("T-1"))
         flushed = asyncio.create_task(writer.flush())
-        while flaky.left > 2:
-            await asyncio.sleep(0.001)
+        await flaky.two_left.wait()
         assert not flushed.done()  # nobody is told "committed" while the fault lasts
-        assert writer.fault is not None and "No space left" in str(writer.fault)
+        assert writer.fault is not None
+        assert "No space left" in str(writer.fault)
         await flushed
         assert writer.fault is None
         stats = writer.statistics()
         assert (stats.failures, stats.outages, stats.written) == (5, 1, 1)
-        assert len(faults) == 1 and len(recovered) == 1  # once per outage
+        assert len(faults) == 1
+        assert len(recovered) == 1
         assert await repo.fills_since(0) == [fill("T-1")]
     finally:
         await writer.aclose()
@@ -103,15 +109,17 @@ async def test_sqlite_locked_by_another_process_is_retried(tmp_path: Path) -> No
     path = tmp_path / "journal.sqlite3"
     repo = await SqliteRepository.open(path, busy_timeout_ms=20)
     await repo.migrate()
-    writer = BatchingWriter(repo, retry_base_s=0.01, retry_cap_s=0.02)
+    faulted = asyncio.Event()
+    writer = BatchingWriter(
+        repo, retry_base_s=0.01, retry_cap_s=0.02, on_fault=lambda _: faulted.set()
+    )
     writer.start()
     other = sqlite3.connect(path, isolation_level=None)
     try:
         other.execute("BEGIN EXCLUSIVE")
         writer.submit_nowait(fill("T-9"))
         flushed = asyncio.create_task(writer.flush())
-        while writer.statistics().failures < 3:
-            await asyncio.sleep(0.01)
+        await faulted.wait()
         assert not flushed.done()
         assert "locked" in str(writer.fault)
         other.execute("COMMIT")
@@ -148,26 +156,46 @@ async def test_postgres_connection_killed_mid_run_is_retried(tmp_path: Path) -> 
         admin = await asyncpg.connect(PG_URL, timeout=5)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}")
-    app = f"genesis_r17_{id(tmp_path)}"
-    schema = f"genesis_r17_{id(tmp_path)}"
+    app = schema = f"genesis_r17_{os.getpid()}_{time.monotonic_ns()}"
     await admin.execute(f'CREATE SCHEMA "{schema}"')
     repo = await open_repository(f"{PG_URL}?search_path={schema}&application_name={app}", tmp_path)
     writer = BatchingWriter(repo, retry_base_s=0.01, retry_cap_s=0.05)
     writer.start()
     try:
-        writer.submit_nowait(fill("T-1"))
-        await writer.flush()
-        killed = await admin.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE application_name = $1",
-            app,
-        )
-        assert killed >= 1
-        writer.submit_nowait(fill("T-2"))
-        await writer.flush()
+        async with asyncio.timeout(60):  # a hang here is the bug this test exists for
+            await _kill_and_write(writer, admin, app)
         assert [f.trade_id for f in await repo.fills_since(0)] == ["T-1", "T-2"]
     finally:
         await writer.aclose()
         await repo.close()
         await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await admin.close()
+
+
+async def _kill_and_write(writer: BatchingWriter, admin: asyncpg.Connection, app: str) -> None:
+    writer.submit_nowait(fill("T-1"))
+    await writer.flush()
+    killed = await admin.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+        app,
+    )
+    assert killed >= 1
+    writer.submit_nowait(fill("T-2"))
+    await writer.flush()
+
+
+class _Broken:
+    async def write_batch(self, records: Sequence[WriteRecord]) -> None:
+        raise RuntimeError("cannot switch to state 15; another operation is in progress")
+
+
+async def test_an_unexpected_exception_fails_the_waiters_instead_of_hanging() -> None:
+    """A driver error outside the StorageError tree must not kill the drain task silently."""
+    writer = BatchingWriter(_Broken())  # type: ignore[arg-type]
+    writer.start()
+    writer.submit_nowait(fill("T-1"))
+    async with asyncio.timeout(10):
+        with pytest.raises(StorageError, match="RuntimeError: cannot switch to state"):
+            await writer.flush()
+        with pytest.raises(StorageError):
+            await writer.aclose()
