@@ -55,7 +55,7 @@ UNKNOWN_CODES: Final = frozenset({-1000, -1001, -1006, -1007, -1008})
 AUTH_CODES: Final = frozenset({-2014, -2015, -1002, -1022})
 NOT_FOUND_CODES: Final = frozenset({-2013, -2026, -2039})
 DUPLICATE_MSG: Final = "Duplicate order sent."
-_SECRETISH = re.compile(r"(signature=)[^&\s]*|([0-9a-fA-F]{64})")
+_SECRETISH = re.compile(r"\S*signature=\S*|[0-9a-fA-F]{64}", re.IGNORECASE)
 
 
 class Outcome(enum.Enum):
@@ -121,20 +121,10 @@ def classify(status: int, code: int | None, msg: str = "") -> Outcome:
     """
     if status == 0 or status >= 500 or code in UNKNOWN_CODES:
         return Outcome.UNKNOWN
-    if status == 418:
-        return Outcome.BANNED
-    if status == 429 or code in (-1003, -1015):
-        return Outcome.RATE_LIMITED
-    if status == 403:
-        return Outcome.WAF
-    if code in AUTH_CODES:
-        return Outcome.AUTH
-    if code == -1021:
-        return Outcome.NOT_REACHED
-    if code in NOT_FOUND_CODES:
-        return Outcome.NOT_FOUND
-    if code == -2011:
-        return Outcome.CANCEL_REJECTED
+    if status in _STATUS_OUTCOMES:
+        return _STATUS_OUTCOMES[status]
+    if code is not None and code in _CODE_OUTCOMES:
+        return _CODE_OUTCOMES[code]
     if code == -2010 and msg.strip() == DUPLICATE_MSG:
         return Outcome.DUPLICATE
     if code is None and status < 400:
@@ -142,9 +132,20 @@ def classify(status: int, code: int | None, msg: str = "") -> Outcome:
     return Outcome.REJECTED
 
 
+_STATUS_OUTCOMES: Final = {418: Outcome.BANNED, 429: Outcome.RATE_LIMITED, 403: Outcome.WAF}
+_CODE_OUTCOMES: Final = {
+    -1003: Outcome.RATE_LIMITED,
+    -1015: Outcome.RATE_LIMITED,
+    -1021: Outcome.NOT_REACHED,
+    -2011: Outcome.CANCEL_REJECTED,
+    **dict.fromkeys(AUTH_CODES, Outcome.AUTH),
+    **dict.fromkeys(NOT_FOUND_CODES, Outcome.NOT_FOUND),
+}
+
+
 def scrub(text: str) -> str:
     """Remove anything shaped like a signature or a signed query from ``text``."""
-    return _SECRETISH.sub(lambda m: (m.group(1) or "") + "***", text)[:300]
+    return _SECRETISH.sub("***", text)[:300]
 
 
 def to_exception(

@@ -1,0 +1,262 @@
+"""Order bookkeeping of the Binance venue: venue answers -> Genesis order events (pure).
+
+Three sources describe the same orders: REST order objects (placement,
+query, cancel), ``executionReport`` events and ``myTrades`` rows. They race
+(a TRADE can precede the REST ack; a FILLED can follow a CANCELED), repeat
+(stream replays, backfills) and can be incomplete. The tracker makes them
+agree:
+
+* ``OrderAccepted`` is emitted once, before anything else about the order.
+* A fill is emitted once per ``(symbol, trade id)`` whatever its source (P4),
+  also after a terminal event (the cancel/fill race, §7); a fill that would
+  exceed the order quantity is refused and logged (an overfill alarm, R6).
+* One terminal event (canceled, expired, rejected) at most; FILLED is implied
+  by the fills.
+
+Orders not placed by this process (unknown client ids) produce nothing: they
+are reported by ``snapshot`` for reconciliation, never adopted here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final
+
+import structlog
+
+from genesis.core.commands import SubmitOrder
+from genesis.core.enums import LiquiditySide
+from genesis.core.events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+)
+from genesis.exchange.binance.parse import ExecutionReport, Malformed, strict_decimal
+
+__all__ = ["OrderTracker", "Tracked"]
+
+log = structlog.get_logger(__name__)
+
+_MS: Final = 1_000_000
+_ZERO: Final = Decimal(0)
+_EXPIRED: Final = frozenset({"EXPIRED", "EXPIRED_IN_MATCH"})
+
+
+@dataclass(slots=True)
+class Tracked:
+    """What the venue knows about one order it placed."""
+
+    cmd: SubmitOrder
+    venue_order_id: str = ""
+    accepted: bool = False
+    done: bool = False  # a terminal status has been seen
+    filled: Decimal = _ZERO
+    timestamp_ms: int = 0  # of the last signed placement request
+
+
+class OrderTracker:
+    """Orders placed by this process and the trade ids already delivered.
+
+    Args:
+        now_ns: local wall clock for ``ts_init``.
+        venue: the venue name written into fills.
+    """
+
+    def __init__(self, now_ns: Callable[[], int], venue: str = "BINANCE") -> None:
+        self._now_ns = now_ns
+        self.venue = venue
+        self.orders: dict[str, Tracked] = {}
+        self._by_venue_id: dict[tuple[str, str], str] = {}
+        self._trades: set[tuple[str, int]] = set()
+        self.last_trade_id: dict[str, int] = {}
+        self.overfills = 0
+
+    def track(self, cmd: SubmitOrder) -> Tracked:
+        tracked = self.orders[cmd.client_order_id] = Tracked(cmd)
+        return tracked
+
+    def open_symbols(self) -> list[str]:
+        """Symbols with orders not yet terminal, sorted (deterministic order)."""
+        return sorted({t.cmd.instrument_id for t in self.orders.values() if not t.done})
+
+    def has_open(self) -> bool:
+        return any(not t.done for t in self.orders.values())
+
+    def client_id_of(self, symbol: str, order_id: str) -> str | None:
+        return self._by_venue_id.get((symbol, order_id))
+
+    def seen_trade(self, symbol: str, trade_id: int) -> bool:
+        return (symbol, trade_id) in self._trades
+
+    # --- event builders ---------------------------------------------------------------
+
+    def rejected(self, tracked: Tracked, code: str, reason: str) -> list[OrderEvent]:
+        if tracked.done:
+            return []
+        tracked.done = True
+        return [OrderRejected(reason=reason, code=code, **self._ids(tracked, None))]
+
+    def _ids(self, t: Tracked, venue_ms: int | None) -> dict[str, Any]:
+        now = self._now_ns()
+        return {
+            "client_order_id": t.cmd.client_order_id,
+            "strategy_id": t.cmd.strategy_id,
+            "instrument_id": t.cmd.instrument_id,
+            "ts_event": venue_ms * _MS if venue_ms else now,
+            "ts_init": now,
+        }
+
+    def _accept(self, t: Tracked, order_id: str, venue_ms: int | None) -> list[OrderEvent]:
+        if order_id and not t.venue_order_id:
+            t.venue_order_id = order_id
+            self._by_venue_id[(t.cmd.instrument_id, order_id)] = t.cmd.client_order_id
+        if t.accepted:
+            return []
+        t.accepted = True
+        return [OrderAccepted(venue_order_id=t.venue_order_id, **self._ids(t, venue_ms))]
+
+    def _fill(
+        self, t: Tracked, trade_id: int, qty: Decimal, px: Decimal, fee: Decimal,
+        fee_ccy: str, maker: bool, venue_ms: int | None,
+    ) -> list[OrderEvent]:  # fmt: skip
+        symbol = t.cmd.instrument_id
+        key = (symbol, trade_id)
+        if key in self._trades:
+            return []
+        self._trades.add(key)
+        self.last_trade_id[symbol] = max(self.last_trade_id.get(symbol, -1), trade_id)
+        if t.filled + qty > t.cmd.quantity:
+            self.overfills += 1
+            log.error("binance_overfill_refused", client_order_id=t.cmd.client_order_id,
+                      trade_id=trade_id, filled=t.filled, qty=qty)  # fmt: skip
+            return []
+        t.filled += qty
+        return [OrderFilled(
+            venue=self.venue, trade_id=str(trade_id), side=t.cmd.side, last_qty=qty,
+            last_px=px, fee=fee, fee_currency=fee_ccy,
+            liquidity=LiquiditySide.MAKER if maker else LiquiditySide.TAKER,
+            venue_order_id=t.venue_order_id, **self._ids(t, venue_ms),
+        )]  # fmt: skip
+
+    def _terminal(self, t: Tracked, status: str, venue_ms: int | None) -> list[OrderEvent]:
+        if t.done or status not in ("CANCELED", "REJECTED", "FILLED", *_EXPIRED):
+            return []
+        t.done = True
+        ids = self._ids(t, venue_ms)
+        if status == "CANCELED":
+            return [OrderCanceled(**ids)]
+        if status in _EXPIRED:
+            return [OrderExpired(**ids)]
+        if status == "REJECTED":
+            return [OrderRejected(reason="REJECTED: the venue rejected the order", **ids)]
+        return []  # FILLED: the fills say it
+
+    # --- sources ---------------------------------------------------------------------
+
+    def on_order_json(self, data: Mapping[str, Any], *, terminal: bool = True) -> list[OrderEvent]:
+        """Events from a REST order object (placement FULL/RESULT, query, cancel response).
+
+        With ``terminal`` False the terminal event is held back, so missing fills can be
+        fetched and delivered first (``on_order_terminal``).
+
+        Raises:
+            Malformed: a missing or bad field.
+        """
+        t = self._lookup(data)
+        if t is None:
+            return []
+        venue_ms = _opt_int(data, "transactTime") or _opt_int(data, "updateTime")
+        status = str(data.get("status", ""))
+        if status == "REJECTED":
+            return self._terminal(t, status, venue_ms)
+        events = self._accept(t, _order_id(data), venue_ms)
+        for fill in data.get("fills") or ():
+            if not isinstance(fill, dict):
+                raise Malformed("fills entry is not an object")
+            events += self._fill(
+                t, _req_int(fill, "tradeId"), strict_decimal(fill.get("qty"), "qty", positive=True),
+                strict_decimal(fill.get("price"), "price", positive=True),
+                strict_decimal(fill.get("commission"), "commission"),
+                str(fill.get("commissionAsset", "")), False, venue_ms,
+            )  # fmt: skip  # a fill in the placement answer took liquidity
+        if terminal:
+            events += self._terminal(t, status, venue_ms)
+        return events
+
+    def on_order_terminal(self, data: Mapping[str, Any]) -> list[OrderEvent]:
+        """The terminal event held back by ``on_order_json(terminal=False)``, if any."""
+        t = self._lookup(data)
+        venue_ms = _opt_int(data, "updateTime") or _opt_int(data, "transactTime")
+        return [] if t is None else self._terminal(t, str(data.get("status", "")), venue_ms)
+
+    def missing_qty(self, data: Mapping[str, Any]) -> Decimal:
+        """``executedQty`` the venue reports beyond the fills already delivered."""
+        t = self._lookup(data)
+        if t is None or "executedQty" not in data:
+            return _ZERO
+        return strict_decimal(data["executedQty"], "executedQty") - t.filled
+
+    def on_execution_report(self, rep: ExecutionReport) -> list[OrderEvent]:
+        """Events from one ``executionReport`` (see the module rules)."""
+        t = self.orders.get(rep.client_order_id)
+        if t is None:
+            log.info("binance_external_order_event", symbol=rep.symbol, order_id=rep.order_id)
+            return []
+        if rep.exec_type == "REJECTED":
+            return self.rejected(t, "REJECTED", f"{rep.reject_reason}: rejected by the venue")
+        if rep.exec_type in ("CANCELED", "EXPIRED", "TRADE_PREVENTION") and not t.accepted:
+            return self._terminal(t, rep.status, rep.event_ms)
+        events = self._accept(t, str(rep.order_id), rep.event_ms)
+        if rep.exec_type == "TRADE" and rep.trade_id >= 0:
+            events += self._fill(t, rep.trade_id, rep.last_qty, rep.last_px, rep.commission,
+                                 rep.commission_asset, rep.is_maker, rep.event_ms)  # fmt: skip
+        if rep.exec_type != "NEW":
+            events += self._terminal(t, rep.status, rep.event_ms)
+        return events
+
+    def on_trade_row(self, row: Mapping[str, Any]) -> list[OrderEvent]:
+        """Events from one ``myTrades`` row (backfill); rows of unknown orders only advance ids.
+
+        Raises:
+            Malformed: a missing or bad field.
+        """
+        symbol, trade_id = str(row.get("symbol", "")), _req_int(row, "id")
+        self.last_trade_id[symbol] = max(self.last_trade_id.get(symbol, -1), trade_id)
+        cid = self._by_venue_id.get((symbol, str(_req_int(row, "orderId"))))
+        t = self.orders.get(cid) if cid is not None else None
+        if t is None:
+            return []
+        return self._fill(
+            t, trade_id, strict_decimal(row.get("qty"), "qty", positive=True),
+            strict_decimal(row.get("price"), "price", positive=True),
+            strict_decimal(row.get("commission"), "commission"),
+            str(row.get("commissionAsset", "")), row.get("isMaker") is True,
+            _opt_int(row, "time"),
+        )  # fmt: skip
+
+    def _lookup(self, data: Mapping[str, Any]) -> Tracked | None:
+        # In a cancel response ``clientOrderId`` is the cancel's own id (§6.6).
+        cid = data.get("origClientOrderId") or data.get("clientOrderId")
+        return self.orders.get(cid) if isinstance(cid, str) else None
+
+
+def _order_id(data: Mapping[str, Any]) -> str:
+    value = data.get("orderId")
+    return str(value) if type(value) is int else ""
+
+
+def _opt_int(data: Mapping[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    return value if type(value) is int else None
+
+
+def _req_int(data: Mapping[str, Any], key: str) -> int:
+    value = data.get(key)
+    if type(value) is not int:
+        raise Malformed(f"field `{key}` {value!r:.40}; expected an integer")
+    return value
