@@ -1,0 +1,144 @@
+"""The guarded ccxt session: every call goes through one seam that maps and scrubs errors.
+
+``CcxtSession`` owns the ccxt exchange object for the venue: it switches
+ccxt to decimal strings (``number = str``), keeps ``enableRateLimit`` on,
+gives ccxt a private stdlib logger whose lines are scrubbed (ccxt logs
+signed URLs and the API key header at DEBUG), and turns every exception a
+call raises into a Genesis ``VenueError`` raised outside the ``except``
+block, so neither ``__cause__`` nor ``__context__`` carries ccxt's
+unscrubbed message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from genesis.core.instruments import Instrument
+from genesis.errors import ConfigError, OrderRejectedByVenue, VenueError
+from genesis.exchange.ccxt.errors import OrderNotFound, Scrubber, ScrubFilter, to_genesis
+from genesis.exchange.ccxt.mapping import instrument_from_market
+
+__all__ = ["CcxtSession"]
+
+_UNSUPPORTED = frozenset({"ArgumentsRequired", "NotSupported"})
+
+
+class CcxtSession:
+    """One ccxt ``async_support`` exchange behind the error seam (see the module docstring)."""
+
+    def __init__(self, exchange: Any, venue: str) -> None:
+        self.exchange = exchange
+        self.venue = venue
+        self.scrub = Scrubber(
+            getattr(exchange, attr, None)
+            for attr in ("apiKey", "secret", "password", "uid", "privateKey", "token")
+        )
+        exchange.number = str
+        exchange.enableRateLimit = True
+        exchange.enableLastJsonResponse = True  # the venue's error code (see _body_code)
+        exchange.enableLastResponseHeaders = True  # Retry-After
+        wire = logging.getLogger(f"genesis.exchange.ccxt.wire.{venue.lower()}")
+        if not any(isinstance(f, ScrubFilter) for f in wire.filters):
+            wire.addFilter(ScrubFilter(self.scrub))
+        exchange.logger = wire
+
+    def __repr__(self) -> str:
+        return f"CcxtSession(venue={self.venue!r}, exchange={self.exchange.id!r})"
+
+    async def call(self, what: str, *args: Any, is_order: bool = False, **kwargs: Any) -> Any:
+        """``await exchange.<what>(*args, **kwargs)`` with errors mapped (``to_genesis``).
+
+        Raises:
+            VenueError: the mapped exception; its message is scrubbed.
+        """
+        try:
+            return await getattr(self.exchange, what)(*args, **kwargs)
+        except Exception as exc:  # every failure crosses the seam mapped
+            error = self._map(exc, what, is_order)
+        raise error
+
+    def _map(self, exc: Exception, what: str, is_order: bool) -> VenueError:
+        headers = getattr(self.exchange, "last_response_headers", None)
+        return to_genesis(
+            exc,
+            self.scrub,
+            is_order=is_order,
+            what=what,
+            headers=dict(headers) if isinstance(headers, Mapping) else None,
+            code=self._body_code(exc),
+        )
+
+    def _body_code(self, exc: Exception) -> str | None:
+        # ccxt drops the venue's code from messages it matched by text; the last JSON body
+        # has it. Concurrent requests share that attribute, so it counts only when its
+        # message is the one in this exception.
+        body = getattr(self.exchange, "last_json_response", None)
+        if isinstance(body, Mapping) and body.get("code") is not None:
+            msg = body.get("msg") or body.get("message")
+            if isinstance(msg, str) and msg and msg in str(exc):
+                return str(body["code"])
+        return None
+
+    async def load_instruments(self, market_types: tuple[str, ...]) -> dict[str, Instrument]:
+        """Load ccxt markets; one Instrument per market id of the wanted types.
+
+        Markets whose increments cannot be expressed (significant-digit
+        precision) are left out rather than failing the venue.
+        """
+        await self.call("load_markets")
+        out: dict[str, Instrument] = {}
+        mode = int(self.exchange.precisionMode)
+        for market in self.exchange.markets.values():
+            if market.get("type") not in market_types or market.get("id") in out:
+                continue
+            try:
+                out[str(market["id"])] = instrument_from_market(market, mode, self.venue)
+            except ConfigError:
+                continue
+        return out
+
+    def unified(self, instrument_id: str, market_types: tuple[str, ...]) -> str | None:
+        """The ccxt unified symbol for a venue market id, or None when unknown."""
+        found = (self.exchange.markets_by_id or {}).get(instrument_id) or []
+        for market in found:
+            if market.get("type") in market_types:
+                return str(market["symbol"])
+        return None
+
+    async def find_order(self, symbol: str, client_order_id: str, since_ms: int) -> Any:
+        """The venue's order with ``client_order_id``, queried by that id (never by a resend).
+
+        Uses ccxt's unified ``clientOrderId`` parameter of ``fetch_order``; a venue
+        whose ccxt class cannot query by client id is searched through its open
+        and closed orders instead.
+
+        Raises:
+            OrderNotFound: the venue does not show it.
+            VenueError: the query itself failed.
+        """
+        try:
+            return await self.call("fetch_order", None, symbol, {"clientOrderId": client_order_id})
+        except OrderRejectedByVenue as exc:
+            if str(exc.code) not in _UNSUPPORTED:
+                raise
+        return await self._scan_for(symbol, client_order_id, since_ms)
+
+    async def _scan_for(self, symbol: str, client_order_id: str, since_ms: int) -> Any:
+        has = self.exchange.has
+        orders = list(await self.call("fetch_open_orders", symbol))
+        if has.get("fetchClosedOrders"):
+            orders += await self.call("fetch_closed_orders", symbol, since_ms)
+        for order in orders:
+            if order.get("clientOrderId") == client_order_id:
+                return order
+        raise OrderNotFound(f"fetch_open_orders/closed: no order {client_order_id} on {symbol}")
+
+    def default_settle_s(self) -> float:
+        """Seconds after a send when "not found" proves absence: recvWindow + 1 s if signed so."""
+        recv_window = (self.exchange.options or {}).get("recvWindow")
+        return float(recv_window) / 1000.0 + 1.0 if recv_window else 10.0
+
+    async def close(self) -> None:
+        await self.exchange.close()
