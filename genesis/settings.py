@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     strategies_dir: Path = Path("config/strategies")
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=300)
     on_shutdown: Literal["cancel", "keep"] = "cancel"  # working orders at a clean stop
+    # paper trading's market data: live public Binance streams (falls back to the bundled
+    # recording when unreachable at the start of a session) or the recording itself
+    market_data: Literal["live", "recording"] = "live"
+    market_rest_url: str = "https://data-api.binance.vision"
+    market_ws_url: str = "wss://data-stream.binance.vision"
 
     @field_validator("database_url")
     @classmethod

@@ -12,6 +12,7 @@ from genesis import resources
 from genesis.config.loader import load_strategy_configs
 from genesis.core.instruments import load_exchange_info
 from genesis.engine.daemon import DaemonConfig, run_paper
+from genesis.engine.market_data import LiveMarket
 from genesis.errors import ConfigError
 from genesis.logs import configure
 from genesis.risk.limits import Tier, tier_for_equity
@@ -32,7 +33,19 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--speed", type=float, default=100.0, help="bars per second of wall time; 0 = full speed"
     )
-    p.add_argument("--data", type=Path, default=resources.BTCUSDT_1M_BARS)
+    p.add_argument(
+        "--data", type=Path, default=None,
+        help="replay this recording (bars CSV, capture JSONL, raw streams) instead of live data",
+    )  # fmt: skip
+    p.add_argument(
+        "--market-data", choices=["live", "recording"], default=None,
+        help="live public Binance streams (default; falls back to the bundled recording when"
+        " unreachable) or the recording (GENESIS_MARKET_DATA)",
+    )  # fmt: skip
+    p.add_argument(
+        "--live-streams", default="kline_1m",
+        help="live streams, comma separated: kline_1m, trade, bookTicker, depth@100ms",
+    )  # fmt: skip
     p.add_argument("--symbol", default="BTCUSDT")
     p.add_argument("--strategies", type=Path, default=None, help="directory of strategy YAML files")
     p.add_argument("--max-bars", type=int, default=None, help="stop after this many bars")
@@ -56,9 +69,20 @@ def run(args: argparse.Namespace) -> int:
     configs = tuple(c for c in load_strategy_configs(directory) if c.enabled and c.tier is tier)
     if not configs:
         raise ConfigError(f"no enabled strategy for tier {tier.value} in {directory}")
+    mode = "recording" if args.data is not None else args.market_data or settings.market_data
+    live = (
+        LiveMarket(
+            rest_url=settings.market_rest_url,
+            ws_url=settings.market_ws_url,
+            kinds=tuple(k.strip() for k in args.live_streams.split(",") if k.strip()),
+        )
+        if mode == "live"
+        else None
+    )
     config = DaemonConfig(
         tier=tier, strategies=configs, instruments=load_exchange_info(resources.EXCHANGE_INFO),
-        data=args.data, symbol=args.symbol, cash=args.cash, speed=args.speed,
+        data=args.data or resources.BTCUSDT_1M_BARS, symbol=args.symbol, live_market=live,
+        cash=args.cash, speed=args.speed,
         max_events=args.max_bars, strategies_dir=directory, data_dir=settings.data_dir,
         database_url=settings.database_url.get_secret_value() if settings.database_url else None,
         on_shutdown=settings.on_shutdown,

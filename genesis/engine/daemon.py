@@ -50,6 +50,7 @@ from genesis.engine.journal import (
     reconcile_fills,
 )
 from genesis.engine.kernel import Kernel
+from genesis.engine.market_data import LIVE, LiveMarket, MarketData
 from genesis.engine.queues import BoundedQueue, QueuePolicy
 from genesis.engine.reload import ConfigChange, refusal, where
 from genesis.engine.supervisor import supervise
@@ -100,6 +101,7 @@ class DaemonConfig:
     max_daily_loss_pct: Decimal | None = None  # default: the tier's limit (5%)
     control_poll_s: float = 0.5  # how often the journal is read for kill/reset requests
     journal_retry_s: tuple[float, float] = (0.05, 2.0)  # first and longest wait after a DB fault
+    live_market: LiveMarket | None = None  # live public market data (else the recording)
 
 
 class PaperDaemon(DaemonControl, DaemonLogs):
@@ -115,6 +117,7 @@ class PaperDaemon(DaemonControl, DaemonLogs):
         self.systemd = Notifier()
         self.stopping = asyncio.Event()
         self.kernel, self.venue = self._build()
+        self.market = MarketData(config, self.log)
         self.replay = Replay(
             self.kernel, self.venue, record=False, defer_commands=True,
             on_command=self._log_command, on_order_event=self._on_order_event,
@@ -178,6 +181,7 @@ class PaperDaemon(DaemonControl, DaemonLogs):
                 self.journal_stats = self.journal.statistics()
             if repo is not None:
                 await repo.close()
+            self.market.close()
 
     async def _open_journal(self) -> SqlRepository | None:
         cfg = self.config
@@ -199,6 +203,9 @@ class PaperDaemon(DaemonControl, DaemonLogs):
         await self._send_outbox()
         if self._repo is not None:
             await self._recover_or_begin(self._repo)
+        else:
+            await self.market.choose(None)
+        self.log.info("market_data_selected", symbol=self.config.symbol, **self.market.describe())
         self.systemd.notify("READY=1", f"STATUS=paper trading, tier {self.config.tier.value}")
         async with asyncio.TaskGroup() as group:
             feed = group.create_task(self._feed_task(), name="feed")
@@ -246,6 +253,9 @@ class PaperDaemon(DaemonControl, DaemonLogs):
 
     async def _feed_once(self) -> None:
         # after a restart the recording resumes where it stopped: nothing is fed twice
+        if self.market.mode == LIVE:
+            await self._feed_live()
+            return
         skip = self._fed
         async for event in self._paced(open_events(self.config.data, self.config.symbol)):
             if self.stopping.is_set():
@@ -255,6 +265,19 @@ class PaperDaemon(DaemonControl, DaemonLogs):
                 continue
             await self.inbound.put(event)
             self._fed += 1
+
+    async def _feed_live(self) -> None:
+        limit = self.config.max_events
+        if limit is not None and self._fed >= limit:
+            return
+        async with contextlib.aclosing(self.market.live_events(skip=self._fed)) as events:
+            async for event in events:
+                if self.stopping.is_set():
+                    return
+                await self.inbound.put(event)
+                self._fed += 1
+                if limit is not None and self._fed >= limit:
+                    return
 
     async def _paced(self, events: Iterable[MarketEvent]) -> AsyncIterator[MarketEvent]:
         speed, limit = self.config.speed, self.config.max_events
@@ -395,6 +418,7 @@ class PaperDaemon(DaemonControl, DaemonLogs):
             journal.submit_nowait(record)
             if n == 1:
                 crash_point("checkpoint")
+        self.market.sync()  # every event counted below is durable in the session log
         blob = json.dumps({"events": self.events}).encode()
         journal.submit_nowait(StrategyStateRecord(_REPLAY_ID, now, blob))  # last: marks it whole
 
@@ -434,17 +458,18 @@ class PaperDaemon(DaemonControl, DaemonLogs):
     async def _recover_or_begin(self, repo: SqlRepository) -> None:
         """A new journal: record the session's configs. A used one: rebuild, reconcile, resume."""
         state = await repo.load_strategy_state(_REPLAY_ID)
+        audits = await repo.audit_log(0)
+        started = next((a for a in audits if a.action == "session_started"), None)
+        await self.market.choose(json.loads(started.detail_json) if started else None)
         if state is None:
             configs = {c.id: c.model_dump(mode="json") for c in self.config.strategies}
-            self._audit("session_started", {"configs": configs})
+            self._audit("session_started", {"configs": configs, **self.market.describe()})
             for config in self.config.strategies:
                 self._store_version(config)
             return
         done = int(json.loads(state.blob)["events"])
         audits = [
-            a
-            for a in await repo.audit_log(0)
-            if a.action in ("session_started", "config_applied", ENGAGED, CLEARED)
+            a for a in audits if a.action in ("session_started", "config_applied", ENGAGED, CLEARED)
         ]
         self._fast_forward(done, audits)
         journal = await repo.fills_since(0)
@@ -470,7 +495,7 @@ class PaperDaemon(DaemonControl, DaemonLogs):
             self._set_params(StrategyConfig.model_validate(raw))
         self._quiet, self._replayed_fills = True, []
         try:
-            for index, event in enumerate(open_events(self.config.data, self.config.symbol)):
+            for index, event in enumerate(self.market.recorded()):
                 while actions and actions[0][0] <= index:
                     self._replay_action(actions.pop(0)[1])
                 if index >= done:
