@@ -174,9 +174,12 @@ def _trade(p: Mapping[str, Any], recv_ns: int, kind: str) -> TradeTick:
 
 def _kline(p: Mapping[str, Any], recv_ns: int, interval: str) -> Bar | None:
     _expect_type(p, "kline")
+    _int(p, "E")
     k = _object(p, "k")
     if _str(k, "i") not in _KLINE_INTERVALS or k["i"] != interval:
         raise Malformed(f"kline interval {k['i']!r:.20} on a kline_{interval} stream")
+    if _str(p, "s") != _str(k, "s"):  # both must name the stream's symbol (R18)
+        raise Malformed(f"kline symbol {p['s']!r:.20} differs from its bar's {k['s']!r:.20}")
     bar = Bar(instrument_id=_str(k, "s"), ts_event=(_int(k, "T") + 1) * _MS, ts_init=recv_ns,
               ts_open=_int(k, "t") * _MS, open=_dec(k, "o", True), high=_dec(k, "h", True),
               low=_dec(k, "l", True), close=_dec(k, "c", True), volume=_dec(k, "v"))  # fmt: skip

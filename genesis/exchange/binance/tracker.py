@@ -11,7 +11,13 @@ agree:
   also after a terminal event (the cancel/fill race, §7); a fill that would
   exceed the order quantity is refused and logged (an overfill alarm, R6).
 * One terminal event (canceled, expired, rejected) at most; FILLED is implied
-  by the fills.
+  by the fills. A terminal report whose cumulative quantity (``z`` or
+  ``executedQty``) is ahead of the fills delivered so far is held back until
+  those fills arrive (from the stream, the answer or a ``myTrades`` fetch), so
+  the kernel always sees fills before the end of the order: the cancel/fill
+  race never needs a CANCELED -> FILLED edge, which the order table refuses.
+* Nothing is emitted for an order after its terminal event except a fill with
+  a new trade id (logged as an anomaly); a late NEW or ack is absorbed.
 
 Orders not placed by this process (unknown client ids) produce nothing: they
 are reported by ``snapshot`` for reconciliation, never adopted here.
@@ -27,7 +33,7 @@ from typing import Any, Final
 import structlog
 
 from genesis.core.commands import SubmitOrder
-from genesis.core.enums import LiquiditySide
+from genesis.core.enums import LiquiditySide, Side
 from genesis.core.events import (
     OrderAccepted,
     OrderCanceled,
@@ -45,6 +51,7 @@ log = structlog.get_logger(__name__)
 _MS: Final = 1_000_000
 _ZERO: Final = Decimal(0)
 _EXPIRED: Final = frozenset({"EXPIRED", "EXPIRED_IN_MATCH"})
+_TERMINAL: Final = frozenset({"CANCELED", "REJECTED", "FILLED", *_EXPIRED})
 
 
 @dataclass(slots=True)
@@ -57,6 +64,7 @@ class Tracked:
     done: bool = False  # a terminal status has been seen
     filled: Decimal = _ZERO
     timestamp_ms: int = 0  # of the last signed placement request
+    held_terminal: tuple[str, int | None, Decimal] | None = None  # status, ms, cumulative qty
 
 
 class OrderTracker:
@@ -75,6 +83,8 @@ class OrderTracker:
         self._trades: set[tuple[str, int]] = set()
         self.last_trade_id: dict[str, int] = {}
         self.overfills = 0
+        self.late_fills = 0  # fills after the terminal event (venue anomaly; logged)
+        self.absorbed = 0  # acks and NEWs after the terminal event (refused; logged)
 
     def track(self, cmd: SubmitOrder) -> Tracked:
         tracked = self.orders[cmd.client_order_id] = Tracked(cmd)
@@ -111,13 +121,20 @@ class OrderTracker:
             "ts_init": now,
         }
 
-    def _accept(self, t: Tracked, order_id: str, venue_ms: int | None) -> list[OrderEvent]:
+    def _bind(self, t: Tracked, order_id: str) -> None:
         if order_id and not t.venue_order_id:
             t.venue_order_id = order_id
             self._by_venue_id[(t.cmd.instrument_id, order_id)] = t.cmd.client_order_id
+
+    def _accept(self, t: Tracked, order_id: str, venue_ms: int | None) -> list[OrderEvent]:
+        self._bind(t, order_id)
         if t.accepted:
             return []
         t.accepted = True
+        if t.done:  # the ack overtaken by the end of the order: nothing left to say
+            self.absorbed += 1
+            log.info("binance_late_ack_absorbed", client_order_id=t.cmd.client_order_id)
+            return []
         return [OrderAccepted(venue_order_id=t.venue_order_id, **self._ids(t, venue_ms))]
 
     def _fill(
@@ -136,17 +153,38 @@ class OrderTracker:
                       trade_id=trade_id, filled=t.filled, qty=qty)  # fmt: skip
             return []
         t.filled += qty
-        return [OrderFilled(
+        if t.done:
+            self.late_fills += 1
+            log.warning("binance_fill_after_terminal", client_order_id=t.cmd.client_order_id,
+                        trade_id=trade_id)  # fmt: skip
+        events: list[OrderEvent] = [OrderFilled(
             venue=self.venue, trade_id=str(trade_id), side=t.cmd.side, last_qty=qty,
             last_px=px, fee=fee, fee_currency=fee_ccy,
             liquidity=LiquiditySide.MAKER if maker else LiquiditySide.TAKER,
             venue_order_id=t.venue_order_id, **self._ids(t, venue_ms),
         )]  # fmt: skip
+        held = t.held_terminal
+        if held is not None and t.filled >= held[2]:
+            t.held_terminal = None
+            events += self._terminal(t, held[0], held[1])
+        return events
+
+    def _end(self, t: Tracked, status: str, venue_ms: int | None, cum: Decimal) -> list[OrderEvent]:
+        """The terminal event, or hold it while the venue reports fills we have not seen."""
+        if t.done or status not in _TERMINAL:
+            return []
+        if cum > t.filled:
+            t.held_terminal = (status, venue_ms, cum)
+            log.info("binance_terminal_held_for_fills", client_order_id=t.cmd.client_order_id,
+                     status=status, filled=t.filled, venue_filled=cum)  # fmt: skip
+            return []
+        return self._terminal(t, status, venue_ms)
 
     def _terminal(self, t: Tracked, status: str, venue_ms: int | None) -> list[OrderEvent]:
-        if t.done or status not in ("CANCELED", "REJECTED", "FILLED", *_EXPIRED):
+        if t.done or status not in _TERMINAL:
             return []
         t.done = True
+        t.held_terminal = None
         ids = self._ids(t, venue_ms)
         if status == "CANCELED":
             return [OrderCanceled(**ids)]
@@ -185,14 +223,16 @@ class OrderTracker:
                 str(fill.get("commissionAsset", "")), False, venue_ms,
             )  # fmt: skip  # a fill in the placement answer took liquidity
         if terminal:
-            events += self._terminal(t, status, venue_ms)
+            events += self._end(t, status, venue_ms, _executed(data))
         return events
 
     def on_order_terminal(self, data: Mapping[str, Any]) -> list[OrderEvent]:
         """The terminal event held back by ``on_order_json(terminal=False)``, if any."""
         t = self._lookup(data)
         venue_ms = _opt_int(data, "updateTime") or _opt_int(data, "transactTime")
-        return [] if t is None else self._terminal(t, str(data.get("status", "")), venue_ms)
+        if t is None:
+            return []
+        return self._end(t, str(data.get("status", "")), venue_ms, _executed(data))
 
     def missing_qty(self, data: Mapping[str, Any]) -> Decimal:
         """``executedQty`` the venue reports beyond the fills already delivered."""
@@ -209,14 +249,19 @@ class OrderTracker:
             return []
         if rep.exec_type == "REJECTED":
             return self.rejected(t, "REJECTED", f"{rep.reject_reason}: rejected by the venue")
-        if rep.exec_type in ("CANCELED", "EXPIRED", "TRADE_PREVENTION") and not t.accepted:
+        ending = rep.exec_type in ("CANCELED", "EXPIRED", "TRADE_PREVENTION")
+        if ending and not t.accepted and rep.cum_qty == 0:  # e.g. FOK: the end says it all
+            self._bind(t, str(rep.order_id))
             return self._terminal(t, rep.status, rep.event_ms)
         events = self._accept(t, str(rep.order_id), rep.event_ms)
         if rep.exec_type == "TRADE" and rep.trade_id >= 0:
             events += self._fill(t, rep.trade_id, rep.last_qty, rep.last_px, rep.commission,
                                  rep.commission_asset, rep.is_maker, rep.event_ms)  # fmt: skip
         if rep.exec_type != "NEW":
-            events += self._terminal(t, rep.status, rep.event_ms)
+            events += self._end(t, rep.status, rep.event_ms, rep.cum_qty)
+        elif t.done:
+            self.absorbed += 1
+            log.info("binance_late_new_absorbed", client_order_id=t.cmd.client_order_id)
         return events
 
     def on_trade_row(self, row: Mapping[str, Any]) -> list[OrderEvent]:
@@ -239,10 +284,56 @@ class OrderTracker:
             _opt_int(row, "time"),
         )  # fmt: skip
 
+    def bind(self, client_order_id: str, symbol: str, order_id: int) -> bool:
+        """Learn the venue id of a tracked order (from a query by ``orderId``); False if unknown."""
+        t = self.orders.get(client_order_id)
+        if t is None or t.cmd.instrument_id != symbol:
+            return False
+        self._bind(t, str(order_id))
+        return True
+
+    def foreign_fill(self, row: Mapping[str, Any], order: Mapping[str, Any]) -> list[OrderEvent]:
+        """A fill of an order this process did not place (a start-up snapshot after a restart).
+
+        ``order`` is the venue's order object (``GET /api/v3/order``); the owner strategy is
+        unknown here (empty), the journal knows it by the client order id.
+
+        Raises:
+            Malformed: a missing or bad field.
+        """
+        symbol, trade_id = str(row.get("symbol", "")), _req_int(row, "id")
+        key = (symbol, trade_id)
+        cid = order.get("clientOrderId")
+        if key in self._trades or not isinstance(cid, str):
+            return []
+        try:
+            side = Side(order.get("side"))
+        except ValueError:
+            raise Malformed(f"order side {order.get('side')!r:.20}") from None
+        self._trades.add(key)
+        self.last_trade_id[symbol] = max(self.last_trade_id.get(symbol, -1), trade_id)
+        now, venue_ms = self._now_ns(), _opt_int(row, "time")
+        return [OrderFilled(
+            venue=self.venue, trade_id=str(trade_id), side=side,
+            last_qty=strict_decimal(row.get("qty"), "qty", positive=True),
+            last_px=strict_decimal(row.get("price"), "price", positive=True),
+            fee=strict_decimal(row.get("commission"), "commission"),
+            fee_currency=str(row.get("commissionAsset", "")),
+            liquidity=LiquiditySide.MAKER if row.get("isMaker") is True else LiquiditySide.TAKER,
+            venue_order_id=str(_req_int(row, "orderId")), client_order_id=cid, strategy_id="",
+            instrument_id=symbol, ts_event=venue_ms * _MS if venue_ms else now, ts_init=now,
+        )]  # fmt: skip
+
     def _lookup(self, data: Mapping[str, Any]) -> Tracked | None:
         # In a cancel response ``clientOrderId`` is the cancel's own id (§6.6).
         cid = data.get("origClientOrderId") or data.get("clientOrderId")
         return self.orders.get(cid) if isinstance(cid, str) else None
+
+
+def _executed(data: Mapping[str, Any]) -> Decimal:
+    if "executedQty" not in data:
+        return _ZERO
+    return strict_decimal(data["executedQty"], "executedQty")
 
 
 def _order_id(data: Mapping[str, Any]) -> str:

@@ -116,6 +116,7 @@ class BinanceVenue:
         self._status: dict[str, str] = {}
         self._oco_pending: dict[str, SubmitOrder] = {}
         self._used_ids: set[str] = set()
+        self._refreshing: dict[str, bool] = {}  # client id -> asked again while in flight
         self.balances: dict[str, VenueBalance] = {}
         self.auth_failed: AuthError | None = None
         self.duplicates_refused = 0
@@ -161,7 +162,8 @@ class BinanceVenue:
         for symbol in instruments:
             orders += [venue_order(o) for o in await self.rest.open_orders(symbol)]
             rows = await self._trades_after(symbol, since_trade_ids.get(symbol, -1))
-            fills += await self._rows_as_fills(symbol, rows)
+            events = await self._row_events(symbol, rows, foreign=True)
+            fills += [e for e in events if isinstance(e, OrderFilled)]
         await self.refresh_balances()
         return VenueSnapshot(open_orders=tuple(orders), balances=dict(self.balances),
                              fills=tuple(fills))  # fmt: skip
@@ -242,22 +244,51 @@ class BinanceVenue:
         both = [self.tracker.orders[leg.client_order_id] for leg in legs]
         self._spawn(self._place(both[0], params, oco=True, legs=both))
 
+    def recover(self, cmd: SubmitOrder, timestamp_ms: int | None = None) -> None:
+        """Resume an intent that was in flight when the previous process died (P2, R2).
+
+        The journal knows the intent and its client id, not whether the request left.
+        It is resolved like an unknown outcome: adopted when the query by
+        ``origClientOrderId`` finds it, sent again (same client id) only once a query
+        after ``timestamp + recvWindow + margin`` proves it absent. Without a journaled
+        ``timestamp_ms`` now is used: the lost request was signed no later than now.
+        """
+        cid = cmd.client_order_id
+        if cid in self._used_ids:
+            self.duplicates_refused += 1
+            log.error("binance_duplicate_client_id_refused", client_order_id=cid)
+            return
+        self._used_ids.add(cid)
+        tracked = self.tracker.track(cmd)
+        now_ms = self.rest.clock.now_ms()
+        tracked.timestamp_ms = now_ms if timestamp_ms is None else timestamp_ms
+        try:
+            params: list[Param] | None = order_params(
+                cmd, self._instruments.get(cmd.instrument_id),
+                self._status.get(cmd.instrument_id, "UNKNOWN"))  # fmt: skip
+        except InvalidOrder:  # not sendable now, but the old request may have been
+            params = None
+        self._spawn(self._place(tracked, params, oco=False, sent=True))
+
     async def _place(
-        self, tracked: Tracked, params: list[Param], *, oco: bool,
-        legs: list[Tracked] | None = None,
+        self, tracked: Tracked, params: list[Param] | None, *, oco: bool,
+        legs: list[Tracked] | None = None, sent: bool = False,
     ) -> None:  # fmt: skip
+        """Send, and resolve an unknown outcome; ``sent``: a request may already be out."""
         legs = legs or [tracked]
         resent = 0
         while True:
-            answer = await self._send_order(params, legs, oco)
-            if answer is _DONE:
-                return
-            if answer is not _UNKNOWN:
-                await self._adopt_answer(answer, oco)
-                return
+            if not sent and params is not None:
+                answer = await self._send_order(params, legs, oco)
+                if answer is _DONE:
+                    return
+                if answer is not _UNKNOWN:
+                    await self._adopt_answer(answer, oco)
+                    return
+            sent = False
             if await self._resolve_all(legs):
                 return
-            if resent >= self.config.max_resends:
+            if resent >= self.config.max_resends or params is None:
                 self._reject(legs, "NOT_PLACED", "NOT_PLACED: proven absent at the venue")
                 return
             resent += 1
@@ -304,7 +335,7 @@ class BinanceVenue:
         elif isinstance(exc, WafBlocked):
             self._reject(legs, "403", f"WAF_BLOCKED: {exc}")
         elif isinstance(exc, OrderRejectedByVenue):
-            msg = str(exc).rpartition(": ")[2]
+            msg = str(exc).partition(f"code {exc.code}: ")[2]  # "Filter failure: X" keeps its ": "
             code = exc.code if isinstance(exc.code, int) else None
             self._reject(legs, str(exc.code), f"{machine_reason(code, msg)}: {msg}")
         return _DONE
@@ -424,11 +455,31 @@ class BinanceVenue:
                 self._emit(self.tracker.on_execution_report(report))
                 t = self.tracker.orders.get(report.client_order_id)
                 if t is not None and report.cum_qty > t.filled:  # z ahead of the fills we have
-                    self._spawn(self._refresh_order(t))
+                    self._spawn_refresh(t)
             elif kind == "outboundAccountPosition":
                 self._apply_positions(payload.get("B"))
         except Malformed as exc:
             log.warning("binance_user_event_rejected", kind=str(kind)[:40], reason=str(exc))
+
+    def _spawn_refresh(self, t: Tracked) -> None:
+        """One order query at a time per order (every report behind a lost fill asks for
+        it); a request made while one is in flight runs once more after it."""
+        cid = t.cmd.client_order_id
+        if cid in self._refreshing:
+            self._refreshing[cid] = True
+            return
+        self._refreshing[cid] = False
+        self._spawn(self._coalesced_refresh(t))
+
+    async def _coalesced_refresh(self, t: Tracked) -> None:
+        cid = t.cmd.client_order_id
+        try:
+            await self._refresh_order(t)
+            while self._refreshing.get(cid):
+                self._refreshing[cid] = False
+                await self._refresh_order(t)
+        finally:
+            self._refreshing.pop(cid, None)
 
     async def _refresh_order(self, t: Tracked) -> None:
         with contextlib.suppress(VenueError):
@@ -455,8 +506,8 @@ class BinanceVenue:
             symbols = self.tracker.last_trade_id.keys() | set(self.tracker.open_symbols())
             for symbol in sorted(symbols):
                 last = self.tracker.last_trade_id.get(symbol, -1)
-                for row in await self._trades_after(symbol, last):
-                    self._emit(self.tracker.on_trade_row(row))
+                rows = await self._trades_after(symbol, last)
+                self._emit(await self._row_events(symbol, rows, foreign=False))
             await self.refresh_balances()
         except (VenueError, Malformed) as exc:
             log.warning("binance_backfill_failed", reason=reason, error=type(exc).__name__)
@@ -473,11 +524,32 @@ class BinanceVenue:
             if len(page) < self.config.backfill_limit:
                 return rows
 
-    async def _rows_as_fills(self, symbol: str, rows: list[Any]) -> list[OrderFilled]:
-        fills = []
+    async def _row_events(self, symbol: str, rows: list[Any], *, foreign: bool) -> list[OrderEvent]:
+        """Events of ``myTrades`` rows, in order.
+
+        A row only names its ``orderId``. When that id is not mapped yet (every order,
+        after a restart; an order whose stream events were all lost), one query by
+        ``orderId`` tells its ``clientOrderId``: a tracked order is bound and gets the
+        fill; any other order's fill is reported with ``foreign`` (snapshot), else only
+        its trade id is consumed. A failed query raises: the rows are read again later.
+        """
+        events: list[OrderEvent] = []
+        learned: dict[int, Any] = {}
         for row in rows:
-            fills += [e for e in self.tracker.on_trade_row(row) if isinstance(e, OrderFilled)]
-        return fills
+            oid = row.get("orderId") if isinstance(row, dict) else None
+            if type(oid) is int and self.tracker.client_id_of(symbol, str(oid)) is None:
+                if oid not in learned:
+                    learned[oid] = await self.rest.request(
+                        "GET", "/api/v3/order", [("symbol", symbol), ("orderId", str(oid))],
+                        signed=True, weight=4)  # fmt: skip
+                data = learned[oid]
+                cid = data.get("clientOrderId") if isinstance(data, dict) else None
+                if isinstance(cid, str) and not self.tracker.bind(cid, symbol, oid):
+                    events += self.tracker.foreign_fill(row, data) if foreign else []
+                    self.tracker.on_trade_row(row)  # consumes the trade id only
+                    continue
+            events += self.tracker.on_trade_row(row)
+        return events
 
     async def refresh_balances(self) -> None:
         """Replace the balance cache from ``GET /api/v3/account``."""

@@ -43,6 +43,8 @@ class RequestRecord:
     orig_client_order_id: str | None
     status: int
     code: int | None
+    received_ms: int = 0  # exchange clock on receipt
+    timestamp_ms: int | None = None  # the signed ``timestamp`` parameter, if any
 
 
 class RequestLog:
@@ -99,6 +101,10 @@ class Route:
     weight: Callable[[dict[str, str]], int]
 
 
+def _opt_int(raw: str | None) -> int | None:
+    return int(raw) if raw is not None and raw.isdigit() else None
+
+
 def parse_params(query: str, body: str) -> dict[str, str]:
     """Query and form body; a name given in both takes the query's value (§2)."""
     out: dict[str, str] = {}
@@ -144,6 +150,7 @@ class RestApi:
         query = request.rel_url.raw_query_string
         body = (await request.read()).decode("utf-8", "replace") if request.can_read_body else ""
         ip = request.remote or "?"
+        received_ms = self.clock.now_ms()
         params: dict[str, str] = {}
         status, code = 200, None
         try:
@@ -170,6 +177,8 @@ class RestApi:
                 params.get("origClientOrderId"),
                 status,
                 code,
+                received_ms,
+                _opt_int(params.get("timestamp")),
             )
         )
         used = str(self.limiter.used(ip))
