@@ -10,6 +10,7 @@ the URL never appears in an error message (``redact_url``).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -104,10 +105,11 @@ class PostgresRepository(SqlRepository):
 
     backend = "postgres"
 
-    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str, timeout_s: float = 10.0) -> None:
         self._pool = pool
         self._closed = False
         self.where = redact_url(url)
+        self._timeout_s = timeout_s
 
     @classmethod
     async def open(
@@ -132,20 +134,28 @@ class PostgresRepository(SqlRepository):
             cause = exc if _scrub(str(exc), url) == str(exc) else None
             message = f"cannot connect to PostgreSQL at {redact_url(url)}: {detail}"
             raise StorageError(message) from cause
-        return cls(pool, url)
+        return cls(pool, url, timeout_s)
 
     async def close(self) -> None:
-        """Close the pool; later calls raise ``StorageError``. Idempotent."""
+        """Close the pool; later calls raise ``StorageError``. Idempotent.
+
+        A connection the server killed mid-operation can leave asyncpg unable to
+        release it; the graceful close then waits forever, so it is bounded and
+        the pool is terminated after ``timeout_s``.
+        """
         if not self._closed:
             self._closed = True
-            await self._pool.close()
+            try:
+                await asyncio.wait_for(self._pool.close(), self._timeout_s)
+            except TimeoutError:
+                self._pool.terminate()
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[_PgTx]:
         if self._closed:
             raise StorageError(f"PostgreSQL repository {self.where} is closed")
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._pool.acquire(timeout=self._timeout_s) as conn, conn.transaction():
                 yield _PgTx(conn)
         except _FOREIGN as exc:
             raise StorageError(

@@ -64,6 +64,7 @@ class BatchingWriter:
         retry_base_s: float = 0.05,
         retry_cap_s: float = 2.0,
         close_timeout_s: float = 5.0,
+        write_timeout_s: float = 30.0,
         on_fault: Callable[[StorageError], None] | None = None,
         on_recovered: Callable[[float], None] | None = None,
     ) -> None:
@@ -83,6 +84,7 @@ class BatchingWriter:
         self._outages = 0
         self._retry = (retry_base_s, retry_cap_s)
         self._close_timeout_s = close_timeout_s
+        self._write_timeout_s = write_timeout_s
         self._on_fault = on_fault
         self._on_recovered = on_recovered
         self.fault: StorageError | None = None  # set while commits fail (being retried)
@@ -218,7 +220,7 @@ class BatchingWriter:
         attempt, started = 0, 0.0
         while True:
             try:
-                await self._repo.write_batch(records)
+                await self._write_once(records)
                 break
             except Exception as exc:
                 self._failures += 1
@@ -245,6 +247,16 @@ class BatchingWriter:
             self.fault = None
             if self._on_recovered is not None:
                 self._on_recovered(asyncio.get_running_loop().time() - started)
+
+    async def _write_once(self, records: list[WriteRecord]) -> None:
+        """One bounded transaction: a write stuck on a dead connection is a transient fault."""
+        try:
+            async with asyncio.timeout(self._write_timeout_s):
+                await self._repo.write_batch(records)
+        except TimeoutError:
+            raise StorageError(
+                f"storage write did not finish within {self._write_timeout_s} s", transient=True
+            ) from None
 
     def _fail(self, exc: StorageError, batch: Sequence[_Item]) -> None:
         self._error = exc
