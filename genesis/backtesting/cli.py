@@ -1,4 +1,10 @@
-"""``python -m genesis backtest``: arguments, instrument resolution, summary, progress."""
+"""``python -m genesis backtest``: arguments, instrument resolution, summary, progress.
+
+``--data`` picks the engine: a bars CSV runs the bar loop (``runner.py``); a
+recording (a Binance capture ``.jsonl[.gz]`` or raw streams ``.txt[.gz]``,
+named as ``data.sources.open_events`` tells them apart) is replayed event by
+event through the paper-mode loop (``events.py``). Both write the same files.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +12,19 @@ import argparse
 import gzip
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
 
 from genesis import resources
+from genesis.backtesting.events import EventBacktestResult, run_event_backtest
 from genesis.backtesting.runner import BacktestConfig, BacktestResult, run_backtest
 from genesis.core.enums import AccountingMethod
 from genesis.core.events import Bar
 from genesis.core.instruments import Instrument, InstrumentTable, load_exchange_info
 from genesis.data.loaders import infer_interval_ns, infer_tick_size, read_bars
+from genesis.data.sources import open_events
 from genesis.data.timeparse import make_timestamp_parser
 from genesis.errors import ConfigError
 from genesis.risk.limits import Tier
@@ -54,7 +62,9 @@ def add_parser(sub: Any) -> None:
         "--data",
         type=Path,
         default=resources.BTCUSDT_1M_BARS,
-        help="bars CSV (.csv or .csv.gz); default: the bundled BTCUSDT 1-minute month",
+        help="bars CSV (.csv or .csv.gz), or a recording replayed event by event: a Binance"
+        " capture (.jsonl[.gz], e.g. from `genesis record`) or raw streams (.txt[.gz]);"
+        " default: the bundled BTCUSDT 1-minute month",
     )
     p.add_argument("--symbol", default="BTCUSDT")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
@@ -72,7 +82,13 @@ def add_parser(sub: Any) -> None:
         type=_decimal("--latency-ms"),
         default=Decimal(0),
         help="order latency; on bars any latency > 0 moves fills to the bar after next"
-        " (prices inside a bar are unknown)",
+        " (prices inside a bar are unknown); on a recording, event time until the venue sees it",
+    )
+    p.add_argument(
+        "--sample-ms",
+        type=_decimal("--sample-ms", positive=True),
+        default=Decimal(1000),
+        help="recordings only: equity.csv gets one row per this much event time (default 1000)",
     )
     p.add_argument(
         "--tier",
@@ -181,6 +197,11 @@ def _unlisted(args: argparse.Namespace) -> tuple[Instrument, str]:
                 " asset is not recognisable; pass --base and --quote"
             )
         base, quote = base or args.symbol[: -len(guess)], quote or guess
+    if args.tick_size is None and is_recording(args.data):
+        raise ConfigError(
+            f"--symbol {args.symbol} is not in {args.exchange_info.name}; pass --tick-size"
+            " (it is inferred from bars only)"
+        )
     tick = args.tick_size or infer_tick_size(args.data)
     step = args.step_size or _DEFAULT_STEP
     inst = Instrument(
@@ -209,20 +230,10 @@ def run(args: argparse.Namespace) -> int:
         registry.get(args.strategy), params, source="--param"
     )  # fail before output
     inst, origin = resolve_instrument(args)
+    if is_recording(args.data):
+        return _run_recording(args, params, inst, origin)
     interval = infer_interval_ns(args.data)
-    config = BacktestConfig(
-        strategy=args.strategy,
-        params=params,
-        instrument=inst,
-        cash=args.cash,
-        fee_bps=args.fee_bps,
-        maker_fee_bps=args.maker_fee_bps,
-        slippage_bps=args.slippage_bps,
-        latency_ns=int(args.latency_ms * 1_000_000),
-        tier=Tier(args.tier) if args.tier else None,
-        accounting=AccountingMethod(args.accounting),
-        interval_ns=interval,
-    )
+    config = _config(args, params, inst, interval)
     print(origin, file=sys.stderr)
     bars = read_bars(args.data, inst.symbol, interval_ns=interval)
     progress = _Progress(args.data, sys.stderr) if sys.stderr.isatty() else None
@@ -235,6 +246,92 @@ def run(args: argparse.Namespace) -> int:
     for error in result.strategy_errors:
         print(f"strategy disabled after an error: {error}", file=sys.stderr)
     return 0
+
+
+def _config(
+    args: argparse.Namespace, params: dict[str, str], inst: Instrument, interval_ns: int
+) -> BacktestConfig:
+    return BacktestConfig(
+        strategy=args.strategy,
+        params=params,
+        instrument=inst,
+        cash=args.cash,
+        fee_bps=args.fee_bps,
+        maker_fee_bps=args.maker_fee_bps,
+        slippage_bps=args.slippage_bps,
+        latency_ns=int(args.latency_ms * 1_000_000),
+        tier=Tier(args.tier) if args.tier else None,
+        accounting=AccountingMethod(args.accounting),
+        interval_ns=interval_ns,
+    )
+
+
+def is_recording(path: Path) -> bool:
+    """A capture ``.jsonl[.gz]`` or streams ``.txt[.gz]``: ``open_events``' own rule."""
+    return path.name.removesuffix(".gz").endswith((".jsonl", ".txt"))
+
+
+def _run_recording(
+    args: argparse.Namespace, params: dict[str, str], inst: Instrument, origin: str
+) -> int:
+    sample_ns = int(args.sample_ms * 1_000_000)
+    if sample_ns <= 0:
+        raise ConfigError(f"--sample-ms {args.sample_ms}: below one nanosecond")
+    config = _config(args, params, inst, sample_ns)
+    print(origin, file=sys.stderr)
+    events = open_events(args.data, inst.symbol)
+    tty = sys.stderr.isatty()
+    started = time.perf_counter()
+    result = run_event_backtest(
+        config,
+        events,
+        args.out,
+        sample_ns=sample_ns,
+        source=str(args.data),
+        progress=_event_progress(started) if tty else None,
+    )
+    if tty:
+        sys.stderr.write("\r" + " " * 60 + "\r")
+    if not args.quiet:
+        _event_summary(args, result, time.perf_counter() - started, sys.stdout)
+    for error in result.strategy_errors:
+        print(f"strategy disabled after an error: {error}", file=sys.stderr)
+    return 0
+
+
+def _event_progress(started: float) -> Callable[[int], None]:
+    def update(events: int) -> None:
+        sys.stderr.write(f"\r{events:,} events  {time.perf_counter() - started:5.1f}s")
+        sys.stderr.flush()
+
+    return update
+
+
+def _event_summary(
+    args: argparse.Namespace, result: EventBacktestResult, seconds: float, out: IO[str]
+) -> None:
+    m = result.metrics
+    skipped = f", {result.skipped:,} of other symbols skipped" if result.skipped else ""
+    rows = [
+        ("strategy", f"{args.strategy} on {args.symbol} ({args.data.name})"),
+        (
+            "events",
+            f"{result.events:,} in {seconds:.2f} s"
+            f" ({result.events / max(seconds, 1e-9):,.0f} events/s{skipped})",
+        ),
+        ("trades", f"{m.trades} ({result.fills} fills, {m.rejected_orders} rejected orders)"),
+        ("final equity", m.final_equity),
+        ("total return", _pct(m.total_return)),
+        ("annual return", _pct(m.annual_return)),
+        ("sharpe / sortino", f"{_num(m.sharpe)} / {_num(m.sortino)}"),
+        ("max drawdown", f"{_pct(m.max_drawdown)} over {m.max_drawdown_duration:,} s"),
+        ("win rate", _pct(m.win_rate)),
+        ("profit factor", _num(m.profit_factor)),
+        ("fees", m.fees),
+        ("equity rows", f"{result.samples:,}, one per {args.sample_ms} ms of event time"),
+        ("output", str(args.out)),
+    ]
+    _table(rows, out)
 
 
 def _summary(
@@ -258,6 +355,10 @@ def _summary(
         ("fees", m.fees),
         ("output", str(args.out)),
     ]
+    _table(rows, out)
+
+
+def _table(rows: Sequence[tuple[str, str]], out: IO[str]) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         out.write(f"{key:<{width}}  {value}\n")

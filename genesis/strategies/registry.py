@@ -31,6 +31,7 @@ __all__ = [
 _BUILTIN_MODULES = (
     "genesis.strategies.reference",
     "genesis.strategies.sniper.momentum_breakout",
+    "genesis.strategies.book_imbalance",
 )
 
 
