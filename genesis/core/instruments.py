@@ -36,6 +36,9 @@ class Instrument:
         min_qty / max_qty: quantity limits (``max_qty`` None means unlimited).
         min_price / max_price: price limits (None means unlimited).
         min_notional: minimum ``price * qty`` in quote currency.
+        market_min_qty / market_max_qty / market_step_size: MARKET_LOT_SIZE, which
+            binds MARKET orders on top of LOT_SIZE (zero or None means disabled;
+            the 2021 exchangeInfo disables the step on every symbol).
         venue: venue name.
     """
 
@@ -49,6 +52,9 @@ class Instrument:
     min_price: Decimal = ZERO
     max_price: Decimal | None = None
     min_notional: Decimal = ZERO
+    market_min_qty: Decimal = ZERO
+    market_max_qty: Decimal | None = None
+    market_step_size: Decimal | None = None
     venue: str = "BINANCE"
     source: str = field(default="exchangeInfo", compare=False)
 
@@ -57,6 +63,10 @@ class Instrument:
             value = getattr(self, name)
             if not isinstance(value, Decimal) or value <= 0:
                 raise ConfigError(f"instrument {self.symbol}: {name} must be > 0, was {value}")
+        if self.market_step_size is not None and self.market_step_size <= 0:
+            raise ConfigError(
+                f"instrument {self.symbol}: market_step_size must be > 0 or None (disabled)"
+            )
 
     def price(self, value: object, rounding: str = ROUND_DOWN) -> Decimal:
         """Quantize ``value`` to the tick size.
@@ -116,6 +126,29 @@ class Instrument:
         if self.max_qty is not None and qty > self.max_qty:
             raise InvalidOrder(f"{self.symbol}: quantity {qty} is above max_qty {self.max_qty}")
 
+    def validate_market_quantity(self, qty: Decimal) -> None:
+        """LOT_SIZE, then MARKET_LOT_SIZE: the venue applies both to a MARKET order.
+
+        Raises:
+            InvalidOrder: naming the value and the MARKET_LOT_SIZE step or limit.
+        """
+        self.validate_quantity(qty)
+        step = self.market_step_size
+        if step is not None and qty % step != 0:
+            raise InvalidOrder(
+                f"{self.symbol}: market quantity {qty} is not a multiple of market_step_size {step}"
+            )
+        if qty < self.market_min_qty:
+            raise InvalidOrder(
+                f"{self.symbol}: market quantity {qty} is below market_min_qty "
+                f"{self.market_min_qty}"
+            )
+        if self.market_max_qty is not None and qty > self.market_max_qty:
+            raise InvalidOrder(
+                f"{self.symbol}: market quantity {qty} is above market_max_qty "
+                f"{self.market_max_qty}"
+            )
+
     def validate_price(self, price: Decimal) -> None:
         """Tick size, min and max price.
 
@@ -169,6 +202,19 @@ def _opt(value: str | None) -> Decimal | None:
     return None if number == 0 else number
 
 
+def _market_lot(filters: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """MARKET_LOT_SIZE as Instrument fields; a zero (or absent) value disables its rule."""
+    f = filters.get("MARKET_LOT_SIZE")
+    if f is None:
+        return {}
+    step = _opt(f.get("stepSize"))
+    return {
+        "market_min_qty": Decimal(f.get("minQty", "0")),
+        "market_max_qty": _opt(f.get("maxQty")),
+        "market_step_size": None if step is None else step.normalize(),
+    }
+
+
 def instrument_from_binance(raw: Mapping[str, Any], venue: str = "BINANCE") -> Instrument:
     """Build an Instrument from one ``symbols[]`` entry of Binance ``exchangeInfo``.
 
@@ -191,6 +237,7 @@ def instrument_from_binance(raw: Mapping[str, Any], venue: str = "BINANCE") -> I
             min_price=Decimal(price_f["minPrice"]),
             max_price=_opt(price_f.get("maxPrice")),
             min_notional=Decimal(notional_f.get("minNotional", "0")),
+            **_market_lot(filters),
             venue=venue,
         )
     except (KeyError, ArithmeticError, TypeError) as exc:

@@ -205,8 +205,11 @@ def test_80000_market_frames_change_nothing() -> None:
 def user_case(rng: random.Random, report: dict[str, Any]) -> dict[str, Any]:
     """One invalid user-data payload (executionReport or outboundAccountPosition)."""
     if rng.random() < 0.2:
-        bad_row = {"a": "USDT", "f": rng.choice(BAD_DECIMALS), "l": "0"}
-        rows = rng.choice([[bad_row], [bad_row, {"a": "BTC", "f": "1", "l": "0"}], "nope", None])
+        bad_row = rng.choice([{"a": "USDT", "f": rng.choice(BAD_DECIMALS), "l": "0"},
+                              {"a": rng.choice(["", None, 5]), "f": "1", "l": "0"}, "row", None])  # fmt: skip
+        good = [{"a": a, "f": "1", "l": "0"} for a in ("BTC", "ETH", "BNB")[: rng.randrange(4)]]
+        good.insert(rng.randrange(len(good) + 1), bad_row)  # the bad row anywhere
+        rows: Any = rng.choice([good, good, good, "nope", None])
         return {"e": "outboundAccountPosition", "E": 1, "u": 1, "B": rows}
     data = dict(report)
     field = rng.choice(["e", "x", "X", "s", "c", "S", "i", "l", "z", "L", "n", "t", "m", "E"])
@@ -289,15 +292,23 @@ async def test_malformed_frames_over_the_socket() -> None:
     assert stats.reconnects == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BinanceVenue._apply_positions (venue.py, not ours) stores the valid rows of an "
-    "outboundAccountPosition before a later row fails validation: a partial update (P12)",
-)
-def test_account_update_with_one_bad_row_changes_no_balance() -> None:
-    """An account update whose second row is malformed must not apply its first row."""
+@pytest.mark.parametrize("bad_at", [0, 1, 2])
+def test_account_update_with_one_bad_row_changes_no_balance(bad_at: int) -> None:
+    """A bad row first, in the middle or last: no row of the update is applied, and it counts."""
     venue = BinanceVenue(make_rest_offline())
     venue._sink = [].append
-    rows = [{"a": "BTC", "f": "1", "l": "0"}, {"a": "USDT", "f": "NaN", "l": "0"}]
+    rows: list[Any] = [{"a": "BTC", "f": "1", "l": "0"}, {"a": "ETH", "f": "2", "l": "0"}]
+    rows.insert(bad_at, {"a": "USDT", "f": "NaN", "l": "0"})
     venue.on_user_event({"e": "outboundAccountPosition", "E": 1, "u": 1, "B": rows})
     assert venue.balances == {}
+    assert venue.user_events_rejected == 1
+
+
+def test_valid_account_update_applies_every_row() -> None:
+    """The all-valid update still applies all its rows."""
+    venue = BinanceVenue(make_rest_offline())
+    rows = [{"a": "BTC", "f": "1.5", "l": "0.5"}, {"a": "USDT", "f": "10", "l": "0"}]
+    venue.on_user_event({"e": "outboundAccountPosition", "E": 1, "u": 1, "B": rows})
+    assert {a: (b.free, b.locked) for a, b in venue.balances.items()} == {
+        "BTC": (D("1.5"), D("0.5")), "USDT": (D("10"), D("0"))}  # fmt: skip
+    assert venue.user_events_rejected == 0

@@ -75,7 +75,7 @@ def order_params(cmd: SubmitOrder, instrument: Instrument | None, status: str) -
     qty = inst.quantity(cmd.quantity)
     params: list[Param] = [("symbol", inst.symbol), ("side", cmd.side.value)]
     if cmd.order_type is OrderType.MARKET:
-        inst.validate_quantity(qty)
+        inst.validate_market_quantity(qty)
         params += [("type", "MARKET"), ("quantity", wire_decimal(qty))]
     else:
         params += _priced(cmd, inst, qty)
@@ -102,7 +102,7 @@ def _priced(cmd: SubmitOrder, inst: Instrument, qty: Decimal) -> list[Param]:
 
 def _limit_price(cmd: SubmitOrder, inst: Instrument, qty: Decimal) -> Decimal | None:
     if cmd.order_type is OrderType.STOP_MARKET:
-        inst.validate_quantity(qty)
+        inst.validate_market_quantity(qty)  # it becomes a MARKET order when triggered
         return None
     if cmd.price is None:
         raise InvalidOrder(f"{cmd.order_type.value} order {cmd.client_order_id} needs a price")

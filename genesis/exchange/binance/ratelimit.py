@@ -4,13 +4,16 @@ Pure bookkeeping driven by a monotonic time the caller passes in. Binance
 counts weight per IP in fixed one-minute windows (§5.1); the header
 ``X-MBX-USED-WEIGHT-1M`` is the truth, so the local figure is replaced by it
 on every response and only estimated (header + reserved weight) in between.
+Given the server clock, the local window is the server's minute (plus a
+guard, so the local figure never drops to 0 before the venue's does); without
+it, a window starts at the first request after the previous one ended.
 After a 429 or 418 nothing may be sent until ``Retry-After`` has passed:
 ``check`` raises ``RateLimited``/``IpBanned`` before the request is built.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -20,6 +23,7 @@ from genesis.exchange.binance.errors import IpBanned
 __all__ = ["RateLimitStats", "RateLimiter", "depth_weight"]
 
 _MINUTE_S: Final = 60.0
+_MINUTE_MS: Final = 60_000
 
 
 def depth_weight(limit: int) -> int:
@@ -53,13 +57,26 @@ class RateLimiter:
         weight_limit: REQUEST_WEIGHT per minute (read it from ``exchangeInfo``).
         headroom: fraction of the limit kept free for orders and cancels; staggered
             work (book snapshots) waits rather than spend it.
+        server_ms: the venue's clock (epoch ms), to align windows with its minutes.
+        guard_s: how long after the server's minute turns the local window follows
+            (covers the clock offset's uncertainty).
     """
 
-    def __init__(self, weight_limit: int = 6000, headroom: float = 0.2) -> None:
+    def __init__(
+        self,
+        weight_limit: int = 6000,
+        headroom: float = 0.2,
+        *,
+        server_ms: Callable[[], int] | None = None,
+        guard_s: float = 1.0,
+    ) -> None:
         self.weight_limit = weight_limit
         self._headroom = headroom
+        self._server_ms = server_ms
+        self._guard_ms = int(guard_s * 1000)
         self._used = 0
         self._window_start = 0.0
+        self._minute = -1  # the server minute of ``_used`` when ``server_ms`` is given
         self._blocked_until = 0.0
         self._banned = False
         self._orders_10s = self._orders_1d = 0
@@ -85,6 +102,9 @@ class RateLimiter:
         budget = self.weight_limit * (1.0 - self._headroom)
         if self._used + weight <= budget:
             return blocked
+        if self._server_ms is not None:
+            ends_ms = (self._minute + 1) * _MINUTE_MS + self._guard_ms
+            return max(blocked, (ends_ms - self._server_ms()) / 1000)
         return max(blocked, self._window_start + _MINUTE_S - now)
 
     def reserve(self, weight: int, now: float) -> None:
@@ -98,6 +118,8 @@ class RateLimiter:
         used = _int_header(headers, "X-MBX-USED-WEIGHT-1M")
         if used is not None:
             self._used = used
+            if self._server_ms is not None:  # the header speaks for the server's minute now
+                self._minute = max(self._minute, self._server_ms() // _MINUTE_MS)
         orders = _int_header(headers, "X-MBX-ORDER-COUNT-10S")
         if orders is not None:
             self._orders_10s = orders
@@ -130,6 +152,11 @@ class RateLimiter:
     def _roll(self, now: float) -> None:
         # Fixed one-minute windows; without the server's minute boundary we start a
         # window at the first request after the previous one ended (conservative).
+        if self._server_ms is not None:
+            minute = (self._server_ms() - self._guard_ms) // _MINUTE_MS
+            if minute > self._minute:
+                self._minute, self._used = minute, 0
+            return
         if now - self._window_start >= _MINUTE_S:
             self._window_start = now
             self._used = 0

@@ -77,7 +77,7 @@ class BinanceRest:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.recv_window_ms = recv_window_ms
         self.clock = clock if clock is not None else ServerClock(time.time_ns)
-        self.limiter = limiter if limiter is not None else RateLimiter()
+        self.limiter = limiter if limiter is not None else RateLimiter(server_ms=self.clock.now_ms)
         self._monotonic = monotonic
 
     def __repr__(self) -> str:

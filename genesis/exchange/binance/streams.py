@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -77,6 +77,7 @@ class FeedStats:
     duplicates: int
     dropped: int
     connects: int
+    connect_attempts: int
     reconnects: int
     rotations: int
     snapshots_fetched: int
@@ -106,6 +107,8 @@ class BinanceMarketFeed:
         rest: REST client for depth snapshots (its clock corrects latency).
         config: symbols, stream kinds and timings.
         monotonic: monotonic seconds, injected for tests.
+        sleep: the coroutine every wait goes through (backoff, snapshot spacing,
+            budget, Retry-After), injected with ``monotonic`` to compress time.
     """
 
     def __init__(
@@ -115,6 +118,7 @@ class BinanceMarketFeed:
         config: FeedConfig,
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._url = f"{ws_url.rstrip('/')}/stream?streams="
         self._rest = rest
@@ -122,6 +126,7 @@ class BinanceMarketFeed:
         self._core = FeedCore(config.symbols, config.kinds, config.max_message_bytes)
         self._url += "/".join(self._core.subscribed)
         self._mono = monotonic
+        self._sleep = sleep
         self._backoff = Backoff(config.backoff_initial_s, config.backoff_max_s, config.seed)
         self._queue: asyncio.Queue[MarketEvent | None] = asyncio.Queue(config.queue_size)
         self._rotate = asyncio.Event()
@@ -130,6 +135,7 @@ class BinanceMarketFeed:
         self._sockets: set[_Socket] = set()
         self._last_message: float | None = None
         self._connects = self._reconnects = self._rotations = self._fetched = self._dropped = 0
+        self._attempts = 0
 
     def __repr__(self) -> str:
         return f"BinanceMarketFeed(symbols={list(self.config.symbols)})"
@@ -181,7 +187,8 @@ class BinanceMarketFeed:
         age = None if self._last_message is None else self._mono() - self._last_message
         return FeedStats(
             messages=c.messages, malformed=c.malformed, duplicates=c.duplicates,
-            dropped=self._dropped, connects=self._connects, reconnects=self._reconnects,
+            dropped=self._dropped, connects=self._connects, connect_attempts=self._attempts,
+            reconnects=self._reconnects,
             rotations=self._rotations, snapshots_fetched=self._fetched,
             gaps=sum(b.gaps for b in books.values()),
             resyncs=sum(b.resyncs for b in books.values()),
@@ -229,6 +236,7 @@ class BinanceMarketFeed:
     async def _open(self) -> _Socket:
         while True:
             cfg = self.config
+            self._attempts += 1
             try:
                 ws = await connect(self._url, ping_interval=cfg.ping_interval_s,
                                    ping_timeout=cfg.ping_interval_s,
@@ -239,7 +247,7 @@ class BinanceMarketFeed:
                 delay = self._backoff.next_delay()
                 log.warning("binance_feed_connect_failed", error=type(exc).__name__,
                             retry_in_s=round(delay, 3))  # fmt: skip
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
                 continue
             self._connects += 1
             sock = _Socket(ws=ws, opened=self._mono(), first_message=asyncio.Event())
@@ -303,15 +311,17 @@ class BinanceMarketFeed:
         cfg = self.config
         while True:
             delay = self._rest.limiter.delay_for(depth_weight(cfg.depth_limit), self._mono())
-            await asyncio.sleep(delay + cfg.snapshot_spacing_s)
+            await self._sleep(delay + cfg.snapshot_spacing_s)
             try:
                 data = await self._rest.depth(symbol, cfg.depth_limit)
-            except RateLimited as exc:
-                await asyncio.sleep(exc.retry_after_s)
+            except RateLimited as exc:  # nothing more is sent before Retry-After (P8)
+                log.warning("binance_snapshot_rate_limited", symbol=symbol,
+                            retry_after_s=exc.retry_after_s)  # fmt: skip
+                await self._sleep(exc.retry_after_s)
                 continue
             except VenueError as exc:
                 log.warning("binance_snapshot_failed", symbol=symbol, error=type(exc).__name__)
-                await asyncio.sleep(cfg.snapshot_retry_s)
+                await self._sleep(cfg.snapshot_retry_s)
                 continue
             self._fetched += 1
             event = self._core.on_snapshot(symbol, data, time.time_ns())

@@ -51,7 +51,12 @@ from genesis.exchange.binance.errors import (
     machine_reason,
 )
 from genesis.exchange.binance.orderparams import oco_params, order_params, venue_order
-from genesis.exchange.binance.parse import Malformed, parse_execution_report, strict_decimal
+from genesis.exchange.binance.parse import (
+    Malformed,
+    parse_account_positions,
+    parse_execution_report,
+    strict_decimal,
+)
 from genesis.exchange.binance.resolve import AbsenceCheck, Verdict
 from genesis.exchange.binance.rest import BinanceRest
 from genesis.exchange.binance.signing import Param
@@ -120,6 +125,7 @@ class BinanceVenue:
         self.balances: dict[str, VenueBalance] = {}
         self.auth_failed: AuthError | None = None
         self.duplicates_refused = 0
+        self.user_events_rejected = 0  # malformed user-stream payloads, each changing nothing
         self.resends = 0
         if exchange_info is not None:
             self._load_exchange_info(exchange_info)
@@ -459,6 +465,7 @@ class BinanceVenue:
             elif kind == "outboundAccountPosition":
                 self._apply_positions(payload.get("B"))
         except Malformed as exc:
+            self.user_events_rejected += 1
             log.warning("binance_user_event_rejected", kind=str(kind)[:40], reason=str(exc))
 
     def _spawn_refresh(self, t: Tracked) -> None:
@@ -487,11 +494,9 @@ class BinanceVenue:
                                                                 t.cmd.client_order_id))  # fmt: skip
 
     def _apply_positions(self, rows: object) -> None:
-        for row in rows if isinstance(rows, list) else []:
-            asset = row.get("a") if isinstance(row, dict) else None
-            if isinstance(asset, str):
-                self.balances[asset] = VenueBalance(asset, strict_decimal(row.get("f"), "f"),
-                                                    strict_decimal(row.get("l"), "l"))  # fmt: skip
+        """All rows validated first, then applied together: a bad row changes nothing (P12)."""
+        parsed = parse_account_positions(rows)
+        self.balances.update((a, VenueBalance(a, f, lk)) for a, (f, lk) in parsed.items())
 
     async def resync(self, reason: str) -> None:
         """Backfill after a user-stream (re)subscription or silence (P6)."""

@@ -51,6 +51,8 @@ class SandboxConfig:
     depth_interval_s: float = 0.1
     ping_interval_s: float = 20.0
     ws_max_messages_per_s: int = 5
+    ws_connect_limit: int = 300  # connection attempts per IP per window (market + WS API)
+    ws_connect_window_s: float = 300.0
     recv_window_check_delay_s: float = 0.0
 
     def __post_init__(self) -> None:

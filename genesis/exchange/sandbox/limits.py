@@ -9,14 +9,14 @@ Unfilled-order counts go down again when an order trades (§5.1).
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from genesis.exchange.sandbox.errors import ApiError
 
-__all__ = ["RateLimiter"]
+__all__ = ["ConnectionAttempts", "RateLimiter"]
 
 _MINUTE, _TEN_S, _DAY = 60_000, 10_000, 86_400_000
 
@@ -146,3 +146,37 @@ class RateLimiter:
                 "count": day,
             },
         ]
+
+
+class ConnectionAttempts:
+    """WebSocket connection attempts per IP in a sliding window (Binance: 300 per 5 min).
+
+    Every attempt counts, refused ones too, because that is what the venue
+    limits; past the limit the attempt is refused (and counted as a
+    violation), so a reconnect storm shows up in ``violations``. ``peak`` is
+    the most attempts any IP made within one window, for tests to compare
+    with the limit. Driven by the sandbox's wall clock, so tests compress time.
+    """
+
+    def __init__(self, limit: int, window_s: float, wall_ms: Callable[[], int]) -> None:
+        self.limit = limit
+        self.window_ms = int(window_s * 1000)
+        self._wall = wall_ms
+        self._times: dict[str, deque[int]] = {}
+        self.total = 0
+        self.peak = 0
+        self.violations = 0
+
+    def attempt(self, ip: str) -> bool:
+        """Count one attempt from ``ip``; False when it exceeds the limit (refuse it)."""
+        now = self._wall()
+        times = self._times.setdefault(ip, deque())
+        while times and times[0] <= now - self.window_ms:
+            times.popleft()
+        times.append(now)
+        self.total += 1
+        self.peak = max(self.peak, len(times))
+        if len(times) > self.limit:
+            self.violations += 1
+            return False
+        return True

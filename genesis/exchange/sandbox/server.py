@@ -24,7 +24,7 @@ from genesis.exchange.sandbox.engine import Engine
 from genesis.exchange.sandbox.errors import ApiError
 from genesis.exchange.sandbox.faults import FaultPlan
 from genesis.exchange.sandbox.handlers import Handlers
-from genesis.exchange.sandbox.limits import RateLimiter
+from genesis.exchange.sandbox.limits import ConnectionAttempts, RateLimiter
 from genesis.exchange.sandbox.orders import BinanceOrder
 from genesis.exchange.sandbox.rest import RequestLog, RestApi
 from genesis.exchange.sandbox.streams import Connection, StreamHub
@@ -55,6 +55,9 @@ class SandboxServer:
             self.clock.wall_ms,
         )
         self.requests = RequestLog()
+        self.connects = ConnectionAttempts(
+            config.ws_connect_limit, config.ws_connect_window_s, self.clock.wall_ms
+        )
         self.streams = StreamHub(
             self.faults, self.clock.now_ms, config.ping_interval_s, config.ws_max_messages_per_s
         )
@@ -95,6 +98,7 @@ class SandboxServer:
             legacy_listen_key=config.legacy_listen_key,
             check_delay_s=config.recv_window_check_delay_s,
         )
+        self.streams.connects = self.users.connects = self.connects
         self.streams.listen_key_route = self._route_listen_key
         self.streams.on_close = self._legacy_closed
         if config.replay:

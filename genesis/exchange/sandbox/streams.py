@@ -22,6 +22,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from genesis.exchange.sandbox.faults import FaultPlan
+from genesis.exchange.sandbox.limits import ConnectionAttempts
 
 __all__ = ["Connection", "StreamHub"]
 
@@ -107,6 +108,8 @@ class StreamHub:
         self.listen_key_route: Callable[[str, Connection], bool] = lambda key, conn: False
         self.on_close: Callable[[Connection], None] = lambda conn: None
         self.published = 0
+        self.connects = ConnectionAttempts(1 << 30, 300.0, lambda: 0)  # the server shares its own
+        self.peak_rate = 0  # most client messages any socket sent within one second
 
     # --- fan-out -----------------------------------------------------------------
 
@@ -167,6 +170,9 @@ class StreamHub:
     async def _serve(
         self, request: web.Request, names: list[str], combined: bool
     ) -> web.StreamResponse:
+        if not self.connects.attempt(request.remote or "?"):
+            self.faults.count("ws.connect_limit")
+            return web.json_response({"code": -1034, "msg": "Too many connections."}, status=429)
         if self.faults.refuse_connects or self.faults.take("ws.refuse_connect") is not None:
             self.faults.count("ws.refused")
             return web.json_response({"code": -1034, "msg": "Too many connections."}, status=503)
@@ -193,7 +199,9 @@ class StreamHub:
         async for msg in conn.ws:
             if msg.type is not WSMsgType.TEXT:
                 continue
-            if conn.over_rate(self.max_rate):
+            over = conn.over_rate(self.max_rate)
+            self.peak_rate = max(self.peak_rate, len(conn.received))
+            if over:
                 self.faults.count("ws.rate_limit_disconnect")
                 conn.close_code = 1008  # the writer closes once the queued answers are out
                 return

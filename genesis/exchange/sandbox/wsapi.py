@@ -21,7 +21,7 @@ from aiohttp import WSMsgType, web
 from genesis.exchange.sandbox.auth import check_key, check_time, verify, ws_payload
 from genesis.exchange.sandbox.errors import ApiError, mandatory
 from genesis.exchange.sandbox.faults import FaultPlan
-from genesis.exchange.sandbox.limits import RateLimiter
+from genesis.exchange.sandbox.limits import ConnectionAttempts, RateLimiter
 from genesis.exchange.sandbox.streams import Connection
 
 __all__ = ["UserHub"]
@@ -50,6 +50,8 @@ class UserHub:
         ping_interval_s: float,
     ) -> None:
         self.faults = faults
+        self.connects = ConnectionAttempts(1 << 30, 300.0, lambda: 0)  # the server shares its own
+        self.peak_rate = 0  # most messages any session sent within one second (counted only)
         self.limiter = limiter
         self._key = api_key
         self._secret = api_secret
@@ -127,6 +129,9 @@ class UserHub:
     # --- the WS API -------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if not self.connects.attempt(request.remote or "?"):
+            self.faults.count("ws.connect_limit")
+            return web.json_response({"code": -1034, "msg": "Too many connections."}, status=429)
         if self.faults.refuse_connects or self.faults.take("ws.refuse_connect") is not None:
             self.faults.count("ws.refused")
             return web.json_response({"code": -1034, "msg": "Too many connections."}, status=503)
@@ -143,6 +148,8 @@ class UserHub:
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
+                    conn.over_rate(0)
+                    self.peak_rate = max(self.peak_rate, len(conn.received))
                     conn.send(json.dumps(self._answer(session, ip, msg.data)))
         finally:
             self.sessions.discard(session)
