@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     market_data: Literal["live", "recording"] = "live"
     market_rest_url: str = "https://data-api.binance.vision"
     market_ws_url: str = "wss://data-stream.binance.vision"
+    # live trading (``run --live`` with both keys): signed REST, market streams, WS API user data
+    binance_rest_url: str = "https://api.binance.com"
+    binance_ws_url: str = "wss://stream.binance.com:9443"
+    binance_ws_api_url: str = "wss://ws-api.binance.com:443/ws-api/v3"
 
     @field_validator("database_url")
     @classmethod

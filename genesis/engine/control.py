@@ -31,6 +31,7 @@ from typing import Any
 from genesis.errors import ConfigError
 from genesis.settings import load_settings
 from genesis.storage import open_repository
+from genesis.storage.factory import DEFAULT_SQLITE_NAME, LIVE_SQLITE_NAME
 from genesis.storage.repository import AuditRecord
 
 __all__ = [
@@ -114,7 +115,12 @@ def add_parser(sub: Any) -> None:
     k.add_argument("--flatten", action="store_true", help="also close every position at market")
     r = sub.add_parser("reset", help="clear the kill switch (the only way to)")
     r.add_argument("--reason", required=True, help="why it is safe to trade again")
-    sub.add_parser("status", help="kill switch state and pending requests, as JSON")
+    st = sub.add_parser("status", help="kill switch state and pending requests, as JSON")
+    for p in (k, r, st):
+        p.add_argument(
+            "--live", action="store_true",
+            help="the live daemon's journal (genesis-live.db) instead of the paper one",
+        )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, url: str | None, data_dir: Any) -> int:
-    repo = await open_repository(url, data_dir)
+    name = LIVE_SQLITE_NAME if args.live else DEFAULT_SQLITE_NAME
+    repo = await open_repository(url, data_dir, name)
     try:
         if args.command == "status":
             state = kill_state(await repo.audit_log(0))

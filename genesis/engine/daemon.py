@@ -19,17 +19,15 @@ import contextlib
 import json
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import structlog
-import watchfiles
 
 from genesis.backtesting.replay import Replay
-from genesis.config.loader import load_strategy_config
 from genesis.config.models import StrategyConfig
 from genesis.core.clock import SimClock
 from genesis.core.commands import SubmitOrder
@@ -40,6 +38,7 @@ from genesis.engine.control import CLEARED, ENGAGED, ControlRequest
 from genesis.engine.crashpoints import crash_point
 from genesis.engine.daemon_control import DaemonControl, recovery_actions
 from genesis.engine.daemon_logs import DaemonLogs
+from genesis.engine.daemon_reload import DaemonReload
 from genesis.engine.health import Health, HealthMonitor, Level, queue_health
 from genesis.engine.journal import (
     event_record,
@@ -50,9 +49,11 @@ from genesis.engine.journal import (
     reconcile_fills,
 )
 from genesis.engine.kernel import Kernel
+from genesis.engine.live_bridge import VenueWake
+from genesis.engine.live_reconcile import PAPER, check_session_mode
 from genesis.engine.market_data import LIVE, LiveMarket, MarketData
 from genesis.engine.queues import BoundedQueue, QueuePolicy
-from genesis.engine.reload import ConfigChange, refusal, where
+from genesis.engine.reload import ConfigChange
 from genesis.engine.supervisor import supervise
 from genesis.engine.systemd import Notifier
 from genesis.errors import ConfigError, DataError, GenesisError
@@ -104,7 +105,7 @@ class DaemonConfig:
     live_market: LiveMarket | None = None  # live public market data (else the recording)
 
 
-class PaperDaemon(DaemonControl, DaemonLogs):
+class PaperDaemon(DaemonControl, DaemonLogs, DaemonReload):
     """Paper trading on a replayed recording, with the live shell's structure."""
 
     def __init__(self, config: DaemonConfig, log: Any | None = None) -> None:
@@ -220,10 +221,17 @@ class PaperDaemon(DaemonControl, DaemonLogs):
             self.replay.send(self.kernel.cancel_all())
         self.replay.finish()
         await self._send_outbox()
+        await self._settle()
         self._checkpoint()
         self._log_stop()
         self.systemd.notify("STOPPING=1")
         return 0
+
+    async def _venue_wake(self) -> None:
+        """The paper venue answers inside ``step``; a live one through ``VenueWake``."""
+
+    async def _settle(self) -> None:
+        """The paper venue has answered every command; a live one is waited for."""
 
     def request_flatten(self) -> None:
         """Emergency stop: cancel everything, close every position, then stop."""
@@ -254,7 +262,7 @@ class PaperDaemon(DaemonControl, DaemonLogs):
     async def _feed_once(self) -> None:
         # after a restart the recording resumes where it stopped: nothing is fed twice
         if self.market.mode == LIVE:
-            await self._feed_live()
+            await self._until_stopped(self._feed_live())
             return
         skip = self._fed
         async for event in self._paced(open_events(self.config.data, self.config.symbol)):
@@ -265,6 +273,22 @@ class PaperDaemon(DaemonControl, DaemonLogs):
                 continue
             await self.inbound.put(event)
             self._fed += 1
+
+    async def _until_stopped(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` until it ends or a stop is requested: a quiet live market must not
+        keep a stopping daemon waiting for one more event."""
+        task = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if not task.cancelled():
+            task.result()  # a feed failure goes to the supervisor
 
     async def _feed_live(self) -> None:
         limit = self.config.max_events
@@ -307,6 +331,9 @@ class PaperDaemon(DaemonControl, DaemonLogs):
                 continue
             if isinstance(event, ControlRequest):
                 await self._control(event)
+                continue
+            if isinstance(event, VenueWake):
+                await self._venue_wake()  # a live venue's order events (LiveDaemon)
                 continue
             if self._flatten == "requested":
                 self._flatten = "flattening"
@@ -460,10 +487,12 @@ class PaperDaemon(DaemonControl, DaemonLogs):
         state = await repo.load_strategy_state(_REPLAY_ID)
         audits = await repo.audit_log(0)
         started = next((a for a in audits if a.action == "session_started"), None)
+        check_session_mode(audits, PAPER)  # never a live session's journal (R23)
         await self.market.choose(json.loads(started.detail_json) if started else None)
         if state is None:
             configs = {c.id: c.model_dump(mode="json") for c in self.config.strategies}
-            self._audit("session_started", {"configs": configs, **self.market.describe()})
+            detail = {"mode": PAPER, "configs": configs, **self.market.describe()}
+            self._audit("session_started", detail)
             for config in self.config.strategies:
                 self._store_version(config)
             return
@@ -515,53 +544,8 @@ class PaperDaemon(DaemonControl, DaemonLogs):
             self.kernel.replace_params(config.id, registry.parse_params(spec, config.params))
             self._versions[config.id] = config
 
-    # --- hot reload -------------------------------------------------------------
 
-    async def _config_task(self) -> None:
-        directory = self.config.strategies_dir
-        if directory is None:
-            return
-        async for changes in watchfiles.awatch(directory, stop_event=self.stopping, debounce=200):
-            for change, name in sorted(changes):
-                if change is not watchfiles.Change.deleted and name.endswith((".yaml", ".yml")):
-                    await self._reload(Path(name))
-
-    async def _reload(self, path: Path) -> None:
-        """Validate an edited file; queue a parameter change, or log why it is refused."""
-        try:
-            new = load_strategy_config(path)
-        except ConfigError as exc:
-            self._rejected(where(str(exc), path))
-            return
-        old = self._versions.get(new.id)
-        refused = refusal(old, new)
-        if refused is not None:
-            self._rejected({"file": str(path), "line": 1, **refused})
-        elif old is not None and old.version_id() != new.version_id():
-            await self.inbound.put(ConfigChange(new, str(path)))
-
-    def _rejected(self, detail: dict[str, Any]) -> None:
-        """Log a refused edit and keep it in the audit log (R19); the running version stays."""
-        self.log.warning("config_rejected", **detail)
-        self._audit("config_rejected", detail)
-
-    def _apply(self, change: ConfigChange) -> None:
-        new = change.config
-        spec = registry.get(new.strategy)
-        params = registry.parse_params(spec, new.params, source=change.path)
-        old = self._versions[new.id]
-        self.kernel.replace_params(new.id, params)
-        self._versions[new.id] = new
-        detail = {"event_index": self.events, "config": new.model_dump(mode="json")}
-        self._audit("config_applied", {**detail, "sha256": new.version_id()})
-        self._store_version(new)
-        self.log.info(
-            "config_applied", strategy_id=new.id, file=change.path,
-            old_version=old.version_id(), new_version=new.version_id(), params=new.params,
-        )  # fmt: skip
-
-
-Inbound = MarketEvent | ConfigChange | ControlRequest | None
+Inbound = MarketEvent | ConfigChange | ControlRequest | VenueWake | None
 _REPLAY_ID = "__replay__"  # the strategy-state row that records the recording's progress
 _CHECKPOINT_EVERY = 500
 _JOURNAL_HIGH_WATER = 5_000

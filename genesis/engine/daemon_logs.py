@@ -66,7 +66,8 @@ class DaemonLogs:
             if isinstance(event, OrderFilled):
                 position = self.kernel.portfolio.position(event.instrument_id, event.strategy_id)
                 self.log.info(
-                    "order_filled", client_order_id=event.client_order_id, side=event.side.value,
+                    "order_filled", client_order_id=event.client_order_id, trade_id=event.trade_id,
+                    side=event.side.value,
                     quantity=event.last_qty, price=event.last_px, fee=event.fee,
                     position=position.qty, realized_pnl=position.realized_pnl,
                 )  # fmt: skip

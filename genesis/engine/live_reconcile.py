@@ -1,0 +1,134 @@
+"""Start-up reconciliation of a live session (P5) and paper/live isolation (R23).
+
+Pure functions over what the journal and the venue hold. Before a strategy
+may trade, the daemon takes the venue's snapshot (open orders, balances, own
+trades since the last journaled trade id per instrument) and:
+
+* journals every venue fill the journal lacks (saving a fill is idempotent by
+  ``(venue, symbol, trade id)``, so a repeated backfill changes nothing);
+* journals the venue's balances;
+* comes up HALTED when the venue holds open orders this process does not
+  know. A fresh process knows none, so any working order after a crash or a
+  manual placement halts it: it is never adopted, and never duplicated.
+
+A journal holds one mode only: a live session refuses a journal that holds a
+paper session, and the other way round (R23).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+from genesis.engine.journal import fill_record
+from genesis.errors import ConfigError
+from genesis.exchange.live import VenueOrder, VenueSnapshot
+from genesis.storage.repository import AuditRecord, BalanceRecord, FillRecord
+
+__all__ = [
+    "LIVE",
+    "PAPER",
+    "Reconciliation",
+    "check_session_mode",
+    "last_trade_ids",
+    "reconcile",
+    "session_mode",
+]
+
+LIVE, PAPER = "live", "paper"
+_SHOWN = 5  # open orders named in a halt reason, at most
+
+
+def session_mode(audits: list[AuditRecord]) -> str | None:
+    """The mode of the journal's session: None for a new journal.
+
+    Sessions journaled before modes were recorded were paper sessions.
+    """
+    for audit in audits:
+        if audit.action == "session_started":
+            try:
+                detail = json.loads(audit.detail_json)
+            except ValueError:
+                detail = {}
+            mode = detail.get("mode", PAPER) if isinstance(detail, dict) else PAPER
+            return str(mode)
+    return None
+
+
+def check_session_mode(audits: list[AuditRecord], mode: str) -> None:
+    """Refuse to run ``mode`` on a journal that holds a session of the other mode (R23).
+
+    Raises:
+        ConfigError: the journal holds the other mode's session.
+    """
+    held = session_mode(audits)
+    if held is not None and held != mode:
+        raise ConfigError(
+            f"this database holds a {held} session; {mode} trading refuses to share it"
+            f" (paper and live state never mix): point GENESIS_DATABASE_URL elsewhere"
+        )
+
+
+def last_trade_ids(fills: list[FillRecord], venue: str) -> dict[str, int]:
+    """The highest journaled numeric trade id per symbol at ``venue`` (the backfill's start)."""
+    last: dict[str, int] = {}
+    for fill in fills:
+        if fill.venue == venue and fill.trade_id.isdigit():
+            last[fill.symbol] = max(last.get(fill.symbol, -1), int(fill.trade_id))
+    return last
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """What the start-up check found and what it journals."""
+
+    fills: tuple[FillRecord, ...]  # venue fills the journal lacked (journaled, idempotent)
+    balances: tuple[BalanceRecord, ...]
+    unknown_orders: tuple[VenueOrder, ...]
+    halt_reason: str | None
+
+    @property
+    def start_balances(self) -> dict[str, Decimal]:
+        return {b.asset: b.free + b.locked for b in self.balances}
+
+
+def reconcile(
+    snapshot: VenueSnapshot,
+    journaled: list[FillRecord],
+    known_orders: set[str],
+    venue: str,
+    now_ns: int,
+) -> Reconciliation:
+    """Compare the venue's snapshot with the journal; see the module docstring."""
+    have = {(f.venue, f.symbol, f.trade_id) for f in journaled}
+    missing = tuple(
+        record
+        for record in (fill_record(f) for f in snapshot.fills)
+        if (record.venue, record.symbol, record.trade_id) not in have
+    )
+    balances = tuple(
+        BalanceRecord(venue, b.asset, b.free, b.locked, now_ns)
+        for _, b in sorted(snapshot.balances.items())
+    )
+    unknown = tuple(o for o in snapshot.open_orders if o.client_order_id not in known_orders)
+    return Reconciliation(missing, balances, unknown, _halt_reason(unknown))
+
+
+def _halt_reason(unknown: tuple[VenueOrder, ...]) -> str | None:
+    if not unknown:
+        return None
+    named = ", ".join(_describe(o) for o in unknown[:_SHOWN])
+    more = f" and {len(unknown) - _SHOWN} more" if len(unknown) > _SHOWN else ""
+    return (
+        f"venue holds {len(unknown)} open order(s) this process does not know: {named}{more};"
+        " cancel them (genesis kill) and reset"
+    )
+
+
+def _describe(order: VenueOrder) -> str:
+    price = "" if order.price is None else f" @ {format(order.price, 'f')}"
+    return (
+        f"{order.client_order_id} ({order.instrument_id} {order.side.value}"
+        f" {format(order.quantity, 'f')}{price} {order.status})"
+    )

@@ -1,0 +1,329 @@
+"""Live trading end to end: the daemon with ``--live`` against the loopback Binance sandbox.
+
+Real processes: ``python -m genesis sandbox`` (the venue, replaying the real
+2021 capture; the test paces it through the control port's ``advance`` so
+the 30 s capture is not used up by process start-ups), the daemon, and the
+operator's ``genesis kill``/``reset``. The strategy is a tiny module written
+into ``tmp_path``: it buys 40 NKNUSDT at market on its 2nd quote and sells
+on its 6th (every 10 quotes), and rests one far-away bid (60 @ 0.2).
+
+The sandbox's ledger is the ground truth: the journal's fills must equal its
+trades exactly (Decimal), and orders it shows cancelled were cancelled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+KEY, SECRET = "CANARYKEYlive7f3a9c0d", "CANARYSECRETlive5d2e8b1a"
+D = Decimal
+_FLIPPER = """
+from decimal import Decimal
+from genesis.core.enums import Side
+from genesis.strategies.base import Strategy
+from genesis.strategies.params import StrategyParams
+
+
+class FlipperParams(StrategyParams):
+    quantity: Decimal = Decimal(40)
+    rest_quantity: Decimal = Decimal(60)
+    rest_price: Decimal = Decimal("0.2")
+
+
+class QuoteFlipper(Strategy[FlipperParams]):
+    Params = FlipperParams
+
+    def on_start(self):
+        self.quotes, self.rested = 0, False
+
+    def on_quote(self, quote):
+        self.quotes += 1
+        step, sym, p = self.quotes % 10, quote.instrument_id, self.params
+        held = self.ctx.portfolio.position_qty(sym)
+        if step == 2 and held == 0:
+            self.ctx.submit(self.ctx.orders.market(sym, Side.BUY, p.quantity))
+            if not self.rested:
+                self.rested = True
+                self.ctx.submit(self.ctx.orders.limit(sym, Side.BUY, p.rest_quantity, p.rest_price))
+        elif step == 6 and held > 0:
+            self.ctx.submit(self.ctx.orders.market(sym, Side.SELL, held))
+"""
+_CONFIG = """strategy: "flipper:QuoteFlipper"
+tier: sniper
+instruments: [NKNUSDT]
+enabled: true
+requires_stop_loss: false
+"""
+
+
+@pytest.fixture
+def sandbox() -> Iterator[dict[str, str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genesis", "sandbox", "--port", "0", "--control-port", "0",
+         "--speed", "0", "--api-key", KEY, "--api-secret", SECRET, "--balances", "USDT=1000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    urls: dict[str, str] = json.loads(proc.stdout.readline())
+    try:
+        yield urls
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+        assert KEY not in err
+        assert SECRET not in err
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    (tmp_path / "flipper.py").write_text(_FLIPPER)
+    (tmp_path / "strategies").mkdir()
+    (tmp_path / "strategies" / "flipper.yaml").write_text(_CONFIG)
+    return tmp_path
+
+
+def _env(home: Path, urls: dict[str, str], **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENESIS_")}
+    env.update(
+        GENESIS_DATA_DIR=str(home / "data"), PYTHONPATH=str(home),
+        GENESIS_BINANCE_REST_URL=urls["rest_url"], GENESIS_BINANCE_WS_URL=urls["ws_url"],
+        GENESIS_BINANCE_WS_API_URL=urls["ws_api_url"],
+        GENESIS_BINANCE_API_KEY=KEY, GENESIS_BINANCE_API_SECRET=SECRET, **extra,
+    )  # fmt: skip
+    return env
+
+
+def _control(urls: dict[str, str], path: str, body: dict[str, Any] | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    with urllib.request.urlopen(urls["control_url"] + path, data=data, timeout=10) as resp:
+        return json.loads(resp.read(), parse_float=Decimal)
+
+
+class Daemon:
+    """One live daemon process; its stdout lines are collected by a thread."""
+
+    def __init__(self, home: Path, urls: dict[str, str]) -> None:
+        self.urls = urls
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "genesis", "--tier", "sniper", "--live",
+             "--strategies", str(home / "strategies"), "--symbol", "NKNUSDT",
+             "--live-streams", "bookTicker,depth@100ms,trade"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=home,
+            env=_env(home, urls),
+        )  # fmt: skip
+        self.lines: list[dict[str, Any]] = []
+        self.raw: list[str] = []
+        self.err: list[str] = []
+        self._readers = [threading.Thread(target=self._read, daemon=True),
+                         threading.Thread(target=self._read_err, daemon=True)]  # fmt: skip
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.raw.append(line)
+            if line.startswith("{"):
+                self.lines.append(json.loads(line))
+
+    def _read_err(self) -> None:
+        assert self.proc.stderr is not None
+        self.err.extend(self.proc.stderr)
+
+    def named(self, event: str) -> list[dict[str, Any]]:
+        return [e for e in list(self.lines) if e["event"] == event]
+
+    def wait(self, done: Callable[[], bool], *, feed: bool, timeout_s: float = 20.0) -> None:
+        """Until ``done()``; with ``feed`` the venue replays 4 capture messages per 50 ms."""
+        deadline = time.monotonic() + timeout_s
+        subscribed = False
+        while not done():
+            assert self.proc.poll() is None, "".join(self.err)[-3000:]
+            assert time.monotonic() < deadline, f"timed out; last lines: {self.raw[-5:]}"
+            subscribed = subscribed or bool(self.named("market_data_selected"))
+            if feed and subscribed:
+                assert _control(self.urls, "/actions", {"action": "advance", "n": 4})["advanced"]
+            time.sleep(0.05)
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> tuple[int, str]:
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=30)
+        for reader in self._readers:
+            reader.join(timeout=10)
+        return self.proc.returncode, "".join(self.err)
+
+
+def _journal_fills(home: Path) -> list[tuple[str, str, str, Decimal, Decimal, Decimal, str]]:
+    with sqlite3.connect(home / "data" / "genesis-live.db") as db:
+        rows = db.execute(
+            "SELECT trade_id, client_order_id, side, price, quantity, fee, fee_currency FROM fills"
+        ).fetchall()
+    return sorted((str(t), c, s, D(p), D(q), D(f), fc) for t, c, s, p, q, f, fc in rows)
+
+
+def _forget_last_fill(home: Path) -> tuple[str, str, str, Decimal, Decimal, Decimal, str]:
+    last = max(_journal_fills(home), key=lambda f: int(f[0]))
+    with sqlite3.connect(home / "data" / "genesis-live.db") as db:
+        db.execute("DELETE FROM fills WHERE trade_id = ?", (last[0],))
+    return last
+
+
+def _ledger_fills(
+    urls: dict[str, str],
+) -> list[tuple[str, str, str, Decimal, Decimal, Decimal, str]]:
+    trades = _control(urls, "/ledger")["trades"]
+    return sorted(
+        (str(t["id"]), t["clientOrderId"], "BUY" if t["isBuyer"] else "SELL", D(t["price"]),
+         D(t["qty"]), D(t["commission"]), t["commissionAsset"])
+        for t in trades
+    )  # fmt: skip
+
+
+def _logged_fills(daemons: list[Daemon]) -> list[tuple[str, Decimal, Decimal]]:
+    return sorted(
+        (e["client_order_id"], D(e["quantity"]), D(e["price"]))
+        for d in daemons
+        for e in d.named("order_filled")
+    )
+
+
+def _resting_accepted(d: Daemon) -> str | None:
+    limits = [
+        e["client_order_id"] for e in d.named("order_submitted") if e["order_type"] == "LIMIT"
+    ]
+    accepted = {e["client_order_id"] for e in d.named("order_event")
+                if e["event_type"] == "OrderAccepted"}  # fmt: skip
+    return next((c for c in limits if c in accepted), None)
+
+
+def _cli(home: Path, urls: dict[str, str], *args: str) -> dict[str, Any]:
+    env = _env(home, urls)
+    done = subprocess.run(
+        [sys.executable, "-m", "genesis", *args, "--live"],
+        capture_output=True, text=True, cwd=home, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert KEY not in done.stdout + done.stderr
+    assert SECRET not in done.stdout + done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _no_canary(home: Path, daemons: list[Daemon], errors: list[str]) -> None:
+    texts = ["".join(d.raw) for d in daemons] + errors
+    files = [p.read_bytes() for p in (home / "data").iterdir()]
+    for secret in (KEY, SECRET):
+        assert not any(secret in t for t in texts)
+        assert not any(secret.encode() in f for f in files)
+
+
+def test_trades_live_journal_equals_venue_and_restart_resumes(
+    home: Path, sandbox: dict[str, str]
+) -> None:
+    """Buy and sell at the venue, SIGTERM cancels the resting bid and exits 0; a restart on a
+    clean venue trades on; the journal's fills equal the venue's trades exactly."""
+    first = Daemon(home, sandbox)
+    first.wait(lambda: len(first.named("order_filled")) >= 2 and bool(_resting_accepted(first)),
+               feed=True)  # fmt: skip
+    resting = _resting_accepted(first)
+    code, err1 = first.stop()
+    assert code == 0, err1[-2000:]
+    started = first.named("daemon_started")[0]
+    assert (started["mode"], started["balances"]) == ("live", {"USDT": "1000.00000000", "NKN": "0"})
+    canceled = [e["client_order_id"] for e in first.named("order_event")
+                if e["event_type"] == "OrderCanceled"]  # fmt: skip
+    assert canceled == [resting]
+    ledger = _control(sandbox, "/ledger")
+    assert [o["status"] for o in ledger["orders"][resting]] == ["CANCELED"]
+    assert [e["side"] for e in first.named("order_filled")][:2] == ["BUY", "SELL"]
+    assert _journal_fills(home) == _ledger_fills(sandbox)
+    assert len(_ledger_fills(sandbox)) == len(first.named("order_filled"))
+
+    lost = _forget_last_fill(home)  # as if the process died between the fill and its commit
+    second = Daemon(home, sandbox)
+    second.wait(lambda: bool(second.named("order_filled")), feed=True)
+    code, err2 = second.stop()
+    assert code == 0, err2[-2000:]
+    reconciled = second.named("live_reconciled")[0]
+    assert (reconciled["unknown_orders"], reconciled["fills_backfilled"]) == (0, 1)
+    assert lost in _journal_fills(home)  # backfilled from the venue's myTrades, exactly
+    assert not second.named("daemon_halted")
+    assert _journal_fills(home) == _ledger_fills(sandbox)
+    assert _logged_fills([first, second]) == sorted(
+        (c, q, p) for _, c, _, p, q, _, _ in _ledger_fills(sandbox)
+    )
+    _no_canary(home, [first, second], [err1, err2])
+
+
+def test_crash_with_a_resting_order_comes_up_halted_until_killed_and_reset(
+    home: Path, sandbox: dict[str, str]
+) -> None:
+    """kill -9 while a bid rests: the restart is HALTED naming it and sends nothing; genesis
+    kill cancels it at the venue (the kernel never knew it); genesis reset lets it trade."""
+    first = Daemon(home, sandbox)
+    first.wait(lambda: bool(_resting_accepted(first)), feed=True)
+    resting = _resting_accepted(first)
+    code, err1 = first.stop(signal.SIGKILL)
+    assert code == -signal.SIGKILL
+
+    second = Daemon(home, sandbox)
+    second.wait(lambda: bool(second.named("daemon_halted")), feed=False)
+    halted = second.named("daemon_halted")[0]
+    assert halted["unknown_orders"] == [resting]
+    assert resting in halted["reason"]
+    second.wait(lambda: bool(second.named("order_denied")), feed=True)  # it tried, risk refused
+    assert not second.named("order_submitted")
+
+    requested = _cli(home, sandbox, "kill", "--reason", "x")
+    second.wait(lambda: bool(second.named("kill_switch_engaged")), feed=False)
+    assert second.named("kill_switch_engaged")[0]["request_id"] == requested["request_id"]
+    assert second.named("venue_cancel_all_sent")[0]["symbols"] == ["NKNUSDT"]
+    deadline = time.monotonic() + 10
+    while _control(sandbox, "/ledger")["orders"][resting][-1]["status"] != "CANCELED":
+        assert time.monotonic() < deadline, "the resting order was not cancelled"
+        time.sleep(0.05)
+
+    _cli(home, sandbox, "reset", "--reason", "venue is clean")
+    second.wait(lambda: bool(second.named("kill_switch_reset")), feed=False)
+    second.wait(lambda: bool(second.named("order_filled")), feed=True)
+    code, err2 = second.stop()
+    assert code == 0, err2[-2000:]
+    assert second.named("order_submitted")[0]["side"] == "BUY"
+    assert _journal_fills(home) == _ledger_fills(sandbox)  # the lost fills were backfilled
+    _no_canary(home, [first, second], [err1, err2])
+
+
+def test_venue_refusing_the_key_engages_the_kill_switch(
+    home: Path, sandbox: dict[str, str]
+) -> None:
+    """R4: the venue answers an order with -2015: rejected, kill switch engaged (durably) with
+    "venue authentication failed"; ``genesis status`` shows it."""
+    body = {"hook": "order.error_before", "params": {"status": 401, "code": -2015}}
+    _control(sandbox, "/faults", body)
+    daemon = Daemon(home, sandbox)
+    daemon.wait(lambda: bool(daemon.named("kill_switch_engaged")), feed=True)
+    code, err = daemon.stop()
+    assert code == 0, err[-2000:]
+    engaged = daemon.named("kill_switch_engaged")[0]
+    assert (engaged["source"], engaged["reason"], engaged["code"]) == (
+        "venue", "venue authentication failed", -2015,
+    )  # fmt: skip
+    rejected = [e for e in daemon.named("order_event") if e["event_type"] == "OrderRejected"]
+    assert len(rejected) == 1
+    status = _cli(home, sandbox, "status")
+    assert (status["kill_switch"], status["source"]) == ("engaged", "venue")
+    _no_canary(home, [daemon], [err])
