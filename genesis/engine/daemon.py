@@ -558,16 +558,20 @@ def run_paper(config: DaemonConfig, on_ready: Callable[[PaperDaemon], None] | No
         daemon = PaperDaemon(config)
         if on_ready is not None:
             on_ready(daemon)
-        try:
-            return await daemon.run()
-        except* GenesisError as group:
-            # a task failed on bad input (e.g. the recording): report it as itself, once
-            daemon.log.critical("daemon_failed", error=str(group.exceptions[0]))
-            raise group.exceptions[0] from None
-        except* Exception as group:
-            # any other task failure: a clear CRITICAL line, never a silent hang
-            first = group.exceptions[0]
-            daemon.log.critical("daemon_failed", error=f"{type(first).__name__}: {first}")
-            raise
+        return await serve(daemon)
 
     return asyncio.run(main())
+
+
+async def serve(daemon: PaperDaemon) -> int:
+    """Run ``daemon``; a task's failure becomes one CRITICAL line, never a silent hang."""
+    try:
+        return await daemon.run()
+    except* GenesisError as group:
+        # a task failed on bad input (e.g. the recording): report it as itself, once
+        daemon.log.critical("daemon_failed", error=str(group.exceptions[0]))
+        raise group.exceptions[0] from None
+    except* Exception as group:
+        first = group.exceptions[0]
+        daemon.log.critical("daemon_failed", error=f"{type(first).__name__}: {first}")
+        raise

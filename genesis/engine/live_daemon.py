@@ -34,16 +34,15 @@ from genesis.core.clock import SimClock
 from genesis.core.commands import CancelAllOrders, Command
 from genesis.core.enums import OrderStatus
 from genesis.core.events import MarketEvent
-from genesis.data.session_log import SessionLog
 from genesis.engine.control import ENGAGED, RESET, ControlRequest, kill_state
-from genesis.engine.daemon import DaemonConfig, PaperDaemon
+from genesis.engine.daemon import DaemonConfig, PaperDaemon, serve
 from genesis.engine.health import Health, Level
 from genesis.engine.kernel import Kernel
 from genesis.engine.live_bridge import WAKE, LiveReplay, VenueBridge
 from genesis.engine.live_reconcile import LIVE, Reconciliation, reconcile
 from genesis.engine.live_session import LiveEndpoints, LiveSession, open_live_session
 from genesis.engine.market_data import MarketData
-from genesis.errors import ConfigError, GenesisError, VenueError
+from genesis.errors import ConfigError, VenueError
 from genesis.exchange.binance import AuthError
 from genesis.exchange.fills import FeeModel
 from genesis.exchange.simulated import SimulatedVenue
@@ -80,25 +79,9 @@ class LiveMarketData(MarketData):
         """Always live: the venue was reached when the session opened."""
 
     async def live_events(self, skip: int) -> AsyncGenerator[MarketEvent, None]:
-        """New events from the venue, each logged before the trading loop sees it."""
-        from genesis.exchange.binance import BinanceMarketFeed, BinanceRest, FeedConfig
-
-        live = self.config.live_market
-        assert live is not None
-        if self._session is None:
-            self._session = SessionLog(self.session_path)
-        rest = BinanceRest(live.rest_url)  # public market data: never signed
-        feed = BinanceMarketFeed(
-            live.ws_url, rest, FeedConfig(symbols=(self.config.symbol,), kinds=live.kinds)
-        )
-        try:
-            async for event in feed:
-                if isinstance(event, MarketEvent):
-                    self._session.append(event)
-                    yield event
-        finally:
-            await feed.close()
-            await rest.close()
+        """New events from the venue only: a live restart does not replay past market data."""
+        async for event in self.from_venue():
+            yield event
 
 
 class LiveDaemon(PaperDaemon):
@@ -373,14 +356,7 @@ def run_live(config: DaemonConfig, endpoints: LiveEndpoints) -> int:
         )
         daemon = LiveDaemon(config, session)
         try:
-            return await daemon.run()
-        except* GenesisError as group:
-            daemon.log.critical("daemon_failed", error=str(group.exceptions[0]))
-            raise group.exceptions[0] from None
-        except* Exception as group:
-            first = group.exceptions[0]
-            daemon.log.critical("daemon_failed", error=f"{type(first).__name__}: {first}")
-            raise
+            return await serve(daemon)
         finally:
             await session.close()
 

@@ -97,16 +97,21 @@ class MarketData:
 
     async def live_events(self, skip: int) -> AsyncGenerator[MarketEvent, None]:
         """Logged events after the first ``skip``, then new ones from the venue (logged first)."""
-        from genesis.exchange.binance import BinanceMarketFeed, BinanceRest, FeedConfig
-
         for index, event in enumerate(read_session_log(self.session_path)):
             if index >= skip:
                 yield event
+        async for event in self.from_venue():
+            yield event
+
+    async def from_venue(self) -> AsyncGenerator[MarketEvent, None]:
+        """New events from the live feed, each written to the session log before it is yielded."""
+        from genesis.exchange.binance import BinanceMarketFeed, BinanceRest, FeedConfig
+
         live = self.config.live_market
         assert live is not None
         if self._session is None:
             self._session = SessionLog(self.session_path)
-        rest = BinanceRest(live.rest_url)
+        rest = BinanceRest(live.rest_url)  # public market data: never signed
         feed = BinanceMarketFeed(
             live.ws_url, rest, FeedConfig(symbols=(self.config.symbol,), kinds=live.kinds)
         )
