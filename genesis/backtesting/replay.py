@@ -74,6 +74,11 @@ class Replay:
         self._on_order_event_cb = on_order_event
         self._started = False
 
+    @property
+    def started(self) -> bool:
+        """Whether the strategies' ``on_start`` has run."""
+        return self._started
+
     def start(self) -> None:
         """Call the strategies' ``on_start`` once (``run`` does it by itself)."""
         if not self._started:

@@ -45,6 +45,7 @@ __all__ = [
 
 KILL, RESET = "kill_requested", "reset_requested"
 ENGAGED, CLEARED = "kill_switch_engaged", "kill_switch_reset"
+REFUSED = "kill_switch_reset_refused"  # a reset the daemon could not apply: handled, not pending
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,13 @@ async def _run(args: argparse.Namespace, url: str | None, data_dir: Any) -> int:
         reason = args.reason.strip()
         if not reason:
             raise ConfigError(f"genesis {args.command}: --reason must not be empty")
+        if not any(a.action == "session_started" for a in await repo.audit_log(0)):
+            which = "live" if args.live else "paper"
+            hint = "" if args.live else "; for the live daemon add --live"
+            raise ConfigError(
+                f"no daemon session in the {which} journal ({_location(repo)}): nothing would "
+                f"apply this request{hint}"
+            )
         request_id = f"{args.command}-{time.time_ns()}-{secrets.token_hex(3)}"
         detail = {"request_id": request_id, "reason": reason}
         if args.command == "kill":
@@ -155,6 +163,11 @@ async def _run(args: argparse.Namespace, url: str | None, data_dir: Any) -> int:
         f"genesis {args.command}: recorded; the daemon applies it within a second", file=sys.stderr
     )
     return 0
+
+
+def _location(repo: Any) -> str:
+    """The SQLite file or the PostgreSQL URL with its password redacted."""
+    return str(getattr(repo, "path", None) or getattr(repo, "where", "the database"))
 
 
 def _state_json(state: KillState) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from genesis.core.commands import SubmitOrder
 from genesis.core.events import MarketEvent, OrderEvent, OrderFilled
 from genesis.core.instruments import InstrumentTable
 from genesis.data.sources import open_events
-from genesis.engine.control import CLEARED, ENGAGED, ControlRequest
+from genesis.engine.control import CLEARED, ENGAGED, ControlRequest, kill_state
 from genesis.engine.crashpoints import crash_point
 from genesis.engine.daemon_control import DaemonControl, recovery_actions
 from genesis.engine.daemon_logs import DaemonLogs
@@ -177,12 +177,14 @@ class PaperDaemon(DaemonControl, DaemonLogs, DaemonReload):
         try:
             return await self._run_tasks()
         finally:
-            if self.journal is not None:
-                await self.journal.aclose()  # everything queued is committed
-                self.journal_stats = self.journal.statistics()
-            if repo is not None:
-                await repo.close()
-            self.market.close()
+            try:
+                if self.journal is not None:
+                    await self.journal.aclose()  # everything queued is committed
+                    self.journal_stats = self.journal.statistics()
+            finally:
+                if repo is not None:
+                    await repo.close()
+                self.market.close()
 
     async def _open_journal(self) -> SqlRepository | None:
         cfg = self.config
@@ -200,12 +202,14 @@ class PaperDaemon(DaemonControl, DaemonLogs, DaemonReload):
         return repo
 
     async def _run_tasks(self) -> int:
-        self.replay.start()
-        await self._send_outbox()
         if self._repo is not None:
             await self._recover_or_begin(self._repo)
+            await self._apply_pending_requests(self._repo)  # kills written while it was down
         else:
             await self.market.choose(None)
+        # strategies start only now: after recovery, reconciliation and any pending kill
+        self.replay.start()
+        await self._send_outbox()
         self.log.info("market_data_selected", symbol=self.config.symbol, **self.market.describe())
         self.systemd.notify("READY=1", f"STATUS=paper trading, tier {self.config.tier.value}")
         async with asyncio.TaskGroup() as group:
@@ -394,11 +398,34 @@ class PaperDaemon(DaemonControl, DaemonLogs, DaemonReload):
                 for intent in intents:
                     await journal.submit(intent_record(intent, self.venue.name))
                 if intents:
-                    await journal.flush()  # the durability point: committed before sending
+                    # the durability point: committed before sending
+                    if not await self._committed_or_stopping(journal):
+                        self.log.critical(
+                            "orders_not_sent", count=len(intents),
+                            reason="stopping while the journal cannot commit their intents",
+                        )  # fmt: skip
+                        outbox.clear()
+                        return
                     crash_point("after_intent_commit")
             for command in round_:
                 self.replay.execute(command)
                 crash_point("after_send")
+
+    async def _committed_or_stopping(self, journal: BatchingWriter) -> bool:
+        """Wait for the commit; a stop during a journal outage gives up after the grace."""
+        flush = asyncio.ensure_future(journal.flush())
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait({flush, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not flush.done():
+                await asyncio.wait({flush}, timeout=self.config.shutdown_timeout_s)
+        finally:
+            stop.cancel()
+        if not flush.done():
+            flush.cancel()
+            return False
+        flush.result()
+        return True
 
     def _on_order_event(self, event: OrderEvent) -> None:
         if self._quiet:
@@ -490,11 +517,16 @@ class PaperDaemon(DaemonControl, DaemonLogs, DaemonReload):
         check_session_mode(audits, PAPER)  # never a live session's journal (R23)
         await self.market.choose(json.loads(started.detail_json) if started else None)
         if state is None:
-            configs = {c.id: c.model_dump(mode="json") for c in self.config.strategies}
-            detail = {"mode": PAPER, "configs": configs, **self.market.describe()}
-            self._audit("session_started", detail)
-            for config in self.config.strategies:
-                self._store_version(config)
+            if started is None:
+                configs = {c.id: c.model_dump(mode="json") for c in self.config.strategies}
+                detail = {"mode": PAPER, "configs": configs, **self.market.describe()}
+                self._audit("session_started", detail)
+                for config in self.config.strategies:
+                    self._store_version(config)
+            killed = kill_state(audits)  # crashed before its first checkpoint: still killed
+            if killed.engaged and killed.source == "operator":
+                self._engage(f"operator: {killed.reason}", False)
+                self.health.report(Health("risk", Level.CRITICAL, f"kill switch: {killed.reason}"))
             return
         done = int(json.loads(state.blob)["events"])
         audits = [
@@ -524,6 +556,10 @@ class PaperDaemon(DaemonControl, DaemonLogs, DaemonReload):
             self._set_params(StrategyConfig.model_validate(raw))
         self._quiet, self._replayed_fills = True, []
         try:
+            while actions and actions[0][0] < 0:  # applied before the strategies started
+                self._replay_action(actions.pop(0)[1])
+            self.replay.start()
+            self._execute_outbox_now()
             for index, event in enumerate(self.market.recorded()):
                 while actions and actions[0][0] <= index:
                     self._replay_action(actions.pop(0)[1])

@@ -70,6 +70,7 @@ class DaemonControl:
     _requests_seen: set[str]
 
     def _audit(self, action: str, detail: dict[str, Any]) -> None: ...
+    def _checkpoint(self) -> None: ...
     async def _send_outbox(self) -> None: ...
     def _set_params(self, config: StrategyConfig) -> None: ...
 
@@ -111,11 +112,21 @@ class DaemonControl:
             action = CLEARED
             self.health.report(Health("risk", Level.HEALTHY))
             self.log.warning(action, request_id=request.request_id, **detail)
-        self._audit(
-            action, {**detail, "request_id": request.request_id, "event_index": self.events}
-        )
+        # before the strategies started (a request written while the daemon was down) the
+        # rebuild must apply it before on_start too: index -1
+        index = self.events if self.replay.started else -1
+        self._audit(action, {**detail, "request_id": request.request_id, "event_index": index})
+        if self.replay.started:
+            self._checkpoint()  # a restart must rebuild to (at least) here, so it stays killed
         if self.journal is not None:
             await self.journal.flush()  # handled once: durable before the next event
+
+    async def _apply_pending_requests(self, repo: SqlRepository) -> None:
+        """Kills and resets written while the daemon was down: applied before trading starts."""
+        for request in pending_requests(await repo.audit_log(0)):
+            if request.request_id not in self._requests_seen:
+                self._requests_seen.add(request.request_id)
+                await self._control(request)
 
     def _engage(self, reason: str, flatten: bool) -> list[Command]:
         self.kernel.risk.engage_kill_switch(reason)

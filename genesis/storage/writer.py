@@ -241,7 +241,7 @@ class BatchingWriter:
                         self._on_fault(exc)
                 self.fault = exc
                 base, cap = self._retry
-                await asyncio.sleep(min(cap, base * 2.0**attempt))
+                await asyncio.sleep(min(cap, base * 2.0 ** min(attempt, 32)))  # no float overflow
                 attempt += 1
         if self.fault is not None:
             self.fault = None

@@ -141,3 +141,43 @@ def test_kill_and_reset_refuse_an_empty_reason(tmp_path: Path) -> None:
     assert _cli(tmp_path, "status") == {
         "kill_switch": "clear", "pending": [], "reason": "", "source": "",
     }  # fmt: skip
+
+
+def test_kill_before_the_first_checkpoint_survives_kill_9(tmp_path: Path) -> None:
+    """A kill applied early (no periodic checkpoint yet) is checkpointed at once: kill -9 keeps it."""
+    proc = _daemon(tmp_path, "--speed", "40", "--max-bars", "9000")
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any('"market_data_selected"' in x for x in lines):
+        lines.append(proc.stdout.readline())
+    _cli(tmp_path, "kill", "--reason", "early")
+    while time.monotonic() < deadline and not any('"kill_switch_engaged"' in x for x in lines):
+        lines.append(proc.stdout.readline())
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    second = _finish(tmp_path, 6000)  # no checkpoint yet: the session starts over, still killed
+    assert not any(e["event"] == "order_filled" and e["side"] == "BUY" for e in second)
+    assert any(e.get("code") == "KILL_SWITCH" for e in second)
+    assert _cli(tmp_path, "status")["kill_switch"] == "engaged"
+
+
+def test_a_kill_written_while_down_applies_before_any_order(tmp_path: Path) -> None:
+    """Requested with the daemon stopped: on the next start it is engaged before strategies act."""
+    _finish(tmp_path, 200)
+    _cli(tmp_path, "kill", "--reason", "while down")
+    events = _finish(tmp_path, 6000)
+    names = [e["event"] for e in events]
+    assert names.index("kill_switch_engaged") < names.index("market_data_selected")
+    assert not any(e["event"] == "order_filled" and e["side"] == "BUY" for e in events)
+
+
+def test_kill_without_a_session_in_that_journal_is_refused(tmp_path: Path) -> None:
+    """`kill` aimed at a journal no daemon uses (e.g. the paper one of a live daemon) says so."""
+    done = subprocess.run(
+        [sys.executable, "-m", "genesis", "kill", "--reason", "x"],
+        capture_output=True, text=True, cwd=tmp_path, env=_env(tmp_path), timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "no daemon session in the paper journal" in done.stderr
+    assert "add --live" in done.stderr

@@ -114,3 +114,53 @@ async def test_500_db_faults_send_no_order_without_a_committed_intent(
     # the faults only delayed it: the same orders and the same fills as without them
     assert (sent, fills) == (clean[0], clean[2])
     assert len(fills) > 20
+
+
+async def test_a_stop_during_a_journal_outage_ends_without_sending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database stops accepting writes for good, then SIGTERM: the daemon gives up in bounded
+    time (the uncommitted round is never sent) instead of waiting for the journal forever."""
+    import asyncio
+    import dataclasses
+
+    calls = [0]
+
+    async def open_broken(url: str | None, data_dir: Path) -> SqlRepository:
+        repo = await open_repository(url, data_dir)
+        write = repo.write_batch
+
+        async def write_batch(records: Sequence[WriteRecord]) -> None:
+            calls[0] += 1
+            if calls[0] > 3:
+                raise StorageError("database is locked (injected)", transient=True)
+            await write(records)
+
+        repo.write_batch = write_batch  # type: ignore[method-assign]
+        return repo
+
+    monkeypatch.setattr(daemon_module, "open_repository", open_broken)
+    config = dataclasses.replace(_config(tmp_path), shutdown_timeout_s=0.5)
+    log = _Log()
+    daemon = PaperDaemon(config, log=log)
+    sent: list[str] = []
+    send = daemon.venue.execute
+
+    def record_send(command: Command, now_ns: int) -> None:
+        if isinstance(command, SubmitOrder):
+            sent.append(command.client_order_id)
+        send(command, now_ns)
+
+    daemon.venue.execute = record_send  # type: ignore[method-assign]
+    run = asyncio.ensure_future(daemon.run())
+    faulted = asyncio.Event()
+    daemon._journal_fault = lambda exc: faulted.set()  # type: ignore[method-assign]
+    await asyncio.wait_for(faulted.wait(), 30)
+    await asyncio.sleep(0.2)
+    daemon.request_stop("test")
+    with pytest.raises(StorageError, match="not committed"):
+        await asyncio.wait_for(run, 30)
+    with sqlite3.connect(tmp_path / "genesis.db") as db:
+        committed = {r[0] for r in db.execute("SELECT client_order_id FROM orders")}
+    assert set(sent) <= committed  # only intents committed before the outage reached the venue
+    assert "orders_not_sent" in log.names or not daemon.replay.outbox
