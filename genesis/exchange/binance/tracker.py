@@ -65,6 +65,8 @@ class Tracked:
     filled: Decimal = _ZERO
     timestamp_ms: int = 0  # of the last signed placement request
     held_terminal: tuple[str, int | None, Decimal] | None = None  # status, ms, cumulative qty
+    placing: bool = False  # the placement task runs: its outcome may still be unknown
+    cancel_wanted: bool = False  # a cancel arrived while placing: the placement task honours it
 
 
 class OrderTracker:
@@ -110,6 +112,10 @@ class OrderTracker:
             return []
         tracked.done = True
         return [OrderRejected(reason=reason, code=code, **self._ids(tracked, None))]
+
+    def canceled(self, tracked: Tracked) -> list[OrderEvent]:
+        """The end of an order proven never placed whose cancel was asked meanwhile."""
+        return self._terminal(tracked, "CANCELED", None)
 
     def _ids(self, t: Tracked, venue_ms: int | None) -> dict[str, Any]:
         now = self._now_ns()

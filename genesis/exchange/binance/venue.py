@@ -41,6 +41,7 @@ from genesis.errors import (
     RateLimited,
     VenueError,
 )
+from genesis.exchange.binance.backfill import row_events, trades_after
 from genesis.exchange.binance.errors import (
     AuthError,
     DuplicateOrder,
@@ -127,6 +128,7 @@ class BinanceVenue:
         self.duplicates_refused = 0
         self.user_events_rejected = 0  # malformed user-stream payloads, each changing nothing
         self.resends = 0
+        self.canceled_unplaced = 0  # proven never placed and a cancel asked: ended canceled
         if exchange_info is not None:
             self._load_exchange_info(exchange_info)
 
@@ -167,8 +169,9 @@ class BinanceVenue:
         fills: list[OrderFilled] = []
         for symbol in instruments:
             orders += [venue_order(o) for o in await self.rest.open_orders(symbol)]
-            rows = await self._trades_after(symbol, since_trade_ids.get(symbol, -1))
-            events = await self._row_events(symbol, rows, foreign=True)
+            rows = await trades_after(self.rest, symbol, since_trade_ids.get(symbol, -1),
+                                      self.config.backfill_limit)  # fmt: skip
+            events = await row_events(self.rest, self.tracker, symbol, rows, foreign=True)
             fills += [e for e in events if isinstance(e, OrderFilled)]
         await self.refresh_balances()
         return VenueSnapshot(open_orders=tuple(orders), balances=dict(self.balances),
@@ -280,32 +283,75 @@ class BinanceVenue:
         self, tracked: Tracked, params: list[Param] | None, *, oco: bool,
         legs: list[Tracked] | None = None, sent: bool = False,
     ) -> None:  # fmt: skip
-        """Send, and resolve an unknown outcome; ``sent``: a request may already be out."""
+        """Place, then honour a cancel that arrived while the outcome was open.
+
+        A cancel racing an unresolved placement can find nothing (-2011) and the
+        order still land, or be proven absent and (P2) be resent: the cancel is
+        recorded (``cancel_wanted``) and applied here once the outcome is known.
+        """
         legs = legs or [tracked]
+        for leg in legs:
+            leg.placing = True
+        try:
+            placed = await self._place_until_known(tracked, params, oco, legs, sent)
+        finally:
+            for leg in legs:
+                leg.placing = False
+        for leg in legs if placed else ():
+            if leg.cancel_wanted and not leg.done:  # it landed after its cancel: again, now
+                log.warning("binance_cancel_resent_after_placement",
+                            client_order_id=leg.cmd.client_order_id)  # fmt: skip
+                await self._cancel_order(leg.cmd.instrument_id, leg.cmd.client_order_id,
+                                         leg.cmd.strategy_id)  # fmt: skip
+
+    async def _place_until_known(
+        self, tracked: Tracked, params: list[Param] | None, oco: bool, legs: list[Tracked],
+        sent: bool,
+    ) -> bool:  # fmt: skip
+        """Send and resolve an unknown outcome; True when the venue has the order.
+
+        ``sent``: a request may already be out.
+        """
         resent = 0
         while True:
             if not sent and params is not None:
                 answer = await self._send_order(params, legs, oco)
                 if answer is _DONE:
-                    return
+                    return False
                 if answer is not _UNKNOWN:
                     await self._adopt_answer(answer, oco)
-                    return
+                    return True
             sent = False
             if await self._resolve_all(legs):
-                return
+                return True
+            if self._cancel_unplaced(legs):
+                return False
             if resent >= self.config.max_resends or params is None:
                 self._reject(legs, "NOT_PLACED", "NOT_PLACED: proven absent at the venue")
-                return
+                return False
             resent += 1
             self.resends += 1
             cid = tracked.cmd.client_order_id
             log.warning("binance_order_resent", client_order_id=cid)
 
+    def _cancel_unplaced(self, legs: list[Tracked]) -> bool:
+        """End as canceled, never (re)send, an order not at the venue whose cancel was asked.
+
+        Only called where every earlier request of the order is proven not placed.
+        """
+        if not any(leg.cancel_wanted for leg in legs):
+            return False
+        for leg in legs:  # a cancel of one OCO leg cancels the whole list
+            events = self.tracker.canceled(leg)
+            self.canceled_unplaced += len(events)
+            log.warning("binance_order_canceled_unplaced", client_order_id=leg.cmd.client_order_id)
+            self._emit(events)
+        return True
+
     async def _send_order(self, params: list[Param], legs: list[Tracked], oco: bool) -> Any:
         """One placement: the answer, ``_UNKNOWN`` (resolve by query) or ``_DONE`` (rejected)."""
         clock_retry = 0
-        while True:
+        while not self._cancel_unplaced(legs):  # nothing sent so far reached the engine
             ts = self.rest.clock.now_ms()
             for leg in legs:
                 leg.timestamp_ms = ts
@@ -333,6 +379,7 @@ class BinanceVenue:
                 log.warning("binance_order_outcome_unknown", client_order_id=cid,
                             error=type(exc).__name__)  # fmt: skip
                 return _UNKNOWN
+        return _DONE
 
     def _definitive(self, legs: list[Tracked], exc: VenueError) -> object:
         if isinstance(exc, AuthError):
@@ -418,27 +465,41 @@ class BinanceVenue:
     # --- cancel -----------------------------------------------------------------------------
 
     async def _cancel(self, cmd: CancelOrder) -> None:
-        tracked = self.tracker.orders.get(cmd.client_order_id)
+        await self._cancel_order(cmd.instrument_id, cmd.client_order_id, cmd.strategy_id)
+
+    async def _cancel_order(self, symbol: str, cid: str, strategy_id: str) -> None:
+        tracked = self.tracker.orders.get(cid)
+        racing = tracked is not None and tracked.placing and not tracked.done
+        if racing and tracked is not None:  # the placement task honours it (see _place)
+            tracked.cancel_wanted = True
         try:
-            answer = await self.rest.cancel_order(cmd.instrument_id, cmd.client_order_id)
+            answer = await self.rest.cancel_order(symbol, cid)
         except VenueError as exc:
             if isinstance(exc, AuthError):
                 self._auth_failed(exc)
+            if racing:  # not refused: applied once the placement's outcome is known
+                log.info("binance_cancel_awaits_placement", client_order_id=cid,
+                         error=type(exc).__name__)  # fmt: skip
+                return
             # -2011 is not proof of a cancel, and an unknown outcome is unknown: query.
             if tracked is not None:
                 with contextlib.suppress(VenueError):
-                    await self._apply_order(await self.rest.query_order(
-                        cmd.instrument_id, cmd.client_order_id))  # fmt: skip
+                    await self._apply_order(await self.rest.query_order(symbol, cid))
             if tracked is None or not tracked.done:
                 now = self.tracker._now_ns()
                 self._emit([OrderCancelRejected(
-                    reason=f"CANCEL_REJECTED: {exc}", client_order_id=cmd.client_order_id,
-                    strategy_id=cmd.strategy_id, instrument_id=cmd.instrument_id,
+                    reason=f"CANCEL_REJECTED: {exc}", client_order_id=cid,
+                    strategy_id=strategy_id, instrument_id=symbol,
                     ts_event=now, ts_init=now)])  # fmt: skip
             return
         await self._apply_order(answer)
 
     async def _cancel_all(self, cmd: CancelAllOrders) -> None:
+        """``DELETE openOrders`` cancels every order of the symbol, whatever its strategy;
+        so does it for the orders whose placement is still unresolved (see ``_place``)."""
+        for t in self.tracker.orders.values():
+            if t.placing and not t.done and t.cmd.instrument_id == cmd.instrument_id:
+                t.cancel_wanted = True
         try:
             answer = await self.rest.cancel_open_orders(cmd.instrument_id)
         except VenueError as exc:
@@ -511,50 +572,11 @@ class BinanceVenue:
             symbols = self.tracker.last_trade_id.keys() | set(self.tracker.open_symbols())
             for symbol in sorted(symbols):
                 last = self.tracker.last_trade_id.get(symbol, -1)
-                rows = await self._trades_after(symbol, last)
-                self._emit(await self._row_events(symbol, rows, foreign=False))
+                rows = await trades_after(self.rest, symbol, last, self.config.backfill_limit)
+                self._emit(await row_events(self.rest, self.tracker, symbol, rows, foreign=False))
             await self.refresh_balances()
         except (VenueError, Malformed) as exc:
             log.warning("binance_backfill_failed", reason=reason, error=type(exc).__name__)
-
-    async def _trades_after(self, symbol: str, last_id: int) -> list[Any]:
-        rows: list[Any] = []
-        while True:
-            page = await self.rest.my_trades(symbol, from_id=last_id + 1 if last_id >= 0 else None,
-                                             limit=self.config.backfill_limit)  # fmt: skip
-            if not isinstance(page, list) or not page:
-                return rows
-            rows += page
-            last_id = max(int(r.get("id", last_id)) for r in page)
-            if len(page) < self.config.backfill_limit:
-                return rows
-
-    async def _row_events(self, symbol: str, rows: list[Any], *, foreign: bool) -> list[OrderEvent]:
-        """Events of ``myTrades`` rows, in order.
-
-        A row only names its ``orderId``. When that id is not mapped yet (every order,
-        after a restart; an order whose stream events were all lost), one query by
-        ``orderId`` tells its ``clientOrderId``: a tracked order is bound and gets the
-        fill; any other order's fill is reported with ``foreign`` (snapshot), else only
-        its trade id is consumed. A failed query raises: the rows are read again later.
-        """
-        events: list[OrderEvent] = []
-        learned: dict[int, Any] = {}
-        for row in rows:
-            oid = row.get("orderId") if isinstance(row, dict) else None
-            if type(oid) is int and self.tracker.client_id_of(symbol, str(oid)) is None:
-                if oid not in learned:
-                    learned[oid] = await self.rest.request(
-                        "GET", "/api/v3/order", [("symbol", symbol), ("orderId", str(oid))],
-                        signed=True, weight=4)  # fmt: skip
-                data = learned[oid]
-                cid = data.get("clientOrderId") if isinstance(data, dict) else None
-                if isinstance(cid, str) and not self.tracker.bind(cid, symbol, oid):
-                    events += self.tracker.foreign_fill(row, data) if foreign else []
-                    self.tracker.on_trade_row(row)  # consumes the trade id only
-                    continue
-            events += self.tracker.on_trade_row(row)
-        return events
 
     async def refresh_balances(self) -> None:
         """Replace the balance cache from ``GET /api/v3/account``."""
