@@ -76,9 +76,8 @@ def _detail(record: AuditRecord) -> dict[str, Any]:
 
 def pending_requests(audits: list[AuditRecord]) -> list[ControlRequest]:
     """Requests in the log that no ``kill_switch_*`` row has handled yet, oldest first."""
-    handled = {_detail(a).get("request_id") for a in audits if a.action in (ENGAGED, CLEARED)} - {
-        None
-    }
+    done = (ENGAGED, CLEARED, REFUSED)
+    handled = {_detail(a).get("request_id") for a in audits if a.action in done} - {None}
     out = []
     for audit in audits:
         if audit.action not in (KILL, RESET):

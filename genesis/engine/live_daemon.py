@@ -14,7 +14,14 @@
   kill switch with the reason (HALTED, health CRITICAL); an operator kill
   also sends ``CancelAllOrders`` per instrument straight to the venue, so the
   orders the kernel does not know are cancelled too (P10); a reset is
-  refused until the venue holds no unknown open order;
+  refused (journaled as refused, so it is handled once and never applied
+  later) until the venue holds no unknown open order;
+* a start whose journal still holds an open position from the previous live
+  session is HALTED too (a fresh kernel starts flat and would buy it again);
+  the operator closes it at the venue and resets, which journals flat
+  positions;
+* the daily-loss baseline is journaled and restored for the same day, so a
+  restart does not measure the day's loss from its own start;
 * the venue's authentication failure engages the kill switch (R4), and the
   venue clock and user stream report into health.
 """
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import replace
@@ -34,12 +42,21 @@ from genesis.core.clock import SimClock
 from genesis.core.commands import CancelAllOrders, Command
 from genesis.core.enums import OrderStatus
 from genesis.core.events import MarketEvent
-from genesis.engine.control import ENGAGED, RESET, ControlRequest, kill_state
+from genesis.engine.control import ENGAGED, REFUSED, RESET, ControlRequest, kill_state
 from genesis.engine.daemon import DaemonConfig, PaperDaemon, serve
 from genesis.engine.health import Health, Level
 from genesis.engine.kernel import Kernel
 from genesis.engine.live_bridge import WAKE, LiveReplay, VenueBridge
-from genesis.engine.live_reconcile import LIVE, Reconciliation, reconcile
+from genesis.engine.live_reconcile import (
+    BASELINE,
+    LIVE,
+    Reconciliation,
+    baseline_detail,
+    journaled_baseline,
+    open_positions,
+    position_halt_reason,
+    reconcile,
+)
 from genesis.engine.live_session import LiveEndpoints, LiveSession, open_live_session
 from genesis.engine.market_data import MarketData
 from genesis.errors import ConfigError, VenueError
@@ -48,7 +65,9 @@ from genesis.exchange.fills import FeeModel
 from genesis.exchange.simulated import SimulatedVenue
 from genesis.portfolio import Portfolio
 from genesis.risk.engine import RiskEngine
+from genesis.risk.monitor import day_of
 from genesis.storage.repository import (
+    AuditRecord,
     BalanceRecord,
     PositionRecord,
     SqlRepository,
@@ -110,6 +129,11 @@ class LiveDaemon(PaperDaemon):
         )  # fmt: skip
         self.replay = self.live_replay
         self.unknown_orders = {o.client_order_id for o in self.reconciliation.unknown_orders}
+        self.stale_positions: tuple[PositionRecord, ...] = ()  # journaled, not yet reset
+        self._refused = {
+            str(r.get("request_id")) for r in (_detail(a) for a in session.audits
+                                               if a.action == REFUSED)
+        }  # fmt: skip
         self._auth_engaged = False
 
     def _build(self) -> tuple[Kernel, SimulatedVenue]:
@@ -159,7 +183,8 @@ class LiveDaemon(PaperDaemon):
         return repo
 
     async def _recover_or_begin(self, repo: SqlRepository) -> None:
-        """Journal what the venue holds, restore the kill switch, halt on the unexplained."""
+        """Journal what the venue holds, restore the kill switch and the daily-loss baseline,
+        halt on the unexplained."""
         audits = self.session.audits
         if not any(a.action == "session_started" for a in audits):
             configs = {c.id: c.model_dump(mode="json") for c in self.config.strategies}
@@ -171,7 +196,12 @@ class LiveDaemon(PaperDaemon):
             self._audit("session_started", {**detail, **self.market.describe()})
             for config in self.config.strategies:
                 self._store_version(config)
-        self._journal_reconciliation(self.reconciliation)
+        await self._journal_reconciliation(self.reconciliation)
+        self._restore_baseline()
+        symbols = self._symbols()
+        self.stale_positions = open_positions(
+            await repo.load_positions(), self.session.venue.name, symbols
+        )
         self.session.relay.target = self._auth_failed
         for exc in self.session.relay.failures:
             self._auth_failed(exc)
@@ -180,13 +210,15 @@ class LiveDaemon(PaperDaemon):
             self.kernel.risk.engage_kill_switch(state.reason)
             self.health.report(Health("risk", Level.CRITICAL, f"kill switch: {state.reason}"))
             self.log.critical("kill_switch_restored", reason=state.reason, source=state.source)
-        reason = self.reconciliation.halt_reason
+        reasons = (self.reconciliation.halt_reason, position_halt_reason(self.stale_positions))
+        reason = "; ".join(r for r in reasons if r is not None) or None
         if reason is not None:
             self.kernel.risk.engage_kill_switch(f"reconciliation: {reason}")
             self.health.report(Health("reconciliation", Level.CRITICAL, reason))
             self.log.critical(
-                "daemon_halted", reason=reason, unknown_orders=sorted(self.unknown_orders)
-            )
+                "daemon_halted", reason=reason, unknown_orders=sorted(self.unknown_orders),
+                open_positions={p.symbol: p.quantity for p in self.stale_positions},
+            )  # fmt: skip
             detail = {
                 "source": "reconciliation",
                 "reason": reason,
@@ -197,11 +229,12 @@ class LiveDaemon(PaperDaemon):
         if self.journal is not None:
             await self.journal.flush()
 
-    def _journal_reconciliation(self, found: Reconciliation) -> None:
+    async def _journal_reconciliation(self, found: Reconciliation) -> None:
+        """Backfilled fills and balances; awaited, as a backfill may exceed the writer's queue."""
         assert self.journal is not None
         records: list[WriteRecord] = [*found.fills, *found.balances]
         for record in records:
-            self.journal.submit_nowait(record)
+            await self.journal.submit(record)
         self.log.info(
             "live_reconciled", fills_backfilled=len(found.fills),
             open_orders=len(self.session.snapshot.open_orders),
@@ -248,7 +281,7 @@ class LiveDaemon(PaperDaemon):
         kernel does not know (found at start-up) are cancelled too (P10)."""
         commands = super()._engage(reason, flatten)
         now = self.kernel.clock.now_ns()
-        symbols = sorted({i for s in self.config.strategies for i in s.instruments})
+        symbols = self._symbols()
         for symbol in symbols:
             commands.append(CancelAllOrders(ts_init=now, strategy_id="operator",
                                             instrument_id=symbol))  # fmt: skip
@@ -256,24 +289,49 @@ class LiveDaemon(PaperDaemon):
         return commands
 
     async def _control(self, request: ControlRequest) -> None:
+        if request.action == RESET and request.request_id in self._refused:
+            return  # refused before a restart: handled, never applied later
         if request.action == RESET and (left := await self._unknown_open_orders()):
+            reason = "the venue still holds open orders this process does not know"
             self.log.critical(
-                "kill_switch_reset_refused", request_id=request.request_id,
-                reason="the venue still holds open orders this process does not know",
-                unknown_orders=left,
-            )  # fmt: skip
+                REFUSED, request_id=request.request_id, reason=reason, unknown_orders=left
+            )
+            self._refused.add(request.request_id)
+            self._audit(REFUSED, {"request_id": request.request_id, "reason": reason})
+            if self.journal is not None:
+                await self.journal.flush()  # handled once: a later start must not apply it
             return
         await super()._control(request)
         if request.action == RESET:
             self.unknown_orders.clear()
             self.health.report(Health("reconciliation", Level.HEALTHY))
+            await self._clear_stale_positions()
+
+    async def _clear_stale_positions(self) -> None:
+        """The operator reset a start halted on journaled positions: journal them flat (and a
+        checkpoint), so the next start does not halt on them again."""
+        held, self.stale_positions = self.stale_positions, ()
+        if not held or self.journal is None:
+            return
+        now = self.kernel.clock.now_ns()
+        for p in held:
+            await self.journal.submit(PositionRecord(p.venue, p.symbol, Decimal(0), Decimal(0),
+                                                     p.realized_pnl, now))  # fmt: skip
+        self._checkpoint()
+        await self.journal.flush()
+        self.log.warning(
+            "journal_positions_cleared", positions={p.symbol: p.quantity for p in held}
+        )
+
+    def _symbols(self) -> list[str]:
+        return sorted({i for s in self.config.strategies for i in s.instruments})
 
     async def _unknown_open_orders(self) -> list[str]:
         """Client ids of the venue's open orders this process did not place (a fresh read)."""
         known = set(self.session.venue.tracker.orders)
         unknown: list[str] = []
         try:
-            for symbol in sorted({i for s in self.config.strategies for i in s.instruments}):
+            for symbol in self._symbols():
                 rows = await self.session.rest.open_orders(symbol)
                 unknown += [str(r.get("clientOrderId")) for r in rows if isinstance(r, dict)
                             and r.get("clientOrderId") not in known]  # fmt: skip
@@ -291,6 +349,33 @@ class LiveDaemon(PaperDaemon):
         self.log.critical(ENGAGED, reason=_AUTH_REASON, source="venue", code=exc.code)
         detail = {"source": "venue", "reason": _AUTH_REASON, "event_index": self.events}
         self._audit(ENGAGED, {**detail, "code": exc.code})
+
+    # --- the daily-loss baseline ----------------------------------------------------------
+
+    def _restore_baseline(self) -> None:
+        """Today's baseline from the journal: a restart continues the day, never rebases it."""
+        today = day_of(self.kernel.clock.now_ns())
+        start = journaled_baseline(self.session.audits, today)
+        if start is None:
+            return
+        self.daily_loss.restore(today, start)
+        self.log.warning("daily_loss_baseline_restored", day=today, day_start_equity=start)
+
+    def _risk_monitor(self) -> None:
+        before = (self.daily_loss.day, self.daily_loss.day_start)
+        super()._risk_monitor()
+        self._journal_baseline(before)
+
+    def _reset_kill_switch(self) -> None:
+        before = (self.daily_loss.day, self.daily_loss.day_start)
+        super()._reset_kill_switch()
+        self._journal_baseline(before)
+
+    def _journal_baseline(self, before: tuple[int | None, Decimal]) -> None:
+        """A new day or a reset's rebase: journal the baseline a restart restores."""
+        monitor = self.daily_loss
+        if monitor.day is not None and (monitor.day, monitor.day_start) != before:
+            self._audit(BASELINE, baseline_detail(monitor.day, monitor.day_start))
 
     # --- health and checkpoints -------------------------------------------------------------
 
@@ -335,6 +420,14 @@ class LiveDaemon(PaperDaemon):
             for sid, strategy in sorted(self.kernel.strategies.items())
         )
         return records
+
+
+def _detail(audit: AuditRecord) -> dict[str, Any]:
+    try:
+        detail = json.loads(audit.detail_json)
+    except ValueError:
+        return {}
+    return detail if isinstance(detail, dict) else {}
 
 
 def _decimal(value: Any) -> Decimal | None:

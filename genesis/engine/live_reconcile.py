@@ -9,7 +9,13 @@ trades since the last journaled trade id per instrument) and:
 * journals the venue's balances;
 * comes up HALTED when the venue holds open orders this process does not
   know. A fresh process knows none, so any working order after a crash or a
-  manual placement halts it: it is never adopted, and never duplicated.
+  manual placement halts it: it is never adopted, and never duplicated;
+* comes up HALTED when the journal's last positions hold a non-zero quantity
+  in an instrument the session trades: a fresh kernel starts flat, so its
+  strategies would open the same exposure a second time.
+
+Across restarts the daily-loss monitor continues the day's baseline journaled
+as ``daily_loss_baseline`` audit rows (a restart must not rebase the limit).
 
 A journal holds one mode only: a live session refuses a journal that holds a
 paper session, and the other way round (R23).
@@ -18,25 +24,33 @@ paper session, and the other way round (R23).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from genesis.engine.journal import fill_record
 from genesis.errors import ConfigError
 from genesis.exchange.live import VenueOrder, VenueSnapshot
-from genesis.storage.repository import AuditRecord, BalanceRecord, FillRecord
+from genesis.storage.repository import AuditRecord, BalanceRecord, FillRecord, PositionRecord
 
 __all__ = [
+    "BASELINE",
     "LIVE",
     "PAPER",
     "Reconciliation",
+    "baseline_detail",
     "check_session_mode",
+    "journaled_baseline",
     "last_trade_ids",
+    "open_positions",
+    "position_halt_reason",
     "reconcile",
     "session_mode",
 ]
 
 LIVE, PAPER = "live", "paper"
+BASELINE = "daily_loss_baseline"  # audit action: the daily-loss monitor's (day, day_start)
 _SHOWN = 5  # open orders named in a halt reason, at most
 
 
@@ -132,3 +146,54 @@ def _describe(order: VenueOrder) -> str:
         f"{order.client_order_id} ({order.instrument_id} {order.side.value}"
         f" {format(order.quantity, 'f')}{price} {order.status})"
     )
+
+
+def open_positions(
+    positions: Iterable[PositionRecord], venue: str, symbols: Iterable[str]
+) -> tuple[PositionRecord, ...]:
+    """The journal's non-zero positions at ``venue`` in ``symbols``, by symbol."""
+    traded = set(symbols)
+    return tuple(
+        p for p in positions if p.venue == venue and p.symbol in traded and p.quantity != 0
+    )
+
+
+def position_halt_reason(held: tuple[PositionRecord, ...]) -> str | None:
+    """Why a start with open journaled positions is halted (None when flat)."""
+    if not held:
+        return None
+    named = ", ".join(f"{p.symbol} {_plain(p.quantity)}" for p in held)
+    return (
+        f"journal holds an open position from the previous live session: {named};"
+        " close it at the venue, then `genesis reset --live`"
+    )
+
+
+def baseline_detail(day: int, day_start: Decimal) -> dict[str, Any]:
+    """The ``daily_loss_baseline`` audit detail (the equity as an exact decimal string)."""
+    return {"day": day, "day_start": format(day_start, "f")}
+
+
+def journaled_baseline(audits: list[AuditRecord], day: int) -> Decimal | None:
+    """The last journaled baseline's day-start equity if it is for ``day``, else None.
+
+    Malformed rows are skipped: they never change the monitor.
+    """
+    found: tuple[int, Decimal] | None = None
+    for audit in audits:
+        if audit.action != BASELINE:
+            continue
+        try:
+            detail = json.loads(audit.detail_json)
+            at, start = int(detail["day"]), Decimal(str(detail["day_start"]))
+        except (ValueError, TypeError, KeyError, InvalidOperation):
+            continue
+        if isinstance(detail["day"], int) and start.is_finite() and start > 0:
+            found = (at, start)
+    return found[1] if found is not None and found[0] == day else None
+
+
+def _plain(quantity: Decimal) -> str:
+    """40.00000000 as "40", never in exponent notation."""
+    text = format(quantity, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text

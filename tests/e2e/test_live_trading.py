@@ -327,3 +327,102 @@ def test_venue_refusing_the_key_engages_the_kill_switch(
     status = _cli(home, sandbox, "status")
     assert (status["kill_switch"], status["source"]) == ("engaged", "venue")
     _no_canary(home, [daemon], [err])
+
+
+def _journal_positions(home: Path) -> dict[str, Decimal]:
+    with sqlite3.connect(home / "data" / "genesis-live.db") as db:
+        rows = db.execute("SELECT symbol, quantity FROM positions").fetchall()
+    return {s: D(q) for s, q in rows}
+
+
+def _journal_audits(home: Path, action: str) -> list[dict[str, Any]]:
+    with sqlite3.connect(home / "data" / "genesis-live.db") as db:
+        rows = db.execute(
+            "SELECT detail_json FROM audit_log WHERE action = ? ORDER BY id", (action,)
+        ).fetchall()
+    return [json.loads(r[0]) for r in rows]
+
+
+def test_a_refused_reset_is_handled_once_and_never_undoes_a_later_kill(
+    home: Path, sandbox: dict[str, str]
+) -> None:
+    """Halted start, reset refused (the unknown bid still rests), kill, stop: the refusal is
+    journaled with the request's id, so the next start does not apply the stale reset and
+    comes up still killed (the strategy's buy is denied, nothing is sent)."""
+    first = Daemon(home, sandbox)
+    first.wait(lambda: bool(_resting_accepted(first)), feed=True)
+    resting = _resting_accepted(first)
+    first.stop(signal.SIGKILL)
+
+    second = Daemon(home, sandbox)
+    second.wait(lambda: bool(second.named("daemon_halted")), feed=False)
+    reset = _cli(home, sandbox, "reset", "--reason", "too early")
+    second.wait(lambda: bool(second.named("kill_switch_reset_refused")), feed=False)
+    _cli(home, sandbox, "kill", "--reason", "operator stops trading")
+    second.wait(lambda: bool(second.named("kill_switch_engaged")), feed=False)
+    deadline = time.monotonic() + 10
+    while _control(sandbox, "/ledger")["orders"][resting][-1]["status"] != "CANCELED":
+        assert time.monotonic() < deadline, "the resting order was not cancelled"
+        time.sleep(0.05)
+    code, err2 = second.stop()
+    assert code == 0, err2[-2000:]
+    assert not second.named("kill_switch_reset")
+    assert _journal_audits(home, "kill_switch_reset_refused") == [{
+        "request_id": reset["request_id"],
+        "reason": "the venue still holds open orders this process does not know",
+    }]  # fmt: skip
+
+    third = Daemon(home, sandbox)
+    third.wait(lambda: bool(third.named("order_denied")), feed=True)
+    code, err3 = third.stop()
+    assert code == 0, err3[-2000:]
+    assert third.named("kill_switch_restored")[0]["reason"] == "operator stops trading"
+    assert not third.named("kill_switch_reset")
+    assert not third.named("order_submitted")
+    status = _cli(home, sandbox, "status")
+    assert (status["kill_switch"], status["source"]) == ("engaged", "operator")
+    _no_canary(home, [first, second, third], [err2, err3])
+
+
+def test_a_restart_holding_a_journaled_position_is_halted_until_closed_and_reset(
+    home: Path, sandbox: dict[str, str]
+) -> None:
+    """Run 1 buys 40 NKN and stops holding them: the restart is HALTED naming the position
+    (and continues the day's loss baseline) instead of buying 40 more; once the 40 are sold
+    at the venue ("from the UI") a reset journals the position flat and trading resumes."""
+    first = Daemon(home, sandbox)
+    first.wait(lambda: bool(first.named("order_filled")), feed=True)
+    code, err1 = first.stop()
+    assert code == 0, err1[-2000:]
+    assert [(e["side"], D(e["quantity"])) for e in first.named("order_filled")] == [("BUY", 40)]
+    assert _journal_positions(home) == {"NKNUSDT": 40}
+    baselines = _journal_audits(home, "daily_loss_baseline")
+    assert len(baselines) == 1
+
+    second = Daemon(home, sandbox)
+    second.wait(lambda: bool(second.named("daemon_halted")), feed=False)
+    assert second.named("daemon_halted")[0]["reason"] == (
+        "journal holds an open position from the previous live session: NKNUSDT 40;"
+        " close it at the venue, then `genesis reset --live`"
+    )
+    restored = second.named("daily_loss_baseline_restored")[0]
+    assert (restored["day"], D(restored["day_start_equity"])) == (
+        baselines[0]["day"], D(baselines[0]["day_start"]),
+    )  # fmt: skip
+    second.wait(lambda: bool(second.named("order_denied")), feed=True)  # it tried, risk refused
+    assert not second.named("order_submitted")
+
+    sold = {"action": "place_order", "symbol": "NKNUSDT", "side": "SELL", "type": "MARKET",
+            "quantity": "40"}  # fmt: skip
+    assert _control(sandbox, "/actions", sold)["status"] == "FILLED"
+    _cli(home, sandbox, "reset", "--reason", "position closed at the venue")
+    second.wait(lambda: bool(second.named("journal_positions_cleared")), feed=False)
+    assert _journal_positions(home) == {"NKNUSDT": 0}
+    second.wait(lambda: bool(second.named("order_filled")), feed=True)
+    code, err2 = second.stop()
+    assert code == 0, err2[-2000:]
+    trades = [("BUY" if t["isBuyer"] else "SELL", D(t["qty"]))
+              for t in _control(sandbox, "/ledger")["trades"]]  # fmt: skip
+    assert trades == [("BUY", 40), ("SELL", 40), ("BUY", 40)]  # never more than 40 held
+    assert len(_journal_audits(home, "daily_loss_baseline")) == 2  # the reset's rebase
+    _no_canary(home, [first, second], [err1, err2])
