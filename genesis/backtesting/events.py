@@ -43,16 +43,15 @@ from pathlib import Path
 from typing import Final
 
 from genesis.backtesting.metrics import Metrics, periods_per_year
-from genesis.backtesting.output import EquityWriter, TradeWriter
+from genesis.backtesting.output import EquityWriter
 from genesis.backtesting.replay import Replay
 
 # the bar runner's wiring, reused as is so both backtests build the same kernel
-from genesis.backtesting.runner import BacktestConfig, _build, _discard, _prepare, _TradeSink
+from genesis.backtesting.runner import BacktestConfig, _build, run_outputs
 from genesis.backtesting.streaming import RunningMetrics
 from genesis.core.events import Bar, MarketEvent
 from genesis.engine.kernel import Kernel
 from genesis.errors import ConfigError, DataError
-from genesis.strategies import registry
 
 __all__ = ["DEFAULT_SAMPLE_NS", "EventBacktestResult", "run_event_backtest"]
 
@@ -100,24 +99,13 @@ def run_event_backtest(
     """
     if sample_ns <= 0:
         raise ConfigError(f"equity sampling interval must be > 0 ns, was {sample_ns}")
-    spec = registry.get(config.strategy)
-    params = registry.parse_params(spec, config.params, source="--param")
-    _prepare(out_dir)
-    metrics = RunningMetrics(config.cash)
-    trades = TradeWriter(out_dir / "trades.csv")
-    equity = EquityWriter(out_dir / "equity.csv")
-    try:
-        kernel, venue = _build(config, spec.cls, params, _TradeSink(trades, metrics))
-        loop = _EventLoop(Replay(kernel, venue, record=False), config, equity, metrics, sample_ns)
+    with run_outputs(config, out_dir) as run:
+        kernel, venue = _build(config, run.spec.cls, run.params, run.sink)
+        loop = _EventLoop(
+            Replay(kernel, venue, record=False), config, run.equity, run.metrics, sample_ns
+        )
         loop.run(events, source, progress)
-    except BaseException:
-        equity.close()
-        trades.close()
-        _discard(out_dir)  # never leave a half-written run beside an old one
-        raise
-    equity.close()
-    trades.close()
-    return _finish(config, loop, out_dir, trades.count, sample_ns)
+    return _finish(config, loop, out_dir, run.trades.count, sample_ns)
 
 
 class _EventLoop:

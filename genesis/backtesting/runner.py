@@ -13,7 +13,8 @@ finished orders are forgotten and fill de-duplication keeps a bounded window.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -91,24 +92,48 @@ def run_backtest(
         ConfigError: unknown strategy or invalid parameters (before any output).
         DataError: the bars are invalid (raised while streaming them).
     """
+    with run_outputs(config, out_dir) as run:
+        kernel, venue = _build(config, run.spec.cls, run.params, run.sink)
+        loop = _Loop(kernel, venue, config.instrument, run.equity, run.metrics, progress)
+        loop.run(bars)
+    return _finish(config, kernel, venue, loop, out_dir, run.trades.count)
+
+
+@dataclass(slots=True)
+class RunOutputs:
+    """A run's validated strategy and its open output writers."""
+
+    spec: registry.StrategySpec
+    params: Any
+    metrics: RunningMetrics
+    trades: TradeWriter
+    equity: EquityWriter
+
+    @property
+    def sink(self) -> _TradeSink:
+        return _TradeSink(self.trades, self.metrics)
+
+
+@contextmanager
+def run_outputs(config: BacktestConfig, out_dir: Path) -> Iterator[RunOutputs]:
+    """Validate the strategy, clear ``out_dir``, open the writers; on any failure close them
+    and remove the partial outputs (never a half-written run beside an old one)."""
     spec = registry.get(config.strategy)
     params = registry.parse_params(spec, config.params, source="--param")
     _prepare(out_dir)
-    metrics = RunningMetrics(config.cash)
-    trades = TradeWriter(out_dir / "trades.csv")
-    equity = EquityWriter(out_dir / "equity.csv")
+    run = RunOutputs(
+        spec, params, RunningMetrics(config.cash),
+        TradeWriter(out_dir / "trades.csv"), EquityWriter(out_dir / "equity.csv"),
+    )  # fmt: skip
     try:
-        kernel, venue = _build(config, spec.cls, params, _TradeSink(trades, metrics))
-        loop = _Loop(kernel, venue, config.instrument, equity, metrics, progress)
-        loop.run(bars)
+        yield run
     except BaseException:
-        equity.close()
-        trades.close()
-        _discard(out_dir)  # never leave a half-written run beside an old one
+        run.equity.close()
+        run.trades.close()
+        _discard(out_dir)
         raise
-    equity.close()
-    trades.close()
-    return _finish(config, kernel, venue, loop, out_dir, trades.count)
+    run.equity.close()
+    run.trades.close()
 
 
 _OUTPUTS = ("trades.csv", "equity.csv", "metrics.json")
