@@ -20,7 +20,46 @@ from genesis.core.enums import Side
 from genesis.core.money import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ZERO, quantize, to_decimal
 from genesis.errors import ConfigError, InvalidOrder
 
-__all__ = ["Instrument", "InstrumentTable", "load_exchange_info"]
+__all__ = [
+    "DEFAULT_VENUE",
+    "Instrument",
+    "InstrumentTable",
+    "instrument_id",
+    "load_exchange_info",
+    "split_instrument_id",
+]
+
+DEFAULT_VENUE = "binance"
+"""The venue of a bare symbol: ``BTCUSDT`` means ``binance:BTCUSDT``."""
+
+
+def instrument_id(venue: str, symbol: str) -> str:
+    """The kernel's id of ``symbol`` on ``venue``: the bare symbol on the default venue
+    (so single-venue sessions, and their outputs, read as they always did), else
+    ``venue:SYMBOL`` with the venue in lower case.
+
+    Raises:
+        ConfigError: an empty venue or symbol, or one containing ``:``.
+    """
+    venue, symbol = venue.strip().lower(), symbol.strip().upper()
+    if not venue or not symbol or ":" in venue or ":" in symbol:
+        raise ConfigError(f"instrument: need a venue and a symbol, was {venue!r}:{symbol!r}")
+    return symbol if venue == DEFAULT_VENUE else f"{venue}:{symbol}"
+
+
+def split_instrument_id(value: str) -> tuple[str, str]:
+    """``"bybit:BTCUSD"`` -> ``("bybit", "BTCUSD")``; a bare symbol is on the default venue.
+
+    Raises:
+        ConfigError: more than one ``:``, or an empty venue or symbol.
+    """
+    venue, sep, symbol = value.partition(":")
+    if not sep:
+        venue, symbol = DEFAULT_VENUE, value
+    if ":" in symbol or not venue.strip() or not symbol.strip():
+        raise ConfigError(f"instrument {value!r}: expected SYMBOL or VENUE:SYMBOL")
+    return venue.strip().lower(), symbol.strip().upper()
+
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
