@@ -4,9 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["BTCUSDT_1M_BARS", "EXCHANGE_INFO", "RESOURCES", "SPOT_CAPTURE"]
+__all__ = [
+    "BINANCE_BTCUSD_1M_QUOTES",
+    "BINANCE_BTCUSD_1M_TRADES",
+    "BTCUSDT_1M_BARS",
+    "BYBIT_BTCUSD_1M_QUOTES",
+    "BYBIT_BTCUSD_1M_TRADES",
+    "ETHUSDT_STREAMS",
+    "EXCHANGE_INFO",
+    "RESOURCES",
+    "SPOT_CAPTURE",
+]
 
 RESOURCES = Path(__file__).resolve().parent
 EXCHANGE_INFO = RESOURCES / "exchange-info-2021-10-12.json.gz"
 BTCUSDT_1M_BARS = RESOURCES / "btcusdt-perp-1m-2022-01.csv.gz"
 SPOT_CAPTURE = RESOURCES / "spot-capture-2021-10-12.jsonl.gz"
+ETHUSDT_STREAMS = RESOURCES / "binance-spot-ethusdt-streams-2024-08-08.txt.gz"
+BINANCE_BTCUSD_1M_TRADES = RESOURCES / "binance-btcusd-perp-1m-2022-12-13-trade.csv.gz"
+BINANCE_BTCUSD_1M_QUOTES = RESOURCES / "binance-btcusd-perp-1m-2022-12-13-quote.csv.gz"
+BYBIT_BTCUSD_1M_TRADES = RESOURCES / "bybit-btcusd-perp-1m-2022-12-13-trade.csv.gz"
+BYBIT_BTCUSD_1M_QUOTES = RESOURCES / "bybit-btcusd-perp-1m-2022-12-13-quote.csv.gz"
