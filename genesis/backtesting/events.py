@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-``run_event_backtest`` drives the same ``Replay`` the paper daemon uses (kernel
+``run_event_backtest`` drives the same ``Driver`` the paper daemon uses (kernel
 plus ``SimulatedVenue`` in book/tick mode: market orders walk the recorded
 book, partial fills, resting orders fill at their price when the book or a
 trade reaches them) with the events of one instrument, in file order, and
@@ -44,14 +44,14 @@ from typing import Final
 
 from genesis.backtesting.metrics import Metrics, periods_per_year
 from genesis.backtesting.output import EquityWriter
-from genesis.backtesting.replay import Replay
 
 # the bar runner's wiring, reused as is so both backtests build the same kernel
 from genesis.backtesting.runner import BacktestConfig, _build, run_outputs
 from genesis.backtesting.streaming import RunningMetrics
 from genesis.core.events import Bar, MarketEvent
-from genesis.engine.kernel import Kernel
 from genesis.errors import ConfigError, DataError
+from genesis.kernel.driver import Driver
+from genesis.kernel.kernel import Kernel
 
 __all__ = ["DEFAULT_SAMPLE_NS", "EventBacktestResult", "run_event_backtest"]
 
@@ -102,7 +102,7 @@ def run_event_backtest(
     with run_outputs(config, out_dir) as run:
         kernel, venue = _build(config, run.spec.cls, run.params, run.sink)
         loop = _EventLoop(
-            Replay(kernel, venue, record=False), config, run.equity, run.metrics, sample_ns
+            Driver(kernel, venue, record=False), config, run.equity, run.metrics, sample_ns
         )
         loop.run(events, source, progress)
     return _finish(config, loop, out_dir, run.trades.count, sample_ns)
@@ -113,7 +113,7 @@ class _EventLoop:
 
     def __init__(
         self,
-        replay: Replay,
+        replay: Driver,
         config: BacktestConfig,
         equity: EquityWriter,
         metrics: RunningMetrics,

@@ -28,13 +28,12 @@ from genesis.core.commands import Command
 from genesis.core.enums import AccountingMethod
 from genesis.core.events import Bar, OrderFilled
 from genesis.core.instruments import Instrument
-from genesis.engine.kernel import Kernel
 from genesis.errors import ConfigError
 from genesis.exchange.fills import FeeModel, LatencyModel, SlippageModel
 from genesis.exchange.simulated import SimulatedVenue
-from genesis.execution.oms import OrderManager
-from genesis.portfolio import ClosedLot, Portfolio
-from genesis.risk.engine import RiskEngine
+from genesis.kernel.builder import SessionSpec, StrategySpec, build_kernel
+from genesis.kernel.kernel import Kernel
+from genesis.portfolio import ClosedLot
 from genesis.risk.limits import Tier
 from genesis.strategies import registry
 
@@ -175,7 +174,6 @@ def _build(
 ) -> tuple[Kernel, SimulatedVenue]:
     inst = config.instrument
     lookup = {inst.symbol: inst}.__getitem__
-    clock = SimClock()
     balances = {inst.quote: config.cash}
     maker = config.fee_bps if config.maker_fee_bps is None else config.maker_fee_bps
     fees = FeeModel(maker_bps=maker, taker_bps=config.fee_bps)
@@ -186,30 +184,18 @@ def _build(
         slippage=SlippageModel(bps=config.slippage_bps),
         latency=LatencyModel(config.latency_ns),
     )
-    portfolio = Portfolio(
-        lookup,
-        method=config.accounting,
-        balances=balances,
-        base_currency=inst.quote,
-        closed_lot_sink=sink,
-        dedup_window=_DEDUP_WINDOW,
-    )
-    kernel = Kernel(
-        clock=clock,
-        instruments=lookup,
-        portfolio=portfolio,
-        risk=RiskEngine(config.tier),
-        fee_rate=fees.worst_rate,
-        log=_NullLog(),
-        oms=OrderManager(forget_closed=True),
-    )
-    kernel.add_strategy(
-        cls,
-        config.strategy_id or config.strategy,
-        params,
-        (inst.symbol,),
-        requires_stop_loss=config.requires_stop_loss,
-    )
+    spec = SessionSpec(
+        instruments=lookup, balances=balances, base_currency=inst.quote, tier=config.tier,
+        fee_rate=fees.worst_rate, accounting=config.accounting, closed_lot_sink=sink,
+        dedup_window=_DEDUP_WINDOW, forget_closed=True,
+        strategies=[
+            StrategySpec(
+                cls=cls, strategy_id=config.strategy_id or config.strategy, params=params,
+                instruments=(inst.symbol,), requires_stop_loss=config.requires_stop_loss,
+            )
+        ],
+    )  # fmt: skip
+    kernel = build_kernel(spec, _NullLog())
     return kernel, venue
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from genesis.core.instruments import instrument_id, split_instrument_id
 from genesis.risk.limits import Tier
 
 __all__ = ["StrategyConfig"]
+
+_INSTRUMENT = re.compile(r"(?:[a-z0-9_-]+:)?[A-Z0-9]+")
 
 
 class StrategyConfig(BaseModel):
@@ -33,12 +37,18 @@ class StrategyConfig(BaseModel):
     @field_validator("instruments")
     @classmethod
     def _symbols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [s for s in value if not s.isalnum() or s.upper() != s]
+        """``SYMBOL`` or ``venue:SYMBOL``, kept as the kernel's instrument ids (a bare
+        symbol is on the default venue: ``binance:ETHUSDT`` is ``ETHUSDT``)."""
+        bad = [s for s in value if not _INSTRUMENT.fullmatch(s)]
         if bad:
-            raise ValueError(f"instrument symbols are upper-case letters and digits, was {bad}")
-        if len(set(value)) != len(value):
+            raise ValueError(
+                "instruments are SYMBOL or venue:SYMBOL (symbol: upper-case letters and digits;"
+                f" venue: lower-case letters, digits, _ or -), was {bad}"
+            )
+        ids = tuple(instrument_id(*split_instrument_id(s)) for s in value)
+        if len(set(ids)) != len(ids):
             raise ValueError(f"instruments repeat a symbol: {list(value)}")
-        return value
+        return ids
 
     def version_id(self) -> str:
         """SHA-256 of the canonical JSON of this configuration (key order and spacing fixed)."""

@@ -8,7 +8,16 @@ import msgspec
 
 from genesis.core.enums import OrderType, Side, TimeInForce
 
-__all__ = ["CancelAllOrders", "CancelOrder", "Command", "ModifyOrder", "SubmitOrder"]
+__all__ = [
+    "CancelAllOrders",
+    "CancelOrder",
+    "Command",
+    "EngageKillSwitch",
+    "KernelCommand",
+    "ModifyOrder",
+    "ResetKillSwitch",
+    "SubmitOrder",
+]
 
 
 class Command(msgspec.Struct, frozen=True, gc=False, kw_only=True):
@@ -45,3 +54,25 @@ class ModifyOrder(Command, frozen=True, gc=False, kw_only=True):
 
 class CancelAllOrders(Command, frozen=True, gc=False, kw_only=True):
     """Cancel every open order of ``strategy_id`` on ``instrument_id``."""
+
+
+# --- commands to the kernel ---------------------------------------------------
+
+
+class KernelCommand(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """An instruction for the kernel itself (not a venue), fed in like an event."""
+
+    ts_init: int
+    reason: str
+    source: str = "operator"
+    request_id: str = ""
+
+
+class EngageKillSwitch(KernelCommand, frozen=True, gc=False, kw_only=True):
+    """Deny new exposure, cancel every working order, optionally flatten (RK-2)."""
+
+    flatten: bool = False
+
+
+class ResetKillSwitch(KernelCommand, frozen=True, gc=False, kw_only=True):
+    """Clear the kill switch; the day's loss is measured again from the equity now."""

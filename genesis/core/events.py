@@ -18,7 +18,9 @@ __all__ = [
     "Bar",
     "BookDelta",
     "BookSnapshot",
+    "DailyLossBaseline",
     "Event",
+    "KillSwitchChanged",
     "MarketEvent",
     "OrderAccepted",
     "OrderCancelRejected",
@@ -198,3 +200,28 @@ class StrategyErrored(Event, frozen=True, gc=False, kw_only=True):
     hook: str
     error_type: str
     message: str
+
+
+# --- risk --------------------------------------------------------------------
+
+
+class KillSwitchChanged(Event, frozen=True, gc=False, kw_only=True):
+    """The kill switch was engaged (new exposure denied) or reset (RK-2).
+
+    ``source`` says who: ``operator``, ``daily_loss``, ``reconciliation`` or
+    ``venue``; ``request_id`` names the operator request it handled, if any.
+    """
+
+    engaged: bool
+    reason: str
+    source: str
+    request_id: str = ""
+    flatten: bool = False
+
+
+class DailyLossBaseline(Event, frozen=True, gc=False, kw_only=True):
+    """The equity the day's loss is measured from was set: a new UTC day, a reset's
+    rebase, or a restored journaled baseline."""
+
+    day: int
+    day_start_equity: Decimal

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -284,10 +284,18 @@ def instrument_from_binance(raw: Mapping[str, Any], venue: str = "BINANCE") -> I
 
 
 class InstrumentTable:
-    """Instruments of one venue keyed by symbol."""
+    """Instruments keyed by instrument id: the bare symbol on the default venue,
+    ``venue:SYMBOL`` on any other (from the instrument's ``venue``)."""
 
     def __init__(self, instruments: Iterable[Instrument]) -> None:
-        self._by_symbol = {i.symbol: i for i in instruments}
+        self._by_symbol = {instrument_id(i.venue, i.symbol): i for i in instruments}
+
+    def merged(self, other: Iterable[Instrument]) -> InstrumentTable:
+        """A new table with ``other`` added (an id in both: ``other``'s wins)."""
+        return InstrumentTable([*self._by_symbol.values(), *other])
+
+    def __iter__(self) -> Iterator[Instrument]:
+        return iter(self._by_symbol.values())
 
     def __len__(self) -> int:
         return len(self._by_symbol)

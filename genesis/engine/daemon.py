@@ -27,7 +27,7 @@ from typing import Any
 
 import structlog
 
-from genesis.backtesting.replay import Replay
+from genesis.kernel.driver import Replay
 from genesis.config.models import StrategyConfig
 from genesis.core.clock import SimClock
 from genesis.core.commands import SubmitOrder
@@ -48,7 +48,7 @@ from genesis.engine.journal import (
     reconcile_balances,
     reconcile_fills,
 )
-from genesis.engine.kernel import Kernel
+from genesis.kernel.kernel import Kernel
 from genesis.engine.live_bridge import VenueWake
 from genesis.engine.live_reconcile import PAPER, check_session_mode
 from genesis.engine.market_data import LIVE, LiveMarket, MarketData

@@ -21,9 +21,9 @@ from genesis.errors import StorageError
 from genesis.storage.repository import AuditRecord
 
 if TYPE_CHECKING:
-    from genesis.backtesting.replay import Replay
+    from genesis.kernel.driver import Replay
     from genesis.engine.daemon import DaemonConfig, Inbound
-    from genesis.engine.kernel import Kernel
+    from genesis.kernel.kernel import Kernel
     from genesis.engine.queues import BoundedQueue
     from genesis.risk.monitor import DailyLossMonitor
     from genesis.storage.repository import SqlRepository

@@ -14,9 +14,9 @@ from genesis.core.commands import Command, SubmitOrder
 from genesis.core.events import OrderEvent, OrderFilled
 
 if TYPE_CHECKING:
-    from genesis.backtesting.replay import Replay
+    from genesis.kernel.driver import Replay
     from genesis.engine.daemon import DaemonConfig
-    from genesis.engine.kernel import Kernel
+    from genesis.kernel.kernel import Kernel
 
 __all__ = ["DaemonLogs"]
 

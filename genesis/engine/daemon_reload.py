@@ -22,7 +22,7 @@ from genesis.strategies import registry
 
 if TYPE_CHECKING:
     from genesis.engine.daemon import DaemonConfig, Inbound
-    from genesis.engine.kernel import Kernel
+    from genesis.kernel.kernel import Kernel
     from genesis.engine.queues import BoundedQueue
 
 __all__ = ["DaemonReload"]

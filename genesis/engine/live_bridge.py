@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from genesis.backtesting.replay import Replay
+from genesis.kernel.driver import Replay
 from genesis.core.commands import Command
 from genesis.core.events import MarketEvent, OrderEvent
 

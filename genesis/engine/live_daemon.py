@@ -45,7 +45,7 @@ from genesis.core.events import MarketEvent
 from genesis.engine.control import ENGAGED, REFUSED, RESET, ControlRequest, kill_state
 from genesis.engine.daemon import DaemonConfig, PaperDaemon, serve
 from genesis.engine.health import Health, Level
-from genesis.engine.kernel import Kernel
+from genesis.kernel.kernel import Kernel
 from genesis.engine.live_bridge import WAKE, LiveReplay, VenueBridge
 from genesis.engine.live_reconcile import (
     BASELINE,

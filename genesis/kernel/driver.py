@@ -1,27 +1,53 @@
-"""Event-driven replay of any market data (bars, trades, quotes, L2 books) into the kernel.
+"""The driver: feeds one kernel its events in time order and carries its commands to venues.
 
-The same loop the daemon's paper mode runs, without an event loop: for each
-event, in time order, fire the timers due, let the simulated venue deliver
-the commands that reached it and match against the new market state, hand
-the venue's order events and then the market event to the kernel, and send
-the kernel's commands back to the venue. Events are ordered by ``ts_init``
-(when Genesis saw them: the receive time of a recording), which is what a
-live session would have seen; equal times keep their input order.
+Every mode runs this loop; only what is plugged into it differs. For each
+market event, in time order: fire the timers due, let the venue that lists
+the instrument deliver the commands that reached it and match against the
+new market state, hand the venue's order events and then the market event
+to the kernel, and send the kernel's commands back to their venues. Events
+are ordered by ``ts_init`` (when Genesis saw them: the receive time of a
+recording), which is what a live session would have seen; equal times keep
+their input order.
+
+Venues are ports (``VenuePort``): the simulated matching engine answers
+inside ``process``/``deliver_until``; a live venue answers later, on its own
+tasks, and the shell hands each answer in through ``deliver``. With several
+venues, a command goes to the venue of its instrument id (``venue:SYMBOL``,
+a bare symbol on the default venue).
+
+With ``defer_commands`` the kernel's commands wait in the driver until the
+caller takes them (``take_commands``), persists what it must (an order
+intent before it is sent) and hands each one on with ``execute``. What the
+kernel decided about itself (kill switch, daily-loss baseline) goes to
+``on_notice``.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from genesis.core.clock import SimClock
-from genesis.core.commands import Command
-from genesis.core.events import Bar, MarketEvent, OrderEvent, OrderFilled
-from genesis.engine.kernel import Kernel
-from genesis.exchange.simulated import SimulatedVenue
+from genesis.core.commands import Command, KernelCommand
+from genesis.core.events import Bar, Event, MarketEvent, OrderEvent, OrderFilled
+from genesis.core.instruments import split_instrument_id
+from genesis.errors import ConfigError
+from genesis.kernel.kernel import Kernel
 
-__all__ = ["Replay", "ReplayStats", "merge_streams"]
+__all__ = ["Driver", "DriverStats", "VenuePort", "merge_streams"]
+
+
+class VenuePort(Protocol):
+    """What the driver needs from a venue: simulated, or a live one behind a bridge."""
+
+    name: str
+
+    def execute(self, command: Command, now_ns: int) -> None: ...
+    def process(self, event: MarketEvent) -> Sequence[OrderEvent]: ...
+    def next_arrival_ns(self) -> int | None: ...
+    def deliver_until(self, ts_ns: int) -> Sequence[OrderEvent]: ...
 
 
 def merge_streams(*streams: Iterable[MarketEvent]) -> Iterator[MarketEvent]:
@@ -34,45 +60,70 @@ def _seen_at(event: MarketEvent) -> int:
 
 
 @dataclass(slots=True)
-class ReplayStats:
+class DriverStats:
     events: int = 0
     order_events: int = 0
     fills: int = 0
     commands: int = 0
 
 
-class Replay:
-    """Drives one kernel and one simulated venue from a stream of market events."""
+class Driver:
+    """Drives one kernel and its venue ports from a stream of market events."""
 
     def __init__(
         self,
         kernel: Kernel,
-        venue: SimulatedVenue,
+        venues: VenuePort | Mapping[str, VenuePort],
         *,
         record: bool = True,
         on_command: Callable[[Command], None] | None = None,
         on_order_event: Callable[[OrderEvent], None] | None = None,
+        on_notice: Callable[[Event], None] | None = None,
         defer_commands: bool = False,
     ) -> None:
-        """``record`` keeps every order event in ``order_events`` (tests); a long-running
-        process passes False and observes through the two callbacks instead.
+        """``venues``: one port for every instrument, or one per venue name (lower case).
 
-        With ``defer_commands`` the kernel's commands are collected in ``outbox``
-        instead of going to the venue: the caller persists what it must (an order
-        intent before it is sent) and hands each one on with ``execute``."""
+        ``record`` keeps every order event in ``order_events`` (tests); a long-running
+        process passes False and observes through the callbacks instead."""
         if not isinstance(kernel.clock, SimClock):
-            raise TypeError("replay needs the kernel to run on a SimClock")
+            raise TypeError("the driver needs the kernel to run on a SimClock")
         self.kernel = kernel
-        self.venue = venue
+        self.venues: dict[str, VenuePort] = (
+            dict(venues) if isinstance(venues, Mapping) else {"": venues}
+        )
+        self._single = None if isinstance(venues, Mapping) else venues
         self.clock: SimClock = kernel.clock
-        self.stats = ReplayStats()
+        self.stats = DriverStats()
         self.order_events: list[OrderEvent] = []
         self._record = record
         self._defer = defer_commands
-        self.outbox: list[Command] = []
+        self._outbox: list[Command] = []
         self._on_command = on_command
         self._on_order_event_cb = on_order_event
+        self._on_notice = on_notice
         self._started = False
+
+    @property
+    def venue(self) -> VenuePort:
+        """The only venue (single-venue sessions)."""
+        if self._single is None:
+            raise TypeError("a multi-venue driver has no single venue; use venue_of()")
+        return self._single
+
+    def venue_of(self, instrument_id: str) -> VenuePort:
+        """The port that trades ``instrument_id``.
+
+        Raises:
+            ConfigError: no venue of that name is plugged in.
+        """
+        if self._single is not None:
+            return self._single
+        venue = split_instrument_id(instrument_id)[0]
+        port = self.venues.get(venue)
+        if port is None:
+            known = ", ".join(sorted(self.venues))
+            raise ConfigError(f"instrument {instrument_id}: no venue {venue!r} (have: {known})")
+        return port
 
     @property
     def started(self) -> bool:
@@ -85,7 +136,7 @@ class Replay:
             self._started = True
             self._send(self.kernel.start())
 
-    def run(self, events: Iterable[MarketEvent]) -> ReplayStats:
+    def run(self, events: Iterable[MarketEvent]) -> DriverStats:
         """Replay ``events`` (already in time order); may be called again to continue."""
         self.start()
         for event in events:
@@ -97,19 +148,62 @@ class Replay:
         # a bar's fills happen at its open; everything else at the time it was seen
         seen = event.ts_open if type(event) is Bar else event.ts_init
         self._advance(max(seen, self.clock.now_ns()))
-        for order_event in self.venue.process(event):
+        port = self.venue_of(event.instrument_id)
+        for order_event in port.process(event):
             self._on_order_event(order_event)
+        if self._single is None:
+            self._deliver_others(port, self.clock.now_ns())
         self._advance(max(event.ts_init, self.clock.now_ns()))
-        self._send(self.kernel.handle(event))
+        self._handle(event)
         self.stats.events += 1
+
+    def command(self, command: KernelCommand) -> None:
+        """Hand the kernel a command of its own (kill switch) between two events."""
+        self._handle(command)
+
+    def deliver(self, event: OrderEvent) -> None:
+        """An order event a live venue sent: advance the kernel clock to when it was seen,
+        then handle it like a simulated venue's event (timers due first, as ``step`` does)."""
+        self._advance(max(event.ts_init, self.clock.now_ns()))
+        self._on_order_event(event)
 
     def finish(self) -> None:
         """Call the strategies' ``on_stop`` and deliver what they send."""
         self._send(self.kernel.stop())
 
+    def send(self, commands: Sequence[Command]) -> None:
+        """Route commands produced outside ``step`` (operator actions) like the kernel's own."""
+        self._send(commands)
+
+    def take_commands(self) -> list[Command]:
+        """The deferred commands, oldest first; the driver forgets them."""
+        out, self._outbox = self._outbox, []
+        return out
+
+    def has_commands(self) -> bool:
+        return bool(self._outbox)
+
+    def execute(self, command: Command) -> None:
+        """Send one (deferred) command to its venue now and process what follows from it."""
+        self._execute((command,))
+
+    def _handle(self, item: Event | KernelCommand) -> None:
+        commands = self.kernel.handle(item)
+        if self._on_notice is not None:
+            for notice in self.kernel.take_notices():
+                self._on_notice(notice)
+        self._send(commands)
+
     def _advance(self, ts: int) -> None:
         for timer in self.clock.advance_to(ts):
-            self._send(self.kernel.handle(timer))
+            self._handle(timer)
+
+    def _deliver_others(self, port: VenuePort, now: int) -> None:
+        for other in self.venues.values():
+            due = other.next_arrival_ns()
+            if other is not port and due is not None and due <= now:
+                for order_event in other.deliver_until(now):
+                    self._on_order_event(order_event)
 
     def _on_order_event(self, event: OrderEvent) -> None:
         if self._record:
@@ -117,34 +211,31 @@ class Replay:
         self.stats.order_events += 1
         if isinstance(event, OrderFilled):
             self.stats.fills += 1
-        self._send(self.kernel.handle(event))
+        self._handle(event)
         if self._on_order_event_cb is not None:
             self._on_order_event_cb(event)
-
-    def send(self, commands: Sequence[Command]) -> None:
-        """Route commands produced outside ``step`` (operator actions) like the kernel's own."""
-        self._send(commands)
-
-    def execute(self, command: Command) -> None:
-        """Send one (deferred) command to the venue now and process what follows from it."""
-        self._execute((command,))
 
     def _send(self, commands: Sequence[Command]) -> None:
         if not commands:
             return
         if self._defer:
-            self.outbox.extend(commands)
+            self._outbox.extend(commands)
         else:
             self._execute(commands)
 
     def _execute(self, commands: Sequence[Command]) -> None:
         now = self.clock.now_ns()
+        touched: list[VenuePort] = []
         for command in commands:
             if self._on_command is not None:
                 self._on_command(command)
-            self.venue.execute(command, now)
+            port = self.venue_of(command.instrument_id)
+            port.execute(command, now)
+            if port not in touched:
+                touched.append(port)
             self.stats.commands += 1
-        due = self.venue.next_arrival_ns()
-        if due is not None and due <= now:  # zero latency: the venue sees it at once
-            for order_event in self.venue.deliver_until(now):
-                self._on_order_event(order_event)
+        for port in touched:
+            due = port.next_arrival_ns()
+            if due is not None and due <= now:  # zero latency: the venue sees it at once
+                for order_event in port.deliver_until(now):
+                    self._on_order_event(order_event)

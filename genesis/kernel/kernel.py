@@ -35,6 +35,17 @@ reduce-only and skip the sizing checks (never the instrument filters).
 
 Every hook runs behind the guard: an exception disables that strategy,
 emits ``StrategyErrored``, and the kernel carries on with the others.
+
+The kill switch is the kernel's too (RK-2). ``EngageKillSwitch`` and
+``ResetKillSwitch`` are fed in like events, wherever they come from (an
+operator's request, a reconciliation that cannot explain the venue, the
+venue refusing the key); the daily-loss limit is checked after every market
+event, in event time, so a backtest with a tier trips it exactly where
+paper and live would. An engagement denies new exposure and cancels working
+orders (all of them, or flattens, for a command; only the entries for the
+daily loss, so open positions keep their stops). What changed comes out as
+notices (``KillSwitchChanged``, ``DailyLossBaseline``) for the shell to
+journal: ``take_notices()``.
 """
 
 from __future__ import annotations
@@ -46,13 +57,22 @@ from decimal import Decimal
 from typing import Any
 
 from genesis.core.clock import Clock
-from genesis.core.commands import CancelOrder, Command, SubmitOrder
+from genesis.core.commands import (
+    CancelOrder,
+    Command,
+    EngageKillSwitch,
+    KernelCommand,
+    ResetKillSwitch,
+    SubmitOrder,
+)
 from genesis.core.enums import OrderStatus, Side
 from genesis.core.events import (
     Bar,
     BookDelta,
     BookSnapshot,
     Event,
+    KillSwitchChanged,
+    MarketEvent,
     OrderDenied,
     OrderEvent,
     OrderFilled,
@@ -66,9 +86,9 @@ from genesis.core.events import (
 from genesis.core.instruments import Instrument
 from genesis.core.money import ZERO
 from genesis.core.orders import Order
-from genesis.engine.market import MarketView
 from genesis.errors import IllegalTransition
 from genesis.execution.oms import OrderManager
+from genesis.kernel.market import MarketView
 from genesis.risk.checks import RiskInput
 from genesis.risk.engine import RiskEngine
 from genesis.strategies.base import Strategy
@@ -132,10 +152,13 @@ class Kernel:
         self._reduce_only: set[str] = set()
         self._oco_group: dict[str, str] = {}  # exit order id -> its OCO group id
         self._outbox: list[Command] = []
+        self._notices: list[Event] = []
         self._internal: deque[Event] = deque()
         self._dispatch: dict[type, Callable[[Any], None]] = self._dispatch_table()
         self._market_on_bar = self.market.on_bar  # bound once for the bar path
         self._mark = portfolio.mark
+        # the daily-loss check after each market event, or None (no limit: nothing to do)
+        self._loss_check = self._check_daily_loss if risk.switch.daily_loss is not None else None
 
     # --- wiring -----------------------------------------------------------
 
@@ -174,9 +197,12 @@ class Kernel:
 
     def cancel_all(self, strategy_id: str | None = None) -> Sequence[Command]:
         """Request cancellation of every open order (of one strategy, or all); return commands."""
+        self._cancel_all(strategy_id)
+        return self._drain()
+
+    def _cancel_all(self, strategy_id: str | None = None) -> None:
         for order in self.oms.open_orders(strategy_id):
             self._cancel(order)
-        return self._drain()
 
     def flatten(self, strategy_id: str | None = None) -> Sequence[Command]:
         """Emergency: cancel open orders and close every position at market (reduce-only).
@@ -184,8 +210,11 @@ class Kernel:
         Returns:
             The cancel and market-order commands, in that order.
         """
-        for order in self.oms.open_orders(strategy_id):
-            self._cancel(order)
+        self._flatten(strategy_id)
+        return self._drain()
+
+    def _flatten(self, strategy_id: str | None) -> None:
+        self._cancel_all(strategy_id)
         for sid, strategy in self.strategies.items():
             if strategy_id is not None and sid != strategy_id:
                 continue
@@ -197,7 +226,6 @@ class Kernel:
                 order = strategy.ctx.orders.market(instrument_id, side, abs(qty))
                 self._reduce_only.add(order.client_order_id)
                 self._submit(order)
-        return self._drain()
 
     def is_flat(self) -> bool:
         """No open orders and no position in any strategy's instruments."""
@@ -238,6 +266,8 @@ class Kernel:
             BookSnapshot: self._on_book,
             BookDelta: self._on_book,
             TimerFired: self._on_timer,
+            EngageKillSwitch: self._on_engage,
+            ResetKillSwitch: self._on_reset,
         }
         for event_type in _order_event_types():
             table[event_type] = self._on_order_event
@@ -257,8 +287,8 @@ class Kernel:
             self._guarded(strategy, strategy.on_stop)
         return self._drain()
 
-    def handle(self, event: Event) -> Sequence[Command]:
-        """Process one event; return the commands to carry to venues, in order.
+    def handle(self, event: Event | KernelCommand) -> Sequence[Command]:
+        """Process one event (or kernel command); return the commands for venues, in order.
 
         Raises:
             TypeError: the kernel has no handler for this event type.
@@ -267,14 +297,53 @@ class Kernel:
         if handler is None:
             raise TypeError(f"kernel cannot handle {type(event).__name__}")
         handler(event)
+        if self._loss_check is not None and isinstance(event, MarketEvent):
+            self._loss_check()
         return self._drain()
 
     def handle_bar(self, bar: Bar) -> Sequence[Command]:
         """``handle`` for a bar, without the type dispatch (the backtest's hot path)."""
         self._on_bar(bar)
+        if self._loss_check is not None:
+            self._loss_check()
         if self._internal or self._outbox:
             return self._drain()
         return ()
+
+    def take_notices(self) -> list[Event]:
+        """What the kernel decided that the shell must journal (kill switch, baselines)."""
+        notices, self._notices = self._notices, []
+        return notices
+
+    # --- the kill switch --------------------------------------------------
+
+    def _on_engage(self, command: EngageKillSwitch) -> None:
+        now = self.clock.now_ns()
+        self._notices.append(
+            self.risk.switch.engage(
+                now, command.reason, command.source, command.request_id, command.flatten
+            )
+        )
+        if command.flatten:
+            self._flatten(None)
+        else:
+            self._cancel_all(None)
+
+    def _on_reset(self, command: ResetKillSwitch) -> None:
+        equity = self.portfolio.equity()
+        self._notices.extend(
+            self.risk.switch.reset(self.clock.now_ns(), command.reason, command.request_id, equity)
+        )
+
+    def _check_daily_loss(self) -> None:
+        events = self.risk.switch.on_equity(self.clock.now_ns(), self.portfolio.equity())
+        if not events:
+            return
+        self._notices.extend(events)
+        if any(isinstance(e, KillSwitchChanged) for e in events):
+            for order in self.oms.open_orders():  # the entries: open positions keep their exits
+                if order.client_order_id not in self._reduce_only:
+                    self._cancel(order)
 
     def _drain(self) -> Sequence[Command]:
         internal = self._internal

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 
+from genesis.core.money import ZERO
 from genesis.core.orders import Order
 from genesis.errors import RiskRejected
 from genesis.risk.checks import (
@@ -28,6 +29,7 @@ from genesis.risk.checks import (
     check_stop_loss,
 )
 from genesis.risk.limits import TIER_LIMITS, Tier
+from genesis.risk.monitor import DailyLossMonitor, KillSwitch
 
 __all__ = ["RiskEngine"]
 
@@ -35,7 +37,11 @@ __all__ = ["RiskEngine"]
 class RiskEngine:
     """Approves or refuses orders; counts refusals by code."""
 
-    def __init__(self, tier: Tier | None = None) -> None:
+    def __init__(
+        self, tier: Tier | None = None, *, daily_loss_limit: Decimal | None = None
+    ) -> None:
+        """``daily_loss_limit`` (a fraction) arms the daily-loss kill switch; by default a
+        tier's limit, and none without a tier (a research backtest is unconstrained)."""
         self.tier = tier
         self.limits = TIER_LIMITS[tier] if tier is not None else None
         checks: list[Check] = [check_instrument_filters, check_cash]
@@ -43,7 +49,15 @@ class RiskEngine:
             checks += [check_stop_loss, check_position_size]
         self._checks = tuple(checks)
         self.rejections: Counter[str] = Counter()
-        self.kill_switch: str | None = None  # the reason, while new exposure is blocked
+        if daily_loss_limit is None and self.limits is not None:
+            daily_loss_limit = self.limits.max_daily_loss_pct
+        monitor = None if daily_loss_limit is None else DailyLossMonitor(daily_loss_limit, ZERO)
+        self.switch = KillSwitch(monitor)
+
+    @property
+    def kill_switch(self) -> str | None:
+        """The reason, while the kill switch blocks new exposure; else None."""
+        return self.switch.reason
 
     def check(self, order: Order, build_input: Callable[[], RiskInput]) -> RiskRejected | None:
         """Run every check; the first refusal wins.
@@ -62,13 +76,6 @@ class RiskEngine:
                 self.rejections[refusal.code] += 1
                 return refusal
         return None
-
-    def engage_kill_switch(self, reason: str) -> None:
-        """Block every order that adds exposure until ``reset_kill_switch`` (RK-2)."""
-        self.kill_switch = reason
-
-    def reset_kill_switch(self) -> None:
-        self.kill_switch = None
 
     @property
     def rejected(self) -> int:

@@ -1,23 +1,29 @@
-"""The daily-loss monitor (RK-1 max daily loss, RK-2 kill switch), driven by event time.
+"""The kill switch and the daily-loss limit (RK-1 max daily loss, RK-2), in event time.
 
-It measures the loss from the equity at the first event of each UTC day. Past
-the limit it engages the risk engine's kill switch (new exposure blocked,
-exits still allowed). The switch stays engaged, across days and restarts,
-until an operator resets it (P10); ``rebase`` then measures the day's loss
-from the equity at the reset. It reads only the clock and equity it is
-given, so a replay rebuilds the same decisions. A live restart cannot
-replay, so it ``restore``s the day's baseline from its journal: otherwise a
-crash loop would re-measure the day from each restart's equity and the
-limit would never trip.
+The kernel owns one ``KillSwitch``. It is changed only by the kernel's
+commands (``EngageKillSwitch``, ``ResetKillSwitch``) and by the daily-loss
+check the kernel runs after every market event, in every mode (a backtest
+with a tier trips it exactly as paper and live do). Each change returns the
+events that say so (``KillSwitchChanged``, ``DailyLossBaseline``), which the
+shell journals; nothing here reads a clock or does I/O, so a recovery
+rebuild that replays the same events and commands reaches the same state.
+
+The daily loss is measured from the equity at the first event of each UTC
+day. Past the limit the switch engages (new exposure denied, exits allowed)
+and stays engaged, across days and restarts, until an operator resets it;
+the reset measures the day's loss again from the equity at the reset. A
+live restart cannot replay, so it ``restore``s the day's journaled baseline:
+otherwise a crash loop would re-measure the day from each restart's equity
+and the limit would never trip.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from genesis.risk.engine import RiskEngine
+from genesis.core.events import DailyLossBaseline, Event, KillSwitchChanged
 
-__all__ = ["DailyLossMonitor", "day_of"]
+__all__ = ["DailyLossMonitor", "KillSwitch", "day_of"]
 
 _DAY_NS = 86_400 * 1_000_000_000
 
@@ -28,27 +34,27 @@ def day_of(now_ns: int) -> int:
 
 
 class DailyLossMonitor:
-    """Engages and resets the kill switch of ``risk`` on a daily loss limit."""
+    """The day's baseline equity and the loss limit measured from it."""
 
-    def __init__(self, risk: RiskEngine, limit: Decimal, start_equity: Decimal) -> None:
+    def __init__(self, limit: Decimal, start_equity: Decimal) -> None:
         if not Decimal(0) < limit < Decimal(1):
             raise ValueError(f"daily loss limit must be a fraction in (0, 1), was {limit}")
-        self.risk = risk
         self.limit = limit
         self.day: int | None = None
         self.day_start = start_equity
 
-    def update(self, now_ns: int, equity: Decimal) -> str | None:
-        """Check after an event; return "engaged" when it engages the switch, else None."""
+    def update(self, now_ns: int, equity: Decimal) -> tuple[bool, str | None]:
+        """After an event: (the baseline moved to a new day, the breach sentence or None)."""
         day = day_of(now_ns)
         if day != self.day:
             self.day, self.day_start = day, equity
-            return None
+            return True, None
+        if self.day_start <= 0:
+            return False, None
         loss = (self.day_start - equity) / self.day_start
-        if loss > self.limit and self.risk.kill_switch is None:
-            self.risk.engage_kill_switch(f"daily loss {loss:.4%} exceeds {self.limit:.2%}")
-            return "engaged"
-        return None
+        if loss > self.limit:
+            return False, f"daily loss {loss:.4%} exceeds {self.limit:.2%}"
+        return False, None
 
     def rebase(self, equity: Decimal) -> None:
         """After an operator's reset: today's loss counts from ``equity``, not the day's start."""
@@ -63,3 +69,71 @@ class DailyLossMonitor:
         if not day_start.is_finite() or day_start <= 0:
             raise ValueError(f"day start equity must be a finite decimal > 0, was {day_start}")
         self.day, self.day_start = day, day_start
+
+
+class KillSwitch:
+    """Engaged or clear, with the reason and source; optionally watching the daily loss."""
+
+    def __init__(self, daily_loss: DailyLossMonitor | None = None) -> None:
+        self.daily_loss = daily_loss
+        self.reason: str | None = None  # while engaged: new exposure is blocked
+        self.source = ""
+
+    def engage(
+        self, now_ns: int, reason: str, source: str, request_id: str = "", flatten: bool = False
+    ) -> KillSwitchChanged:
+        """Engage (again, if already engaged: the newest reason wins)."""
+        self.reason, self.source = reason, source
+        return KillSwitchChanged(
+            ts_event=now_ns, ts_init=now_ns, engaged=True, reason=reason, source=source,
+            request_id=request_id, flatten=flatten,
+        )  # fmt: skip
+
+    def reset(self, now_ns: int, reason: str, request_id: str, equity: Decimal) -> list[Event]:
+        """Clear it; the day's loss counts from ``equity`` from now on."""
+        self.reason, self.source = None, ""
+        events: list[Event] = [
+            KillSwitchChanged(
+                ts_event=now_ns,
+                ts_init=now_ns,
+                engaged=False,
+                reason=reason,
+                source="operator",
+                request_id=request_id,
+            )
+        ]
+        monitor = self.daily_loss
+        if monitor is not None and monitor.day is not None:
+            monitor.rebase(equity)
+            events.append(self._baseline(now_ns, monitor))
+        return events
+
+    def on_equity(self, now_ns: int, equity: Decimal) -> list[Event]:
+        """The daily-loss check after a market event; the events it causes (usually none)."""
+        monitor = self.daily_loss
+        if monitor is None:
+            return []
+        new_day, breach = monitor.update(now_ns, equity)
+        if new_day:
+            return [self._baseline(now_ns, monitor)]
+        if breach is None or self.reason is not None:
+            return []
+        return [self.engage(now_ns, breach, "daily_loss")]
+
+    def restore_baseline(self, now_ns: int, day: int, day_start: Decimal) -> DailyLossBaseline:
+        """A live restart continues the day measured before it (see the module docstring).
+
+        Raises:
+            ValueError: no daily-loss limit, or ``day_start`` is not a finite equity > 0.
+        """
+        if self.daily_loss is None:
+            raise ValueError("no daily loss limit to restore a baseline for")
+        self.daily_loss.restore(day, day_start)
+        return self._baseline(now_ns, self.daily_loss)
+
+    @staticmethod
+    def _baseline(now_ns: int, monitor: DailyLossMonitor) -> DailyLossBaseline:
+        assert monitor.day is not None
+        return DailyLossBaseline(
+            ts_event=now_ns, ts_init=now_ns, day=monitor.day, day_start_equity=monitor.day_start
+        )

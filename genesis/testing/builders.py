@@ -25,12 +25,12 @@ from genesis.core.enums import AccountingMethod, LiquiditySide, OrderType, Side,
 from genesis.core.events import Bar, OrderEvent, OrderFilled, StrategyErrored, TimerFired
 from genesis.core.orders import Order
 from genesis.data.loaders import read_bars
-from genesis.engine.kernel import Kernel
 from genesis.exchange.fills import FeeModel, LatencyModel, SlippageModel
 from genesis.exchange.simulated import SimulatedVenue
+from genesis.kernel.builder import SessionSpec, build_kernel
+from genesis.kernel.kernel import Kernel
 from genesis.portfolio import Portfolio
 from genesis.resources import BTCUSDT_1M_BARS
-from genesis.risk.engine import RiskEngine
 from genesis.risk.limits import Tier
 from genesis.strategies.base import Strategy
 from genesis.testing.instruments import BTCUSDT, lookup
@@ -220,8 +220,13 @@ def make_venue(
 
 def make_portfolio(balances: Mapping[str, Decimal] | None = None) -> Portfolio:
     """A FIFO Portfolio measured in USDT; 100,000 USDT unless ``balances``."""
-    start = dict(balances) if balances is not None else {"USDT": _DEFAULT_CASH}
-    return Portfolio(lookup, method=AccountingMethod.FIFO, balances=start, base_currency="USDT")
+    return Portfolio(
+        lookup, method=AccountingMethod.FIFO, balances=_balances(balances), base_currency="USDT"
+    )
+
+
+def _balances(balances: Mapping[str, Decimal] | None) -> dict[str, Decimal]:
+    return dict(balances) if balances is not None else {"USDT": _DEFAULT_CASH}
 
 
 class RecordingLog:
@@ -258,14 +263,11 @@ def make_kernel(
     start_ns: int = T0,
 ) -> Kernel:
     """A Kernel with a SimClock at ``start_ns``, a fresh portfolio and a RecordingLog."""
-    return Kernel(
-        clock=SimClock(start_ns),
-        instruments=lookup,
-        portfolio=make_portfolio(balances),
-        risk=RiskEngine(tier),
-        fee_rate=fee_rate,
-        log=RecordingLog(),
-    )
+    spec = SessionSpec(
+        instruments=lookup, balances=_balances(balances), base_currency="USDT", tier=tier,
+        fee_rate=fee_rate, start_ns=start_ns,
+    )  # fmt: skip
+    return build_kernel(spec, RecordingLog())
 
 
 class Harness:

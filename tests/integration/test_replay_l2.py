@@ -6,16 +6,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from genesis import resources
-from genesis.backtesting.replay import Replay, merge_streams
-from genesis.core.clock import SimClock
 from genesis.core.enums import Side
 from genesis.core.events import BookDelta, BookSnapshot, OrderFilled
 from genesis.data.capture import read_binance_streams, read_spot_capture
-from genesis.engine.kernel import Kernel
 from genesis.exchange.fills import FeeModel
 from genesis.exchange.simulated import SimulatedVenue
+from genesis.kernel.builder import SessionSpec, StrategySpec, build_kernel
+from genesis.kernel.driver import Driver, merge_streams
 from genesis.portfolio import Portfolio
-from genesis.risk.engine import RiskEngine
 from genesis.strategies.base import Strategy
 from genesis.strategies.params import StrategyParams
 from genesis.testing.instruments import lookup
@@ -55,21 +53,18 @@ class BookTaker(Strategy[TakerParams]):
             self.ctx.submit(self.ctx.orders.market(update.instrument_id, Side.SELL, position))
 
 
-def _run(symbol: str = "BTCUSDT") -> tuple[Replay, Portfolio]:
+def _run(symbol: str = "BTCUSDT") -> tuple[Driver, Portfolio]:
     balances = {"USDT": Decimal(100_000)}
     fees = FeeModel(maker_bps=Decimal(1), taker_bps=Decimal(10))
     venue = SimulatedVenue(instruments=lookup, balances=balances, fees=fees)
-    portfolio = Portfolio(lookup, balances=balances, base_currency="USDT")
-    kernel = Kernel(
-        clock=SimClock(),
-        instruments=lookup,
-        portfolio=portfolio,
-        risk=RiskEngine(),
-        fee_rate=fees.worst_rate,
-        log=_Log(),
-    )
-    kernel.add_strategy(BookTaker, "taker", TakerParams(), (symbol,))
-    replay = Replay(kernel, venue)
+    spec = SessionSpec(
+        instruments=lookup, balances=balances, base_currency="USDT", fee_rate=fees.worst_rate,
+        strategies=[StrategySpec(cls=BookTaker, strategy_id="taker", params=TakerParams(),
+                                 instruments=(symbol,))],
+    )  # fmt: skip
+    kernel = build_kernel(spec, _Log())
+    portfolio = kernel.portfolio
+    replay = Driver(kernel, venue)
     replay.run(read_binance_streams(STREAMS, symbol))
     replay.finish()
     return replay, portfolio
