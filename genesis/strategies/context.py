@@ -12,7 +12,7 @@ from genesis.core.orders import Order
 from genesis.execution.factory import OrderFactory
 
 if TYPE_CHECKING:
-    from genesis.engine.market import MarketView
+    from genesis.kernel.market import MarketView
 
 __all__ = ["PortfolioView", "StrategyContext"]
 

@@ -23,7 +23,7 @@ from genesis.core.events import (
     TimerFired,
 )
 from genesis.core.orders import Order
-from genesis.engine.kernel import Kernel
+from genesis.kernel.kernel import Kernel
 from genesis.risk.limits import Tier
 from genesis.strategies.base import Strategy
 from genesis.strategies.params import StrategyParams
