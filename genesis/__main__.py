@@ -30,9 +30,9 @@ class _Parser(argparse.ArgumentParser):
 # with ``run(args) -> int``; ``COMMANDS`` maps a sub-command to its module.
 _CLI_MODULES = (
     "genesis.backtesting.cli",
-    "genesis.engine.cli",
+    "genesis.daemon.cli",
     "genesis.config.cli",
-    "genesis.engine.control",
+    "genesis.daemon.control",
     "genesis.exchange.sandbox.cli",
     "genesis.data.cli",
 )

@@ -34,13 +34,13 @@ from genesis.core.commands import SubmitOrder
 from genesis.core.events import MarketEvent, OrderEvent, OrderFilled
 from genesis.core.instruments import InstrumentTable
 from genesis.data.sources import open_events
-from genesis.engine.control import CLEARED, ENGAGED, ControlRequest, kill_state
-from genesis.engine.crashpoints import crash_point
+from genesis.daemon.control import CLEARED, ENGAGED, ControlRequest, kill_state
+from genesis.daemon.crashpoints import crash_point
 from genesis.engine.daemon_control import DaemonControl, recovery_actions
 from genesis.engine.daemon_logs import DaemonLogs
 from genesis.engine.daemon_reload import DaemonReload
-from genesis.engine.health import Health, HealthMonitor, Level, queue_health
-from genesis.engine.journal import (
+from genesis.daemon.health import Health, HealthMonitor, Level, queue_health
+from genesis.daemon.records import (
     event_record,
     fill_record,
     intent_record,
@@ -49,13 +49,13 @@ from genesis.engine.journal import (
     reconcile_fills,
 )
 from genesis.kernel.kernel import Kernel
-from genesis.engine.live_bridge import VenueWake
-from genesis.engine.live_reconcile import PAPER, check_session_mode
+from genesis.daemon.venues import VenueWake
+from genesis.daemon.reconcile import PAPER, check_session_mode
 from genesis.engine.market_data import LIVE, LiveMarket, MarketData
-from genesis.engine.queues import BoundedQueue, QueuePolicy
-from genesis.engine.reload import ConfigChange
-from genesis.engine.supervisor import supervise
-from genesis.engine.systemd import Notifier
+from genesis.daemon.queues import BoundedQueue, QueuePolicy
+from genesis.daemon.reload import ConfigChange
+from genesis.daemon.supervision import supervise
+from genesis.daemon.systemd import Notifier
 from genesis.errors import ConfigError, DataError, GenesisError
 from genesis.exchange.fills import FeeModel
 from genesis.exchange.simulated import SimulatedVenue

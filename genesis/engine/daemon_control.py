@@ -1,7 +1,7 @@
 """The daemon's operator controls: the durable kill switch (P10) and journal faults (R17).
 
 Mixed into the daemon. Kill and reset requests come from the journal (see
-``genesis.engine.control``) and are applied between two market events; a
+``genesis.daemon.control``) and are applied between two market events; a
 recovery rebuild re-applies the handled ones at the event index where they
 happened, so a restart comes up exactly as killed as it went down.
 """
@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from genesis.config.models import StrategyConfig
 from genesis.core.commands import Command
-from genesis.engine.control import CLEARED, ENGAGED, KILL, ControlRequest, pending_requests
-from genesis.engine.health import Health, HealthMonitor, Level
+from genesis.daemon.control import CLEARED, ENGAGED, KILL, ControlRequest, pending_requests
+from genesis.daemon.health import Health, HealthMonitor, Level
 from genesis.errors import StorageError
 from genesis.storage.repository import AuditRecord
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from genesis.kernel.driver import Replay
     from genesis.engine.daemon import DaemonConfig, Inbound
     from genesis.kernel.kernel import Kernel
-    from genesis.engine.queues import BoundedQueue
+    from genesis.daemon.queues import BoundedQueue
     from genesis.risk.monitor import DailyLossMonitor
     from genesis.storage.repository import SqlRepository
     from genesis.storage.writer import BatchingWriter

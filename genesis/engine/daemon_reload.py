@@ -16,14 +16,14 @@ import watchfiles
 
 from genesis.config.loader import load_strategy_config
 from genesis.config.models import StrategyConfig
-from genesis.engine.reload import ConfigChange, refusal, where
+from genesis.daemon.reload import ConfigChange, refusal, where
 from genesis.errors import ConfigError
 from genesis.strategies import registry
 
 if TYPE_CHECKING:
     from genesis.engine.daemon import DaemonConfig, Inbound
     from genesis.kernel.kernel import Kernel
-    from genesis.engine.queues import BoundedQueue
+    from genesis.daemon.queues import BoundedQueue
 
 __all__ = ["DaemonReload"]
 

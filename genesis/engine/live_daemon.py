@@ -42,12 +42,12 @@ from genesis.core.clock import SimClock
 from genesis.core.commands import CancelAllOrders, Command
 from genesis.core.enums import OrderStatus
 from genesis.core.events import MarketEvent
-from genesis.engine.control import ENGAGED, REFUSED, RESET, ControlRequest, kill_state
+from genesis.daemon.control import ENGAGED, REFUSED, RESET, ControlRequest, kill_state
 from genesis.engine.daemon import DaemonConfig, PaperDaemon, serve
-from genesis.engine.health import Health, Level
+from genesis.daemon.health import Health, Level
 from genesis.kernel.kernel import Kernel
-from genesis.engine.live_bridge import WAKE, LiveReplay, VenueBridge
-from genesis.engine.live_reconcile import (
+from genesis.daemon.venues import WAKE, LiveReplay, VenueBridge
+from genesis.daemon.reconcile import (
     BASELINE,
     LIVE,
     Reconciliation,

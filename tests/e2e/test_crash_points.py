@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from genesis.engine.crashpoints import HOOKS
+from genesis.daemon.crashpoints import HOOKS
 
 ROOT = Path(__file__).resolve().parents[2]
 BARS = 12000

@@ -25,7 +25,7 @@ from genesis.data.book import OrderBook
 from genesis.data.capture_check import SymbolReport, check_capture
 from genesis.data.recorder import Recorder, RecorderConfig, RecorderSummary
 from genesis.data.sources import open_events
-from genesis.engine.supervisor import Backoff
+from genesis.daemon.supervision import Backoff
 from genesis.resources import SPOT_CAPTURE
 
 SYMBOLS = ("NKNUSDT", "BLZETH")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from genesis.engine.control import (
+from genesis.daemon.control import (
     CLEARED,
     ENGAGED,
     KILL,

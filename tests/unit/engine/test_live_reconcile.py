@@ -13,8 +13,8 @@ from genesis.core.enums import LiquiditySide, OrderType, Side
 from genesis.core.events import OrderAccepted, OrderFilled
 from genesis.core.instruments import load_exchange_info
 from genesis.engine.daemon import DaemonConfig, run_paper
-from genesis.engine.live_bridge import Mailbox
-from genesis.engine.live_reconcile import (
+from genesis.daemon.venues import Mailbox
+from genesis.daemon.reconcile import (
     check_session_mode,
     last_trade_ids,
     reconcile,

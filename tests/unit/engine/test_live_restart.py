@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from genesis.core.enums import Side
 from genesis.engine.live_daemon import LiveDaemon
-from genesis.engine.live_reconcile import (
+from genesis.daemon.reconcile import (
     BASELINE,
     Reconciliation,
     baseline_detail,

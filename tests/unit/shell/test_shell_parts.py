@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from genesis.engine.health import Health, HealthMonitor, Level, queue_health
-from genesis.engine.queues import BoundedQueue, QueuePolicy
-from genesis.engine.supervisor import Backoff, supervise
+from genesis.daemon.health import Health, HealthMonitor, Level, queue_health
+from genesis.daemon.queues import BoundedQueue, QueuePolicy
+from genesis.daemon.supervision import Backoff, supervise
 
 
 def test_drop_oldest_keeps_the_freshest_and_counts_drops() -> None:
@@ -119,7 +119,7 @@ def test_sd_notify_datagrams_reach_the_socket(tmp_path) -> None:  # type: ignore
     """Under systemd (NOTIFY_SOCKET set) READY and STATUS arrive as one datagram; the watchdog is half of WATCHDOG_USEC."""
     import socket
 
-    from genesis.engine.systemd import Notifier
+    from genesis.daemon.systemd import Notifier
 
     path = str(tmp_path / "notify.sock")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
@@ -132,7 +132,7 @@ def test_sd_notify_datagrams_reach_the_socket(tmp_path) -> None:  # type: ignore
 
 def test_sd_notify_is_a_no_op_outside_systemd() -> None:
     """Without NOTIFY_SOCKET nothing is sent and nothing fails."""
-    from genesis.engine.systemd import Notifier
+    from genesis.daemon.systemd import Notifier
 
     notifier = Notifier({})
     assert (notifier.enabled, notifier.notify("READY=1"), notifier.watchdog_interval_s()) == (

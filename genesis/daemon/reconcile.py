@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from genesis.engine.journal import fill_record
+from genesis.daemon.records import fill_record
 from genesis.errors import ConfigError
 from genesis.exchange.live import VenueOrder, VenueSnapshot
 from genesis.storage.repository import AuditRecord, BalanceRecord, FillRecord, PositionRecord
