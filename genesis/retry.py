@@ -97,7 +97,7 @@ class Backoff:
         seed: seeds a private ``random.Random`` when ``rng`` is None.
     """
 
-    __slots__ = ("_rng", "failures", "policy")
+    # no __slots__: reliability tests wrap ``next_delay`` on one instance to record delays
 
     def __init__(
         self, policy: BackoffPolicy | None = None, *, rng: random.Random | None = None,

@@ -34,10 +34,10 @@ from websockets.exceptions import WebSocketException
 from genesis.core.events import BookDelta, MarketEvent
 from genesis.data.book import BookSyncStats
 from genesis.errors import RateLimited, VenueError
-from genesis.exchange.binance.backoff import Backoff
 from genesis.exchange.binance.feedcore import FeedCore
 from genesis.exchange.binance.ratelimit import depth_weight
 from genesis.exchange.binance.rest import BinanceRest
+from genesis.retry import Backoff, BackoffPolicy
 
 __all__ = ["BinanceMarketFeed", "FeedConfig", "FeedStats"]
 
@@ -66,6 +66,10 @@ class FeedConfig:
     max_message_bytes: int = 1 << 20
     queue_size: int = 100_000
     seed: int = 0
+
+    def backoff_policy(self) -> BackoffPolicy:
+        """Reconnect delays: full jitter over [initial, min(max, initial * 2**n)]."""
+        return BackoffPolicy(initial_s=self.backoff_initial_s, cap_s=self.backoff_max_s)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,7 +131,7 @@ class BinanceMarketFeed:
         self._url += "/".join(self._core.subscribed)
         self._mono = monotonic
         self._sleep = sleep
-        self._backoff = Backoff(config.backoff_initial_s, config.backoff_max_s, config.seed)
+        self._backoff = Backoff(config.backoff_policy(), seed=config.seed)
         self._queue: asyncio.Queue[MarketEvent | None] = asyncio.Queue(config.queue_size)
         self._rotate = asyncio.Event()
         self._wake = asyncio.Event()

@@ -25,11 +25,11 @@ import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
-from genesis.exchange.binance.backoff import Backoff
 from genesis.exchange.binance.clock import ServerClock
 from genesis.exchange.binance.errors import AUTH_CODES, AuthError
 from genesis.exchange.binance.parse import Malformed, decode_object
 from genesis.exchange.binance.signing import Credentials
+from genesis.retry import Backoff, BackoffPolicy
 
 __all__ = ["BinanceUserStream", "UserStreamConfig", "UserStreamStats"]
 
@@ -49,6 +49,10 @@ class UserStreamConfig:
     max_connection_age_s: float = 23.5 * 3600
     recv_window_ms: int = 5000
     seed: int = 0
+
+    def backoff_policy(self) -> BackoffPolicy:
+        """Reconnect delays: full jitter over [initial, min(max, initial * 2**n)]."""
+        return BackoffPolicy(initial_s=self.backoff_initial_s, cap_s=self.backoff_max_s)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,8 +102,7 @@ class BinanceUserStream:
         self._on_auth_error = on_auth_error
         self.config = config or UserStreamConfig()
         self._mono = monotonic
-        self._backoff = Backoff(self.config.backoff_initial_s, self.config.backoff_max_s,
-                                self.config.seed)  # fmt: skip
+        self._backoff = Backoff(self.config.backoff_policy(), seed=self.config.seed)
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_event = monotonic()
