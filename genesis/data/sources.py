@@ -148,6 +148,7 @@ def parse_data_arg(text: str) -> DataSpec:
     Raises:
         ConfigError: an empty part, a missing file, an unknown file type, a bar
             file whose symbol its name does not tell, or quote bars (no reader).
+        DataError: a bar file whose header cannot be read.
     """
     where = f"--data {text!r}"
     if not text.strip():
@@ -226,8 +227,11 @@ def _name_symbol(path: Path, where: str) -> str:
 
 
 def _check_bar_header(path: Path, where: str) -> None:
-    with _open_text(path) as handle:
-        header = {column.strip().lower() for column in handle.readline().split(",")}
+    try:
+        with _open_text(path) as handle:
+            header = {column.strip().lower() for column in handle.readline().split(",")}
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise DataError(f"{where}: cannot read {path.name}: {exc}") from exc
     if "open" not in header and "bid_open" in header:
         raise ConfigError(
             f"{where}: {path.name} holds quote bars (bid/ask OHLC), which have no reader; "
