@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from genesis.errors import ConfigError, StorageError
+from genesis.retry import Backoff, BackoffPolicy, retry
 from genesis.storage.repository import OrderRecord, Repository, WriteRecord
 
 __all__ = ["BatchingWriter", "QueueStats"]
@@ -67,6 +68,7 @@ class BatchingWriter:
         write_timeout_s: float = 30.0,
         on_fault: Callable[[StorageError], None] | None = None,
         on_recovered: Callable[[float], None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if max_depth < 1 or max_batch < 1:
             raise ConfigError(
@@ -82,11 +84,15 @@ class BatchingWriter:
         self._batches = 0
         self._failures = 0
         self._outages = 0
-        self._retry = (retry_base_s, retry_cap_s)
+        try:  # no jitter: one database, nobody to spread apart; exact min(cap, base * 2**n)
+            self._retry = BackoffPolicy(initial_s=retry_base_s, cap_s=retry_cap_s, jitter=0.0)
+        except ValueError as exc:
+            raise ConfigError(f"writer retry: {exc}") from None
         self._close_timeout_s = close_timeout_s
         self._write_timeout_s = write_timeout_s
         self._on_fault = on_fault
         self._on_recovered = on_recovered
+        self._sleep = sleep  # the retry wait, injected so tests do not wait
         self.fault: StorageError | None = None  # set while commits fail (being retried)
 
     async def __aenter__(self) -> BatchingWriter:
@@ -217,32 +223,33 @@ class BatchingWriter:
         self, records: list[WriteRecord], batch: Sequence[_Item]
     ) -> None:
         """Retry a transiently failing transaction until it commits (fail closed)."""
-        attempt, started = 0, 0.0
-        while True:
-            try:
-                await self._write_once(records)
-                break
-            except Exception as exc:
-                self._failures += 1
-                if not isinstance(exc, StorageError) or not exc.transient:
-                    # a bug, not the environment: retrying cannot help; never leave a
-                    # caller waiting on a drain task that died
-                    error = (
-                        exc
-                        if isinstance(exc, StorageError)
-                        else StorageError(f"storage write failed: {type(exc).__name__}: {exc}")
-                    )
-                    self._fail(error, batch)
-                    raise error from exc
-                if self.fault is None:
-                    self._outages += 1
-                    started = asyncio.get_running_loop().time()
-                    if self._on_fault is not None:
-                        self._on_fault(exc)
-                self.fault = exc
-                base, cap = self._retry
-                await asyncio.sleep(min(cap, base * 2.0 ** min(attempt, 32)))  # no float overflow
-                attempt += 1
+        started = 0.0
+
+        def transient(exc: Exception) -> bool:
+            self._failures += 1
+            return isinstance(exc, StorageError) and exc.transient
+
+        def on_retry(_attempt: int, exc: Exception, _delay_s: float) -> None:
+            nonlocal started
+            assert isinstance(exc, StorageError)  # transient() retries nothing else
+            if self.fault is None:
+                self._outages += 1
+                started = asyncio.get_running_loop().time()
+                if self._on_fault is not None:
+                    self._on_fault(exc)
+            self.fault = exc
+
+        try:
+            await retry(lambda: self._write_once(records), retry_on=transient,
+                        backoff=Backoff(self._retry), on_retry=on_retry,
+                        sleep=self._sleep)  # fmt: skip
+        except Exception as exc:
+            # a bug, not the environment: retrying cannot help; never leave a caller
+            # waiting on a drain task that died
+            error = exc if isinstance(exc, StorageError) else StorageError(
+                f"storage write failed: {type(exc).__name__}: {exc}")  # fmt: skip
+            self._fail(error, batch)
+            raise error from exc
         if self.fault is not None:
             self.fault = None
             if self._on_recovered is not None:
