@@ -28,8 +28,8 @@ from genesis.data.recorder import (
     Recorder,
     RecorderConfig,
     RecorderSummary,
+    reconnect_backoff,
 )
-from genesis.engine.supervisor import Backoff
 from genesis.errors import ConfigError
 from genesis.logs import configure as configure_logging
 
@@ -111,7 +111,7 @@ def _record(args: argparse.Namespace, out: IO[str]) -> int:
         duration_s=args.duration,
         max_messages=args.max_messages,
         flush_interval_s=args.flush_interval,
-        backoff=Backoff(base_s=args.reconnect_base, cap_s=args.reconnect_cap),
+        backoff=reconnect_backoff(args.reconnect_base, args.reconnect_cap),
     )
     configure_logging(level=args.log_level, stream=sys.stderr)
     summary = asyncio.run(_record_until_signal(config))

@@ -21,7 +21,7 @@ stream ``/stream?streams=<s>@depth@100ms/<s>@bookTicker/<s>@trade/...``
 carries every symbol (§9.1). aiohttp answers the server's pings; our own
 heartbeat detects a dead peer. ``serverShutdown`` triggers an immediate
 reconnect; any other drop reconnects after ``min(cap, base * 2**n)`` seconds
-scaled by a jitter in [0.5, 1] (``genesis.engine.supervisor.Backoff``),
+scaled by a jitter in [0.5, 1] (``genesis.daemon.supervision.Backoff``),
 with ``n`` reset by a connection that lived ``reset_after_s``.
 
 The book procedure. Every written line is parsed back by the same parser
@@ -70,8 +70,8 @@ import structlog
 from genesis.core.events import BookDelta, BookSnapshot
 from genesis.data.book import BookSync
 from genesis.data.capture_check import CaptureLineError, decode_capture_line
-from genesis.engine.supervisor import Backoff
 from genesis.errors import ConfigError
+from genesis.retry import Backoff, BackoffPolicy
 
 __all__ = [
     "DEFAULT_REST_URL",
@@ -81,6 +81,7 @@ __all__ = [
     "Recorder",
     "RecorderConfig",
     "RecorderSummary",
+    "reconnect_backoff",
 ]
 
 log = structlog.get_logger(__name__)
@@ -90,6 +91,18 @@ DEFAULT_WS_URL: Final = "wss://data-stream.binance.vision"
 DEFAULT_STREAMS: Final = ("depth@100ms", "bookTicker", "trade")
 _DEPTH_STREAMS: Final = ("depth", "depth@100ms")
 _DECODER: Final = msgspec.json.Decoder()
+
+
+def reconnect_backoff(base_s: float = 0.5, cap_s: float = 30.0) -> BackoffPolicy:
+    """Delays ``min(cap, base * 2**n)`` scaled by a jitter in [0.5, 1], reset after 60 s up.
+
+    Raises:
+        ConfigError: ``base_s`` <= 0 or above ``cap_s``.
+    """
+    try:
+        return BackoffPolicy(initial_s=base_s, cap_s=cap_s, floor_s=base_s / 2, jitter=0.5)
+    except ValueError as exc:
+        raise ConfigError(f"reconnect delays: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,7 +122,7 @@ class RecorderConfig:
     duration_s: float | None = None
     max_messages: int | None = None
     flush_interval_s: float = 1.0
-    backoff: Backoff = field(default_factory=Backoff)
+    backoff: BackoffPolicy = field(default_factory=reconnect_backoff)
     request_timeout_s: float = 10.0
     heartbeat_s: float = 20.0
     final_snapshot_timeout_s: float = 10.0
@@ -247,7 +260,7 @@ class Recorder:
         self.config = config
         self._clock = clock
         self._monotonic = monotonic
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._rng = rng or random.Random(0)  # noqa: S311 - jitter, not cryptography
         self._syncs = {s: BookSync(s) for s in config.symbols}
         self._fetching: dict[str, asyncio.Task[None]] = {}
         self._stop = asyncio.Event()
@@ -323,8 +336,7 @@ class Recorder:
     # --- the combined stream ------------------------------------------------------
 
     async def _connections(self, session: aiohttp.ClientSession) -> None:
-        attempt = 0
-        backoff = self.config.backoff
+        backoff = Backoff(self.config.backoff, rng=self._rng)
         while not self._stop.is_set():
             connected = self._monotonic()
             delay: float | None = None
@@ -336,15 +348,14 @@ class Recorder:
                 log.warning("recorder_stream_failed", error=type(exc).__name__, reason=str(exc))
             if self._stop.is_set():
                 return
-            if self._monotonic() - connected >= backoff.reset_after_s:
-                attempt = 0
+            if self._monotonic() - connected >= self.config.backoff.reset_after_s:
+                backoff.reset()
             if delay is None:
-                delay = backoff.delay(attempt, self._rng)
-                attempt += 1
+                delay = backoff.next_delay()
             self._reconnects += 1
             for sync in self._syncs.values():
                 sync.reset()  # §10 step 8: every book on the socket starts over
-            log.info("recorder_reconnecting", attempt=attempt, delay_s=round(delay, 3))
+            log.info("recorder_reconnecting", attempt=backoff.failures, delay_s=round(delay, 3))
             await self._sleep_unless_stopped(delay)
 
     async def _stream(self, session: aiohttp.ClientSession) -> None:
@@ -435,13 +446,11 @@ class Recorder:
 
     async def _fetch_snapshot(self, symbol: str) -> None:
         """Fetch until the symbol's book is valid (or the run stops), with backoff between tries."""
-        attempt = 0
+        attempt, backoff = 0, Backoff(self.config.backoff, rng=self._rng)
         try:
             while not self._syncs[symbol].valid:
                 if attempt:
-                    await self._sleep_unless_stopped(
-                        self.config.backoff.delay(attempt - 1, self._rng)
-                    )
+                    await self._sleep_unless_stopped(backoff.next_delay())
                     if self._stop.is_set() and attempt > 1:
                         return
                 attempt += 1
