@@ -21,8 +21,8 @@ stream ``/stream?streams=<s>@depth@100ms/<s>@bookTicker/<s>@trade/...``
 carries every symbol (§9.1). aiohttp answers the server's pings; our own
 heartbeat detects a dead peer. ``serverShutdown`` triggers an immediate
 reconnect; any other drop reconnects after ``min(cap, base * 2**n)`` seconds
-scaled by a jitter in [0.5, 1] (``genesis.daemon.supervision.Backoff``),
-with ``n`` reset by a connection that lived ``reset_after_s``.
+scaled by a jitter in [0.5, 1] (``reconnect_backoff``, a ``genesis.retry``
+policy), with ``n`` reset by a connection that lived ``reset_after_s``.
 
 The book procedure. Every written line is parsed back by the same parser
 ``capture check`` uses, and its book events are fed to one ``BookSync`` per
