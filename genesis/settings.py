@@ -36,7 +36,10 @@ class Settings(BaseSettings):
     binance_api_secret: SecretStr | None = None
     strategies_dir: Path = Path("config/strategies")
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=300)
-    on_shutdown: Literal["cancel", "keep"] = "cancel"  # working orders at a clean stop
+    # at a clean stop: "cancel" the entry orders (an open position keeps its stop and target
+    # working), "keep" every working order, or "flatten" (close every position at market)
+    on_shutdown: Literal["cancel", "keep", "flatten"] = "cancel"
+    status_interval_s: float = Field(default=60.0, ge=0)  # the daemon_status line; 0 = off
     # paper trading's market data: live public Binance streams (falls back to the bundled
     # recording when unreachable at the start of a session) or the recording itself
     market_data: Literal["live", "recording"] = "live"

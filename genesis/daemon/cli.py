@@ -19,8 +19,10 @@ import structlog
 from genesis import resources
 from genesis.config.loader import load_strategy_configs
 from genesis.core.instruments import load_exchange_info
-from genesis.engine.daemon import DaemonConfig, run_paper
-from genesis.engine.market_data import LiveMarket
+from genesis.daemon.assemble import run_paper
+from genesis.daemon.daemon import DaemonConfig
+from genesis.daemon.market import LiveStreams
+from genesis.data.sources import DataSpec, describe_sources, instruments_for, parse_data_arg
 from genesis.errors import ConfigError
 from genesis.logs import configure
 from genesis.risk.limits import Tier, tier_for_equity
@@ -45,31 +47,51 @@ def add_parser(sub: Any) -> None:
         "--speed", type=float, default=100.0, help="bars per second of wall time; 0 = full speed"
     )
     p.add_argument(
-        "--data", type=Path, default=None,
-        help="replay this recording (bars CSV, capture JSONL, raw streams) instead of live data",
-    )  # fmt: skip
+        "--data",
+        action="append",
+        default=None,
+        metavar="[[VENUE:]SYMBOL=]FILE",
+        help="replay this recording (bars CSV, capture JSONL, raw streams) instead of live data;"
+        " repeat for several symbols or venues, interleaved by time",
+    )
     p.add_argument(
-        "--market-data", choices=["live", "recording"], default=None,
+        "--market-data",
+        choices=["live", "recording"],
+        default=None,
         help="live public Binance streams (default; falls back to the bundled recording when"
         " unreachable) or the recording (GENESIS_MARKET_DATA)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--live-streams", default="kline_1m",
+        "--live-streams",
+        default="kline_1m",
         help="live streams, comma separated: kline_1m, trade, bookTicker, depth@100ms",
-    )  # fmt: skip
-    p.add_argument("--symbol", default="BTCUSDT")
+    )
+    p.add_argument(
+        "--symbol",
+        default=None,
+        help="symbol of a bars CSV given without SYMBOL= (default BTCUSDT for the bundled bars)",
+    )
+    p.add_argument(
+        "--status-interval-s",
+        type=float,
+        default=None,
+        help="seconds between daemon_status lines (GENESIS_STATUS_INTERVAL_S, default 60; 0 = off)",
+    )
     p.add_argument("--strategies", type=Path, default=None, help="directory of strategy YAML files")
     p.add_argument("--max-bars", type=int, default=None, help="stop after this many bars")
     p.add_argument("--log-level", default=None)
     p.add_argument(
-        "--max-daily-loss-pct", type=Decimal, default=None,
+        "--max-daily-loss-pct",
+        type=Decimal,
+        default=None,
         help="kill switch threshold as a fraction (default: the tier's, 0.05)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--live", action="store_true",
+        "--live",
+        action="store_true",
         help="trade live on Binance (GENESIS_BINANCE_REST_URL ...) with the keys from settings;"
         " journal in genesis-live.db",
-    )  # fmt: skip
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,34 +109,80 @@ def run(args: argparse.Namespace) -> int:
     if not configs:
         raise ConfigError(f"no enabled strategy for tier {tier.value} in {directory}")
     kinds = tuple(k.strip() for k in args.live_streams.split(",") if k.strip())
-    mode = "recording" if args.data is not None else args.market_data or settings.market_data
+    mode = "recording" if args.data else args.market_data or settings.market_data
     if credentials is not None:  # live trading: the venue's own market streams
-        live = LiveMarket(rest_url=settings.binance_rest_url, ws_url=settings.binance_ws_url,
-                          kinds=kinds)  # fmt: skip
+        live = LiveStreams(
+            rest_url=settings.binance_rest_url, ws_url=settings.binance_ws_url, kinds=kinds
+        )
     elif mode == "live":
-        live = LiveMarket(rest_url=settings.market_rest_url, ws_url=settings.market_ws_url,
-                          kinds=kinds)  # fmt: skip
+        live = LiveStreams(
+            rest_url=settings.market_rest_url, ws_url=settings.market_ws_url, kinds=kinds
+        )
     else:
         live = None
+    specs = _data_specs(args)
+    table = load_exchange_info(resources.EXCHANGE_INFO)
+    if credentials is None:
+        found = instruments_for(specs, table)
+        for line in found.inferred:
+            print(f"genesis: {line}", file=sys.stderr)
+        table = found.table
+        if live is None:
+            _check_covered(configs, specs)
+    interval = args.status_interval_s
     config = DaemonConfig(
-        tier=tier, strategies=configs, instruments=load_exchange_info(resources.EXCHANGE_INFO),
-        data=args.data or resources.BTCUSDT_1M_BARS, symbol=args.symbol, live_market=live,
-        cash=args.cash, speed=args.speed,
-        max_events=args.max_bars, strategies_dir=directory, data_dir=settings.data_dir,
+        tier=tier,
+        strategies=configs,
+        instruments=table,
+        data=specs,
+        cash=args.cash,
+        speed=args.speed,
+        max_events=args.max_bars,
+        strategies_dir=directory,
+        data_dir=settings.data_dir,
         database_url=settings.database_url.get_secret_value() if settings.database_url else None,
         on_shutdown=settings.on_shutdown,
-        shutdown_timeout_s=settings.shutdown_timeout_s, max_daily_loss_pct=args.max_daily_loss_pct,
-    )  # fmt: skip
+        shutdown_timeout_s=settings.shutdown_timeout_s,
+        max_daily_loss_pct=args.max_daily_loss_pct,
+        status_interval_s=settings.status_interval_s if interval is None else interval,
+    )
     if credentials is None:
-        return run_paper(config)
-    from genesis.engine.live_daemon import run_live
+        return run_paper(config, live)
+    from genesis.daemon.assemble import run_live
     from genesis.engine.live_session import LiveEndpoints
 
+    assert live is not None
     endpoints = LiveEndpoints(
-        rest_url=settings.binance_rest_url, ws_url=settings.binance_ws_url,
-        ws_api_url=settings.binance_ws_api_url, credentials=credentials,
-    )  # fmt: skip
-    return run_live(config, endpoints)
+        rest_url=settings.binance_rest_url,
+        ws_url=settings.binance_ws_url,
+        ws_api_url=settings.binance_ws_api_url,
+        credentials=credentials,
+    )
+    return run_live(config, endpoints, live)
+
+
+def _data_specs(args: argparse.Namespace) -> tuple[DataSpec, ...]:
+    """``--data`` values, or the bundled month of BTCUSDT bars."""
+    if not args.data:
+        symbol = args.symbol or "BTCUSDT"
+        return (DataSpec(path=resources.BTCUSDT_1M_BARS, venue="binance", symbol=symbol),)
+    specs = []
+    for text in args.data:
+        bare = "=" not in text and text.removesuffix(".gz").endswith(".csv")
+        specs.append(parse_data_arg(f"{args.symbol}={text}" if bare and args.symbol else text))
+    return tuple(specs)
+
+
+def _check_covered(configs: tuple[Any, ...], specs: tuple[DataSpec, ...]) -> None:
+    """Every instrument a strategy trades must come with the recordings."""
+    have = {row.instrument_id for row in describe_sources(specs)}
+    for config in configs:
+        missing = [i for i in config.instruments if i not in have]
+        if missing:
+            raise ConfigError(
+                f"strategy {config.id} trades {', '.join(missing)} but no --data brings it"
+                f" (the recordings have: {', '.join(sorted(have))})"
+            )
 
 
 def _live_credentials(args: argparse.Namespace, settings: Settings) -> Credentials | None:
@@ -140,7 +208,7 @@ def _live_credentials(args: argparse.Namespace, settings: Settings) -> Credentia
         raise ConfigError(
             f"--live refused: {' and '.join(missing)} not set (live trading needs both keys)"
         )
-    if args.data is not None or args.market_data == "recording":
+    if args.data or args.market_data == "recording":
         raise ConfigError(
             "--live trades on the venue's live market data: drop --data/--market-data"
         )

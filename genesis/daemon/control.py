@@ -21,25 +21,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import secrets
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from genesis.errors import ConfigError
+from genesis.errors import ConfigError, StorageError
 from genesis.settings import load_settings
 from genesis.storage import open_repository
 from genesis.storage.factory import DEFAULT_SQLITE_NAME, LIVE_SQLITE_NAME
-from genesis.storage.repository import AuditRecord
+from genesis.storage.repository import AuditRecord, Repository
 
 __all__ = [
     "ControlRequest",
     "KillState",
+    "RequestPoller",
     "add_parser",
     "kill_state",
     "pending_requests",
+    "refused_requests",
     "run",
 ]
 
@@ -50,12 +54,14 @@ REFUSED = "kill_switch_reset_refused"  # a reset the daemon could not apply: han
 
 @dataclass(frozen=True, slots=True)
 class ControlRequest:
-    """An operator's kill or reset, as read from the audit log."""
+    """An operator's kill or reset, as read from the audit log (or the venue's own kill:
+    ``source="venue"`` when it refuses the key)."""
 
     action: str  # KILL or RESET
     request_id: str
     reason: str
     flatten: bool = False
+    source: str = "operator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +109,61 @@ def kill_state(audits: list[AuditRecord]) -> KillState:
         elif audit.action == CLEARED:
             engaged, reason, source = False, "", ""
     return KillState(engaged, reason, source, tuple(pending_requests(audits)))
+
+
+class RequestPoller:
+    """The control part: finds the operator's new requests in the journal and queues them.
+
+    Each request is queued once (``seen``); the daemon applies it between two
+    events and journals what it did, naming the request, so it is never
+    applied again after a restart.
+    """
+
+    def __init__(
+        self,
+        repo: Repository,
+        put: Callable[[ControlRequest], Awaitable[None]],
+        log: Any,
+        poll_s: float = 0.5,
+    ) -> None:
+        self.repo = repo
+        self._put = put
+        self.log = log
+        self.poll_s = poll_s
+        self.seen: set[str] = set()
+
+    async def take_pending(self) -> list[ControlRequest]:
+        """Requests not handled yet (written while the daemon was down), marked as seen."""
+        found = [r for r in pending_requests(await self.repo.audit_log(0)) if self._new(r)]
+        return found
+
+    def _new(self, request: ControlRequest) -> bool:
+        if request.request_id in self.seen:
+            return False
+        self.seen.add(request.request_id)
+        return True
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Poll until ``stopping``; a journal fault is reported by the writer, not here."""
+        while not stopping.is_set():
+            try:
+                audits = await self.repo.audit_log(0)
+            except StorageError:
+                audits = []
+            for request in pending_requests(audits):
+                if self._new(request):
+                    self.log.warning(
+                        "control_request_received", action=request.action,
+                        request_id=request.request_id, reason=request.reason,
+                    )  # fmt: skip
+                    await self._put(request)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self.poll_s)
+
+
+def refused_requests(audits: list[AuditRecord]) -> set[str]:
+    """Ids of resets the daemon refused: handled, never applied later."""
+    return {str(_detail(a).get("request_id")) for a in audits if a.action == REFUSED}
 
 
 # --- command line -----------------------------------------------------------------

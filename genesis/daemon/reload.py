@@ -1,15 +1,21 @@
-"""Hot reload of strategy parameters: what may change live, and how refusals are reported."""
+"""Hot reload of strategy parameters (R19): what may change live, the watcher, refusals."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genesis.config.models import StrategyConfig
+import watchfiles
 
-__all__ = ["ConfigChange", "refusal", "where"]
+from genesis.config.loader import load_strategy_config
+from genesis.config.models import StrategyConfig
+from genesis.errors import ConfigError
+
+__all__ = ["ConfigChange", "ConfigWatcher", "refusal", "where"]
 
 
 _FIXED_WHILE_RUNNING = ("strategy", "tier", "instruments", "enabled", "requires_stop_loss")
@@ -48,3 +54,49 @@ def where(message: str, path: Path) -> dict[str, Any]:
         "field": field_name,
         "reason": reason,
     }
+
+
+class ConfigWatcher:
+    """The config watcher part: validates edited files and queues accepted changes.
+
+    A refused edit is logged and audited and the running version stays; an
+    accepted one is put on the inbound queue, so the daemon applies it between
+    two market events, never inside one.
+    """
+
+    def __init__(
+        self,
+        directory: Path | None,
+        versions: dict[str, StrategyConfig],
+        put: Callable[[ConfigChange], Awaitable[None]],
+        on_rejected: Callable[[dict[str, Any]], None],
+    ) -> None:
+        self.directory = directory
+        self.versions = (
+            versions  # the running version of each strategy id (shared, updated on apply)
+        )
+        self._put = put
+        self._rejected = on_rejected
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Watch until ``stopping`` is set (returns at once without a directory)."""
+        if self.directory is None:
+            return
+        async for changes in watchfiles.awatch(self.directory, stop_event=stopping, debounce=200):
+            for change, name in sorted(changes):
+                if change is not watchfiles.Change.deleted and name.endswith((".yaml", ".yml")):
+                    await self.reload(Path(name))
+
+    async def reload(self, path: Path) -> None:
+        """Validate an edited file; queue a parameter change, or report why it is refused."""
+        try:
+            new = load_strategy_config(path)
+        except ConfigError as exc:
+            self._rejected(where(str(exc), path))
+            return
+        old = self.versions.get(new.id)
+        refused = refusal(old, new)
+        if refused is not None:
+            self._rejected({"file": str(path), "line": 1, **refused})
+        elif old is not None and old.version_id() != new.version_id():
+            await self._put(ConfigChange(new, str(path)))

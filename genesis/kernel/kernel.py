@@ -200,6 +200,16 @@ class Kernel:
         self._cancel_all(strategy_id)
         return self._drain()
 
+    def cancel_entries(self) -> Sequence[Command]:
+        """Cancel every open order that would add exposure; stops and targets stay working."""
+        self._cancel_entries()
+        return self._drain()
+
+    def _cancel_entries(self) -> None:
+        for order in self.oms.open_orders():
+            if order.client_order_id not in self._reduce_only:
+                self._cancel(order)
+
     def _cancel_all(self, strategy_id: str | None = None) -> None:
         for order in self.oms.open_orders(strategy_id):
             self._cancel(order)
@@ -341,9 +351,7 @@ class Kernel:
             return
         self._notices.extend(events)
         if any(isinstance(e, KillSwitchChanged) for e in events):
-            for order in self.oms.open_orders():  # the entries: open positions keep their exits
-                if order.client_order_id not in self._reduce_only:
-                    self._cancel(order)
+            self._cancel_entries()  # open positions keep their exits
 
     def _drain(self) -> Sequence[Command]:
         internal = self._internal

@@ -1,0 +1,205 @@
+"""Paper or live: the one place the daemon's parts are chosen (no subclass, no mode flag).
+
+| part      | paper                                    | live                            |
+|-----------|------------------------------------------|---------------------------------|
+| venues    | one simulated venue per venue             | the venue's client, bridged     |
+| market    | recordings, or live streams (session log) | the venue's live streams        |
+| recovery  | rebuild from the market events            | reconcile with the venue        |
+| kernel    | starting cash per venue                   | the venue's balances and prices |
+
+Everything else (kernel, driver, journal, control, config watcher, health)
+is the same object in both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from genesis.core.instruments import split_instrument_id
+from genesis.daemon.daemon import Daemon, DaemonConfig, serve
+from genesis.daemon.market import LiveStreams, MarketSource, session_log_path
+from genesis.daemon.recovery import LiveRecovery, PaperRecovery
+from genesis.daemon.venues import LiveVenues, PaperVenues, paper_venue_name
+from genesis.errors import ConfigError
+from genesis.exchange.fills import FeeModel
+from genesis.exchange.simulated import SimulatedVenue
+from genesis.kernel.builder import SessionSpec, build_kernel, strategy_specs
+from genesis.storage.factory import open_repository
+from genesis.storage.repository import SqlRepository
+
+__all__ = ["paper_daemon", "run_live", "run_paper"]
+
+
+def _log(log: Any | None) -> Any:
+    return log or structlog.get_logger().bind(component="daemon")
+
+
+def _paper_accounts(config: DaemonConfig) -> dict[str, dict[str, Decimal]]:
+    """Each venue's starting account: the cash, split evenly between the venues, in each
+    quote currency its instruments trade against."""
+    quotes: dict[str, set[str]] = {}
+    for instrument_id in config.instrument_ids:
+        venue = split_instrument_id(instrument_id)[0]
+        quotes.setdefault(venue, set()).add(config.instruments.get(instrument_id).quote)
+    share = config.cash / len(quotes) if quotes else config.cash
+    return {venue: dict.fromkeys(sorted(qs), share) for venue, qs in sorted(quotes.items())}
+
+
+def paper_daemon(
+    config: DaemonConfig, repo: SqlRepository | None, live: LiveStreams | None, log: Any = None
+) -> Daemon:
+    """Paper trading: simulated venues, recordings or live streams, rebuild on restart."""
+    log = _log(log)
+    fees = FeeModel(maker_bps=config.fee_bps, taker_bps=config.fee_bps)
+    accounts = _paper_accounts(config)
+    sims = {
+        venue: SimulatedVenue(
+            instruments=config.instruments.get,
+            balances=balances,
+            fees=fees,
+            name=paper_venue_name(venue),
+        )
+        for venue, balances in accounts.items()
+    }
+    total: dict[str, Decimal] = {}
+    for balances in accounts.values():
+        for asset, amount in balances.items():
+            total[asset] = total.get(asset, Decimal(0)) + amount
+    kernel = build_kernel(_spec(config, total, min(total) if total else "USDT"), log)
+    market = MarketSource(
+        recording=config.data,
+        instrument_ids=config.instrument_ids,
+        session_path=session_log_path(
+            config.data_dir or Path("data"), config.instrument_ids, False
+        ),
+        log=log,
+        live=live,
+        speed=config.speed,
+        max_events=config.max_events,
+    )
+    return Daemon(
+        config=config,
+        kernel=kernel,
+        venues=PaperVenues(sims),
+        market=market,
+        repo=repo,
+        recovery=PaperRecovery(),
+        log=log,
+    )
+
+
+def _spec(
+    config: DaemonConfig,
+    balances: dict[str, Decimal],
+    base: str,
+    start_ns: int = 0,
+    marks: dict[str, Decimal] | None = None,
+) -> SessionSpec:
+    fees = FeeModel(maker_bps=config.fee_bps, taker_bps=config.fee_bps)
+    return SessionSpec(
+        instruments=config.instruments.get,
+        balances=balances,
+        base_currency=base,
+        strategies=strategy_specs(config.strategies),
+        tier=config.tier,
+        fee_rate=fees.worst_rate,
+        daily_loss_limit=config.max_daily_loss_pct,
+        dedup_window=100_000,
+        start_ns=start_ns,
+        marks=marks or {},
+    )
+
+
+async def _open_journal(config: DaemonConfig) -> SqlRepository | None:
+    if config.data_dir is None and config.database_url is None:
+        return None
+    return await open_repository(config.database_url, config.data_dir or Path("data"))
+
+
+def run_paper(
+    config: DaemonConfig,
+    live: LiveStreams | None = None,
+    on_ready: Callable[[Daemon], None] | None = None,
+) -> int:
+    """Build and run the paper daemon in a fresh event loop; return its exit code."""
+
+    async def main() -> int:
+        repo = await _open_journal(config)
+        daemon = paper_daemon(config, repo, live)
+        if on_ready is not None:
+            on_ready(daemon)
+        return await serve(daemon)
+
+    return asyncio.run(main())
+
+
+def live_daemon(config: DaemonConfig, session: Any, live: LiveStreams, log: Any = None) -> Daemon:
+    """Live trading: the venue's client and streams, reconciliation on every start."""
+    log = _log(log)
+    now = time.time_ns()
+    found = {b.asset: b.free + b.locked for b in session.snapshot.balances.values()}
+    config = _live_config(config, session)
+    assets = {a for i in config.instrument_ids for a in _assets(config, i)}
+    balances = {a: found.get(a, Decimal(0)) for a in sorted(assets)}
+    marks = {i: p for i, p in session.marks.items() if p is not None}
+    quote = config.instruments.get(config.instrument_ids[0]).quote
+    kernel = build_kernel(_spec(config, balances, quote, now, marks), log)
+    market = MarketSource(
+        recording=(),
+        instrument_ids=config.instrument_ids,
+        session_path=session_log_path(config.data_dir or Path("data"), config.instrument_ids, True),
+        log=log,
+        live=live,
+        max_events=config.max_events,
+        replay_session_log=False,
+    )
+    return Daemon(
+        config=config,
+        kernel=kernel,
+        venues=LiveVenues(session),
+        market=market,
+        repo=session.repo,
+        recovery=LiveRecovery(session),
+        log=log,
+    )
+
+
+def _live_config(config: DaemonConfig, session: Any) -> DaemonConfig:
+    from dataclasses import replace
+
+    return replace(config, instruments=session.instruments)
+
+
+def _assets(config: DaemonConfig, instrument_id: str) -> tuple[str, str]:
+    inst = config.instruments.get(instrument_id)
+    return inst.base, inst.quote
+
+
+def run_live(config: DaemonConfig, endpoints: Any, live: LiveStreams) -> int:
+    """Open the session, reconcile, trade until stopped; return the exit code."""
+    from genesis.engine.live_session import open_live_session
+
+    async def main() -> int:
+        venues = {split_instrument_id(i)[0] for i in config.instrument_ids}
+        if venues != {"binance"}:
+            raise ConfigError(
+                f"live trading: instruments on {sorted(venues)}; this build trades live on"
+                " binance only (other venues: paper)"
+            )
+        session = await open_live_session(
+            list(config.instrument_ids),
+            endpoints,
+            config.database_url,
+            config.data_dir or Path("data"),
+        )
+        daemon = live_daemon(config, session, live)
+        return await serve(daemon)
+
+    return asyncio.run(main())

@@ -1,0 +1,112 @@
+"""The daemon's structured log lines for the order chain and its state (ENG-3, ENG-7).
+
+Every line of an order's chain carries the correlation id of the signal that
+caused it, bound with structlog's context variables, and names its venue and
+instrument. Quantities and prices are rendered as plain decimals (never
+``0E-8``). ``status_line`` is the periodic summary an operator tails.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from genesis.core.commands import Command, SubmitOrder
+from genesis.core.events import OrderEvent, OrderFilled
+from genesis.kernel.kernel import Kernel
+
+__all__ = ["log_command", "log_order_event", "plain", "status_fields"]
+
+
+def plain(value: Decimal | None) -> str | None:
+    """A Decimal as plain text, no trailing zeros: ``0E-8`` -> ``0``, ``40.00`` -> ``40``."""
+    if value is None:
+        return None
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _correlation(kernel: Kernel, client_order_id: str) -> str:
+    order = kernel.oms.get(client_order_id)
+    return order.correlation_id if order is not None else client_order_id
+
+
+def log_command(log: Any, command: Command, venue: str) -> None:
+    """``order_submitted`` for an order sent to ``venue`` (other commands are not logged)."""
+    if not isinstance(command, SubmitOrder):
+        return
+    with structlog.contextvars.bound_contextvars(correlation_id=command.correlation_id):
+        log.info(
+            "order_submitted",
+            client_order_id=command.client_order_id,
+            venue=venue,
+            instrument=command.instrument_id,
+            strategy_id=command.strategy_id,
+            side=command.side.value,
+            order_type=command.order_type.value,
+            quantity=plain(command.quantity),
+            price=plain(command.price),
+            trigger_price=plain(command.trigger_price),
+        )
+
+
+def log_order_event(log: Any, kernel: Kernel, event: OrderEvent, venue: str) -> None:
+    """``order_filled`` (with the position it left) or ``order_event``."""
+    with structlog.contextvars.bound_contextvars(
+        correlation_id=_correlation(kernel, event.client_order_id)
+    ):
+        if isinstance(event, OrderFilled):
+            position = kernel.portfolio.position(event.instrument_id, event.strategy_id)
+            log.info(
+                "order_filled",
+                client_order_id=event.client_order_id,
+                venue=venue,
+                instrument=event.instrument_id,
+                strategy_id=event.strategy_id,
+                trade_id=event.trade_id,
+                side=event.side.value,
+                quantity=plain(event.last_qty),
+                price=plain(event.last_px),
+                fee=plain(event.fee),
+                fee_currency=event.fee_currency,
+                position=plain(position.qty),
+                realized_pnl=plain(position.realized_pnl),
+            )
+        else:
+            log.info(
+                "order_event",
+                event_type=type(event).__name__,
+                venue=venue,
+                instrument=event.instrument_id,
+                client_order_id=event.client_order_id,
+                strategy_id=event.strategy_id,
+            )
+
+
+def status_fields(kernel: Kernel) -> dict[str, Any]:
+    """Equity, open positions, working orders and per-strategy P&L, for ``daemon_status``."""
+    portfolio = kernel.portfolio
+    positions: dict[str, str | None] = {}
+    pnl: dict[str, str | None] = {}
+    for sid in sorted(kernel.strategies):
+        total = Decimal(0)
+        for p in portfolio.positions(sid):
+            total += p.realized_pnl + p.unrealized_pnl
+            if p.qty != 0:
+                positions[f"{sid}:{p.instrument_id}"] = plain(p.qty)
+        pnl[sid] = plain(total)
+    try:
+        equity = plain(portfolio.equity())
+    except Exception:
+        equity = None
+    return {
+        "equity": equity,
+        "open_positions": positions,
+        "working_orders": len(kernel.oms.open_orders()),
+        "strategy_pnl": pnl,
+        "kill_switch": kernel.risk.kill_switch,
+    }

@@ -1,0 +1,203 @@
+"""Where a session's market data comes from: recordings, or live streams, one part per session.
+
+A ``MarketSource`` gives the trading loop one ordered stream of market
+events for every instrument of the session, whatever venues they are on:
+
+* recordings (``--data`` repeated): every file's events merged by the time
+  Genesis saw them (``genesis.data.sources.open_sources``), paced in wall
+  time at ``speed`` events a second;
+* live streams: one feed per venue (the native Binance feed; other venues
+  through their adapter), their events interleaved in arrival order. Every
+  live event is written to the session log before the strategies see it, so
+  a paper restart rebuilds from exactly what was seen, the way a recording
+  session rebuilds from its files.
+
+Paper on live data falls back to the recording when the live endpoints
+cannot be reached at the start of a new session; the choice is journaled
+with the session and a restart keeps it. Live trading never falls back and
+never replays the session log (the venue is the truth after a restart).
+
+Resuming after ``skip`` events does not pace the skipped ones: a recovered
+session carries on at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from genesis.core.events import MarketEvent
+from genesis.data.session_log import SessionLog, read_session_log
+from genesis.data.sources import DataSpec, open_sources
+from genesis.errors import GenesisError
+
+__all__ = ["LIVE", "RECORDING", "LiveStreams", "MarketSource", "session_log_path"]
+
+LIVE, RECORDING = "live", "recording"
+
+# a live feed for some symbols of one venue: an async iterator of market events
+FeedFactory = Callable[[tuple[str, ...]], AsyncIterator[Any]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveStreams:
+    """Public market-data endpoints and streams of the Binance venue."""
+
+    rest_url: str = "https://data-api.binance.vision"
+    ws_url: str = "wss://data-stream.binance.vision"
+    kinds: tuple[str, ...] = ("kline_1m",)
+    probe_timeout_s: float = 5.0
+
+
+def session_log_path(data_dir: Path, instrument_ids: Sequence[str], live: bool) -> Path:
+    """``session-BTCUSDT.jsonl`` (paper) / ``live-session-...`` (live trading)."""
+    name = "_".join(sorted(i.replace(":", "-") for i in instrument_ids)) or "none"
+    return data_dir / f"{'live-' if live else ''}session-{name}.jsonl"
+
+
+class MarketSource:
+    """Chooses the source, replays what a session already consumed, feeds what is new."""
+
+    def __init__(
+        self,
+        *,
+        recording: Sequence[DataSpec],
+        instrument_ids: Sequence[str],
+        session_path: Path,
+        log: Any,
+        live: LiveStreams | None = None,
+        speed: float = 0.0,
+        max_events: int | None = None,
+        replay_session_log: bool = True,
+    ) -> None:
+        self.recording = tuple(recording)
+        self.instrument_ids = tuple(instrument_ids)
+        self.session_path = session_path
+        self.log = log
+        self.live = live
+        self.speed = speed
+        self.max_events = max_events
+        self.replay_session_log = replay_session_log
+        self.mode = LIVE if live is not None else RECORDING
+        self._session: SessionLog | None = None
+
+    def describe(self) -> dict[str, str]:
+        if self.mode == LIVE and self.live is not None:
+            streams = ",".join(self.live.kinds)
+            return {"market_data": LIVE, "data": self.live.ws_url, "streams": streams}
+        return {"market_data": RECORDING, "data": ",".join(str(s.path) for s in self.recording)}
+
+    async def choose(self, journaled: dict[str, Any] | None) -> None:
+        """Keep a restarted session's source; probe the live venue for a new session."""
+        if journaled is not None and journaled.get("market_data") in (LIVE, RECORDING):
+            self.mode = journaled["market_data"]
+            return
+        if (
+            self.mode == LIVE and self.replay_session_log
+        ):  # paper only: live trading never falls back
+            reason = await self._unreachable()
+            if reason is not None:
+                self.log.warning(
+                    "market_data_unreachable",
+                    url=self.live.rest_url if self.live else "",
+                    reason=reason,
+                    fallback=self.describe_recording(),
+                )
+                self.mode = RECORDING
+
+    def describe_recording(self) -> str:
+        return ",".join(str(s.path) for s in self.recording)
+
+    async def _unreachable(self) -> str | None:
+        from genesis.exchange.binance import BinanceRest
+
+        assert self.live is not None
+        rest = BinanceRest(self.live.rest_url, timeout_s=self.live.probe_timeout_s)
+        try:
+            async with asyncio.timeout(self.live.probe_timeout_s * 4):
+                await rest.sync_clock()
+        except (GenesisError, OSError, TimeoutError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        finally:
+            await rest.close()
+        return None
+
+    def recorded(self) -> Iterator[MarketEvent]:
+        """Everything the session has consumed so far, in order (for a recovery rebuild)."""
+        if self.mode == LIVE:
+            if not self.replay_session_log:
+                return iter(())
+            return read_session_log(self.session_path)
+        return self._limited(open_sources(self.recording))
+
+    def _limited(self, events: Iterator[MarketEvent]) -> Iterator[MarketEvent]:
+        for n, event in enumerate(events):
+            if self.max_events is not None and n >= self.max_events:
+                return
+            yield event
+
+    async def events(self, skip: int) -> AsyncGenerator[MarketEvent, None]:
+        """The events after the first ``skip`` (not paced), then paced or live ones."""
+        if self.mode == RECORDING:
+            async for event in self._paced(skip):
+                yield event
+            return
+        fed = 0
+        if self.replay_session_log:
+            for event in read_session_log(self.session_path):
+                fed += 1
+                if fed > skip:
+                    yield event
+        async for event in self._from_venue(max(fed, skip)):
+            yield event
+
+    async def _paced(self, skip: int) -> AsyncGenerator[MarketEvent, None]:
+        delay = 1.0 / self.speed if self.speed > 0 else 0.0
+        for n, event in enumerate(self._limited(open_sources(self.recording))):
+            if n < skip:
+                continue  # already processed before a restart: resume at once
+            yield event
+            await asyncio.sleep(delay)
+
+    async def _from_venue(self, fed: int) -> AsyncGenerator[MarketEvent, None]:
+        limit = self.max_events
+        if limit is not None and fed >= limit:
+            return
+        if self._session is None:
+            self._session = SessionLog(self.session_path)
+        async with contextlib.aclosing(self._binance_feed()) as feed:
+            async for event in feed:
+                self._session.append(event)  # durable before any strategy sees it
+                yield event
+                fed += 1
+                if limit is not None and fed >= limit:
+                    return
+
+    async def _binance_feed(self) -> AsyncGenerator[MarketEvent, None]:
+        from genesis.exchange.binance import BinanceMarketFeed, BinanceRest, FeedConfig
+
+        live = self.live
+        assert live is not None
+        rest = BinanceRest(live.rest_url)  # public market data: never signed
+        symbols = tuple(self.instrument_ids)
+        feed = BinanceMarketFeed(live.ws_url, rest, FeedConfig(symbols=symbols, kinds=live.kinds))
+        try:
+            async for event in feed:
+                if isinstance(event, MarketEvent):
+                    yield event
+        finally:
+            await feed.close()
+            await rest.close()
+
+    def sync(self) -> None:
+        """Make the logged events durable (at each checkpoint)."""
+        if self._session is not None:
+            self._session.sync()
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()

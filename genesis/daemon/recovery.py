@@ -1,0 +1,376 @@
+"""Recovery: how a daemon begins, behind one interface (``begin``, ``on_reset``).
+
+``PaperRecovery`` rebuilds. The paper venue is simulated and deterministic,
+so a restart replays the session's market events silently (nothing logged,
+sent or journaled) with the configs, kills, resets and shutdown orders
+applied at the event index where they happened, up to the journal's
+progress mark: the last event whose records reached the journal. It resumes
+exactly at the crash point, so no order is sent twice. Then it checks the
+rebuild against the journal: every journaled fill must be reproduced (else
+HALTED, naming the difference), and the paper accounts must equal the
+balances journaled at the last checkpoint; fills the crashed run made but
+did not get to journal are journaled now, and journaled orders whose status
+went stale take the rebuilt status.
+
+``LiveRecovery`` reconciles. A live venue cannot be replayed: the venue is
+the truth (``genesis.daemon.reconcile``). It journals the venue's fills the
+journal lacks and its balances, restores the kill switch and the day's
+loss baseline, and comes up HALTED (kill switch engaged, reason named) on
+anything it cannot explain.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from genesis.config.models import StrategyConfig
+from genesis.core.events import OrderFilled
+from genesis.daemon.control import CLEARED, ENGAGED, kill_state, refused_requests
+from genesis.daemon.health import Health, Level
+from genesis.daemon.journal import CHECKPOINT_ID, PROGRESS_ID
+from genesis.daemon.logs import plain
+from genesis.daemon.reconcile import (
+    LIVE,
+    PAPER,
+    check_session_mode,
+    journaled_baseline,
+    open_positions,
+    position_halt_reason,
+    reconcile,
+)
+from genesis.daemon.records import fill_record
+from genesis.risk.monitor import day_of
+from genesis.storage.repository import (
+    AuditRecord,
+    BalanceRecord,
+    FillRecord,
+    PositionRecord,
+    WriteRecord,
+)
+
+if TYPE_CHECKING:
+    from genesis.daemon.daemon import Daemon
+    from genesis.engine.live_session import LiveSession
+
+__all__ = ["LiveRecovery", "PaperRecovery"]
+
+_REPLAYED = ("config_applied", ENGAGED, CLEARED, "shutdown_orders")
+
+
+def _detail(audit: AuditRecord) -> dict[str, Any]:
+    try:
+        detail = json.loads(audit.detail_json)
+    except ValueError:
+        return {}
+    return detail if isinstance(detail, dict) else {}
+
+
+def _events(record: Any) -> int:
+    return 0 if record is None else int(json.loads(record.blob)["events"])
+
+
+def session_configs(audits: list[AuditRecord]) -> dict[str, Any]:
+    for audit in audits:
+        if audit.action == "session_started":
+            configs = _detail(audit).get("configs", {})
+            return configs if isinstance(configs, dict) else {}
+    return {}
+
+
+def replay_actions(audits: list[AuditRecord]) -> list[tuple[int, AuditRecord]]:
+    """The (event index, action)s a rebuild re-applies, in order. Automatic kill-switch
+    engagements (daily loss) are left out: the kernel re-derives them."""
+    actions: list[tuple[int, int, AuditRecord]] = []
+    for n, audit in enumerate(audits):
+        if audit.action not in _REPLAYED:
+            continue
+        detail = _detail(audit)
+        if audit.action == ENGAGED and detail.get("source") != "operator":
+            continue
+        if "event_index" in detail:
+            actions.append((int(detail["event_index"]), n, audit))
+    actions.sort(key=lambda a: a[:2])
+    return [(index, a) for index, _, a in actions]
+
+
+async def start_session(d: Daemon, mode: str, audits: list[AuditRecord], **extra: Any) -> bool:
+    """Journal ``session_started`` and the configs for a new journal; True if it was new."""
+    if d.journal is None or any(a.action == "session_started" for a in audits):
+        return False
+    now = d.kernel.clock.now_ns()
+    configs = {c.id: c.model_dump(mode="json") for c in d.config.strategies}
+    detail = {"mode": mode, "configs": configs, **extra, **d.market.describe()}
+    d.journal.audit("session_started", detail, now)
+    for config in d.config.strategies:
+        d.journal.store_version(config, now)
+    await d.journal.commit()
+    return True
+
+
+class PaperRecovery:
+    """Rebuild a paper session from its market events; see the module docstring."""
+
+    async def begin(self, d: Daemon) -> None:
+        if d.journal is None:
+            await d.market.choose(None)
+            return
+        repo = d.journal.repo
+        audits = await repo.audit_log(0)
+        check_session_mode(audits, PAPER)  # never a live session's journal (R23)
+        started = next((a for a in audits if a.action == "session_started"), None)
+        await d.market.choose(_detail(started) if started else None)
+        if await start_session(d, PAPER, audits):
+            return
+        d.refused = refused_requests(audits)
+        checkpoint = await repo.load_strategy_state(CHECKPOINT_ID)
+        progress = await repo.load_strategy_state(PROGRESS_ID)
+        at_checkpoint = _events(checkpoint)
+        done = max(at_checkpoint, _events(progress))
+        balances = self._rebuild(d, done, at_checkpoint, audits)
+        reason = await self._check(d, balances, checkpoint.ts_ns if checkpoint else None)
+        d.progress.fed = d.progress.events = done
+        if reason is not None:
+            d.halted = reason
+            d.health.report(Health("recovery", Level.CRITICAL, reason))
+            d.log.critical(
+                "daemon_halted",
+                reason=reason,
+                events=done,
+                hint="the journal and the rebuilt session disagree; see docs/runbook.md",
+            )
+
+    def _rebuild(
+        self, d: Daemon, done: int, at_checkpoint: int, audits: list[AuditRecord]
+    ) -> dict[tuple[str, str], Decimal]:
+        """Replay the first ``done`` events silently; the accounts at the checkpoint."""
+        for raw in session_configs(audits).values():
+            d.set_params(StrategyConfig.model_validate(raw))
+        actions = replay_actions(audits)
+        balances: dict[tuple[str, str], Decimal] = {}
+        d.quiet, d.rebuilt_fills = True, []
+        try:
+            while actions and actions[0][0] < 0:  # applied before the strategies started
+                self._apply(d, actions.pop(0)[1])
+            d.driver.start()
+            d.execute_now()
+            for index, event in enumerate(d.market.recorded()):
+                if index == at_checkpoint:
+                    balances = _accounts(d)
+                while actions and actions[0][0] <= index:
+                    self._apply(d, actions.pop(0)[1])
+                if index >= done:
+                    break
+                d.driver.step(event)
+                d.execute_now()
+                d.progress.events = index + 1
+            else:
+                balances = balances or _accounts(d)
+        finally:
+            d.quiet = False
+        for config in d.config.strategies:  # files edited while the daemon was down
+            if d.versions.get(config.id) != config:
+                d.set_params(config)
+        return balances
+
+    def _apply(self, d: Daemon, audit: AuditRecord) -> None:
+        detail = _detail(audit)
+        if audit.action == "config_applied":
+            d.set_params(StrategyConfig.model_validate(detail["config"]))
+        elif audit.action == ENGAGED:
+            d.engage(
+                str(detail.get("reason", "")),
+                "operator",
+                str(detail.get("request_id", "")),
+                bool(detail.get("flatten")),
+            )
+        elif audit.action == CLEARED:
+            d.reset(str(detail.get("reason", "")), str(detail.get("request_id", "")))
+        elif audit.action == "shutdown_orders":
+            scope = detail.get("scope")
+            d.driver.send(d.kernel.flatten() if scope == "flatten" else d.kernel.cancel_entries())
+        d.execute_now()
+
+    async def _check(
+        self, d: Daemon, balances: dict[tuple[str, str], Decimal], checkpoint_ts: int | None
+    ) -> str | None:
+        assert d.journal is not None
+        repo = d.journal.repo
+        journaled = await repo.fills_since(0)
+        reason = _fills_reason(d.rebuilt_fills, journaled)
+        if reason is None and checkpoint_ts is not None:
+            reason = _balances_reason(balances, await repo.load_balances(), checkpoint_ts)
+        if reason is not None:
+            return reason
+        have = {(f.venue, f.symbol, f.trade_id) for f in journaled}
+        missing = [f for f in d.rebuilt_fills if (f.venue, f.instrument_id, f.trade_id) not in have]
+        for fill in missing:
+            await d.journal.writer.submit(fill_record(fill))
+        corrected = await self._correct_orders(d)
+        await d.journal.commit()
+        d.log.info(
+            "daemon_recovered",
+            events=d.progress.events,
+            fills=len(journaled),
+            fills_journaled_now=len(missing),
+            orders_corrected=corrected,
+        )
+        d.rebuilt_fills = []
+        return None
+
+    async def _correct_orders(self, d: Daemon) -> int:
+        """Journaled open orders whose rebuilt status differs take the rebuilt state."""
+        assert d.journal is not None
+        corrected = 0
+        for row in await d.journal.repo.load_open_orders():
+            order = d.kernel.oms.get(row.client_order_id)
+            if order is not None and (order.status, order.filled_qty) != (
+                row.status,
+                row.filled_qty,
+            ):
+                d.journal.order(order, row.venue)
+                corrected += 1
+        return corrected
+
+    async def on_reset(self, d: Daemon) -> None:
+        """Nothing to clear: a paper session's positions are rebuilt, never stale."""
+
+
+def _accounts(d: Daemon) -> dict[tuple[str, str], Decimal]:
+    return {
+        (b.venue, b.asset): b.free + b.locked
+        for b in d.venues.balance_records(0)
+        if b.free + b.locked != 0
+    }
+
+
+def _fills_reason(rebuilt: list[OrderFilled], journal: list[FillRecord]) -> str | None:
+    """None when every journaled fill is reproduced by the rebuild, else why not."""
+    mine = {(f.trade_id, f.side, f.last_qty, f.last_px, f.fee) for f in rebuilt}
+    theirs = {(f.trade_id, f.side, f.quantity, f.price, f.fee) for f in journal}
+    lost = sorted(theirs - mine)
+    if not lost:
+        return None
+    return (
+        f"rebuilt fills differ from the journal: {len(lost)} journaled fills not reproduced"
+        f" (e.g. {[t[0] for t in lost[:3]]})"
+    )
+
+
+def _balances_reason(
+    rebuilt: dict[tuple[str, str], Decimal], stored: list[BalanceRecord], ts_ns: int
+) -> str | None:
+    """The rebuilt paper accounts must equal the balances journaled with the checkpoint."""
+    at = {(b.venue, b.asset): b.free + b.locked for b in stored if b.ts_ns == ts_ns}
+    at = {k: v for k, v in at.items() if v != 0}
+    if not at or at == rebuilt:
+        return None  # balances of that checkpoint were not committed: fills decide alone
+    shown = {f"{v}:{a}": plain(x) for (v, a), x in sorted(rebuilt.items())}
+    theirs = {f"{v}:{a}": plain(x) for (v, a), x in sorted(at.items())}
+    return f"rebuilt balances {shown} differ from the journal's {theirs}"
+
+
+class LiveRecovery:
+    """Reconcile with the live venue at start-up; see the module docstring."""
+
+    def __init__(self, session: LiveSession) -> None:
+        self.session = session
+        self.stale: tuple[PositionRecord, ...] = ()  # journaled positions, not yet reset
+
+    async def begin(self, d: Daemon) -> None:
+        assert d.journal is not None
+        live, audits = self.session, self.session.audits
+        await start_session(d, LIVE, audits, venue=live.rest.base_url)
+        d.refused = refused_requests(audits)
+        found = reconcile(
+            live.snapshot, live.journaled_fills, set(), live.venue.name, time.time_ns()
+        )
+        records: list[WriteRecord] = [*found.fills, *found.balances]
+        for record in records:
+            await d.journal.writer.submit(record)  # awaited: a backfill may exceed the queue
+        d.log.info(
+            "live_reconciled",
+            fills_backfilled=len(found.fills),
+            open_orders=len(live.snapshot.open_orders),
+            unknown_orders=len(found.unknown_orders),
+            balances={a: plain(v) for a, v in found.start_balances.items()},
+        )
+        self._restore_baseline(d)
+        symbols = d.config.instrument_ids
+        self.stale = open_positions(await d.journal.repo.load_positions(), live.venue.name, symbols)
+        live.relay.target = lambda exc: _venue_kill(d, exc)
+        for exc in live.relay.failures:
+            _venue_kill(d, exc)
+        self._restore_kill_switch(d, audits)
+        reasons = (found.halt_reason, position_halt_reason(self.stale))
+        reason = "; ".join(r for r in reasons if r is not None) or None
+        if reason is not None:
+            self._halt(d, reason, sorted(o.client_order_id for o in found.unknown_orders))
+        await d.journal.commit()
+
+    def _restore_baseline(self, d: Daemon) -> None:
+        """Today's baseline from the journal: a restart continues the day, never rebases it."""
+        now = d.kernel.clock.now_ns()
+        today = day_of(now)
+        start = journaled_baseline(self.session.audits, today)
+        if start is None or d.kernel.risk.switch.daily_loss is None:
+            return
+        d.kernel.risk.switch.restore_baseline(now, today, start)
+        d.log.info(
+            "daily_loss_baseline_restored",
+            date=time.strftime("%Y-%m-%d", time.gmtime(now / 1e9)),
+            day_start_equity=plain(start),
+        )
+
+    def _restore_kill_switch(self, d: Daemon, audits: list[AuditRecord]) -> None:
+        state = kill_state(audits)
+        if not state.engaged:
+            return
+        d.quiet = True  # restored, not engaged anew: nothing journaled, nothing sent
+        try:
+            d.engage(state.reason, state.source or "operator", at_venue=False)
+            d.driver.take_commands()
+        finally:
+            d.quiet = False
+        d.log.critical("kill_switch_restored", reason=state.reason, source=state.source)
+
+    def _halt(self, d: Daemon, reason: str, unknown: list[str]) -> None:
+        d.health.report(Health("reconciliation", Level.CRITICAL, reason))
+        d.log.critical(
+            "daemon_halted",
+            reason=reason,
+            unknown_orders=unknown,
+            journal_positions={p.symbol: plain(p.quantity) for p in self.stale},
+            hint="genesis kill --live cancels at the venue; genesis reset --live resumes",
+        )
+        d.engage(f"reconciliation: {reason}", "reconciliation", at_venue=False)
+
+    async def on_reset(self, d: Daemon) -> None:
+        """The operator reset a start halted on journaled positions: journal them flat (and
+        a checkpoint), so the next start does not halt on them again."""
+        held, self.stale = self.stale, ()
+        if not held or d.journal is None:
+            return
+        now = d.kernel.clock.now_ns()
+        for p in held:
+            await d.journal.writer.submit(
+                PositionRecord(p.venue, p.symbol, Decimal(0), Decimal(0), p.realized_pnl, now)
+            )
+        d.log.warning(
+            "journal_positions_cleared", positions={p.symbol: plain(p.quantity) for p in held}
+        )
+
+
+def _venue_kill(d: Daemon, exc: Any) -> None:
+    """The venue refused the key: no new exposure until an operator resets (R4). Queued
+    for the trading loop, so it is applied between two events like an operator's kill."""
+    from genesis.daemon.control import KILL, ControlRequest
+
+    reason = "venue authentication failed"
+    d.health.report(Health("venue", Level.CRITICAL, reason))
+    request = ControlRequest(KILL, f"venue-auth-{getattr(exc, 'code', '')}", reason, source="venue")
+    if request not in d.internal_requests:
+        d.internal_requests.add(request)
+        d.inbound.put_nowait(request)
