@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import ccxt.async_support as ccxt_async  # type: ignore[import-untyped]
+import ccxt.pro as ccxt_pro  # type: ignore[import-untyped]
 import pytest
 
 from genesis.core.commands import SubmitOrder
@@ -21,6 +22,15 @@ SECRET = "canary-secret-c4f19b2e"
 D = Decimal
 
 
+_OPTIONS: dict[str, Any] = {
+    "fetchMarkets": {"types": ["spot"]},
+    "fetchCurrencies": False,
+    "fetchMargins": False,
+    "fetchTradesMethod": "publicGetTrades",
+    "recvWindow": 300,
+}
+
+
 def binance_at(server: SandboxServer, *, key: str = KEY, secret: str = SECRET) -> Any:
     """ccxt's binance class pointed at the sandbox (spot only, no sapi calls)."""
     exchange = ccxt_async.binance(
@@ -28,17 +38,29 @@ def binance_at(server: SandboxServer, *, key: str = KEY, secret: str = SECRET) -
             "apiKey": key,
             "secret": secret,
             "enableRateLimit": True,
-            "options": {
-                "fetchMarkets": {"types": ["spot"]},
-                "fetchCurrencies": False,
-                "fetchMargins": False,
-                "fetchTradesMethod": "publicGetTrades",
-                "recvWindow": 300,
-            },
+            "options": dict(_OPTIONS),
         }
     )
     base = f"{server.rest_url}/api/v3"
     exchange.urls["api"] = {**exchange.urls["api"], "public": base, "private": base}
+    return exchange
+
+
+def pro_binance_at(server: SandboxServer, *, key: str = KEY, secret: str = SECRET) -> Any:
+    """ccxt.pro's binance class on the sandbox: REST, market streams and the WS API.
+
+    Every other WebSocket entry points at an unserved loopback path, so nothing
+    can leave the machine.
+    """
+    exchange = ccxt_pro.binance(
+        {"apiKey": key, "secret": secret, "enableRateLimit": True, "options": dict(_OPTIONS)}
+    )
+    base = f"{server.rest_url}/api/v3"
+    dead = f"{server.ws_url}/not-served"
+    ws = dict.fromkeys(exchange.urls["api"]["ws"], dead)
+    ws.update(spot=f"{server.ws_url}/ws", margin=f"{server.ws_url}/ws")
+    ws["ws-api"] = {"spot": server.ws_api_url, "linear": dead, "inverse": dead}
+    exchange.urls["api"] = {**exchange.urls["api"], "public": base, "private": base, "ws": ws}
     return exchange
 
 

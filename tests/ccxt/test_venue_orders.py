@@ -52,8 +52,8 @@ async def test_fill_delivered_once_across_polls(venue, server):
     await events.wait_for(OrderAccepted, "lim-2")
     server.trade("BTCUSDT", D("38999.00"), D("0.5"))  # crosses the resting buy: maker fill
     [fill] = await events.wait_for(OrderFilled, "lim-2")
-    await v._poll_symbol("BTC/USDT")
-    await v._poll_symbol("BTC/USDT")
+    await v._rec.poll_symbol("BTC/USDT")
+    await v._rec.poll_symbol("BTC/USDT")
     assert events.of(OrderFilled) == [fill]
     assert fill.liquidity is LiquiditySide.MAKER
     assert (fill.last_qty, fill.last_px, fill.fee) == (D("0.001"), D("39000"), D("0.039"))

@@ -34,7 +34,7 @@ async def test_dropped_market_response_delivers_the_fill_once(venue, server):
     server.faults.arm("order.drop_response")
     v.execute(submit("drop-2", Side.BUY, "0.01"), 0)
     [fill] = await events.wait_for(OrderFilled, "drop-2")
-    await v._sync_fills("BTC/USDT")
+    await v._rec.sync_fills("BTC/USDT")
     assert events.of(OrderFilled) == [fill]
     assert (fill.last_qty, fill.last_px) == (D("0.01"), D("40001"))
     assert server.requests.count("POST", "/api/v3/order", "drop-2") == 1

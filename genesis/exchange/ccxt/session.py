@@ -7,13 +7,17 @@ signed URLs and the API key header at DEBUG), and turns every exception a
 call raises into a Genesis ``VenueError`` raised outside the ``except``
 block, so neither ``__cause__`` nor ``__context__`` carries ccxt's
 unscrubbed message.
+
+With a ccxt.pro exchange the session also counts the closes of its
+WebSocket clients (``ws_closes``): ccxt reconnects inside the next ``watch_*``
+call, so a close between two calls is otherwise invisible to the caller.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from genesis.core.instruments import Instrument
 from genesis.errors import ConfigError, OrderRejectedByVenue, VenueError
@@ -23,6 +27,11 @@ from genesis.exchange.ccxt.mapping import instrument_from_market
 __all__ = ["CcxtSession"]
 
 _UNSUPPORTED = frozenset({"ArgumentsRequired", "NotSupported"})
+
+# ccxt.pro classes whose ``authenticate({"type": ...})`` subscribes the user data stream and
+# returns only once the venue acknowledged it (binance spot, ccxt >= 4.5: the WS API
+# ``userDataStream.subscribe.signature`` answer). Elsewhere the first event proves the stream.
+ACKED_USER_STREAM: Final = frozenset({"binance"})
 
 
 class CcxtSession:
@@ -43,6 +52,41 @@ class CcxtSession:
         if not any(isinstance(f, ScrubFilter) for f in wire.filters):
             wire.addFilter(ScrubFilter(self.scrub))
         exchange.logger = wire
+        self.ws_closes = 0
+        self._count_ws_closes()
+
+    def _count_ws_closes(self) -> None:
+        # ccxt.pro hands each new client the exchange's on_close/on_error; wrap them per object.
+        for name in ("on_close", "on_error"):
+            original = getattr(self.exchange, name, None)
+            if callable(original):
+                setattr(self.exchange, name, self._counting(original))
+
+    def _counting(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any) -> Any:
+            self.ws_closes += 1
+            return original(*args)
+
+        return counted
+
+    def has(self, feature: str) -> bool:
+        """Whether the exchange's ccxt class declares ``feature`` (e.g. ``watchMyTrades``)."""
+        return bool((getattr(self.exchange, "has", None) or {}).get(feature))
+
+    async def user_stream_ready(self, market_type: str) -> bool:
+        """Subscribe the user data stream and wait for the venue's answer, where ccxt can.
+
+        Returns:
+            True once the venue acknowledged the subscription (``ACKED_USER_STREAM``);
+            False at once for other venues: their stream is unproven until it delivers.
+
+        Raises:
+            VenueError: the subscription failed (mapped, scrubbed).
+        """
+        if str(self.exchange.id) not in ACKED_USER_STREAM or not self.has("ws"):
+            return False
+        await self.call("authenticate", {"type": market_type})
+        return True
 
     def __repr__(self) -> str:
         return f"CcxtSession(venue={self.venue!r}, exchange={self.exchange.id!r})"
@@ -100,8 +144,15 @@ class CcxtSession:
         return out
 
     def unified(self, instrument_id: str, market_types: tuple[str, ...]) -> str | None:
-        """The ccxt unified symbol for a venue market id, or None when unknown."""
-        found = (self.exchange.markets_by_id or {}).get(instrument_id) or []
+        """The ccxt unified symbol for a venue market id (``BTCUSDT`` or ``venue:BTCUSDT``).
+
+        Returns None when the market is unknown.
+        """
+        market_id = instrument_id.partition(":")[2] if ":" in instrument_id else instrument_id
+        by_id = self.exchange.markets_by_id or {}
+        found = by_id.get(market_id) or []
+        if not found and ":" in instrument_id:  # instrument_id() upper-cases the venue's id
+            found = next((m for k, m in by_id.items() if str(k).upper() == market_id), [])
         for market in found:
             if market.get("type") in market_types:
                 return str(market["symbol"])

@@ -16,16 +16,23 @@ proves absence only after ``settle_s`` from the send (Binance: after
 timestamp + recvWindow no request can still reach the matching engine);
 only then is the order rejected with code ``ABSENT``. It is never resent.
 
-Fills. Without ccxt.pro there is no user stream, so fills are polled:
-``fetch_my_trades`` per symbol with live orders every ``poll_interval_s``,
-and right after a placement or cancel whose answer shows filled quantity.
-Each ``(symbol, trade id)`` is delivered once. A terminal event (canceled,
-expired) is emitted only once the trades covering the order's filled
-quantity have been delivered, so the OMS never sees a fill after a close.
+Streams or polling, chosen once at construction (``UserStreams``, logged as
+``ccxt_user_data_mode``). Where the exchange's ``has`` declares
+``watchMyTrades`` / ``watchOrders`` (ccxt.pro), fills and order states come
+from those streams; elsewhere they are polled: ``fetch_my_trades`` per
+symbol with live orders every ``poll_interval_s``, and right after a
+placement or cancel whose answer shows filled quantity. Orders that leave
+the open set without our asking (IOC remainder expired, cancelled in the
+venue's UI) are found by comparing ``fetch_open_orders`` with the orders we
+track, then querying the missing ones. A stream that failed or reconnected
+is covered by polling until it is proven again, then backfilled by one pass
+of the polling path (``WatchLoop``, ``Reconciler.backfill``).
 
-Orders that leave the open set without our asking (IOC remainder expired,
-cancelled in the venue's UI) are found by comparing ``fetch_open_orders``
-with the orders we track, then querying the missing ones.
+Both paths share one intake (``Reconciler``): each ``(symbol, trade id)`` is
+delivered once, whichever path brought it first. A terminal event
+(canceled, expired) is emitted only once the trades covering the order's
+filled quantity have been delivered, so the OMS never sees a fill after a
+close.
 """
 
 from __future__ import annotations
@@ -34,8 +41,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
-from decimal import Decimal
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import structlog
@@ -43,11 +49,8 @@ import structlog
 from genesis.core.commands import CancelAllOrders, CancelOrder, Command, ModifyOrder, SubmitOrder
 from genesis.core.enums import OrderType, TimeInForce
 from genesis.core.events import (
-    OrderAccepted,
-    OrderCanceled,
     OrderCancelRejected,
     OrderEvent,
-    OrderExpired,
     OrderModifyRejected,
     OrderRejected,
 )
@@ -61,33 +64,35 @@ from genesis.errors import (
 )
 from genesis.exchange.ccxt.errors import AuthError, OrderNotFound
 from genesis.exchange.ccxt.feed import CcxtMarketFeed, FeedKind
-from genesis.exchange.ccxt.mapping import opt_dec
+from genesis.exchange.ccxt.reconcile import Reconciler
 from genesis.exchange.ccxt.session import CcxtSession
 from genesis.exchange.ccxt.snapshot import take_snapshot
-from genesis.exchange.ccxt.tracking import FillBook, Tracked
+from genesis.exchange.ccxt.tracking import Tracked
 from genesis.exchange.live import EventSink, VenueSnapshot
 
 __all__ = ["CcxtVenue"]
 
 log = structlog.get_logger(__name__)
 
-_TERMINAL = {"canceled": OrderCanceled, "cancelled": OrderCanceled, "expired": OrderExpired}
-
 
 class CcxtVenue:
     """A live venue over a ccxt exchange object (see the module docstring).
 
     Args:
-        exchange: a ``ccxt.async_support`` exchange with credentials set; the
-            venue owns it from now on (``number`` becomes ``str``, its logger is
-            replaced by a scrubbing one, ``close`` closes it).
+        exchange: a ``ccxt.async_support`` or ``ccxt.pro`` exchange with credentials
+            set; the venue owns it from now on (``number`` becomes ``str``, its logger
+            is replaced by a scrubbing one, ``close`` closes it). A ``ccxt.pro`` one
+            whose ``has`` declares ``watchMyTrades``/``watchOrders`` streams those.
         name: the venue name in events (default: the ccxt id, upper case).
         market_types: ccxt market types traded (default spot only).
         poll_interval_s: fill and order-state polling interval.
         resolve_interval_s: interval between queries for an unknown outcome.
         settle_s: seconds after a send after which "not found" proves absence;
             None derives it from ccxt's ``recvWindow`` option (+1 s), else 10 s.
+        reconcile_interval_s: with both user streams live, the interval of a full poll.
+        backoff_initial_s / backoff_max_s / seed: the seeded reconnect backoff of a stream.
         clock: wall clock in ns for ``ts_init``.
+        sleep: every wait of the poller and the streams goes through it.
     """
 
     def __init__(
@@ -99,22 +104,41 @@ class CcxtVenue:
         poll_interval_s: float = 1.0,
         resolve_interval_s: float = 0.5,
         settle_s: float | None = None,
+        reconcile_interval_s: float = 30.0,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        seed: int = 0,
         clock: Callable[[], int] = time.time_ns,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.name = name or str(exchange.id).upper()
         self._session = CcxtSession(exchange, self.name)
         self._types = market_types
-        self._poll_s = poll_interval_s
         self._resolve_s = resolve_interval_s
         self._settle_s = settle_s if settle_s is not None else self._session.default_settle_s()
         self._clock = clock
+        self._sleep = sleep
         self._sink: EventSink | None = None
         self._instruments: dict[str, Instrument] = {}
         self._orders: dict[str, Tracked] = {}
-        self._fills = FillBook()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._poller: asyncio.Task[None] | None = None
+        self._loops: list[asyncio.Task[None]] = []
         self.stats: Counter[str] = Counter()
+        self._rec = Reconciler(
+            self._session,
+            self.name,
+            self._orders,
+            emit=self._emit,
+            clock=clock,
+            stats=self.stats,
+            market_type=market_types[0],
+            poll_s=poll_interval_s,
+            reconcile_s=reconcile_interval_s,
+            backoff_initial_s=backoff_initial_s,
+            backoff_max_s=backoff_max_s,
+            seed=seed,
+            sleep=sleep,
+        )
 
     def __repr__(self) -> str:
         return f"CcxtVenue(name={self.name!r}, orders={len(self._orders)})"
@@ -122,24 +146,36 @@ class CcxtVenue:
     # --- lifecycle -------------------------------------------------------------------
 
     async def start(self, sink: EventSink) -> None:
-        """Load markets (building instruments) and start polling for fills.
+        """Load markets (building instruments), start the user streams and the poller.
 
         Raises:
             VenueError: markets could not be loaded (mapped, scrubbed).
         """
         self._instruments = await self._session.load_instruments(self._types)
         self._sink = sink
-        self._poller = asyncio.create_task(self._poll_forever(), name=f"{self.name}-poll")
-        log.info("ccxt_venue_started", venue=self.name, instruments=len(self._instruments))
+        self._loops = [asyncio.create_task(self._rec.poll_forever(), name=f"{self.name}-poll")]
+        self._loops += [
+            asyncio.create_task(loop.run(), name=f"{self.name}-{loop.method}")
+            for loop in self._rec.streams.loops()
+        ]
+        log.info(
+            "ccxt_venue_started",
+            venue=self.name,
+            instruments=len(self._instruments),
+            **self._rec.streams.mode,
+        )
 
     async def close(self) -> None:
-        """Stop polling and pending requests, close the ccxt session; orders stay at the venue."""
-        tasks = [*self._tasks, *([self._poller] if self._poller else [])]
+        """Stop streams, polling and pending requests, close the ccxt session.
+
+        Orders stay at the venue.
+        """
+        tasks = [*self._tasks, *self._loops]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
-        self._poller = None
+        self._loops = []
         await self._session.close()
 
     def instruments(self) -> dict[str, Instrument]:
@@ -147,7 +183,9 @@ class CcxtVenue:
         return dict(self._instruments)
 
     def statistics(self) -> dict[str, int]:
-        return dict(self.stats)
+        """Counters (fills by path: ``fill_stream``/``fill_rest``, their ``fill_duplicate_*``,
+        order outcomes, polls) and the user streams' figures (``UserStreams.statistics``)."""
+        return {**self.stats, **self._rec.streams.statistics()}
 
     def market_data(
         self,
@@ -274,12 +312,13 @@ class CcxtVenue:
                 client_order_id=cmd.client_order_id,
                 error=str(exc),
             )
-            await self._resolve(t)
+            if not t.accepted:  # else the order stream already reported it
+                await self._resolve(t)
             return
         except VenueError as exc:
             self._reject(t, exc)
             return
-        await self._adopt(t, order)
+        await self._rec.adopt(t, order)
 
     def _reject(self, t: Tracked, exc: VenueError) -> None:
         code = _code_of(exc)
@@ -295,8 +334,8 @@ class CcxtVenue:
     async def _resolve(self, t: Tracked) -> None:
         """Query by client order id until found, or until absence is proven (never resend)."""
         t.state = "unknown"
-        while True:
-            await asyncio.sleep(self._resolve_s)
+        while not t.accepted:  # the order stream may report it first
+            await self._sleep(self._resolve_s)
             try:
                 order = await self._session.find_order(
                     t.symbol, t.cmd.client_order_id, t.sent_ms - 60_000
@@ -324,45 +363,7 @@ class CcxtVenue:
                 )
                 continue
             self.stats["order_resolved"] += 1
-            await self._adopt(t, order)
-            return
-
-    async def _adopt(self, t: Tracked, order: Any) -> None:
-        """Take the venue's view of an order: accepted once, then fills, then any terminal state."""
-        if not t.accepted:
-            t.accepted = True
-            t.venue_order_id = str(order.get("id") or "")
-            t.state = "open"
-            t.settled.set()
-            self._emit(
-                OrderAccepted(
-                    **self._ids(t.cmd, t.cmd.client_order_id), venue_order_id=t.venue_order_id
-                )
-            )
-        await self._apply(t, order)
-
-    async def _apply(self, t: Tracked, order: Any) -> None:
-        filled = opt_dec(order.get("filled"), Decimal(0)) or Decimal(0)
-        if filled > t.filled:
-            await self._sync_fills(t.symbol)
-        status = str(order.get("status") or "")
-        if status in ("open", "") or t.state == "done":
-            return
-        if t.filled < filled:
-            t.state = "closing"  # trades not visible yet; the poller finishes the close
-            return
-        t.state = "done"
-        event = _TERMINAL.get(status)
-        if event is not None:
-            self._emit(event(**self._ids(t.cmd, t.cmd.client_order_id)))
-        elif status == "rejected":
-            self._emit(
-                OrderRejected(
-                    **self._ids(t.cmd, t.cmd.client_order_id),
-                    code="REJECTED",
-                    reason="the venue rejected the order",
-                )
-            )
+            await self._rec.adopt(t, order)
 
     # --- cancels -------------------------------------------------------------------------------
 
@@ -394,13 +395,13 @@ class CcxtVenue:
         except VenueError as exc:
             await self._cancel_failed(t, exc)
             return
-        await self._apply(t, order)
+        await self._rec.apply(t, order)
 
     async def _cancel_failed(self, t: Tracked, exc: VenueError) -> None:
         """A cancel that failed says nothing certain: query the order and report what it is."""
         self.stats["cancel_failed"] += 1
         with contextlib.suppress(VenueError):
-            await self._apply(
+            await self._rec.apply(
                 t,
                 await self._session.find_order(t.symbol, t.cmd.client_order_id, t.sent_ms - 60_000),
             )
@@ -418,52 +419,6 @@ class CcxtVenue:
             and t.state != "done"
         ]
         await asyncio.gather(*(self._cancel(cid, cmd) for cid in mine))
-
-    # --- fills and polling --------------------------------------------------------------------
-
-    async def _sync_fills(self, symbol: str) -> None:
-        live = [t for t in self._orders.values() if t.symbol == symbol]
-        since = min((t.sent_ms for t in live), default=self._clock() // 1_000_000) - 1_000
-        trades = await self._session.call("fetch_my_trades", symbol, since)
-        by_venue_id = {t.venue_order_id: t for t in live if t.venue_order_id}
-        for trade in trades:
-            t = by_venue_id.get(str(trade.get("order") or ""))
-            if t is None:
-                continue  # not ours (placed elsewhere); snapshot reports those
-            fill = self._fills.take(trade, t, self.name, self._clock())
-            if fill is not None:
-                t.filled += fill.last_qty
-                self._emit(fill)
-
-    async def _poll_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._poll_s)
-            for symbol in sorted(
-                {t.symbol for t in self._orders.values() if t.state in ("open", "closing")}
-            ):
-                try:
-                    await self._poll_symbol(symbol)
-                except VenueError as exc:
-                    self.stats["poll_failed"] += 1
-                    log.warning("ccxt_poll_failed", venue=self.name, symbol=symbol, error=str(exc))
-
-    async def _poll_symbol(self, symbol: str) -> None:
-        await self._sync_fills(symbol)
-        open_ids = {
-            o.get("clientOrderId") for o in await self._session.call("fetch_open_orders", symbol)
-        }
-        for t in list(self._orders.values()):
-            if (
-                t.symbol == symbol
-                and t.state in ("open", "closing")
-                and t.cmd.client_order_id not in open_ids
-            ):
-                await self._apply(
-                    t,
-                    await self._session.find_order(
-                        symbol, t.cmd.client_order_id, t.sent_ms - 60_000
-                    ),
-                )
 
     # --- plumbing ----------------------------------------------------------------------------
 

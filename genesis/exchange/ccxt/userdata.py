@@ -1,0 +1,110 @@
+"""The venue's user data over ccxt.pro, where the exchange has it; decided once, at construction.
+
+``watch_my_trades`` carries fills and ``watch_orders`` order states, each in
+a ``WatchLoop`` when the exchange's ``has`` declares it (``watchMyTrades``,
+``watchOrders``), else that half stays on the venue's REST polling. The
+venue asks ``fills_live()`` (no REST fill sync needed) and ``all_live()``
+(no periodic polling needed beyond the slow reconciliation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from genesis.exchange.ccxt.session import CcxtSession
+from genesis.exchange.ccxt.watch import WatchLoop
+from genesis.retry import Backoff, BackoffPolicy
+
+__all__ = ["UserStreams"]
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[Any], Awaitable[None]]
+
+
+class UserStreams:
+    """Fills and order states streamed where ``exchange.has`` allows (see the module docstring).
+
+    Args:
+        session: the venue's guarded ccxt session.
+        market_type: the ccxt market type whose user stream is watched (e.g. ``spot``).
+        on_trades / on_orders: the venue's handlers of a ``watch_my_trades`` /
+            ``watch_orders`` result.
+        on_live: the venue's REST backfill, run whenever a stream (re)becomes live.
+        backoff_initial_s / backoff_max_s / seed: the reconnect backoff of each loop.
+        sleep: every wait of the loops goes through it.
+    """
+
+    def __init__(
+        self,
+        session: CcxtSession,
+        market_type: str,
+        *,
+        on_trades: Handler,
+        on_orders: Handler,
+        on_live: Callable[[], Awaitable[None]],
+        backoff_initial_s: float,
+        backoff_max_s: float,
+        seed: int,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        def loop(feature: str, method: str, handler: Handler, salt: int) -> WatchLoop | None:
+            if not session.has(feature):
+                return None
+            return WatchLoop(
+                session,
+                method,
+                on_items=handler,
+                on_live=on_live,
+                ready=lambda: session.user_stream_ready(market_type),
+                backoff=Backoff(
+                    BackoffPolicy(initial_s=backoff_initial_s, cap_s=backoff_max_s),
+                    seed=seed + salt,
+                ),
+                sleep=sleep,
+            )
+
+        self.fills = loop("watchMyTrades", "watch_my_trades", on_trades, 0)
+        self.orders = loop("watchOrders", "watch_orders", on_orders, 1)
+        self.mode = {
+            "fills": self.fills.method if self.fills else "poll",
+            "orders": self.orders.method if self.orders else "poll",
+        }
+        log.info("ccxt_user_data_mode", venue=session.venue, **self.mode)
+
+    def __repr__(self) -> str:
+        return f"UserStreams(fills={self.mode['fills']!r}, orders={self.mode['orders']!r})"
+
+    def loops(self) -> list[WatchLoop]:
+        return [loop for loop in (self.fills, self.orders) if loop is not None]
+
+    def fills_live(self) -> bool:
+        """Fills arrive by stream now: a REST fill sync is only a backfill."""
+        return self.fills is not None and self.fills.live
+
+    def all_live(self) -> bool:
+        """Fills and order states both arrive by stream now: no regular polling needed."""
+        return self.fills_live() and self.orders is not None and self.orders.live
+
+    def statistics(self) -> dict[str, int]:
+        """Per loop: live (0/1), deliveries, failures, gaps, recoveries; 0/1 per streamed half."""
+        out = {
+            "user_stream_fills": int(self.fills is not None),
+            "user_stream_orders": int(self.orders is not None),
+        }
+        for loop in self.loops():
+            s = loop.statistics()
+            out.update(
+                {
+                    f"{s.method}_live": int(s.live),
+                    f"{s.method}_deliveries": s.deliveries,
+                    f"{s.method}_failures": s.failures,
+                    f"{s.method}_gaps": s.gaps,
+                    f"{s.method}_recoveries": s.recoveries,
+                }
+            )
+        return out
