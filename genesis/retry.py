@@ -131,25 +131,20 @@ async def retry(
     wait_hint: Callable[[Exception], float | None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> T:
-    """Await ``attempt()`` until it returns, waiting ``backoff.next_delay()`` after each failure.
+    """Await ``attempt()`` until it returns, waiting after each failure the larger of
+    ``backoff.next_delay()`` and the error's ``wait_hint``.
 
     Args:
         attempt: makes a fresh awaitable for every try.
-        retry_on: True for an exception worth another try; any other is re-raised at once.
-        backoff: its failure count grows with each retry and is reset on success.
-        on_retry: called with (failed attempts so far, the exception, delay_s) before each wait.
-        max_attempts: give up after this many attempts in total; None: never.
-        wait_hint: the least wait an exception asks for (e.g. Retry-After), or None;
-            the delay is then ``max(backoff delay, hint)``.
+        retry_on: True for an exception worth another try; others (and cancellation)
+            propagate at once.
+        backoff: counts the failures; reset when an attempt succeeds.
+        on_retry: called with (failed attempts so far, exception, delay_s) before each wait.
+        max_attempts: attempts in total before the last error is re-raised; None: no limit.
+        wait_hint: the least wait an exception asks for (Retry-After), or None.
         sleep: the wait, injected so tests do not wait.
 
-    Returns:
-        What the successful attempt returned.
-
-    Raises:
-        ValueError: ``max_attempts`` < 1.
-        Exception: the last failure, when it is not retried or attempts are exhausted.
-            Cancellation (``BaseException``) always propagates untouched.
+    Returns the successful attempt's result; raises ``ValueError`` if ``max_attempts`` < 1.
     """
     if max_attempts is not None and max_attempts < 1:
         raise ValueError(f"max_attempts must be >= 1 or None, was {max_attempts}")
@@ -159,15 +154,20 @@ async def retry(
             result = await attempt()
         except Exception as exc:
             failed += 1
-            if not retry_on(exc) or (max_attempts is not None and failed >= max_attempts):
+            if not retry_on(exc) or failed == max_attempts:
                 raise
-            delay = backoff.next_delay()
-            hint = wait_hint(exc) if wait_hint is not None else None
-            if hint is not None and hint > delay:
-                delay = hint
+            delay = _delay(backoff, wait_hint, exc)
             if on_retry is not None:
                 on_retry(failed, exc, delay)
             await sleep(delay)
-        else:
-            backoff.reset()
-            return result
+            continue
+        backoff.reset()
+        return result
+
+
+def _delay(
+    backoff: Backoff, wait_hint: Callable[[Exception], float | None] | None, exc: Exception
+) -> float:
+    delay = backoff.next_delay()
+    hint = wait_hint(exc) if wait_hint is not None else None
+    return delay if hint is None else max(delay, hint)
