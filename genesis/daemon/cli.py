@@ -169,19 +169,27 @@ def _data_specs(args: argparse.Namespace) -> tuple[DataSpec, ...]:
     specs = []
     for text in args.data:
         bare = "=" not in text and text.removesuffix(".gz").endswith(".csv")
-        specs.append(parse_data_arg(f"{args.symbol}={text}" if bare and args.symbol else text))
+        if bare and args.symbol:
+            text = f"{args.symbol}={text}"
+        try:
+            specs.append(parse_data_arg(text))
+        except ConfigError:
+            if not bare:
+                raise
+            specs.append(parse_data_arg(f"BTCUSDT={text}"))  # as before: bars are BTCUSDT
     return tuple(specs)
 
 
 def _check_covered(configs: tuple[Any, ...], specs: tuple[DataSpec, ...]) -> None:
-    """Every instrument a strategy trades must come with the recordings."""
+    """Say so when a strategy trades an instrument the recordings do not bring."""
     have = {row.instrument_id for row in describe_sources(specs)}
     for config in configs:
         missing = [i for i in config.instruments if i not in have]
         if missing:
-            raise ConfigError(
-                f"strategy {config.id} trades {', '.join(missing)} but no --data brings it"
-                f" (the recordings have: {', '.join(sorted(have))})"
+            print(
+                f"genesis: strategy {config.id} trades {', '.join(missing)} but no --data brings"
+                f" it: it will not trade (the recordings have: {', '.join(sorted(have))})",
+                file=sys.stderr,
             )
 
 

@@ -191,6 +191,8 @@ class Daemon:
             instruments=list(self.config.instrument_ids),
             cash=self.config.cash,
             strategies=[s.id for s in self.config.strategies],
+            data=self.market.describe_recording(),
+            speed_events_per_s=self.config.speed,
         )
         try:
             if self.journal is not None:

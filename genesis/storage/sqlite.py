@@ -119,11 +119,14 @@ class SqliteRepository(SqlRepository):
             if self._closed:
                 raise StorageError(f"SQLite repository {self.path} is closed")
             tx = _SqliteTx(self._conn)
-            await tx.run("BEGIN IMMEDIATE")
             try:
+                # inside the try: a task cancelled while BEGIN runs in aiosqlite's thread must
+                # still roll it back, or the connection is left inside a transaction for good
+                await tx.run("BEGIN IMMEDIATE")
                 yield tx
                 await tx.run("COMMIT")
             except BaseException:
-                with suppress(sqlite3.Error):
-                    await self._conn.execute("ROLLBACK")
+                with suppress(sqlite3.Error, asyncio.CancelledError):
+                    # shielded: runs after the statement in flight, even under cancellation
+                    await asyncio.shield(self._conn.execute("ROLLBACK"))
                 raise

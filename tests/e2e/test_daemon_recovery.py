@@ -148,4 +148,4 @@ def test_journaled_balance_that_disagrees_comes_up_halted(tmp_path: Path) -> Non
     proc.communicate(timeout=30)
     assert "rebuilt balances" in halted
     assert positions == 1  # BTCUSDT, journaled with each checkpoint
-    assert snapshots == 2  # the strategy and the recording's progress
+    assert snapshots == 3  # the strategy, the checkpoint and the progress mark
