@@ -10,8 +10,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "genesis"
 
+# Kernel packages, whole: everything under them is pure (R1, R3). Plus the pure modules of
+# the mixed packages (data readers, the simulated venue, config models).
+KERNEL_PACKAGES = ("core", "kernel", "strategies", "risk", "execution", "portfolio", "analytics")
 KERNEL_PATHS = (
-    "core",
+    *KERNEL_PACKAGES,
     "data/book.py",
     "data/bars.py",
     "data/loaders.py",
@@ -19,21 +22,30 @@ KERNEL_PATHS = (
     "data/capture_venues.py",
     "data/timeparse.py",
     "data/sources.py",
-    "strategies",
-    "risk",
-    "engine/reload.py",
-    "engine/journal.py",
-    "execution",
-    "portfolio",
-    "analytics",
+    "data/inference.py",
+    "daemon/records.py",
     "config/models.py",
     "config/loader.py",
     "exchange/simulated.py",
     "exchange/fills.py",
     "exchange/account.py",
-    "engine/kernel.py",
-    "engine/market.py",
     "backtesting/runner.py",
+)
+# what a kernel package may never import (by package prefix): the shell, storage, the
+# research runner, and every network client
+FORBIDDEN_FOR_KERNEL = (
+    "genesis.daemon",
+    "genesis.engine",
+    "genesis.storage",
+    "genesis.backtesting",
+    "genesis.exchange.binance",
+    "genesis.exchange.ccxt",
+    "genesis.exchange.sandbox",
+    "genesis.exchange.live",
+    "genesis.settings",
+    "ccxt",
+    "aiohttp",
+    "websockets",
 )
 
 BANNED_MODULES = (
@@ -160,8 +172,9 @@ def _is_float_call(arg: ast.expr) -> bool:
 def test_kernel_files_exist() -> None:
     """The walk covers the real kernel modules, so an empty list cannot pass silently."""
     files = kernel_files()
-    assert len(files) >= 25
-    assert ROOT / "engine" / "kernel.py" in files
+    assert len(files) >= 40
+    assert ROOT / "kernel" / "kernel.py" in files
+    assert ROOT / "kernel" / "driver.py" in files
 
 
 @pytest.mark.parametrize("path", kernel_files(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -197,3 +210,143 @@ def test_checker_catches_violation(source: str, rule: str) -> None:
 def test_checker_allows_seeded_random() -> None:
     """A random.Random(seed) instance is the sanctioned way to draw numbers."""
     assert violations("import random\nrng = random.Random(7)\nx = rng.random()\n") == []
+
+
+# --- layering and cycles (every import counts: TYPE_CHECKING and function-local too) ----------
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _all_modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
+
+
+def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """Every genesis module (or external top-level package) ``path`` imports, anywhere in it."""
+    found: set[str] = set()
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in modules)
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _all_modules()
+    return {
+        name: {i for i in _imports(path, modules) if i in modules and i != name}
+        for name, path in modules.items()
+    }
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is None:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        top = stack.pop()
+                        on_stack.discard(top)
+                        component.append(top)
+                        if top == node:
+                            break
+                    if len(component) > 1:
+                        found.append(sorted(component))
+            elif child not in index:
+                index[child] = low[child] = counter
+                counter += 1
+                stack.append(child)
+                on_stack.add(child)
+                work.append((child, iter(sorted(graph[child]))))
+            elif child in on_stack:
+                low[node] = min(low[node], index[child])
+    return found
+
+
+def test_no_import_cycles() -> None:
+    """No two genesis modules import each other, directly or through others (TYPE_CHECKING too)."""
+    assert _cycles(_graph()) == []
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    """The finder is not vacuous: a three-module loop is reported."""
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]
+
+
+@pytest.mark.parametrize("package", KERNEL_PACKAGES)
+def test_kernel_package_stays_below_the_shell(package: str) -> None:
+    """No module of a kernel package imports the daemon, storage, backtesting or a network client."""
+    modules = _all_modules()
+    bad = [
+        f"{name} imports {imported}"
+        for name, path in modules.items()
+        if name == f"genesis.{package}" or name.startswith(f"genesis.{package}.")
+        for imported in sorted(_imports(path, modules))
+        if any(imported == f or imported.startswith(f"{f}.") for f in FORBIDDEN_FOR_KERNEL)
+    ]
+    assert bad == []
+
+
+def test_a_kernel_is_built_in_one_place() -> None:
+    """``Kernel(...)`` is called only by genesis/kernel/builder.py (R4); everyone else builds through it."""
+    callers = []
+    for base in (ROOT, ROOT.parent / "tests", ROOT.parent / "benchmarks"):
+        for path in sorted(base.rglob("*.py")):
+            if path.name == "test_architecture.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Kernel":
+                    callers.append(str(path.relative_to(ROOT.parent)))
+    assert callers == ["genesis/kernel/builder.py"]
+
+
+def test_the_shell_has_no_mixins() -> None:
+    """Every class of genesis/daemon has at most one base, and none extends another daemon class."""
+    daemon_classes: set[str] = set()
+    bases: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "daemon").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                daemon_classes.add(node.name)
+                bases[f"{path.name}:{node.name}"] = [ast.unparse(b) for b in node.bases]
+    bad = {
+        name: found
+        for name, found in bases.items()
+        if len(found) > 1 or any(b in daemon_classes for b in found)
+    }
+    assert bad == {}
