@@ -2,28 +2,43 @@
 
 Everything here happens before the daemon (and so any strategy) exists, in
 this order: the live journal is opened and checked for paper state (R23);
-the venue's ``exchangeInfo`` gives the instruments (the kernel trades on the
-venue's filters, not the bundled 2021 file); the venue starts (clock sync,
-user stream over the WS API); the key must be allowed to trade; then the
-snapshot of open orders, balances and own trades since the journal's last
-trade id is taken for the start-up reconciliation (P5).
+the venue's ``exchangeInfo`` for the traded symbols gives the instruments
+(the kernel trades on the venue's filters, not the bundled 2021 file); the
+venue starts (clock sync, user stream over the WS API, whose subscription
+is awaited so its backfill is covered by the snapshot); then the snapshot of
+open orders, balances and own trades since the journal's last trade id is
+taken for the start-up reconciliation (P5); its account read also says
+whether the key may trade; last, each symbol's best bid and ask.
 
-Any failure refuses to start with one line naming the endpoint and the
-reason: live trading never falls back to anything.
+What a start costs, in request weight (sandbox, one symbol, depth stream on;
+``tests/reliability/test_start_weight.py``): exchangeInfo 20, time 3 x 1,
+WS API subscribe 2, openOrders 6, myTrades 20, account 20, bookTicker 2,
+and the market feed's depth snapshot 50: 123 (was 166: a second and third
+account read, a depth read for the book top, all 1,695 symbols' filters).
+
+Rate limits: the REST client shares its weight and ban state with every
+other client of the process on the same host (the market feed's), and waits
+out a 429/418's Retry-After with one log line saying how long and why,
+then continues: a start never exits for a rate limit (a crash loop of
+restarts is what earned the ban). Any other failure refuses to start with
+one line naming the endpoint and the reason: live trading never falls back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from genesis.core.instruments import InstrumentTable, instrument_from_binance
-from genesis.daemon.venues import Mailbox
 from genesis.daemon.reconcile import LIVE, check_session_mode, last_trade_ids
+from genesis.daemon.venues import Mailbox
 from genesis.errors import ConfigError, GenesisError
 from genesis.exchange.binance import (
     AuthError,
@@ -31,6 +46,7 @@ from genesis.exchange.binance import (
     BinanceUserStream,
     BinanceVenue,
     Credentials,
+    SharedLimits,
     UserStreamConfig,
     VenueConfig,
 )
@@ -41,6 +57,8 @@ from genesis.storage.repository import AuditRecord, FillRecord, SqlRepository
 __all__ = ["AuthRelay", "LiveEndpoints", "LiveSession", "open_live_session"]
 
 log = structlog.get_logger(__name__)
+
+_UNREACHABLE = (GenesisError, OSError, TimeoutError)  # refused with the endpoint named
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,7 +101,9 @@ class LiveSession:
     snapshot: VenueSnapshot
     journaled_fills: list[FillRecord]
     audits: list[AuditRecord]
-    book_top: tuple[Any, Any] = (None, None)  # the venue's best bid and ask at start
+    book_top: tuple[Any, Any] = (None, None)  # the first symbol's best bid and ask at start
+    book_tops: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # by symbol
+    marks: dict[str, Decimal | None] = field(default_factory=dict)  # best bid, if positive
 
     async def close(self) -> None:
         """Stop the venue's tasks and close its connections (working orders stay)."""
@@ -91,16 +111,60 @@ class LiveSession:
         await self.rest.close()
 
 
+@dataclass(slots=True)
+class _Opening:
+    """What is open so far, for the cleanup of a refused start."""
+
+    rest: BinanceRest
+    venue: BinanceVenue | None = None
+    streams: list[BinanceUserStream] = field(default_factory=list)
+
+
 async def open_live_session(
-    symbol: str, endpoints: LiveEndpoints, database_url: str | None, data_dir: Path
+    symbols: str | Sequence[str],
+    endpoints: LiveEndpoints,
+    database_url: str | None,
+    data_dir: Path,
+    *,
+    shared: SharedLimits | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> LiveSession:
     """Open the live journal and the venue, and take the start-up snapshot.
 
+    Args:
+        symbols: the traded symbol, or several.
+        shared: rate-limit state to share; None: the process's (the market feed's too).
+        sleep: how a Retry-After is waited out (injected for tests).
+
     Raises:
         ConfigError: the journal holds paper state, or the venue cannot be
-            reached, refuses the key, does not list ``symbol`` or does not let
+            reached, refuses the key, does not list a symbol or does not let
             the key trade; nothing is left open.
     """
+    wanted = [symbols] if isinstance(symbols, str) else list(symbols)
+    repo, audits, fills = await _open_journal(database_url, data_dir)
+    opening = _Opening(BinanceRest(
+        endpoints.rest_url, endpoints.credentials, timeout_s=endpoints.timeout_s,
+        shared=shared, sleep=sleep, wait_rate_limits=True))  # fmt: skip
+    try:
+        return await _connect(opening, wanted, endpoints, (repo, audits, fills))
+    except BaseException as exc:  # a refused or cancelled start leaves nothing open
+        with contextlib.suppress(Exception):
+            if opening.venue is not None:
+                await opening.venue.close()
+            await opening.rest.close()
+        await repo.close()
+        if isinstance(exc, ConfigError) or not isinstance(exc, _UNREACHABLE):
+            raise
+        reason = f"{type(exc).__name__}: {exc}"
+        raise ConfigError(
+            f"live venue {endpoints.rest_url} refused or unreachable: {reason}"
+        ) from None
+
+
+async def _open_journal(
+    database_url: str | None, data_dir: Path
+) -> tuple[SqlRepository, list[AuditRecord], list[FillRecord]]:
     repo = await open_repository(database_url, data_dir, LIVE_SQLITE_NAME)
     try:
         audits = await repo.audit_log(0)
@@ -109,73 +173,77 @@ async def open_live_session(
     except BaseException:
         await repo.close()
         raise
-    rest = BinanceRest(endpoints.rest_url, endpoints.credentials, timeout_s=endpoints.timeout_s)
+    return repo, audits, fills
+
+
+async def _connect(
+    opening: _Opening,
+    symbols: list[str],
+    endpoints: LiveEndpoints,
+    journal: tuple[SqlRepository, list[AuditRecord], list[FillRecord]],
+) -> LiveSession:
+    """Start the venue and take its snapshot, in the order of the module docstring."""
+    (repo, audits, fills), rest = journal, opening.rest
     relay, mailbox = AuthRelay(), Mailbox()
-    venue: BinanceVenue | None = None
-    try:
-        instruments, info = await _instruments(rest, symbol)
-        streams: list[BinanceUserStream] = []
+    instruments, info = await _instruments(rest, symbols)
 
-        def user_stream(v: BinanceVenue) -> BinanceUserStream:
-            stream = BinanceUserStream(
-                endpoints.ws_api_url, endpoints.credentials, rest.clock,
-                on_event=v.on_user_event, on_resync=v.resync, has_open_orders=v.has_open_orders,
-                on_auth_error=relay, config=endpoints.user_stream,
-            )  # fmt: skip
-            streams.append(stream)
-            return stream
-
-        venue = BinanceVenue(
-            rest, exchange_info=info, user_stream_factory=user_stream, config=endpoints.venue,
-            on_auth_error=relay,
+    def user_stream(v: BinanceVenue) -> BinanceUserStream:
+        stream = BinanceUserStream(
+            endpoints.ws_api_url, endpoints.credentials, rest.clock,
+            on_event=v.on_user_event, on_resync=v.resync, has_open_orders=v.has_open_orders,
+            on_auth_error=relay, config=endpoints.user_stream,
         )  # fmt: skip
-        await venue.start(mailbox)
-        await _check_can_trade(rest)
-        snapshot = await venue.snapshot([symbol], last_trade_ids(fills, venue.name))
-        top = await _book_top(rest, symbol)
-    except (GenesisError, OSError, TimeoutError) as exc:
-        with contextlib.suppress(Exception):
-            if venue is not None:
-                await venue.close()
-            await rest.close()
-        await repo.close()
-        if isinstance(exc, ConfigError):
-            raise
-        reason = f"{type(exc).__name__}: {exc}"
-        raise ConfigError(
-            f"live venue {endpoints.rest_url} refused or unreachable: {reason}"
-        ) from None
+        opening.streams.append(stream)
+        return stream
+
+    venue = opening.venue = BinanceVenue(
+        rest, exchange_info=info, user_stream_factory=user_stream, config=endpoints.venue,
+        on_auth_error=relay,
+    )  # fmt: skip
+    await venue.start(mailbox, snapshot_follows=True)
+    with contextlib.suppress(TimeoutError):  # not up yet: it backfills once subscribed
+        async with asyncio.timeout(endpoints.user_stream.open_timeout_s):
+            await opening.streams[0].subscribed_event.wait()
+    snapshot = await venue.snapshot(symbols, last_trade_ids(fills, venue.name))
+    if venue.can_trade is False:
+        raise ConfigError("the API key is not allowed to trade (account canTrade is false)")
+    tops = {symbol: await _book_top(rest, symbol) for symbol in symbols}
     return LiveSession(
-        repo=repo, rest=rest, venue=venue, stream=streams[0], mailbox=mailbox, relay=relay,
-        instruments=instruments, snapshot=snapshot, journaled_fills=fills, audits=audits,
-        book_top=top,
+        repo=repo, rest=rest, venue=venue, stream=opening.streams[0], mailbox=mailbox,
+        relay=relay, instruments=instruments, snapshot=snapshot, journaled_fills=fills,
+        audits=audits, book_top=tops[symbols[0]], book_tops=tops,
+        marks={symbol: _mark(bid) for symbol, (bid, _ask) in tops.items()},
     )  # fmt: skip
 
 
-async def _instruments(rest: BinanceRest, symbol: str) -> tuple[InstrumentTable, Any]:
-    info = await rest.exchange_info()
+async def _instruments(rest: BinanceRest, symbols: list[str]) -> tuple[InstrumentTable, Any]:
+    """``exchangeInfo`` of the traded symbols only (the weight is the same, the parse tiny)."""
+    info = await rest.exchange_info(symbols)
     found = []
     for raw in info.get("symbols", ()) if isinstance(info, dict) else ():
         with contextlib.suppress(ConfigError, KeyError, TypeError, ValueError):
             found.append(instrument_from_binance(raw, "BINANCE"))
     table = InstrumentTable(found)
-    if symbol not in table:
-        raise ConfigError(f"--symbol {symbol}: the live venue does not list it")
+    for symbol in symbols:
+        if symbol not in table:
+            raise ConfigError(f"--symbol {symbol}: the live venue does not list it")
     return table, info
-
-
-async def _check_can_trade(rest: BinanceRest) -> None:
-    """The key must be allowed to trade spot (R23's permission check, where available)."""
-    account = await rest.account()
-    if isinstance(account, dict) and account.get("canTrade") is False:
-        raise ConfigError("the API key is not allowed to trade (account canTrade is false)")
 
 
 async def _book_top(rest: BinanceRest, symbol: str) -> tuple[Any, Any]:
     """Best bid and ask as strings (for valuing a base balance before the first tick)."""
-    depth = await rest.depth(symbol, limit=5)
-    bids = depth.get("bids") if isinstance(depth, dict) else None
-    asks = depth.get("asks") if isinstance(depth, dict) else None
-    bid = bids[0][0] if isinstance(bids, list) and bids else None
-    ask = asks[0][0] if isinstance(asks, list) and asks else None
-    return bid, ask
+    ticker = await rest.book_ticker(symbol)
+    bid = ticker.get("bidPrice") if isinstance(ticker, dict) else None
+    ask = ticker.get("askPrice") if isinstance(ticker, dict) else None
+    return (bid if isinstance(bid, str) else None), (ask if isinstance(ask, str) else None)
+
+
+def _mark(value: Any) -> Decimal | None:
+    """A positive, finite price from a venue string, else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() and number > 0 else None

@@ -11,6 +11,12 @@ falls back to the recording (the bundled month of BTCUSDT bars by default).
 The choice is journaled with the session (``session_started``); a restart
 keeps it: a live session whose venue is unreachable after a restart waits
 for it (the feed's supervisor retries) rather than switching data halfway.
+
+REST: the feed's client is built once and kept across feed restarts, and
+like every ``BinanceRest`` it shares the host's rate-limit state and server
+clock with the process's other clients (in live trading, the session's):
+a 429 or 418 drawn by either stops both until Retry-After, the feed needs
+no clock sync of its own, and the state outlives a crash-looping feed.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ from typing import TYPE_CHECKING, Any
 from genesis.core.events import MarketEvent
 from genesis.data.session_log import SessionLog, read_session_log
 from genesis.data.sources import open_events
-from genesis.errors import GenesisError
+from genesis.errors import GenesisError, RateLimited
 
 if TYPE_CHECKING:
     from genesis.engine.daemon import DaemonConfig
+    from genesis.exchange.binance import BinanceRest
 
 __all__ = ["LIVE", "RECORDING", "LiveMarket", "MarketData"]
 
@@ -54,6 +61,7 @@ class MarketData:
         base = config.data_dir or Path("data")
         self.session_path = base / f"session-{config.symbol}.jsonl"
         self._session: SessionLog | None = None
+        self._rest: BinanceRest | None = None  # the feed's, kept across restarts (see above)
 
     def describe(self) -> dict[str, str]:
         if self.mode == LIVE and self.config.live_market is not None:
@@ -79,10 +87,13 @@ class MarketData:
 
         live = self.config.live_market
         assert live is not None
+        self._feed_rest()  # first: the probe's clock sync then serves the feed too
         rest = BinanceRest(live.rest_url, timeout_s=live.probe_timeout_s)
         try:
             async with asyncio.timeout(live.probe_timeout_s * 4):
                 await rest.sync_clock()
+        except RateLimited:
+            return None  # the venue answered; the feed waits Retry-After
         except (GenesisError, OSError, TimeoutError) as exc:
             return f"{type(exc).__name__}: {exc}"
         finally:
@@ -105,13 +116,13 @@ class MarketData:
 
     async def from_venue(self) -> AsyncGenerator[MarketEvent, None]:
         """New events from the live feed, each written to the session log before it is yielded."""
-        from genesis.exchange.binance import BinanceMarketFeed, BinanceRest, FeedConfig
+        from genesis.exchange.binance import BinanceMarketFeed, FeedConfig
 
         live = self.config.live_market
         assert live is not None
         if self._session is None:
             self._session = SessionLog(self.session_path)
-        rest = BinanceRest(live.rest_url)  # public market data: never signed
+        rest = self._feed_rest()
         feed = BinanceMarketFeed(
             live.ws_url, rest, FeedConfig(symbols=(self.config.symbol,), kinds=live.kinds)
         )
@@ -122,7 +133,16 @@ class MarketData:
                     yield event
         finally:
             await feed.close()
-            await rest.close()
+            await rest.close()  # its HTTP session only: the next call opens a new one
+
+    def _feed_rest(self) -> BinanceRest:
+        from genesis.exchange.binance import BinanceRest
+
+        live = self.config.live_market
+        assert live is not None
+        if self._rest is None:
+            self._rest = BinanceRest(live.rest_url)  # public market data: never signed
+        return self._rest
 
     def sync(self) -> None:
         """Make the logged events durable (at each checkpoint)."""

@@ -6,6 +6,7 @@ Modules, each with one responsibility:
 * ``errors``: HTTP status and Binance code -> ``genesis.errors``; the one translation point.
 * ``clock``: server clock offset from ``/api/v3/time`` round trips.
 * ``ratelimit``: request weight, order counts and Retry-After bans (pure).
+* ``shared``: that state and the server clock, shared per host and per API key.
 * ``rest``: the aiohttp REST client (sign, send with timeout, classify, parse).
 * ``parse``: strict parsers of venue JSON into ``core.events`` (pure).
 * ``streams``: the combined market stream feed with exact local books.
@@ -28,6 +29,7 @@ from genesis.exchange.binance.errors import (
 )
 from genesis.exchange.binance.ratelimit import RateLimiter
 from genesis.exchange.binance.rest import BinanceRest
+from genesis.exchange.binance.shared import SharedLimits, process_limits
 from genesis.exchange.binance.signing import Credentials
 from genesis.exchange.binance.streams import BinanceMarketFeed, FeedConfig, FeedStats
 from genesis.exchange.binance.userstream import BinanceUserStream, UserStreamConfig
@@ -48,8 +50,10 @@ __all__ = [
     "OrderNotFound",
     "RateLimiter",
     "ServerClock",
+    "SharedLimits",
     "TimestampRejected",
     "UserStreamConfig",
     "VenueConfig",
     "WafBlocked",
+    "process_limits",
 ]

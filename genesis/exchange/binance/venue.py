@@ -129,6 +129,8 @@ class BinanceVenue:
         self.user_events_rejected = 0  # malformed user-stream payloads, each changing nothing
         self.resends = 0
         self.canceled_unplaced = 0  # proven never placed and a cancel asked: ended canceled
+        self.can_trade: bool | None = None  # the last account answer's ``canTrade``
+        self._snapshot_pending = False  # start(snapshot_follows=True) until snapshot() begins
         if exchange_info is not None:
             self._load_exchange_info(exchange_info)
 
@@ -137,9 +139,9 @@ class BinanceVenue:
 
     # --- LiveVenue --------------------------------------------------------------------
 
-    async def start(self, sink: EventSink) -> None:
-        """Sync the clock, load instruments if needed and start the user stream."""
-        self._sink = sink
+    async def start(self, sink: EventSink, *, snapshot_follows: bool = False) -> None:
+        """Sync the clock, load instruments, start the user stream (see ``resync``)."""
+        self._sink, self._snapshot_pending = sink, snapshot_follows
         await self.rest.sync_clock()
         if not self._instruments:
             self._load_exchange_info(await self.rest.exchange_info())
@@ -165,6 +167,7 @@ class BinanceVenue:
         self, instruments: list[str], since_trade_ids: dict[str, int]
     ) -> VenueSnapshot:
         """Open orders, balances and own fills after ``since_trade_ids`` (start-up check)."""
+        self._snapshot_pending = False  # a subscription from now on backfills as usual
         orders = []
         fills: list[OrderFilled] = []
         for symbol in instruments:
@@ -559,8 +562,14 @@ class BinanceVenue:
         parsed = parse_account_positions(rows)
         self.balances.update((a, VenueBalance(a, f, lk)) for a, (f, lk) in parsed.items())
 
-    async def resync(self, reason: str) -> None:
-        """Backfill after a user-stream (re)subscription or silence (P6)."""
+    def resync(self, reason: str) -> Awaitable[None]:
+        """The backfill after a (re)subscription or silence (P6); a skip is decided now."""
+        if reason == "subscribed" and self._snapshot_pending:  # start(snapshot_follows=True)
+            log.info("binance_backfill_skipped", reason=reason, covered_by="start-up snapshot")
+            return asyncio.sleep(0)
+        return self._backfill(reason)
+
+    async def _backfill(self, reason: str) -> None:
         log.info("binance_backfill", reason=reason)
         try:
             for symbol in self.tracker.open_symbols():
@@ -579,8 +588,9 @@ class BinanceVenue:
             log.warning("binance_backfill_failed", reason=reason, error=type(exc).__name__)
 
     async def refresh_balances(self) -> None:
-        """Replace the balance cache from ``GET /api/v3/account``."""
+        """Replace the balance cache (and ``can_trade``) from ``GET /api/v3/account``."""
         data = await self.rest.account()
+        self.can_trade = not (isinstance(data, dict) and data.get("canTrade") is False)
         balances = {}
         for row in data.get("balances", ()) if isinstance(data, dict) else ():
             free = strict_decimal(row["free"], "free")
