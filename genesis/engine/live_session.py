@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -128,13 +129,14 @@ async def open_live_session(
     *,
     shared: SharedLimits | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> LiveSession:
     """Open the live journal and the venue, and take the start-up snapshot.
 
     Args:
         symbols: the traded symbol, or several.
         shared: rate-limit state to share; None: the process's (the market feed's too).
-        sleep: how a Retry-After is waited out (injected for tests).
+        sleep, monotonic: how a Retry-After is waited out and timed (injected for tests).
 
     Raises:
         ConfigError: the journal holds paper state, or the venue cannot be
@@ -145,21 +147,25 @@ async def open_live_session(
     repo, audits, fills = await _open_journal(database_url, data_dir)
     opening = _Opening(BinanceRest(
         endpoints.rest_url, endpoints.credentials, timeout_s=endpoints.timeout_s,
-        shared=shared, sleep=sleep, wait_rate_limits=True))  # fmt: skip
+        shared=shared, sleep=sleep, monotonic=monotonic, wait_rate_limits=True))  # fmt: skip
     try:
         return await _connect(opening, wanted, endpoints, (repo, audits, fills))
     except BaseException as exc:  # a refused or cancelled start leaves nothing open
-        with contextlib.suppress(Exception):
-            if opening.venue is not None:
-                await opening.venue.close()
-            await opening.rest.close()
-        await repo.close()
+        await _abandon(opening, repo)
         if isinstance(exc, ConfigError) or not isinstance(exc, _UNREACHABLE):
             raise
         reason = f"{type(exc).__name__}: {exc}"
         raise ConfigError(
             f"live venue {endpoints.rest_url} refused or unreachable: {reason}"
         ) from None
+
+
+async def _abandon(opening: _Opening, repo: SqlRepository) -> None:
+    with contextlib.suppress(Exception):
+        if opening.venue is not None:
+            await opening.venue.close()
+        await opening.rest.close()
+    await repo.close()
 
 
 async def _open_journal(
