@@ -117,6 +117,8 @@ class _Opening:
     """What is open so far, for the cleanup of a refused start."""
 
     rest: BinanceRest
+    monotonic: Callable[[], float]
+    sleep: Callable[[float], Awaitable[None]]
     venue: BinanceVenue | None = None
     streams: list[BinanceUserStream] = field(default_factory=list)
 
@@ -147,7 +149,8 @@ async def open_live_session(
     repo, audits, fills = await _open_journal(database_url, data_dir)
     opening = _Opening(BinanceRest(
         endpoints.rest_url, endpoints.credentials, timeout_s=endpoints.timeout_s,
-        shared=shared, sleep=sleep, monotonic=monotonic, wait_rate_limits=True))  # fmt: skip
+        shared=shared, sleep=sleep, monotonic=monotonic, wait_rate_limits=True),
+        monotonic, sleep)  # fmt: skip
     try:
         return await _connect(opening, wanted, endpoints, (repo, audits, fills))
     except BaseException as exc:  # a refused or cancelled start leaves nothing open
@@ -197,7 +200,8 @@ async def _connect(
         stream = BinanceUserStream(
             endpoints.ws_api_url, endpoints.credentials, rest.clock,
             on_event=v.on_user_event, on_resync=v.resync, has_open_orders=v.has_open_orders,
-            on_auth_error=relay, config=endpoints.user_stream,
+            on_auth_error=relay, config=endpoints.user_stream, limiter=rest.limiter,
+            monotonic=opening.monotonic, sleep=opening.sleep,
         )  # fmt: skip
         opening.streams.append(stream)
         return stream

@@ -10,6 +10,7 @@ state (the old behaviour, kept as the control) the same sequence earns the ban.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from genesis.exchange.binance.shared import SharedLimits
 from genesis.exchange.binance.signing import Credentials
 from genesis.exchange.sandbox import SandboxServer
 from tests.reliability.fake_time import FakeTime
-from tests.reliability.streams_fixtures import KEY, SECRET, running
+from tests.reliability.streams_fixtures import KEY, SECRET, running, until
 
 START_S = 6_000.0 + 15  # 45 s before the exchange's minute turns: Retry-After is 45 s
 SYMBOL = "BTCUSDT"
@@ -122,3 +123,59 @@ async def test_a_patient_client_waits_retry_after_once_then_sends() -> None:
     assert [(w["path"], w["wait_s"]) for w in waits] == [("/api/v3/account", 45.0)]
     assert sent(server, "/api/v3/account") == 1
     assert limits.get("418", 0) == 0
+
+
+def user_stream(
+    server: SandboxServer, trading: BinanceRest, ft: FakeTime, sleep: Any = None
+) -> Any:
+    from genesis.exchange.binance.userstream import BinanceUserStream, UserStreamConfig
+
+    async def no_backfill(_reason: str) -> None:
+        return None
+
+    return BinanceUserStream(
+        server.ws_api_url, Credentials(KEY, SECRET), trading.clock, on_event=lambda _e: None,
+        on_resync=no_backfill, has_open_orders=lambda: False, limiter=trading.limiter,
+        monotonic=ft.mono, sleep=sleep or ft.sleep,
+        config=UserStreamConfig(backoff_initial_s=0.01, backoff_max_s=0.05),
+    )  # fmt: skip
+
+
+async def test_the_user_stream_waits_out_a_rest_429_before_subscribing() -> None:
+    """The WS API spends the same IP's weight: after the market client's 429 the user stream
+    connects only after Retry-After (a subscription inside it would earn the 418)."""
+    ft = FakeTime(START_S)
+    async with running(clock=ft.wall_ms, weight_limit=100) as server:
+        market, trading = clients(server, ft, share=True)
+        with pytest.raises(RateLimited):
+            await market.depth(SYMBOL, 5000)
+        stream = user_stream(server, trading, ft)
+        await stream.start()
+        await until(lambda: stream.subscribed)
+        await stream.close()
+        await market.close()
+        await trading.close()
+        limits = dict(server.limiter.stats)
+    assert ft.slept[0] == pytest.approx(45)
+    assert limits.get("418", 0) == 0
+
+
+async def test_a_ws_api_429_stops_the_rest_clients() -> None:
+    """A 429 answered to the subscription (data.retryAfter) blocks the REST clients too."""
+    ft = FakeTime(START_S)
+    async with running(clock=ft.wall_ms, weight_limit=1) as server:
+        market, trading = clients(server, ft, share=True)
+
+        async def parked(_seconds: float) -> None:  # the stream's first wait never ends
+            await asyncio.Event().wait()
+
+        stream = user_stream(server, trading, ft, sleep=parked)
+        await stream.start()
+        await until(lambda: trading.limiter.ip.http_429 == 1)
+        await stream.close()
+        with pytest.raises(RateLimited) as blocked:
+            await market.depth(SYMBOL, 100)
+        await market.close()
+        await trading.close()
+    assert blocked.value.retry_after_s == pytest.approx(45)  # data.retryAfter: the minute's end
+    assert sent(server, "/api/v3/depth") == 0

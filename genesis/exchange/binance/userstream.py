@@ -8,6 +8,11 @@ the last trade id + 1 and ``account`` (P6, R8). Responses to our own requests
 ``eventStreamTerminated`` resubscribes on the same socket; ``serverShutdown``
 and the 24 h cut reconnect. The subscription is signed per §3.4 (sorted
 params including ``apiKey``); the signed params are never logged.
+
+The WS API spends the IP's request weight too (§5.2): given the REST
+client's ``limiter``, a connection waits out a Retry-After that any client
+of the host drew, and a 429/418 answer here (``data.retryAfter``, epoch ms)
+blocks the REST clients as well and reconnects after it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from websockets.exceptions import WebSocketException
 from genesis.exchange.binance.clock import ServerClock
 from genesis.exchange.binance.errors import AUTH_CODES, AuthError
 from genesis.exchange.binance.parse import Malformed, decode_object
+from genesis.exchange.binance.ratelimit import RateLimiter
 from genesis.exchange.binance.signing import Credentials
 from genesis.retry import Backoff, BackoffPolicy
 
@@ -92,6 +98,8 @@ class BinanceUserStream:
         on_auth_error: Callable[[AuthError], None] = lambda _exc: None,
         config: UserStreamConfig | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        limiter: RateLimiter | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._url = ws_api_url
         self._credentials = credentials
@@ -102,6 +110,8 @@ class BinanceUserStream:
         self._on_auth_error = on_auth_error
         self.config = config or UserStreamConfig()
         self._mono = monotonic
+        self._limiter = limiter
+        self._sleep = sleep
         self._backoff = Backoff(self.config.backoff_policy(), seed=self.config.seed)
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -148,6 +158,7 @@ class BinanceUserStream:
         first = True
         while True:
             cfg = self.config
+            await self._wait_rate_limit()
             try:
                 async with connect(self._url, ping_interval=cfg.ping_interval_s,
                                    ping_timeout=cfg.ping_interval_s,
@@ -162,7 +173,15 @@ class BinanceUserStream:
                 log.warning("binance_user_stream_disconnected", error=type(exc).__name__)
             self.subscribed = False
             self.subscribed_event.clear()
-            await asyncio.sleep(self._backoff.next_delay())
+            await self._sleep(self._backoff.next_delay())
+
+    async def _wait_rate_limit(self) -> None:
+        """Send nothing on the IP before a Retry-After drawn by any client has passed."""
+        wait = self._limiter.ip.blocked_for(self._mono()) if self._limiter is not None else 0.0
+        if wait > 0:
+            log.warning("binance_rate_limit_wait", path="ws-api", wait_s=round(wait, 1),
+                        reason="Retry-After of a 429/418 on this IP")  # fmt: skip
+            await self._sleep(wait)
 
     async def _subscribe(self, ws: ClientConnection) -> None:
         params = self._credentials.signed_ws_params(
@@ -181,7 +200,8 @@ class BinanceUserStream:
                 log.warning("binance_user_frame_rejected", reason=str(exc))
                 continue
             if "status" in message and "id" in message:
-                self._on_response(message)
+                if self._on_response(message):
+                    return  # rate limited: reconnect once Retry-After has passed
             elif isinstance(event := message.get("event"), dict):
                 if await self._on_payload(ws, event):
                     return
@@ -191,7 +211,8 @@ class BinanceUserStream:
             else:
                 self._malformed += 1
 
-    def _on_response(self, message: Mapping[str, Any]) -> None:
+    def _on_response(self, message: Mapping[str, Any]) -> bool:
+        """Handle an answer to our own request; True when the IP is now rate limited."""
         status = message.get("status")
         if status == 200 and str(message.get("id", "")).startswith("sub"):
             self._subs += 1
@@ -201,13 +222,19 @@ class BinanceUserStream:
             self._backoff.reset()
             log.info("binance_user_stream_subscribed", subscriptions=self._subs)
             self._spawn(self._on_resync("subscribed"), "binance-user-resync")
-            return
+            return False
         error = message.get("error")
         code = error.get("code") if isinstance(error, dict) else None
         log.error("binance_user_stream_request_failed", status=status, code=code)
         if status == 401 or code in AUTH_CODES:
             self._on_auth_error(AuthError(f"user stream subscription refused: code {code}",
                                           code if isinstance(code, int) else 0))  # fmt: skip
+        if status in (418, 429) and self._limiter is not None:
+            data = error.get("data") if isinstance(error, dict) else None
+            until_ms = data.get("retryAfter") if isinstance(data, dict) else None
+            wait = (until_ms - self._clock.now_ms()) / 1000 if type(until_ms) is int else 60.0
+            self._limiter.ip.block(status, max(0.0, wait), self._mono())
+        return status in (418, 429)
 
     async def _on_payload(self, ws: ClientConnection, event: Mapping[str, Any]) -> bool:
         self._last_event = self._mono()
