@@ -30,8 +30,11 @@ if str(ROOT) not in sys.path:
 from genesis import resources  # noqa: E402
 from genesis.config.loader import load_strategy_configs  # noqa: E402
 from genesis.core.instruments import load_exchange_info  # noqa: E402
-from genesis.engine.daemon import DaemonConfig, PaperDaemon  # noqa: E402
+from genesis.daemon.assemble import paper_daemon  # noqa: E402
+from genesis.daemon.daemon import DaemonConfig  # noqa: E402
+from genesis.data.sources import DataSpec  # noqa: E402
 from genesis.risk.limits import Tier  # noqa: E402
+from genesis.storage import open_repository  # noqa: E402
 
 MOMENTUM = (
     "strategy: momentum_breakout\ntier: sniper\ninstruments: [BTCUSDT]\nparams:\n  lookback: {n}\n"
@@ -67,12 +70,14 @@ async def _run(bars: int, work: Path, journal: bool) -> dict[str, object]:
     strategies = work / "strategies"
     strategies.mkdir()
     _write_configs(strategies)
+    data = DataSpec(path=resources.BTCUSDT_1M_BARS, venue="binance", symbol="BTCUSDT")
     config = DaemonConfig(
         tier=Tier.SNIPER, strategies=tuple(load_strategy_configs(strategies)),
-        instruments=load_exchange_info(resources.EXCHANGE_INFO), data=resources.BTCUSDT_1M_BARS,
+        instruments=load_exchange_info(resources.EXCHANGE_INFO), data=(data,),
         cash=Decimal(10_000), speed=0, max_events=bars, data_dir=work if journal else None,
     )  # fmt: skip
-    daemon = PaperDaemon(config, log=_Quiet())
+    repo = await open_repository(None, work) if journal else None
+    daemon = paper_daemon(config, repo, None, log=_Quiet())
     lags: list[float] = []
     done = asyncio.Event()
     probe = asyncio.create_task(_probe(done, lags))
@@ -82,16 +87,17 @@ async def _run(bars: int, work: Path, journal: bool) -> dict[str, object]:
     done.set()
     await probe
     lags.sort()
+    stats = daemon.journal.stats if daemon.journal else None  # the writer's, after close
     return {
         "events": daemon.events, "seconds": round(seconds, 3),
         "events_per_s": round(daemon.events / seconds, 1), "strategies": len(config.strategies),
-        "fills": daemon.replay.stats.fills,
+        "fills": daemon.driver.stats.fills,
         "loop_lag_p50_ms": round(lags[len(lags) // 2] * 1000, 3) if lags else None,
         "loop_lag_p99_ms": round(lags[int(len(lags) * 0.99)] * 1000, 3) if lags else None,
         "lag_samples": len(lags),
-        "writer_commits": daemon.journal.statistics().batches if daemon.journal else None,
-        "writer_peak_depth": daemon.journal_peak_depth if daemon.journal else None,
-        "writer_written": daemon.journal.statistics().written if daemon.journal else None,
+        "writer_commits": stats.batches if stats else None,
+        "writer_peak_depth": daemon.journal.peak_depth if daemon.journal else None,
+        "writer_written": stats.written if stats else None,
     }  # fmt: skip
 
 

@@ -9,6 +9,7 @@ without faults (the session is deterministic).
 
 from __future__ import annotations
 
+import asyncio
 import random
 import sqlite3
 from collections.abc import Sequence
@@ -21,9 +22,12 @@ from genesis import resources
 from genesis.config.loader import load_strategy_configs
 from genesis.core.commands import Command, SubmitOrder
 from genesis.core.instruments import load_exchange_info
-from genesis.engine import daemon as daemon_module
-from genesis.engine.daemon import DaemonConfig, PaperDaemon
+from genesis.daemon.assemble import paper_daemon
+from genesis.daemon.daemon import Daemon, DaemonConfig
+from genesis.daemon.venues import PaperVenues
+from genesis.data.sources import DataSpec
 from genesis.errors import StorageError
+from genesis.exchange.simulated import SimulatedVenue
 from genesis.risk.limits import Tier
 from genesis.storage import open_repository
 from genesis.storage.repository import SqlRepository, WriteRecord
@@ -35,9 +39,12 @@ FAULTS = 500
 class _Log:
     def __init__(self) -> None:
         self.names: list[str] = []
+        self.journal_down = asyncio.Event()  # the journal part reported an outage
 
     def _record(self, event: str, *args: Any, **kwargs: Any) -> None:
         self.names.append(event)
+        if event == "journal_unavailable":
+            self.journal_down.set()
 
     debug = info = warning = error = critical = _record
 
@@ -46,11 +53,18 @@ def _config(tmp_path: Path) -> DaemonConfig:
     strategies = tuple(
         c for c in load_strategy_configs(ROOT / "config" / "strategies") if c.enabled
     )
+    bars = DataSpec(path=resources.BTCUSDT_1M_BARS, venue="binance", symbol="BTCUSDT")
     return DaemonConfig(
         tier=Tier.SNIPER, strategies=strategies, instruments=load_exchange_info(resources.EXCHANGE_INFO),
-        data=resources.BTCUSDT_1M_BARS, speed=0, max_events=6000, data_dir=tmp_path,
+        data=(bars,), speed=0, max_events=6000, data_dir=tmp_path,
         journal_retry_s=(0.0005, 0.001),
     )  # fmt: skip
+
+
+def _sim(daemon: Daemon) -> SimulatedVenue:
+    """The simulated venue of the session (BTCUSDT trades on binance)."""
+    assert isinstance(daemon.venues, PaperVenues)
+    return daemon.venues.sims["binance"]
 
 
 def _faulty(repo: SqlRepository, rng: random.Random, left: list[int]) -> SqlRepository:
@@ -66,18 +80,17 @@ def _faulty(repo: SqlRepository, rng: random.Random, left: list[int]) -> SqlRepo
     return repo
 
 
-async def _run(tmp_path: Path, faults: int, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
+async def _run(tmp_path: Path, faults: int) -> tuple[Any, ...]:
     left = [faults]
     rng = random.Random(17)
-
-    async def open_faulty(url: str | None, data_dir: Path) -> SqlRepository:
-        return _faulty(await open_repository(url, data_dir), rng, left)
-
-    monkeypatch.setattr(daemon_module, "open_repository", open_faulty)
     log = _Log()
-    daemon = PaperDaemon(_config(tmp_path), log=log)
-    send = daemon.venue.execute
-    sent, uncommitted = [], []
+    # the daemon is handed its journal's repository (assemble.paper_daemon): the faulty one
+    repo = _faulty(await open_repository(None, tmp_path), rng, left)
+    daemon = paper_daemon(_config(tmp_path), repo, None, log=log)
+    venue = _sim(daemon)
+    send = venue.execute
+    sent: list[str] = []
+    uncommitted: list[str] = []
 
     def checked_send(command: Command, now_ns: int) -> None:
         if isinstance(command, SubmitOrder):
@@ -88,24 +101,23 @@ async def _run(tmp_path: Path, faults: int, monkeypatch: pytest.MonkeyPatch) -> 
             (sent if row else uncommitted).append(command.client_order_id)
         send(command, now_ns)
 
-    daemon.venue.execute = checked_send  # type: ignore[method-assign]
+    venue.execute = checked_send  # type: ignore[method-assign]
     assert await daemon.run() == 0
     assert left[0] == 0, "the run ended before every fault was injected"
+    assert daemon.journal is not None
     repo = await open_repository(None, tmp_path)
     try:
         fills = [(f.trade_id, f.side, f.price, f.quantity) for f in await repo.fills_since(0)]
     finally:
         await repo.close()
-    return sent, uncommitted, fills, log.names, daemon.journal_stats
+    return sent, uncommitted, fills, log.names, daemon.journal.stats  # the writer's, after close
 
 
-async def test_500_db_faults_send_no_order_without_a_committed_intent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_500_db_faults_send_no_order_without_a_committed_intent(tmp_path: Path) -> None:
     (tmp_path / "clean").mkdir()
     (tmp_path / "faulty").mkdir()
-    clean = await _run(tmp_path / "clean", 0, monkeypatch)
-    sent, uncommitted, fills, names, stats = await _run(tmp_path / "faulty", FAULTS, monkeypatch)
+    clean = await _run(tmp_path / "clean", 0)
+    sent, uncommitted, fills, names, stats = await _run(tmp_path / "faulty", FAULTS)
 
     assert uncommitted == []
     assert stats.failures == FAULTS
@@ -116,46 +128,40 @@ async def test_500_db_faults_send_no_order_without_a_committed_intent(
     assert len(fills) > 20
 
 
-async def test_a_stop_during_a_journal_outage_ends_without_sending(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_stop_during_a_journal_outage_ends_without_sending(tmp_path: Path) -> None:
     """The database stops accepting writes for good, then SIGTERM: the daemon gives up in bounded
     time (the uncommitted round is never sent) instead of waiting for the journal forever."""
-    import asyncio
     import dataclasses
 
     calls = [0]
+    repo = await open_repository(None, tmp_path)
+    write = repo.write_batch
 
-    async def open_broken(url: str | None, data_dir: Path) -> SqlRepository:
-        repo = await open_repository(url, data_dir)
-        write = repo.write_batch
+    async def write_batch(records: Sequence[WriteRecord]) -> None:
+        calls[0] += 1
+        if calls[0] > 3:
+            raise StorageError("database is locked (injected)", transient=True)
+        await write(records)
 
-        async def write_batch(records: Sequence[WriteRecord]) -> None:
-            calls[0] += 1
-            if calls[0] > 3:
-                raise StorageError("database is locked (injected)", transient=True)
-            await write(records)
-
-        repo.write_batch = write_batch  # type: ignore[method-assign]
-        return repo
-
-    monkeypatch.setattr(daemon_module, "open_repository", open_broken)
+    repo.write_batch = write_batch  # type: ignore[method-assign]
     config = dataclasses.replace(_config(tmp_path), shutdown_timeout_s=0.5)
     log = _Log()
-    daemon = PaperDaemon(config, log=log)
+    daemon = paper_daemon(config, repo, None, log=log)
     sent: list[str] = []
-    send = daemon.venue.execute
+    venue = _sim(daemon)
+    send = venue.execute
 
     def record_send(command: Command, now_ns: int) -> None:
         if isinstance(command, SubmitOrder):
             sent.append(command.client_order_id)
         send(command, now_ns)
 
-    daemon.venue.execute = record_send  # type: ignore[method-assign]
+    venue.execute = record_send  # type: ignore[method-assign]
     run = asyncio.ensure_future(daemon.run())
-    faulted = asyncio.Event()
-    daemon._journal_fault = lambda exc: faulted.set()  # type: ignore[method-assign]
-    await asyncio.wait_for(faulted.wait(), 30)
+
+    await asyncio.wait_for(log.journal_down.wait(), 30)
+    reasons = daemon.health.snapshot().reasons
+    assert any(r.startswith("journal: journal unavailable") for r in reasons)
     await asyncio.sleep(0.2)
     daemon.request_stop("test")
     with pytest.raises(StorageError, match="not committed"):
@@ -163,4 +169,4 @@ async def test_a_stop_during_a_journal_outage_ends_without_sending(
     with sqlite3.connect(tmp_path / "genesis.db") as db:
         committed = {r[0] for r in db.execute("SELECT client_order_id FROM orders")}
     assert set(sent) <= committed  # only intents committed before the outage reached the venue
-    assert "orders_not_sent" in log.names or not daemon.replay.outbox
+    assert "orders_not_sent" in log.names or not daemon.driver.has_commands()

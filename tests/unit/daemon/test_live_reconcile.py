@@ -12,14 +12,16 @@ from genesis import resources
 from genesis.core.enums import LiquiditySide, OrderType, Side
 from genesis.core.events import OrderAccepted, OrderFilled
 from genesis.core.instruments import load_exchange_info
-from genesis.engine.daemon import DaemonConfig, run_paper
-from genesis.daemon.venues import Mailbox
+from genesis.daemon.assemble import run_paper
+from genesis.daemon.daemon import DaemonConfig
 from genesis.daemon.reconcile import (
     check_session_mode,
     last_trade_ids,
     reconcile,
     session_mode,
 )
+from genesis.daemon.venues import Mailbox
+from genesis.data.sources import DataSpec
 from genesis.engine.live_session import LiveEndpoints, open_live_session
 from genesis.errors import ConfigError
 from genesis.exchange.binance import Credentials
@@ -111,7 +113,8 @@ def test_paper_refuses_a_database_holding_a_live_session(tmp_path: Path) -> None
     asyncio.run(seed())
     config = DaemonConfig(
         tier=Tier.SNIPER, strategies=(), instruments=load_exchange_info(resources.EXCHANGE_INFO),
-        data=resources.BTCUSDT_1M_BARS, data_dir=tmp_path, speed=0, max_events=5,
+        data=(DataSpec(path=resources.BTCUSDT_1M_BARS, venue="binance", symbol="BTCUSDT"),),
+        data_dir=tmp_path, speed=0, max_events=5,
     )  # fmt: skip
     with pytest.raises(ConfigError, match="holds a live session; paper trading refuses"):
         run_paper(config)

@@ -10,7 +10,7 @@ import pytest
 import structlog
 
 from genesis.__main__ import main
-from genesis.engine import cli, live_daemon
+from genesis.daemon import assemble, cli
 
 ROOT = Path(__file__).resolve().parents[3]
 KEY, SECRET = "CANARYKEYcli0123456789", "CANARYSECRETcli0123456789"
@@ -28,9 +28,14 @@ def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str,
     monkeypatch.chdir(tmp_path)  # no .env file from the repository
     monkeypatch.setenv("GENESIS_DATA_DIR", str(tmp_path))
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(cli, "run_paper", lambda config: seen.setdefault("paper", config) and 0)
+    # cli binds run_paper at import; run_live is imported from assemble when --live is given
     monkeypatch.setattr(
-        live_daemon, "run_live", lambda config, ep: seen.setdefault("live", (config, ep)) and 0
+        cli, "run_paper", lambda config, live=None: seen.setdefault("paper", (config, live)) and 0
+    )
+    monkeypatch.setattr(
+        assemble,
+        "run_live",
+        lambda config, ep, live: seen.setdefault("live", (config, ep, live)) and 0,
     )
     yield seen
     structlog.reset_defaults()
@@ -100,7 +105,7 @@ def test_live_with_keys_runs_live_on_the_configured_endpoints(
     monkeypatch.setenv("GENESIS_BINANCE_API_SECRET", SECRET)
     monkeypatch.setenv("GENESIS_BINANCE_REST_URL", "http://127.0.0.1:9/r")
     assert main([*ARGS, "--live"]) == 0
-    config, endpoints = calls["live"]
+    _config, endpoints, live = calls["live"]
     assert list(calls) == ["live"]
     assert (endpoints.rest_url, endpoints.ws_url, endpoints.ws_api_url) == (
         "http://127.0.0.1:9/r", "wss://stream.binance.com:9443",
@@ -109,8 +114,9 @@ def test_live_with_keys_runs_live_on_the_configured_endpoints(
     assert endpoints.credentials.api_key == KEY
     assert SECRET not in repr(endpoints)
     assert KEY not in repr(endpoints)
-    assert config.live_market.rest_url == "http://127.0.0.1:9/r"
-    assert config.live_market.ws_url == "wss://stream.binance.com:9443"
+    # the live market streams are handed to run_live beside the config (was config.live_market)
+    assert live.rest_url == "http://127.0.0.1:9/r"
+    assert live.ws_url == "wss://stream.binance.com:9443"
 
 
 def test_live_refuses_a_recording(
