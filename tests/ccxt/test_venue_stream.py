@@ -158,3 +158,35 @@ async def test_exchange_without_watch_methods_falls_back_to_polling(server):
     assert (stats["fill_rest"], stats.get("fill_stream", 0)) == (1, 0)
     assert fill.trade_id == str(server.ledger()["trades"][0]["id"])
     assert not server.users.sessions
+
+
+async def test_market_order_sweeping_two_levels_streams_both_fills(live, server):
+    """Two trade reports back to back (one ccxt read batch): both fills arrive, once each."""
+    v, events = live
+    server.set_book(
+        "BTCUSDT",
+        bids=[(D("40000.00"), D("1"))],
+        asks=[(D("40001.00"), D("0.05")), (D("40002.00"), D("1"))],
+    )
+    server.flush()
+    v.execute(submit("sweep-1", Side.BUY, "0.06"), 0)  # 0.05 at 40001, then 0.01 at 40002
+    await events.wait_for(OrderFilled, "sweep-1", n=2)
+    assert our_fills(events) == ledger_fills(server)
+    assert [(f.last_qty, f.last_px) for f in events.of(OrderFilled)] == [
+        (D("0.05"), D("40001")),
+        (D("0.01"), D("40002")),
+    ]
+    assert v.stats["fill_rest"] == 0
+
+
+async def test_fills_read_by_ccxt_in_one_batch_all_arrive_from_the_stream(live, server):
+    """One print crossing two resting orders: two reports in one read; both fills, no REST."""
+    v, events = live
+    v.execute(submit("batch-1", Side.BUY, "0.001", "39000.00"), 0)
+    v.execute(submit("batch-2", Side.BUY, "0.001", "38500.00"), 0)
+    await events.wait_for(OrderAccepted, n=2)
+    server.trade("BTCUSDT", D("38000.00"), D("0.5"))  # crosses both: two executionReports
+    await events.wait_for(OrderFilled, n=2)
+    assert our_fills(events) == ledger_fills(server)
+    assert v.stats["fill_stream"] + v.stats["fill_cache"] == 2
+    assert v.stats["fill_rest"] == 0

@@ -7,7 +7,10 @@ once, ``take_trade`` emits each fill once whichever path brought it first
 (the other path's copy is counted in ``fill_duplicate_<path>``), and
 ``apply`` emits a terminal event only once the fills covering the order's
 filled quantity are out. A streamed trade that beats the placement answer is
-parked until the order's venue id is known.
+parked until the order's venue id is known. Fill paths: ``stream`` (a
+``watch_my_trades`` result), ``cache`` (ccxt.pro's trade cache, read after
+each result and at each adoption: frames ccxt read without waking us) and
+``rest``.
 
 Fills are synced by REST on an answer showing new fills only while the
 trade stream is not live; otherwise the stream brings them, and an order
@@ -93,6 +96,7 @@ class Reconciler:
         self._next_reconcile = 0.0
         self._sleep = sleep
         self._by_venue_id: dict[str, Tracked] = {}
+        self._order_marks: dict[str, tuple[str, str]] = {}  # last streamed (status, filled)
         self._fills = FillBook()
         self.streams = UserStreams(
             session,
@@ -133,6 +137,8 @@ class Reconciler:
             self._emit(OrderAccepted(**self._ids(t), venue_order_id=t.venue_order_id))
             for trade in self._fills.unpark(t.venue_order_id):
                 self.take_trade(trade, "stream")
+            for trade in self._session.cached("watch_my_trades") or ():
+                self.take_trade(trade, "cache")
         await self.apply(t, order)
 
     async def apply(self, t: Tracked, order: Any) -> None:
@@ -166,7 +172,8 @@ class Reconciler:
     # --- fills: one intake for the stream and REST --------------------------------------
 
     def take_trade(self, trade: Any, source: str) -> None:
-        """Deliver ``trade`` (from ``stream`` or ``rest``) once; close an order it completes."""
+        """Deliver ``trade`` (from ``stream``, ``cache`` or ``rest``) once; close an order it
+        completes. Copies from ``cache`` are expected, so they are not counted duplicates."""
         venue_order_id = str(trade.get("order") or "")
         t = self._by_venue_id.get(venue_order_id)
         if t is None:
@@ -175,7 +182,8 @@ class Reconciler:
                 self._fills.park(venue_order_id, trade)
             return
         if self._fills.seen(t.symbol, trade):
-            self.stats[f"fill_duplicate_{source}"] += 1
+            if source != "cache":
+                self.stats[f"fill_duplicate_{source}"] += 1
             return
         fill = self._fills.take(trade, t, self._venue, self._clock())
         if fill is None:
@@ -187,18 +195,23 @@ class Reconciler:
         if t.state == "closing" and t.filled >= t.close_filled:
             self.close(t, t.close_status)
 
-    async def on_stream_trades(self, trades: Any) -> None:
+    async def on_stream_trades(self, trades: Any, source: str) -> None:
         for trade in trades or ():
-            self.take_trade(trade, "stream")
+            self.take_trade(trade, source)
 
-    async def on_stream_orders(self, orders: Any) -> None:
+    async def on_stream_orders(self, orders: Any, source: str) -> None:
         for order in orders or ():
             t = self.orders.get(str(order.get("clientOrderId") or "")) or self._by_venue_id.get(
                 str(order.get("id") or "")
             )
             if t is None:
-                self.stats["stream_order_foreign"] += 1
+                if source == "stream":  # not ours (placed elsewhere); snapshot reports those
+                    self.stats["stream_order_foreign"] += 1
                 continue
+            mark = (str(order.get("status")), str(order.get("filled")))
+            if self._order_marks.get(t.cmd.client_order_id) == mark:
+                continue  # already applied (ccxt's cache is read again after each result)
+            self._order_marks[t.cmd.client_order_id] = mark
             self.stats["stream_order_update"] += 1
             await self.adopt(t, order)
 

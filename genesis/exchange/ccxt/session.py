@@ -33,6 +33,16 @@ _UNSUPPORTED = frozenset({"ArgumentsRequired", "NotSupported"})
 # ``userDataStream.subscribe.signature`` answer). Elsewhere the first event proves the stream.
 ACKED_USER_STREAM: Final = frozenset({"binance"})
 
+# ccxt.pro's caches (the same attribute names in every ccxt.pro class) by watch method, and
+# whether they are keyed by symbol first. See ``cached``.
+_CACHES: Final = {
+    "watch_my_trades": ("myTrades", False),
+    "watch_orders": ("orders", False),
+    "watch_trades": ("trades", True),
+    "watch_order_book": ("orderbooks", True),
+}
+_CACHE_TAIL: Final = 100
+
 
 class CcxtSession:
     """One ccxt ``async_support`` exchange behind the error seam (see the module docstring)."""
@@ -87,6 +97,26 @@ class CcxtSession:
             return False
         await self.call("authenticate", {"type": market_type})
         return True
+
+    def cached(self, method: str, symbol: str | None = None) -> Any:
+        """What ccxt.pro holds now for ``method``'s subscription, or None.
+
+        ccxt reads every buffered frame in one go and wakes only the call
+        pending at that moment, so a frame handled between a result and the
+        next call is kept in ccxt's cache and returned only with the frame
+        after it. Reading the cache after re-arming the call closes that hole.
+
+        Returns:
+            the last 100 items of a list cache (trades, my trades, orders), the
+            order book itself, or None when ccxt holds nothing (yet).
+        """
+        name, by_symbol = _CACHES.get(method, ("", False))
+        cache = getattr(self.exchange, name, None) if name else None
+        if by_symbol:
+            cache = cache.get(symbol) if isinstance(cache, Mapping) and symbol else None
+        if isinstance(cache, list):
+            return list(cache[-_CACHE_TAIL:])
+        return cache
 
     def __repr__(self) -> str:
         return f"CcxtSession(venue={self.venue!r}, exchange={self.exchange.id!r})"

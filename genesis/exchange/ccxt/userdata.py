@@ -23,7 +23,7 @@ __all__ = ["UserStreams"]
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[Any], Awaitable[None]]
+Handler = Callable[[Any, str], Awaitable[None]]  # (result, "stream" | "cache")
 
 
 class UserStreams:
@@ -33,7 +33,9 @@ class UserStreams:
         session: the venue's guarded ccxt session.
         market_type: the ccxt market type whose user stream is watched (e.g. ``spot``).
         on_trades / on_orders: the venue's handlers of a ``watch_my_trades`` /
-            ``watch_orders`` result.
+            ``watch_orders`` result (source ``stream``); after each result they are
+            also given what ccxt.pro cached for it (``CcxtSession.cached``, source
+            ``cache``) and must dedup.
         on_live: the venue's REST backfill, run whenever a stream (re)becomes live.
         backoff_initial_s / backoff_max_s / seed: the reconnect backoff of each loop.
         sleep: every wait of the loops goes through it.
@@ -55,11 +57,19 @@ class UserStreams:
         def loop(feature: str, method: str, handler: Handler, salt: int) -> WatchLoop | None:
             if not session.has(feature):
                 return None
+
+            async def on_items(items: Any) -> None:
+                await handler(items, "stream")
+
+            async def catch_up() -> None:
+                await handler(session.cached(method), "cache")
+
             return WatchLoop(
                 session,
                 method,
-                on_items=handler,
+                on_items=on_items,
                 on_live=on_live,
+                catch_up=catch_up,
                 ready=lambda: session.user_stream_ready(market_type),
                 backoff=Backoff(
                     BackoffPolicy(initial_s=backoff_initial_s, cap_s=backoff_max_s),

@@ -19,6 +19,13 @@ At that moment ``on_live`` runs: the owner's REST backfill. Everything before
 it is then fetched by REST and everything after comes from the stream; the
 owner dedups the overlap. While a loop is unproven its owner polls instead.
 
+ccxt reads all buffered frames in one go and wakes only the call pending at
+that moment: a frame handled after a result and before the next call is
+registered stays in ccxt's cache until yet another frame arrives. So after
+each result the loop re-arms, yields once (the new call registers its
+wakeup) and then runs ``catch_up``: the owner reads ccxt's cache
+(``CcxtSession.cached``) and takes what it has not seen.
+
 A call the venue's ccxt class cannot make (``NotSupported``,
 ``ArgumentsRequired``) ends the loop for good (``unsupported``); the owner
 keeps polling.
@@ -72,6 +79,8 @@ class WatchLoop:
             a VenueError from it counts as a failure and the loop tries again.
         ready: coroutine that waits until the venue acknowledged the subscription and
             returns True, or returns False where that cannot be known.
+        catch_up: coroutine run after each result is handled: the owner takes what
+            ccxt cached without a wakeup (see above).
         backoff: the delays between failed attempts (seeded).
         sleep: every wait goes through it (tests compress time).
     """
@@ -85,6 +94,7 @@ class WatchLoop:
         on_items: Handler,
         on_live: Callable[[], Awaitable[None]] | None = None,
         ready: Callable[[], Awaitable[bool]] | None = None,
+        catch_up: Callable[[], Awaitable[None]] | None = None,
         backoff: Backoff,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -94,6 +104,7 @@ class WatchLoop:
         self._on_items = on_items
         self._on_live = on_live
         self._ready = ready
+        self._catch_up = catch_up
         self._backoff = backoff
         self._sleep = sleep
         self.live = False
@@ -139,10 +150,13 @@ class WatchLoop:
             while True:
                 items = await pending
                 pending = self._arm()
+                await asyncio.sleep(0)  # the next call registers its wakeup before catch_up
                 self._deliveries += 1
                 if not self.live:
                     await self._go_live()
                 await self._on_items(items)
+                if self._catch_up is not None:
+                    await self._catch_up()
                 if self._session.ws_closes != closes:
                     self._gap("socket_closed", None)
                     return
