@@ -216,16 +216,22 @@ def _levels(rows: Any, field: str) -> tuple[tuple[Decimal, Decimal], ...]:
     return tuple((dec(r[0], field), dec(r[1], field)) for r in rows or ())
 
 
-def book_from_ccxt(book: Mapping[str, Any], instrument_id: str, ts_init: int) -> BookSnapshot:
-    """A BookSnapshot from a unified order book; ``nonce`` (if any) is its update id, else -1."""
+def book_from_ccxt(
+    book: Mapping[str, Any], instrument_id: str, ts_init: int, depth: int | None = None
+) -> BookSnapshot:
+    """A BookSnapshot from a unified order book (the best ``depth`` levels a side, else all).
+
+    ``nonce`` (if any) is its update id, else -1.
+    """
     nonce = book.get("nonce")
+    bids, asks = book.get("bids") or [], book.get("asks") or []
     return BookSnapshot(
         ts_event=_ts(book, ts_init),
         ts_init=ts_init,
         instrument_id=instrument_id,
         last_update_id=int(nonce) if nonce is not None else -1,
-        bids=_levels(book.get("bids"), "bid"),
-        asks=_levels(book.get("asks"), "ask"),
+        bids=_levels(bids[:depth], "bid"),
+        asks=_levels(asks[:depth], "ask"),
     )
 
 

@@ -41,7 +41,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 import structlog
@@ -64,6 +64,7 @@ from genesis.errors import (
 )
 from genesis.exchange.ccxt.errors import AuthError, OrderNotFound
 from genesis.exchange.ccxt.feed import CcxtMarketFeed, FeedKind
+from genesis.exchange.ccxt.market import CcxtMarketSource
 from genesis.exchange.ccxt.reconcile import Reconciler
 from genesis.exchange.ccxt.session import CcxtSession
 from genesis.exchange.ccxt.snapshot import take_snapshot
@@ -194,7 +195,7 @@ class CcxtVenue:
         interval_s: float = 1.0,
         timeframe: str = "1m",
     ) -> CcxtMarketFeed:
-        """A polling (not streaming) market data iterator over this venue's session."""
+        """A polling-only market data iterator over this venue's session (see ``market_source``)."""
         return CcxtMarketFeed(
             self._session,
             instrument_ids,
@@ -203,6 +204,33 @@ class CcxtVenue:
             timeframe=timeframe,
             market_types=self._types,
             clock=self._clock,
+        )
+
+    def market_source(
+        self,
+        symbols: Sequence[str],
+        kinds: tuple[FeedKind, ...] = ("book", "trades"),
+        *,
+        venue: str | None = None,
+        **options: Any,
+    ) -> CcxtMarketSource:
+        """Market events for ``symbols`` over this venue's session, streamed where ccxt.pro can.
+
+        Args:
+            symbols: venue market ids (``BTCUSDT``), ``venue:ID`` ids or unified symbols.
+            kinds: what to deliver (see ``CcxtMarketSource``).
+            venue: the lower-case venue name of the instrument ids (default: this
+                venue's name in lower case).
+            options: further ``CcxtMarketSource`` settings (``book_depth``, ``queue_size``...).
+        """
+        return CcxtMarketSource(
+            self._session,
+            venue or self.name.lower(),
+            symbols,
+            kinds,
+            market_types=self._types,
+            clock=self._clock,
+            **options,
         )
 
     async def snapshot(
