@@ -93,6 +93,12 @@ def configure(
     if level.lower() not in _LEVELS:
         raise ValueError(f"log level must be one of {', '.join(_LEVELS)}, was {level!r}")
     redact = make_redactor(secrets)
+    out = stream or sys.stdout
+    reconfigure = getattr(out, "reconfigure", None)
+    if callable(reconfigure):
+        # one line, one write: a kill -9 (or a crash) must not take buffered lines with it,
+        # and journald/tail see each line as it happens
+        reconfigure(line_buffering=True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -104,7 +110,7 @@ def configure(
             structlog.processors.JSONRenderer(serializer=_dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level.lower()]),
-        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
 

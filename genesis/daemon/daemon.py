@@ -42,7 +42,7 @@ from genesis.daemon.control import KILL, REFUSED, ControlRequest, RequestPoller
 from genesis.daemon.crashpoints import crash_point
 from genesis.daemon.health import Health, HealthMonitor, Level, queue_health
 from genesis.daemon.journal import Journal
-from genesis.daemon.logs import log_command, log_order_event, status_fields
+from genesis.daemon.logs import log_command, log_order_event, plain, status_fields
 from genesis.daemon.market import MarketSource
 from genesis.daemon.queues import BoundedQueue, QueuePolicy
 from genesis.daemon.reload import ConfigChange, ConfigWatcher
@@ -147,7 +147,6 @@ class Daemon:
             venues.ports,
             record=False,
             defer_commands=True,
-            on_command=self._on_command,
             on_order_event=self._on_order_event,
             on_notice=self._on_notice,
         )
@@ -271,7 +270,7 @@ class Daemon:
             denied=self.kernel.denied,
             on_shutdown=self.config.on_shutdown,
             **status_fields(self.kernel),
-            balances=portfolio.balances(),
+            balances={asset: plain(v) for asset, v in portfolio.balances().items()},
         )
         self.systemd.notify("STOPPING=1")
 
@@ -416,16 +415,26 @@ class Daemon:
                         self.driver.take_commands()
                         return
                     crash_point("after_intent_commit")
+            if not self.quiet:  # logged as soon as durable: a crash cannot lose the line
+                for command in round_:
+                    log_command(self.log, command, self.venues.name_of(command.instrument_id))
             for command in round_:
                 self.driver.execute(command)
                 if not self.quiet:
                     crash_point("after_send")
 
-    def execute_now(self) -> None:
-        """During a rebuild: the simulated venues answer at once, nothing is journaled."""
+    def execute_now(self) -> list[Command]:
+        """During a rebuild: the simulated venues answer at once, nothing is journaled.
+
+        Returns:
+            The commands executed, in order.
+        """
+        done: list[Command] = []
         while self.driver.has_commands():
             for command in self.driver.take_commands():
                 self.driver.execute(command)
+                done.append(command)
+        return done
 
     async def _committed_or_stopping(self, journal: Journal) -> bool:
         """Wait for the commit; a stop during a journal outage gives up after the grace."""
@@ -444,10 +453,6 @@ class Daemon:
         return True
 
     # --- what the kernel and the venues say ---------------------------------------------
-
-    def _on_command(self, command: Command) -> None:
-        if not self.quiet:
-            log_command(self.log, command, self.venues.name_of(command.instrument_id))
 
     def _on_order_event(self, event: OrderEvent) -> None:
         if self.quiet:

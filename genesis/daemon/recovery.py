@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from genesis.config.models import StrategyConfig
+from genesis.core.commands import SubmitOrder
 from genesis.core.events import OrderFilled
 from genesis.daemon.control import CLEARED, ENGAGED, kill_state, refused_requests
 from genesis.daemon.health import Health, Level
@@ -111,7 +112,15 @@ async def start_session(d: Daemon, mode: str, audits: list[AuditRecord], **extra
 
 
 class PaperRecovery:
-    """Rebuild a paper session from its market events; see the module docstring."""
+    """Rebuild a paper session from its market events; see the module docstring.
+
+    ``last_round`` names the orders of the last event rebuilt: durable, so sent, but a
+    crash between the commit and the log line can have kept them out of the log; the
+    ``daemon_recovered`` line names them.
+    """
+
+    def __init__(self) -> None:
+        self.last_round: list[str] = []
 
     async def begin(self, d: Daemon) -> None:
         if d.journal is None:
@@ -150,6 +159,7 @@ class PaperRecovery:
             d.set_params(StrategyConfig.model_validate(raw))
         actions = replay_actions(audits)
         balances: dict[tuple[str, str], Decimal] = {}
+        last: list[str] = []
         d.quiet, d.rebuilt_fills = True, []
         try:
             while actions and actions[0][0] < 0:  # applied before the strategies started
@@ -164,7 +174,7 @@ class PaperRecovery:
                 if index >= done:
                     break
                 d.driver.step(event)
-                d.execute_now()
+                last = [c.client_order_id for c in d.execute_now() if isinstance(c, SubmitOrder)]
                 d.progress.events = index + 1
             else:
                 balances = balances or _accounts(d)
@@ -173,6 +183,7 @@ class PaperRecovery:
         for config in d.config.strategies:  # files edited while the daemon was down
             if d.versions.get(config.id) != config:
                 d.set_params(config)
+        self.last_round = last
         return balances
 
     def _apply(self, d: Daemon, audit: AuditRecord) -> None:
@@ -216,6 +227,7 @@ class PaperRecovery:
             fills=len(journaled),
             fills_journaled_now=len(missing),
             orders_corrected=corrected,
+            last_round=self.last_round,
         )
         d.rebuilt_fills = []
         return None

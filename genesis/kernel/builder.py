@@ -80,17 +80,24 @@ def build_kernel(spec: SessionSpec, log: Any) -> Kernel:
     if isinstance(lookup, Mapping):
         lookup = _lookup(lookup)
     portfolio = Portfolio(
-        lookup, method=spec.accounting, balances=spec.balances,
-        base_currency=spec.base_currency, closed_lot_sink=spec.closed_lot_sink,
+        lookup,
+        method=spec.accounting,
+        balances=spec.balances,
+        base_currency=spec.base_currency,
+        closed_lot_sink=spec.closed_lot_sink,
         dedup_window=spec.dedup_window,
-    )  # fmt: skip
+    )
     for instrument_id, price in spec.marks.items():
         portfolio.mark(instrument_id, price)
     kernel = Kernel(
-        clock=SimClock(spec.start_ns), instruments=lookup, portfolio=portfolio,
+        clock=SimClock(spec.start_ns),
+        instruments=lookup,
+        portfolio=portfolio,
         risk=RiskEngine(spec.tier, daily_loss_limit=spec.daily_loss_limit),
-        fee_rate=spec.fee_rate, log=log, oms=OrderManager(forget_closed=spec.forget_closed),
-    )  # fmt: skip
+        fee_rate=spec.fee_rate,
+        log=log,
+        oms=OrderManager(forget_closed=spec.forget_closed),
+    )
     for s in spec.strategies:
         kernel.add_strategy(
             s.cls, s.strategy_id, s.params, s.instruments, requires_stop_loss=s.requires_stop_loss
@@ -114,7 +121,7 @@ def strategy_specs(configs: Iterable[StrategyConfig]) -> list[StrategySpec]:
                 params=registry.parse_params(entry, config.params, source=config.id),
                 instruments=config.instruments,
                 requires_stop_loss=config.requires_stop_loss,
-            )  # fmt: skip
+            )
         )
     return specs
 

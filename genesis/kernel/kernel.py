@@ -153,6 +153,7 @@ class Kernel:
         self._oco_group: dict[str, str] = {}  # exit order id -> its OCO group id
         self._outbox: list[Command] = []
         self._notices: list[Event] = []
+        self._told_killed: set[str] = set()  # strategies told of the kill switch since it engaged
         self._internal: deque[Event] = deque()
         self._dispatch: dict[type, Callable[[Any], None]] = self._dispatch_table()
         self._market_on_bar = self.market.on_bar  # bound once for the bar path
@@ -344,6 +345,7 @@ class Kernel:
         self._notices.extend(
             self.risk.switch.reset(self.clock.now_ns(), command.reason, command.request_id, equity)
         )
+        self._told_killed.clear()
 
     def _check_daily_loss(self) -> None:
         events = self.risk.switch.on_equity(self.clock.now_ns(), self.portfolio.equity())
@@ -467,14 +469,21 @@ class Kernel:
         refusal = self._risk_refusal(order)
         if refusal is not None:
             self.denied += 1
-            self.log.info(
+            code, reason = refusal
+            # while the kill switch holds, each strategy's first denial says why; the rest
+            # repeat it and go to debug (a halted start must not bury the cause in noise)
+            repeat = code == "KILL_SWITCH" and order.strategy_id in self._told_killed
+            if code == "KILL_SWITCH":
+                self._told_killed.add(order.strategy_id)
+            (self.log.debug if repeat else self.log.info)(
                 "order_denied",
                 correlation_id=order.correlation_id,
                 client_order_id=order.client_order_id,
-                code=refusal[0],
-                reason=refusal[1],
+                strategy_id=order.strategy_id,
+                instrument=order.instrument_id,
+                code=code,
+                reason=reason,
             )
-            code, reason = refusal
             self._internal.append(OrderDenied(**_event_ids(order, now), code=code, reason=reason))
             return
         order.apply(OrderSubmitted(**_event_ids(order, now)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "BTCUSDT_STREAMS",
     "BINANCE_BTCUSD_1M_QUOTES",
     "BINANCE_BTCUSD_1M_TRADES",
     "BTCUSDT_1M_BARS",
@@ -20,6 +21,7 @@ RESOURCES = Path(__file__).resolve().parent
 EXCHANGE_INFO = RESOURCES / "exchange-info-2021-10-12.json.gz"
 BTCUSDT_1M_BARS = RESOURCES / "btcusdt-perp-1m-2022-01.csv.gz"
 SPOT_CAPTURE = RESOURCES / "spot-capture-2021-10-12.jsonl.gz"
+BTCUSDT_STREAMS = RESOURCES / "binance-spot-btcusdt-streams-2024-08-08.txt.gz"
 ETHUSDT_STREAMS = RESOURCES / "binance-spot-ethusdt-streams-2024-08-08.txt.gz"
 BINANCE_BTCUSD_1M_TRADES = RESOURCES / "binance-btcusd-perp-1m-2022-12-13-trade.csv.gz"
 BINANCE_BTCUSD_1M_QUOTES = RESOURCES / "binance-btcusd-perp-1m-2022-12-13-quote.csv.gz"

@@ -10,7 +10,11 @@ unscrubbed message.
 
 With a ccxt.pro exchange the session also counts the closes of its
 WebSocket clients (``ws_closes``): ccxt reconnects inside the next ``watch_*``
-call, so a close between two calls is otherwise invisible to the caller.
+call, so a close between two calls is otherwise invisible to the caller. A
+user data stream the venue ended on an open socket (binance
+``eventStreamTerminated``) counts too, and every call pending on that socket
+is failed: ccxt only forgets the subscription, so the calls would otherwise
+wait forever on a stream that no longer delivers.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final
+
+import ccxt
 
 from genesis.core.instruments import Instrument
 from genesis.errors import ConfigError, OrderRejectedByVenue, VenueError
@@ -64,6 +70,7 @@ class CcxtSession:
         exchange.logger = wire
         self.ws_closes = 0
         self._count_ws_closes()
+        self._fail_watches_on_stream_end()
 
     def _count_ws_closes(self) -> None:
         # ccxt.pro hands each new client the exchange's on_close/on_error; wrap them per object.
@@ -78,6 +85,18 @@ class CcxtSession:
             return original(*args)
 
         return counted
+
+    def _fail_watches_on_stream_end(self) -> None:
+        original = getattr(self.exchange, "handle_event_stream_terminated", None)
+        if not callable(original):
+            return
+
+        def ended(client: Any, message: Any) -> None:
+            original(client, message)
+            self.ws_closes += 1
+            client.reject(ccxt.NetworkError("user data stream terminated by the venue"))
+
+        self.exchange.handle_event_stream_terminated = ended
 
     def has(self, feature: str) -> bool:
         """Whether the exchange's ccxt class declares ``feature`` (e.g. ``watchMyTrades``)."""
