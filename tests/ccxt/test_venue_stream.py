@@ -190,3 +190,41 @@ async def test_fills_read_by_ccxt_in_one_batch_all_arrive_from_the_stream(live, 
     assert our_fills(events) == ledger_fills(server)
     assert v.stats["fill_stream"] + v.stats["fill_cache"] == 2
     assert v.stats["fill_rest"] == 0
+
+
+async def test_terminated_user_stream_resubscribes_and_backfills(live, server):
+    """eventStreamTerminated (socket kept open) is a gap: resubscribed, the fill made meanwhile
+    delivered once."""
+    v, events = live
+    v.execute(submit("term-1", Side.BUY, "0.001", "39000.00"), 0)
+    await events.wait_for(OrderAccepted, "term-1")
+    server.faults.user_silenced = True  # nothing reaches the stream until it is resubscribed
+    assert server.terminate_user_streams() == 1
+    server.trade("BTCUSDT", D("38999.00"), D("0.001"))
+    await eventually(lambda: v.statistics()["watch_my_trades_gaps"] >= 1)
+    server.faults.user_silenced = False
+    await events.wait_for(OrderFilled, "term-1")
+    await eventually(lambda: streams_live(v))
+    assert our_fills(events) == ledger_fills(server)
+    assert v.stats["fill_rest"] == 1
+    assert [s.subscription for s in server.users.sessions] == [1]  # a new subscription
+
+
+async def test_silently_dropped_report_is_caught_by_reconciliation(server):
+    """An executionReport the venue never sent (no gap to notice) is fetched by the slow
+    reconciliation poll, once."""
+    v = streaming(server, reconcile_interval_s=0.1)
+    events = Events()
+    await v.start(events.append)
+    try:
+        await eventually(lambda: streams_live(v))
+        v.execute(submit("drop-r1", Side.BUY, "0.001", "39000.00"), 0)
+        await events.wait_for(OrderAccepted, "drop-r1")
+        server.faults.arm("user.drop")
+        server.trade("BTCUSDT", D("38999.00"), D("0.001"))
+        await events.wait_for(OrderFilled, "drop-r1")
+    finally:
+        await v.close()
+    assert server.faults.stats["user.drop"] == 1
+    assert our_fills(events) == ledger_fills(server)
+    assert (v.stats["fill_rest"], v.stats.get("fill_stream", 0)) == (1, 0)

@@ -93,7 +93,7 @@ class Reconciler:
         self.stats = stats
         self._poll_s = poll_s
         self._reconcile_s = reconcile_s
-        self._next_reconcile = 0.0
+        self._next_poll = self._next_reconcile = 0.0
         self._sleep = sleep
         self._by_venue_id: dict[str, Tracked] = {}
         self._order_marks: dict[str, tuple[str, str]] = {}  # last streamed (status, filled)
@@ -235,7 +235,7 @@ class Reconciler:
 
     async def poll_forever(self) -> None:
         while True:
-            await self._sleep(self._poll_s)
+            await self._sleep(min(self._poll_s, self._reconcile_s))
             for symbol in self.due_symbols():
                 try:
                     await self.poll_symbol(symbol)
@@ -246,12 +246,13 @@ class Reconciler:
                     )
 
     def due_symbols(self) -> list[str]:
-        """Every symbol with live orders unless both streams are live; then only a closed
-        order still missing fills after ``poll_interval_s``, or all at reconciliation time."""
+        """Every symbol with live orders each ``poll_interval_s`` while a stream is not live;
+        with both live, all each ``reconcile_interval_s`` and in between only the symbols of
+        orders closed at the venue whose fills are missing for ``poll_interval_s``."""
         now = time.monotonic()
-        full = not self.streams.all_live() or now >= self._next_reconcile
+        full = now >= (self._next_reconcile if self.streams.all_live() else self._next_poll)
         if full:
-            self._next_reconcile = now + self._reconcile_s
+            self._next_poll, self._next_reconcile = now + self._poll_s, now + self._reconcile_s
         return sorted(
             {
                 t.symbol
