@@ -11,6 +11,7 @@ from genesis.errors import ConfigError
 from genesis.exchange.ccxt.mapping import (
     balances_from_ccxt,
     bar_from_ohlcv,
+    book_from_ccxt,
     fill_from_trade,
     instrument_from_market,
 )
@@ -116,3 +117,18 @@ def test_bar_close_time_is_open_plus_duration():
     """A 1m OHLCV row closes 60 s after it opens; float volumes keep their shortest repr."""
     bar = bar_from_ohlcv([60_000, "1", "2", "0.5", "1.5", 0.1], "X", 60_000, 0)
     assert (bar.ts_open, bar.ts_event, bar.volume) == (60_000_000_000, 120_000_000_000, D("0.1"))
+
+
+def test_book_keeps_the_best_levels_up_to_depth_and_the_nonce():
+    """A ccxt.pro book (float levels, best first) cut to ``depth``; nonce is the update id."""
+    book = {
+        "nonce": 17,
+        "timestamp": 1_700_000_000_000,
+        "bids": [[40000.0, 1.0], [39999.5, 2.0], [39999.0, 3.0]],
+        "asks": [[40001.0, 0.5], [40002.0, 1.0]],
+    }
+    snap = book_from_ccxt(book, "binance:BTCUSDT", 5, depth=2)
+    assert snap.last_update_id == 17
+    assert snap.bids == ((Decimal("40000"), Decimal("1")), (Decimal("39999.5"), Decimal("2")))
+    assert snap.asks == ((Decimal("40001"), Decimal("0.5")), (Decimal("40002"), Decimal("1")))
+    assert snap.ts_event == 1_700_000_000_000 * 1_000_000
