@@ -11,10 +11,12 @@ taken for the start-up reconciliation (P5); its account read also says
 whether the key may trade; last, each symbol's best bid and ask.
 
 What a start costs, in request weight (sandbox, one symbol, depth stream on;
-``tests/reliability/test_start_weight.py``): exchangeInfo 20, time 3 x 1,
+``tests/reliability/test_start_rate_limits.py``): exchangeInfo 20, time 3 x 1,
 WS API subscribe 2, openOrders 6, myTrades 20, account 20, bookTicker 2,
-and the market feed's depth snapshot 50: 123 (was 166: a second and third
-account read, a depth read for the book top, all 1,695 symbols' filters).
+and the market feed's depth snapshot 50: 123. It was 166: two more account
+reads (the permission check, the subscription's backfill) and depth (5) for
+the book top. Naming the symbols costs exchangeInfo the same 20 but spares
+parsing the other ~1,700 symbols.
 
 Rate limits: the REST client shares its weight and ban state with every
 other client of the process on the same host (the market feed's), and waits
