@@ -39,6 +39,9 @@ class SubmitOrder(Command, frozen=True, gc=False, kw_only=True):
     time_in_force: TimeInForce = TimeInForce.GTC
     post_only: bool = False
     oco_group: str = ""  # orders sharing a group form a one-cancels-the-other list
+    reduce_only: bool = False  # an exit: it may only reduce the strategy's position
+    stop_loss: Decimal | None = None  # attached to an entry: exits submitted once it fills
+    take_profit: Decimal | None = None
 
 
 class CancelOrder(Command, frozen=True, gc=False, kw_only=True):

@@ -192,6 +192,7 @@ class Daemon:
             strategies=[s.id for s in self.config.strategies],
             data=self.market.describe_recording(),
             speed_events_per_s=self.config.speed,
+            balances={a: plain(v) for a, v in self.kernel.portfolio.balances().items()},
         )
         try:
             if self.journal is not None:
@@ -226,6 +227,7 @@ class Daemon:
     async def _run_tasks(self) -> int:
         self.venues.attach(self._wake)
         self.driver.start()  # strategies start only now: after recovery and pending kills
+        self.recovery.after_start(self)
         await self.send()
         self.log.info(
             "market_data_selected",
@@ -466,6 +468,10 @@ class Daemon:
         if isinstance(event, OrderFilled):
             crash_point("after_fill")
         self.journal.order_event(event, self.kernel.oms.get(event.client_order_id), venue)
+        strategy = self.kernel.strategies.get(event.strategy_id)
+        if isinstance(event, OrderFilled) and strategy is not None:
+            # the state a fill left, durable with it: a live restart resumes from here
+            self.journal.strategy_state(event.strategy_id, strategy.snapshot(), event.ts_event)
 
     def _on_notice(self, notice: Event) -> None:
         if isinstance(notice, KillSwitchChanged):
@@ -504,10 +510,7 @@ class Daemon:
     async def apply_control(self, request: ControlRequest) -> None:
         """Apply a kill or reset between two events; journal it with the event index."""
         if request.action == KILL:
-            reason = (
-                request.reason if request.source != "operator" else f"operator: {request.reason}"
-            )
-            self.engage(reason, request.source, request.request_id, request.flatten)
+            self.engage(request.reason, request.source, request.request_id, request.flatten)
         elif not await self._reset_allowed(request):
             return
         else:
@@ -532,7 +535,10 @@ class Daemon:
         also cancels every open order on the session's instruments, known or not (P10)."""
         now = self.kernel.clock.now_ns()
         if at_venue:
-            self.driver.send(self.venues.kill_commands(now, self.config.instrument_ids))
+            commands = self.venues.kill_commands(now, self.config.instrument_ids)
+            if commands and not self.quiet:
+                self.log.warning("venue_cancel_all_sent", symbols=list(self.config.instrument_ids))
+            self.driver.send(commands)
         self.driver.command(
             EngageKillSwitch(
                 ts_init=now, reason=reason, source=source, request_id=request_id, flatten=flatten

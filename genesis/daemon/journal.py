@@ -29,7 +29,13 @@ from genesis.core.events import DailyLossBaseline, Event, KillSwitchChanged, Ord
 from genesis.core.orders import Order
 from genesis.daemon.control import CLEARED, ENGAGED
 from genesis.daemon.reconcile import BASELINE, baseline_detail
-from genesis.daemon.records import event_record, fill_record, intent_record, order_record
+from genesis.daemon.records import (
+    event_record,
+    fill_record,
+    intent_detail,
+    intent_record,
+    order_record,
+)
 from genesis.errors import StorageError
 from genesis.storage.repository import (
     AuditRecord,
@@ -91,6 +97,7 @@ class Journal:
         n = 0
         for intent in intents:
             await self.writer.submit(intent_record(intent, venue_of(intent.instrument_id)))
+            await self.writer.submit(intent_detail(intent))
             n += 1
         self._dirty = self._dirty or n > 0
         return n
@@ -102,6 +109,10 @@ class Journal:
             self.writer.submit_nowait(fill_record(event))
         if order is not None:
             self.writer.submit_nowait(order_record(order, venue))
+        self._dirty = True
+
+    def strategy_state(self, strategy_id: str, blob: bytes, now_ns: int) -> None:
+        self.writer.submit_nowait(StrategyStateRecord(strategy_id, now_ns, blob))
         self._dirty = True
 
     def order(self, order: Order, venue: str) -> None:

@@ -19,6 +19,12 @@ never replays the session log (the venue is the truth after a restart).
 
 Resuming after ``skip`` events does not pace the skipped ones: a recovered
 session carries on at once.
+
+REST: the feed's client is built once and kept across feed restarts, and
+like every ``BinanceRest`` it shares the host's rate-limit state and server
+clock with the process's other clients (in live trading, the session's): a
+429 or 418 drawn by either stops both until Retry-After, the feed needs no
+clock sync of its own, and the state outlives a crash-looping feed.
 """
 
 from __future__ import annotations
@@ -28,12 +34,15 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genesis.core.events import MarketEvent
 from genesis.data.session_log import SessionLog, read_session_log
 from genesis.data.sources import DataSpec, open_sources
-from genesis.errors import GenesisError
+from genesis.errors import GenesisError, RateLimited
+
+if TYPE_CHECKING:
+    from genesis.exchange.binance import BinanceRest
 
 __all__ = ["LIVE", "RECORDING", "LiveStreams", "MarketSource", "session_log_path"]
 
@@ -84,6 +93,7 @@ class MarketSource:
         self.replay_session_log = replay_session_log
         self.mode = LIVE if live is not None else RECORDING
         self._session: SessionLog | None = None
+        self._rest: BinanceRest | None = None  # the feed's, kept across restarts (see above)
 
     def describe(self) -> dict[str, str]:
         if self.mode == LIVE and self.live is not None:
@@ -116,10 +126,13 @@ class MarketSource:
         from genesis.exchange.binance import BinanceRest
 
         assert self.live is not None
+        self._feed_rest()  # first: the probe's clock sync then serves the feed too
         rest = BinanceRest(self.live.rest_url, timeout_s=self.live.probe_timeout_s)
         try:
             async with asyncio.timeout(self.live.probe_timeout_s * 4):
                 await rest.sync_clock()
+        except RateLimited:
+            return None  # the venue answered; the feed waits Retry-After
         except (GenesisError, OSError, TimeoutError) as exc:
             return f"{type(exc).__name__}: {exc}"
         finally:
@@ -178,11 +191,11 @@ class MarketSource:
                     return
 
     async def _binance_feed(self) -> AsyncGenerator[MarketEvent, None]:
-        from genesis.exchange.binance import BinanceMarketFeed, BinanceRest, FeedConfig
+        from genesis.exchange.binance import BinanceMarketFeed, FeedConfig
 
         live = self.live
         assert live is not None
-        rest = BinanceRest(live.rest_url)  # public market data: never signed
+        rest = self._feed_rest()
         symbols = tuple(self.instrument_ids)
         feed = BinanceMarketFeed(live.ws_url, rest, FeedConfig(symbols=symbols, kinds=live.kinds))
         try:
@@ -191,7 +204,15 @@ class MarketSource:
                     yield event
         finally:
             await feed.close()
-            await rest.close()
+            await rest.close()  # its HTTP session only: the next call opens a new one
+
+    def _feed_rest(self) -> BinanceRest:
+        from genesis.exchange.binance import BinanceRest
+
+        assert self.live is not None
+        if self._rest is None:
+            self._rest = BinanceRest(self.live.rest_url)  # public market data: never signed
+        return self._rest
 
     def sync(self) -> None:
         """Make the logged events durable (at each checkpoint)."""

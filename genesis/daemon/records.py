@@ -20,8 +20,11 @@ from genesis.storage.repository import (
 )
 
 __all__ = [
+    "INTENT",
     "event_record",
     "fill_record",
+    "intent_detail",
+    "intent_from",
     "intent_record",
     "order_record",
     "reconcile_balances",
@@ -67,6 +70,26 @@ def intent_record(cmd: SubmitOrder, venue: str) -> OrderRecord:
         quantity=cmd.quantity, price=cmd.price, status=OrderStatus.SUBMITTED,
         filled_qty=Decimal(0), venue_order_id="", ts_init=cmd.ts_init, ts_last=cmd.ts_init,
     )  # fmt: skip
+
+
+INTENT = "SubmitOrder"  # the order event row holding an intent's whole command
+
+
+def intent_detail(cmd: SubmitOrder) -> OrderEventRecord:
+    """The whole command, so a restart can rebuild the order exactly (``intent_from``)."""
+    return OrderEventRecord(
+        client_order_id=cmd.client_order_id, ts_ns=cmd.ts_init, kind=INTENT,
+        detail_json=msgspec.json.encode(cmd).decode(),
+    )  # fmt: skip
+
+
+def intent_from(record: OrderEventRecord) -> SubmitOrder:
+    """The command journaled by ``intent_detail``.
+
+    Raises:
+        msgspec.ValidationError / DecodeError: the row is not an intent.
+    """
+    return msgspec.json.decode(record.detail_json, type=SubmitOrder)
 
 
 def order_record(order: Order, venue: str) -> OrderRecord:

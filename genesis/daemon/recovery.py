@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from genesis.config.models import StrategyConfig
 from genesis.core.commands import SubmitOrder
+from genesis.core.enums import LiquiditySide
 from genesis.core.events import OrderFilled
 from genesis.daemon.control import CLEARED, ENGAGED, kill_state, refused_requests
 from genesis.daemon.health import Health, Level
@@ -38,17 +39,15 @@ from genesis.daemon.reconcile import (
     PAPER,
     check_session_mode,
     journaled_baseline,
-    open_positions,
-    position_halt_reason,
     reconcile,
 )
-from genesis.daemon.records import fill_record
+from genesis.daemon.records import INTENT, fill_record, intent_from
 from genesis.risk.monitor import day_of
 from genesis.storage.repository import (
     AuditRecord,
     BalanceRecord,
     FillRecord,
-    PositionRecord,
+    OrderRecord,
     WriteRecord,
 )
 
@@ -246,6 +245,9 @@ class PaperRecovery:
                 corrected += 1
         return corrected
 
+    def after_start(self, d: Daemon) -> None:
+        """Nothing to restore: the rebuild ran the strategies through every event."""
+
     async def on_reset(self, d: Daemon) -> None:
         """Nothing to clear: a paper session's positions are rebuilt, never stale."""
 
@@ -285,42 +287,123 @@ def _balances_reason(
 
 
 class LiveRecovery:
-    """Reconcile with the live venue at start-up; see the module docstring."""
+    """Reconcile with the live venue at start-up; see the module docstring.
+
+    What the journal proves is taken over, not halted on: the orders this process
+    placed (any journaled intent not terminal: resolved by the venue's answer to
+    a query by client id, never sent again), the positions its fills made (the
+    journal's fills plus the venue's backfill, booked per strategy) and each
+    strategy's last state. What it cannot explain halts it: an open order at the
+    venue that no journaled intent placed, a fill of such an order, or a base
+    balance smaller than the positions the journal says the strategies hold.
+    """
 
     def __init__(self, session: LiveSession) -> None:
         self.session = session
-        self.stale: tuple[PositionRecord, ...] = ()  # journaled positions, not yet reset
+        self.states: dict[str, bytes] = {}  # strategy id -> its last journaled snapshot
 
     async def begin(self, d: Daemon) -> None:
         assert d.journal is not None
         live, audits = self.session, self.session.audits
         await start_session(d, LIVE, audits, venue=live.rest.base_url)
         d.refused = refused_requests(audits)
+        orders = {
+            o.client_order_id: o
+            for o in await d.journal.repo.load_orders()
+            if o.venue == live.venue.name
+        }
         found = reconcile(
-            live.snapshot, live.journaled_fills, set(), live.venue.name, time.time_ns()
+            live.snapshot, live.journaled_fills, set(orders), live.venue.name, time.time_ns()
         )
         records: list[WriteRecord] = [*found.fills, *found.balances]
         for record in records:
             await d.journal.writer.submit(record)  # awaited: a backfill may exceed the queue
+        fills = [*live.journaled_fills, *found.fills]
+        strange = self._restore_positions(d, fills, orders)
+        adopted = await self._adopt(d, orders, fills)
+        await self._load_states(d)
         d.log.info(
-            "live_reconciled",
-            fills_backfilled=len(found.fills),
-            open_orders=len(live.snapshot.open_orders),
-            unknown_orders=len(found.unknown_orders),
+            "live_reconciled", fills_backfilled=len(found.fills),
+            open_orders=len(live.snapshot.open_orders), unknown_orders=len(found.unknown_orders),
+            orders_adopted=adopted, positions=_positions(d),
             balances={a: plain(v) for a, v in found.start_balances.items()},
-        )
+        )  # fmt: skip
         self._restore_baseline(d)
-        symbols = d.config.instrument_ids
-        self.stale = open_positions(await d.journal.repo.load_positions(), live.venue.name, symbols)
         live.relay.target = lambda exc: _venue_kill(d, exc)
         for exc in live.relay.failures:
             _venue_kill(d, exc)
         self._restore_kill_switch(d, audits)
-        reasons = (found.halt_reason, position_halt_reason(self.stale))
+        reasons = (found.halt_reason, strange, _balance_reason(d, found.start_balances))
         reason = "; ".join(r for r in reasons if r is not None) or None
         if reason is not None:
             self._halt(d, reason, sorted(o.client_order_id for o in found.unknown_orders))
         await d.journal.commit()
+
+    def _restore_positions(
+        self, d: Daemon, fills: list[FillRecord], orders: dict[str, OrderRecord]
+    ) -> str | None:
+        """Book every journaled fill of this process's orders; name fills of other orders."""
+        foreign = []
+        for record in sorted(fills, key=lambda f: (f.ts_ns, f.trade_id)):
+            order = orders.get(record.client_order_id)
+            if order is None:
+                foreign.append(record.trade_id)
+                continue
+            d.kernel.portfolio.restore_fill(_filled(record, order.strategy_id))
+        if not foreign:
+            return None
+        return (
+            f"the venue shows {len(foreign)} fill(s) of orders this process did not place"
+            f" (trade ids {foreign[:5]}); check the account, then `genesis reset --live`"
+        )
+
+    async def _adopt(
+        self, d: Daemon, orders: dict[str, OrderRecord], fills: list[FillRecord]
+    ) -> int:
+        """Every journaled order not terminal: rebuilt in the kernel, resolved at the venue."""
+        assert d.journal is not None
+        by_order: dict[str, list[OrderFilled]] = {}
+        for record in fills:
+            order = orders.get(record.client_order_id)
+            if order is not None:
+                by_order.setdefault(order.client_order_id, []).append(
+                    _filled(record, order.strategy_id)
+                )
+        adopted = 0
+        for row in orders.values():
+            if row.status.is_terminal:
+                continue
+            intent = await self._intent(d, row)
+            d.kernel.adopt(intent, by_order.get(row.client_order_id, ()))
+            self.session.venue.recover(intent, intent.ts_init // 1_000_000, resend=False)
+            adopted += 1
+        return adopted
+
+    async def _intent(self, d: Daemon, row: OrderRecord) -> SubmitOrder:
+        """The journaled command, or (a journal from before intents were kept) the row's."""
+        assert d.journal is not None
+        for event in await d.journal.repo.order_events(row.client_order_id):
+            if event.kind == INTENT:
+                return intent_from(event)
+        return SubmitOrder(
+            ts_init=row.ts_init, strategy_id=row.strategy_id, instrument_id=row.symbol,
+            client_order_id=row.client_order_id, side=row.side, order_type=row.order_type,
+            quantity=row.quantity, price=row.price,
+        )  # fmt: skip
+
+    async def _load_states(self, d: Daemon) -> None:
+        assert d.journal is not None
+        for sid in sorted(d.kernel.strategies):
+            state = await d.journal.repo.load_strategy_state(sid)
+            if state is not None:
+                self.states[sid] = state.blob
+
+    def after_start(self, d: Daemon) -> None:
+        """The strategies resume their journaled state (after their ``on_start``)."""
+        for sid, blob in self.states.items():
+            d.kernel.restore_strategy(sid, blob)
+        if self.states:
+            d.log.info("strategy_state_restored", strategies=sorted(self.states))
 
     def _restore_baseline(self, d: Daemon) -> None:
         """Today's baseline from the journal: a restart continues the day, never rebases it."""
@@ -332,9 +415,9 @@ class LiveRecovery:
         d.kernel.risk.switch.restore_baseline(now, today, start)
         d.log.info(
             "daily_loss_baseline_restored",
-            date=time.strftime("%Y-%m-%d", time.gmtime(now / 1e9)),
+            date=time.strftime("%Y-%m-%d", time.gmtime(now // 1_000_000_000)),
             day_start_equity=plain(start),
-        )
+        )  # fmt: skip
 
     def _restore_kill_switch(self, d: Daemon, audits: list[AuditRecord]) -> None:
         state = kill_state(audits)
@@ -351,28 +434,54 @@ class LiveRecovery:
     def _halt(self, d: Daemon, reason: str, unknown: list[str]) -> None:
         d.health.report(Health("reconciliation", Level.CRITICAL, reason))
         d.log.critical(
-            "daemon_halted",
-            reason=reason,
-            unknown_orders=unknown,
-            journal_positions={p.symbol: plain(p.quantity) for p in self.stale},
-            hint="genesis kill --live cancels at the venue; genesis reset --live resumes",
-        )
-        d.engage(f"reconciliation: {reason}", "reconciliation", at_venue=False)
+            "daemon_halted", reason=reason, unknown_orders=unknown, positions=_positions(d),
+            hint="`genesis kill --live` cancels every open order at the venue;"
+            " `genesis reset --live` resumes once the venue is explained",
+        )  # fmt: skip
+        d.engage(reason, "reconciliation", at_venue=False)
 
     async def on_reset(self, d: Daemon) -> None:
-        """The operator reset a start halted on journaled positions: journal them flat (and
-        a checkpoint), so the next start does not halt on them again."""
-        held, self.stale = self.stale, ()
-        if not held or d.journal is None:
-            return
-        now = d.kernel.clock.now_ns()
-        for p in held:
-            await d.journal.writer.submit(
-                PositionRecord(p.venue, p.symbol, Decimal(0), Decimal(0), p.realized_pnl, now)
-            )
-        d.log.warning(
-            "journal_positions_cleared", positions={p.symbol: plain(p.quantity) for p in held}
-        )
+        """Nothing journaled needs clearing: positions are the journal's own fills."""
+
+
+def _filled(record: FillRecord, strategy_id: str) -> OrderFilled:
+    return OrderFilled(
+        ts_event=record.ts_ns, ts_init=record.ts_ns, client_order_id=record.client_order_id,
+        strategy_id=strategy_id, instrument_id=record.symbol, venue=record.venue,
+        trade_id=record.trade_id, side=record.side, last_qty=record.quantity,
+        last_px=record.price, fee=record.fee, fee_currency=record.fee_currency,
+        liquidity=LiquiditySide.TAKER, venue_order_id=record.venue_order_id,
+    )  # fmt: skip
+
+
+def _positions(d: Daemon) -> dict[str, str | None]:
+    """Non-zero positions by strategy and instrument, as plain decimals."""
+    return {
+        f"{sid}:{p.instrument_id}": plain(p.qty)
+        for sid in sorted(d.kernel.strategies)
+        for p in d.kernel.portfolio.positions(sid)
+        if p.qty != 0
+    }
+
+
+def _balance_reason(d: Daemon, balances: dict[str, Decimal]) -> str | None:
+    """The venue must hold at least the base the journal's long positions hold."""
+    held: dict[str, Decimal] = {}
+    for sid in d.kernel.strategies:
+        for p in d.kernel.portfolio.positions(sid):
+            if p.qty > 0:
+                base = d.kernel.instruments(p.instrument_id).base
+                held[base] = held.get(base, Decimal(0)) + p.qty
+    short = {a: q for a, q in held.items() if balances.get(a, Decimal(0)) < q}
+    if not short:
+        return None
+    named = ", ".join(
+        f"{a} {plain(balances.get(a, Decimal(0)))} < {plain(q)}" for a, q in sorted(short.items())
+    )
+    return (
+        f"the venue holds less than the journal's positions ({named}): something sold"
+        " outside this process; check the account, then `genesis reset --live`"
+    )
 
 
 def _venue_kill(d: Daemon, exc: Any) -> None:
@@ -382,6 +491,7 @@ def _venue_kill(d: Daemon, exc: Any) -> None:
 
     reason = "venue authentication failed"
     d.health.report(Health("venue", Level.CRITICAL, reason))
+    d.log.critical("venue_auth_failed", code=getattr(exc, "code", None), reason=reason)
     request = ControlRequest(KILL, f"venue-auth-{getattr(exc, 'code', '')}", reason, source="venue")
     if request not in d.internal_requests:
         d.internal_requests.add(request)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from genesis.core.events import OrderCancelRejected, OrderEvent, OrderFilled, OrderModifyRejected
@@ -56,6 +56,17 @@ class OrderManager:
         self._orders[order.client_order_id] = order
         if not order.status.is_terminal:
             self._open[order.client_order_id] = order
+
+    def restore(self, order: Order, fills: Sequence[OrderFilled]) -> None:
+        """Track an order rebuilt after a restart with the fills it already had: the same
+        fills delivered again by the venue are duplicates.
+
+        Raises:
+            ValueError: an order with the same client order id exists.
+        """
+        self.register(order)
+        for fill in fills:
+            self._trades.add((fill.venue, fill.instrument_id, fill.trade_id))
 
     def get(self, client_order_id: str) -> Order | None:
         return self._orders.get(client_order_id)

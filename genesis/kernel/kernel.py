@@ -88,6 +88,7 @@ from genesis.core.money import ZERO
 from genesis.core.orders import Order
 from genesis.errors import IllegalTransition
 from genesis.execution.oms import OrderManager
+from genesis.execution.restore import order_from_intent
 from genesis.kernel.market import MarketView
 from genesis.risk.checks import RiskInput
 from genesis.risk.engine import RiskEngine
@@ -247,6 +248,32 @@ class Kernel:
             for sid, s in self.strategies.items()
             for i in s.instruments
         )
+
+    def adopt(self, intent: SubmitOrder, fills: Sequence[OrderFilled] = ()) -> Order:
+        """Take over an order placed before a restart (live): rebuilt from its journaled
+        intent with the fills the journal holds, no risk check, nothing sent. The venue's
+        answers then move it on as for any order; a repeated fill is a duplicate.
+
+        Raises:
+            ValueError: an order with that client id is already known.
+        """
+        order = order_from_intent(intent, fills)
+        self.oms.restore(order, fills)
+        if intent.reduce_only:
+            self._reduce_only.add(intent.client_order_id)
+        if intent.oco_group:
+            self._oco_group[intent.client_order_id] = intent.oco_group
+        return order
+
+    def restore_strategy(self, strategy_id: str, state: bytes) -> Sequence[Command]:
+        """A strategy resumes a journaled state (after its ``on_start``), behind the guard.
+
+        Raises:
+            KeyError: no strategy with that id.
+        """
+        strategy = self.strategies[strategy_id]
+        self._guarded(strategy, strategy.restore, state)
+        return self._drain()
 
     def replace_params(self, strategy_id: str, params: Any) -> Strategy[Any]:
         """Swap a running strategy for a new instance with ``params`` (a hot reload).
@@ -487,8 +514,9 @@ class Kernel:
             self._internal.append(OrderDenied(**_event_ids(order, now), code=code, reason=reason))
             return
         order.apply(OrderSubmitted(**_event_ids(order, now)))
+        cid = order.client_order_id
         self._outbox.append(
-            _submit_command(order, now, self._oco_group.get(order.client_order_id, ""))
+            _submit_command(order, now, self._oco_group.get(cid, ""), cid in self._reduce_only)
         )
 
     def _risk_refusal(self, order: Order) -> tuple[str, str] | None:
@@ -586,7 +614,7 @@ def _event_ids(order: Order, now: int) -> dict[str, Any]:
     }
 
 
-def _submit_command(order: Order, now: int, oco_group: str) -> SubmitOrder:
+def _submit_command(order: Order, now: int, oco_group: str, reduce_only: bool) -> SubmitOrder:
     return SubmitOrder(
         ts_init=now,
         strategy_id=order.strategy_id,
@@ -601,6 +629,9 @@ def _submit_command(order: Order, now: int, oco_group: str) -> SubmitOrder:
         time_in_force=order.time_in_force,
         post_only=order.post_only,
         oco_group=oco_group,
+        reduce_only=reduce_only,
+        stop_loss=order.stop_loss,
+        take_profit=order.take_profit,
     )
 
 

@@ -177,6 +177,30 @@ class Portfolio:
                 self._sink(lot)
         return closed
 
+    def restore_fill(self, fill: OrderFilled) -> bool:
+        """A fill from before a restart (live): its lot, position and P&L, but not its cash
+        and asset movements, which the account's balances (read from the venue) already hold.
+
+        Returns:
+            False when a fill with the same ``(venue, instrument_id, trade_id)`` is known.
+
+        Raises:
+            ConfigError / DataError: as ``apply_fill``; nothing changes.
+        """
+        key = (fill.venue, fill.instrument_id, fill.trade_id)
+        if key in self._applied:
+            return False
+        _check_fill(fill)
+        instrument = self._instrument(fill.instrument_id)
+        fee_quote = self._fee_in_quote(fill, instrument)
+        book, _ = self._book(fill.strategy_id, fill.instrument_id)
+        self._closed.extend(
+            book.apply(fill.ts_event, fill.side, fill.last_qty, fill.last_px, fee_quote)
+        )
+        self._last_px[fill.instrument_id] = fill.last_px
+        self._remember(key)
+        return True
+
     def mark(self, instrument_id: str, price: Decimal) -> None:
         """Record the latest price of ``instrument_id`` (quote currency); O(1).
 

@@ -181,6 +181,7 @@ class Repository(Protocol):
     async def migrate(self) -> list[int]: ...
     async def save_order(self, order: OrderRecord) -> None: ...
     async def load_open_orders(self) -> list[OrderRecord]: ...
+    async def load_orders(self) -> list[OrderRecord]: ...
     async def append_order_event(self, event: OrderEventRecord) -> None: ...
     async def order_events(self, client_order_id: str) -> list[OrderEventRecord]: ...
     async def save_fill(self, fill: FillRecord) -> bool: ...
@@ -277,6 +278,10 @@ _SAVE_CONFIG: Final = (
 _OPEN_ORDERS: Final = (
     f"SELECT {_ORDER_COLS} FROM orders "  # noqa: S608 - constant column list and markers
     f"WHERE status IN ({', '.join('?' for _ in _OPEN_STATUSES)}) "
+    "ORDER BY ts_init, client_order_id"
+)
+_ALL_ORDERS: Final = (
+    f"SELECT {_ORDER_COLS} FROM orders "  # noqa: S608 - constant column list
     "ORDER BY ts_init, client_order_id"
 )
 _FILLS_SINCE: Final = (
@@ -378,6 +383,11 @@ class SqlRepository(abc.ABC):
         """Orders not in a terminal status (NEW included), by ``ts_init`` then id."""
         async with self._transaction() as tx:
             return [_order_from(r) for r in await tx.rows(_OPEN_ORDERS, _OPEN_STATUSES)]
+
+    async def load_orders(self) -> list[OrderRecord]:
+        """Every journaled order, whatever its status, by ``ts_init`` then id."""
+        async with self._transaction() as tx:
+            return [_order_from(r) for r in await tx.rows(_ALL_ORDERS, ())]
 
     async def append_order_event(self, event: OrderEventRecord) -> None:
         """Append one event; the order must have been saved (foreign key)."""

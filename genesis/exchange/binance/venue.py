@@ -256,7 +256,9 @@ class BinanceVenue:
         both = [self.tracker.orders[leg.client_order_id] for leg in legs]
         self._spawn(self._place(both[0], params, oco=True, legs=both))
 
-    def recover(self, cmd: SubmitOrder, timestamp_ms: int | None = None) -> None:
+    def recover(
+        self, cmd: SubmitOrder, timestamp_ms: int | None = None, *, resend: bool = True
+    ) -> None:
         """Resume an intent that was in flight when the previous process died (P2, R2).
 
         The journal knows the intent and its client id, not whether the request left.
@@ -264,6 +266,8 @@ class BinanceVenue:
         ``origClientOrderId`` finds it, sent again (same client id) only once a query
         after ``timestamp + recvWindow + margin`` proves it absent. Without a journaled
         ``timestamp_ms`` now is used: the lost request was signed no later than now.
+        With ``resend=False`` (a restart: the decision is stale) proven absence ends it as
+        rejected ``NOT_PLACED`` instead.
         """
         cid = cmd.client_order_id
         if cid in self._used_ids:
@@ -280,7 +284,7 @@ class BinanceVenue:
                 self._status.get(cmd.instrument_id, "UNKNOWN"))  # fmt: skip
         except InvalidOrder:  # not sendable now, but the old request may have been
             params = None
-        self._spawn(self._place(tracked, params, oco=False, sent=True))
+        self._spawn(self._place(tracked, params if resend else None, oco=False, sent=True))
 
     async def _place(
         self, tracked: Tracked, params: list[Param] | None, *, oco: bool,
