@@ -16,10 +16,12 @@ from genesis.core.enums import OrderType, Side
 from genesis.core.events import OrderEvent
 from genesis.exchange.ccxt import CcxtVenue
 from genesis.exchange.sandbox import SandboxConfig, SandboxServer
+from genesis.retry import BackoffPolicy
 
 KEY = "canary-key-5d1e0a77"
 SECRET = "canary-secret-c4f19b2e"
 D = Decimal
+FAST_RETRY = BackoffPolicy(initial_s=0.02, cap_s=0.2)  # stream reconnects in tests
 
 
 _OPTIONS: dict[str, Any] = {

@@ -11,7 +11,7 @@ from genesis.core.events import BookSnapshot, MarketEvent, QuoteTick, TradeTick
 from genesis.exchange.ccxt import CcxtMarketSource, CcxtVenue
 from genesis.exchange.sandbox import SandboxServer
 
-from .conftest import D, eventually, pro_binance_at
+from .conftest import FAST_RETRY, D, eventually, pro_binance_at
 
 ROUNDS = (
     ([("40000.00", "1"), ("39999.00", "2")], [("40001.00", "0.5"), ("40002.00", "1")]),
@@ -52,8 +52,7 @@ def subscribed(server: SandboxServer, stream: str) -> bool:
 
 
 def source(server: SandboxServer, kinds: tuple[Any, ...], **options: Any) -> CcxtMarketSource:
-    options.setdefault("backoff_initial_s", 0.02)
-    options.setdefault("backoff_max_s", 0.2)
+    options.setdefault("backoff", FAST_RETRY)
     return CcxtMarketSource.from_exchange(
         pro_binance_at(server), "binance", ["BTCUSDT"], kinds, **options
     )

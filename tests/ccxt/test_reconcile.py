@@ -8,6 +8,7 @@ from typing import Any
 from genesis.core.events import OrderEvent, OrderFilled
 from genesis.exchange.ccxt.reconcile import Reconciler
 from genesis.exchange.ccxt.tracking import Tracked
+from genesis.retry import BackoffPolicy
 
 from .conftest import D, Side, submit
 
@@ -58,8 +59,7 @@ def reconciler() -> tuple[Reconciler, StubSession, list[OrderEvent], Tracked]:
         market_type="spot",
         poll_s=1.0,
         reconcile_s=30.0,
-        backoff_initial_s=0.1,
-        backoff_max_s=1.0,
+        backoff=BackoffPolicy(initial_s=0.1, cap_s=1.0),
         seed=0,
     )
     t = Tracked(cmd=submit("c1", Side.BUY, "1", "40000"), symbol="BTC/USDT", sent_mono=0, sent_ms=0)

@@ -12,7 +12,7 @@ from genesis.core.events import OrderAccepted, OrderCanceled, OrderFilled
 from genesis.exchange.ccxt import CcxtVenue
 from genesis.exchange.sandbox import SandboxServer
 
-from .conftest import D, Events, eventually, pro_binance_at, submit
+from .conftest import FAST_RETRY, D, Events, eventually, pro_binance_at, submit
 
 # Long enough that within a test only the streams (and the backfill after a gap) can
 # deliver: a fill counted as ``fill_rest`` there came from the backfill, never a poll.
@@ -25,8 +25,7 @@ def streaming(server: SandboxServer, **overrides: Any) -> CcxtVenue:
         "reconcile_interval_s": QUIET_POLL_S,
         "resolve_interval_s": 0.02,
         "settle_s": 0.4,
-        "backoff_initial_s": 0.02,
-        "backoff_max_s": 0.2,
+        "backoff": FAST_RETRY,
     }
     options.update(overrides)
     return CcxtVenue(pro_binance_at(server), **options)

@@ -43,7 +43,7 @@ from genesis.errors import ConfigError
 from genesis.exchange.ccxt.feed import CcxtMarketFeed, FeedKind
 from genesis.exchange.ccxt.mapping import book_from_ccxt, quote_from_book, trade_tick_from_ccxt
 from genesis.exchange.ccxt.session import CcxtSession
-from genesis.exchange.ccxt.watch import WatchLoop, WatchStats
+from genesis.exchange.ccxt.watch import STREAM_BACKOFF, WatchLoop, WatchStats
 from genesis.retry import Backoff, BackoffPolicy
 
 __all__ = ["CcxtMarketSource", "MarketSourceStats"]
@@ -96,7 +96,7 @@ class CcxtMarketSource:
         book_depth: levels per side in a ``BookSnapshot``.
         interval_s / timeframe: the polled kinds' interval and bar timeframe.
         queue_size: the bound of the event queue.
-        backoff_initial_s / backoff_max_s / seed: each watch loop's reconnect backoff.
+        backoff / seed: each watch loop's reconnect delays and jitter seed.
         clock: wall clock in ns for ``ts_init``.
         sleep: every wait of the watch loops goes through it.
         owns_session: ``close`` also closes the session (and its exchange).
@@ -117,19 +117,13 @@ class CcxtMarketSource:
         interval_s: float = 1.0,
         timeframe: str = "1m",
         queue_size: int = 10_000,
-        backoff_initial_s: float = 0.5,
-        backoff_max_s: float = 30.0,
+        backoff: BackoffPolicy = STREAM_BACKOFF,
         seed: int = 0,
         clock: Callable[[], int] = time.time_ns,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         owns_session: bool = False,
     ) -> None:
-        unknown = sorted(set(kinds) - {"quote", "quote_book", "book", "trades", "bars"})
-        if not symbols or unknown:
-            raise ConfigError(
-                f"ccxt market source: need symbols and known kinds, was {list(symbols)}, "
-                f"unknown kinds {unknown}"
-            )
+        _check(symbols, kinds)
         self._session = session
         self.venue = venue.strip().lower()
         self._symbols = list(symbols)
@@ -137,7 +131,7 @@ class CcxtMarketSource:
         self._types = market_types
         self._depth = book_depth
         self._interval_s, self._timeframe = interval_s, timeframe
-        self._backoff = (backoff_initial_s, backoff_max_s, seed)
+        self._backoff, self._seed = backoff, seed
         self._clock = clock
         self._sleep = sleep
         self._owns = owns_session
@@ -259,16 +253,13 @@ class CcxtMarketSource:
                     error=self._session.scrub(str(exc)),
                 )  # fmt: skip
 
-        initial, cap, seed = self._backoff
         loop = WatchLoop(
             self._session,
             method,
             (m.symbol,),
             on_items=on_items,
             catch_up=lambda: on_items(self._session.cached(method, m.symbol), True),
-            backoff=Backoff(
-                BackoffPolicy(initial_s=initial, cap_s=cap), seed=seed + len(self._loops)
-            ),
+            backoff=Backoff(self._backoff, seed=self._seed + len(self._loops)),
             sleep=self._sleep,
         )
         self._loops.append(loop)
@@ -354,3 +345,12 @@ class CcxtMarketSource:
             except asyncio.QueueFull:
                 self._queue.get_nowait()
                 self.stats["dropped"] += 1
+
+
+def _check(symbols: Sequence[str], kinds: tuple[str, ...]) -> None:
+    unknown = sorted(set(kinds) - {"quote", "quote_book", "book", "trades", "bars"})
+    if not symbols or unknown:
+        raise ConfigError(
+            f"ccxt market source: need symbols and known kinds, was {list(symbols)}, "
+            f"unknown kinds {unknown}"
+        )

@@ -43,6 +43,7 @@ from genesis.exchange.ccxt.mapping import opt_dec
 from genesis.exchange.ccxt.session import CcxtSession
 from genesis.exchange.ccxt.tracking import FillBook, Tracked
 from genesis.exchange.ccxt.userdata import UserStreams
+from genesis.retry import BackoffPolicy
 
 __all__ = ["Reconciler"]
 
@@ -64,7 +65,7 @@ class Reconciler:
         market_type: the ccxt market type of the user stream.
         poll_s / reconcile_s: the poller's interval and, with both streams live, the
             interval of a full pass.
-        backoff_initial_s / backoff_max_s / seed: each stream's reconnect backoff.
+        backoff / seed: each stream's reconnect delays and jitter seed.
         sleep: every wait goes through it.
     """
 
@@ -80,8 +81,7 @@ class Reconciler:
         market_type: str,
         poll_s: float,
         reconcile_s: float,
-        backoff_initial_s: float,
-        backoff_max_s: float,
+        backoff: BackoffPolicy,
         seed: int,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -104,8 +104,7 @@ class Reconciler:
             on_trades=self.on_stream_trades,
             on_orders=self.on_stream_orders,
             on_live=self.backfill,
-            backoff_initial_s=backoff_initial_s,
-            backoff_max_s=backoff_max_s,
+            backoff=backoff,
             seed=seed,
             sleep=sleep,
         )

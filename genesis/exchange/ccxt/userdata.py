@@ -37,7 +37,7 @@ class UserStreams:
             also given what ccxt.pro cached for it (``CcxtSession.cached``, source
             ``cache``) and must dedup.
         on_live: the venue's REST backfill, run whenever a stream (re)becomes live.
-        backoff_initial_s / backoff_max_s / seed: the reconnect backoff of each loop.
+        backoff / seed: each loop's reconnect delays and jitter seed.
         sleep: every wait of the loops goes through it.
     """
 
@@ -49,42 +49,41 @@ class UserStreams:
         on_trades: Handler,
         on_orders: Handler,
         on_live: Callable[[], Awaitable[None]],
-        backoff_initial_s: float,
-        backoff_max_s: float,
+        backoff: BackoffPolicy,
         seed: int,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        def loop(feature: str, method: str, handler: Handler, salt: int) -> WatchLoop | None:
-            if not session.has(feature):
-                return None
-
-            async def on_items(items: Any) -> None:
-                await handler(items, "stream")
-
-            async def catch_up() -> None:
-                await handler(session.cached(method), "cache")
-
-            return WatchLoop(
-                session,
-                method,
-                on_items=on_items,
-                on_live=on_live,
-                catch_up=catch_up,
-                ready=lambda: session.user_stream_ready(market_type),
-                backoff=Backoff(
-                    BackoffPolicy(initial_s=backoff_initial_s, cap_s=backoff_max_s),
-                    seed=seed + salt,
-                ),
-                sleep=sleep,
-            )
-
-        self.fills = loop("watchMyTrades", "watch_my_trades", on_trades, 0)
-        self.orders = loop("watchOrders", "watch_orders", on_orders, 1)
+        self._session, self._market_type = session, market_type
+        self._on_live, self._backoff, self._seed, self._sleep = on_live, backoff, seed, sleep
+        self.fills = self._loop("watchMyTrades", "watch_my_trades", on_trades, 0)
+        self.orders = self._loop("watchOrders", "watch_orders", on_orders, 1)
         self.mode = {
             "fills": self.fills.method if self.fills else "poll",
             "orders": self.orders.method if self.orders else "poll",
         }
         log.info("ccxt_user_data_mode", venue=session.venue, **self.mode)
+
+    def _loop(self, feature: str, method: str, handler: Handler, salt: int) -> WatchLoop | None:
+        session = self._session
+        if not session.has(feature):
+            return None
+
+        async def on_items(items: Any) -> None:
+            await handler(items, "stream")
+
+        async def catch_up() -> None:
+            await handler(session.cached(method), "cache")
+
+        return WatchLoop(
+            session,
+            method,
+            on_items=on_items,
+            on_live=self._on_live,
+            catch_up=catch_up,
+            ready=lambda: session.user_stream_ready(self._market_type),
+            backoff=Backoff(self._backoff, seed=self._seed + salt),
+            sleep=self._sleep,
+        )
 
     def __repr__(self) -> str:
         return f"UserStreams(fills={self.mode['fills']!r}, orders={self.mode['orders']!r})"

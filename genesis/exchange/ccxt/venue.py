@@ -69,7 +69,9 @@ from genesis.exchange.ccxt.reconcile import Reconciler
 from genesis.exchange.ccxt.session import CcxtSession
 from genesis.exchange.ccxt.snapshot import take_snapshot
 from genesis.exchange.ccxt.tracking import Tracked
+from genesis.exchange.ccxt.watch import STREAM_BACKOFF
 from genesis.exchange.live import EventSink, VenueSnapshot
+from genesis.retry import BackoffPolicy
 
 __all__ = ["CcxtVenue"]
 
@@ -91,7 +93,7 @@ class CcxtVenue:
         settle_s: seconds after a send after which "not found" proves absence;
             None derives it from ccxt's ``recvWindow`` option (+1 s), else 10 s.
         reconcile_interval_s: with both user streams live, the interval of a full poll.
-        backoff_initial_s / backoff_max_s / seed: the seeded reconnect backoff of a stream.
+        backoff / seed: the reconnect delays of a stream (jitter seeded).
         clock: wall clock in ns for ``ts_init``.
         sleep: every wait of the poller and the streams goes through it.
     """
@@ -106,19 +108,16 @@ class CcxtVenue:
         resolve_interval_s: float = 0.5,
         settle_s: float | None = None,
         reconcile_interval_s: float = 30.0,
-        backoff_initial_s: float = 0.5,
-        backoff_max_s: float = 30.0,
+        backoff: BackoffPolicy = STREAM_BACKOFF,
         seed: int = 0,
         clock: Callable[[], int] = time.time_ns,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.name = name or str(exchange.id).upper()
         self._session = CcxtSession(exchange, self.name)
-        self._types = market_types
-        self._resolve_s = resolve_interval_s
+        self._types, self._resolve_s = market_types, resolve_interval_s
         self._settle_s = settle_s if settle_s is not None else self._session.default_settle_s()
-        self._clock = clock
-        self._sleep = sleep
+        self._clock, self._sleep = clock, sleep
         self._sink: EventSink | None = None
         self._instruments: dict[str, Instrument] = {}
         self._orders: dict[str, Tracked] = {}
@@ -135,8 +134,7 @@ class CcxtVenue:
             market_type=market_types[0],
             poll_s=poll_interval_s,
             reconcile_s=reconcile_interval_s,
-            backoff_initial_s=backoff_initial_s,
-            backoff_max_s=backoff_max_s,
+            backoff=backoff,
             seed=seed,
             sleep=sleep,
         )

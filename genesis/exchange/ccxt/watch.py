@@ -43,13 +43,16 @@ import structlog
 
 from genesis.errors import OrderRejectedByVenue, VenueError
 from genesis.exchange.ccxt.session import CcxtSession
-from genesis.retry import Backoff
+from genesis.retry import Backoff, BackoffPolicy
 
-__all__ = ["WatchLoop", "WatchStats"]
+__all__ = ["STREAM_BACKOFF", "WatchLoop", "WatchStats"]
 
 log = structlog.get_logger(__name__)
 
 _UNSUPPORTED: Final = frozenset({"NotSupported", "ArgumentsRequired"})
+
+# The default reconnect delays of a watch loop: 0.5 s doubling to 30 s, full jitter.
+STREAM_BACKOFF: Final = BackoffPolicy(initial_s=0.5, cap_s=30.0)
 
 Handler = Callable[[Any], Awaitable[None]]
 
