@@ -468,10 +468,21 @@ class Daemon:
         if isinstance(event, OrderFilled):
             crash_point("after_fill")
         self.journal.order_event(event, self.kernel.oms.get(event.client_order_id), venue)
-        strategy = self.kernel.strategies.get(event.strategy_id)
-        if isinstance(event, OrderFilled) and strategy is not None:
-            # the state a fill left, durable with it: a live restart resumes from here
-            self.journal.strategy_state(event.strategy_id, strategy.snapshot(), event.ts_event)
+        if isinstance(event, OrderFilled):
+            self._journal_fill_state(event, venue)
+
+    def _journal_fill_state(self, fill: OrderFilled, venue: str) -> None:
+        """The position and strategy state a fill left, durable with the fill."""
+        assert self.journal is not None
+        p = self.kernel.portfolio.position(fill.instrument_id)
+        self.journal.position(
+            PositionRecord(
+                venue, fill.instrument_id, p.qty, p.avg_open_px, p.realized_pnl, fill.ts_event
+            )
+        )
+        strategy = self.kernel.strategies.get(fill.strategy_id)
+        if strategy is not None:  # a live restart resumes from here
+            self.journal.strategy_state(fill.strategy_id, strategy.snapshot(), fill.ts_event)
 
     def _on_notice(self, notice: Event) -> None:
         if isinstance(notice, KillSwitchChanged):

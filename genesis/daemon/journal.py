@@ -40,6 +40,7 @@ from genesis.errors import StorageError
 from genesis.storage.repository import (
     AuditRecord,
     ConfigVersionRecord,
+    PositionRecord,
     SqlRepository,
     StrategyStateRecord,
     WriteRecord,
@@ -109,6 +110,10 @@ class Journal:
             self.writer.submit_nowait(fill_record(event))
         if order is not None:
             self.writer.submit_nowait(order_record(order, venue))
+        self._dirty = True
+
+    def position(self, record: PositionRecord) -> None:
+        self.writer.submit_nowait(record)
         self._dirty = True
 
     def strategy_state(self, strategy_id: str, blob: bytes, now_ns: int) -> None:
