@@ -2,10 +2,11 @@
 
 ``supervise`` runs ``factory()`` (an awaitable, e.g. a feed's ``run()``) until it
 returns normally or the surrounding task is cancelled. A crash is reported and
-retried after ``min(cap, base * 2**attempt)`` scaled by a jitter in [0.5, 1.0]
+retried after ``min(cap, initial * 2**attempt)`` scaled by a jitter in [0.5, 1.0]
 drawn from an injected ``random.Random``; a run that lasted longer than
-``reset_after_s`` resets the attempt counter. ``sleep`` and ``monotonic`` are
-injected, so tests run without real waiting.
+``reset_after_s`` resets the attempt counter. The delays and the retry loop are
+``genesis.retry``'s (the one backoff in the code base); ``sleep`` and
+``monotonic`` are injected, so tests run without real waiting.
 """
 
 from __future__ import annotations
@@ -14,21 +15,13 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
-__all__ = ["Backoff", "supervise"]
+from genesis.retry import Backoff, BackoffPolicy, retry
 
+__all__ = ["SUPERVISOR_POLICY", "supervise"]
 
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    base_s: float = 0.5
-    cap_s: float = 30.0
-    reset_after_s: float = 60.0
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Seconds to wait before retry number ``attempt`` (0-based)."""
-        raw: float = min(self.cap_s, self.base_s * 2.0**attempt)
-        return raw * (0.5 + 0.5 * rng.random())
+# restarts after 0.25-0.5 s, doubling to 15-30 s; a run of a minute forgets the failures
+SUPERVISOR_POLICY = BackoffPolicy(initial_s=0.5, cap_s=30.0, floor_s=0.25, jitter=0.5)
 
 
 async def supervise(
@@ -36,7 +29,7 @@ async def supervise(
     factory: Callable[[], Awaitable[None]],
     *,
     on_failure: Callable[[str, BaseException, int, float], None],
-    backoff: Backoff | None = None,
+    policy: BackoffPolicy = SUPERVISOR_POLICY,
     rng: random.Random | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     monotonic: Callable[[], float] = time.monotonic,
@@ -51,27 +44,24 @@ async def supervise(
         fatal: exception types that are not transient (bad input): re-raised at once.
 
     Raises:
-        Exception: the last failure once ``max_restarts`` is exhausted.
+        Exception: a fatal one at once, the last failure once ``max_restarts`` is spent.
     """
-    backoff = backoff or Backoff()
-    rng = rng or random.Random(0)  # noqa: S311 - jitter, not cryptography
-    attempt = restarts = 0
-    while True:
+    backoff = Backoff(policy, rng=rng or random.Random(0))  # noqa: S311 - jitter only
+
+    async def run() -> None:
         started = monotonic()
         try:
             await factory()
-            return
-        except asyncio.CancelledError:
+        except Exception:
+            if monotonic() - started >= policy.reset_after_s:
+                backoff.reset()  # it ran long enough: a new failure starts over
             raise
-        except fatal:
-            raise
-        except Exception as exc:
-            if monotonic() - started >= backoff.reset_after_s:
-                attempt = 0
-            if max_restarts is not None and restarts >= max_restarts:
-                raise
-            delay = backoff.delay(attempt, rng)
-            on_failure(name, exc, attempt, delay)
-            attempt += 1
-            restarts += 1
-            await sleep(delay)
+
+    await retry(
+        run,
+        retry_on=lambda exc: not isinstance(exc, fatal),
+        backoff=backoff,
+        sleep=sleep,
+        on_retry=lambda _n, exc, delay: on_failure(name, exc, backoff.failures - 1, delay),
+        max_attempts=None if max_restarts is None else max_restarts + 1,
+    )
