@@ -184,7 +184,7 @@ def _assets(config: DaemonConfig, instrument_id: str) -> tuple[str, str]:
 
 def run_live(config: DaemonConfig, endpoints: Any, live: LiveStreams) -> int:
     """Open the session, reconcile, trade until stopped; return the exit code."""
-    from genesis.engine.live_session import open_live_session
+    from genesis.daemon.live_session import open_live_session
 
     async def main() -> int:
         venues = {split_instrument_id(i)[0] for i in config.instrument_ids}

@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     if credentials is None:
         return run_paper(config, live)
     from genesis.daemon.assemble import run_live
-    from genesis.engine.live_session import LiveEndpoints
+    from genesis.daemon.live_session import LiveEndpoints
 
     assert live is not None
     endpoints = LiveEndpoints(

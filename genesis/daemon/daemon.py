@@ -38,6 +38,7 @@ from genesis.core.commands import Command, EngageKillSwitch, ResetKillSwitch, Su
 from genesis.core.enums import OrderStatus
 from genesis.core.events import Event, KillSwitchChanged, MarketEvent, OrderEvent, OrderFilled
 from genesis.core.instruments import InstrumentTable
+from genesis.daemon.bridge import WAKE, VenueWake
 from genesis.daemon.control import KILL, REFUSED, ControlRequest, RequestPoller
 from genesis.daemon.crashpoints import crash_point
 from genesis.daemon.health import Health, HealthMonitor, Level, queue_health
@@ -48,7 +49,7 @@ from genesis.daemon.queues import BoundedQueue, QueuePolicy
 from genesis.daemon.reload import ConfigChange, ConfigWatcher
 from genesis.daemon.supervision import supervise
 from genesis.daemon.systemd import Notifier
-from genesis.daemon.venues import WAKE, Venues, VenueWake, wait_settled
+from genesis.daemon.venues import Venues, wait_settled
 from genesis.data.sources import DataSpec
 from genesis.errors import ConfigError, DataError, GenesisError, StorageError
 from genesis.kernel.driver import Driver

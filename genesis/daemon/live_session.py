@@ -40,8 +40,8 @@ from typing import Any
 import structlog
 
 from genesis.core.instruments import InstrumentTable, instrument_from_binance
+from genesis.daemon.bridge import Mailbox
 from genesis.daemon.reconcile import LIVE, check_session_mode, last_trade_ids
-from genesis.daemon.venues import Mailbox
 from genesis.errors import ConfigError, GenesisError
 from genesis.exchange.binance import (
     AuthError,

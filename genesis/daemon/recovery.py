@@ -53,7 +53,7 @@ from genesis.storage.repository import (
 
 if TYPE_CHECKING:
     from genesis.daemon.daemon import Daemon
-    from genesis.engine.live_session import LiveSession
+    from genesis.daemon.live_session import LiveSession
 
 __all__ = ["LiveRecovery", "PaperRecovery"]
 

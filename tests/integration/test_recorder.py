@@ -23,9 +23,8 @@ from genesis.core.enums import Side
 from genesis.core.events import BookSnapshot, MarketEvent, QuoteTick
 from genesis.data.book import OrderBook
 from genesis.data.capture_check import SymbolReport, check_capture
-from genesis.data.recorder import Recorder, RecorderConfig, RecorderSummary
+from genesis.data.recorder import Recorder, RecorderConfig, RecorderSummary, reconnect_backoff
 from genesis.data.sources import open_events
-from genesis.daemon.supervision import Backoff
 from genesis.resources import SPOT_CAPTURE
 
 SYMBOLS = ("NKNUSDT", "BLZETH")
@@ -225,7 +224,7 @@ def _config(address: str, out: Path, messages: int) -> RecorderConfig:
         max_messages=messages,
         duration_s=30.0,  # a safety net; every run here ends on its message budget
         flush_interval_s=0.05,
-        backoff=Backoff(base_s=0.01, cap_s=0.05),
+        backoff=reconnect_backoff(base_s=0.01, cap_s=0.05),
         final_snapshot_timeout_s=5.0,
         request_timeout_s=5.0,
     )

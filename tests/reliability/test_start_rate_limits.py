@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from genesis.engine.live_session import LiveEndpoints, LiveSession, open_live_session
+from genesis.daemon.live_session import LiveEndpoints, LiveSession, open_live_session
 from genesis.exchange.binance import (
     BinanceRest,
     Credentials,

@@ -13,16 +13,16 @@ from genesis.core.enums import LiquiditySide, OrderType, Side
 from genesis.core.events import OrderAccepted, OrderFilled
 from genesis.core.instruments import load_exchange_info
 from genesis.daemon.assemble import run_paper
+from genesis.daemon.bridge import Mailbox
 from genesis.daemon.daemon import DaemonConfig
+from genesis.daemon.live_session import LiveEndpoints, open_live_session
 from genesis.daemon.reconcile import (
     check_session_mode,
     last_trade_ids,
     reconcile,
     session_mode,
 )
-from genesis.daemon.venues import Mailbox
 from genesis.data.sources import DataSpec
-from genesis.engine.live_session import LiveEndpoints, open_live_session
 from genesis.errors import ConfigError
 from genesis.exchange.binance import Credentials
 from genesis.exchange.live import VenueBalance, VenueOrder, VenueSnapshot

@@ -23,11 +23,13 @@ from hypothesis import strategies as st
 
 from genesis import resources
 from genesis.config.models import StrategyConfig
-from genesis.core.enums import LiquiditySide, Side
+from genesis.core.enums import LiquiditySide, OrderStatus, OrderType, Side
 from genesis.core.events import DailyLossBaseline, KillSwitchChanged, OrderFilled
 from genesis.core.instruments import load_exchange_info
 from genesis.daemon.assemble import live_daemon
+from genesis.daemon.bridge import Mailbox
 from genesis.daemon.daemon import Daemon, DaemonConfig
+from genesis.daemon.live_session import AuthRelay
 from genesis.daemon.market import LiveStreams
 from genesis.daemon.reconcile import (
     BASELINE,
@@ -36,13 +38,17 @@ from genesis.daemon.reconcile import (
     open_positions,
     position_halt_reason,
 )
-from genesis.daemon.venues import Mailbox
-from genesis.engine.live_session import AuthRelay
 from genesis.exchange.live import VenueBalance, VenueSnapshot
 from genesis.risk.limits import Tier
 from genesis.risk.monitor import DailyLossMonitor, KillSwitch, day_of
 from genesis.storage.factory import LIVE_SQLITE_NAME, open_repository
-from genesis.storage.repository import AuditRecord, PositionRecord, SqlRepository
+from genesis.storage.repository import (
+    AuditRecord,
+    FillRecord,
+    OrderRecord,
+    PositionRecord,
+    SqlRepository,
+)
 
 D = Decimal
 DAY = 86_400 * 1_000_000_000
@@ -238,14 +244,19 @@ async def _start_live(
     fills: tuple[OrderFilled, ...] = (),
     positions: tuple[PositionRecord, ...] = (),
     audits: tuple[AuditRecord, ...] = (),
+    orders: tuple[OrderRecord, ...] = (),
+    journaled: tuple[FillRecord, ...] = (),
+    nkn: Decimal | None = None,
 ) -> _Started:
     """A live daemon assembled by ``live_daemon`` on a stand-in for the opened session
     (journal, venue name, snapshot), through ``LiveRecovery.begin``: what a start does
     before the strategies run. Nothing is contacted."""
     repo = await open_repository(None, tmp_path, LIVE_SQLITE_NAME)
-    if positions or audits:
-        await repo.write_batch([*positions, *audits])
+    if positions or audits or orders or journaled:
+        await repo.write_batch([*orders, *journaled, *positions, *audits])
     balances = {"USDT": VenueBalance("USDT", D("985.5"), D(0))}
+    if nkn:
+        balances["NKN"] = VenueBalance("NKN", nkn, D(0))
     session: Any = SimpleNamespace(
         repo=repo,
         rest=SimpleNamespace(base_url="http://127.0.0.1:9"),
@@ -254,7 +265,7 @@ async def _start_live(
         relay=AuthRelay(),
         instruments=load_exchange_info(resources.EXCHANGE_INFO),
         snapshot=VenueSnapshot(open_orders=(), balances=balances, fills=fills),
-        journaled_fills=[],
+        journaled_fills=list(journaled),
         audits=list(audits),
         marks={},
     )
@@ -284,31 +295,64 @@ async def closing() -> AsyncIterator[list[Daemon]]:
             await daemon.journal.close()  # the writer, then the repository
 
 
-async def test_a_restart_with_a_journaled_open_position_comes_up_halted(
+def _own_order(cid: str, qty: Decimal) -> OrderRecord:
+    """A journaled order of strategy ``nkn``, filled (terminal: nothing to adopt)."""
+    return OrderRecord(
+        client_order_id=cid, strategy_id="nkn", venue="BINANCE", symbol="NKNUSDT",
+        side=Side.BUY, order_type=OrderType.MARKET, quantity=qty, price=None,
+        status=OrderStatus.FILLED, filled_qty=qty, venue_order_id="1", ts_init=1, ts_last=2,
+    )  # fmt: skip
+
+
+def _own_fill(cid: str, trade_id: str, qty: Decimal) -> FillRecord:
+    return FillRecord(
+        venue="BINANCE", symbol="NKNUSDT", trade_id=trade_id, client_order_id=cid,
+        venue_order_id="1", side=Side.BUY, price=D("0.3524"), quantity=qty, fee=D("0.01"),
+        fee_currency="USDT", ts_ns=2,
+    )  # fmt: skip
+
+
+async def test_a_restart_resumes_the_position_its_journaled_fills_made(
     tmp_path: Path, closing: list[Daemon]
 ) -> None:
-    """A fresh kernel starts flat: a journaled 40 NKNUSDT would be bought a second time, so
-    the start still comes up halted (kill switch engaged by the reconciliation) until an
-    operator resets. By design the halt line now names the journal's positions as plain
-    decimals ("40", was Decimal("40.00000000")) under ``journal_positions``."""
-    held = PositionRecord("BINANCE", "NKNUSDT", D("40.00000000"), D("0.3524"), D(0), 5)
-    started = await _start_live(tmp_path, closing, positions=(held,))
-    reason = (
-        "journal holds an open position from the previous live session: NKNUSDT 40;"
-        " close it at the venue, then `genesis reset --live`"
-    )
-    assert started.daemon.kernel.risk.kill_switch == f"reconciliation: {reason}"
+    """A fresh kernel books the journal's fills per strategy (no balance moves: the venue's
+    balances are the account) and trades on: not halted, nothing bought twice."""
+    started = await _start_live(
+        tmp_path, closing, orders=(_own_order("nkn-1-1", D(40)),),
+        journaled=(_own_fill("nkn-1-1", "7", D(40)),), nkn=D(40),
+    )  # fmt: skip
+    portfolio = started.daemon.kernel.portfolio
+    assert portfolio.position_qty("NKNUSDT", "nkn") == D(40)
+    assert portfolio.balance("NKN") == D(40)  # the venue's, not 40 + 40
+    [(_level, reconciled)] = started.log.named("live_reconciled")
+    assert reconciled["positions"] == {"nkn:NKNUSDT": "40"}
+    assert started.log.named("daemon_halted") == []
+    assert started.daemon.kernel.risk.kill_switch is None
+
+
+async def test_a_venue_holding_less_than_the_journals_positions_halts(
+    tmp_path: Path, closing: list[Daemon]
+) -> None:
+    """The journal says 40 NKN were bought; the venue holds none: sold outside, so halted,
+    naming the asset, both quantities and the --live reset; engaged and journaled once."""
+    started = await _start_live(
+        tmp_path, closing, orders=(_own_order("nkn-1-1", D(40)),),
+        journaled=(_own_fill("nkn-1-1", "7", D(40)),),
+    )  # fmt: skip
     [(level, halted)] = started.log.named("daemon_halted")
-    assert (level, halted["reason"], halted["journal_positions"]) == (
-        "critical", reason, {"NKNUSDT": "40"}
-    )  # fmt: skip
-    # the kernel's KillSwitchChanged notice: logged and journaled like any engagement
-    [(level, engaged)] = started.log.named("kill_switch_engaged")
-    assert (level, engaged["source"], engaged["reason"]) == (
-        "critical", "reconciliation", f"reconciliation: {reason}"
-    )  # fmt: skip
+    assert level == "critical"
+    assert "NKN 0 < 40" in halted["reason"]
+    assert "genesis reset --live" in halted["reason"]
+    assert started.daemon.kernel.risk.kill_switch == halted["reason"]
     rows = [a for a in await started.repo.audit_log(0) if a.action == "kill_switch_engaged"]
     assert [json.loads(a.detail_json)["source"] for a in rows] == ["reconciliation"]
+
+
+async def test_fills_of_orders_it_did_not_place_halt(tmp_path: Path, closing: list[Daemon]) -> None:
+    """A venue fill whose order no journaled intent placed cannot be explained: halted."""
+    started = await _start_live(tmp_path, closing, fills=(_nkn_fill(1),), nkn=D(1))
+    [(_level, halted)] = started.log.named("daemon_halted")
+    assert "1 fill(s) of orders this process did not place" in halted["reason"]
 
 
 async def test_a_restart_restores_the_days_journaled_baseline(
@@ -347,15 +391,18 @@ async def test_a_backfill_larger_than_the_writer_queue_is_journaled_whole(
     """12,000 backfilled fills through a writer whose queue holds 10,000: all are committed
     (the start-up no longer fails with "queue full")."""
     fills = tuple(_nkn_fill(n) for n in range(12_000))
-    started = await _start_live(tmp_path, closing, fills=fills)
+    orders = tuple(_own_order(f"c-{n}", D(1)) for n in range(12_000))
+    started = await _start_live(tmp_path, closing, fills=fills, orders=orders, nkn=D(12_000))
     journal = started.daemon.journal
     assert journal is not None
     assert journal.writer.statistics().max_depth == 10_000
     assert len(await started.repo.fills_since(0)) == 12_000
     balances = await started.repo.load_balances()
-    assert [(b.venue, b.asset, b.free, b.locked) for b in balances] == [
-        ("BINANCE", "USDT", D("985.5"), D(0))
+    assert sorted((b.venue, b.asset, b.free, b.locked) for b in balances) == [
+        ("BINANCE", "NKN", D(12_000), D(0)),
+        ("BINANCE", "USDT", D("985.5"), D(0)),
     ]
     [(_level, reconciled)] = started.log.named("live_reconciled")
-    assert (reconciled["fills_backfilled"], reconciled["balances"]) == (12_000, {"USDT": "985.5"})
+    assert reconciled["fills_backfilled"] == 12_000
+    assert reconciled["positions"] == {"nkn:NKNUSDT": "12000"}
     assert started.log.named("daemon_halted") == []

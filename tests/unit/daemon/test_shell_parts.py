@@ -9,7 +9,8 @@ import pytest
 
 from genesis.daemon.health import Health, HealthMonitor, Level, queue_health
 from genesis.daemon.queues import BoundedQueue, QueuePolicy
-from genesis.daemon.supervision import Backoff, supervise
+from genesis.daemon.supervision import supervise
+from genesis.retry import BackoffPolicy
 
 
 def test_drop_oldest_keeps_the_freshest_and_counts_drops() -> None:
@@ -79,7 +80,8 @@ async def test_supervisor_restarts_with_capped_jittered_backoff() -> None:
 
     await supervise(
         "feed", feed, on_failure=lambda n, e, a, d: failures.append((str(e), a)),
-        backoff=Backoff(base_s=1.0, cap_s=3.0), rng=random.Random(7), sleep=fake_sleep,
+        policy=BackoffPolicy(initial_s=1.0, cap_s=3.0, floor_s=0.5, jitter=0.5),
+        rng=random.Random(7), sleep=fake_sleep,
         monotonic=lambda: 0.0,
     )  # fmt: skip
     assert failures == [("ws closed", 0), ("ws closed", 1), ("ws closed", 2)]
