@@ -14,16 +14,17 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from genesis.exchange.sandbox.errors import ApiError
+from genesis.exchange.sandbox.faults import FaultPlan
+from genesis.exchange.sandbox.limits import RateLimiter
+from genesis.exchange.sandbox.orders import BinanceOrder
+from genesis.exchange.sandbox.rest import RequestLog
 
-if TYPE_CHECKING:
-    from genesis.exchange.sandbox.server import SandboxServer
-
-__all__ = ["control_routes"]
+__all__ = ["Controlled", "control_routes"]
 
 _SETTINGS = (
     "clock_skew_ms",
@@ -33,6 +34,33 @@ _SETTINGS = (
     "refuse_connects",
     "close_sockets_every_s",
 )
+
+
+class Controlled(Protocol):
+    """What the control routes use of the server (``server.SandboxServer`` is one).
+
+    A protocol, so this module need not import the server, which mounts these routes.
+    """
+
+    @property
+    def faults(self) -> FaultPlan: ...
+    @property
+    def limiter(self) -> RateLimiter: ...
+    @property
+    def requests(self) -> RequestLog: ...
+    def ledger(self) -> dict[str, Any]: ...
+    def set_clock_skew(self, ms: int) -> None: ...
+    def step_clock(self, ms: int) -> None: ...
+    def terminate_user_streams(self) -> int: ...
+    def server_shutdown(self) -> None: ...
+    async def close_sockets(self) -> int: ...
+    def expire_listen_keys(self) -> None: ...
+    def external_order(self, **params: str) -> BinanceOrder: ...
+    def external_cancel(self, symbol: str, client_order_id: str) -> dict[str, Any]: ...
+    def deposit(self, asset: str, amount: Decimal) -> None: ...
+    def withdraw(self, asset: str, amount: Decimal) -> None: ...
+    def trade(self, symbol: str, price: Decimal, qty: Decimal) -> int: ...
+    def advance(self, n_events: int) -> int: ...
 
 
 class _Bad(Exception):
@@ -60,7 +88,7 @@ def _decimal(value: Any, name: str) -> Decimal:
 
 
 class _Control:
-    def __init__(self, server: SandboxServer) -> None:
+    def __init__(self, server: Controlled) -> None:
         self.server = server
 
     async def ledger(self, request: web.Request) -> Any:
@@ -171,7 +199,7 @@ def _guarded(
     return handler
 
 
-def control_routes(server: SandboxServer) -> list[web.RouteDef]:
+def control_routes(server: Controlled) -> list[web.RouteDef]:
     c = _Control(server)
     return [
         web.get("/ledger", _guarded(c.ledger)),

@@ -49,6 +49,7 @@ from genesis.exchange.fills import FeeModel
 from genesis.exchange.sandbox.errors import ApiError, unknown_order
 from genesis.exchange.sandbox.ledger import Ledger
 from genesis.exchange.sandbox.market import MarketData
+from genesis.exchange.sandbox.oco import cancel_list, leg_executed, leg_triggered
 from genesis.exchange.sandbox.orders import BinanceOrder, OrderList
 from genesis.exchange.sandbox.symbols import ExchangeInfo, fmt
 from genesis.exchange.sandbox.validate import Placement
@@ -450,13 +451,9 @@ class Engine:
     # --- lists (implemented in oco.py) ----------------------------------------------------
 
     def list_leg_executed(self, o: BinanceOrder, now: int) -> None:
-        from genesis.exchange.sandbox.oco import leg_executed
-
         leg_executed(self, o, now)
 
     def list_leg_triggered(self, o: BinanceOrder, now: int) -> None:
-        from genesis.exchange.sandbox.oco import leg_triggered
-
         leg_triggered(self, o, now)
 
     def next_list_id(self) -> int:
@@ -492,8 +489,6 @@ class Engine:
         now = self.now_ms()
         cid = cancel_id or self.new_client_id()
         if o.order_list_id != -1:
-            from genesis.exchange.sandbox.oco import cancel_list
-
             cancel_list(self, self.lists[o.order_list_id], cid)
         else:
             self.venue_cancel(o)

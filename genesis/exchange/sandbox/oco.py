@@ -10,21 +10,47 @@ ALL_DONE (``listStatus``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from genesis.exchange.account import SimAccount
 from genesis.exchange.sandbox.errors import ApiError
 from genesis.exchange.sandbox.orders import BinanceOrder, OrderList
 from genesis.exchange.sandbox.validate import Placement
 
-if TYPE_CHECKING:
-    from genesis.exchange.sandbox.engine import Engine
-
-__all__ = ["cancel_list", "leg_executed", "leg_triggered", "place_oco"]
+__all__ = ["ListEngine", "cancel_list", "leg_executed", "leg_triggered", "place_oco"]
 
 _BAD_PRICES = "The relationship of the prices for the orders is not correct."
 _LIMIT_LIKE = ("LIMIT_MAKER", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
 _STOP_LIKE = ("STOP_LOSS", "STOP_LOSS_LIMIT")
+
+
+class ListEngine(Protocol):
+    """What the list functions use of the engine (``engine.Engine`` is one).
+
+    A protocol, so this module need not import the engine, which calls into it.
+    """
+
+    @property
+    def account(self) -> SimAccount: ...
+    @property
+    def lists(self) -> dict[int, OrderList]: ...
+    @property
+    def open_by_client(self) -> dict[str, BinanceOrder]: ...
+    @property
+    def now_ms(self) -> Callable[[], int]: ...
+    def need(self, p: Placement, qty: Decimal) -> tuple[str, Decimal | None]: ...
+    def last_price(self, symbol: str) -> Decimal | None: ...
+    def next_list_id(self) -> int: ...
+    def place(
+        self, p: Placement, client_id: str, qty: Decimal, *, list_id: int = -1
+    ) -> BinanceOrder: ...
+    def emit(self, event: dict[str, Any]) -> None: ...
+    def positions_changed(self, now: int) -> None: ...
+    def expire_leg(self, o: BinanceOrder, now: int) -> None: ...
+    def finish_canceled(self, o: BinanceOrder, now: int, cid: str) -> None: ...
+    def cancel_body(self, o: BinanceOrder, cid: str, now: int) -> dict[str, Any]: ...
 
 
 def _level(p: Placement) -> Decimal:
@@ -32,7 +58,7 @@ def _level(p: Placement) -> Decimal:
 
 
 def check_oco(
-    engine: Engine, above: Placement, below: Placement, ids: list[str], list_id: str
+    engine: ListEngine, above: Placement, below: Placement, ids: list[str], list_id: str
 ) -> None:
     """§8.3 steps 11-13 for a list: duplicate ids, balance, price relationship."""
     kinds = {above.type, below.type}
@@ -54,7 +80,7 @@ def check_oco(
 
 
 def place_oco(
-    engine: Engine,
+    engine: ListEngine,
     above: Placement,
     below: Placement,
     above_id: str,
@@ -87,14 +113,14 @@ def place_oco(
     return lst, lst.legs
 
 
-def _done(engine: Engine, lst: OrderList, now: int) -> None:
+def _done(engine: ListEngine, lst: OrderList, now: int) -> None:
     engine.account.release(lst.held_ccy, lst.held)
     lst.held = Decimal(0)
     lst.status = lst.list_status_type = "ALL_DONE"
     engine.emit(lst.status_event(now))
 
 
-def leg_executed(engine: Engine, o: BinanceOrder, now: int) -> None:
+def leg_executed(engine: ListEngine, o: BinanceOrder, now: int) -> None:
     lst = engine.lists[o.order_list_id]
     if lst.status != "EXECUTING":
         return
@@ -106,11 +132,11 @@ def leg_executed(engine: Engine, o: BinanceOrder, now: int) -> None:
     _done(engine, lst, now)
 
 
-def leg_triggered(engine: Engine, o: BinanceOrder, now: int) -> None:
+def leg_triggered(engine: ListEngine, o: BinanceOrder, now: int) -> None:
     leg_executed(engine, o, now)
 
 
-def cancel_list(engine: Engine, lst: OrderList, cancel_id: str) -> dict[str, Any]:
+def cancel_list(engine: ListEngine, lst: OrderList, cancel_id: str) -> dict[str, Any]:
     """Cancel every open leg; the DELETE /api/v3/orderList answer."""
     now = engine.now_ms()
     if lst.status != "EXECUTING":
