@@ -41,7 +41,9 @@ def sandbox() -> Iterator[dict[str, str]]:
         proc.wait(timeout=30)
 
 
-def _daemon(tmp_path: Path, rest: str, ws: str, *args: str) -> list[dict[str, Any]]:
+def _daemon(
+    tmp_path: Path, rest: str, ws: str, *args: str, strategies: Path | None = None
+) -> list[dict[str, Any]]:
     env = {
         **os.environ,
         "GENESIS_DATA_DIR": str(tmp_path),
@@ -52,7 +54,7 @@ def _daemon(tmp_path: Path, rest: str, ws: str, *args: str) -> list[dict[str, An
     env.pop("GENESIS_TIER", None)
     done = subprocess.run(
         [sys.executable, "-m", "genesis", "--tier", "sniper",
-         "--strategies", str(ROOT / "config" / "strategies"), *args],
+         "--strategies", str(strategies or ROOT / "config" / "strategies"), *args],
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -62,9 +64,16 @@ def _daemon(tmp_path: Path, rest: str, ws: str, *args: str) -> list[dict[str, An
 def test_live_feed_is_logged_and_a_restart_rebuilds_from_the_log(
     tmp_path: Path, sandbox: dict[str, str]
 ) -> None:
+    """The daemon subscribes to what its strategies trade (NKNUSDT here), logs every event
+    before the strategies see it, and a restart rebuilds from the log, then goes on live."""
     rest, ws = sandbox["rest_url"], sandbox["ws_url"]
-    streams = ("--symbol", "NKNUSDT", "--live-streams", "depth@100ms,bookTicker,trade")
-    first = _daemon(tmp_path, rest, ws, *streams, "--max-bars", "40")
+    strategies = tmp_path / "strategies"
+    strategies.mkdir()
+    (strategies / "nkn.yaml").write_text(
+        "strategy: book_imbalance\ntier: sniper\ninstruments: [NKNUSDT]\nenabled: true\n"
+    )
+    streams = ("--live-streams", "depth@100ms,bookTicker,trade")
+    first = _daemon(tmp_path, rest, ws, *streams, "--max-bars", "40", strategies=strategies)
     selected = next(e for e in first if e["event"] == "market_data_selected")
     assert (selected["market_data"], selected["data"]) == ("live", ws)
     assert first[-1]["event"] == "daemon_stopped"
@@ -76,7 +85,7 @@ def test_live_feed_is_logged_and_a_restart_rebuilds_from_the_log(
     assert "BookSnapshot" in types  # the feed fetched the REST snapshot for its book
     assert set(types) <= {"BookSnapshot", "BookDelta", "QuoteTick", "TradeTick"}
 
-    second = _daemon(tmp_path, rest, ws, *streams, "--max-bars", "70")
+    second = _daemon(tmp_path, rest, ws, *streams, "--max-bars", "70", strategies=strategies)
     recovered = next(e for e in second if e["event"] == "daemon_recovered")
     assert recovered["events"] == 40  # rebuilt from the session log, then live again
     assert second[-1]["events"] == 70
