@@ -7,6 +7,7 @@ log redactor so they never appear in any output.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -49,6 +50,9 @@ class Settings(BaseSettings):
     binance_rest_url: str = "https://api.binance.com"
     binance_ws_url: str = "wss://stream.binance.com:9443"
     binance_ws_api_url: str = "wss://ws-api.binance.com:443/ws-api/v3"
+    # live trading on other venues through ccxt: {"okx": {"exchange": "okx"}, ...} (JSON);
+    # keys in GENESIS_CCXT_<VENUE>_API_KEY / _API_SECRET / _PASSWORD (genesis.daemon.live_venues)
+    ccxt_venues: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("database_url")
     @classmethod
@@ -69,6 +73,13 @@ class Settings(BaseSettings):
             password = urlsplit(self.database_url.get_secret_value()).password
             if password:
                 values.append(password)
+        values += [
+            value
+            for name, value in os.environ.items()
+            if name.startswith("GENESIS_CCXT_")
+            and name.endswith(("_API_KEY", "_API_SECRET", "_PASSWORD"))
+            and value.strip()
+        ]
         return values
 
 

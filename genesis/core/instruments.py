@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_VENUE",
     "Instrument",
     "InstrumentTable",
+    "ids_on",
     "instrument_id",
     "load_exchange_info",
     "split_instrument_id",
@@ -45,6 +46,11 @@ def instrument_id(venue: str, symbol: str) -> str:
     if not venue or not symbol or ":" in venue or ":" in symbol:
         raise ConfigError(f"instrument: need a venue and a symbol, was {venue!r}:{symbol!r}")
     return symbol if venue == DEFAULT_VENUE else f"{venue}:{symbol}"
+
+
+def ids_on(venue: str, instrument_ids: Iterable[str]) -> list[str]:
+    """The ids of ``instrument_ids`` that are on ``venue`` (lower case), in their order."""
+    return [i for i in instrument_ids if split_instrument_id(i)[0] == venue]
 
 
 def split_instrument_id(value: str) -> tuple[str, str]:

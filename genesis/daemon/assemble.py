@@ -14,16 +14,20 @@ is the same object in both.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from genesis.core.instruments import split_instrument_id
+from genesis.core.instruments import DEFAULT_VENUE, ids_on, split_instrument_id
+from genesis.daemon.bridge import Mailbox
 from genesis.daemon.daemon import Daemon, DaemonConfig, serve
+from genesis.daemon.live_venues import BinanceLive, CcxtSpec, LiveVenue, open_ccxt_live
 from genesis.daemon.market import LiveStreams, MarketSource, session_log_path
 from genesis.daemon.recovery import LiveRecovery, PaperRecovery
 from genesis.daemon.venues import LiveVenues, PaperVenues, paper_venue_name
@@ -32,7 +36,7 @@ from genesis.exchange.fills import FeeModel
 from genesis.exchange.simulated import SimulatedVenue
 from genesis.kernel.builder import SessionSpec, build_kernel, strategy_specs
 from genesis.storage.factory import open_repository
-from genesis.storage.repository import SqlRepository
+from genesis.storage.repository import AuditRecord, FillRecord, SqlRepository
 
 __all__ = ["paper_daemon", "run_live", "run_paper"]
 
@@ -140,41 +144,50 @@ def run_paper(
     return asyncio.run(main())
 
 
-def live_daemon(config: DaemonConfig, session: Any, live: LiveStreams, log: Any = None) -> Daemon:
-    """Live trading: the venue's client and streams, reconciliation on every start."""
+def live_daemon(
+    config: DaemonConfig,
+    venues: Sequence[LiveVenue],
+    journal: tuple[SqlRepository, list[AuditRecord], list[FillRecord]],
+    mailbox: Mailbox,
+    relay: Any = None,
+    log: Any = None,
+    live: LiveStreams | None = None,
+) -> Daemon:
+    """Live trading: the venues' clients and streams, reconciliation on every start."""
     log = _log(log)
-    now = time.time_ns()
-    found = {b.asset: b.free + b.locked for b in session.snapshot.balances.values()}
-    config = _live_config(config, session)
+    repo, audits, fills = journal
+    table = config.instruments.merged(i for v in venues for i in v.instruments)
+    config = replace(config, instruments=table)
+    found: dict[str, Decimal] = {}
+    for v in venues:
+        for b in v.snapshot.balances.values():
+            found[b.asset] = found.get(b.asset, Decimal(0)) + b.free + b.locked
     assets = {a for i in config.instrument_ids for a in _assets(config, i)}
     balances = {a: found.get(a, Decimal(0)) for a in sorted(assets)}
-    marks = {i: p for i, p in session.marks.items() if p is not None}
+    marks = {i: p for v in venues for i, p in v.marks.items()}
     quote = config.instruments.get(config.instrument_ids[0]).quote
-    kernel = build_kernel(_spec(config, balances, quote, now, marks), log)
+    kernel = build_kernel(_spec(config, balances, quote, time.time_ns(), marks), log)
+    ids = config.instrument_ids
     market = MarketSource(
         recording=(),
-        instrument_ids=config.instrument_ids,
-        session_path=session_log_path(config.data_dir or Path("data"), config.instrument_ids, True),
+        instrument_ids=ids,
+        session_path=session_log_path(config.data_dir or Path("data"), ids, True),
         log=log,
-        live=live,
         max_events=config.max_events,
         replay_session_log=False,
+        live=live or LiveStreams(),
+        feeds=lambda: [v.events(ids_on(v.key, ids)) for v in venues],
     )
+    live = LiveVenues(venues, mailbox)
     return Daemon(
         config=config,
         kernel=kernel,
-        venues=LiveVenues(session),
+        venues=live,
         market=market,
-        repo=session.repo,
-        recovery=LiveRecovery(session),
+        repo=repo,
+        recovery=LiveRecovery(live, audits, fills, relay),
         log=log,
     )
-
-
-def _live_config(config: DaemonConfig, session: Any) -> DaemonConfig:
-    from dataclasses import replace
-
-    return replace(config, instruments=session.instruments)
 
 
 def _assets(config: DaemonConfig, instrument_id: str) -> tuple[str, str]:
@@ -182,24 +195,72 @@ def _assets(config: DaemonConfig, instrument_id: str) -> tuple[str, str]:
     return inst.base, inst.quote
 
 
-def run_live(config: DaemonConfig, endpoints: Any, live: LiveStreams) -> int:
-    """Open the session, reconcile, trade until stopped; return the exit code."""
+async def open_live_venues(
+    config: DaemonConfig,
+    endpoints: Any,
+    live: LiveStreams,
+    ccxt_venues: Mapping[str, Any],
+    journal: tuple[SqlRepository, list[AuditRecord], list[FillRecord]],
+    mailbox: Mailbox,
+) -> tuple[list[LiveVenue], Any]:
+    """Connect every venue the strategies trade: Binance natively, the others through ccxt
+    (``GENESIS_CCXT_VENUES``); return them and the native venue's auth relay (or None).
+
+    Raises:
+        ConfigError: a venue with no configuration, or one that refuses or cannot be reached;
+            every venue opened so far is closed again.
+    """
     from genesis.daemon.live_session import open_live_session
 
+    opened: list[LiveVenue] = []
+    relay = None
+    try:
+        for key in sorted({split_instrument_id(i)[0] for i in config.instrument_ids}):
+            ids = ids_on(key, config.instrument_ids)
+            if key == DEFAULT_VENUE:
+                symbols = [split_instrument_id(i)[1] for i in ids]
+                session = await open_live_session(
+                    symbols,
+                    endpoints,
+                    config.database_url,
+                    config.data_dir or Path("data"),
+                    journal=journal,
+                    mailbox=mailbox,
+                )
+                relay = session.relay
+                opened.append(BinanceLive(session, live.ws_url, live.kinds))
+            elif key in ccxt_venues:
+                spec = CcxtSpec.parse(key, ccxt_venues[key])
+                opened.append(await open_ccxt_live(key, spec, ids, journal[2], mailbox))
+            else:
+                raise ConfigError(
+                    f"live trading on {key}: no GENESIS_CCXT_VENUES entry for it (binance trades"
+                    ' natively; others through ccxt, e.g. {"%s": {"exchange": "%s"}})' % (key, key)
+                )
+    except BaseException:
+        for venue in opened:
+            with contextlib.suppress(Exception):
+                await venue.close()
+        raise
+    return opened, relay
+
+
+def run_live(
+    config: DaemonConfig, endpoints: Any, live: LiveStreams, ccxt_venues: Mapping[str, Any] = {}
+) -> int:
+    """Open the journal and every venue, reconcile, trade until stopped; return the exit code."""
+    from genesis.daemon.live_session import open_live_journal
+
     async def main() -> int:
-        venues = {split_instrument_id(i)[0] for i in config.instrument_ids}
-        if venues != {"binance"}:
-            raise ConfigError(
-                f"live trading: instruments on {sorted(venues)}; this build trades live on"
-                " binance only (other venues: paper)"
+        journal = await open_live_journal(config.database_url, config.data_dir or Path("data"))
+        mailbox = Mailbox()
+        try:
+            venues, relay = await open_live_venues(
+                config, endpoints, live, ccxt_venues, journal, mailbox
             )
-        session = await open_live_session(
-            list(config.instrument_ids),
-            endpoints,
-            config.database_url,
-            config.data_dir or Path("data"),
-        )
-        daemon = live_daemon(config, session, live)
-        return await serve(daemon)
+        except BaseException:
+            await journal[0].close()
+            raise
+        return await serve(live_daemon(config, venues, journal, mailbox, relay, live=live))
 
     return asyncio.run(main())

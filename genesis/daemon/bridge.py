@@ -21,13 +21,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from genesis.core.commands import Command
 from genesis.core.events import MarketEvent, OrderEvent
-
-if TYPE_CHECKING:  # the paper daemon imports this module: no network stack at import
-    from genesis.exchange.binance.venue import BinanceVenue
 
 __all__ = ["WAKE", "Mailbox", "VenueBridge", "VenueWake"]
 
@@ -77,10 +74,16 @@ class Mailbox:
         return len(self._events)
 
 
-class VenueBridge:
-    """What the driver needs from a venue, backed by a ``BinanceVenue``."""
+class _Executes(Protocol):
+    name: str
 
-    def __init__(self, venue: BinanceVenue) -> None:
+    def execute(self, command: Command, now_ns: int) -> None: ...
+
+
+class VenueBridge:
+    """What the driver needs from a venue, backed by a live venue (native or ccxt)."""
+
+    def __init__(self, venue: _Executes) -> None:
         self.venue = venue
         self.name = venue.name
 
@@ -95,7 +98,3 @@ class VenueBridge:
 
     def deliver_until(self, now_ns: int) -> Sequence[OrderEvent]:
         return ()
-
-    def open_order_ids(self) -> list[str]:
-        """Client ids of the orders this process placed that are not terminal yet."""
-        return sorted(cid for cid, t in self.venue.tracker.orders.items() if not t.done)

@@ -18,7 +18,7 @@ import structlog
 
 from genesis import resources
 from genesis.config.loader import load_strategy_configs
-from genesis.core.instruments import load_exchange_info
+from genesis.core.instruments import DEFAULT_VENUE, load_exchange_info, split_instrument_id
 from genesis.daemon.assemble import run_paper
 from genesis.daemon.daemon import DaemonConfig
 from genesis.daemon.market import LiveStreams
@@ -98,7 +98,6 @@ def run(args: argparse.Namespace) -> int:
     """Start the daemon; return its exit code."""
     settings = load_settings(tier=args.tier, log_level=args.log_level)
     configure(level=settings.log_level, stream=sys.stdout, secrets=settings.secret_values())
-    credentials = _live_credentials(args, settings)
     if args.cash <= 0 or not args.cash.is_finite():
         raise ConfigError(f"--cash must be a positive number, was {args.cash}")
     tier = settings.tier or tier_for_equity(args.cash)
@@ -108,9 +107,11 @@ def run(args: argparse.Namespace) -> int:
     configs = tuple(c for c in load_strategy_configs(directory) if c.enabled and c.tier is tier)
     if not configs:
         raise ConfigError(f"no enabled strategy for tier {tier.value} in {directory}")
+    native = any(split_instrument_id(i)[0] == DEFAULT_VENUE for c in configs for i in c.instruments)
+    credentials = _live_credentials(args, settings) if native or not args.live else None
     kinds = tuple(k.strip() for k in args.live_streams.split(",") if k.strip())
     mode = "recording" if args.data else args.market_data or settings.market_data
-    if credentials is not None:  # live trading: the venue's own market streams
+    if args.live:  # live trading: the venues' own market streams
         live = LiveStreams(
             rest_url=settings.binance_rest_url, ws_url=settings.binance_ws_url, kinds=kinds
         )
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         live = None
     specs = _data_specs(args)
     table = load_exchange_info(resources.EXCHANGE_INFO)
-    if credentials is None:
+    if not args.live:
         found = instruments_for(specs, table)
         for line in found.inferred:
             print(f"genesis: {line}", file=sys.stderr)
@@ -146,19 +147,23 @@ def run(args: argparse.Namespace) -> int:
         max_daily_loss_pct=args.max_daily_loss_pct,
         status_interval_s=settings.status_interval_s if interval is None else interval,
     )
-    if credentials is None:
+    if not args.live:
         return run_paper(config, live)
     from genesis.daemon.assemble import run_live
     from genesis.daemon.live_session import LiveEndpoints
 
     assert live is not None
-    endpoints = LiveEndpoints(
-        rest_url=settings.binance_rest_url,
-        ws_url=settings.binance_ws_url,
-        ws_api_url=settings.binance_ws_api_url,
-        credentials=credentials,
+    endpoints = (
+        None
+        if credentials is None  # no Binance instrument: every venue trades through ccxt
+        else LiveEndpoints(
+            rest_url=settings.binance_rest_url,
+            ws_url=settings.binance_ws_url,
+            ws_api_url=settings.binance_ws_api_url,
+            credentials=credentials,
+        )
     )
-    return run_live(config, endpoints, live)
+    return run_live(config, endpoints, live, settings.ccxt_venues)
 
 
 def _data_specs(args: argparse.Namespace) -> tuple[DataSpec, ...]:

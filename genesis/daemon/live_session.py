@@ -57,7 +57,7 @@ from genesis.exchange.live import VenueSnapshot
 from genesis.storage.factory import LIVE_SQLITE_NAME, open_repository
 from genesis.storage.repository import AuditRecord, FillRecord, SqlRepository
 
-__all__ = ["AuthRelay", "LiveEndpoints", "LiveSession", "open_live_session"]
+__all__ = ["AuthRelay", "LiveEndpoints", "LiveSession", "open_live_journal", "open_live_session"]
 
 log = structlog.get_logger(__name__)
 
@@ -134,6 +134,8 @@ async def open_live_session(
     shared: SharedLimits | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     monotonic: Callable[[], float] = time.monotonic,
+    journal: tuple[SqlRepository, list[AuditRecord], list[FillRecord]] | None = None,
+    mailbox: Mailbox | None = None,
 ) -> LiveSession:
     """Open the live journal and the venue, and take the start-up snapshot.
 
@@ -141,6 +143,9 @@ async def open_live_session(
         symbols: the traded symbol, or several.
         shared: rate-limit state to share; None: the process's (the market feed's too).
         sleep, monotonic: how a Retry-After is waited out and timed (injected for tests).
+        journal: the live journal already opened (``open_live_journal``), kept open on a
+            refused start (its opener closes it); None: opened here.
+        mailbox: where the venue delivers its order events (shared with other venues).
 
     Raises:
         ConfigError: the journal holds paper state, or the venue cannot be
@@ -148,15 +153,16 @@ async def open_live_session(
             the key trade; nothing is left open.
     """
     wanted = [symbols] if isinstance(symbols, str) else list(symbols)
-    repo, audits, fills = await _open_journal(database_url, data_dir)
+    owns_journal = journal is None
+    repo, audits, fills = journal or await open_live_journal(database_url, data_dir)
     opening = _Opening(BinanceRest(
         endpoints.rest_url, endpoints.credentials, timeout_s=endpoints.timeout_s,
         shared=shared, sleep=sleep, monotonic=monotonic, wait_rate_limits=True),
         monotonic, sleep)  # fmt: skip
     try:
-        return await _connect(opening, wanted, endpoints, (repo, audits, fills))
+        return await _connect(opening, wanted, endpoints, (repo, audits, fills), mailbox)
     except BaseException as exc:  # a refused or cancelled start leaves nothing open
-        await _abandon(opening, repo)
+        await _abandon(opening, repo if owns_journal else None)
         if isinstance(exc, ConfigError) or not isinstance(exc, _UNREACHABLE):
             raise
         reason = f"{type(exc).__name__}: {exc}"
@@ -165,17 +171,23 @@ async def open_live_session(
         ) from None
 
 
-async def _abandon(opening: _Opening, repo: SqlRepository) -> None:
+async def _abandon(opening: _Opening, repo: SqlRepository | None) -> None:
     with contextlib.suppress(Exception):
         if opening.venue is not None:
             await opening.venue.close()
         await opening.rest.close()
-    await repo.close()
+    if repo is not None:
+        await repo.close()
 
 
-async def _open_journal(
+async def open_live_journal(
     database_url: str | None, data_dir: Path
 ) -> tuple[SqlRepository, list[AuditRecord], list[FillRecord]]:
+    """The live journal, checked for paper state (R23), with its audit log and fills.
+
+    Raises:
+        ConfigError: the journal holds a paper session.
+    """
     repo = await open_repository(database_url, data_dir, LIVE_SQLITE_NAME)
     try:
         audits = await repo.audit_log(0)
@@ -192,10 +204,12 @@ async def _connect(
     symbols: list[str],
     endpoints: LiveEndpoints,
     journal: tuple[SqlRepository, list[AuditRecord], list[FillRecord]],
+    mailbox: Mailbox | None = None,
 ) -> LiveSession:
     """Start the venue and take its snapshot, in the order of the module docstring."""
     (repo, audits, fills), rest = journal, opening.rest
-    relay, mailbox = AuthRelay(), Mailbox()
+    relay = AuthRelay()
+    mailbox = mailbox if mailbox is not None else Mailbox()  # an empty one is falsy
     instruments, info = await _instruments(rest, symbols)
 
     def user_stream(v: BinanceVenue) -> BinanceUserStream:

@@ -82,7 +82,10 @@ class MarketSource:
         speed: float = 0.0,
         max_events: int | None = None,
         replay_session_log: bool = True,
+        feeds: Callable[[], list[AsyncIterator[MarketEvent]]] | None = None,
     ) -> None:
+        """``feeds``: live trading's venues' own market data (one iterator per venue, merged
+        in arrival order); None: the public Binance streams of ``live``."""
         self.recording = tuple(recording)
         self.instrument_ids = tuple(instrument_ids)
         self.session_path = session_path
@@ -91,6 +94,7 @@ class MarketSource:
         self.speed = speed
         self.max_events = max_events
         self.replay_session_log = replay_session_log
+        self._feeds = feeds
         self.mode = LIVE if live is not None else RECORDING
         self._session: SessionLog | None = None
         self._rest: BinanceRest | None = None  # the feed's, kept across restarts (see above)
@@ -182,7 +186,8 @@ class MarketSource:
             return
         if self._session is None:
             self._session = SessionLog(self.session_path)
-        async with contextlib.aclosing(self._binance_feed()) as feed:
+        source = _fan_in(self._feeds()) if self._feeds is not None else self._binance_feed()
+        async with contextlib.aclosing(source) as feed:
             async for event in feed:
                 self._session.append(event)  # durable before any strategy sees it
                 yield event
@@ -222,3 +227,32 @@ class MarketSource:
     def close(self) -> None:
         if self._session is not None:
             self._session.close()
+
+
+async def _fan_in(sources: list[AsyncIterator[MarketEvent]]) -> AsyncGenerator[MarketEvent, None]:
+    """Every source's events in arrival order; a source's failure ends the whole (the feed's
+    supervisor restarts it); closing cancels every reader."""
+    if len(sources) == 1:
+        async for event in sources[0]:
+            yield event
+        return
+    queue: asyncio.Queue[MarketEvent | BaseException] = asyncio.Queue(maxsize=10_000)
+
+    async def pump(source: AsyncIterator[MarketEvent]) -> None:
+        try:
+            async for event in source:
+                await queue.put(event)
+        except Exception as exc:
+            await queue.put(exc)
+
+    readers = [asyncio.create_task(pump(source)) for source in sources]
+    try:
+        while True:
+            item = await queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        for reader in readers:
+            reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)

@@ -53,7 +53,7 @@ from genesis.storage.repository import (
 
 if TYPE_CHECKING:
     from genesis.daemon.daemon import Daemon
-    from genesis.daemon.live_session import LiveSession
+    from genesis.daemon.venues import LiveVenues
 
 __all__ = ["LiveRecovery", "PaperRecovery"]
 
@@ -298,46 +298,76 @@ class LiveRecovery:
     balance smaller than the positions the journal says the strategies hold.
     """
 
-    def __init__(self, session: LiveSession) -> None:
-        self.session = session
+    def __init__(
+        self,
+        venues: LiveVenues,
+        audits: list[AuditRecord],
+        journaled_fills: list[FillRecord],
+        relay: Any = None,
+    ) -> None:
+        self.venues = venues
+        self.audits = audits
+        self.journaled_fills = journaled_fills
+        self.relay = relay  # the native venue's auth-failure relay, if it has one
         self.states: dict[str, bytes] = {}  # strategy id -> its last journaled snapshot
 
     async def begin(self, d: Daemon) -> None:
         assert d.journal is not None
-        live, audits = self.session, self.session.audits
-        await start_session(d, LIVE, audits, venue=live.rest.base_url)
-        d.refused = refused_requests(audits)
-        orders = {
-            o.client_order_id: o
-            for o in await d.journal.repo.load_orders()
-            if o.venue == live.venue.name
-        }
-        found = reconcile(
-            live.snapshot, live.journaled_fills, set(orders), live.venue.name, time.time_ns()
-        )
-        records: list[WriteRecord] = [*found.fills, *found.balances]
-        for record in records:
-            await d.journal.writer.submit(record)  # awaited: a backfill may exceed the queue
-        fills = [*live.journaled_fills, *found.fills]
+        names = [v.name for v in self.venues.live]
+        await start_session(d, LIVE, self.audits, venues=names)
+        d.refused = refused_requests(self.audits)
+        orders = {o.client_order_id: o for o in await d.journal.repo.load_orders()}
+        fills, unknown, halts = await self._reconcile_venues(d, orders)
         strange = self._restore_positions(d, fills, orders)
         adopted = await self._adopt(d, orders, fills)
         await self._load_states(d)
+        balances = self._start_balances()
         d.log.info(
-            "live_reconciled", fills_backfilled=len(found.fills),
-            open_orders=len(live.snapshot.open_orders), unknown_orders=len(found.unknown_orders),
-            orders_adopted=adopted, positions=_positions(d),
-            balances={a: plain(v) for a, v in found.start_balances.items()},
-        )  # fmt: skip
+            "live_reconciled",
+            venues=names,
+            fills_backfilled=len(fills) - len(self.journaled_fills),
+            open_orders=sum(len(v.snapshot.open_orders) for v in self.venues.live),
+            unknown_orders=len(unknown),
+            orders_adopted=adopted,
+            positions=_positions(d),
+            balances={a: plain(v) for a, v in balances.items()},
+        )
         self._restore_baseline(d)
-        live.relay.target = lambda exc: _venue_kill(d, exc)
-        for exc in live.relay.failures:
-            _venue_kill(d, exc)
-        self._restore_kill_switch(d, audits)
-        reasons = (found.halt_reason, strange, _balance_reason(d, found.start_balances))
+        if self.relay is not None:
+            self.relay.target = lambda exc: _venue_kill(d, exc)
+            for exc in self.relay.failures:
+                _venue_kill(d, exc)
+        self._restore_kill_switch(d, self.audits)
+        reasons = (*halts, strange, _balance_reason(d, balances))
         reason = "; ".join(r for r in reasons if r is not None) or None
         if reason is not None:
-            self._halt(d, reason, sorted(o.client_order_id for o in found.unknown_orders))
+            self._halt(d, reason, sorted(unknown))
         await d.journal.commit()
+
+    async def _reconcile_venues(
+        self, d: Daemon, orders: dict[str, OrderRecord]
+    ) -> tuple[list[FillRecord], list[str], list[str | None]]:
+        """Each venue's snapshot against the journal: backfilled fills and balances journaled."""
+        assert d.journal is not None
+        fills, unknown, halts = list(self.journaled_fills), [], []
+        for v in self.venues.live:
+            mine = [f for f in self.journaled_fills if f.venue == v.name]
+            found = reconcile(v.snapshot, mine, set(orders), v.name, time.time_ns())
+            records: list[WriteRecord] = [*found.fills, *found.balances]
+            for record in records:
+                await d.journal.writer.submit(record)  # awaited: a backfill may exceed the queue
+            fills += found.fills
+            unknown += [o.client_order_id for o in found.unknown_orders]
+            halts.append(found.halt_reason)
+        return fills, unknown, halts
+
+    def _start_balances(self) -> dict[str, Decimal]:
+        """Every venue's balances at the snapshot, summed by asset."""
+        total: dict[str, Decimal] = {}
+        for v in self.venues.live:
+            for b in v.snapshot.balances.values():
+                total[b.asset] = total.get(b.asset, Decimal(0)) + b.free + b.locked
+        return total
 
     def _restore_positions(
         self, d: Daemon, fills: list[FillRecord], orders: dict[str, OrderRecord]
@@ -373,9 +403,12 @@ class LiveRecovery:
         for row in orders.values():
             if row.status.is_terminal:
                 continue
+            venue = next((v for v in self.venues.live if v.name == row.venue), None)
+            if venue is None:
+                continue  # a venue this session does not trade: its orders stay as journaled
             intent = await self._intent(d, row)
             d.kernel.adopt(intent, by_order.get(row.client_order_id, ()))
-            self.session.venue.recover(intent, intent.ts_init // 1_000_000, resend=False)
+            venue.recover(intent, intent.ts_init // 1_000_000)
             adopted += 1
         return adopted
 
@@ -386,10 +419,15 @@ class LiveRecovery:
             if event.kind == INTENT:
                 return intent_from(event)
         return SubmitOrder(
-            ts_init=row.ts_init, strategy_id=row.strategy_id, instrument_id=row.symbol,
-            client_order_id=row.client_order_id, side=row.side, order_type=row.order_type,
-            quantity=row.quantity, price=row.price,
-        )  # fmt: skip
+            ts_init=row.ts_init,
+            strategy_id=row.strategy_id,
+            instrument_id=row.symbol,
+            client_order_id=row.client_order_id,
+            side=row.side,
+            order_type=row.order_type,
+            quantity=row.quantity,
+            price=row.price,
+        )
 
     async def _load_states(self, d: Daemon) -> None:
         assert d.journal is not None
@@ -409,7 +447,7 @@ class LiveRecovery:
         """Today's baseline from the journal: a restart continues the day, never rebases it."""
         now = d.kernel.clock.now_ns()
         today = day_of(now)
-        start = journaled_baseline(self.session.audits, today)
+        start = journaled_baseline(self.audits, today)
         if start is None or d.kernel.risk.switch.daily_loss is None:
             return
         d.kernel.risk.switch.restore_baseline(now, today, start)
@@ -417,7 +455,7 @@ class LiveRecovery:
             "daily_loss_baseline_restored",
             date=time.strftime("%Y-%m-%d", time.gmtime(now // 1_000_000_000)),
             day_start_equity=plain(start),
-        )  # fmt: skip
+        )
 
     def _restore_kill_switch(self, d: Daemon, audits: list[AuditRecord]) -> None:
         state = kill_state(audits)
@@ -434,10 +472,13 @@ class LiveRecovery:
     def _halt(self, d: Daemon, reason: str, unknown: list[str]) -> None:
         d.health.report(Health("reconciliation", Level.CRITICAL, reason))
         d.log.critical(
-            "daemon_halted", reason=reason, unknown_orders=unknown, positions=_positions(d),
+            "daemon_halted",
+            reason=reason,
+            unknown_orders=unknown,
+            positions=_positions(d),
             hint="`genesis kill --live` cancels every open order at the venue;"
             " `genesis reset --live` resumes once the venue is explained",
-        )  # fmt: skip
+        )
         d.engage(reason, "reconciliation", at_venue=False)
 
     async def on_reset(self, d: Daemon) -> None:
@@ -446,12 +487,21 @@ class LiveRecovery:
 
 def _filled(record: FillRecord, strategy_id: str) -> OrderFilled:
     return OrderFilled(
-        ts_event=record.ts_ns, ts_init=record.ts_ns, client_order_id=record.client_order_id,
-        strategy_id=strategy_id, instrument_id=record.symbol, venue=record.venue,
-        trade_id=record.trade_id, side=record.side, last_qty=record.quantity,
-        last_px=record.price, fee=record.fee, fee_currency=record.fee_currency,
-        liquidity=LiquiditySide.TAKER, venue_order_id=record.venue_order_id,
-    )  # fmt: skip
+        ts_event=record.ts_ns,
+        ts_init=record.ts_ns,
+        client_order_id=record.client_order_id,
+        strategy_id=strategy_id,
+        instrument_id=record.symbol,
+        venue=record.venue,
+        trade_id=record.trade_id,
+        side=record.side,
+        last_qty=record.quantity,
+        last_px=record.price,
+        fee=record.fee,
+        fee_currency=record.fee_currency,
+        liquidity=LiquiditySide.TAKER,
+        venue_order_id=record.venue_order_id,
+    )
 
 
 def _positions(d: Daemon) -> dict[str, str | None]:

@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from genesis.core.commands import CancelAllOrders, Command
+from genesis.core.commands import Command
 from genesis.core.events import OrderEvent
-from genesis.core.instruments import DEFAULT_VENUE, split_instrument_id
-from genesis.daemon.bridge import VenueBridge
-from genesis.daemon.health import Health, Level
+from genesis.core.instruments import DEFAULT_VENUE, ids_on, split_instrument_id
+from genesis.daemon.bridge import Mailbox
+from genesis.daemon.health import Health
 from genesis.exchange.simulated import SimulatedVenue
 from genesis.kernel.driver import VenuePort
 from genesis.storage.repository import BalanceRecord
 
 if TYPE_CHECKING:  # the paper daemon imports this module: no network stack at import
-    from genesis.daemon.live_session import LiveSession
+    from genesis.daemon.live_venues import LiveVenue
 
 __all__ = ["LiveVenues", "PaperVenues", "Venues", "paper_venue_name", "wait_settled"]
 
@@ -101,72 +101,53 @@ class PaperVenues:
 
 
 class LiveVenues:
-    """The live Binance venue of a session, behind ``VenueBridge`` and its ``Mailbox``."""
+    """The live venues of a session (native Binance, ccxt exchanges), one ``Mailbox``."""
 
     mode = "live"
 
-    def __init__(self, session: LiveSession) -> None:
-        self.session = session
-        self.bridge = VenueBridge(session.venue)
-        self.ports: Mapping[str, VenuePort] = {DEFAULT_VENUE: self.bridge}
+    def __init__(self, venues: Sequence[LiveVenue], mailbox: Mailbox) -> None:
+        self.live = list(venues)
+        self.mailbox = mailbox
+        self._by_key = {v.key: v for v in self.live}
+        self.ports: Mapping[str, VenuePort] = {v.key: v.port for v in self.live}
+
+    def of(self, instrument_id: str) -> LiveVenue:
+        return self._by_key[split_instrument_id(instrument_id)[0]]
 
     def name_of(self, instrument_id: str) -> str:
-        return self.bridge.name
+        return self.of(instrument_id).name
 
     def balance_records(self, now_ns: int) -> list[BalanceRecord]:
-        venue = self.session.venue
-        return [
-            BalanceRecord(venue.name, b.asset, b.free, b.locked, now_ns)
-            for _, b in sorted(venue.balances.items())
-        ]
+        return [r for v in self.live for r in v.balance_records(now_ns)]
 
     def kill_commands(self, now_ns: int, instrument_ids: Iterable[str]) -> list[Command]:
         """A cancel-all per instrument: orders the kernel does not know are cancelled too."""
-        return [
-            CancelAllOrders(ts_init=now_ns, strategy_id="operator", instrument_id=i)
-            for i in sorted(instrument_ids)
-        ]
+        ids = list(instrument_ids)
+        return [c for v in self.live for c in v.kill_commands(now_ns, ids_on(v.key, ids))]
 
     async def unexplained_open_orders(self, instrument_ids: Iterable[str]) -> list[str]:
-        """Client ids of the venue's open orders this process did not place (a fresh read)."""
-        from genesis.errors import VenueError
-
-        known = set(self.session.venue.tracker.orders)
-        unknown: list[str] = []
-        try:
-            for symbol in sorted(instrument_ids):
-                rows = await self.session.rest.open_orders(symbol)
-                unknown += [
-                    str(r.get("clientOrderId"))
-                    for r in rows
-                    if isinstance(r, dict) and r.get("clientOrderId") not in known
-                ]
-        except VenueError as exc:
-            return [f"(open orders unreadable: {type(exc).__name__})"]
-        return sorted(unknown)
+        """Client ids of open orders this process did not place, at every venue (fresh reads)."""
+        ids = list(instrument_ids)
+        found: list[str] = []
+        for v in self.live:
+            found += await v.unexplained_open_orders(ids_on(v.key, ids))
+        return sorted(found)
 
     def health(self) -> list[Health]:
-        clock, stream = self.session.rest.clock, self.session.stream
-        return [
-            Health("venue_clock", Level.DEGRADED, f"venue clock offset {clock.offset_ms:.0f} ms")
-            if clock.degraded
-            else Health("venue_clock", Level.HEALTHY),
-            Health("user_stream", Level.DEGRADED, "user data stream silent or disconnected")
-            if stream.degraded or not stream.subscribed
-            else Health("user_stream", Level.HEALTHY),
-        ]
+        return [h for v in self.live for h in v.health()]
 
     def attach(self, wake: Callable[[], bool]) -> None:
-        self.session.mailbox.attach(wake)
+        self.mailbox.attach(wake)
 
     def pending(self) -> int:
-        return len(self.session.mailbox)
+        return len(self.mailbox)
 
     def drain(self) -> list[OrderEvent]:
-        return self.session.mailbox.drain()
+        return self.mailbox.drain()
 
     async def close(self) -> None:
-        await self.session.close()
+        for v in self.live:
+            await v.close()
 
 
 async def wait_settled(

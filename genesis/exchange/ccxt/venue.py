@@ -177,6 +177,10 @@ class CcxtVenue:
         self._loops = []
         await self._session.close()
 
+    def known_client_ids(self) -> set[str]:
+        """Client ids of every order this venue object placed or resumed."""
+        return set(self._orders)
+
     def instruments(self) -> dict[str, Instrument]:
         """Instruments built from the venue's ccxt markets, by market id."""
         return dict(self._instruments)
@@ -287,6 +291,20 @@ class CcxtVenue:
         )
         self._orders[cmd.client_order_id] = tracked
         self._spawn(self._place(tracked))
+
+    def recover(self, cmd: SubmitOrder, timestamp_ms: int | None = None) -> None:
+        """Resume an order journaled before a restart: found by its client id (and adopted,
+        its fills and state then flow as for any order) or, once absence is proven, ended as
+        rejected ``ABSENT``. Never sent again: the decision to send it is stale."""
+        symbol = self._session.unified(cmd.instrument_id, self._types)
+        if symbol is None or cmd.client_order_id in self._orders:
+            return
+        sent_ms = timestamp_ms if timestamp_ms is not None else self._clock() // 1_000_000
+        tracked = Tracked(
+            cmd=cmd, symbol=symbol, sent_mono=time.monotonic() - self._settle_s, sent_ms=sent_ms
+        )
+        self._orders[cmd.client_order_id] = tracked
+        self._spawn(self._resolve(tracked))
 
     def _check(self, cmd: SubmitOrder, symbol: str | None) -> tuple[str, str] | None:
         if symbol is None:

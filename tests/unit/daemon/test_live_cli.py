@@ -35,7 +35,7 @@ def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str,
     monkeypatch.setattr(
         assemble,
         "run_live",
-        lambda config, ep, live: seen.setdefault("live", (config, ep, live)) and 0,
+        lambda config, ep, live, ccxt=None: seen.setdefault("live", (config, ep, live)) and 0,
     )
     yield seen
     structlog.reset_defaults()

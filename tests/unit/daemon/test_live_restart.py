@@ -30,7 +30,6 @@ from genesis.daemon.assemble import live_daemon
 from genesis.daemon.bridge import Mailbox
 from genesis.daemon.daemon import Daemon, DaemonConfig
 from genesis.daemon.live_session import AuthRelay
-from genesis.daemon.market import LiveStreams
 from genesis.daemon.reconcile import (
     BASELINE,
     baseline_detail,
@@ -257,27 +256,22 @@ async def _start_live(
     balances = {"USDT": VenueBalance("USDT", D("985.5"), D(0))}
     if nkn:
         balances["NKN"] = VenueBalance("NKN", nkn, D(0))
-    session: Any = SimpleNamespace(
-        repo=repo,
-        rest=SimpleNamespace(base_url="http://127.0.0.1:9"),
-        venue=SimpleNamespace(name="BINANCE", tracker=SimpleNamespace(orders={})),
-        mailbox=Mailbox(),
-        relay=AuthRelay(),
-        instruments=load_exchange_info(resources.EXCHANGE_INFO),
+    table = load_exchange_info(resources.EXCHANGE_INFO)
+    venue: Any = SimpleNamespace(  # a stand-in LiveVenue: nothing is contacted
+        key="binance", name="BINANCE", port=None, instruments=[table.get("NKNUSDT")], marks={},
         snapshot=VenueSnapshot(open_orders=(), balances=balances, fills=fills),
-        journaled_fills=list(journaled),
-        audits=list(audits),
-        marks={},
-    )
+        recover=lambda intent, ts_ms: None,
+    )  # fmt: skip
     strategy = StrategyConfig(
         id="nkn", strategy="momentum_breakout", tier=Tier.SNIPER, instruments=("NKNUSDT",)
     )
     config = DaemonConfig(
-        tier=Tier.SNIPER, strategies=(strategy,), instruments=session.instruments,
-        data_dir=tmp_path,
+        tier=Tier.SNIPER, strategies=(strategy,), instruments=table, data_dir=tmp_path,
     )  # fmt: skip
+    relay = AuthRelay()
     log = _Log()
-    daemon = live_daemon(config, session, LiveStreams(), log=log)
+    journal = (repo, list(audits), list(journaled))
+    daemon = live_daemon(config, [venue], journal, Mailbox(), relay, log=log)
     closing.append(daemon)
     assert daemon.journal is not None
     daemon.journal.start()
