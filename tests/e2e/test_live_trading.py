@@ -120,14 +120,14 @@ def _control(urls: dict[str, str], path: str, body: dict[str, Any] | None = None
 class Daemon:
     """One live daemon process; its stdout lines are collected by a thread."""
 
-    def __init__(self, home: Path, urls: dict[str, str]) -> None:
+    def __init__(self, home: Path, urls: dict[str, str], extra: dict[str, str] | None = None) -> None:
         self.urls = urls
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "genesis", "--tier", "sniper", "--live",
              "--strategies", str(home / "strategies"), "--symbol", "NKNUSDT",
              "--live-streams", "bookTicker,depth@100ms,trade"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=home,
-            env=_env(home, urls),
+            env=_env(home, urls, **(extra or {})),
         )  # fmt: skip
         self.lines: list[dict[str, Any]] = []
         self.raw: list[str] = []
@@ -499,8 +499,8 @@ def test_twenty_kills_in_a_row_against_the_venue(home: Path, sandbox: dict[str, 
         ready_s.append(time.monotonic() - started)
         assert not d.named("daemon_halted"), d.named("daemon_halted")
         if n % 3 == 2:  # right as an order is logged as submitted
-            _feed_until(d, lambda d=d, seen=len(d.named("order_submitted")):  # type: ignore[misc]
-                        len(d.named("order_submitted")) > seen, budget=60)  # fmt: skip
+            seen = len(d.named("order_submitted"))
+            _feed_until(d, lambda d=d, seen=seen: len(d.named("order_submitted")) > seen, budget=60)  # type: ignore[misc]
         else:  # at a random point: after a few replayed messages and a random pause
             _feed_until(d, lambda: False, budget=rng.randint(4, 16))
             time.sleep(rng.uniform(0.0, 0.3))
@@ -531,3 +531,95 @@ def test_twenty_kills_in_a_row_against_the_venue(home: Path, sandbox: dict[str, 
         f"orders {len(ledger['orders'])}, trades {len(ledger['trades'])}, adopted {adopted},"
         f" restart-to-ready s: max {max(ready_s):.2f}, median {sorted(ready_s)[10]:.2f}"
     )
+
+
+@pytest.fixture
+def second_sandbox() -> Iterator[dict[str, str]]:
+    """Another loopback exchange: the venue the daemon reaches through ccxt's binance class."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genesis", "sandbox", "--port", "0", "--control-port", "0",
+         "--speed", "0", "--api-key", "CCXTKEY", "--api-secret", "CCXTSECRETcanary9",
+         "--balances", "USDT=1000", "--weight-limit", "6000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    urls: dict[str, str] = json.loads(proc.stdout.readline())
+    try:
+        yield urls
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+        assert "CCXTSECRETcanary9" not in err
+
+
+def _venue_fills(home: Path, venue: str) -> list[tuple[str, str, str, D, D, D, str]]:
+    with sqlite3.connect(home / "data" / "genesis-live.db") as db:
+        rows = db.execute(
+            "SELECT trade_id, client_order_id, side, price, quantity, fee, fee_currency FROM fills"
+            " WHERE venue = ?", (venue,),
+        ).fetchall()  # fmt: skip
+    return sorted((str(t), c, s, D(p), D(q), D(f), fc) for t, c, s, p, q, f, fc in rows)
+
+
+def _ccxt_venue(urls: dict[str, str]) -> str:
+    """GENESIS_CCXT_VENUES: venue ``sbx`` is ccxt's binance class on the second exchange."""
+    dead = f"{urls['ws_url']}/not-served"
+    spec = {
+        "exchange": "binance",
+        "api": {
+            "public": f"{urls['rest_url']}/api/v3", "private": f"{urls['rest_url']}/api/v3",
+            "ws": {"spot": f"{urls['ws_url']}/ws", "margin": dead,
+                   "ws-api": {"spot": urls["ws_api_url"], "linear": dead, "inverse": dead}},
+        },
+        "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False,
+                    "fetchMargins": False, "fetchTradesMethod": "publicGetTrades",
+                    "recvWindow": 300},
+        "kinds": ["quote_book", "trades"],  # the flipper acts on quotes
+    }  # fmt: skip
+    return json.dumps({"sbx": spec})
+
+
+def test_native_binance_and_a_ccxt_venue_trade_in_one_daemon(
+    home: Path, sandbox: dict[str, str], second_sandbox: dict[str, str]
+) -> None:
+    """NKNUSDT natively on one exchange and sbx:NKNUSDT through ccxt on another, one daemon:
+    each venue's trades equal the journal's fills for that venue, exactly; a kill -9 and a
+    restart adopt both venues' orders; every log line names its venue."""
+    (home / "strategies" / "flipper.yaml").write_text(
+        _CONFIG.replace("instruments: [NKNUSDT]", "instruments: [NKNUSDT, sbx:NKNUSDT]")
+    )
+    extra = {
+        "GENESIS_CCXT_VENUES": _ccxt_venue(second_sandbox),
+        "GENESIS_CCXT_SBX_API_KEY": "CCXTKEY", "GENESIS_CCXT_SBX_API_SECRET": "CCXTSECRETcanary9",
+    }  # fmt: skip
+
+    def both(d: Daemon, want: int) -> bool:
+        venues = [e["venue"] for e in d.named("order_filled")]
+        return venues.count("BINANCE") >= want and venues.count("SBX") >= want
+
+    def feed_both(d: Daemon, done: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 30
+        while not done():
+            assert d.proc.poll() is None, "".join(d.err)[-3000:]
+            assert time.monotonic() < deadline, f"timed out; last lines: {d.raw[-5:]}"
+            if d.named("market_data_selected"):
+                for urls in (sandbox, second_sandbox):
+                    _control(urls, "/actions", {"action": "advance", "n": 2})
+            time.sleep(0.05)
+
+    first = Daemon(home, sandbox, extra)
+    feed_both(first, lambda: both(first, 1))
+    first.stop(signal.SIGKILL)
+    second = Daemon(home, sandbox, extra)
+    feed_both(second, lambda: both(second, 1))
+    code, err = second.stop()
+    assert code == 0, err[-2000:]
+    assert not second.named("daemon_halted")
+    assert _venue_fills(home, "BINANCE") == _ledger_fills(sandbox)
+    assert _venue_fills(home, "SBX") == _ledger_fills(second_sandbox)
+    submitted = [e for d in (first, second) for e in d.named("order_submitted")]
+    assert {(e["venue"], e["instrument"]) for e in submitted} == {
+        ("BINANCE", "NKNUSDT"), ("SBX", "sbx:NKNUSDT"),
+    }  # fmt: skip
+    ids = [e["client_order_id"] for e in submitted]
+    assert len(ids) == len(set(ids))
