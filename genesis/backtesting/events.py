@@ -50,6 +50,7 @@ from genesis.backtesting.runner import BacktestConfig, _build, run_outputs
 from genesis.backtesting.streaming import RunningMetrics
 from genesis.core.events import Bar, MarketEvent
 from genesis.errors import ConfigError, DataError
+from genesis.exchange.simulated import SimulatedVenue
 from genesis.kernel.driver import Driver
 from genesis.kernel.kernel import Kernel
 
@@ -102,7 +103,7 @@ def run_event_backtest(
     with run_outputs(config, out_dir) as run:
         kernel, venue = _build(config, run.spec.cls, run.params, run.sink)
         loop = _EventLoop(
-            Driver(kernel, venue, record=False), config, run.equity, run.metrics, sample_ns
+            Driver(kernel, venue, record=False), venue, config, run.equity, run.metrics, sample_ns
         )
         loop.run(events, source, progress)
     return _finish(config, loop, out_dir, run.trades.count, sample_ns)
@@ -114,12 +115,14 @@ class _EventLoop:
     def __init__(
         self,
         replay: Driver,
+        venue: SimulatedVenue,
         config: BacktestConfig,
         equity: EquityWriter,
         metrics: RunningMetrics,
         sample_ns: int,
     ) -> None:
         self.replay = replay
+        self.venue = venue  # the simulated one: its account and rejections are reported
         self.kernel: Kernel = replay.kernel
         self.symbol = config.instrument.symbol
         self.base, self.quote = config.instrument.base, config.instrument.quote
@@ -200,7 +203,7 @@ class _EventLoop:
 def _finish(
     config: BacktestConfig, loop: _EventLoop, out_dir: Path, trades: int, sample_ns: int
 ) -> EventBacktestResult:
-    kernel, venue = loop.kernel, loop.replay.venue
+    kernel, venue = loop.kernel, loop.venue
     portfolio = kernel.portfolio
     fees = portfolio.fees_by_currency().get(config.instrument.quote, Decimal(0))
     rejected = kernel.denied + venue.rejected

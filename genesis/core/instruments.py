@@ -67,7 +67,6 @@ def split_instrument_id(value: str) -> tuple[str, str]:
     return venue.strip().lower(), symbol.strip().upper()
 
 
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Instrument:
     """A tradable symbol with the venue's increments and limits.

@@ -178,14 +178,14 @@ def live_daemon(
         live=live or LiveStreams(),
         feeds=lambda: [v.events(ids_on(v.key, ids)) for v in venues],
     )
-    live = LiveVenues(venues, mailbox)
+    ports = LiveVenues(venues, mailbox)
     return Daemon(
         config=config,
         kernel=kernel,
-        venues=live,
+        venues=ports,
         market=market,
         repo=repo,
-        recovery=LiveRecovery(live, audits, fills, relay),
+        recovery=LiveRecovery(ports, audits, fills, relay),
         log=log,
     )
 

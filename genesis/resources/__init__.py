@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
-    "BTCUSDT_STREAMS",
     "BINANCE_BTCUSD_1M_QUOTES",
     "BINANCE_BTCUSD_1M_TRADES",
     "BTCUSDT_1M_BARS",
+    "BTCUSDT_STREAMS",
     "BYBIT_BTCUSD_1M_QUOTES",
     "BYBIT_BTCUSD_1M_TRADES",
     "ETHUSDT_STREAMS",

@@ -120,7 +120,9 @@ def _control(urls: dict[str, str], path: str, body: dict[str, Any] | None = None
 class Daemon:
     """One live daemon process; its stdout lines are collected by a thread."""
 
-    def __init__(self, home: Path, urls: dict[str, str], extra: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, home: Path, urls: dict[str, str], extra: dict[str, str] | None = None
+    ) -> None:
         self.urls = urls
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "genesis", "--tier", "sniper", "--live",

@@ -57,6 +57,9 @@ def test_two_venues_keep_their_own_accounts(tmp_path: Path) -> None:
     assert _fills(events) == {("PAPER", "BTCUSD"): 90, ("PAPER-BYBIT", "bybit:BTCUSD"): 44}
     with sqlite3.connect(tmp_path / "genesis.db") as db:
         fills = db.execute("SELECT venue, symbol, COUNT(*) FROM fills GROUP BY venue, symbol")
-        assert sorted(fills.fetchall()) == [("PAPER", "BTCUSD", 90), ("PAPER-BYBIT", "bybit:BTCUSD", 44)]
+        assert sorted(fills.fetchall()) == [
+            ("PAPER", "BTCUSD", 90),
+            ("PAPER-BYBIT", "bybit:BTCUSD", 44),
+        ]
         venues = db.execute("SELECT DISTINCT venue FROM balances").fetchall()
     assert sorted(v for (v,) in venues) == ["PAPER", "PAPER-BYBIT"]

@@ -38,8 +38,10 @@ def test_reset_rebases_the_days_loss_on_the_equity_at_the_reset() -> None:
     switch.on_equity(T0, D(1000))
     assert switch.on_equity(T0 + 1, D("940"))
     reset, baseline = switch.reset(T0 + 2, "checked", "reset-1", D("940"))
-    assert isinstance(reset, KillSwitchChanged) and not reset.engaged
-    assert isinstance(baseline, DailyLossBaseline) and baseline.day_start_equity == D("940")
+    assert isinstance(reset, KillSwitchChanged)
+    assert not reset.engaged
+    assert isinstance(baseline, DailyLossBaseline)
+    assert baseline.day_start_equity == D("940")
     assert switch.on_equity(T0 + 2, D("940")) == []
     assert switch.on_equity(T0 + 3, D("892"))  # 5.1% below 940
     assert switch.reason is not None
