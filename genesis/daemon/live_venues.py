@@ -29,6 +29,7 @@ from genesis.core.events import MarketEvent
 from genesis.core.instruments import Instrument, ids_on, split_instrument_id
 from genesis.daemon.bridge import Mailbox, VenueBridge
 from genesis.daemon.health import Health, Level
+from genesis.daemon.market import binance_events
 from genesis.errors import ConfigError, GenesisError, VenueError
 from genesis.exchange.live import VenueSnapshot
 from genesis.kernel.driver import VenuePort
@@ -122,17 +123,13 @@ class BinanceLive:
 
     async def events(self, instrument_ids: Sequence[str]) -> AsyncIterator[MarketEvent]:
         """The venue's own market streams (its REST client shares the session's limits)."""
-        from genesis.exchange.binance import BinanceMarketFeed, BinanceRest, FeedConfig
+        from genesis.exchange.binance import BinanceRest
 
         rest = BinanceRest(self.session.rest.base_url)  # public data: never signed
-        config = FeedConfig(symbols=tuple(instrument_ids), kinds=self._kinds)
-        feed = BinanceMarketFeed(self._ws_url, rest, config)
         try:
-            async for event in feed:
-                if isinstance(event, MarketEvent):
-                    yield event
+            async for event in binance_events(rest, self._ws_url, instrument_ids, self._kinds):
+                yield event
         finally:
-            await feed.close()
             await rest.close()
 
     async def close(self) -> None:

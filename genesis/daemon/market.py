@@ -44,7 +44,14 @@ from genesis.errors import GenesisError, RateLimited
 if TYPE_CHECKING:
     from genesis.exchange.binance import BinanceRest
 
-__all__ = ["LIVE", "RECORDING", "LiveStreams", "MarketSource", "session_log_path"]
+__all__ = [
+    "LIVE",
+    "RECORDING",
+    "LiveStreams",
+    "MarketSource",
+    "binance_events",
+    "session_log_path",
+]
 
 LIVE, RECORDING = "live", "recording"
 
@@ -196,19 +203,14 @@ class MarketSource:
                     return
 
     async def _binance_feed(self) -> AsyncGenerator[MarketEvent, None]:
-        from genesis.exchange.binance import BinanceMarketFeed, FeedConfig
-
-        live = self.live
-        assert live is not None
+        assert self.live is not None
         rest = self._feed_rest()
-        symbols = tuple(self.instrument_ids)
-        feed = BinanceMarketFeed(live.ws_url, rest, FeedConfig(symbols=symbols, kinds=live.kinds))
         try:
-            async for event in feed:
-                if isinstance(event, MarketEvent):
-                    yield event
+            async for event in binance_events(
+                rest, self.live.ws_url, self.instrument_ids, self.live.kinds
+            ):
+                yield event
         finally:
-            await feed.close()
             await rest.close()  # its HTTP session only: the next call opens a new one
 
     def _feed_rest(self) -> BinanceRest:
@@ -256,3 +258,19 @@ async def _fan_in(sources: list[AsyncIterator[MarketEvent]]) -> AsyncGenerator[M
         for reader in readers:
             reader.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
+
+
+async def binance_events(
+    rest: BinanceRest, ws_url: str, symbols: Sequence[str], kinds: tuple[str, ...]
+) -> AsyncGenerator[MarketEvent, None]:
+    """The native Binance feed's market events for ``symbols`` (its book synced through
+    ``rest``, which shares the host's rate-limit state with every other client)."""
+    from genesis.exchange.binance import BinanceMarketFeed, FeedConfig
+
+    feed = BinanceMarketFeed(ws_url, rest, FeedConfig(symbols=tuple(symbols), kinds=kinds))
+    try:
+        async for event in feed:
+            if isinstance(event, MarketEvent):
+                yield event
+    finally:
+        await feed.close()

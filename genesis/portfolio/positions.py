@@ -158,17 +158,12 @@ class Portfolio:
         key = (fill.venue, fill.instrument_id, fill.trade_id)
         if key in self._applied:
             return None
-        _check_fill(fill)
-        instrument = self._instrument(fill.instrument_id)
-        fee_quote = self._fee_in_quote(fill, instrument)
-        book, fees = self._book(fill.strategy_id, fill.instrument_id)
-        closed = book.apply(fill.ts_event, fill.side, fill.last_qty, fill.last_px, fee_quote)
+        instrument, fees, closed = self._book_fill(fill)
         sign = 1 if fill.side is Side.BUY else -1
         self._credit(instrument.base, sign * fill.last_qty)
         self._credit(instrument.quote, -sign * fill.last_qty * fill.last_px)
         if fill.fee:
             self._charge_fee(fill.fee_currency, fill.fee, fees)
-        self._last_px[fill.instrument_id] = fill.last_px
         self._remember(key)
         if self._sink is None:
             self._closed.extend(closed)
@@ -190,16 +185,21 @@ class Portfolio:
         key = (fill.venue, fill.instrument_id, fill.trade_id)
         if key in self._applied:
             return False
+        self._closed.extend(self._book_fill(fill)[2])
+        self._remember(key)
+        return True
+
+    def _book_fill(
+        self, fill: OrderFilled
+    ) -> tuple[Instrument, dict[str, Decimal], list[ClosedLot]]:
+        """Validate ``fill`` and book its lot; the instrument, the book's fees, closed lots."""
         _check_fill(fill)
         instrument = self._instrument(fill.instrument_id)
         fee_quote = self._fee_in_quote(fill, instrument)
-        book, _ = self._book(fill.strategy_id, fill.instrument_id)
-        self._closed.extend(
-            book.apply(fill.ts_event, fill.side, fill.last_qty, fill.last_px, fee_quote)
-        )
+        book, fees = self._book(fill.strategy_id, fill.instrument_id)
+        closed = book.apply(fill.ts_event, fill.side, fill.last_qty, fill.last_px, fee_quote)
         self._last_px[fill.instrument_id] = fill.last_px
-        self._remember(key)
-        return True
+        return instrument, fees, closed
 
     def mark(self, instrument_id: str, price: Decimal) -> None:
         """Record the latest price of ``instrument_id`` (quote currency); O(1).
