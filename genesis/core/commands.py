@@ -72,9 +72,14 @@ class KernelCommand(msgspec.Struct, frozen=True, gc=False, kw_only=True):
 
 
 class EngageKillSwitch(KernelCommand, frozen=True, gc=False, kw_only=True):
-    """Deny new exposure, cancel every working order, optionally flatten (RK-2)."""
+    """Deny new exposure and cancel working orders, or flatten (RK-2).
+
+    ``scope``: ``all`` working orders (an operator's kill), only the ``entries`` (open
+    positions keep their stops and targets: a reconciliation halt), or ``none``.
+    """
 
     flatten: bool = False
+    scope: str = "all"
 
 
 class ResetKillSwitch(KernelCommand, frozen=True, gc=False, kw_only=True):

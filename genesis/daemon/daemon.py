@@ -165,6 +165,9 @@ class Daemon:
         self.internal_requests: set[ControlRequest] = set()  # the venue's own kills, once each
         self.rebuilt_fills: list[OrderFilled] = []
         self._flatten: str | None = None  # None → "requested" → "flattening" → "done"
+        self._flatten_deadline = 0.0
+        self._in_event = False  # inside a market event's processing (see send)
+        self._later: set[asyncio.Future[None]] = set()
         self._loop_done = False
         self.poller = (
             RequestPoller(journal.repo, self.inbound.put, self.log, config.control_poll_s)
@@ -277,6 +280,12 @@ class Daemon:
         )
         self.systemd.notify("STOPPING=1")
 
+    def later(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` soon, owned by the daemon (kept until done, never lost)."""
+        task = asyncio.ensure_future(work)
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
+
     def request_flatten(self) -> None:
         """Emergency stop: cancel everything, close every position, then stop."""
         if self._flatten is None:
@@ -301,7 +310,6 @@ class Daemon:
                 "feed",
                 self._feed_once,
                 on_failure=self._feed_failed,
-                max_restarts=5,
                 fatal=(DataError, ConfigError),  # a bad recording will not get better
             )
         finally:
@@ -350,12 +358,19 @@ class Daemon:
         self.progress.last_event_at = time.monotonic()
         if self._flatten == "requested":
             self._flatten = "flattening"
-            self.driver.send(self.kernel.flatten())
+            self._flatten_deadline = time.monotonic() + 3 * self.config.shutdown_timeout_s
+            # journaled like an operator's kill (a rebuild replays it where it happened), so
+            # the strategies add nothing while it flattens
+            self.engage("emergency flatten (SIGUSR1)", "signal", flatten=True)
             await self.send()
-        self.driver.step(event)
-        await self.send()
-        if self.venues.pending():
-            await self.deliver_venue_events()
+        self._in_event = True
+        try:
+            self.driver.step(event)
+            await self.send()
+            if self.venues.pending():
+                await self.deliver_venue_events()
+        finally:
+            self._in_event = False
         self.progress.events += 1
         if self.journal is not None:
             self.journal.progress(self.progress.events, self.kernel.clock.now_ns())
@@ -365,11 +380,17 @@ class Daemon:
         if self._flatten == "flattening" and self.kernel.is_flat():
             self._flatten = "done"
             self.request_stop("flattened")
+        elif self._flatten == "flattening" and time.monotonic() > self._flatten_deadline:
+            self._flatten = "done"  # e.g. a dust position no order can close: say so, stop
+            self.log.critical("flatten_incomplete", **status_fields(self.kernel))
+            self.request_stop("flatten incomplete")
 
     async def deliver_venue_events(self) -> None:
         """Hand a live venue's order events to the kernel (the paper venues have none)."""
         for event in self.venues.drain():
             self.driver.deliver(event)
+            if self.journal is not None:
+                await self.journal.relieve()  # a large drain must not overrun the writer
         await self.send()
 
     def _wake(self) -> bool:
@@ -408,7 +429,10 @@ class Daemon:
                 intents = [c for c in round_ if isinstance(c, SubmitOrder)]
                 if intents:
                     await journal.queue_intents(intents, self.venues.name_of)
-                    journal.progress(self.progress.events + 1, self.kernel.clock.now_ns())
+                    # the event being processed counts: a rebuild must replay it (its orders
+                    # are sent); outside an event (operator actions) nothing more is started
+                    started = self.progress.events + (1 if self._in_event else 0)
+                    journal.progress(started, self.kernel.clock.now_ns())
                     if not await self._committed_or_stopping(journal):
                         self.log.critical(
                             "orders_not_sent",
@@ -542,9 +566,11 @@ class Daemon:
         flatten: bool = False,
         *,
         at_venue: bool = True,
+        scope: str = "all",
     ) -> None:
         """Engage the kill switch (the kernel's command); with ``at_venue`` a live venue
-        also cancels every open order on the session's instruments, known or not (P10)."""
+        also cancels every open order on the session's instruments, known or not (P10).
+        ``scope``: the working orders it cancels, ``all`` or ``entries``."""
         now = self.kernel.clock.now_ns()
         if at_venue:
             commands = self.venues.kill_commands(now, self.config.instrument_ids)
@@ -553,7 +579,12 @@ class Daemon:
             self.driver.send(commands)
         self.driver.command(
             EngageKillSwitch(
-                ts_init=now, reason=reason, source=source, request_id=request_id, flatten=flatten
+                ts_init=now,
+                reason=reason,
+                source=source,
+                request_id=request_id,
+                flatten=flatten,
+                scope=scope,
             )
         )
 

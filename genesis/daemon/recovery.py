@@ -21,6 +21,7 @@ anything it cannot explain.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from decimal import Decimal
@@ -42,6 +43,7 @@ from genesis.daemon.reconcile import (
     reconcile,
 )
 from genesis.daemon.records import INTENT, fill_record, intent_from
+from genesis.daemon.reload import ConfigChange
 from genesis.risk.monitor import day_of
 from genesis.storage.repository import (
     AuditRecord,
@@ -88,7 +90,7 @@ def replay_actions(audits: list[AuditRecord]) -> list[tuple[int, AuditRecord]]:
         if audit.action not in _REPLAYED:
             continue
         detail = _detail(audit)
-        if audit.action == ENGAGED and detail.get("source") != "operator":
+        if audit.action == ENGAGED and detail.get("source") not in ("operator", "signal"):
             continue
         if "event_index" in detail:
             actions.append((int(detail["event_index"]), n, audit))
@@ -140,6 +142,9 @@ class PaperRecovery:
         balances = self._rebuild(d, done, at_checkpoint, audits)
         reason = await self._check(d, balances, checkpoint.ts_ns if checkpoint else None)
         d.progress.fed = d.progress.events = done
+        for config in d.config.strategies:  # files edited while the daemon was down:
+            if d.versions.get(config.id) != config:  # applied here, journaled at this index
+                d.apply_config(ConfigChange(config, "edited while the daemon was stopped"))
         if reason is not None:
             d.halted = reason
             d.health.report(Health("recovery", Level.CRITICAL, reason))
@@ -177,11 +182,10 @@ class PaperRecovery:
                 d.progress.events = index + 1
             else:
                 balances = balances or _accounts(d)
+            while actions and actions[0][0] <= done:  # what happened after the last event
+                self._apply(d, actions.pop(0)[1])
         finally:
             d.quiet = False
-        for config in d.config.strategies:  # files edited while the daemon was down
-            if d.versions.get(config.id) != config:
-                d.set_params(config)
         self.last_round = last
         return balances
 
@@ -191,11 +195,9 @@ class PaperRecovery:
             d.set_params(StrategyConfig.model_validate(detail["config"]))
         elif audit.action == ENGAGED:
             d.engage(
-                str(detail.get("reason", "")),
-                "operator",
-                str(detail.get("request_id", "")),
-                bool(detail.get("flatten")),
-            )
+                str(detail.get("reason", "")), str(detail.get("source", "operator")),
+                str(detail.get("request_id", "")), bool(detail.get("flatten")),
+            )  # fmt: skip
         elif audit.action == CLEARED:
             d.reset(str(detail.get("reason", "")), str(detail.get("request_id", "")))
         elif audit.action == "shutdown_orders":
@@ -338,7 +340,7 @@ class LiveRecovery:
             for exc in self.relay.failures:
                 _venue_kill(d, exc)
         self._restore_kill_switch(d, self.audits)
-        reasons = (*halts, strange, _balance_reason(d, balances))
+        reasons = (*halts, strange, _balance_reason(d, balances, fills))
         reason = "; ".join(r for r in reasons if r is not None) or None
         if reason is not None:
             self._halt(d, reason, sorted(unknown))
@@ -399,7 +401,7 @@ class LiveRecovery:
                 by_order.setdefault(order.client_order_id, []).append(
                     _filled(record, order.strategy_id)
                 )
-        adopted = 0
+        ids: list[str] = []
         for row in orders.values():
             if row.status.is_terminal:
                 continue
@@ -409,8 +411,10 @@ class LiveRecovery:
             intent = await self._intent(d, row)
             d.kernel.adopt(intent, by_order.get(row.client_order_id, ()))
             venue.recover(intent, intent.ts_init // 1_000_000)
-            adopted += 1
-        return adopted
+            ids.append(row.client_order_id)
+        # an entry that filled while the process was down gets its stop and target now
+        d.driver.send(d.kernel.protect_adopted(ids))
+        return len(ids)
 
     async def _intent(self, d: Daemon, row: OrderRecord) -> SubmitOrder:
         """The journaled command, or (a journal from before intents were kept) the row's."""
@@ -439,7 +443,7 @@ class LiveRecovery:
     def after_start(self, d: Daemon) -> None:
         """The strategies resume their journaled state (after their ``on_start``)."""
         for sid, blob in self.states.items():
-            d.kernel.restore_strategy(sid, blob)
+            d.driver.send(d.kernel.restore_strategy(sid, blob))
         if self.states:
             d.log.info("strategy_state_restored", strategies=sorted(self.states))
 
@@ -458,16 +462,18 @@ class LiveRecovery:
         )
 
     def _restore_kill_switch(self, d: Daemon, audits: list[AuditRecord]) -> None:
+        """Come up as journaled; then send, as real commands, what the engagement still
+        implies (its cancels may not have reached the venue before the crash)."""
         state = kill_state(audits)
         if not state.engaged:
             return
-        d.quiet = True  # restored, not engaged anew: nothing journaled, nothing sent
-        try:
-            d.engage(state.reason, state.source or "operator", at_venue=False)
-            d.driver.take_commands()
-        finally:
-            d.quiet = False
+        d.kernel.restore_kill_switch(state.reason, state.source or "operator")
+        d.health.report(Health("risk", Level.CRITICAL, f"kill switch: {state.reason}"))
         d.log.critical("kill_switch_restored", reason=state.reason, source=state.source)
+        if state.source in ("operator", "venue", "signal"):
+            d.driver.send(d.kernel.cancel_all())
+        else:  # daily loss, reconciliation: the positions keep their stops and targets
+            d.driver.send(d.kernel.cancel_entries())
 
     def _halt(self, d: Daemon, reason: str, unknown: list[str]) -> None:
         d.health.report(Health("reconciliation", Level.CRITICAL, reason))
@@ -479,7 +485,7 @@ class LiveRecovery:
             hint="`genesis kill --live` cancels every open order at the venue;"
             " `genesis reset --live` resumes once the venue is explained",
         )
-        d.engage(reason, "reconciliation", at_venue=False)
+        d.engage(reason, "reconciliation", at_venue=False, scope="entries")
 
     async def on_reset(self, d: Daemon) -> None:
         """Nothing journaled needs clearing: positions are the journal's own fills."""
@@ -514,14 +520,18 @@ def _positions(d: Daemon) -> dict[str, str | None]:
     }
 
 
-def _balance_reason(d: Daemon, balances: dict[str, Decimal]) -> str | None:
-    """The venue must hold at least the base the journal's long positions hold."""
+def _balance_reason(d: Daemon, balances: dict[str, Decimal], fills: list[FillRecord]) -> str | None:
+    """The venue must hold at least the base the journal's long positions hold, less the
+    commissions it took in that base (Binance charges a buy's fee in what it bought)."""
     held: dict[str, Decimal] = {}
     for sid in d.kernel.strategies:
         for p in d.kernel.portfolio.positions(sid):
             if p.qty > 0:
                 base = d.kernel.instruments(p.instrument_id).base
                 held[base] = held.get(base, Decimal(0)) + p.qty
+    for f in fills:
+        if f.fee_currency in held:
+            held[f.fee_currency] -= f.fee
     short = {a: q for a, q in held.items() if balances.get(a, Decimal(0)) < q}
     if not short:
         return None
@@ -545,4 +555,7 @@ def _venue_kill(d: Daemon, exc: Any) -> None:
     request = ControlRequest(KILL, f"venue-auth-{getattr(exc, 'code', '')}", reason, source="venue")
     if request not in d.internal_requests:
         d.internal_requests.add(request)
-        d.inbound.put_nowait(request)
+        try:
+            d.inbound.put_nowait(request)
+        except asyncio.QueueFull:  # the loop is busy: queue it as soon as there is room
+            d.later(d.inbound.put(request))

@@ -212,8 +212,8 @@ class Driver:
         if isinstance(event, OrderFilled):
             self.stats.fills += 1
         self._handle(event)
-        if self._on_order_event_cb is not None:
-            self._on_order_event_cb(event)
+        if self._on_order_event_cb is not None and self.kernel.last_event_applied:
+            self._on_order_event_cb(event)  # not for a duplicate or a refused event
 
     def _send(self, commands: Sequence[Command]) -> None:
         if not commands:

@@ -155,6 +155,8 @@ class Kernel:
         self._outbox: list[Command] = []
         self._notices: list[Event] = []
         self._told_killed: set[str] = set()  # strategies told of the kill switch since it engaged
+        self._started = False
+        self.last_event_applied = True  # False when the OMS dropped the last order event
         self._internal: deque[Event] = deque()
         self._dispatch: dict[type, Callable[[Any], None]] = self._dispatch_table()
         self._market_on_bar = self.market.on_bar  # bound once for the bar path
@@ -275,6 +277,28 @@ class Kernel:
         self._guarded(strategy, strategy.restore, state)
         return self._drain()
 
+    def protect_adopted(self, client_order_ids: Sequence[str]) -> Sequence[Command]:
+        """Adopted entries that had filled while the process was down get their stop and
+        target now, unless an exit of theirs (same correlation id) is still working."""
+        working = {
+            o.correlation_id
+            for o in self.oms.open_orders()
+            if o.client_order_id in self._reduce_only
+        }
+        for cid in client_order_ids:
+            order = self.oms.get(cid)
+            if order is None or not order.status.is_terminal or order.filled_qty == 0:
+                continue
+            strategy = self.strategies.get(order.strategy_id)
+            if strategy is not None and order.correlation_id not in working:
+                self._attach_exits(order, strategy)
+        return self._drain()
+
+    def restore_kill_switch(self, reason: str, source: str) -> None:
+        """A restart comes up with the switch as journaled: state only, nothing cancelled
+        (the caller sends what the engagement still implies as real commands)."""
+        self.risk.switch.reason, self.risk.switch.source = reason, source
+
     def replace_params(self, strategy_id: str, params: Any) -> Strategy[Any]:
         """Swap a running strategy for a new instance with ``params`` (a hot reload).
 
@@ -287,10 +311,11 @@ class Kernel:
             KeyError: no strategy with that id.
         """
         old = self.strategies[strategy_id]
-        state = old.snapshot()
         new = type(old)(strategy_id, params, old.ctx, old.instruments)
-        self._guarded(new, new.on_start)
-        self._guarded(new, new.restore, state)
+        if self._started:  # before the start there is no state to carry, and no on_start yet
+            state = old.snapshot()
+            self._guarded(new, new.on_start)
+            self._guarded(new, new.restore, state)
         self.strategies[strategy_id] = new
         for subscribers in self._subscribers.values():
             subscribers[:] = [new if s is old else s for s in subscribers]
@@ -315,6 +340,7 @@ class Kernel:
 
     def start(self) -> Sequence[Command]:
         """Call every strategy's ``on_start``; return the commands it produced."""
+        self._started = True
         for strategy in self.strategies.values():
             self._guarded(strategy, strategy.on_start)
         return self._drain()
@@ -364,7 +390,9 @@ class Kernel:
         )
         if command.flatten:
             self._flatten(None)
-        else:
+        elif command.scope == "entries":
+            self._cancel_entries()  # open positions keep their stops and targets
+        elif command.scope == "all":
             self._cancel_all(None)
 
     def _on_reset(self, command: ResetKillSwitch) -> None:
@@ -441,10 +469,12 @@ class Kernel:
         try:
             order = self.oms.apply(event)
         except IllegalTransition as exc:
+            self.last_event_applied = False
             self.log.error(
                 "order_event_refused", client_order_id=event.client_order_id, error=str(exc)
             )
             return
+        self.last_event_applied = order is not None
         if order is None:
             return
         strategy = self.strategies.get(order.strategy_id)
@@ -486,8 +516,12 @@ class Kernel:
             )
         for exit_order in exits:
             self._reduce_only.add(exit_order.client_order_id)
-            if len(exits) == 2:
+        # one list only when both legs pass: a lone leg must not wait at the venue for a
+        # partner that risk refused (it goes alone, and says so in the refusal)
+        if len(exits) == 2 and all(self._risk_refusal(o) is None for o in exits):
+            for exit_order in exits:
                 self._oco_group[exit_order.client_order_id] = entry.client_order_id
+        for exit_order in exits:
             self._submit(exit_order)
 
     def _submit(self, order: Order) -> None:

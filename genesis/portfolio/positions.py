@@ -27,9 +27,11 @@ Equity
 For a spot account the base-asset balance *is* the position, so ``equity()``
 values balances only and never adds positions on top: the ``base_currency``
 balance, plus each other non-zero balance times the mark of the instrument
-``<asset><base_currency>`` (``BTC`` is valued with ``BTCUSDT``). When that
+``<asset><base_currency>`` (``BTC`` is valued with ``BTCUSDT``; on another
+venue, the venue-qualified instrument its fills came from). When that
 instrument has no mark yet, the last fill price of that instrument is used;
-with neither, ``equity()`` raises ``DataError``. The set of non-zero,
+with neither, the asset is left out and named in ``unvalued`` (a trading path
+must never raise on it). The set of non-zero,
 non-base balances is maintained on every balance change, so ``equity()`` is
 O(number of such balances) and ``mark()`` is one dict store.
 """
@@ -122,6 +124,8 @@ class Portfolio:
         self._instruments: dict[str, Instrument] = {}
         self._balances: dict[str, Decimal] = {}
         self._valued: dict[str, str] = {}  # non-zero, non-base asset -> valuation symbol
+        self._pricer: dict[str, str] = {}  # asset -> the instrument id its fills priced it by
+        self.unvalued: tuple[str, ...] = ()  # assets the last equity() could not value
         self._books: dict[_BookKey, LotBook] = {}
         self._book_fees: dict[_BookKey, dict[str, Decimal]] = {}
         self._keys_by_instrument: dict[str, list[_BookKey]] = {}
@@ -199,6 +203,8 @@ class Portfolio:
         book, fees = self._book(fill.strategy_id, fill.instrument_id)
         closed = book.apply(fill.ts_event, fill.side, fill.last_qty, fill.last_px, fee_quote)
         self._last_px[fill.instrument_id] = fill.last_px
+        if instrument.quote == self._base:
+            self._pricer.setdefault(instrument.base, fill.instrument_id)
         return instrument, fees, closed
 
     def mark(self, instrument_id: str, price: Decimal) -> None:
@@ -216,23 +222,24 @@ class Portfolio:
     def equity(self) -> Decimal:
         """Return every balance valued in ``base_currency`` (exact Decimal).
 
-        Non-base assets are valued at the mark of ``<asset><base_currency>``, or at
-        that instrument's last fill price when it has no mark.
-
-        Raises:
-            DataError: a non-zero balance has neither a mark nor a fill price.
+        Non-base assets are valued at the mark of the instrument that prices them in the
+        base currency (``<asset><base_currency>``, or the venue-qualified instrument a fill
+        of it came from, e.g. ``bybit:BTCUSD``), or at its last fill price when it has no
+        mark. An asset with neither (a fee paid in BNB with no BNB price seen) is left out
+        and named in ``unvalued``: the equity never raises on a trading path.
         """
         total = self._balances.get(self._base, ZERO)
+        unvalued: list[str] = []
         for asset, symbol in self._valued.items():
+            symbol = self._pricer.get(asset, symbol)
             price = self._marks.get(symbol)
             if price is None:
                 price = self._last_px.get(symbol)
                 if price is None:
-                    raise DataError(
-                        f"cannot value balance {asset}={self._balances[asset]} in "
-                        f"{self._base}: no mark and no fill for {symbol}; call mark() first"
-                    )
+                    unvalued.append(asset)
+                    continue
             total += self._balances[asset] * price
+        self.unvalued = tuple(unvalued)
         return total
 
     def mark_price(self, instrument_id: str) -> Decimal | None:

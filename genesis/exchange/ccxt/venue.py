@@ -455,14 +455,35 @@ class CcxtVenue:
             )
 
     async def _cancel_all(self, cmd: CancelAllOrders) -> None:
+        """A strategy's open orders on the instrument; for ``operator`` (a kill switch) every
+        open order the venue holds there, this process's or not (P10)."""
         mine = [
             cid
             for cid, t in self._orders.items()
-            if t.cmd.strategy_id == cmd.strategy_id
+            if (cmd.strategy_id == "operator" or t.cmd.strategy_id == cmd.strategy_id)
             and t.cmd.instrument_id == cmd.instrument_id
             and t.state != "done"
         ]
         await asyncio.gather(*(self._cancel(cid, cmd) for cid in mine))
+        if cmd.strategy_id == "operator":
+            await self._cancel_foreign(cmd)
+
+    async def _cancel_foreign(self, cmd: CancelAllOrders) -> None:
+        """Cancel the venue's open orders on the instrument that this process did not place."""
+        symbol = self._session.unified(cmd.instrument_id, self._types)
+        if symbol is None:
+            return
+        try:
+            rows = await self._session.call("fetch_open_orders", symbol)
+            for row in rows:
+                cid = str(row.get("clientOrderId") or "")
+                if cid not in self._orders:
+                    await self._session.call("cancel_order", row.get("id"), symbol, is_order=True)
+                    log.warning(
+                        "ccxt_foreign_order_cancelled", venue=self.name, client_order_id=cid
+                    )
+        except VenueError as exc:
+            log.error("ccxt_cancel_all_failed", venue=self.name, error=str(exc))
 
     # --- plumbing ----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import pytest
 
 from genesis.core.enums import AccountingMethod, LiquiditySide, Side
 from genesis.core.events import OrderFilled
-from genesis.core.instruments import load_exchange_info
+from genesis.core.instruments import Instrument, load_exchange_info
 from genesis.errors import ConfigError, DataError
 from genesis.portfolio import Portfolio
 from genesis.resources import BTCUSDT_1M_BARS, EXCHANGE_INFO
@@ -111,12 +111,35 @@ def test_fee_in_third_currency_is_tracked_apart_and_kept_out_of_pnl() -> None:
     assert dict(pf.position("BTCUSDT").fees_by_currency) == {"BNB": D("0.0062")}
 
 
-def test_equity_refuses_a_balance_it_cannot_value() -> None:
-    """A BNB balance with no BNBUSDT mark and no BNBUSDT fill makes equity() raise DataError."""
+def test_equity_leaves_out_and_names_a_balance_it_cannot_value() -> None:
+    """A BNB balance with no BNBUSDT mark or fill (fees paid in BNB) is named in ``unvalued``
+    and left out; equity never raises on a trading path (it killed the daemon's loss check)."""
     pf = _portfolio(BNB="1")
 
-    with pytest.raises(DataError, match="BNBUSDT"):
-        pf.equity()
+    assert pf.equity() == pf.balance("USDT")
+    assert pf.unvalued == ("BNB",)
+    pf.mark("BNBUSDT", D("300"))
+    assert pf.equity() == pf.balance("USDT") + D(300)
+    assert pf.unvalued == ()
+
+
+def test_an_asset_of_another_venue_is_valued_by_the_instrument_its_fills_came_from() -> None:
+    """BTC bought on bybit:BTCUSD is valued at bybit:BTCUSD's mark, not a BTCUSD of binance."""
+    bybit = Instrument(
+        symbol="BTCUSD", base="BTC", quote="USD", tick_size=D("0.01"), step_size=D(1),
+        venue="BYBIT",
+    )  # fmt: skip
+    pf = Portfolio({"bybit:BTCUSD": bybit}.__getitem__, balances={"USD": D(50_000)},
+                   base_currency="USD")  # fmt: skip
+    fill = OrderFilled(
+        ts_event=1, ts_init=1, client_order_id="c", strategy_id="s", instrument_id="bybit:BTCUSD",
+        venue="PAPER-BYBIT", trade_id="1", side=Side.BUY, last_qty=D(1), last_px=D(17_000),
+        fee=D(0), fee_currency="USD", liquidity=LiquiditySide.TAKER,
+    )  # fmt: skip
+    pf.apply_fill(fill)
+    pf.mark("bybit:BTCUSD", D(17_500))
+    assert pf.equity() == D(50_500)
+    assert pf.unvalued == ()
 
 
 def test_spot_equity_counts_the_btc_balance_once() -> None:
