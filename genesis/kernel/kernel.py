@@ -50,7 +50,6 @@ journal: ``take_notices()``.
 
 from __future__ import annotations
 
-import functools
 from collections import deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -90,6 +89,12 @@ from genesis.errors import IllegalTransition
 from genesis.execution.oms import OrderManager
 from genesis.execution.restore import order_from_intent
 from genesis.kernel.market import MarketView
+from genesis.kernel.support import (
+    StrategyPortfolio,
+    event_ids,
+    order_event_types,
+    submit_command,
+)
 from genesis.risk.checks import RiskInput
 from genesis.risk.engine import RiskEngine
 from genesis.strategies.base import Strategy
@@ -97,28 +102,6 @@ from genesis.strategies.context import StrategyContext
 from genesis.strategies.guard import StrategyGuard
 
 __all__ = ["Kernel"]
-
-
-class _StrategyPortfolio:
-    """The read-only portfolio facade one strategy sees."""
-
-    __slots__ = ("_portfolio", "_strategy_id", "position_qty")
-
-    def __init__(self, portfolio: Any, strategy_id: str) -> None:
-        self._portfolio = portfolio
-        self._strategy_id = strategy_id
-        # bound once: strategies ask for their position on every bar
-        self.position_qty: Callable[[str], Decimal] = functools.partial(
-            portfolio.position_qty, strategy_id=strategy_id
-        )
-
-    def balance(self, currency: str) -> Decimal:
-        balance: Decimal = self._portfolio.balance(currency)
-        return balance
-
-    def equity(self) -> Decimal:
-        equity: Decimal = self._portfolio.equity()
-        return equity
 
 
 class Kernel:
@@ -156,6 +139,7 @@ class Kernel:
         self._notices: list[Event] = []
         self._told_killed: set[str] = set()  # strategies told of the kill switch since it engaged
         self._started = False
+        self._closing: set[tuple[str, str]] = set()  # (strategy, instrument) being flattened
         self.last_event_applied = True  # False when the OMS dropped the last order event
         self._internal: deque[Event] = deque()
         self._dispatch: dict[type, Callable[[Any], None]] = self._dispatch_table()
@@ -184,7 +168,7 @@ class Kernel:
             strategy_id=strategy_id,
             clock=self.clock,
             instruments=self.instruments,
-            portfolio=_StrategyPortfolio(self.portfolio, strategy_id),
+            portfolio=StrategyPortfolio(self.portfolio, strategy_id),
             market=self.market,
             submit=self._submit,
             cancel=self._cancel,
@@ -228,18 +212,32 @@ class Kernel:
         return self._drain()
 
     def _flatten(self, strategy_id: str | None) -> None:
+        # the closing orders go only once the position's own orders are gone: a live venue
+        # runs commands concurrently, and a sell racing the cancel of its OCO exits would
+        # find the base still locked by them (insufficient balance)
         self._cancel_all(strategy_id)
         for sid, strategy in self.strategies.items():
             if strategy_id is not None and sid != strategy_id:
                 continue
             for instrument_id in strategy.instruments:
-                qty = self.portfolio.position_qty(instrument_id, sid)
-                if qty == 0:
-                    continue
-                side = Side.SELL if qty > 0 else Side.BUY
-                order = strategy.ctx.orders.market(instrument_id, side, abs(qty))
-                self._reduce_only.add(order.client_order_id)
-                self._submit(order)
+                if self.portfolio.position_qty(instrument_id, sid) != 0:
+                    self._closing.add((sid, instrument_id))
+        self._close_ready()
+
+    def _close_ready(self) -> None:
+        """Close, at market, each position being flattened whose orders are all gone."""
+        for sid, instrument_id in sorted(self._closing):
+            if self.oms.open_orders(sid, instrument_id):
+                continue
+            self._closing.discard((sid, instrument_id))
+            qty = self.portfolio.position_qty(instrument_id, sid)
+            strategy = self.strategies.get(sid)
+            if qty == 0 or strategy is None:
+                continue
+            side = Side.SELL if qty > 0 else Side.BUY
+            order = strategy.ctx.orders.market(instrument_id, side, abs(qty))
+            self._reduce_only.add(order.client_order_id)
+            self._submit(order)
 
     def is_flat(self) -> bool:
         """No open orders and no position in any strategy's instruments."""
@@ -332,7 +330,7 @@ class Kernel:
             EngageKillSwitch: self._on_engage,
             ResetKillSwitch: self._on_reset,
         }
-        for event_type in _order_event_types():
+        for event_type in order_event_types():
             table[event_type] = self._on_order_event
         return table
 
@@ -493,6 +491,9 @@ class Kernel:
     def _on_order_done(self, order: Order, strategy: Strategy[Any] | None) -> None:
         self._reduce_only.discard(order.client_order_id)
         self._oco_group.pop(order.client_order_id, None)
+        if self._closing and (order.strategy_id, order.instrument_id) in self._closing:
+            self._close_ready()  # being flattened: no new exits, close once all are gone
+            return
         # an entry that ended partly filled (IOC remainder expired, rest cancelled) is
         # protected for what did fill
         if strategy is not None and order.filled_qty > 0:
@@ -545,12 +546,12 @@ class Kernel:
                 code=code,
                 reason=reason,
             )
-            self._internal.append(OrderDenied(**_event_ids(order, now), code=code, reason=reason))
+            self._internal.append(OrderDenied(**event_ids(order, now), code=code, reason=reason))
             return
-        order.apply(OrderSubmitted(**_event_ids(order, now)))
+        order.apply(OrderSubmitted(**event_ids(order, now)))
         cid = order.client_order_id
         self._outbox.append(
-            _submit_command(order, now, self._oco_group.get(cid, ""), cid in self._reduce_only)
+            submit_command(order, now, self._oco_group.get(cid, ""), cid in self._reduce_only)
         )
 
     def _risk_refusal(self, order: Order) -> tuple[str, str] | None:
@@ -609,7 +610,7 @@ class Kernel:
         if not order.is_open or order.status is OrderStatus.PENDING_CANCEL:
             return
         now = self.clock.now_ns()
-        order.apply(OrderPendingCancel(**_event_ids(order, now)))
+        order.apply(OrderPendingCancel(**event_ids(order, now)))
         if self._list_cancel_in_flight(order):
             return  # the venue cancels a whole OCO list on one request
         self._outbox.append(
@@ -635,47 +636,3 @@ class Kernel:
 
     def _open_orders(self, strategy_id: str, instrument_id: str) -> list[Order]:
         return self.oms.open_orders(strategy_id, instrument_id)
-
-
-def _event_ids(order: Order, now: int) -> dict[str, Any]:
-    """The identity and time fields every event the kernel creates for ``order`` carries."""
-    return {
-        "ts_event": now,
-        "ts_init": now,
-        "client_order_id": order.client_order_id,
-        "strategy_id": order.strategy_id,
-        "instrument_id": order.instrument_id,
-    }
-
-
-def _submit_command(order: Order, now: int, oco_group: str, reduce_only: bool) -> SubmitOrder:
-    return SubmitOrder(
-        ts_init=now,
-        strategy_id=order.strategy_id,
-        instrument_id=order.instrument_id,
-        correlation_id=order.correlation_id,
-        client_order_id=order.client_order_id,
-        side=order.side,
-        order_type=order.order_type,
-        quantity=order.quantity,
-        price=order.price,
-        trigger_price=order.trigger_price,
-        time_in_force=order.time_in_force,
-        post_only=order.post_only,
-        oco_group=oco_group,
-        reduce_only=reduce_only,
-        stop_loss=order.stop_loss,
-        take_profit=order.take_profit,
-    )
-
-
-def _order_event_types() -> list[type[OrderEvent]]:
-    from genesis.core import events
-
-    return [
-        cls
-        for name in events.__all__
-        if isinstance(cls := getattr(events, name), type)
-        and issubclass(cls, OrderEvent)
-        and cls is not OrderEvent
-    ]

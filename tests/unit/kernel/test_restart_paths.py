@@ -92,3 +92,37 @@ def test_exits_are_one_list_only_when_both_legs_pass_risk() -> None:
     commands = list(kernel.handle(fill))
     submits = [c for c in commands if isinstance(c, SubmitOrder)]
     assert [(c.order_type, c.oco_group) for c in submits] == [(OrderType.LIMIT, "")]
+
+
+def test_flatten_sells_only_once_the_positions_exits_are_cancelled() -> None:
+    """A live venue runs commands concurrently: the closing sell would race the cancel of the
+    OCO exits that lock the base. It goes only after both legs report cancelled."""
+    from genesis.core.events import OrderCanceled
+
+    kernel = _kernel(btc="0.01")
+    fill = _fill("s1-1-1", "0.01")
+    kernel.portfolio.restore_fill(fill)
+    kernel.adopt(_entry(), [fill])
+    legs = [
+        _entry("s1-1-2", correlation_id="s1-1-1", side=Side.SELL, order_type=OrderType.STOP_MARKET,
+               trigger_price=D("45000.00"), reduce_only=True, oco_group="s1-1-1",
+               stop_loss=None, take_profit=None),
+        _entry("s1-1-3", correlation_id="s1-1-1", side=Side.SELL, order_type=OrderType.LIMIT,
+               price=D("48000.00"), reduce_only=True, oco_group="s1-1-1",
+               stop_loss=None, take_profit=None),
+    ]  # fmt: skip
+    for leg in legs:
+        kernel.adopt(leg)
+    kernel.market.last_price["BTCUSDT"] = D("46377.00")  # a market order needs a price seen
+    first = list(kernel.flatten())
+    assert [type(c) for c in first] == [CancelOrder]  # one request cancels the list
+    closing: list[object] = []
+    for leg in legs:
+        canceled = OrderCanceled(
+            ts_event=NOW, ts_init=NOW, client_order_id=leg.client_order_id, strategy_id="s1",
+            instrument_id="BTCUSDT",
+        )  # fmt: skip
+        closing += kernel.handle(canceled)
+    [sell] = closing
+    assert isinstance(sell, SubmitOrder)
+    assert (sell.side, sell.order_type, sell.quantity) == (Side.SELL, OrderType.MARKET, D("0.01"))
