@@ -76,7 +76,13 @@ def paper_daemon(
     for balances in accounts.values():
         for asset, amount in balances.items():
             total[asset] = total.get(asset, Decimal(0)) + amount
-    kernel = build_kernel(_spec(config, total, min(total) if total else "USDT"), log)
+    base = (
+        config.instruments.get(config.instrument_ids[0]).quote if config.instrument_ids else "USDT"
+    )
+    spec = _spec(config, total, base)
+    if len(accounts) > 1:  # each venue's account funds only its own orders
+        spec = replace(spec, venue_balances=accounts)
+    kernel = build_kernel(spec, log)
     market = MarketSource(
         recording=config.data,
         instrument_ids=config.instrument_ids,
@@ -166,7 +172,14 @@ def live_daemon(
     balances = {a: found.get(a, Decimal(0)) for a in sorted(assets)}
     marks = {i: p for v in venues for i, p in v.marks.items()}
     quote = config.instruments.get(config.instrument_ids[0]).quote
-    kernel = build_kernel(_spec(config, balances, quote, time.time_ns(), marks), log)
+    spec = _spec(config, balances, quote, time.time_ns(), marks)
+    if len(venues) > 1:  # each venue's account funds only its own orders
+        accounts = {
+            v.key: {b.asset: b.free + b.locked for b in v.snapshot.balances.values()}
+            for v in venues
+        }
+        spec = replace(spec, venue_balances=accounts)
+    kernel = build_kernel(spec, log)
     ids = config.instrument_ids
     market = MarketSource(
         recording=(),

@@ -52,6 +52,8 @@ class SessionSpec:
         marks: starting prices by instrument id (a live start values what it holds).
         daily_loss_limit: a fraction; None takes the tier's (none without a tier).
         dedup_window / forget_closed: memory knobs for long runs.
+        venue_balances: each venue's account (venue -> asset -> amount) for a session on
+            several venues: an order is then funded only by its venue's account.
     """
 
     instruments: Callable[[str], Instrument] | Mapping[str, Instrument]
@@ -67,6 +69,7 @@ class SessionSpec:
     forget_closed: bool = False
     start_ns: int = 0
     marks: Mapping[str, Decimal] = field(default_factory=dict)
+    venue_balances: Mapping[str, Mapping[str, Decimal]] | None = None
 
 
 def build_kernel(spec: SessionSpec, log: Any) -> Kernel:
@@ -86,6 +89,7 @@ def build_kernel(spec: SessionSpec, log: Any) -> Kernel:
         base_currency=spec.base_currency,
         closed_lot_sink=spec.closed_lot_sink,
         dedup_window=spec.dedup_window,
+        venue_balances=spec.venue_balances,
     )
     for instrument_id, price in spec.marks.items():
         portfolio.mark(instrument_id, price)

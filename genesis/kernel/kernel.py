@@ -82,7 +82,7 @@ from genesis.core.events import (
     TimerFired,
     TradeTick,
 )
-from genesis.core.instruments import Instrument
+from genesis.core.instruments import Instrument, split_instrument_id
 from genesis.core.money import ZERO
 from genesis.core.orders import Order
 from genesis.errors import IllegalTransition
@@ -563,15 +563,17 @@ class Kernel:
 
     def _risk_input(self, order: Order, reference: Decimal) -> RiskInput:
         inst = self.instruments(order.instrument_id)
-        reserved_quote, reserved_base = self._reserved(inst, exclude=order.client_order_id)
+        # several venues: only this venue's account funds the order
+        venue = split_instrument_id(order.instrument_id)[0] if self.portfolio.per_venue else None
+        reserved_quote, reserved_base = self._reserved(inst, order.client_order_id, venue)
         # equity and position feed the tier checks and the kill switch's "reduces" test only
         tiered = self.risk.limits is not None or self.risk.kill_switch is not None
         return RiskInput(
             instrument=inst,
             reference_price=reference,
             equity=self.portfolio.equity() if tiered else ZERO,
-            free_quote=self.portfolio.balance(inst.quote) - reserved_quote,
-            free_base=self.portfolio.balance(inst.base) - reserved_base,
+            free_quote=self.portfolio.balance(inst.quote, venue) - reserved_quote,
+            free_base=self.portfolio.balance(inst.base, venue) - reserved_base,
             position_qty=(
                 self.portfolio.position_qty(order.instrument_id, order.strategy_id)
                 if tiered
@@ -584,14 +586,19 @@ class Kernel:
             reduce_only=order.client_order_id in self._reduce_only,
         )
 
-    def _reserved(self, inst: Instrument, exclude: str) -> tuple[Decimal, Decimal]:
-        """Quote and base that open orders on ``inst``'s assets may still consume."""
+    def _reserved(
+        self, inst: Instrument, exclude: str, venue: str | None = None
+    ) -> tuple[Decimal, Decimal]:
+        """Quote and base that open orders on ``inst``'s assets (on ``venue``, when each
+        venue's account is kept) may still consume."""
         quote = base = ZERO
         groups: dict[str, Decimal] = {}  # an OCO list locks once: its largest leg
         own_group = self._oco_group.get(exclude)
         for o in self.oms.open_orders():
             if o.client_order_id == exclude or o.status is OrderStatus.PENDING_CANCEL:
                 continue  # a cancel in flight reaches the venue before this order does
+            if venue is not None and split_instrument_id(o.instrument_id)[0] != venue:
+                continue  # another venue's account
             if own_group is not None and self._oco_group.get(o.client_order_id) == own_group:
                 continue  # legs of one list share their lock
             o_inst = self.instruments(o.instrument_id)

@@ -46,7 +46,7 @@ from types import MappingProxyType
 
 from genesis.core.enums import AccountingMethod, Side
 from genesis.core.events import OrderFilled
-from genesis.core.instruments import Instrument
+from genesis.core.instruments import Instrument, split_instrument_id
 from genesis.core.money import ZERO
 from genesis.errors import ConfigError, DataError
 from genesis.portfolio.accounting import ClosedLot, LotBook
@@ -115,6 +115,7 @@ class Portfolio:
         base_currency: str = "USDT",
         closed_lot_sink: Callable[[ClosedLot], None] | None = None,
         dedup_window: int | None = None,
+        venue_balances: Mapping[str, Mapping[str, Decimal]] | None = None,
     ) -> None:
         if not base_currency:
             raise ConfigError("portfolio base_currency must be a non-empty asset name, was ''")
@@ -144,6 +145,13 @@ class Portfolio:
             if not (isinstance(amount, Decimal) and amount.is_finite()):
                 raise ConfigError(f"balance of {asset}: expected a finite Decimal, was {amount!r}")
             self._credit(asset, amount)
+        # several venues: each venue's own account too (venue -> asset -> amount), so what
+        # one venue holds never funds an order on another
+        self._by_venue: dict[tuple[str, str], Decimal] | None = (
+            None
+            if venue_balances is None
+            else {(v, a): amt for v, held in venue_balances.items() for a, amt in held.items()}
+        )
 
     # --- inputs --------------------------------------------------------------
 
@@ -168,6 +176,8 @@ class Portfolio:
         self._credit(instrument.quote, -sign * fill.last_qty * fill.last_px)
         if fill.fee:
             self._charge_fee(fill.fee_currency, fill.fee, fees)
+        if self._by_venue is not None:
+            self._credit_venue(fill, instrument, sign)
         self._remember(key)
         if self._sink is None:
             self._closed.extend(closed)
@@ -297,9 +307,29 @@ class Portfolio:
             (self._books[k].qty for k in self._keys_by_instrument.get(instrument_id, ())), ZERO
         )
 
-    def balance(self, asset: str) -> Decimal:
-        """Return the balance of ``asset`` (0 when never held)."""
+    def balance(self, asset: str, venue: str | None = None) -> Decimal:
+        """Return the balance of ``asset`` (0 when never held): on every venue together, or,
+        for a portfolio that keeps venue accounts, on ``venue`` alone."""
+        if venue is not None and self._by_venue is not None:
+            return self._by_venue.get((venue, asset), ZERO)
         return self._balances.get(asset, ZERO)
+
+    @property
+    def per_venue(self) -> bool:
+        """Whether each venue's account is kept (a multi-venue session)."""
+        return self._by_venue is not None
+
+    def _credit_venue(self, fill: OrderFilled, instrument: Instrument, sign: int) -> None:
+        assert self._by_venue is not None
+        venue = split_instrument_id(fill.instrument_id)[0]
+        moves = [
+            (instrument.base, sign * fill.last_qty),
+            (instrument.quote, -sign * fill.last_qty * fill.last_px),
+            (fill.fee_currency, -fill.fee),
+        ]
+        for asset, amount in moves:
+            key = (venue, asset)
+            self._by_venue[key] = self._by_venue.get(key, ZERO) + amount
 
     def fees_by_currency(self) -> dict[str, Decimal]:
         """Return every fee paid, by fee currency, in native units."""
