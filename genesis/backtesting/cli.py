@@ -60,11 +60,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--strategy", required=True, help="registered name or pkg.module:Class")
     p.add_argument(
         "--data",
-        type=Path,
-        default=resources.BTCUSDT_1M_BARS,
+        action="append",
+        default=None,
+        metavar="[[VENUE:]SYMBOL=]FILE",
         help="bars CSV (.csv or .csv.gz), or a recording replayed event by event: a Binance"
         " capture (.jsonl[.gz], e.g. from `genesis record`) or raw streams (.txt[.gz]);"
-        " default: the bundled BTCUSDT 1-minute month",
+        " repeat for several symbols or venues (replayed together, interleaved by time, the"
+        " strategy trading every instrument they bring); default: the bundled BTCUSDT"
+        " 1-minute month",
     )
     p.add_argument("--symbol", default="BTCUSDT")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
@@ -223,6 +226,10 @@ def _unlisted(args: argparse.Namespace) -> tuple[Instrument, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Execute the backtest; return the process exit code (errors raise GenesisError)."""
+    data = args.data or [str(resources.BTCUSDT_1M_BARS)]
+    if len(data) > 1:
+        return _run_multi(args, data)
+    args.data = Path(data[0])
     if not args.data.is_file():
         raise ConfigError(f"--data {args.data}: no such file")
     params = parse_params(args.param)
@@ -417,3 +424,39 @@ def _first_and_last(path: Path) -> Iterator[str]:
     for line in (first, last):
         if line.strip():
             yield line.split(",", 1)[0]
+
+
+def _run_multi(args: argparse.Namespace, data: list[str]) -> int:
+    """Several recordings (``genesis.backtesting.multi``)."""
+    from genesis.backtesting.multi import run_multi_backtest
+    from genesis.data.sources import parse_data_arg
+
+    params = parse_params(args.param)
+    registry.parse_params(registry.get(args.strategy), params, source="--param")
+    specs = [parse_data_arg(text) for text in data]
+    sample_ns = int(args.sample_ms * 1_000_000)
+    if sample_ns <= 0:
+        raise ConfigError(f"--sample-ms {args.sample_ms}: below one nanosecond")
+    first = Instrument(symbol="X", base="X", quote="X", tick_size=Decimal(1), step_size=Decimal(1))
+    config = _config(args, params, first, sample_ns)
+    started = time.perf_counter()
+    result = run_multi_backtest(
+        config, specs, load_exchange_info(args.exchange_info), args.out, sample_ns
+    )
+    for line in result.inferred:
+        print(f"genesis: {line}", file=sys.stderr)
+    if not args.quiet:
+        m, seconds = result.metrics, time.perf_counter() - started
+        rows = [
+            ("strategy", f"{args.strategy} on {', '.join(result.instruments)}"),
+            ("events", f"{result.events:,} in {seconds:.2f} s"),
+            ("trades", f"{m.trades} ({result.fills} fills, {m.rejected_orders} rejected orders)"),
+            ("final equity", m.final_equity),
+            ("total return", _pct(m.total_return)),
+            ("max drawdown", _pct(m.max_drawdown)),
+            ("fees", m.fees),
+            ("output", str(args.out)),
+        ]
+        for name, value in rows:
+            print(f"{name:<17} {value}")
+    return 0
