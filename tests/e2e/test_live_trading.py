@@ -13,6 +13,7 @@ trades exactly (Decimal), and orders it shows cancelled were cancelled.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -70,15 +71,13 @@ requires_stop_loss: false
 """
 
 
-@pytest.fixture
-def sandbox(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
-    # Binance's weight limit today (6000/min; the 2021 exchangeInfo says 1200): a crash loop of
-    # 21 starts in a minute spends ~2,600 weight; under 1200 it waits Retry-After, as it should
-    limit = getattr(request, "param", "6000")
+@contextlib.contextmanager
+def _exchange(key: str, secret: str, weight_limit: str = "6000") -> Iterator[dict[str, str]]:
+    """``genesis sandbox`` in its own process: its URLs; its stderr never shows the secrets."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "genesis", "sandbox", "--port", "0", "--control-port", "0",
-         "--speed", "0", "--api-key", KEY, "--api-secret", SECRET, "--balances", "USDT=1000",
-         "--weight-limit", limit],
+         "--speed", "0", "--api-key", key, "--api-secret", secret, "--balances", "USDT=1000",
+         "--weight-limit", weight_limit],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -88,8 +87,16 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=30)
-        assert KEY not in err
-        assert SECRET not in err
+        assert key not in err
+        assert secret not in err
+
+
+@pytest.fixture
+def sandbox() -> Iterator[dict[str, str]]:
+    # Binance's weight limit today (6000/min; the 2021 exchangeInfo says 1200): a crash loop of
+    # 21 starts in a minute spends ~2,600 weight; under 1200 it waits Retry-After, as it should
+    with _exchange(KEY, SECRET) as urls:
+        yield urls
 
 
 @pytest.fixture
@@ -538,20 +545,8 @@ def test_twenty_kills_in_a_row_against_the_venue(home: Path, sandbox: dict[str, 
 @pytest.fixture
 def second_sandbox() -> Iterator[dict[str, str]]:
     """Another loopback exchange: the venue the daemon reaches through ccxt's binance class."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "genesis", "sandbox", "--port", "0", "--control-port", "0",
-         "--speed", "0", "--api-key", "CCXTKEY", "--api-secret", "CCXTSECRETcanary9",
-         "--balances", "USDT=1000", "--weight-limit", "6000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    urls: dict[str, str] = json.loads(proc.stdout.readline())
-    try:
+    with _exchange("CCXTKEY", "CCXTSECRETcanary9") as urls:
         yield urls
-    finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=30)
-        assert "CCXTSECRETcanary9" not in err
 
 
 def _venue_fills(home: Path, venue: str) -> list[tuple[str, str, str, D, D, D, str]]:
