@@ -409,8 +409,11 @@ class LiveRecovery:
             if venue is None:
                 continue  # a venue this session does not trade: its orders stay as journaled
             intent = await self._intent(d, row)
-            d.kernel.adopt(intent, by_order.get(row.client_order_id, ()))
-            venue.recover(intent, intent.ts_init // 1_000_000)
+            adopted = d.kernel.adopt(intent, by_order.get(row.client_order_id, ()))
+            if adopted.status.is_terminal:  # its fills (journaled or backfilled) complete it:
+                d.journal.order(adopted, row.venue)  # the row takes that status; nothing to ask
+            else:
+                venue.recover(intent, intent.ts_init // 1_000_000)
             ids.append(row.client_order_id)
         # an entry that filled while the process was down gets its stop and target now
         d.driver.send(d.kernel.protect_adopted(ids))
