@@ -36,7 +36,11 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(sub: Any) -> None:
     """Register the ``run`` sub-command (also what a bare ``python -m genesis`` runs)."""
-    p = sub.add_parser("run", help="the trading daemon (paper mode on the bundled recording)")
+    p = sub.add_parser(
+        "run",
+        help="the trading daemon: paper by default (live public data, else the bundled"
+        " recording), live with --live",
+    )
     p.add_argument(
         "--tier", choices=[t.value for t in Tier], default=None, help="default: from equity"
     )
@@ -44,7 +48,10 @@ def add_parser(sub: Any) -> None:
         "--cash", type=Decimal, default=Decimal(1000), help="paper account, quote currency"
     )
     p.add_argument(
-        "--speed", type=float, default=100.0, help="bars per second of wall time; 0 = full speed"
+        "--speed",
+        type=float,
+        default=100.0,
+        help="recorded events per second of wall time; 0 = full speed",
     )
     p.add_argument(
         "--data",
@@ -78,7 +85,7 @@ def add_parser(sub: Any) -> None:
         help="seconds between daemon_status lines (GENESIS_STATUS_INTERVAL_S, default 60; 0 = off)",
     )
     p.add_argument("--strategies", type=Path, default=None, help="directory of strategy YAML files")
-    p.add_argument("--max-bars", type=int, default=None, help="stop after this many bars")
+    p.add_argument("--max-bars", type=int, default=None, help="stop after this many market events")
     p.add_argument("--log-level", default=None)
     p.add_argument(
         "--max-daily-loss-pct",
@@ -89,8 +96,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--live",
         action="store_true",
-        help="trade live on Binance (GENESIS_BINANCE_REST_URL ...) with the keys from settings;"
-        " journal in genesis-live.db",
+        help="trade live: Binance natively (GENESIS_BINANCE_REST_URL ..., keys from settings),"
+        " other venues through ccxt (GENESIS_CCXT_VENUES); journal in genesis-live.db;"
+        " operator commands then take --live",
     )
 
 
