@@ -124,6 +124,20 @@ def _control(urls: dict[str, str], path: str, body: dict[str, Any] | None = None
         return json.loads(resp.read(), parse_float=Decimal)
 
 
+_STARTED: list[subprocess.Popen[str]] = []  # every daemon a test started, for the cleanup
+
+
+@pytest.fixture(autouse=True)
+def _no_daemon_left_behind() -> Iterator[None]:
+    """A test that fails mid-way must not leave its daemon running."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
 class Daemon:
     """One live daemon process; its stdout lines are collected by a thread."""
 
@@ -138,6 +152,7 @@ class Daemon:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=home,
             env=_env(home, urls, **(extra or {})),
         )  # fmt: skip
+        _STARTED.append(self.proc)
         self.lines: list[dict[str, Any]] = []
         self.raw: list[str] = []
         self.err: list[str] = []
