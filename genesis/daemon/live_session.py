@@ -104,8 +104,6 @@ class LiveSession:
     snapshot: VenueSnapshot
     journaled_fills: list[FillRecord]
     audits: list[AuditRecord]
-    book_top: tuple[Any, Any] = (None, None)  # the first symbol's best bid and ask at start
-    book_tops: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # by symbol
     marks: dict[str, Decimal | None] = field(default_factory=dict)  # best bid, if positive
 
     async def close(self) -> None:
@@ -237,7 +235,7 @@ async def _connect(
     return LiveSession(
         repo=repo, rest=rest, venue=venue, stream=opening.streams[0], mailbox=mailbox,
         relay=relay, instruments=instruments, snapshot=snapshot, journaled_fills=fills,
-        audits=audits, book_top=tops[symbols[0]], book_tops=tops,
+        audits=audits,
         marks={symbol: _mark(bid) for symbol, (bid, _ask) in tops.items()},
     )  # fmt: skip
 

@@ -7,12 +7,10 @@ trades since the last journaled trade id per instrument) and:
 * journals every venue fill the journal lacks (saving a fill is idempotent by
   ``(venue, symbol, trade id)``, so a repeated backfill changes nothing);
 * journals the venue's balances;
-* comes up HALTED when the venue holds open orders this process does not
-  know. A fresh process knows none, so any working order after a crash or a
-  manual placement halts it: it is never adopted, and never duplicated;
-* comes up HALTED when the journal's last positions hold a non-zero quantity
-  in an instrument the session trades: a fresh kernel starts flat, so its
-  strategies would open the same exposure a second time.
+* names the open orders no journaled intent placed (``unknown_orders``) and
+  the halt reason they give: the daemon's own orders are known by their
+  journaled intents and taken over (``genesis.daemon.recovery.LiveRecovery``),
+  anything else halts the start until an operator explains it.
 
 Across restarts the daily-loss monitor continues the day's baseline journaled
 as ``daily_loss_baseline`` audit rows (a restart must not rebase the limit).
@@ -24,7 +22,6 @@ paper session, and the other way round (R23).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -32,7 +29,7 @@ from typing import Any
 from genesis.daemon.records import fill_record
 from genesis.errors import ConfigError
 from genesis.exchange.live import VenueOrder, VenueSnapshot
-from genesis.storage.repository import AuditRecord, BalanceRecord, FillRecord, PositionRecord
+from genesis.storage.repository import AuditRecord, BalanceRecord, FillRecord
 
 __all__ = [
     "BASELINE",
@@ -43,8 +40,6 @@ __all__ = [
     "check_session_mode",
     "journaled_baseline",
     "last_trade_ids",
-    "open_positions",
-    "position_halt_reason",
     "reconcile",
     "session_mode",
 ]
@@ -145,27 +140,6 @@ def _describe(order: VenueOrder) -> str:
     return (
         f"{order.client_order_id} ({order.instrument_id} {order.side.value}"
         f" {format(order.quantity, 'f')}{price} {order.status})"
-    )
-
-
-def open_positions(
-    positions: Iterable[PositionRecord], venue: str, symbols: Iterable[str]
-) -> tuple[PositionRecord, ...]:
-    """The journal's non-zero positions at ``venue`` in ``symbols``, by symbol."""
-    traded = set(symbols)
-    return tuple(
-        p for p in positions if p.venue == venue and p.symbol in traded and p.quantity != 0
-    )
-
-
-def position_halt_reason(held: tuple[PositionRecord, ...]) -> str | None:
-    """Why a start with open journaled positions is halted (None when flat)."""
-    if not held:
-        return None
-    named = ", ".join(f"{p.symbol} {_plain(p.quantity)}" for p in held)
-    return (
-        f"journal holds an open position from the previous live session: {named};"
-        " close it at the venue, then `genesis reset --live`"
     )
 
 

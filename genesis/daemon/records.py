@@ -1,4 +1,4 @@
-"""What the paper daemon writes to its journal, and how a rebuild is checked against it."""
+"""The journal rows of the order flow: intents (with the whole command), orders, events, fills."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from genesis.core.commands import SubmitOrder
 from genesis.core.enums import OrderStatus
 from genesis.core.events import OrderEvent, OrderFilled
 from genesis.core.orders import Order
-from genesis.exchange.simulated import SimulatedVenue
 from genesis.storage.repository import (
-    BalanceRecord,
     FillRecord,
     OrderEventRecord,
     OrderRecord,
@@ -27,40 +25,9 @@ __all__ = [
     "intent_from",
     "intent_record",
     "order_record",
-    "reconcile_balances",
-    "reconcile_fills",
 ]
 
 _ID_FIELDS = frozenset({"client_order_id", "ts_event", "ts_init"})
-
-
-def reconcile_fills(replayed: list[OrderFilled], journal: list[FillRecord]) -> str | None:
-    """None when the rebuilt fills equal the journal's up to the checkpoint, else why not."""
-    mine = {(f.trade_id, f.side, f.last_qty, f.last_px, f.fee) for f in replayed}
-    theirs = {(f.trade_id, f.side, f.quantity, f.price, f.fee) for f in journal}
-    if mine == theirs:
-        return None
-    lost, extra = sorted(theirs - mine)[:3], sorted(mine - theirs)[:3]
-    return (
-        f"rebuilt fills differ from the journal: {len(theirs - mine)} journaled fills not"
-        f" reproduced (e.g. {[t[0] for t in lost]}), {len(mine - theirs)} unexpected"
-        f" (e.g. {[t[0] for t in extra]})"
-    )
-
-
-def reconcile_balances(
-    venue: SimulatedVenue, stored: list[BalanceRecord], ts_ns: int
-) -> str | None:
-    """The rebuilt paper account must equal the balances journaled with the checkpoint."""
-    at_checkpoint = {
-        b.asset: b.free + b.locked for b in stored if b.venue == venue.name and b.ts_ns == ts_ns
-    }
-    if not at_checkpoint:
-        return None  # balances of that checkpoint were not committed: fills decide alone
-    rebuilt = venue.account.balances()
-    if {a: v for a, v in at_checkpoint.items() if v != 0} != rebuilt:
-        return f"rebuilt balances {rebuilt} differ from the journal's {at_checkpoint}"
-    return None
 
 
 def intent_record(cmd: SubmitOrder, venue: str) -> OrderRecord:

@@ -34,8 +34,6 @@ from genesis.daemon.reconcile import (
     BASELINE,
     baseline_detail,
     journaled_baseline,
-    open_positions,
-    position_halt_reason,
 )
 from genesis.exchange.live import VenueBalance, VenueSnapshot
 from genesis.risk.limits import Tier
@@ -179,26 +177,6 @@ def test_a_crash_loop_keeps_the_daily_limit() -> None:
 
 def _position(symbol: str, qty: str, venue: str = "BINANCE") -> PositionRecord:
     return PositionRecord(venue, symbol, D(qty), D("0.3524"), D(0), 5)
-
-
-def test_only_open_positions_of_traded_symbols_at_this_venue_halt() -> None:
-    rows = [_position("NKNUSDT", "40.00000000"), _position("BTCUSDT", "0.5"),
-            _position("ETHUSDT", "0E-8"), _position("XRPUSDT", "-3", venue="PAPER")]  # fmt: skip
-    held = open_positions(rows, "BINANCE", ["NKNUSDT", "ETHUSDT", "XRPUSDT"])
-    assert [p.symbol for p in held] == ["NKNUSDT"]
-    assert position_halt_reason(held) == (
-        "journal holds an open position from the previous live session: NKNUSDT 40;"
-        " close it at the venue, then `genesis reset --live`"
-    )
-    assert position_halt_reason(()) is None
-
-
-def test_the_halt_reason_names_every_position_without_exponents() -> None:
-    held = (_position("BTCUSDT", "-0.00001000"), _position("NKNUSDT", "1E+2"))
-    assert position_halt_reason(held) == (
-        "journal holds an open position from the previous live session: BTCUSDT -0.00001,"
-        " NKNUSDT 100; close it at the venue, then `genesis reset --live`"
-    )
 
 
 # --- the start-up reconciliation (LiveRecovery) --------------------------------------------
