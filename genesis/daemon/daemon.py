@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -760,5 +760,3 @@ async def serve(daemon: Daemon) -> int:
         daemon.log.critical("daemon_failed", error=f"{type(first).__name__}: {first}")
         raise
 
-
-Callback = Callable[..., Any]

@@ -55,8 +55,6 @@ __all__ = [
 
 LIVE, RECORDING = "live", "recording"
 
-# a live feed for some symbols of one venue: an async iterator of market events
-FeedFactory = Callable[[tuple[str, ...]], AsyncIterator[Any]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,7 +108,7 @@ class MarketSource:
         if self.mode == LIVE and self.live is not None:
             streams = ",".join(self.live.kinds)
             return {"market_data": LIVE, "data": self.live.ws_url, "streams": streams}
-        return {"market_data": RECORDING, "data": ",".join(str(s.path) for s in self.recording)}
+        return {"market_data": RECORDING, "data": self.describe_recording()}
 
     async def choose(self, journaled: dict[str, Any] | None) -> None:
         """Keep a restarted session's source; probe the live venue for a new session."""
