@@ -11,6 +11,9 @@ __all__ = [
     "BTCUSDT_STREAMS",
     "BYBIT_BTCUSD_1M_QUOTES",
     "BYBIT_BTCUSD_1M_TRADES",
+    "ALTBTC_5M_BARS",
+    "COINBASE_BTCUSD_1M_TRADES",
+    "COINBASE_ETHUSD_1M_TRADES",
     "ETHUSDT_STREAMS",
     "EXCHANGE_INFO",
     "RESOURCES",
@@ -27,3 +30,10 @@ BINANCE_BTCUSD_1M_TRADES = RESOURCES / "binance-btcusd-perp-1m-2022-12-13-trade.
 BINANCE_BTCUSD_1M_QUOTES = RESOURCES / "binance-btcusd-perp-1m-2022-12-13-quote.csv.gz"
 BYBIT_BTCUSD_1M_TRADES = RESOURCES / "bybit-btcusd-perp-1m-2022-12-13-trade.csv.gz"
 BYBIT_BTCUSD_1M_QUOTES = RESOURCES / "bybit-btcusd-perp-1m-2022-12-13-quote.csv.gz"
+# six altcoin/BTC pairs, 5-minute bars, the same 20 days of January 2018: symbol -> file
+ALTBTC_5M_BARS = {
+    f"{coin}BTC": RESOURCES / f"binance-{coin}BTC-5m-2018-01.csv.gz"
+    for coin in ("ADA", "DASH", "ETH", "LTC", "XLM", "XMR")
+}
+COINBASE_BTCUSD_1M_TRADES = RESOURCES / "coinbase-btcusd-1m-2017-09-03_04-trade.csv.gz"
+COINBASE_ETHUSD_1M_TRADES = RESOURCES / "coinbase-ethusd-1m-2017-09-03_04-trade.csv.gz"
