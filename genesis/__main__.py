@@ -35,6 +35,7 @@ _CLI_MODULES = (
     "genesis.daemon.control",
     "genesis.exchange.sandbox.cli",
     "genesis.data.cli",
+    "genesis.analytics.cli",
 )
 
 
