@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "ALTBTC_5M_BARS",
     "BINANCE_BTCUSD_1M_QUOTES",
     "BINANCE_BTCUSD_1M_TRADES",
     "BTCUSDT_1M_BARS",
     "BTCUSDT_STREAMS",
     "BYBIT_BTCUSD_1M_QUOTES",
     "BYBIT_BTCUSD_1M_TRADES",
-    "ALTBTC_5M_BARS",
     "COINBASE_BTCUSD_1M_TRADES",
     "COINBASE_ETHUSD_1M_TRADES",
     "ETHUSDT_STREAMS",
