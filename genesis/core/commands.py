@@ -42,6 +42,8 @@ class SubmitOrder(Command, frozen=True, gc=False, kw_only=True):
     reduce_only: bool = False  # an exit: it may only reduce the strategy's position
     stop_loss: Decimal | None = None  # attached to an entry: exits submitted once it fills
     take_profit: Decimal | None = None
+    confidence: float | None = None  # the signal's confidence, as the strategy gave it
+    decision_price: Decimal | None = None  # the market price when the order was decided
 
 
 class CancelOrder(Command, frozen=True, gc=False, kw_only=True):

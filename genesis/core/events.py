@@ -40,6 +40,7 @@ __all__ = [
     "QuoteTick",
     "StrategyErrored",
     "TimerFired",
+    "TradeCompleted",
     "TradeTick",
 ]
 
@@ -225,3 +226,17 @@ class DailyLossBaseline(Event, frozen=True, gc=False, kw_only=True):
 
     day: int
     day_start_equity: Decimal
+
+
+class TradeCompleted(Event, frozen=True, gc=False, kw_only=True):
+    """A strategy's position on one instrument came back to zero: one round trip done.
+
+    ``net_pnl`` is the round trip's P&L after fees, quote currency; the running
+    figures of the strategy are in the kernel's ``PerformanceBook``.
+    """
+
+    strategy_id: str
+    instrument_id: str
+    opened_ns: int
+    net_pnl: Decimal
+    fills: int

@@ -117,7 +117,9 @@ class Order:
     __slots__ = (
         "avg_px",
         "client_order_id",
+        "confidence",
         "correlation_id",
+        "decision_price",
         "fees",
         "filled_qty",
         "instrument_id",
@@ -155,6 +157,8 @@ class Order:
         correlation_id: str = "",
         stop_loss: Decimal | None = None,
         take_profit: Decimal | None = None,
+        confidence: float | None = None,
+        decision_price: Decimal | None = None,
     ) -> None:
         self.client_order_id = client_order_id
         self.strategy_id = strategy_id
@@ -169,6 +173,10 @@ class Order:
         self.correlation_id = correlation_id
         self.stop_loss = stop_loss
         self.take_profit = take_profit
+        # the strategy's confidence in the signal, [0, 1] (None: not given; an entry under
+        # a tier then fails the confidence check), and the market price when it was decided
+        self.confidence = confidence
+        self.decision_price = decision_price
         self.ts_init = ts_init
         self.ts_last = ts_init
         self.status = OrderStatus.NEW

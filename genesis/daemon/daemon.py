@@ -36,14 +36,21 @@ import structlog
 from genesis.config.models import StrategyConfig
 from genesis.core.commands import Command, EngageKillSwitch, ResetKillSwitch, SubmitOrder
 from genesis.core.enums import OrderStatus
-from genesis.core.events import Event, KillSwitchChanged, MarketEvent, OrderEvent, OrderFilled
+from genesis.core.events import (
+    Event,
+    KillSwitchChanged,
+    MarketEvent,
+    OrderEvent,
+    OrderFilled,
+    TradeCompleted,
+)
 from genesis.core.instruments import InstrumentTable
 from genesis.daemon.bridge import WAKE, VenueWake
 from genesis.daemon.control import KILL, REFUSED, ControlRequest, RequestPoller
 from genesis.daemon.crashpoints import crash_point
 from genesis.daemon.health import Health, HealthMonitor, Level, queue_health
 from genesis.daemon.journal import Journal
-from genesis.daemon.logs import log_command, log_order_event, plain, status_fields
+from genesis.daemon.logs import log_command, log_order_event, log_trade, plain, status_fields
 from genesis.daemon.market import MarketSource
 from genesis.daemon.queues import BoundedQueue, QueuePolicy
 from genesis.daemon.reload import ConfigChange, ConfigWatcher
@@ -514,6 +521,11 @@ class Daemon:
             self._kill_switch_health(notice)
         if self.quiet:
             return
+        if isinstance(notice, TradeCompleted):
+            log_trade(self.log, self.kernel, notice)
+            if self.journal is not None:
+                self.journal.trade(notice, self.kernel.performance.of(notice.strategy_id))
+            return
         if isinstance(notice, KillSwitchChanged):
             fields = {
                 "reason": notice.reason,
@@ -759,4 +771,3 @@ async def serve(daemon: Daemon) -> int:
         first = group.exceptions[0]
         daemon.log.critical("daemon_failed", error=f"{type(first).__name__}: {first}")
         raise
-

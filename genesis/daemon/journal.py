@@ -25,7 +25,14 @@ from typing import Any
 
 from genesis.config.models import StrategyConfig
 from genesis.core.commands import SubmitOrder
-from genesis.core.events import DailyLossBaseline, Event, KillSwitchChanged, OrderEvent, OrderFilled
+from genesis.core.events import (
+    DailyLossBaseline,
+    Event,
+    KillSwitchChanged,
+    OrderEvent,
+    OrderFilled,
+    TradeCompleted,
+)
 from genesis.core.orders import Order
 from genesis.daemon.control import CLEARED, ENGAGED
 from genesis.daemon.reconcile import BASELINE, baseline_detail
@@ -37,6 +44,7 @@ from genesis.daemon.records import (
     order_record,
 )
 from genesis.errors import StorageError
+from genesis.portfolio.performance import StrategyPerformance
 from genesis.storage.repository import (
     AuditRecord,
     ConfigVersionRecord,
@@ -50,6 +58,7 @@ from genesis.storage.writer import BatchingWriter, QueueStats
 __all__ = ["CHECKPOINT_ID", "PROGRESS_ID", "Journal"]
 
 CHECKPOINT_ID = "__replay__"  # strategy-state row: events processed at the last checkpoint
+TRADE = "strategy_trade"  # audit row: a strategy's completed round trip and its figures
 PROGRESS_ID = "__progress__"  # strategy-state row: events started when the journal last wrote
 _HIGH_WATER = 5_000
 
@@ -166,6 +175,19 @@ class Journal:
         elif isinstance(notice, DailyLossBaseline):
             detail = baseline_detail(notice.day, notice.day_start_equity)
             self.audit(BASELINE, detail, notice.ts_event)
+
+    def trade(self, trade: TradeCompleted, performance: StrategyPerformance) -> None:
+        """A strategy's completed round trip, with its running figures, as an audit row
+        (``strategy_trade``): how a strategy is doing is readable from the journal."""
+        detail = {
+            "strategy_id": trade.strategy_id,
+            "instrument": trade.instrument_id,
+            "opened_ns": trade.opened_ns,
+            "net_pnl": str(trade.net_pnl),
+            "fills": trade.fills,
+            "performance": performance.as_fields(),
+        }
+        self.audit(TRADE, detail, trade.ts_event)
 
     def store_version(self, config: StrategyConfig, now_ns: int) -> None:
         """Keep every running version, by SHA-256, for ``genesis config versions|diff|rollback``."""

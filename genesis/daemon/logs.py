@@ -14,10 +14,11 @@ from typing import Any
 import structlog
 
 from genesis.core.commands import Command, SubmitOrder
-from genesis.core.events import OrderEvent, OrderFilled
+from genesis.core.events import OrderEvent, OrderFilled, TradeCompleted
+from genesis.core.orders import Order
 from genesis.kernel.kernel import Kernel
 
-__all__ = ["log_command", "log_order_event", "plain", "status_fields"]
+__all__ = ["log_command", "log_order_event", "log_trade", "plain", "status_fields"]
 
 
 def plain(value: Decimal | None) -> str | None:
@@ -51,6 +52,9 @@ def log_command(log: Any, command: Command, venue: str) -> None:
             quantity=plain(command.quantity),
             price=plain(command.price),
             trigger_price=plain(command.trigger_price),
+            confidence=command.confidence,
+            decision_price=plain(command.decision_price),
+            reduce_only=command.reduce_only,
         )
 
 
@@ -61,6 +65,7 @@ def log_order_event(log: Any, kernel: Kernel, event: OrderEvent, venue: str) -> 
     ):
         if isinstance(event, OrderFilled):
             position = kernel.portfolio.position(event.instrument_id, event.strategy_id)
+            order = kernel.oms.get(event.client_order_id)
             log.info(
                 "order_filled",
                 client_order_id=event.client_order_id,
@@ -75,6 +80,7 @@ def log_order_event(log: Any, kernel: Kernel, event: OrderEvent, venue: str) -> 
                 fee_currency=event.fee_currency,
                 position=plain(position.qty),
                 realized_pnl=plain(position.realized_pnl),
+                slippage_bps=_slippage_bps(event, order),
             )
         else:
             log.info(
@@ -85,6 +91,27 @@ def log_order_event(log: Any, kernel: Kernel, event: OrderEvent, venue: str) -> 
                 client_order_id=event.client_order_id,
                 strategy_id=event.strategy_id,
             )
+
+
+def _slippage_bps(fill: OrderFilled, order: Order | None) -> float | None:
+    """How much worse than the decision price the fill was, in basis points (< 0: better)."""
+    decision = None if order is None else order.decision_price
+    if not decision:
+        return None
+    return round(float((fill.last_px - decision) * fill.side.sign / decision) * 10_000, 3)
+
+
+def log_trade(log: Any, kernel: Kernel, trade: TradeCompleted) -> None:
+    """``strategy_trade``: one round trip done, with the strategy's running figures."""
+    log.info(
+        "strategy_trade",
+        strategy_id=trade.strategy_id,
+        instrument=trade.instrument_id,
+        net_pnl=plain(trade.net_pnl),
+        fills=trade.fills,
+        held_s=round((trade.ts_event - trade.opened_ns) / 1e9, 3),
+        performance=kernel.performance.of(trade.strategy_id).as_fields(),
+    )
 
 
 def status_fields(kernel: Kernel) -> dict[str, Any]:
@@ -108,5 +135,13 @@ def status_fields(kernel: Kernel) -> dict[str, Any]:
         "open_positions": positions,
         "working_orders": len(kernel.oms.open_orders()),
         "strategy_pnl": pnl,
+        "strategy_performance": {
+            sid: _brief(kernel.performance.of(sid).as_fields()) for sid in sorted(kernel.strategies)
+        },
         "kill_switch": kernel.risk.kill_switch,
     }
+
+
+def _brief(fields: dict[str, Any]) -> dict[str, Any]:
+    keys = ("trades", "win_rate", "expectancy", "max_drawdown", "avg_slippage_bps")
+    return {k: fields[k] for k in keys}

@@ -381,7 +381,7 @@ class LiveRecovery:
             if order is None:
                 foreign.append(record.trade_id)
                 continue
-            d.kernel.portfolio.restore_fill(_filled(record, order.strategy_id))
+            d.kernel.restore_fill(_filled(record, order.strategy_id))
         if not foreign:
             return None
         return (

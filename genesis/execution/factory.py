@@ -27,8 +27,13 @@ class OrderFactory:
     order's side; trigger prices (stops, attached stop losses) round to the
     nearest tick, half to even, since neither direction is safe for every use.
 
+    Every method also takes ``confidence``: the strategy's confidence in the
+    signal, in [0, 1], carried on the order and its command, checked by risk
+    against the tier's minimum for entries, and logged.
+
     Raises (from every method):
-        InvalidOrder: a value is not a positive finite number or rounds to zero.
+        InvalidOrder: a value is not a positive finite number or rounds to zero, or
+            the confidence is outside [0, 1].
     """
 
     def __init__(
@@ -95,8 +100,10 @@ class OrderFactory:
         stop_loss: object = None,
         take_profit: object = None,
         correlation_id: str = "",
+        confidence: float | None = None,
     ) -> Order:
         inst = self._instruments(instrument_id)
+        _check_confidence(inst, confidence)
         qty = inst.quantity(quantity)
         limit = None if price is None else inst.price_for(side, price)
         _positive(inst, "quantity", qty, inst.step_size)
@@ -118,6 +125,7 @@ class OrderFactory:
             correlation_id=correlation_id or order_id,
             stop_loss=_trigger(inst, stop_loss),
             take_profit=None if take_profit is None else inst.price_for(side.opposite, take_profit),
+            confidence=None if confidence is None else float(confidence),
         )
 
 
@@ -125,6 +133,15 @@ def _positive(inst: Instrument, name: str, value: Decimal | None, increment: Dec
     if value is not None and value <= 0:
         raise InvalidOrder(
             f"{inst.symbol}: {name} must be > 0 after rounding to {increment}, was {value}"
+        )
+
+
+def _check_confidence(inst: Instrument, confidence: float | None) -> None:
+    if confidence is None:
+        return
+    if isinstance(confidence, bool) or not 0 <= float(confidence) <= 1:
+        raise InvalidOrder(
+            f"{inst.symbol}: confidence must be a number in [0, 1], was {confidence!r}"
         )
 
 

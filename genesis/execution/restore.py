@@ -32,6 +32,7 @@ def order_from_intent(intent: SubmitOrder, fills: Iterable[OrderFilled] = ()) ->
         trigger_price=intent.trigger_price, time_in_force=intent.time_in_force,
         post_only=intent.post_only, correlation_id=intent.correlation_id,
         stop_loss=intent.stop_loss, take_profit=intent.take_profit,
+        confidence=intent.confidence, decision_price=intent.decision_price,
     )  # fmt: skip
     submitted = OrderSubmitted(
         ts_event=intent.ts_init, ts_init=intent.ts_init, client_order_id=intent.client_order_id,

@@ -50,6 +50,7 @@ journal: ``take_notices()``.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -80,6 +81,7 @@ from genesis.core.events import (
     QuoteTick,
     StrategyErrored,
     TimerFired,
+    TradeCompleted,
     TradeTick,
 )
 from genesis.core.instruments import Instrument, split_instrument_id
@@ -95,6 +97,8 @@ from genesis.kernel.support import (
     order_event_types,
     submit_command,
 )
+from genesis.portfolio.accounting import ClosedLot
+from genesis.portfolio.performance import PerformanceBook
 from genesis.risk.checks import RiskInput
 from genesis.risk.engine import RiskEngine
 from genesis.strategies.base import Strategy
@@ -128,6 +132,7 @@ class Kernel:
         self.market = market or MarketView()
         self.oms = oms or OrderManager()
         self.guard = StrategyGuard(log)
+        self.performance = PerformanceBook()
         self.strategies: dict[str, Strategy[Any]] = {}
         self.errors: list[StrategyErrored] = []
         self.denied = 0
@@ -174,6 +179,7 @@ class Kernel:
             cancel=self._cancel,
             open_orders=self._open_orders,
             log=self.log,
+            performance=functools.partial(self.performance.of, strategy_id),
         )
         strategy = cls(strategy_id, params, ctx, instruments)
         self.strategies[strategy_id] = strategy
@@ -477,8 +483,8 @@ class Kernel:
             return
         strategy = self.strategies.get(order.strategy_id)
         filled = type(event) is OrderFilled
-        if filled:
-            self.portfolio.apply_fill(event)
+        if type(event) is OrderFilled:
+            self._book_performance(event, order, self.portfolio.apply_fill(event))
         if strategy is not None and strategy.id not in self.guard.disabled:
             hook: Callable[[Any], None] = strategy.on_fill if filled else strategy.on_order
             try:  # the strategy fence, inlined as in _on_bar
@@ -487,6 +493,42 @@ class Kernel:
                 self.errors.append(self.guard.fault(strategy, hook.__name__, exc))
         if order.status.is_terminal:
             self._on_order_done(order, strategy)
+
+    def restore_fill(self, fill: OrderFilled, order: Order | None = None) -> bool:
+        """A fill from before a restart (live): booked as the portfolio's ``restore_fill``
+        (position and P&L, not cash) and counted in the strategy's performance.
+
+        Returns:
+            False when the fill was already known (nothing changes).
+        """
+        closed = self.portfolio.restore_fill(fill)
+        self._book_performance(fill, order, closed)
+        return closed is not None
+
+    def _book_performance(
+        self, fill: OrderFilled, order: Order | None, closed: list[ClosedLot] | None
+    ) -> None:
+        if closed is None:
+            return  # a duplicate fill: the portfolio ignored it
+        trade = self.performance.on_fill(
+            fill,
+            closed,
+            self.portfolio.position_qty(fill.instrument_id, fill.strategy_id),
+            quote=self.instruments(fill.instrument_id).quote,
+            decision_price=None if order is None else order.decision_price,
+        )
+        if trade is not None:
+            self._notices.append(
+                TradeCompleted(
+                    ts_event=fill.ts_event,
+                    ts_init=fill.ts_event,
+                    strategy_id=trade.strategy_id,
+                    instrument_id=trade.instrument_id,
+                    opened_ns=trade.opened_ns,
+                    net_pnl=trade.net_pnl,
+                    fills=trade.fills,
+                )
+            )
 
     def _on_order_done(self, order: Order, strategy: Strategy[Any] | None) -> None:
         self._reduce_only.discard(order.client_order_id)
@@ -555,7 +597,10 @@ class Kernel:
         )
 
     def _risk_refusal(self, order: Order) -> tuple[str, str] | None:
-        reference = order.price or order.trigger_price or self.market.price(order.instrument_id)
+        market = self.market.price(order.instrument_id)
+        if order.decision_price is None:
+            order.decision_price = self._decision_price(order, market)
+        reference = order.price or order.trigger_price or market
         if reference is None:
             return ("NO_MARKET_PRICE", f"no price seen yet for {order.instrument_id}")
         refusal = self.risk.check(order, lambda: self._risk_input(order, reference))
@@ -584,7 +629,29 @@ class Kernel:
             limits=self.risk.limits,
             requires_stop_loss=order.strategy_id in self._requires_stop_loss,
             reduce_only=order.client_order_id in self._reduce_only,
+            open_positions=self._open_positions(order) if self.risk.limits is not None else 0,
         )
+
+    def _decision_price(self, order: Order, market: Decimal | None) -> Decimal | None:
+        """What a fill's slippage is measured from: the market price when the strategy
+        decided; for a stop its trigger, for an attached exit its own price."""
+        if order.trigger_price is not None:
+            return order.trigger_price
+        if order.price is not None and order.client_order_id in self._reduce_only:
+            return order.price
+        return market or order.price
+
+    def _open_positions(self, order: Order) -> int:
+        """Positions held or being opened by working entries, across every strategy,
+        other than the one ``order`` is on."""
+        keys = self.portfolio.open_position_keys()
+        keys.update(
+            (o.strategy_id, o.instrument_id)
+            for o in self.oms.open_orders()
+            if o.client_order_id not in self._reduce_only
+        )
+        keys.discard((order.strategy_id, order.instrument_id))
+        return len(keys)
 
     def _reserved(
         self, inst: Instrument, exclude: str, venue: str | None = None

@@ -65,6 +65,8 @@ def submit_command(order: Order, now: int, oco_group: str, reduce_only: bool) ->
         reduce_only=reduce_only,
         stop_loss=order.stop_loss,
         take_profit=order.take_profit,
+        confidence=order.confidence,
+        decision_price=order.decision_price,
     )
 
 

@@ -186,22 +186,24 @@ class Portfolio:
                 self._sink(lot)
         return closed
 
-    def restore_fill(self, fill: OrderFilled) -> bool:
+    def restore_fill(self, fill: OrderFilled) -> list[ClosedLot] | None:
         """A fill from before a restart (live): its lot, position and P&L, but not its cash
         and asset movements, which the account's balances (read from the venue) already hold.
 
         Returns:
-            False when a fill with the same ``(venue, instrument_id, trade_id)`` is known.
+            The lots the fill closed, or None when a fill with the same
+            ``(venue, instrument_id, trade_id)`` is known (nothing changes).
 
         Raises:
             ConfigError / DataError: as ``apply_fill``; nothing changes.
         """
         key = (fill.venue, fill.instrument_id, fill.trade_id)
         if key in self._applied:
-            return False
-        self._closed.extend(self._book_fill(fill)[2])
+            return None
+        closed = self._book_fill(fill)[2]
+        self._closed.extend(closed)
         self._remember(key)
-        return True
+        return closed
 
     def _book_fill(
         self, fill: OrderFilled
@@ -279,6 +281,10 @@ class Portfolio:
             return [self.position(iid) for iid in sorted(self._keys_by_instrument)]
         iids = sorted(iid for sid, iid in self._books if sid == strategy_id)
         return [self.position(iid, strategy_id) for iid in iids]
+
+    def open_position_keys(self) -> set[tuple[str, str]]:
+        """``(strategy, instrument)`` of every non-flat position."""
+        return {key for key, book in self._books.items() if book.qty != 0}
 
     def closed_lots(
         self, *, strategy_id: str | None = None, instrument_id: str | None = None

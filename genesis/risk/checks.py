@@ -21,7 +21,9 @@ __all__ = [
     "Check",
     "RiskInput",
     "check_cash",
+    "check_confidence",
     "check_instrument_filters",
+    "check_open_positions",
     "check_position_size",
     "check_reduces",
     "check_stop_loss",
@@ -41,6 +43,9 @@ class RiskInput:
     limits: TierLimits | None
     requires_stop_loss: bool
     reduce_only: bool  # an exit (stop loss, take profit, close): never blocked by sizing
+    # positions held or being opened (by working entries) across every strategy, other
+    # than the one this order is on (tier checks only; 0 without a tier)
+    open_positions: int = 0
 
 
 Check = Callable[[Order, RiskInput], RiskRejected | None]
@@ -111,6 +116,45 @@ def check_stop_loss(order: Order, risk: RiskInput) -> RiskRejected | None:
         "STOP_LOSS_REQUIRED",
         f"entry {order.client_order_id} has no stop loss and its strategy requires one",
     )
+
+
+def check_confidence(order: Order, risk: RiskInput) -> RiskRejected | None:
+    """An entry's signal confidence must reach the tier's minimum; exits need none."""
+    if risk.limits is None or risk.reduce_only or not _increases_exposure(order, risk):
+        return None
+    floor = risk.limits.min_confidence
+    if order.confidence is None:
+        return RiskRejected(
+            "CONFIDENCE_MISSING",
+            f"entry {order.client_order_id} carries no signal confidence; the"
+            f" {_tier_name(risk)} tier needs at least {floor}",
+        )
+    if order.confidence < floor:
+        return RiskRejected(
+            "LOW_CONFIDENCE",
+            f"entry {order.client_order_id} has confidence {order.confidence:.3f}, below the"
+            f" {_tier_name(risk)} tier's minimum {floor}",
+        )
+    return None
+
+
+def check_open_positions(order: Order, risk: RiskInput) -> RiskRejected | None:
+    """A new position (from flat) must fit under the tier's number of open positions."""
+    if risk.limits is None or risk.reduce_only or risk.position_qty != 0:
+        return None
+    limit = risk.limits.max_open_positions
+    if risk.open_positions >= limit:
+        return RiskRejected(
+            "MAX_OPEN_POSITIONS",
+            f"entry {order.client_order_id} would open a position on"
+            f" {order.instrument_id} while {risk.open_positions} are open or opening;"
+            f" the {_tier_name(risk)} tier allows {limit}",
+        )
+    return None
+
+
+def _tier_name(risk: RiskInput) -> str:
+    return risk.tier.value if risk.tier is not None else "active"
 
 
 def check_reduces(order: Order, risk: RiskInput) -> bool:

@@ -2,7 +2,9 @@
 
 Without a tier only the instrument filters and the cash check run (a research
 backtest is unconstrained); with a tier the tier's size limit and the
-mandatory-stop-loss rule are added. What happens when cash is short: a buy
+mandatory-stop-loss rule are added, with the signal-confidence floor and the
+number of open positions (an entry without a confidence is refused: a tier
+trades signals it can weigh). What happens when cash is short: a buy
 whose cost at the reference price plus the worst-case fee exceeds the free
 quote balance is refused with ``INSUFFICIENT_CASH`` before it is sent; it is
 never resized. The simulated venue checks again at the actual fill price and
@@ -23,7 +25,9 @@ from genesis.risk.checks import (
     Check,
     RiskInput,
     check_cash,
+    check_confidence,
     check_instrument_filters,
+    check_open_positions,
     check_position_size,
     check_reduces,
     check_stop_loss,
@@ -46,7 +50,12 @@ class RiskEngine:
         self.limits = TIER_LIMITS[tier] if tier is not None else None
         checks: list[Check] = [check_instrument_filters, check_cash]
         if tier is not None:
-            checks += [check_stop_loss, check_position_size]
+            checks += [
+                check_confidence,
+                check_stop_loss,
+                check_position_size,
+                check_open_positions,
+            ]
         self._checks = tuple(checks)
         self.rejections: Counter[str] = Counter()
         if daily_loss_limit is None and self.limits is not None:

@@ -24,7 +24,8 @@ class TierLimits:
 
 
 TIER_LIMITS: dict[Tier, TierLimits] = {
-    Tier.SNIPER: TierLimits(Decimal("0.02"), Decimal("0.05"), 0.6, 1),
+    # two at Sniper: an arbitrage holds one leg on each venue
+    Tier.SNIPER: TierLimits(Decimal("0.02"), Decimal("0.05"), 0.6, 2),
     Tier.HUNTER: TierLimits(Decimal("0.05"), Decimal("0.05"), 0.6, 5),
     Tier.STRATEGIST: TierLimits(Decimal("0.10"), Decimal("0.05"), 0.6, 20),
 }

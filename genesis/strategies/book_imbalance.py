@@ -83,7 +83,7 @@ class BookImbalance(Strategy[BookImbalanceParams]):
         working = self.ctx.open_orders(instrument_id)
         if position == 0:
             if not working and imbalance >= p.entry_threshold:
-                self._enter(instrument_id, ask, now_ns)
+                self._enter(instrument_id, ask, now_ns, imbalance)
             return
         if position < 0 or any(o.order_type is OrderType.MARKET for o in working):
             return  # not ours to manage, or the entry / the exit is still on its way
@@ -91,7 +91,7 @@ class BookImbalance(Strategy[BookImbalanceParams]):
         if imbalance <= -p.exit_threshold or held_ns >= p.max_hold_ms * _NS_PER_MS:
             self._exit(instrument_id, position)
 
-    def _enter(self, instrument_id: str, ask: Decimal, now_ns: int) -> None:
+    def _enter(self, instrument_id: str, ask: Decimal, now_ns: int, imbalance: float) -> None:
         p = self.params
         qty = self.ctx.portfolio.equity() * p.position_pct / ask
         try:
@@ -101,6 +101,7 @@ class BookImbalance(Strategy[BookImbalanceParams]):
                 qty,
                 stop_loss=ask * (1 - p.stop_loss_pct),
                 take_profit=ask * (1 + p.take_profit_pct),
+                confidence=min(1.0, imbalance),  # the pressure itself: in [threshold, 1]
             )
         except InvalidOrder:
             return  # too small for the instrument's step size at this equity

@@ -7,12 +7,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from genesis.core.clock import Clock
+from genesis.core.enums import Side
 from genesis.core.instruments import Instrument
 from genesis.core.orders import Order
+from genesis.errors import InvalidOrder
 from genesis.execution.factory import OrderFactory
 
 if TYPE_CHECKING:
     from genesis.kernel.market import MarketView
+    from genesis.portfolio.performance import StrategyPerformance
 
 __all__ = ["PortfolioView", "StrategyContext"]
 
@@ -28,17 +31,21 @@ class PortfolioView(Protocol):
 
 
 class StrategyContext:
-    """Clock, read-only views, order factory and the two verbs: submit and cancel.
+    """Clock, read-only views, order factory and the verbs a strategy acts with.
 
-    ``submit`` hands the order to the kernel, which runs risk checks and either
+    ``submit`` hands an order to the kernel, which runs risk checks and either
     queues a ``SubmitOrder`` command or marks the order DENIED (the strategy
-    then sees the ``OrderDenied`` event in ``on_order``).
+    then sees the ``OrderDenied`` event in ``on_order``). ``buy``, ``sell`` and
+    ``close`` are the short forms most strategies need: they build the order
+    (market, or limit with ``price``), carry the signal's confidence and reason,
+    and submit it.
     """
 
     __slots__ = (
         "_cancel",
         "_instruments",
         "_open_orders",
+        "_performance",
         "_submit",
         "clock",
         "log",
@@ -60,6 +67,7 @@ class StrategyContext:
         cancel: Callable[[Order], None],
         open_orders: Callable[[str, str], list[Order]],
         log: Any,
+        performance: Callable[[], StrategyPerformance] | None = None,
     ) -> None:
         self.strategy_id = strategy_id
         self.clock = clock
@@ -71,6 +79,7 @@ class StrategyContext:
         self._submit = submit
         self._cancel = cancel
         self._open_orders = open_orders
+        self._performance = performance
 
     def instrument(self, instrument_id: str) -> Instrument:
         return self._instruments(instrument_id)
@@ -90,3 +99,95 @@ class StrategyContext:
     def set_timer(self, name: str, at_ns: int, interval_ns: int = 0) -> None:
         """Call ``on_timer`` at ``at_ns`` (then every ``interval_ns`` if > 0)."""
         self.clock.set_timer(f"{self.strategy_id}:{name}", at_ns, interval_ns)
+
+    @property
+    def performance(self) -> StrategyPerformance:
+        """This strategy's own running figures: trades, win rate, payoff, P&L, drawdown.
+
+        Raises:
+            RuntimeError: the context was built without a performance book.
+        """
+        if self._performance is None:
+            raise RuntimeError(f"{self.strategy_id}: no performance book in this context")
+        return self._performance()
+
+    def position(self, instrument_id: str) -> Decimal:
+        """This strategy's signed position on ``instrument_id`` (0 when flat)."""
+        return self.portfolio.position_qty(instrument_id)
+
+    def buy(self, instrument_id: str, quantity: object, **kw: Any) -> Order | None:
+        """Buy ``quantity`` at market, or at ``price=`` as a limit; see ``trade``."""
+        return self.trade(instrument_id, Side.BUY, quantity, **kw)
+
+    def sell(self, instrument_id: str, quantity: object, **kw: Any) -> Order | None:
+        """Sell ``quantity`` at market, or at ``price=`` as a limit; see ``trade``."""
+        return self.trade(instrument_id, Side.SELL, quantity, **kw)
+
+    def trade(
+        self,
+        instrument_id: str,
+        side: Side,
+        quantity: object,
+        *,
+        price: object = None,
+        stop_loss: object = None,
+        take_profit: object = None,
+        confidence: float | None = None,
+        reason: str = "",
+        **kw: Any,
+    ) -> Order | None:
+        """Build and submit one order; the order, or None when it could not be built.
+
+        An order the instrument cannot carry (the quantity rounds to zero at its
+        step size, a price off the book) is not an error in a strategy: it is
+        logged as ``order_not_built`` with the reason and None is returned.
+        ``reason`` names the signal in the logs (``signal`` line).
+        """
+        try:
+            if price is None:
+                order = self.orders.market(
+                    instrument_id, side, quantity,
+                    stop_loss=stop_loss, take_profit=take_profit, confidence=confidence, **kw,
+                )  # fmt: skip
+            else:
+                order = self.orders.limit(
+                    instrument_id, side, quantity, price,
+                    stop_loss=stop_loss, take_profit=take_profit, confidence=confidence, **kw,
+                )  # fmt: skip
+        except InvalidOrder as exc:
+            self.log.info(
+                "order_not_built",
+                strategy_id=self.strategy_id,
+                instrument=instrument_id,
+                side=side.value,
+                reason=reason or None,
+                error=str(exc),
+            )
+            return None
+        self.log.info(
+            "signal",
+            strategy_id=self.strategy_id,
+            correlation_id=order.correlation_id,
+            instrument=instrument_id,
+            side=side.value,
+            quantity=str(order.quantity),
+            confidence=confidence,
+            reason=reason or None,
+        )
+        self.submit(order)
+        return order
+
+    def close(
+        self, instrument_id: str, *, confidence: float | None = None, reason: str = ""
+    ) -> Order | None:
+        """Cancel this strategy's working orders on ``instrument_id`` and close its position
+        at market; None when already flat (the cancels still go)."""
+        for order in self.open_orders(instrument_id):
+            self.cancel(order)
+        position = self.position(instrument_id)
+        if position == 0:
+            return None
+        side = Side.SELL if position > 0 else Side.BUY
+        return self.trade(
+            instrument_id, side, abs(position), confidence=confidence, reason=reason or "close"
+        )

@@ -106,7 +106,8 @@ class SmaCross(Strategy[SmaCrossParams]):
     def _trade(self, instrument_id: str, side: Side, quantity: Decimal) -> None:
         if self.ctx.open_orders(instrument_id):
             return  # the previous signal's order is still working
-        self.ctx.submit(self.ctx.orders.market(instrument_id, side, quantity))
+        # an exact rule with nothing to weigh: every cross is a full-confidence signal
+        self.ctx.submit(self.ctx.orders.market(instrument_id, side, quantity, confidence=1.0))
 
     def _state(self) -> dict[str, Any]:
         # the slow window holds every close both sums still need

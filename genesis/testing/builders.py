@@ -146,8 +146,12 @@ def order(
     strategy_id: str = "s1",
     instrument_id: str = BTCUSDT,
     ts_init: int = T0,
+    confidence: float | None = 0.8,
 ) -> Order:
-    """An Order in state NEW (tests only: production orders come from the OrderFactory)."""
+    """An Order in state NEW (tests only: production orders come from the OrderFactory).
+
+    Its signal confidence defaults to 0.8, above every tier's floor: pass None or a
+    low value to test the confidence check."""
     return Order(
         client_order_id=client_order_id,
         strategy_id=strategy_id,
@@ -159,6 +163,7 @@ def order(
         price=None if price is None else Decimal(price),
         trigger_price=None if trigger_price is None else Decimal(trigger_price),
         stop_loss=None if stop_loss is None else Decimal(stop_loss),
+        confidence=confidence,
     )
 
 

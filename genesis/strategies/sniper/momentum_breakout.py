@@ -98,7 +98,8 @@ class MomentumBreakout(Strategy[MomentumBreakoutParams]):
         p = self.params
         if bar.volume < p.volume_factor * avg_volume:
             return
-        if self.confidence(bar.volume, avg_volume) < p.min_confidence:
+        confidence = self.confidence(bar.volume, avg_volume)
+        if confidence < p.min_confidence:
             return
         stop = bar.close * (1 - p.stop_loss_pct)
         equity = self.ctx.portfolio.equity()
@@ -112,6 +113,7 @@ class MomentumBreakout(Strategy[MomentumBreakoutParams]):
                 qty,
                 stop_loss=stop,
                 take_profit=bar.close * (1 + p.take_profit_pct),
+                confidence=confidence,
             )
         except InvalidOrder:
             return  # too small for the instrument's step size at this equity

@@ -25,7 +25,12 @@ CLOSE = D("46377.0")
 
 
 def _input(
-    engine: RiskEngine, *, free_quote: str = "10000", stop_required: bool = False
+    engine: RiskEngine,
+    *,
+    free_quote: str = "10000",
+    stop_required: bool = False,
+    open_positions: int = 0,
+    position: str = "0",
 ) -> Callable[[], RiskInput]:
     def build() -> RiskInput:
         return RiskInput(
@@ -33,13 +38,14 @@ def _input(
             reference_price=CLOSE,
             equity=D(10_000),
             free_quote=D(free_quote),
-            free_base=D(0),
-            position_qty=D(0),
+            free_base=D(position).max(D(0)),
+            position_qty=D(position),
             fee_rate=D(0),
             tier=engine.tier,
             limits=engine.limits,
             requires_stop_loss=stop_required,
             reduce_only=False,
+            open_positions=open_positions,
         )
 
     return build
@@ -75,6 +81,50 @@ def test_with_tier_stop_loss_rule_runs() -> None:
     engine = RiskEngine(Tier.SNIPER)
 
     assert _code(engine, order(Side.BUY, "0.001"), stop_required=True) == "STOP_LOSS_REQUIRED"
+
+
+def test_with_tier_an_entry_without_confidence_is_refused() -> None:
+    """Hunter: an entry that carries no signal confidence cannot be weighed: refused."""
+    assert _code(RiskEngine(Tier.HUNTER), order(Side.BUY, "0.001", confidence=None)) == (
+        "CONFIDENCE_MISSING"
+    )
+
+
+@pytest.mark.parametrize(("confidence", "code"), [(0.59, "LOW_CONFIDENCE"), (0.6, None)])
+def test_with_tier_confidence_floor_is_0_6(confidence: float, code: str | None) -> None:
+    """Hunter: 0.59 is below the 0.6 floor; 0.6 passes."""
+    assert _code(RiskEngine(Tier.HUNTER), order(Side.BUY, "0.001", confidence=confidence)) == code
+
+
+def test_without_tier_confidence_is_not_checked() -> None:
+    """No tier: a research backtest trades whatever the strategy sends."""
+    assert _code(RiskEngine(), order(Side.BUY, "0.001", confidence=0.1)) is None
+
+
+def test_exit_needs_no_confidence() -> None:
+    """Hunter: a sell that shrinks a long position passes without a confidence."""
+    o = order(Side.SELL, "0.001", confidence=None)
+    assert _code(RiskEngine(Tier.HUNTER), o, position="0.002") is None
+
+
+@pytest.mark.parametrize(
+    ("tier", "open_now", "code"),
+    [
+        (Tier.SNIPER, 1, None),
+        (Tier.SNIPER, 2, "MAX_OPEN_POSITIONS"),
+        (Tier.HUNTER, 4, None),
+        (Tier.HUNTER, 5, "MAX_OPEN_POSITIONS"),
+    ],
+)
+def test_max_open_positions_per_tier(tier: Tier, open_now: int, code: str | None) -> None:
+    """Sniper allows 2 open positions (an arbitrage's two legs), Hunter 5."""
+    assert _code(RiskEngine(tier), order(Side.BUY, "0.001"), open_positions=open_now) == code
+
+
+def test_adding_to_an_open_position_is_not_a_new_position() -> None:
+    """Hunter at its 5-position limit may still add to a position it holds."""
+    engine = RiskEngine(Tier.HUNTER)
+    assert _code(engine, order(Side.BUY, "0.001"), open_positions=5, position="0.001") is None
 
 
 def test_first_refusal_wins() -> None:
