@@ -350,6 +350,16 @@ class _RollingMoments:
         self.m2 = max(0.0, self.m2 + (x - old) * (x - self.mean + old - mean))
         return True
 
+    @classmethod
+    def of(cls, period: int, values: list[float]) -> _RollingMoments:
+        """Moments of ``values`` (at most ``period`` of them), computed exactly."""
+        assert len(values) <= period
+        moments = cls(period)
+        moments.window.extend(values)
+        if values:
+            moments._recompute()
+        return moments
+
     def variance(self, ddof: int) -> float:
         return self.m2 / (len(self.window) - ddof)
 
