@@ -25,7 +25,10 @@ The maths. With ``y = log a`` and ``x = log b``:
 * Johansen (``coint_johansen``, a constant, one lagged difference): the trace
   statistics for ``rank ≤ 0`` and ``rank ≤ 1`` against their 90/95/99 %
   critical values; the rank is the first ``r`` whose statistic is below its
-  95 % value.
+  95 % value. It is reported, not acted on: statsmodels demeans the levels
+  first and reads Osterwald-Lenum tables (statsmodels issue #6168), and on
+  200 pairs of independent random walks it finds a rank 11 % of the time at
+  95 % where Engle-Granger's p < 0.05 does 6 % (the tests pin this).
 * rolling OLS over the last ``W`` points, from sums of centred values
   ``u = x - c_x``, ``v = y - c_y``: ``S_uu = Σu² - (Σu)²/n``,
   ``S_uv = Σuv - ΣuΣv/n``, ``beta = S_uv / S_uu``, ``alpha = c_y + v̄ - beta (c_x + ū)``
