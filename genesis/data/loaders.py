@@ -23,7 +23,7 @@ Ordering rules:
   apart (equal is a "duplicate timestamp", lower is "unsorted", closer than
   the interval is an overlap);
 * trades and quotes must be non-decreasing: several ticks in the same
-  millisecond are normal in real recordings.
+  millisecond are normal in real recordings (quote bars follow the bar rule).
 
 Blank lines are skipped. A file without a header is "empty"; a header without
 data rows is an error too, since a replay of nothing is always a mistake.
@@ -47,7 +47,14 @@ from genesis.core.events import Bar, QuoteTick, TradeTick
 from genesis.data.timeparse import TimestampParser, format_ns, make_timestamp_parser
 from genesis.errors import ConfigError, DataError
 
-__all__ = ["infer_interval_ns", "infer_tick_size", "read_bars", "read_quotes", "read_trades"]
+__all__ = [
+    "infer_interval_ns",
+    "infer_tick_size",
+    "read_bars",
+    "read_quote_bars",
+    "read_quotes",
+    "read_trades",
+]
 
 PathLike = str | os.PathLike[str]
 
@@ -90,9 +97,14 @@ _TICK_PRICE_FIELDS: Final[_Fields] = (
     ("timestamp", "timestamp"), ("open", "price"), ("high", "price"), ("low", "price"),
     ("close", "price"), ("price", "price"), ("bid", "price"), ("ask", "price"),
 )  # fmt: skip
+_QUOTE_BAR_FIELDS: Final[_Fields] = (
+    ("timestamp", "timestamp"), ("bid_close", "price"), ("ask_close", "price"),
+    ("bid_size", "non-negative"), ("ask_size", "non-negative"),
+)  # fmt: skip
 _BAR_REQUIRED: Final = ("timestamp", "open", "high", "low", "close")
 _TRADE_REQUIRED: Final = ("timestamp", "price", "quantity")
 _QUOTE_REQUIRED: Final = ("timestamp", "bid", "ask")
+_QUOTE_BAR_REQUIRED: Final = ("timestamp", "bid_close", "ask_close")
 
 
 # --- public API ----------------------------------------------------------------
@@ -124,11 +136,7 @@ def read_bars(
             the message is ``<file>:<line>: <reason>``.
     """
     source = Path(path)
-    if interval_ns is None:
-        interval_ns = infer_interval_ns(source)
-    elif interval_ns <= 0:
-        raise ConfigError(f"invalid `interval_ns` {interval_ns}, expected a positive ns count")
-    return _iter_bars(source, instrument_id, interval_ns)
+    return _iter_bars(source, instrument_id, _interval(source, interval_ns))
 
 
 def read_trades(path: PathLike, instrument_id: str) -> Iterator[TradeTick]:
@@ -165,6 +173,23 @@ def read_quotes(path: PathLike, instrument_id: str) -> Iterator[QuoteTick]:
             decreasing timestamps.
     """
     return _iter_quotes(Path(path), instrument_id)
+
+
+def read_quote_bars(
+    path: PathLike, instrument_id: str, *, interval_ns: int | None = None
+) -> Iterator[QuoteTick]:
+    """Stream one :class:`QuoteTick` per quote bar (``-quote.csv``): its closing bid and ask.
+
+    Reads ``timestamp`` (the bar's open), ``bid_close``, ``ask_close`` and the last
+    ``bid_size``/``ask_size`` (0 when missing). Each quote is stamped at the bar's
+    close, ``ts_event == ts_init == timestamp + interval_ns`` (known only then, as
+    bars are); ``interval_ns=None`` infers it now. Lazy, in file order.
+
+    Raises:
+        ConfigError / DataError: as :func:`read_bars`.
+    """
+    source = Path(path)
+    return _iter_quotes(source, instrument_id, _interval(source, interval_ns), bars=True)
 
 
 def infer_interval_ns(path: PathLike, sample: int = 1000) -> int:
@@ -293,13 +318,19 @@ def _iter_trades(path: Path, instrument_id: str) -> Iterator[TradeTick]:
             )  # fmt: skip
 
 
-def _iter_quotes(path: Path, instrument_id: str) -> Iterator[QuoteTick]:
-    with _open_table(path, _QUOTE_FIELDS, _QUOTE_REQUIRED) as table:
-        i_ts, i_bid, i_ask = (table.columns[n] for n in _QUOTE_REQUIRED)
+def _iter_quotes(
+    path: Path, instrument_id: str, interval_ns: int = 0, bars: bool = False
+) -> Iterator[QuoteTick]:
+    # Quotes (interval 0: non-decreasing times) and quote bars (each quote at its bar's
+    # close, times at least an interval apart) share this loop; only the columns differ.
+    fields = _QUOTE_BAR_FIELDS if bars else _QUOTE_FIELDS
+    required = _QUOTE_BAR_REQUIRED if bars else _QUOTE_REQUIRED
+    with _open_table(path, fields, required) as table:
+        i_ts, i_bid, i_ask = (table.columns[n] for n in required)
         i_bsz, i_asz = table.columns.get("bid_size", -1), table.columns.get("ask_size", -1)
         parse, prices, decimal = table.parse, _PriceCache(), Decimal
         bid_size = ask_size = _ZERO
-        prev = _NO_TS
+        prev_end = _NO_TS
         for row in table.rows:
             try:
                 ts = parse(row[i_ts])
@@ -308,16 +339,16 @@ def _iter_quotes(path: Path, instrument_id: str) -> Iterator[QuoteTick]:
                     bid_size = decimal(row[i_bsz])
                 if i_asz >= 0:
                     ask_size = decimal(row[i_asz])
-                ok = ts >= prev and _ZERO <= bid_size < _INF and _ZERO <= ask_size < _INF
+                ok = ts >= prev_end and _ZERO <= bid_size < _INF and _ZERO <= ask_size < _INF
             except _ROW_ERRORS:
                 ok = False
             if not ok:
                 if _is_blank(row):
                     continue
-                raise _row_error(table, row, _previous(prev, 0), 0)
-            prev = ts
+                raise _row_error(table, row, _previous(prev_end, interval_ns), interval_ns)
+            prev_end = end = ts + interval_ns
             yield QuoteTick(
-                ts_event=ts, ts_init=ts, instrument_id=instrument_id, bid=bid, ask=ask,
+                ts_event=end, ts_init=end, instrument_id=instrument_id, bid=bid, ask=ask,
                 bid_size=bid_size, ask_size=ask_size,
             )  # fmt: skip
 
@@ -333,6 +364,14 @@ class _PriceCache(dict[str, Decimal]):
             self.clear()
         self[text] = value
         return value
+
+
+def _interval(path: Path, interval_ns: int | None) -> int:
+    if interval_ns is None:
+        return infer_interval_ns(path)
+    if interval_ns <= 0:
+        raise ConfigError(f"invalid `interval_ns` {interval_ns}, expected a positive ns count")
+    return interval_ns
 
 
 def _previous(prev_end: int, interval_ns: int) -> int | None:

@@ -8,7 +8,10 @@ gives a :class:`DataSpec`. Each recording brings its venue and its symbols:
 * raw combined streams ``*.txt[.gz]`` are Binance, the symbols named by the
   messages inside (a file may mix several);
 * bars ``*.csv[.gz]`` are one symbol, written as ``SYMBOL=`` or told by the
-  file name (the rule is in :func:`parse_data_arg`).
+  file name (the rule is in :func:`parse_data_arg`): trade bars (OHLCV) replay
+  as :class:`Bar` events, quote bars (``bid_close``, ``ask_close``, ... as in
+  the bundled ``-quote.csv`` files, told by their header) as one
+  :class:`QuoteTick` per bar at its close (:func:`genesis.data.loaders.read_quote_bars`).
 
 ``SYMBOL=`` on a capture or streams file keeps only that symbol's events. A
 venue other than ``binance`` qualifies every event's ``instrument_id`` as
@@ -39,7 +42,7 @@ from genesis.core.events import MarketEvent
 from genesis.core.instruments import DEFAULT_VENUE, Instrument, InstrumentTable, instrument_id
 from genesis.data.capture import read_binance_streams, read_spot_capture
 from genesis.data.inference import QUOTE_ASSETS, infer_instrument
-from genesis.data.loaders import read_bars
+from genesis.data.loaders import read_bars, read_quote_bars
 from genesis.data.timeparse import format_ns
 from genesis.errors import ConfigError, DataError
 
@@ -146,8 +149,8 @@ def parse_data_arg(text: str) -> DataSpec:
     whose name holds ``=`` is taken whole.
 
     Raises:
-        ConfigError: an empty part, a missing file, an unknown file type, a bar
-            file whose symbol its name does not tell, or quote bars (no reader).
+        ConfigError: an empty part, a missing file, an unknown file type, or a
+            bar file whose symbol its name does not tell.
         DataError: a bar file whose header cannot be read.
     """
     where = f"--data {text!r}"
@@ -164,7 +167,7 @@ def parse_data_arg(text: str) -> DataSpec:
         raise ConfigError(f"{where}: {why} {file!r}, expected a recording")
     kind = _kind(path, where)
     if kind == "bars":
-        _check_bar_header(path, where)
+        _is_quote_bars(path, where)  # reads the header: an unreadable file fails here
         venue = venue or _name_venue(path)
         symbol = symbol or _name_symbol(path, where)
     return DataSpec(path=path, venue=venue or DEFAULT_VENUE, symbol=symbol)
@@ -226,17 +229,14 @@ def _name_symbol(path: Path, where: str) -> str:
     )
 
 
-def _check_bar_header(path: Path, where: str) -> None:
+def _is_quote_bars(path: Path, where: str) -> bool:
+    """True when the bar file's header is a quote bar one: bid/ask closes, no ``close``."""
     try:
         with _open_text(path) as handle:
             header = {column.strip().lower() for column in handle.readline().split(",")}
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise DataError(f"{where}: cannot read {path.name}: {exc}") from exc
-    if "open" not in header and "bid_open" in header:
-        raise ConfigError(
-            f"{where}: {path.name} holds quote bars (bid/ask OHLC), which have no reader; "
-            "expected trade bars (timestamp,open,high,low,close,volume), e.g. the -trade.csv file"
-        )
+    return {"bid_close", "ask_close"} <= header and "close" not in header
 
 
 def _open_text(path: Path) -> IO[str]:
@@ -342,11 +342,12 @@ def spec_events(spec: DataSpec) -> Iterator[MarketEvent]:
     kind = _kind(spec.path, where)
     if kind == "bars":
         symbol = spec.symbol or _name_symbol(spec.path, where)
-        return read_bars(spec.path, instrument_id(spec.venue, symbol))
+        reader = read_quote_bars if _is_quote_bars(spec.path, where) else read_bars
+        return reader(spec.path, instrument_id(spec.venue, symbol))
     # A bare snapshot takes the symbol of the file's messages, never spec.symbol:
     # in a file mixing symbols, the one asked for need not be the snapshot's.
-    reader = read_spot_capture if kind == "capture" else read_binance_streams
-    events: Iterator[MarketEvent] = reader(spec.path)
+    recording = read_spot_capture if kind == "capture" else read_binance_streams
+    events: Iterator[MarketEvent] = recording(spec.path)
     if spec.symbol is not None:
         events = _only(events, spec.symbol)
     return events if spec.venue == DEFAULT_VENUE else _qualified(events, spec.venue)
@@ -422,7 +423,8 @@ def instruments_for(specs: Sequence[DataSpec], table: InstrumentTable) -> Source
 def open_events(path: Path, symbol: str) -> Iterator[MarketEvent]:
     """Stream the market events of ``path`` in file order.
 
-    ``*.csv[.gz]`` are bars for ``symbol``; ``*.jsonl[.gz]`` is a Binance spot
+    ``*.csv[.gz]`` are bars for ``symbol`` (quote bars give quotes, as in
+    :func:`spec_events`); ``*.jsonl[.gz]`` is a Binance spot
     capture (REST snapshots and combined-stream messages, every symbol in it);
     ``*.txt[.gz]`` is raw combined-stream text (``<recv ns> <json>``) of ``symbol``.
 
@@ -434,4 +436,6 @@ def open_events(path: Path, symbol: str) -> Iterator[MarketEvent]:
         return read_spot_capture(path)
     if name.endswith(".txt"):
         return read_binance_streams(path, symbol)
+    if _is_quote_bars(path, f"data {path}"):
+        return read_quote_bars(path, symbol)
     return read_bars(path, symbol)

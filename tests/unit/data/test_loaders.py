@@ -18,12 +18,13 @@ from genesis.data.loaders import (
     infer_interval_ns,
     infer_tick_size,
     read_bars,
+    read_quote_bars,
     read_quotes,
     read_trades,
 )
 from genesis.data.timeparse import format_ns, make_timestamp_parser
 from genesis.errors import ConfigError, DataError
-from genesis.resources import BTCUSDT_1M_BARS
+from genesis.resources import BINANCE_BTCUSD_1M_QUOTES, BTCUSDT_1M_BARS, BYBIT_BTCUSD_1M_QUOTES
 
 D = Decimal
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -268,6 +269,49 @@ def test_real_usdjpy_quotes_without_sizes() -> None:
     assert (quotes[0].bid, quotes[0].ask) == (D("86.655"), D("86.728"))
     assert (quotes[-1].bid, quotes[-1].ask) == (D("86.836"), D("86.854"))
     assert {q.bid_size for q in quotes} | {q.ask_size for q in quotes} == {D(0)}
+
+
+def test_real_quote_bars_give_one_quote_at_each_close() -> None:
+    """1,104 Binance BTCUSD quote bars: the 00:00 bar's closing bid/ask and sizes at 00:01."""
+    quotes = list(read_quote_bars(BINANCE_BTCUSD_1M_QUOTES, "BTCUSD"))
+
+    assert len(quotes) == 1_104
+    assert quotes[0] == QuoteTick(
+        ts_event=1_670_889_660_000_000_000,
+        ts_init=1_670_889_660_000_000_000,
+        instrument_id="BTCUSD",
+        bid=D("17207.5"),
+        ask=D("17207.6"),
+        bid_size=D(1565),
+        ask_size=D(221),
+    )
+    assert format_ns(quotes[-1].ts_event) == "2022-12-14T00:00:00Z"
+    assert (quotes[-1].bid, quotes[-1].ask) == (D("17779.6"), D("17779.7"))
+
+
+def test_real_bybit_quote_bars_infer_the_interval() -> None:
+    """464 Bybit quote bars, one minute apart (inferred), the last closing at 12:01."""
+    quotes = list(read_quote_bars(BYBIT_BTCUSD_1M_QUOTES, "bybit:BTCUSD"))
+
+    assert len(quotes) == 464
+    assert {b.ts_event - a.ts_event for a, b in itertools.pairwise(quotes)} >= {MINUTE_NS}
+    assert format_ns(quotes[-1].ts_event) == "2022-12-13T12:01:00Z"
+    assert (quotes[-1].bid, quotes[-1].ask_size) == (D(17449), D(97193))
+
+
+def test_quote_bar_errors(tmp_path: Path) -> None:
+    """A repeated bar time, a negative size and a missing 'ask_close' column are rejected."""
+    lines = real_lines(BINANCE_BTCUSD_1M_QUOTES, 4)
+    repeated = write(tmp_path, [*lines[:3], lines[2]], "repeated.csv")
+    sized = write(tmp_path, [*lines[:2], with_field(lines[2], 10, "-1")], "sized.csv")
+    no_ask = write(tmp_path, [",".join(line.split(",")[:9]) for line in lines], "noask.csv")
+
+    with pytest.raises(DataError, match=r"repeated\.csv:4: duplicate timestamp"):
+        list(read_quote_bars(repeated, "BTCUSD", interval_ns=MINUTE_NS))
+    with pytest.raises(DataError, match=r"sized\.csv:3: ask_size '-1' is out of range"):
+        list(read_quote_bars(sized, "BTCUSD", interval_ns=MINUTE_NS))
+    with pytest.raises(DataError, match=r"noask\.csv:1: missing required column 'ask_close'"):
+        list(read_quote_bars(no_ask, "BTCUSD", interval_ns=MINUTE_NS))
 
 
 def test_ticks_with_equal_timestamps_are_accepted() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from genesis.core.events import Bar, BookSnapshot, MarketEvent
+from genesis.core.events import Bar, BookSnapshot, MarketEvent, QuoteTick
 from genesis.data.sources import (
     DataSpec,
     SourceInstrument,
@@ -26,6 +26,7 @@ from genesis.resources import (
     BINANCE_BTCUSD_1M_QUOTES,
     BINANCE_BTCUSD_1M_TRADES,
     BTCUSDT_1M_BARS,
+    BYBIT_BTCUSD_1M_QUOTES,
     BYBIT_BTCUSD_1M_TRADES,
     ETHUSDT_STREAMS,
     SPOT_CAPTURE,
@@ -290,13 +291,34 @@ def test_parse_data_arg_needs_the_symbol_of_an_unnamed_bar_file(tmp_path):
     assert (spec.venue, spec.symbol) == ("bybit", "BTCUSD")
 
 
-def test_parse_data_arg_refuses_quote_bars():
-    """Quote bars (bid/ask OHLC) have no reader: the error points to the trade bars."""
-    with pytest.raises(
-        ConfigError,
-        match=r"holds quote bars \(bid/ask OHLC\), which have no reader; expected trade bars",
-    ):
-        parse_data_arg(str(BINANCE_BTCUSD_1M_QUOTES))
+def test_parse_data_arg_reads_quote_bars_venue_and_symbol_from_the_name():
+    """binance-btcusd-perp-1m-...-quote.csv.gz is Binance BTCUSD, as its trade bars are."""
+    spec = parse_data_arg(str(BINANCE_BTCUSD_1M_QUOTES))
+
+    assert (spec.venue, spec.symbol) == ("binance", "BTCUSD")
+
+
+def test_quote_bars_of_two_venues_replay_as_quotes_merged_by_close_time():
+    """Binance (1,104) and Bybit (464) quote bars: 1,568 QuoteTicks, Binance first on a tie."""
+    specs = [
+        parse_data_arg(str(BINANCE_BTCUSD_1M_QUOTES)),
+        parse_data_arg(str(BYBIT_BTCUSD_1M_QUOTES)),
+    ]
+
+    events = list(open_sources(specs))
+
+    assert len(events) == 1_568
+    assert {type(e) for e in events} == {QuoteTick}
+    assert [e.instrument_id for e in events[:2]] == ["BTCUSD", "bybit:BTCUSD"]
+    assert events[0].ts_init == events[1].ts_init == FIRST_BAR_CLOSE_NS
+
+
+def test_open_events_reads_quote_bars_as_quotes():
+    """The single-file reader gives quotes for a quote bar file too."""
+    first = next(open_events(BYBIT_BTCUSD_1M_QUOTES, "BTCUSD"))
+
+    assert isinstance(first, QuoteTick)
+    assert (first.bid, first.ask) == (Decimal(17210), Decimal("17210.5"))
 
 
 @pytest.mark.parametrize(
