@@ -46,7 +46,7 @@ from genesis.backtesting.metrics import Metrics, periods_per_year
 from genesis.backtesting.output import EquityWriter
 
 # the bar runner's wiring, reused as is so both backtests build the same kernel
-from genesis.backtesting.runner import BacktestConfig, _build, run_outputs
+from genesis.backtesting.runner import BacktestConfig, _build, run_outputs, write_performance
 from genesis.backtesting.streaming import RunningMetrics
 from genesis.core.events import Bar, MarketEvent
 from genesis.errors import ConfigError, DataError
@@ -101,7 +101,7 @@ def run_event_backtest(
     if sample_ns <= 0:
         raise ConfigError(f"equity sampling interval must be > 0 ns, was {sample_ns}")
     with run_outputs(config, out_dir) as run:
-        kernel, venue = _build(config, run.spec.cls, run.params, run.sink)
+        kernel, venue = _build(config, run.spec.cls, run.params, run.sink, run.fills.add)
         loop = _EventLoop(
             Driver(kernel, venue, record=False), venue, config, run.equity, run.metrics, sample_ns
         )
@@ -215,6 +215,7 @@ def _finish(
         periods_per_year=periods_per_year(sample_ns),
     )
     (out_dir / "metrics.json").write_text(metrics.to_json(), encoding="utf-8")
+    write_performance(out_dir, loop.kernel)
     return EventBacktestResult(
         metrics=metrics,
         events=loop.events,

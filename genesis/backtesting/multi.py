@@ -18,7 +18,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from genesis.backtesting.metrics import Metrics, periods_per_year
-from genesis.backtesting.runner import BacktestConfig, RunOutputs, run_outputs
+from genesis.backtesting.runner import (
+    BacktestConfig,
+    RunOutputs,
+    run_outputs,
+    write_performance,
+)
 from genesis.core.instruments import InstrumentTable, split_instrument_id
 from genesis.data.sources import DataSpec, instruments_for, open_sources
 from genesis.errors import DataError
@@ -91,6 +96,7 @@ def _kernel(
         fee_rate=fees.worst_rate,
         accounting=config.accounting,
         closed_lot_sink=run.sink,
+        fill_sink=run.fills.add,
         forget_closed=True,
         venue_balances=accounts if len(accounts) > 1 else None,
     )
@@ -128,6 +134,7 @@ def run_multi_backtest(
         periods_per_year=periods_per_year(sample_ns),
     )
     (out_dir / "metrics.json").write_text(metrics.to_json(), encoding="utf-8")
+    write_performance(out_dir, kernel)
     return MultiResult(
         metrics=metrics,
         events=events,

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from genesis.core.events import OrderFilled
 from genesis.portfolio.accounting import ClosedLot
 
-__all__ = ["EquityWriter", "TradeWriter", "format_ts", "write_trades"]
+__all__ = ["EquityWriter", "FillWriter", "TradeWriter", "format_ts", "write_trades"]
 
 _NS = 1_000_000_000
 _DAY_NS = 86_400 * _NS
@@ -104,6 +105,55 @@ class TradeWriter:
                 lot.exit_px,
                 lot.net_pnl,
                 lot.fees,
+            )
+        )
+        self.count += 1
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+FILL_COLUMNS = (
+    "time",
+    "venue",
+    "instrument",
+    "side",
+    "quantity",
+    "price",
+    "fee",
+    "fee_currency",
+    "liquidity",
+    "client_order_id",
+    "strategy",
+    "trade_id",
+)
+
+
+class FillWriter:
+    """Streams every fill to ``fills.csv``: one row per execution, in the order booked."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh: IO[str] = path.open("w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._fh, lineterminator="\n")
+        self._writer.writerow(FILL_COLUMNS)
+        self._days = _DayCache()
+        self.count = 0
+
+    def add(self, fill: OrderFilled) -> None:
+        self._writer.writerow(
+            (
+                self._days.format(fill.ts_event),
+                fill.venue,
+                fill.instrument_id,
+                fill.side.value,
+                fill.last_qty,
+                fill.last_px,
+                fill.fee,
+                fill.fee_currency,
+                fill.liquidity.value,
+                fill.client_order_id,
+                fill.strategy_id,
+                fill.trade_id,
             )
         )
         self.count += 1

@@ -12,6 +12,7 @@ finished orders are forgotten and fill de-duplication keeps a bounded window.
 
 from __future__ import annotations
 
+import json
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from genesis.backtesting.metrics import Metrics, periods_per_year
-from genesis.backtesting.output import EquityWriter, TradeWriter
+from genesis.backtesting.output import EquityWriter, FillWriter, TradeWriter
 from genesis.backtesting.streaming import RunningMetrics
 from genesis.core.clock import SimClock
 from genesis.core.commands import Command
@@ -92,7 +93,7 @@ def run_backtest(
         DataError: the bars are invalid (raised while streaming them).
     """
     with run_outputs(config, out_dir) as run:
-        kernel, venue = _build(config, run.spec.cls, run.params, run.sink)
+        kernel, venue = _build(config, run.spec.cls, run.params, run.sink, run.fills.add)
         loop = _Loop(kernel, venue, config.instrument, run.equity, run.metrics, progress)
         loop.run(bars)
     return _finish(config, kernel, venue, loop, out_dir, run.trades.count)
@@ -107,10 +108,16 @@ class RunOutputs:
     metrics: RunningMetrics
     trades: TradeWriter
     equity: EquityWriter
+    fills: FillWriter
 
     @property
     def sink(self) -> _TradeSink:
         return _TradeSink(self.trades, self.metrics)
+
+    def close(self) -> None:
+        self.equity.close()
+        self.trades.close()
+        self.fills.close()
 
 
 @contextmanager
@@ -123,19 +130,26 @@ def run_outputs(config: BacktestConfig, out_dir: Path) -> Iterator[RunOutputs]:
     run = RunOutputs(
         spec, params, RunningMetrics(config.cash),
         TradeWriter(out_dir / "trades.csv"), EquityWriter(out_dir / "equity.csv"),
+        FillWriter(out_dir / "fills.csv"),
     )  # fmt: skip
     try:
         yield run
     except BaseException:
-        run.equity.close()
-        run.trades.close()
+        run.close()
         _discard(out_dir)
         raise
-    run.equity.close()
-    run.trades.close()
+    run.close()
 
 
-_OUTPUTS = ("trades.csv", "equity.csv", "metrics.json")
+_OUTPUTS = ("trades.csv", "equity.csv", "fills.csv", "metrics.json", "performance.json")
+
+
+def write_performance(out_dir: Path, kernel: Kernel) -> None:
+    """``performance.json``: each strategy's own figures (trades, win rate, expectancy,
+    drawdown, fills, slippage), as the daemon logs and journals them."""
+    figures = {sid: kernel.performance.of(sid).as_fields() for sid in sorted(kernel.strategies)}
+    text = json.dumps(figures, indent=2, sort_keys=True) + "\n"
+    (out_dir / "performance.json").write_text(text, encoding="utf-8")
 
 
 def _prepare(out_dir: Path) -> None:
@@ -170,7 +184,11 @@ class _TradeSink:
 
 
 def _build(
-    config: BacktestConfig, cls: Any, params: Any, sink: Callable[[ClosedLot], None]
+    config: BacktestConfig,
+    cls: Any,
+    params: Any,
+    sink: Callable[[ClosedLot], None],
+    fill_sink: Callable[[OrderFilled], None] | None = None,
 ) -> tuple[Kernel, SimulatedVenue]:
     inst = config.instrument
     lookup = {inst.symbol: inst}.__getitem__
@@ -187,6 +205,7 @@ def _build(
     spec = SessionSpec(
         instruments=lookup, balances=balances, base_currency=inst.quote, tier=config.tier,
         fee_rate=fees.worst_rate, accounting=config.accounting, closed_lot_sink=sink,
+        fill_sink=fill_sink,
         dedup_window=_DEDUP_WINDOW, forget_closed=True,
         strategies=[
             StrategySpec(
@@ -332,6 +351,7 @@ def _finish(
         periods_per_year=periods_per_year(config.interval_ns),
     )
     (out_dir / "metrics.json").write_text(metrics.to_json(), encoding="utf-8")
+    write_performance(out_dir, kernel)
     return BacktestResult(
         metrics=metrics,
         bars=loop.bars,

@@ -17,6 +17,7 @@ from typing import Any
 from genesis.config.models import StrategyConfig
 from genesis.core.clock import SimClock
 from genesis.core.enums import AccountingMethod
+from genesis.core.events import OrderFilled
 from genesis.core.instruments import Instrument
 from genesis.execution.oms import OrderManager
 from genesis.kernel.kernel import Kernel
@@ -65,6 +66,7 @@ class SessionSpec:
     daily_loss_limit: Decimal | None = None
     accounting: AccountingMethod = AccountingMethod.FIFO
     closed_lot_sink: Callable[[ClosedLot], None] | None = None
+    fill_sink: Callable[[OrderFilled], None] | None = None  # every fill booked, in order
     dedup_window: int | None = None
     forget_closed: bool = False
     start_ns: int = 0
@@ -101,6 +103,7 @@ def build_kernel(spec: SessionSpec, log: Any) -> Kernel:
         fee_rate=spec.fee_rate,
         log=log,
         oms=OrderManager(forget_closed=spec.forget_closed),
+        fill_sink=spec.fill_sink,
     )
     for s in spec.strategies:
         kernel.add_strategy(

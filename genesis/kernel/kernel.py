@@ -122,6 +122,7 @@ class Kernel:
         log: Any,
         market: MarketView | None = None,
         oms: OrderManager | None = None,
+        fill_sink: Callable[[OrderFilled], None] | None = None,
     ) -> None:
         self.clock = clock
         self.instruments = instruments
@@ -133,6 +134,7 @@ class Kernel:
         self.oms = oms or OrderManager()
         self.guard = StrategyGuard(log)
         self.performance = PerformanceBook()
+        self._fill_sink = fill_sink
         self.strategies: dict[str, Strategy[Any]] = {}
         self.errors: list[StrategyErrored] = []
         self.denied = 0
@@ -510,6 +512,8 @@ class Kernel:
     ) -> None:
         if closed is None:
             return  # a duplicate fill: the portfolio ignored it
+        if self._fill_sink is not None:
+            self._fill_sink(fill)
         trade = self.performance.on_fill(
             fill,
             closed,

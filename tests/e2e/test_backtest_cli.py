@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+from decimal import Decimal
 import subprocess
 import sys
 from pathlib import Path
@@ -94,6 +95,35 @@ def test_reference_metrics_golden(reference_run: Path) -> None:
     assert m["periods_per_year"] == 525600.0
 
 
+def test_fills_csv_has_one_row_per_fill(reference_run: Path) -> None:
+    """fills.csv: 1,890 executions (945 round trips), the first the 46430.0 buy of 23:42."""
+    rows = list(csv.DictReader((reference_run / "fills.csv").open()))
+    assert len(rows) == 1890
+    assert rows[0] == {
+        "time": "2021-12-31 23:42:00",
+        "venue": "SIM",
+        "instrument": "BTCUSDT",
+        "side": "BUY",
+        "quantity": "1.00000",
+        "price": "46430.0",
+        "fee": "46.430000",
+        "fee_currency": "USDT",
+        "liquidity": "TAKER",
+        "client_order_id": "sma_cross-1640994120000000000-1",
+        "strategy": "sma_cross",
+        "trade_id": "SIM-T2",
+    }
+    assert sum(Decimal(r["fee"]) for r in rows) == Decimal("77769.262500")
+
+
+def test_performance_json_agrees_with_the_metrics(reference_run: Path) -> None:
+    """The strategy's own figures: 945 trades, 151 wins, P&L = final equity - cash."""
+    perf = json.loads((reference_run / "performance.json").read_text())["sma_cross"]
+    assert (perf["trades"], perf["wins"], perf["fills"]) == (945, 151, 1890)
+    assert Decimal(perf["realized_pnl"]) == Decimal("902863.2375") - 1_000_000
+    assert perf["fees"] == "77769.2625"
+
+
 def test_equity_curve_has_one_row_per_bar(reference_run: Path) -> None:
     """equity.csv: a header plus 45,031 rows, ending at the final equity."""
     lines = (reference_run / "equity.csv").read_text().splitlines()
@@ -105,7 +135,7 @@ def test_equity_curve_has_one_row_per_bar(reference_run: Path) -> None:
 def test_same_input_twice_gives_byte_identical_files(reference_run: Path, tmp_path: Path) -> None:
     """Determinism: a second run writes exactly the same bytes."""
     assert main([*REFERENCE, "--data", str(resources.BTCUSDT_1M_BARS), "--out", str(tmp_path)]) == 0
-    for name in ("trades.csv", "equity.csv", "metrics.json"):
+    for name in ("trades.csv", "equity.csv", "fills.csv", "metrics.json", "performance.json"):
         assert (tmp_path / name).read_bytes() == (reference_run / name).read_bytes()
 
 
