@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-from decimal import Decimal
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest

@@ -47,7 +47,8 @@ def test_a_position_scaled_out_in_two_fills_is_one_trade() -> None:
 
     perf = book.of("s1")
     assert done[:2] == [None, None]
-    assert done[2] is not None and done[2].net_pnl == D("1.24")  # type: ignore[attr-defined]
+    assert done[2] is not None
+    assert done[2].net_pnl == D("1.24")
     assert (perf.trades, perf.wins, perf.losses, perf.fills) == (1, 1, 0, 3)
     assert perf.realized_pnl == D("1.24")
     assert perf.win_rate == 1.0
@@ -133,7 +134,8 @@ def test_ctx_buy_and_close_make_one_trade_announced_as_a_notice() -> None:
     assert kernel.performance.of("s1").trades == 1
     assert kernel.portfolio.position_qty(buy.instrument_id, "s1") == 0
     entry = kernel.oms.get(buy.client_order_id)
-    assert entry is not None and entry.confidence == 0.9
+    assert entry is not None
+    assert entry.confidence == 0.9
     assert entry.decision_price == BARS[0].close  # the price the strategy decided on
 
 
