@@ -7,8 +7,8 @@ Two paths share one set of formulas:
   :func:`johansen`, all gathered by :func:`pair_statistics`, plus
   :func:`load_pair` and the ``analyze pairs`` command;
 * the live path, O(1) per update: :class:`PairTracker` (rolling hedge ratio,
-  spread and z-score) built on :class:`SpreadTracker` (rolling mean, stdev and
-  z-score of any series, SPEC AN-3).
+  spread and z-score), whose z-score is a
+  :class:`genesis.analytics.spread.SpreadTracker` (SPEC AN-3) over the spread.
 
 The maths. With ``y = log a`` and ``x = log b``:
 
@@ -35,18 +35,19 @@ The maths. With ``y = log a`` and ``x = log b``:
   and ``s_t = y_t - beta_t x_t - alpha_t``, the spread of the newest point under the
   newest fit.
 * z-score over the last ``Z`` spreads: ``z = (s_t - mean) / stdev`` with the
-  sample stdev ``sqrt((Σs² - (Σs)²/n) / (n - 1))``, as pandas' ``rolling().std()``.
+  sample stdev (``n - 1``), as pandas' ``rolling().std()``.
 
-Numerics of the rolling sums. ``Σu² - (Σu)²/n`` loses every digit the two
-terms share: a log price of -2.3 moving by 0.01 inside a window would leave
-about 11 significant digits with raw sums, and adding and removing values for
-thousands of updates lets rounding errors pile up. So the sums are of values
-centred on a point of the window (the first one the accumulator saw), and a
-second, fresh accumulator fills with the newest points; once it holds a whole
-window it replaces the live one. Every sum is thus rebuilt from at most ``W``
-additions and ``W`` removals, at O(1) cost per update and no periodic O(W)
-pause. On the bundled altcoin series the result agrees with ``numpy.linalg.lstsq``
-on each window to about 1e-12.
+Numerics of the rolling regression. ``Σu² - (Σu)²/n`` loses every digit the
+two terms share: a log price of -2.3 moving by 0.01 inside a window would
+leave about 11 significant digits with raw sums, and adding and removing
+values for thousands of updates lets rounding errors pile up. So the sums are
+of values centred on a point of the window (the first one the accumulator
+saw), and a second, fresh accumulator fills with the newest points; once it
+holds a whole window it replaces the live one. Every sum is thus rebuilt from
+at most ``W`` additions and ``W`` removals, at O(1) cost on every update (no
+periodic O(W) pass). On the bundled altcoin pairs ``beta``, ``alpha``, the
+spread and its z-score agree with ``numpy.linalg.lstsq`` on each window and
+pandas' rolling mean and stdev to a few 1e-12 of their size.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ from statsmodels.regression.linear_model import OLS  # type: ignore[import-untyp
 from statsmodels.tsa.stattools import adfuller, coint  # type: ignore[import-untyped]
 from statsmodels.tsa.vector_ar.vecm import coint_johansen  # type: ignore[import-untyped]
 
+from genesis.analytics.spread import SpreadTracker
 from genesis.data.loaders import read_bars
 from genesis.errors import ConfigError, DataError
 
@@ -83,8 +85,6 @@ __all__ = [
     "PairState",
     "PairStatistics",
     "PairTracker",
-    "SpreadState",
-    "SpreadTracker",
     "add_arguments",
     "adf",
     "engle_granger",
@@ -357,12 +357,12 @@ def _read_closes(spec: str) -> tuple[str, pd.Series]:
 class _Sums:
     """Sums of centred points ``(u, v) = (x - cx, y - cy)``; the centre is the first point."""
 
-    __slots__ = ("cx", "cy", "n", "su", "suu", "suv", "sv", "svv")
+    __slots__ = ("cx", "cy", "n", "su", "suu", "suv", "sv")
 
     def __init__(self, x: float, y: float) -> None:
         self.cx, self.cy = x, y
         self.n = 0
-        self.su = self.sv = self.suu = self.suv = self.svv = 0.0
+        self.su = self.sv = self.suu = self.suv = 0.0
 
     def add(self, x: float, y: float) -> None:
         u, v = x - self.cx, y - self.cy
@@ -371,7 +371,6 @@ class _Sums:
         self.sv += v
         self.suu += u * u
         self.suv += u * v
-        self.svv += v * v
 
     def remove(self, x: float, y: float) -> None:
         u, v = x - self.cx, y - self.cy
@@ -380,7 +379,6 @@ class _Sums:
         self.sv -= v
         self.suu -= u * u
         self.suv -= u * v
-        self.svv -= v * v
 
 
 class _RollingSums:
@@ -423,7 +421,7 @@ class _RollingSums:
 def _sums_state(sums: _Sums | None) -> list[float] | None:
     if sums is None:
         return None
-    return [sums.cx, sums.cy, sums.n, sums.su, sums.sv, sums.suu, sums.suv, sums.svv]
+    return [sums.cx, sums.cy, sums.n, sums.su, sums.sv, sums.suu, sums.suv]
 
 
 def _sums_from(state: Sequence[float] | None) -> _Sums | None:
@@ -431,57 +429,8 @@ def _sums_from(state: Sequence[float] | None) -> _Sums | None:
         return None
     sums = _Sums(state[0], state[1])
     sums.n = int(state[2])
-    sums.su, sums.sv, sums.suu, sums.suv, sums.svv = (float(v) for v in state[3:])
+    sums.su, sums.sv, sums.suu, sums.suv = (float(v) for v in state[3:])
     return sums
-
-
-class SpreadState(msgspec.Struct, frozen=True, gc=False):
-    """Rolling baseline of a series at its newest value (msgspec: made on every update)."""
-
-    value: float
-    mean: float
-    std: float  # sample stdev (n - 1)
-    zscore: float
-
-
-class SpreadTracker:
-    """Rolling mean, sample stdev and z-score of any series over its last ``window`` values.
-
-    SPEC AN-3 for one number per update (a price spread, a basis, a pair's
-    residual). O(1) per update; the sums are centred and rebuilt as the module
-    docstring describes, so the figures match pandas' ``rolling(window)``
-    ``mean()``/``std()`` to about 1e-12 relative.
-    """
-
-    __slots__ = ("_sums", "window")
-
-    def __init__(self, window: int) -> None:
-        if window < 2:
-            raise ConfigError(f"invalid `window` {window}, expected at least 2")
-        self.window = window
-        self._sums = _RollingSums(window)
-
-    def update(self, value: float) -> SpreadState | None:
-        """Add ``value``; its state once ``window`` values were seen and they vary, else None."""
-        sums = self._sums.push(value, 0.0)
-        n = sums.n
-        if n < self.window:
-            return None
-        su = sums.su
-        var = (sums.suu - su * su / n) / (n - 1)
-        if var <= _DEGENERATE * sums.suu / n:
-            return None
-        std = math.sqrt(var)
-        mean = sums.cx + su / n
-        return SpreadState(value=value, mean=mean, std=std, zscore=(value - mean) / std)
-
-    def snapshot(self) -> list[Any]:
-        """JSON-ready state; :meth:`restore` on a tracker of the same window resumes exactly."""
-        return self._sums.state()
-
-    def restore(self, state: Sequence[Any]) -> None:
-        """Load what :meth:`snapshot` returned."""
-        self._sums.load(state)
 
 
 class PairState(msgspec.Struct, frozen=True, gc=False):
@@ -500,10 +449,11 @@ class PairTracker:
 
     ``beta`` and ``alpha`` are the OLS fit of ``log a`` on ``log b`` over the last
     ``window`` updates; the spread of the newest point under that fit goes into
-    a :class:`SpreadTracker` over the last ``z_window`` spreads (default
-    ``window``). The first state comes after ``window + z_window - 1`` updates.
-    A window where ``log b`` is flat has no hedge ratio: that update returns
-    None and adds no spread.
+    a :class:`~genesis.analytics.spread.SpreadTracker` over the last
+    ``z_window`` spreads (default ``window``). The first state comes after
+    ``window + z_window - 1`` updates. A window where ``log b`` is flat has no
+    hedge ratio: that update returns None and adds no spread. A flat spread
+    window has stdev 0 and z-score 0.
     """
 
     __slots__ = ("_spreads", "_sums", "window", "z_window")
@@ -530,20 +480,29 @@ class PairTracker:
         beta = (sums.suv - su * sv / n) / s_uu
         alpha_c = (sv - beta * su) / n  # intercept in centred coordinates
         spread_now = (y - sums.cy) - beta * (x - sums.cx) - alpha_c
-        state = self._spreads.update(spread_now)
-        if state is None:
+        spreads = self._spreads
+        zscore = spreads.update(spread_now)
+        if zscore is None:
             return None
+        mean, std = spreads.mean, spreads.std
+        assert mean is not None  # both are set together with the z-score
+        assert std is not None
         return PairState(
             beta=beta,
             alpha=sums.cy + alpha_c - beta * sums.cx,
             spread=spread_now,
-            spread_mean=state.mean,
-            spread_std=state.std,
-            zscore=state.zscore,
+            spread_mean=mean,
+            spread_std=std,
+            zscore=zscore,
         )
 
     def snapshot(self) -> dict[str, Any]:
-        """JSON-ready state; :meth:`restore` on a tracker with the same windows resumes exactly."""
+        """JSON-ready state; :meth:`restore` on a tracker with the same windows resumes it.
+
+        The regression sums resume bit for bit; the spread's rolling moments
+        are recomputed exactly from its window (``SpreadTracker.restore``), so
+        later figures may differ from an uninterrupted run in the last bits.
+        """
         return {"pair": self._sums.state(), "spread": self._spreads.snapshot()}
 
     def restore(self, state: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Pair statistics (AN-3, AN-6, ST-H2): batch tests, rolling trackers, ``analyze pairs``.
+"""Pair statistics (AN-6, ST-H2): batch tests, the rolling PairTracker, ``analyze pairs``.
 
 Real data: the six Binance altcoin/BTC 5-minute series of January 2018 and
 the Coinbase BTC-USD / ETH-USD minute bars of 2017-09-03/04
@@ -24,7 +24,6 @@ from genesis import resources
 from genesis.analytics.cointegration import (
     AlignedPair,
     PairTracker,
-    SpreadTracker,
     add_arguments,
     engle_granger,
     half_life,
@@ -210,24 +209,12 @@ def test_pair_tracker_matches_batch_on_real_series(dash_ltc: AlignedPair, window
         np.testing.assert_allclose(got, want[ready], rtol=1e-9, atol=1e-9 * scale, err_msg=name)
 
 
-def test_spread_tracker_matches_pandas_on_raw_btc_prices() -> None:
-    """On raw BTC-USD closes (~4,600, moving by tens) mean, stdev and z match pandas rolling."""
-    closes = pd.read_csv(resources.COINBASE_BTCUSD_1M_TRADES)["close"]
-    rolling = closes.rolling(60)
-    mean, std = rolling.mean().to_numpy(), rolling.std().to_numpy()
-    tracker = SpreadTracker(60)
+def test_pair_tracker_restored_from_a_snapshot_continues(dash_ltc: AlignedPair) -> None:
+    """A tracker restored mid-series from JSON gives the states of the uninterrupted one.
 
-    states = [tracker.update(value) for value in closes.tolist()]
-
-    got = np.array([(s.mean, s.std, s.zscore) for s in states[59:] if s is not None])
-    want = np.column_stack([mean, std, (closes - mean) / std])[59:]
-    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
-
-
-def test_pair_tracker_restored_from_a_snapshot_continues_bit_for_bit(
-    dash_ltc: AlignedPair,
-) -> None:
-    """A tracker restored mid-series from JSON gives exactly the states of the uninterrupted one."""
+    The regression sums resume bit for bit; the spread's moments are
+    recomputed from its window, so the z-scores agree to rounding.
+    """
     prices = list(
         zip(np.exp(dash_ltc.log_a).tolist(), np.exp(dash_ltc.log_b).tolist(), strict=True)
     )
@@ -240,7 +227,12 @@ def test_pair_tracker_restored_from_a_snapshot_continues_bit_for_bit(
 
     rest = [resumed.update(a, b) for a, b in prices[1234:]]
 
-    assert rest == expected[1234:]
+    got = [s for s in rest if s is not None]
+    want = [s for s in expected[1234:] if s is not None]
+    assert len(got) == len(want) == len(rest)
+    assert [(s.beta, s.alpha, s.spread) for s in got] == [(s.beta, s.alpha, s.spread) for s in want]
+    z_got, z_want = [s.zscore for s in got], [s.zscore for s in want]
+    np.testing.assert_allclose(z_got, z_want, rtol=1e-12, atol=1e-12)
 
 
 def test_pair_tracker_with_flat_leg_returns_none() -> None:
