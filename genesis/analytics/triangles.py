@@ -36,15 +36,20 @@ needs.
 
 Incremental. ``TriangleScanner`` keeps two floats per symbol (its sell and
 buy rate after fees, 0.0 while the symbol has no valid book) in one flat list,
-and for each symbol the tuple ``(cycle id, rate index, rate index, rate
-index)`` of every cycle through it. ``update(symbol, book)`` refreshes that
-symbol's two rates and re-evaluates only its cycles: a product of three list
-reads per cycle, and a depth walk only for a cycle that beats the bar. A cycle
-that lacks a book has a zero rate and can never qualify, so no branch is
-needed for it. Cycles through other symbols cannot have changed, so the set
-of opportunities after the update is the one ``scan_all`` (the brute force,
-every cycle from scratch) finds; the tests check that after every update of
-the real recordings.
+and per symbol two precomputed tuples of ``(cycle id, rate index x 3)``: the
+cycles that sell on it and those that buy on it. ``update(symbol, book)``
+refreshes that symbol's two rates and re-evaluates only its cycles: three list
+reads and two products per cycle, and a depth walk only for a cycle that beats
+the bar. A cycle that lacks a book has a zero rate and can never qualify, so
+it needs no branch. Rounded products are monotone in each factor, so when a
+side's rate did not rise none of its cycles can have become an opportunity:
+that side is skipped unless a current opportunity runs through the symbol
+(its size may have changed). Cycles through other symbols cannot have
+changed, so after every update the opportunities are exactly those
+``scan_all`` (the brute force, every cycle from scratch) finds; the tests
+check that after every update of the real recordings. Levels read as floats
+for a walk are kept per book side until that book changes, so the cycles
+sharing a book convert its levels once.
 
 The caller keeps the books (``BookReplay`` runs ``BookSync`` over recorded
 events) and must call ``update`` after every change of a book, passing None
@@ -341,35 +346,45 @@ def _segments(book: OrderBook, buy: bool, fee_mult: float) -> Iterator[tuple[flo
             yield (p * q, fee_mult / p) if buy else (q, p * fee_mult)
         if len(levels) < wanted:
             return
-        done, wanted = wanted, wanted * 8
+        done, wanted = wanted, wanted * 4
 
 
 def _walk(legs: Sequence[Iterator[tuple[float, float]]], bar: float) -> tuple[float, float, bool]:
     """Walk three legs' levels together; return (start amount, end amount, depth limited)."""
-    caps, rates = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
-    for k in range(3):
-        caps[k], rates[k] = next(legs[k])
+    # Unrolled over the three legs: this loop runs once per level consumed.
+    l0, l1, l2 = legs
+    (c0, r0), (c1, r1), (c2, r2) = next(l0), next(l1), next(l2)
     spent = got = 0.0
-    while (rate := rates[0] * rates[1] * rates[2]) > bar:
-        # start-asset units that one unit of leg k's input stands for
-        scales = (1.0, rates[0], rates[0] * rates[1])
-        first = min(range(3), key=lambda k: caps[k] / scales[k])
-        step = caps[first] / scales[first]
+    while (rate := r0 * r1 * r2) > bar:
+        s1, s2 = r0, r0 * r1  # leg k's input per unit of start amount: 1, r0, r0 * r1
+        x0, x1, x2 = c0, c1 / s1, c2 / s2  # start amount that empties each current level
+        step = min(x0, x1, x2)
         spent += step
         got += step * rate
-        for k in range(3):
-            caps[k] = 0.0 if k == first else max(caps[k] - step * scales[k], 0.0)
-            if caps[k] == 0.0:
-                level = next(legs[k], None)
-                if level is None:
-                    return spent, got, True
-                caps[k], rates[k] = level
+        if x0 <= step:
+            if (level := next(l0, None)) is None:
+                return spent, got, True
+            c0, r0 = level
+        else:
+            c0 -= step
+        if x1 <= step:
+            if (level := next(l1, None)) is None:
+                return spent, got, True
+            c1, r1 = level
+        else:
+            c1 -= step * s1
+        if x2 <= step:
+            if (level := next(l2, None)) is None:
+                return spent, got, True
+            c2, r2 = level
+        else:
+            c2 -= step * s2
     return spent, got, False
 
 
-def _sized(cycle: Cycle, books: Sequence[OrderBook], rate: float, fee_mult: float,
-           bar: float) -> Opportunity:  # fmt: skip
-    legs = [_segments(book, leg.buy, fee_mult) for book, leg in zip(books, cycle.legs, strict=True)]
+def _sized(
+    cycle: Cycle, legs: Sequence[Iterator[tuple[float, float]]], rate: float, bar: float
+) -> Opportunity:
     spent, got, limited = _walk(legs, bar)
     return Opportunity(
         cycle=cycle, rate=rate, start_amount=spent, end_amount=got, depth_limited=limited
@@ -405,7 +420,10 @@ def _evaluate(
         present.append(book)
         rates.append(_top_rates(book, fee_mult)[leg.buy])
     rate = rates[0] * rates[1] * rates[2]  # in leg order, as the scanner multiplies
-    return _sized(cycle, present, rate, fee_mult, bar) if rate > bar else None
+    if rate <= bar:
+        return None
+    legs = [_segments(b, leg.buy, fee_mult) for b, leg in zip(present, cycle.legs, strict=True)]
+    return _sized(cycle, legs, rate, bar)
 
 
 def scan_all(
@@ -441,8 +459,8 @@ class TriangleScanner:
     exactly what ``scan_all`` would return on the books last given to ``update``.
     """
 
-    __slots__ = ("_active", "_bar", "_books", "_buys", "_fee_mult", "_found", "_legs", "_rates",
-                 "_sells", "_slot", "fee_bps", "graph", "threshold_bps")  # fmt: skip
+    __slots__ = ("_active", "_bar", "_books", "_buys", "_depth", "_fee_mult", "_found", "_legs",
+                 "_rates", "_sells", "_slot", "fee_bps", "graph", "threshold_bps")  # fmt: skip
 
     def __init__(
         self, graph: VenueGraph, *, fee_bps: float = DEFAULT_FEE_BPS, threshold_bps: float = 0.0
@@ -461,9 +479,12 @@ class TriangleScanner:
         self._fee_mult, self._bar = _fee_and_bar(fee_bps, threshold_bps)
         self.graph, self.fee_bps, self.threshold_bps = graph, fee_bps, threshold_bps
         self._slot = {symbol: slot for slot, symbol in enumerate(graph.pairs)}
-        self._rates = [0.0] * (2 * len(self._slot))  # [2s]: sell at the bid, [2s+1]: buy at the ask
+        # Per leg side, index 2 * slot + buy: the rate after fees (0.0 without a book)
+        # and the levels read as floats since the book last changed.
+        self._rates = [0.0] * (2 * len(self._slot))
+        self._depth: list[_Depth | None] = [None] * (2 * len(self._slot))
         self._books: list[OrderBook | None] = [None] * len(self._slot)
-        self._legs = [tuple(self._slot[leg.symbol] for leg in c.legs) for c in graph.cycles]
+        self._legs = [self._rate_indices(cycle) for cycle in graph.cycles]
         self._sells = [self._index(symbol, buy=False) for symbol in graph.pairs]
         self._buys = [self._index(symbol, buy=True) for symbol in graph.pairs]
         self._active = [0] * len(self._slot)  # current opportunities through each symbol
@@ -484,26 +505,22 @@ class TriangleScanner:
         if slot is None:
             return
         self._books[slot] = book
+        self._depth[2 * slot] = self._depth[2 * slot + 1] = None
         rates = self._rates
-        sell, buy = _top_rates(book, self._fee_mult)
+        old_sell, old_buy = rates[2 * slot], rates[2 * slot + 1]
+        sell, buy = rates[2 * slot], rates[2 * slot + 1] = _top_rates(book, self._fee_mult)
         # A cycle's rate only grows with its legs' rates (IEEE products are monotone),
         # so a side whose rate did not rise cannot make a new opportunity; it is
         # skipped unless an opportunity through this symbol has to be re-checked.
         active = self._active[slot]
-        if sell > rates[2 * slot] or active:
-            rates[2 * slot] = sell
+        if sell > old_sell or active:
             self._scan(self._sells[slot])
-        else:
-            rates[2 * slot] = sell
-        if buy > rates[2 * slot + 1] or active:
-            rates[2 * slot + 1] = buy
+        if buy > old_buy or active:
             self._scan(self._buys[slot])
-        else:
-            rates[2 * slot + 1] = buy
 
     def cycle_rate(self, cycle_id: int) -> float:
         """The cycle's product of top-of-book rates after fees (0.0 while a leg has no book)."""
-        a, b, c = self._rate_indices(cycle_id)
+        a, b, c = self._legs[cycle_id]
         return self._rates[a] * self._rates[b] * self._rates[c]
 
     def _scan(self, cycles: tuple[tuple[int, int, int, int], ...]) -> None:
@@ -520,28 +537,58 @@ class TriangleScanner:
                 self._count(cycle_id, -1)
 
     def _count(self, cycle_id: int, delta: int) -> None:
-        for slot in self._legs[cycle_id]:
-            self._active[slot] += delta
+        for index in self._legs[cycle_id]:
+            self._active[index >> 1] += delta
+
+    def _size(self, cycle_id: int, rate: float) -> Opportunity:
+        legs = [iter(self._leg_depth(index)) for index in self._legs[cycle_id]]
+        return _sized(self.graph.cycles[cycle_id], legs, rate, self._bar)
+
+    def _leg_depth(self, index: int) -> _Depth:
+        depth = self._depth[index]
+        if depth is None:
+            book = self._books[index >> 1]
+            assert book is not None  # a missing book has rate 0.0 and never beats the bar
+            depth = self._depth[index] = _Depth(_segments(book, bool(index & 1), self._fee_mult))
+        return depth
 
     def _index(self, symbol: str, *, buy: bool) -> tuple[tuple[int, int, int, int], ...]:
         # (cycle id, rate index of each leg) of the cycles that buy (or sell) on ``symbol``
         graph = self.graph
         return tuple(
-            (cycle_id, *self._rate_indices(cycle_id))
+            (cycle_id, *self._legs[cycle_id])
             for cycle_id in graph.cycles_through(symbol)
             if any(leg.symbol == symbol and leg.buy is buy for leg in graph.cycles[cycle_id].legs)
         )
 
-    def _rate_indices(self, cycle_id: int) -> tuple[int, int, int]:
-        legs, slots = self.graph.cycles[cycle_id].legs, self._legs[cycle_id]
-        a, b, c = (2 * slot + leg.buy for slot, leg in zip(slots, legs, strict=True))
+    def _rate_indices(self, cycle: Cycle) -> tuple[int, int, int]:
+        a, b, c = (2 * self._slot[leg.symbol] + leg.buy for leg in cycle.legs)
         return a, b, c
 
-    def _size(self, cycle_id: int, rate: float) -> Opportunity:
-        books = [self._books[slot] for slot in self._legs[cycle_id]]
-        assert None not in books  # a missing book has rate 0.0 and never beats the bar
-        present = [book for book in books if book is not None]
-        return _sized(self.graph.cycles[cycle_id], present, rate, self._fee_mult, self._bar)
+
+class _Depth:
+    """One book side's levels as (input capacity, rate) floats, converted once, as far as read.
+
+    Many cycles share a symbol; each sizing walks the same converted levels
+    until the book changes (the scanner then drops this object).
+    """
+
+    __slots__ = ("_source", "levels")
+
+    def __init__(self, source: Iterator[tuple[float, float]]) -> None:
+        self._source = source
+        self.levels: list[tuple[float, float]] = []
+
+    def __iter__(self) -> Iterator[tuple[float, float]]:
+        levels, index = self.levels, 0
+        while True:
+            if index == len(levels):
+                level = next(self._source, None)
+                if level is None:
+                    return
+                levels.append(level)
+            yield levels[index]
+            index += 1
 
 
 # --- replaying recorded books ----------------------------------------------------

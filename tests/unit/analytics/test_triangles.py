@@ -21,6 +21,7 @@ from genesis.analytics.triangles import (
     replay,
     scan_all,
 )
+from genesis.core.enums import Side
 from genesis.data.book import OrderBook
 from genesis.errors import ConfigError
 from genesis.resources import EXCHANGE_INFO, SPOT_CAPTURE
@@ -197,6 +198,27 @@ def test_threshold_stops_the_walk_earlier() -> None:
     assert (with_threshold.start_amount, with_threshold.end_amount) == pytest.approx(
         (0.2, 0.22), rel=1e-12
     )
+
+
+def test_scanner_resizes_when_depth_below_the_top_changes() -> None:
+    """A new ETHUSD bid at 105 under the top changes no rate but grows the size from 0.2 to 0.5 BTC."""
+    graph = _triangle()
+    books = {
+        "ETHBTC": _book("ETHBTC", [], [("0.05", "10"), ("0.06", "10")]),
+        "ETHUSD": _book("ETHUSD", [("110", "4"), ("90", "100")], []),
+        "BTCUSD": _book("BTCUSD", [], [("2000", "1"), ("2500", "10")]),
+    }
+    scanner = TriangleScanner(graph, fee_bps=0)
+    for symbol, book in books.items():
+        scanner.update(symbol, book)
+    before = scanner.opportunities[0]
+    books["ETHUSD"].update(Side.BUY, Decimal("105"), Decimal("100"))
+    scanner.update("ETHUSD", books["ETHUSD"])
+    after = scanner.opportunities[0]
+    assert (before.start_amount, after.start_amount, after.end_amount) == pytest.approx(
+        (0.2, 0.5, 0.535), rel=1e-12
+    )
+    assert dict(scanner.opportunities) == scan_all(graph, books, fee_bps=0)
 
 
 def test_cycle_without_a_book_is_no_opportunity() -> None:
