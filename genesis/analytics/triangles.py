@@ -79,6 +79,7 @@ from genesis.errors import ConfigError
 __all__ = [
     "DEFAULT_FEE_BPS",
     "GEMINI_QUOTES",
+    "BookEvent",
     "BookReplay",
     "Cycle",
     "CycleRecord",
@@ -249,7 +250,7 @@ def graph_from_symbols(symbols: Iterable[str], quotes: Sequence[str] = GEMINI_QU
     """The graph of concatenated symbols (``BTCUSD`` = BTC/USD), split at the longest quote suffix.
 
     Raises:
-        ConfigError: a symbol ends with none of ``quotes``.
+        ConfigError: a symbol ends with none of ``quotes``, or two symbols join the same assets.
     """
     pairs = []
     for symbol in symbols:
@@ -258,7 +259,10 @@ def graph_from_symbols(symbols: Iterable[str], quotes: Sequence[str] = GEMINI_QU
         if quote is None:
             raise ConfigError(f"symbol {symbol!r} ends with no known quote asset {quotes}")
         pairs.append(Pair(symbol=symbol, base=symbol[: -len(quote)], quote=quote))
-    return VenueGraph(pairs)
+    try:
+        return VenueGraph(pairs)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _read_json(path: Path) -> Any:

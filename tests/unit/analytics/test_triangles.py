@@ -104,7 +104,7 @@ def test_gemini_symbols_make_one_triangle(gemini: VenueGraph) -> None:
 
 def test_two_symbols_for_one_pair_are_refused() -> None:
     """Two symbols joining the same assets would make cycles ambiguous."""
-    with pytest.raises(ValueError, match="both join"):
+    with pytest.raises(ConfigError, match="both join"):
         graph_from_symbols(["BTCUSD", "BTCGUSD", "GUSDUSD", "USDBTC"])
 
 
