@@ -8,10 +8,12 @@ in give float averages.
 
 from __future__ import annotations
 
+import enum
 import math
 from collections import deque
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 __all__ = [
     "ADX",
@@ -22,6 +24,7 @@ __all__ = [
     "Bands",
     "BollingerBands",
     "EWMAVolatility",
+    "Persistent",
     "RollingCorrelation",
     "RollingMax",
     "RollingMin",
@@ -146,9 +149,63 @@ class RollingMin(_RollingExtreme[N]):
 #   O(1) with Welford's add/replace formulas and, every ``period`` replacements, recompute
 #   them exactly from the window (``math.fsum``, two passes): O(1) amortised, and the
 #   rounding error can never accumulate beyond one window's worth, even over months.
+# * ``snapshot()`` returns the state as JSON-ready data and ``restore(state)`` loads it into
+#   an indicator built with the same settings: it then continues bit for bit as the
+#   original would have (floats survive JSON exactly: ``repr`` round-trips).
+
+# settings, fixed at construction: not state (a snapshot restores into an instance built
+# with the same ones)
+_SETTINGS = frozenset({"_alpha", "ddof", "k", "lam", "params", "period"})
 
 
-class _Wilder:
+class Persistent:
+    """``snapshot``/``restore`` of every slot that is state, nested indicators included."""
+
+    __slots__ = ()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The indicator's state as JSON-ready data (settings excluded)."""
+        return {name: _encode(getattr(self, name)) for name in _state_slots(type(self))}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Load what :meth:`snapshot` returned on an instance with the same settings.
+
+        Raises:
+            KeyError: ``state`` lacks a field (a snapshot of another indicator type).
+        """
+        for name in _state_slots(type(self)):
+            current = getattr(self, name)
+            if isinstance(current, Persistent):
+                current.restore(state[name])
+            else:
+                setattr(self, name, self._decode(name, current, state[name]))
+
+    def _decode(self, name: str, current: object, raw: Any) -> Any:
+        return deque(raw) if isinstance(current, deque) else raw
+
+
+def _encode(value: object) -> Any:
+    if isinstance(value, Persistent):
+        return value.snapshot()
+    if isinstance(value, deque | tuple):
+        return [_encode(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+_STATE_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
+def _state_slots(cls: type) -> tuple[str, ...]:
+    slots = _STATE_SLOTS.get(cls)
+    if slots is None:
+        names = {name for klass in cls.__mro__ for name in getattr(klass, "__slots__", ())}
+        slots = _STATE_SLOTS[cls] = tuple(sorted(names - _SETTINGS))
+    return slots
+
+
+class _Wilder(Persistent):
     """Wilder's running mean: the mean of the first ``period`` inputs, then 1/period smoothing."""
 
     __slots__ = ("_count", "period", "value")
@@ -172,7 +229,7 @@ def _check_period(name: str, period: int, minimum: int = 1) -> None:
         raise ValueError(f"{name} period must be >= {minimum}, was {period}")
 
 
-class EMA:
+class EMA(Persistent):
     """Exponential moving average, ``alpha = 2 / (period + 1)``, seeded with the SMA of the
     first ``period`` values (ready from the ``period``-th value on)."""
 
@@ -198,7 +255,7 @@ class EMA:
         return self.value is not None
 
 
-class RSI:
+class RSI(Persistent):
     """Wilder's relative strength index of a close series, in [0, 100].
 
     Gains and losses of consecutive closes are Wilder-smoothed over ``period``;
@@ -242,7 +299,7 @@ def true_range(high: float, low: float, prev_close: float) -> float:
     return max(high - low, abs(high - prev_close), abs(low - prev_close))
 
 
-class ATR:
+class ATR(Persistent):
     """Wilder's average true range over ``period`` bars, in price units.
 
     The true range needs the previous close, so the first bar only sets it
@@ -271,7 +328,7 @@ class ATR:
         return self.value is not None
 
 
-class ADX:
+class ADX(Persistent):
     """Wilder's average directional index (trend strength, 0..100, direction-blind).
 
     From the second bar on: ``+DM = h - h_prev`` when that exceeds ``l_prev - l``
@@ -291,6 +348,11 @@ class ADX:
         self._prev: tuple[float, float, float] | None = None
         self.plus_di = self.minus_di = 0.0
         self.value: float | None = None
+
+    def _decode(self, name: str, current: object, raw: Any) -> Any:
+        if name == "_prev" and raw is not None:
+            return tuple(raw)
+        return super()._decode(name, current, raw)
 
     def update(self, high: float, low: float, close: float) -> float | None:
         """Add a bar; return the ADX once ready, else None."""
@@ -315,7 +377,7 @@ class ADX:
         return self.value is not None
 
 
-class _RollingMoments:
+class _RollingMoments(Persistent):
     """Mean and sum of squared deviations (M2) of the last ``period`` floats.
 
     Welford's add while filling, then the replace step ``M2 += (x - old)(x - m' + old - m)``;
@@ -376,7 +438,7 @@ class Bands(NamedTuple):
     upper: float
 
 
-class BollingerBands:
+class BollingerBands(Persistent):
     """Bollinger Bands: the SMA of the last ``period`` closes ± ``k`` standard deviations.
 
     The standard deviation is the *population* one (``ddof=0``, Bollinger's own
@@ -396,6 +458,11 @@ class BollingerBands:
         self._moments = _RollingMoments(period)
         self.stdev = 0.0
         self.value: Bands | None = None
+
+    def _decode(self, name: str, current: object, raw: Any) -> Any:
+        if name == "value" and raw is not None:
+            return Bands(*raw)
+        return super()._decode(name, current, raw)
 
     def update(self, close: float) -> Bands | None:
         """Add a close; return ``Bands(lower, middle, upper)`` once ready, else None."""
@@ -419,7 +486,7 @@ class BollingerBands:
         return self.value is not None
 
 
-class EWMAVolatility:
+class EWMAVolatility(Persistent):
     """RiskMetrics volatility of log returns: ``σ²_t = λ σ²_{t-1} + (1 - λ) r_t²``.
 
     Fed prices; ``r_t = ln(p_t / p_{t-1})`` (mean taken as zero, as in RiskMetrics).
@@ -468,7 +535,7 @@ class EWMAVolatility:
         return self.value is not None
 
 
-class RollingCorrelation:
+class RollingCorrelation(Persistent):
     """Pearson correlation of two series (e.g. two assets' returns) over the last ``period`` pairs.
 
     Fed the paired values themselves (compute returns before). Co-moments use

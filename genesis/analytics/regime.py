@@ -32,10 +32,11 @@ about 40 bars on average.
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from genesis.analytics.indicators import ADX, EWMAVolatility
+from genesis.analytics.indicators import ADX, EWMAVolatility, Persistent
 
 __all__ = ["Regime", "RegimeDetector", "RegimeParams"]
 
@@ -71,12 +72,13 @@ class RegimeParams(BaseModel):
         return self
 
 
-class RegimeDetector:
+class RegimeDetector(Persistent):
     """Incremental regime classifier; see the module docstring for the rules.
 
     ``update`` returns the regime of the bar just closed, or None during the
     warm-up (``max(2 * adx_period, warmup + 1)`` bars). ``regime``, ``confidence``,
-    ``adx`` and ``vol_ratio`` hold the latest values.
+    ``adx`` and ``vol_ratio`` hold the latest values. ``snapshot()``/``restore()``
+    carry the whole state (JSON-ready) to a detector built with the same params.
     """
 
     __slots__ = (
@@ -103,6 +105,11 @@ class RegimeDetector:
     @property
     def ready(self) -> bool:
         return self.regime is not None
+
+    def _decode(self, name: str, current: object, raw: Any) -> Any:
+        if name == "regime" and raw is not None:
+            return Regime(raw)
+        return super()._decode(name, current, raw)
 
     def update(self, high: float, low: float, close: float) -> Regime | None:
         """Add a bar; return its regime once warmed up, else None."""

@@ -8,6 +8,7 @@ Data: the bundled BTCUSDT 1-minute month (45,031 bars, 2021-12-31 23:01 →
 from __future__ import annotations
 
 import itertools
+import json
 from collections import Counter
 
 import numpy as np
@@ -185,3 +186,22 @@ def test_parameters_are_frozen() -> None:
     """A RegimeParams cannot be mutated after construction."""
     with pytest.raises(ValidationError):
         RegimeParams().trend_enter = 10.0  # type: ignore[misc]
+
+
+def test_snapshot_restore_resumes_the_same_classification() -> None:
+    """A detector restored from a JSON snapshot mid-month classifies the rest identically."""
+    rows = pd.read_csv(BTCUSDT_1M_BARS)[["high", "low", "close"]].itertuples(index=False)
+    rows = list(rows)
+    original = RegimeDetector()
+    for row in rows[:20_000]:
+        original.update(*row)
+    restored = RegimeDetector()
+    restored.restore(json.loads(json.dumps(original.snapshot())))
+
+    tail = [
+        (original.update(*row), original.confidence, restored.update(*row), restored.confidence)
+        for row in rows[20_000:]
+    ]
+
+    assert all(a == c and b == d for a, b, c, d in tail)
+    assert restored.regime is original.regime
