@@ -36,6 +36,7 @@ _CLI_MODULES = (
     "genesis.exchange.sandbox.cli",
     "genesis.data.cli",
     "genesis.analytics.cli",
+    "genesis.strategies.cli",
 )
 
 

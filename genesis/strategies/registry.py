@@ -31,7 +31,9 @@ __all__ = [
 _BUILTIN_MODULES = (
     "genesis.strategies.reference",
     "genesis.strategies.sniper.momentum_breakout",
+    "genesis.strategies.sniper.cross_venue_arbitrage",
     "genesis.strategies.book_imbalance",
+    "genesis.strategies.hunter.pairs_trading",
 )
 
 
@@ -41,6 +43,7 @@ class StrategySpec:
     cls: type[Strategy[Any]]
     params: type[StrategyParams]
     tiers: tuple[Tier, ...]
+    spec_ids: tuple[str, ...] = ()  # the SPEC capabilities it implements, e.g. ("ST-S2",)
 
 
 _REGISTRY: dict[str, StrategySpec] = {}
@@ -48,14 +51,17 @@ _REGISTRY: dict[str, StrategySpec] = {}
 S = TypeVar("S", bound=type[Strategy[Any]])
 
 
-def register(name: str, tiers: tuple[Tier, ...]) -> Callable[[S], S]:
-    """Class decorator adding a strategy to the registry under ``name``."""
+def register(
+    name: str, tiers: tuple[Tier, ...], spec: tuple[str, ...] = ()
+) -> Callable[[S], S]:
+    """Class decorator adding a strategy to the registry under ``name``; ``spec`` names
+    the SPEC capabilities it implements (shown by ``genesis strategies``)."""
 
     def decorate(cls: S) -> S:
         existing = _REGISTRY.get(name)
         if existing is not None and existing.cls is not cls:
             raise ConfigError(f"strategy name {name!r} is registered twice")
-        _REGISTRY[name] = StrategySpec(name, cls, cls.Params, tiers)
+        _REGISTRY[name] = StrategySpec(name, cls, cls.Params, tiers, spec)
         return cls
 
     return decorate
@@ -98,7 +104,8 @@ def _from_path(path: str) -> StrategySpec:
     tiers = (
         registered.tiers if registered is not None else tuple(Tier)
     )  # a registered class keeps its tiers
-    return StrategySpec(path, cls, cls.Params, tiers)
+    spec_ids = registered.spec_ids if registered is not None else ()
+    return StrategySpec(path, cls, cls.Params, tiers, spec_ids)
 
 
 def parse_params(

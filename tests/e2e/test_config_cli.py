@@ -38,7 +38,7 @@ def test_versions_drift_diff_and_rollback(tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stderr
     config = strategies / f"{NAME}.yaml"
     original = config.read_text()
-    config.write_text(original.replace('take_profit_pct: "0.02"', 'take_profit_pct: "0.04"'))
+    config.write_text(original.replace('take_profit_pct: "0.01"', 'take_profit_pct: "0.04"'))
 
     versions = _genesis(tmp_path, "config", "--strategies", str(strategies), "versions", NAME)
     diff = _genesis(tmp_path, "config", "--strategies", str(strategies), "diff", NAME)
@@ -52,10 +52,10 @@ def test_versions_drift_diff_and_rollback(tmp_path: Path) -> None:
     assert versions.stdout.splitlines()[0].endswith("running")
     assert "drift: file" in versions.stdout
     assert '-  "params": {' not in diff.stdout
-    assert '"take_profit_pct": "0.02"' in diff.stdout
+    assert '"take_profit_pct": "0.01"' in diff.stdout
     assert '+    "take_profit_pct": "0.04"' in diff.stdout
     assert rollback.returncode == 0, rollback.stderr
-    assert "take_profit_pct: '0.02'" in config.read_text()
+    assert "take_profit_pct: '0.01'" in config.read_text()
     assert "drift" not in after.stdout
 
 

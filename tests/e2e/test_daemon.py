@@ -132,16 +132,16 @@ def test_hot_reload_rejects_bad_edits_and_applies_good_ones(tmp_path: Path) -> N
     try:
         _read_until(proc, '"daemon_started"')
         time.sleep(1.0)  # let the watcher start
-        config.write_text(source.replace('take_profit_pct: "0.02"', 'take_profit_pct: "-5"'))
+        config.write_text(source.replace('take_profit_pct: "0.01"', 'take_profit_pct: "-5"'))
         rejected = _read_until(proc, '"config_rejected"')[-1]
-        config.write_text(source.replace('take_profit_pct: "0.02"', 'take_profit_pct: "0.03"'))
+        config.write_text(source.replace('take_profit_pct: "0.01"', 'take_profit_pct: "0.03"'))
         applied = _read_until(proc, '"config_applied"')[-1]
         after = _read_until(proc, '"order_type":"LIMIT"')  # the next take profit
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     assert rejected["file"] == str(config)
-    assert rejected["line"] == source.splitlines().index('  take_profit_pct: "0.02"') + 1
+    assert rejected["line"] == source.splitlines().index('  take_profit_pct: "0.01"') + 1
     assert rejected["field"] == "params.take_profit_pct"
     assert "greater than 0" in str(rejected["reason"])
     assert applied["strategy_id"] == "sniper-breakout-btc"
@@ -154,7 +154,7 @@ def test_hot_reload_rejects_bad_edits_and_applies_good_ones(tmp_path: Path) -> N
     assert "params.take_profit_pct" in configs[0][1]  # the rejected attempt, with its field
     stop, target = [e for e in after if e["event"] == "order_submitted"][-2:]
     ratio = Decimal(str(target["price"])) / Decimal(str(stop["trigger_price"]))
-    assert abs(ratio - Decimal("1.03") / Decimal("0.99")) < Decimal("0.0005")  # 3% target in force
+    assert abs(ratio - Decimal("1.03") / Decimal("0.98")) < Decimal("0.0005")  # 3% target, 2% stop
     assert proc.returncode == 0
 
 

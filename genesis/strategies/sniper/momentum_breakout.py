@@ -12,9 +12,14 @@ Rule, on each bar's close, long only:
   ``lookback`` bars (a failed breakout), unless the stop or target already
   closed the position.
 
-Size: ``risk_per_trade`` of equity is put at risk between entry and stop
-(qty = equity x risk / (close - stop)), capped so the position's notional is
-at most ``max_position_pct`` of equity (the Sniper tier's 2% by default).
+Size (ST-S3): fractional Kelly from the strategy's own record of completed
+trades (win rate and payoff, from ``ctx.performance``), blended with a prior
+until it has ``kelly_min_trades`` of them, capped at ``max_risk_per_trade``
+(2%) of equity at risk between entry and stop (qty = equity x risk /
+(close - stop)), and capped again so the position's notional is at most
+``max_position_pct`` of equity (the Sniper tier's 2% by default). A record
+with a negative edge sizes to zero: the strategy stands aside (logged once
+as ``kelly_no_edge``) until the record recovers.
 The confidence of a signal grows with the volume surge: min(1, ratio / (2 x
 volume_factor)); entries below ``min_confidence`` are skipped.
 """
@@ -31,6 +36,7 @@ from genesis.core.enums import Side
 from genesis.core.events import Bar
 from genesis.errors import InvalidOrder
 from genesis.risk.limits import Tier
+from genesis.risk.sizing import KellySizer
 from genesis.strategies.base import Strategy
 from genesis.strategies.params import StrategyParams
 from genesis.strategies.registry import register
@@ -44,7 +50,11 @@ class MomentumBreakoutParams(StrategyParams):
     volume_factor: Decimal = Field(default=Decimal("1.5"), gt=0, le=100)
     stop_loss_pct: Decimal = Field(default=Decimal("0.01"), gt=0, lt=1)
     take_profit_pct: Decimal = Field(default=Decimal("0.02"), gt=0, le=10)
-    risk_per_trade: Decimal = Field(default=Decimal("0.01"), gt=0, le=Decimal("0.02"))
+    max_risk_per_trade: Decimal = Field(default=Decimal("0.02"), gt=0, le=Decimal("0.02"))
+    kelly_multiplier: float = Field(default=0.5, gt=0, le=1)
+    kelly_min_trades: int = Field(default=20, ge=1, le=10_000)
+    kelly_prior_win_rate: float = Field(default=0.4, gt=0, lt=1)
+    kelly_prior_payoff: float = Field(default=2.0, gt=0, le=100)
     max_position_pct: Decimal = Field(default=Decimal("0.02"), gt=0, le=1)
     min_confidence: float = Field(default=0.6, ge=0, le=1)
 
@@ -61,15 +71,24 @@ class _Window:
         self.prev_volume: Decimal | None = None
 
 
-@register("momentum_breakout", tiers=(Tier.SNIPER,))
+@register("momentum_breakout", tiers=(Tier.SNIPER,), spec=("ST-S2", "ST-S3"))
 class MomentumBreakout(Strategy[MomentumBreakoutParams]):
     """Buy breakouts above the recent range on a volume surge; stop and target attached."""
 
     Params = MomentumBreakoutParams
 
     def on_start(self) -> None:
-        self._windows = {i: _Window(self.params) for i in self.instruments}
+        p = self.params
+        self._windows = {i: _Window(p) for i in self.instruments}
         self.signals = 0
+        self._kelly = KellySizer(
+            cap=p.max_risk_per_trade,
+            multiplier=p.kelly_multiplier,
+            min_trades=p.kelly_min_trades,
+            prior_win_rate=p.kelly_prior_win_rate,
+            prior_payoff=p.kelly_prior_payoff,
+        )
+        self._no_edge = False
 
     def on_bar(self, bar: Bar) -> None:
         w = self._windows[bar.instrument_id]
@@ -103,8 +122,12 @@ class MomentumBreakout(Strategy[MomentumBreakoutParams]):
             return
         stop = bar.close * (1 - p.stop_loss_pct)
         equity = self.ctx.portfolio.equity()
+        risk = self.risk_fraction()
+        if risk == 0:
+            return
         qty = min(
-            equity * p.risk_per_trade / (bar.close - stop), equity * p.max_position_pct / bar.close
+            self._kelly.quantity(equity, bar.close, stop, risk),
+            equity * p.max_position_pct / bar.close,
         )
         try:
             order = self.ctx.orders.market(
@@ -119,6 +142,21 @@ class MomentumBreakout(Strategy[MomentumBreakoutParams]):
             return  # too small for the instrument's step size at this equity
         self.signals += 1
         self.ctx.submit(order)
+
+    def risk_fraction(self) -> Decimal:
+        """Kelly's share of equity to risk on the next entry, from this strategy's record."""
+        perf = self.ctx.performance
+        risk = self._kelly.risk_fraction(perf.trades, perf.win_rate, perf.payoff)
+        if (risk == 0) != self._no_edge:
+            self._no_edge = risk == 0
+            self.ctx.log.info(
+                "kelly_no_edge" if self._no_edge else "kelly_edge_back",
+                strategy_id=self.id,
+                trades=perf.trades,
+                win_rate=perf.win_rate,
+                payoff=perf.payoff,
+            )
+        return risk
 
     def _exit(self, instrument_id: str, position: Decimal) -> None:
         for order in self.ctx.open_orders(instrument_id):

@@ -26,6 +26,9 @@ from genesis.testing.builders import Harness, real_bars
 D = Decimal
 CASH = D(1000)
 MONTH = real_bars()
+# Kelly's record never outweighs its prior: every entry risks the prior's capped 2%
+# (the signal's own behaviour over the month, not the sizing's reaction to it)
+FIXED = MomentumBreakoutParams(kelly_min_trades=10_000)
 
 
 class _Sized(MomentumBreakout):
@@ -45,14 +48,14 @@ class _Sized(MomentumBreakout):
 
 @pytest.fixture(scope="module")
 def month() -> Harness:
-    """The whole month, no tier: only instrument filters and cash apply."""
-    return Harness.build(MomentumBreakout, MomentumBreakoutParams(), cash=CASH).run(MONTH)
+    """The whole month at fixed risk, no tier: only instrument filters and cash apply."""
+    return Harness.build(MomentumBreakout, FIXED, cash=CASH).run(MONTH)
 
 
 @pytest.fixture(scope="module")
 def sniper() -> Harness:
     """The whole month under the Sniper tier's risk limits (as ``--tier sniper``)."""
-    return Harness.build(_Sized, MomentumBreakoutParams(), cash=CASH, tier=Tier.SNIPER).run(MONTH)
+    return Harness.build(_Sized, FIXED, cash=CASH, tier=Tier.SNIPER).run(MONTH)
 
 
 def _strategy(h: Harness) -> MomentumBreakout:
@@ -185,6 +188,32 @@ def test_snapshot_round_trips_the_signal_count(month: Harness) -> None:
 
 
 def test_risk_per_trade_above_two_percent_is_refused() -> None:
-    """risk_per_trade is capped at 0.02 by the params model."""
-    with pytest.raises(ValidationError, match="risk_per_trade"):
-        MomentumBreakoutParams(risk_per_trade=D("0.05"))
+    """max_risk_per_trade is capped at 0.02 by the params model (ST-S3)."""
+    with pytest.raises(ValidationError, match="max_risk_per_trade"):
+        MomentumBreakoutParams(max_risk_per_trade=D("0.05"))
+
+
+@pytest.fixture(scope="module")
+def kelly() -> Harness:
+    """The whole month with Kelly live (the default): the record decides the size."""
+    return Harness.build(MomentumBreakout, MomentumBreakoutParams(), cash=CASH).run(MONTH)
+
+
+def test_kelly_stands_aside_once_the_record_has_no_edge(kelly: Harness) -> None:
+    """Default Kelly trades 24 times (8 wins), then its record (no edge) sizes every signal to 0."""
+    perf = kelly.kernel.performance.of("s1")
+    strategy = _strategy(kelly)
+
+    assert len(_entries(kelly)) == 24
+    assert (perf.trades, perf.wins) == (24, 8)
+    assert strategy.risk_fraction() == 0
+    assert "kelly_no_edge" in kelly.kernel.log.events()
+    assert kelly.kernel.portfolio.equity() == D("999.825740")
+
+
+def test_kelly_risk_starts_at_the_capped_prior() -> None:
+    """Before any trade: prior 40% wins at payoff 2 is half-Kelly 5%, capped at 2%."""
+    harness = Harness.build(MomentumBreakout, MomentumBreakoutParams(), cash=CASH)
+    harness.run(MONTH[:1])
+
+    assert _strategy(harness).risk_fraction() == D("0.02")
