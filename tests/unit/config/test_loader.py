@@ -30,7 +30,11 @@ def _write(tmp_path: Path, text: str, name: str = "sma.yaml") -> Path:
 def test_bundled_configs_load() -> None:
     """The configs shipped in config/strategies are valid, ids from file names."""
     configs = load_strategy_configs(BUNDLED)
-    assert [c.id for c in configs] == ["reference-sma-btc", "sniper-breakout-btc"]
+    assert [c.id for c in configs] == [
+        "reference-sma-btc",
+        "sniper-breakout-btc",
+        "sniper-cross-venue-btcusd",
+    ]
     assert all(c.tier is Tier.SNIPER for c in configs)
 
 
