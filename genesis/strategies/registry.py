@@ -34,6 +34,7 @@ _BUILTIN_MODULES = (
     "genesis.strategies.sniper.cross_venue_arbitrage",
     "genesis.strategies.book_imbalance",
     "genesis.strategies.hunter.pairs_trading",
+    "genesis.strategies.hunter.mean_reversion",
 )
 
 
