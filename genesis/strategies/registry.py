@@ -35,6 +35,7 @@ _BUILTIN_MODULES = (
     "genesis.strategies.book_imbalance",
     "genesis.strategies.hunter.pairs_trading",
     "genesis.strategies.hunter.mean_reversion",
+    "genesis.strategies.hunter.portfolio",
 )
 
 
