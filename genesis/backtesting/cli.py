@@ -27,6 +27,7 @@ from genesis.data.loaders import infer_interval_ns, infer_tick_size, read_bars
 from genesis.data.sources import open_events
 from genesis.data.timeparse import make_timestamp_parser
 from genesis.errors import ConfigError
+from genesis.kernel.regimes import parse_regimes
 from genesis.risk.limits import Tier
 from genesis.strategies import registry
 
@@ -98,6 +99,14 @@ def add_parser(sub: Any) -> None:
         choices=[t.value for t in Tier],
         default=None,
         help="apply that tier's risk limits",
+    )
+    p.add_argument(
+        "--regimes",
+        type=_regimes,
+        default=(),
+        metavar="R[,R...]",
+        help="trade only while the instrument's regime is one of these: trending, ranging,"
+        " volatile (ST-H4; regime from the bars)",
     )
     p.add_argument("--accounting", choices=[m.value for m in AccountingMethod], default="FIFO")
     p.add_argument("--tick-size", type=_decimal("--tick-size", positive=True), default=None)
@@ -268,9 +277,19 @@ def _config(
         slippage_bps=args.slippage_bps,
         latency_ns=int(args.latency_ms * 1_000_000),
         tier=Tier(args.tier) if args.tier else None,
+        regimes=args.regimes,
         accounting=AccountingMethod(args.accounting),
         interval_ns=interval_ns,
     )
+
+
+def _regimes(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
+    try:
+        parse_regimes(names)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return names
 
 
 def is_recording(path: Path) -> bool:

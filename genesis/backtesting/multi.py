@@ -86,6 +86,7 @@ def _kernel(
         params=run.params,
         instruments=ids,
         requires_stop_loss=config.requires_stop_loss,
+        regimes=config.regimes,
     )
     spec = SessionSpec(
         instruments=table.get,

@@ -68,6 +68,7 @@ class BacktestConfig:
     interval_ns: int = 60_000_000_000
     strategy_id: str = ""
     requires_stop_loss: bool = False
+    regimes: tuple[str, ...] = ()  # ST-H4: trade only in these regimes (empty: always)
 
 
 @dataclass(slots=True)
@@ -211,6 +212,7 @@ def _build(
             StrategySpec(
                 cls=cls, strategy_id=config.strategy_id or config.strategy, params=params,
                 instruments=(inst.symbol,), requires_stop_loss=config.requires_stop_loss,
+                regimes=config.regimes,
             )
         ],
     )  # fmt: skip

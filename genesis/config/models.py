@@ -33,6 +33,8 @@ class StrategyConfig(BaseModel):
     enabled: bool = True
     requires_stop_loss: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
+    # ST-H4: trade only while the instrument's regime is one of these (empty: always)
+    regimes: tuple[str, ...] = ()
 
     @field_validator("instruments")
     @classmethod
@@ -50,7 +52,20 @@ class StrategyConfig(BaseModel):
             raise ValueError(f"instruments repeat a symbol: {list(value)}")
         return ids
 
+    @field_validator("regimes")
+    @classmethod
+    def _regimes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        known = ("trending", "ranging", "volatile")
+        bad = [r for r in value if r not in known]
+        if bad:
+            raise ValueError(f"regimes are {', '.join(known)}; was {bad}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"regimes repeat one: {list(value)}")
+        return value
+
     def version_id(self) -> str:
-        """SHA-256 of the canonical JSON of this configuration (key order and spacing fixed)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """SHA-256 of the canonical JSON of this configuration (key order and spacing fixed;
+        an empty ``regimes`` is left out, so configs written before it keep their hash)."""
+        dumped = self.model_dump(mode="json", exclude=None if self.regimes else {"regimes"})
+        canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()

@@ -38,6 +38,7 @@ __all__ = [
     "OrderUpdated",
     "PriceLevels",
     "QuoteTick",
+    "RegimeSwitched",
     "StrategyErrored",
     "TimerFired",
     "TradeCompleted",
@@ -240,3 +241,14 @@ class TradeCompleted(Event, frozen=True, gc=False, kw_only=True):
     opened_ns: int
     net_pnl: Decimal
     fills: int
+
+
+class RegimeSwitched(Event, frozen=True, gc=False, kw_only=True):
+    """A regime-gated strategy was switched on or off for one instrument (ST-H4):
+    ``regime`` is the instrument's regime now ("" while it is unknown)."""
+
+    strategy_id: str
+    instrument_id: str
+    regime: str
+    active: bool
+    confidence: float

@@ -42,6 +42,7 @@ from genesis.core.events import (
     MarketEvent,
     OrderEvent,
     OrderFilled,
+    RegimeSwitched,
     TradeCompleted,
 )
 from genesis.core.instruments import InstrumentTable
@@ -525,6 +526,18 @@ class Daemon:
             log_trade(self.log, self.kernel, notice)
             if self.journal is not None:
                 self.journal.trade(notice, self.kernel.performance.of(notice.strategy_id))
+            return
+        if isinstance(notice, RegimeSwitched):
+            self.log.info(
+                "strategy_regime",
+                strategy_id=notice.strategy_id,
+                instrument=notice.instrument_id,
+                active=notice.active,
+                regime=notice.regime or None,
+                confidence=round(notice.confidence, 3),
+            )
+            if self.journal is not None:
+                self.journal.regime(notice)
             return
         if isinstance(notice, KillSwitchChanged):
             fields = {

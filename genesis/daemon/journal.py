@@ -31,6 +31,7 @@ from genesis.core.events import (
     KillSwitchChanged,
     OrderEvent,
     OrderFilled,
+    RegimeSwitched,
     TradeCompleted,
 )
 from genesis.core.orders import Order
@@ -58,6 +59,7 @@ from genesis.storage.writer import BatchingWriter, QueueStats
 __all__ = ["CHECKPOINT_ID", "PROGRESS_ID", "Journal"]
 
 CHECKPOINT_ID = "__replay__"  # strategy-state row: events processed at the last checkpoint
+REGIME = "strategy_regime"  # audit row: a strategy switched on/off by its regime
 TRADE = "strategy_trade"  # audit row: a strategy's completed round trip and its figures
 PROGRESS_ID = "__progress__"  # strategy-state row: events started when the journal last wrote
 _HIGH_WATER = 5_000
@@ -188,6 +190,17 @@ class Journal:
             "performance": performance.as_fields(),
         }
         self.audit(TRADE, detail, trade.ts_event)
+
+    def regime(self, switched: RegimeSwitched) -> None:
+        """A regime-gated strategy switched on or off (``strategy_regime`` audit row)."""
+        detail = {
+            "strategy_id": switched.strategy_id,
+            "instrument": switched.instrument_id,
+            "active": switched.active,
+            "regime": switched.regime,
+            "confidence": switched.confidence,
+        }
+        self.audit(REGIME, detail, switched.ts_event)
 
     def store_version(self, config: StrategyConfig, now_ns: int) -> None:
         """Keep every running version, by SHA-256, for ``genesis config versions|diff|rollback``."""

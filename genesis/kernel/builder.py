@@ -21,6 +21,7 @@ from genesis.core.events import OrderFilled
 from genesis.core.instruments import Instrument
 from genesis.execution.oms import OrderManager
 from genesis.kernel.kernel import Kernel
+from genesis.kernel.regimes import parse_regimes
 from genesis.portfolio import ClosedLot, Portfolio
 from genesis.risk.engine import RiskEngine
 from genesis.risk.limits import Tier
@@ -39,6 +40,7 @@ class StrategySpec:
     params: Any
     instruments: tuple[str, ...]
     requires_stop_loss: bool = False
+    regimes: tuple[str, ...] = ()  # ST-H4: the regimes it trades in (empty: all)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,7 +109,12 @@ def build_kernel(spec: SessionSpec, log: Any) -> Kernel:
     )
     for s in spec.strategies:
         kernel.add_strategy(
-            s.cls, s.strategy_id, s.params, s.instruments, requires_stop_loss=s.requires_stop_loss
+            s.cls,
+            s.strategy_id,
+            s.params,
+            s.instruments,
+            requires_stop_loss=s.requires_stop_loss,
+            regimes=parse_regimes(s.regimes),
         )
     return kernel
 
@@ -128,6 +135,7 @@ def strategy_specs(configs: Iterable[StrategyConfig]) -> list[StrategySpec]:
                 params=registry.parse_params(entry, config.params, source=config.id),
                 instruments=config.instruments,
                 requires_stop_loss=config.requires_stop_loss,
+                regimes=config.regimes,
             )
         )
     return specs

@@ -56,6 +56,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from genesis.analytics.regime import Regime
 from genesis.core.clock import Clock
 from genesis.core.commands import (
     CancelOrder,
@@ -91,6 +92,7 @@ from genesis.errors import IllegalTransition
 from genesis.execution.oms import OrderManager
 from genesis.execution.restore import order_from_intent
 from genesis.kernel.market import MarketView
+from genesis.kernel.regimes import RegimeSwitch
 from genesis.kernel.support import (
     StrategyPortfolio,
     event_ids,
@@ -134,6 +136,7 @@ class Kernel:
         self.oms = oms or OrderManager()
         self.guard = StrategyGuard(log)
         self.performance = PerformanceBook()
+        self.regimes: RegimeSwitch | None = None  # set when a strategy is regime-gated
         self._fill_sink = fill_sink
         self.strategies: dict[str, Strategy[Any]] = {}
         self.errors: list[StrategyErrored] = []
@@ -165,8 +168,10 @@ class Kernel:
         instruments: tuple[str, ...],
         *,
         requires_stop_loss: bool = False,
+        regimes: frozenset[Regime] = frozenset(),
     ) -> Strategy[Any]:
-        """Construct a strategy with its context and subscribe it to ``instruments``."""
+        """Construct a strategy with its context and subscribe it to ``instruments``;
+        with ``regimes`` it trades only while its instrument is in one of them (ST-H4)."""
         if strategy_id in self.strategies:
             raise ValueError(f"duplicate strategy id {strategy_id}")
         for instrument_id in instruments:
@@ -189,6 +194,10 @@ class Kernel:
             self._subscribers.setdefault(instrument_id, []).append(strategy)
         if requires_stop_loss:
             self._requires_stop_loss.add(strategy_id)
+        if regimes:
+            if self.regimes is None:
+                self.regimes = RegimeSwitch()
+            self.regimes.gate(strategy_id, instruments, regimes)
         return strategy
 
     def cancel_all(self, strategy_id: str | None = None) -> Sequence[Command]:
@@ -433,6 +442,8 @@ class Kernel:
         # the hottest path of a bar backtest: the guard is inlined here
         self._market_on_bar(bar)
         self._mark(bar.instrument_id, bar.close)
+        if self.regimes is not None:
+            self._switch_regimes(bar)
         disabled = self.guard.disabled
         for strategy in self._subscribers.get(bar.instrument_id, ()):
             if strategy.id in disabled:
@@ -441,6 +452,15 @@ class Kernel:
                 strategy.on_bar(bar)
             except Exception as exc:
                 self.errors.append(self.guard.fault(strategy, "on_bar", exc))
+
+    def _switch_regimes(self, bar: Bar) -> None:
+        assert self.regimes is not None
+        for switched in self.regimes.on_bar(bar):
+            self._notices.append(switched)
+            if not switched.active:  # off: its entries there go; positions keep their exits
+                for order in self.oms.open_orders(switched.strategy_id, switched.instrument_id):
+                    if order.client_order_id not in self._reduce_only:
+                        self._cancel(order)
 
     def _on_trade(self, trade: TradeTick) -> None:
         self.market.on_trade(trade)
@@ -605,6 +625,12 @@ class Kernel:
         if order.decision_price is None:
             order.decision_price = self._decision_price(order, market)
         reference = order.price or order.trigger_price or market
+        if self.regimes is not None and not self.regimes.allows(
+            order.strategy_id, order.instrument_id
+        ):
+            gated = self._regime_refusal(order)
+            if gated is not None:
+                return gated
         if reference is None:
             return ("NO_MARKET_PRICE", f"no price seen yet for {order.instrument_id}")
         refusal = self.risk.check(order, lambda: self._risk_input(order, reference))
@@ -634,6 +660,22 @@ class Kernel:
             requires_stop_loss=order.strategy_id in self._requires_stop_loss,
             reduce_only=order.client_order_id in self._reduce_only,
             open_positions=self._open_positions(order) if self.risk.limits is not None else 0,
+        )
+
+    def _regime_refusal(self, order: Order) -> tuple[str, str] | None:
+        """An entry of a strategy switched off on this instrument by its regime."""
+        held = self.portfolio.position_qty(order.instrument_id, order.strategy_id)
+        after = held + order.side.sign * order.quantity
+        if order.client_order_id in self._reduce_only or abs(after) <= abs(held):
+            return None  # an exit: always allowed
+        assert self.regimes is not None
+        regime = self.regimes.regime(order.instrument_id)
+        now = "unknown (warming up)" if regime is None else regime.value
+        self.risk.rejections["REGIME_OFF"] += 1
+        return (
+            "REGIME_OFF",
+            f"{order.strategy_id} trades {order.instrument_id} only in its configured regimes;"
+            f" the regime is {now}",
         )
 
     def _decision_price(self, order: Order, market: Decimal | None) -> Decimal | None:

@@ -9,6 +9,7 @@ import pytest
 from genesis.config import load_strategy_config, load_strategy_configs
 from genesis.errors import ConfigError
 from genesis.risk.limits import Tier
+from genesis.strategies import registry
 
 BUNDLED = Path(__file__).resolve().parents[3] / "config" / "strategies"
 GOOD = """\
@@ -28,14 +29,15 @@ def _write(tmp_path: Path, text: str, name: str = "sma.yaml") -> Path:
 
 
 def test_bundled_configs_load() -> None:
-    """The configs shipped in config/strategies are valid, ids from file names."""
+    """The configs shipped in config/strategies are valid (params too), ids from file names,
+    each named after its tier; every tier has an enabled one."""
     configs = load_strategy_configs(BUNDLED)
-    assert [c.id for c in configs] == [
-        "reference-sma-btc",
-        "sniper-breakout-btc",
-        "sniper-cross-venue-btcusd",
-    ]
-    assert all(c.tier is Tier.SNIPER for c in configs)
+    for c in configs:
+        registry.parse_params(registry.get(c.strategy), c.params, source=c.id)
+        if c.id != "reference-sma-btc":
+            assert c.id.startswith(c.tier.value), c.id
+    assert {c.tier for c in configs if c.enabled} >= {Tier.SNIPER, Tier.HUNTER}
+    assert "reference-sma-btc" in {c.id for c in configs}
 
 
 def test_version_id_is_stable_and_content_addressed(tmp_path: Path) -> None:

@@ -35,7 +35,9 @@ class _Log:
 
 def _daemon(log: _Log) -> Daemon:
     strategies = tuple(
-        c for c in load_strategy_configs(ROOT / "config" / "strategies") if c.enabled
+        c
+        for c in load_strategy_configs(ROOT / "config" / "strategies")
+        if c.enabled and c.tier is Tier.SNIPER
     )
     bars = DataSpec(path=resources.BTCUSDT_1M_BARS, venue="binance", symbol="BTCUSDT")
     config = DaemonConfig(
