@@ -308,18 +308,26 @@ class CrossVenueArbitrage:
         self._found += best is not None
         return best
 
-    def edge_bps(self, buy_venue: str, sell_venue: str) -> float | None:
-        """The touch-against-touch net edge of buying on one venue and selling on the other.
+    def edge_bps(self, buy_venue: str, sell_venue: str, *, net: bool = True) -> float | None:
+        """The touch-against-touch edge of buying on one venue and selling on the other, bps.
 
-        Measured on the latest states whatever their age (None when a side is
-        unknown or empty); the persistence test of ``ranking`` feeds on it.
+        Net of both taker fees unless ``net`` is False. Measured on the latest
+        states whatever their age (None when a side is unknown or empty); the
+        persistence test of ``ranking`` feeds on it.
         """
         buy, sell = self._quotes.get(buy_venue), self._quotes.get(sell_venue)
         if buy is None or sell is None or not buy.asks or not sell.bids:
             return None
-        ask, bid = buy.asks[0][0], sell.bids[0][0]
+        ask, bid = float(buy.asks[0][0]), float(sell.bids[0][0])
+        if not net:
+            return (bid - ask) / ask * 10_000
         fa, fb = self._fees[buy_venue] / 10_000, self._fees[sell_venue] / 10_000
-        return (float(bid) * (1 - fb) - float(ask) * (1 + fa)) / float(ask) * 10_000
+        return (bid * (1 - fb) - ask * (1 + fa)) / ask * 10_000
+
+    def last_update_ns(self, venue: str) -> int | None:
+        """Event time of ``venue``'s latest update, or None before any."""
+        state = self._quotes.get(venue)
+        return None if state is None else state.ts
 
 
 def _dec(value: float) -> Decimal:

@@ -194,6 +194,16 @@ def test_edge_bps_is_the_touch_net_edge() -> None:
     assert edge == pytest.approx((100.5 * 0.9995 - 100 * 1.0006) / 100 * 10_000)
 
 
+def test_gross_edge_and_last_update() -> None:
+    """Before fees the same touches give 50 bps; each venue's last update time is kept."""
+    detector = CrossVenueArbitrage(TAKER)
+    detector.on_quote(_quote("BTCUSD", "100.5", "100.6", ts=7))
+    detector.on_quote(_quote("bybit:BTCUSD", "99.9", "100", ts=9))
+
+    assert detector.edge_bps("bybit", "binance", net=False) == pytest.approx(50.0)
+    assert (detector.last_update_ns("binance"), detector.last_update_ns("okx")) == (7, None)
+
+
 # --- the real day ---------------------------------------------------------------------
 
 
