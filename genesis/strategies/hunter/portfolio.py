@@ -85,19 +85,19 @@ _DAY_NS = 86_400 * 1_000_000_000
 
 class MultiPairPortfolioParams(StrategyParams):
     z_window: int = Field(default=48, ge=2, le=10_000)
-    entry_z: float = Field(default=2.0, gt=0, le=10)
+    entry_z: float = Field(default=1.5, gt=0, le=10)
     exit_z: float = Field(default=0.0, ge=-10, le=10)
     rsi_period: int = Field(default=14, ge=2, le=10_000)
-    rsi_oversold: float = Field(default=30.0, gt=0, lt=100)
+    rsi_oversold: float = Field(default=25.0, gt=0, lt=100)
     max_hold_bars: int = Field(default=48, ge=1, le=100_000)
     vol_span: float = Field(default=288.0, ge=1, le=100_000)
-    target_daily_risk: Decimal = Field(default=Decimal("0.002"), gt=0, le=Decimal("0.05"))
+    target_daily_risk: Decimal = Field(default=Decimal("0.003"), gt=0, le=Decimal("0.05"))
     max_position_pct: Decimal = Field(default=Decimal("0.05"), gt=0, le=Decimal("0.05"))
     max_positions: int = Field(default=5, ge=1, le=5)
     corr_window: int = Field(default=288, ge=2, le=100_000)
     corr_horizon: int = Field(default=6, ge=1, le=1_000)
     max_correlation: float = Field(default=0.7, ge=-1, le=1)
-    stop_loss_vol: float = Field(default=0.5, gt=0, le=10)
+    stop_loss_vol: float = Field(default=1.0, gt=0, le=10)
     take_profit_vol: float = Field(default=1.0, gt=0, le=10)
     min_confidence: float = Field(default=0.6, ge=0, le=1)
 
@@ -183,13 +183,14 @@ class MultiPairPortfolio(Strategy[MultiPairPortfolioParams]):
             for pair in itertools.combinations(self.instruments, 2)
         }
         self._opened: dict[str, int] = {}  # instrument -> ns its position was first seen
+        self._readings: dict[str, Reading | None] = {}
         self.signals = 0
         self.skips = {"full": 0, "correlated": 0, "correlation_unknown": 0}
 
     def on_bar(self, bar: Bar) -> None:
         instrument = bar.instrument_id
         series = self._series[instrument]
-        reading = series.update(bar)
+        reading = self._readings[instrument] = series.update(bar)
         if series.ret_ts == bar.ts_open:
             self._update_pairs(instrument, series)
         if reading is None:
@@ -207,6 +208,10 @@ class MultiPairPortfolio(Strategy[MultiPairPortfolioParams]):
     def on_fill(self, fill: OrderFilled) -> None:
         if fill.side is Side.BUY:
             self._opened.setdefault(fill.instrument_id, fill.ts_event)
+
+    def reading(self, instrument_id: str) -> Reading | None:
+        """The signal inputs of ``instrument_id`` at its last bar (None: warming up)."""
+        return self._readings.get(instrument_id)
 
     def correlation(self, a: str, b: str) -> float | None:
         """The current return correlation of two of the strategy's instruments (None: not
