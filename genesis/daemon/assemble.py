@@ -142,7 +142,12 @@ def run_paper(
 
     async def main() -> int:
         repo = await _open_journal(config)
-        daemon = paper_daemon(config, repo, live)
+        try:
+            daemon = paper_daemon(config, repo, live)
+        except BaseException:
+            if repo is not None:  # its connection thread would keep the process alive
+                await repo.close()
+            raise
         if on_ready is not None:
             on_ready(daemon)
         return await serve(daemon)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,13 @@ from genesis.core.instruments import DEFAULT_VENUE, load_exchange_info, split_in
 from genesis.daemon.assemble import run_paper
 from genesis.daemon.daemon import DaemonConfig
 from genesis.daemon.market import LiveStreams
-from genesis.data.sources import DataSpec, describe_sources, instruments_for, parse_data_arg
+from genesis.data.sources import (
+    DataSpec,
+    describe_sources,
+    first_event_ns,
+    instruments_for,
+    parse_data_arg,
+)
 from genesis.errors import ConfigError
 from genesis.logs import configure
 from genesis.risk.limits import Tier, tier_for_equity
@@ -129,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         live = None
-    specs = _data_specs(args)
+    specs = _data_specs(args, configs)
     table = load_exchange_info(resources.EXCHANGE_INFO)
     if not args.live:
         found = instruments_for(specs, table)
@@ -137,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"genesis: {line}", file=sys.stderr)
         table = found.table
         if live is None:
-            _check_covered(configs, specs)
+            configs = _check_covered(configs, specs, table)
     interval = args.status_interval_s
     config = DaemonConfig(
         tier=tier,
@@ -174,11 +181,10 @@ def run(args: argparse.Namespace) -> int:
     return run_live(config, endpoints, live, settings.ccxt_venues)
 
 
-def _data_specs(args: argparse.Namespace) -> tuple[DataSpec, ...]:
-    """``--data`` values, or the bundled month of BTCUSDT bars."""
+def _data_specs(args: argparse.Namespace, configs: tuple[Any, ...]) -> tuple[DataSpec, ...]:
+    """``--data`` values, or the bundled recordings of the strategies' instruments."""
     if not args.data:
-        symbol = args.symbol or "BTCUSDT"
-        return (DataSpec(path=resources.BTCUSDT_1M_BARS, venue="binance", symbol=symbol),)
+        return bundled_specs(configs, args.symbol)
     specs = []
     for text in args.data:
         bare = "=" not in text and text.removesuffix(".gz").endswith(".csv")
@@ -193,17 +199,62 @@ def _data_specs(args: argparse.Namespace) -> tuple[DataSpec, ...]:
     return tuple(specs)
 
 
-def _check_covered(configs: tuple[Any, ...], specs: tuple[DataSpec, ...]) -> None:
-    """Say so when a strategy trades an instrument the recordings do not bring."""
+def bundled_specs(configs: tuple[Any, ...], symbol: str | None = None) -> tuple[DataSpec, ...]:
+    """The bundled recording of each instrument the strategies trade (the BTCUSDT month
+    when none is bundled, as before).
+
+    The recordings come from different days (January 2018, January and December
+    2022): each is shifted to start with the earliest, so they replay side by side
+    and every strategy trades from the first minute. The shift is logged by the
+    daemon's data description, and relative times inside a recording are kept.
+    """
+    wanted = dict.fromkeys(i for c in configs for i in c.instruments)
+    specs = []
+    for iid in wanted:
+        path = resources.BUNDLED_BY_INSTRUMENT.get(iid)
+        if path is not None:
+            venue, sym = split_instrument_id(iid)
+            specs.append(DataSpec(path=path, venue=venue, symbol=sym))
+    if not specs:
+        sym = symbol or "BTCUSDT"
+        return (DataSpec(path=resources.BTCUSDT_1M_BARS, venue="binance", symbol=sym),)
+    starts = [first_event_ns(s) for s in specs]
+    t0 = min(starts)
+    return tuple(replace(s, shift_ns=t0 - t) for s, t in zip(specs, starts, strict=True))
+
+
+def _check_covered(
+    configs: tuple[Any, ...], specs: tuple[DataSpec, ...], table: Any
+) -> tuple[Any, ...]:
+    """Say so when a strategy trades an instrument the recordings do not bring; leave out
+    (and say so) one trading an instrument neither the recordings nor the venue's
+    metadata know: a replay has nothing to price it with.
+
+    Raises:
+        ConfigError: no strategy is left.
+    """
     have = {row.instrument_id for row in describe_sources(specs)}
+    kept = []
     for config in configs:
         missing = [i for i in config.instruments if i not in have]
+        unknown = [i for i in missing if i not in table]
+        if unknown:
+            print(
+                f"genesis: strategy {config.id} trades {', '.join(unknown)}, which neither the"
+                " recordings nor the venue metadata know: not loaded",
+                file=sys.stderr,
+            )
+            continue
+        kept.append(config)
         if missing:
             print(
                 f"genesis: strategy {config.id} trades {', '.join(missing)} but no --data brings"
                 f" it: it will not trade (the recordings have: {', '.join(sorted(have))})",
                 file=sys.stderr,
             )
+    if not kept:
+        raise ConfigError("no strategy can run on these recordings (see the lines above)")
+    return tuple(kept)
 
 
 def _live_credentials(args: argparse.Namespace, settings: Settings) -> Credentials | None:

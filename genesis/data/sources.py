@@ -38,7 +38,7 @@ from typing import IO, Final, Literal, NamedTuple
 
 import msgspec
 
-from genesis.core.events import MarketEvent
+from genesis.core.events import Bar, MarketEvent
 from genesis.core.instruments import DEFAULT_VENUE, Instrument, InstrumentTable, instrument_id
 from genesis.data.capture import read_binance_streams, read_spot_capture
 from genesis.data.inference import QUOTE_ASSETS, infer_instrument
@@ -51,6 +51,7 @@ __all__ = [
     "SourceInstrument",
     "SourceInstruments",
     "describe_sources",
+    "first_event_ns",
     "instruments_for",
     "open_events",
     "open_sources",
@@ -96,6 +97,8 @@ class DataSpec:
     path: Path
     venue: str
     symbol: str | None = None
+    # added to every event time: recordings of different days replayed side by side
+    shift_ns: int = 0
 
     def __post_init__(self) -> None:
         if self.venue != self.venue.strip().lower() or not self.venue or ":" in self.venue:
@@ -338,6 +341,11 @@ def spec_events(spec: DataSpec) -> Iterator[MarketEvent]:
     Raises:
         ConfigError / DataError: as :func:`open_sources`.
     """
+    events = _spec_events(spec)
+    return events if spec.shift_ns == 0 else _shifted(events, spec.shift_ns)
+
+
+def _spec_events(spec: DataSpec) -> Iterator[MarketEvent]:
     where = f"data {spec.path}"
     kind = _kind(spec.path, where)
     if kind == "bars":
@@ -351,6 +359,25 @@ def spec_events(spec: DataSpec) -> Iterator[MarketEvent]:
     if spec.symbol is not None:
         events = _only(events, spec.symbol)
     return events if spec.venue == DEFAULT_VENUE else _qualified(events, spec.venue)
+
+
+def _shifted(events: Iterator[MarketEvent], shift_ns: int) -> Iterator[MarketEvent]:
+    for event in events:
+        times = {"ts_event": event.ts_event + shift_ns, "ts_init": event.ts_init + shift_ns}
+        if isinstance(event, Bar):
+            times["ts_open"] = event.ts_open + shift_ns
+        yield msgspec.structs.replace(event, **times)
+
+
+def first_event_ns(spec: DataSpec) -> int:
+    """``ts_init`` of a recording's first event (as replayed, shift included).
+
+    Raises:
+        DataError: the recording holds no event.
+    """
+    for event in spec_events(spec):
+        return event.ts_init
+    raise DataError(f"data {spec.path}: no event")
 
 
 def _only(events: Iterator[MarketEvent], symbol: str) -> Iterator[MarketEvent]:

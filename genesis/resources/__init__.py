@@ -10,6 +10,7 @@ __all__ = [
     "BINANCE_BTCUSD_1M_TRADES",
     "BTCUSDT_1M_BARS",
     "BTCUSDT_STREAMS",
+    "BUNDLED_BY_INSTRUMENT",
     "BYBIT_BTCUSD_1M_QUOTES",
     "BYBIT_BTCUSD_1M_TRADES",
     "COINBASE_BTCUSD_1M_TRADES",
@@ -37,3 +38,16 @@ ALTBTC_5M_BARS = {
 }
 COINBASE_BTCUSD_1M_TRADES = RESOURCES / "coinbase-btcusd-1m-2017-09-03_04-trade.csv.gz"
 COINBASE_ETHUSD_1M_TRADES = RESOURCES / "coinbase-ethusd-1m-2017-09-03_04-trade.csv.gz"
+
+# The recording a paper daemon replays by default for each instrument it may trade
+# (instrument id as the kernel names it: a bare symbol is on Binance). Quote bars for
+# the two-venue BTCUSD pair, so an arbitrage sees both sides of both books.
+BUNDLED_BY_INSTRUMENT = {
+    "BTCUSDT": BTCUSDT_1M_BARS,
+    "ETHUSDT": ETHUSDT_STREAMS,
+    **ALTBTC_5M_BARS,
+    "BTCUSD": BINANCE_BTCUSD_1M_QUOTES,  # binance:BTCUSD (Binance is the default venue)
+    "bybit:BTCUSD": BYBIT_BTCUSD_1M_QUOTES,
+    "coinbase:BTCUSD": COINBASE_BTCUSD_1M_TRADES,
+    "coinbase:ETHUSD": COINBASE_ETHUSD_1M_TRADES,
+}

@@ -40,7 +40,7 @@ def test_daemon_paper_trades_and_correlates_every_step(tmp_path: Path) -> None:
         "paper",
         "sniper",
     )
-    assert str(started["data"]).endswith("btcusdt-perp-1m-2022-01.csv.gz")
+    assert "btcusdt-perp-1m-2022-01.csv.gz" in str(started["data"])
     submitted = {
         e["client_order_id"]: e["correlation_id"] for e in events if e["event"] == "order_submitted"
     }
@@ -78,11 +78,11 @@ def test_sigterm_stops_cleanly_with_exit_0(tmp_path: Path) -> None:
 def test_no_strategy_for_the_tier_is_one_clear_line(tmp_path: Path) -> None:
     """A tier without enabled strategies refuses to start, exit 2, no traceback."""
     proc = subprocess.run(
-        [sys.executable, "-m", "genesis", "--tier", "hunter", "--strategies", str(ROOT / "config" / "strategies")],
+        [sys.executable, "-m", "genesis", "--tier", "strategist", "--strategies", str(ROOT / "config" / "strategies")],
         capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
     )  # fmt: skip
     assert proc.returncode == 2
-    assert "no enabled strategy for tier hunter" in proc.stderr
+    assert "no enabled strategy for tier strategist" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
