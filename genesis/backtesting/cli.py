@@ -22,9 +22,14 @@ from genesis.backtesting.events import EventBacktestResult, run_event_backtest
 from genesis.backtesting.runner import BacktestConfig, BacktestResult, run_backtest
 from genesis.core.enums import AccountingMethod
 from genesis.core.events import Bar
-from genesis.core.instruments import Instrument, InstrumentTable, load_exchange_info
+from genesis.core.instruments import (
+    DEFAULT_VENUE,
+    Instrument,
+    InstrumentTable,
+    load_exchange_info,
+)
 from genesis.data.loaders import infer_interval_ns, infer_tick_size, read_bars
-from genesis.data.sources import open_events
+from genesis.data.sources import DataSpec, is_quote_bars, open_events, parse_data_arg
 from genesis.data.timeparse import make_timestamp_parser
 from genesis.errors import ConfigError
 from genesis.kernel.regimes import parse_regimes
@@ -91,8 +96,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--sample-ms",
         type=_decimal("--sample-ms", positive=True),
-        default=Decimal(1000),
-        help="recordings only: equity.csv gets one row per this much event time (default 1000)",
+        default=None,
+        help="recordings and several --data: equity.csv gets one row per this much event time"
+        " (default: the bar interval when every --data is bars, else 1000)",
     )
     p.add_argument(
         "--tier",
@@ -236,7 +242,14 @@ def _unlisted(args: argparse.Namespace) -> tuple[Instrument, str]:
 def run(args: argparse.Namespace) -> int:
     """Execute the backtest; return the process exit code (errors raise GenesisError)."""
     data = args.data or [str(resources.BTCUSDT_1M_BARS)]
-    if len(data) > 1:
+    if len(data) == 1 and "=" in data[0]:  # [VENUE:]SYMBOL=FILE for one recording
+        spec = parse_data_arg(data[0])
+        if spec.venue != DEFAULT_VENUE:
+            return _run_multi(args, data)
+        if spec.symbol is not None:
+            args.symbol = spec.symbol  # SYMBOL= names the bars' instrument
+        data = [str(spec.path)]
+    if len(data) > 1 or _quote_bars(Path(data[0])):
         return _run_multi(args, data)
     args.data = Path(data[0])
     if not args.data.is_file():
@@ -297,12 +310,29 @@ def is_recording(path: Path) -> bool:
     return path.name.removesuffix(".gz").endswith((".jsonl", ".txt"))
 
 
+def _quote_bars(path: Path) -> bool:
+    name = path.name.removesuffix(".gz")
+    return path.is_file() and name.endswith(".csv") and is_quote_bars(path)
+
+
+def _sample_ns(args: argparse.Namespace, specs: list[DataSpec] | None = None) -> int:
+    """Equity sampling: ``--sample-ms``, else the bar interval when every recording is
+    bars (one row per bar, not per second), else one second."""
+    if args.sample_ms is not None:
+        sample_ns = int(args.sample_ms * 1_000_000)
+        if sample_ns <= 0:
+            raise ConfigError(f"--sample-ms {args.sample_ms}: below one nanosecond")
+        return sample_ns
+    bars = [s.path for s in specs or () if s.path.name.removesuffix(".gz").endswith(".csv")]
+    if specs and len(bars) == len(specs):
+        return min(infer_interval_ns(path) for path in bars)
+    return 1_000_000_000
+
+
 def _run_recording(
     args: argparse.Namespace, params: dict[str, str], inst: Instrument, origin: str
 ) -> int:
-    sample_ns = int(args.sample_ms * 1_000_000)
-    if sample_ns <= 0:
-        raise ConfigError(f"--sample-ms {args.sample_ms}: below one nanosecond")
+    sample_ns = _sample_ns(args)
     config = _config(args, params, inst, sample_ns)
     print(origin, file=sys.stderr)
     events = open_events(args.data, inst.symbol)
@@ -354,7 +384,7 @@ def _event_summary(
         ("win rate", _pct(m.win_rate)),
         ("profit factor", _num(m.profit_factor)),
         ("fees", m.fees),
-        ("equity rows", f"{result.samples:,}, one per {args.sample_ms} ms of event time"),
+        ("equity rows", f"{result.samples:,}, one per {args.sample_ms or 1000} ms of event time"),
         ("output", str(args.out)),
     ]
     _table(rows, out)
@@ -448,14 +478,11 @@ def _first_and_last(path: Path) -> Iterator[str]:
 def _run_multi(args: argparse.Namespace, data: list[str]) -> int:
     """Several recordings (``genesis.backtesting.multi``)."""
     from genesis.backtesting.multi import run_multi_backtest
-    from genesis.data.sources import parse_data_arg
 
     params = parse_params(args.param)
     registry.parse_params(registry.get(args.strategy), params, source="--param")
     specs = [parse_data_arg(text) for text in data]
-    sample_ns = int(args.sample_ms * 1_000_000)
-    if sample_ns <= 0:
-        raise ConfigError(f"--sample-ms {args.sample_ms}: below one nanosecond")
+    sample_ns = _sample_ns(args, specs)
     first = Instrument(symbol="X", base="X", quote="X", tick_size=Decimal(1), step_size=Decimal(1))
     config = _config(args, params, first, sample_ns)
     started = time.perf_counter()

@@ -232,6 +232,15 @@ def _name_symbol(path: Path, where: str) -> str:
     )
 
 
+def is_quote_bars(path: Path) -> bool:
+    """True for a quote-bar CSV (bid/ask closes, no ``close``).
+
+    Raises:
+        DataError: the file cannot be read.
+    """
+    return _is_quote_bars(path, f"data {path}")
+
+
 def _is_quote_bars(path: Path, where: str) -> bool:
     """True when the bar file's header is a quote bar one: bid/ask closes, no ``close``."""
     try:

@@ -340,3 +340,36 @@ def test_out_that_is_a_file_names_the_flag(
     code = main(["backtest", "--strategy", "sma_cross", "--quiet", "--out", str(target)])
     assert code == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_one_data_with_symbol_prefix_names_the_instrument(tmp_path: Path) -> None:
+    """``--data ETHBTC=FILE``: the bars are ETHBTC (exchangeInfo's 0.0001 step), not BTCUSDT."""
+    path = resources.ALTBTC_5M_BARS["ETHBTC"]
+    argv = ["backtest", "--strategy", "sma_cross", "--param", "quantity=1", "--cash", "1",
+            "--data", f"ETHBTC={path}", "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    fills = list(csv.DictReader((tmp_path / "fills.csv").open()))
+    assert fills
+    assert {f["instrument"] for f in fills} == {"ETHBTC"}
+
+
+def test_one_quote_bar_file_replays_as_quotes(tmp_path: Path) -> None:
+    """A quote-bar CSV alone is read as quotes (bid/ask closes), one equity row a minute:
+    721 from the first close, 00:02, to 12:02 (464 quoted minutes, gaps sampled too)."""
+    argv = ["backtest", "--strategy", "book_imbalance", "--cash", "2000000",
+            "--data", f"bybit:BTCUSD={resources.BYBIT_BTCUSD_1M_QUOTES}",
+            "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    rows = (tmp_path / "equity.csv").read_text().splitlines()
+    assert (len(rows) - 1, rows[1].split(",")[0]) == (721, "2022-12-13 00:02:00")
+
+
+def test_several_bar_files_sample_equity_once_a_bar(tmp_path: Path) -> None:
+    """Two 5-minute series: equity.csv has one row per 5 minutes of the 20 days, not per second."""
+    argv = ["backtest", "--strategy", "sma_cross", "--param", "quantity=1", "--cash", "10",
+            "--data", f"ETHBTC={resources.ALTBTC_5M_BARS['ETHBTC']}",
+            "--data", f"LTCBTC={resources.ALTBTC_5M_BARS['LTCBTC']}",
+            "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    rows = (tmp_path / "equity.csv").read_text().splitlines()
+    assert len(rows) - 1 == 5_760
