@@ -10,3 +10,6 @@ from __future__ import annotations
 import os
 
 os.environ["GENESIS_MARKET_DATA"] = "recording"
+# one BLAS thread, as the daemon runs (genesis/__main__.py): statsmodels' small regressions
+# get slower, not faster, with threads fighting over CI's two cores
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
