@@ -39,8 +39,6 @@ import argparse
 import gc
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -54,6 +52,8 @@ ROOT = BENCHMARKS.parent
 for _path in (ROOT, BENCHMARKS):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))  # run from a checkout; analysis_pairs beside this file
+
+import _provenance  # noqa: E402 (beside this file)
 
 from genesis.analytics.triangles import (  # noqa: E402 (after the path fix)
     BookEvent,
@@ -176,41 +176,6 @@ def bench_pairs_figures() -> dict[str, Any]:
     }
 
 
-def machine() -> dict[str, Any]:
-    """CPU model, logical cores and Python version of this machine."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            cpu = next(
-                (ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu
-            )
-    except OSError:
-        pass  # not Linux: keep platform's answer
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
-
-
-def _commit() -> str | None:
-    """HEAD's short hash, with ``+dirty`` when genesis/ has uncommitted changes (read-only git)."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "genesis"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+dirty" if dirty else "")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
@@ -219,8 +184,8 @@ def main() -> None:
     args = parser.parse_args()
     summary: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": machine(),
-        "genesis_commit": _commit(),
+        "machine": _provenance.machine(),
+        "genesis_commit": _provenance.commit(),
         "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
         "repeat": args.repeat,
     }

@@ -36,7 +36,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -49,6 +48,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _provenance beside this file
+import _provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PEERS_DIR = ROOT.parent / "shared" / "tools" / "peer-backtests"
@@ -416,7 +418,7 @@ def _header(scale: int, repeat: int, bars: int) -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine(),
-        "genesis_commit": _commit(),
+        "genesis_commit": _provenance.commit(),
         "scale": scale,
         "repeat": repeat,
         "bars": bars,
@@ -425,20 +427,7 @@ def _header(scale: int, repeat: int, bars: int) -> dict[str, Any]:
 
 def machine() -> dict[str, Any]:
     """CPU model, logical cores and the interpreters' versions of this machine."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            cpu = next(
-                (ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu
-            )
-    except OSError:
-        pass  # not Linux: keep platform's answer
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "peers": _peer_versions(),
-    }
+    return {**_provenance.machine(), "peers": _peer_versions()}
 
 
 def _peer_versions() -> dict[str, str]:
@@ -447,28 +436,6 @@ def _peer_versions() -> dict[str, str]:
         f"print(json.dumps({{p: m.version(p) for p in {list(PEER_PACKAGES)!r}}}))"
     )
     return run_child([str(BENCH_PYTHON), "-c", code], ROOT).report
-
-
-def _commit() -> str | None:
-    """HEAD's short hash, with ``+dirty`` when genesis/ has uncommitted changes (read-only git)."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "genesis"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+dirty" if dirty else "")
 
 
 # --- command line ---------------------------------------------------------------
