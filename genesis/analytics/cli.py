@@ -30,13 +30,8 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser("analyze", help="market analysis: triangles, pairs")
     verbs = parser.add_subparsers(dest="analysis", required=True, parser_class=type(parser))
     for verb, (module, text) in _VERBS.items():
-        try:
-            analysis = importlib.import_module(module)
-        except ModuleNotFoundError as exc:  # TODO(issue 10): drop once every verb has landed
-            if exc.name != module:
-                raise
-            continue
-        analysis.add_arguments(verbs.add_parser(verb, help=text, description=text))
+        child = verbs.add_parser(verb, help=text, description=text)
+        importlib.import_module(module).add_arguments(child)
 
 
 def run(args: argparse.Namespace) -> int:
