@@ -78,18 +78,25 @@ With the defaults (tuned on 1-minute bars), the bundled BTCUSDT month of January
 2022 gives 559 events (168 SC, 147 BC, 53 AR, 48 reactions, 83 ST, 7 springs,
 7 upthrusts, 23 SOS, 23 SOW); its low of 2022-01-24 13:01 is an SC whose AR and
 SOS start the late-January markup.
+
+State: ``snapshot()`` gives the whole state as JSON-ready data (the reference
+windows with their running sums, a pending climax, the range and its excursion,
+the phase) and ``restore()`` loads it into an analyzer built with the same
+params, which then goes on bit for bit: a strategy that reads the analyzer
+resumes after a restart with no warm-up and no missed or repeated event.
 """
 
 from __future__ import annotations
 
 import enum
-import math
+from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, SupportsFloat
+from typing import Any, Protocol, SupportsFloat
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from genesis.analytics.indicators import SMA, RollingMax, RollingMin
+from genesis.analytics.indicators import SMA, Persistent, RollingMax, RollingMin
 
 __all__ = [
     "BarLike",
@@ -189,7 +196,7 @@ class _Bar:
 
 
 @dataclass(slots=True)
-class _Climax:
+class _Climax(Persistent):
     down: bool  # a selling climax (True) or a buying climax
     ts: int
     extreme: float
@@ -197,13 +204,13 @@ class _Climax:
     confidence: float
     avg_range: float
     age: int = 0
-    rebound: float = -math.inf  # the rebound's extreme so far (negated lows after a BC)
+    rebound: float | None = None  # the rebound's extreme so far (negated lows after a BC)
     rebound_ts: int = 0
     since_rebound: int = 0
 
 
 @dataclass(slots=True)
-class _Range:
+class _Range(Persistent):
     down: bool  # born from a selling climax: an accumulation
     support: float
     resistance: float
@@ -239,6 +246,29 @@ E = WyckoffEventType
 P = WyckoffPhase
 
 
+# The reference windows, made Persistent: the running sum and the monotonic deque are
+# state, so a restored analyzer computes the very same floats as the original.
+class _Mean(Persistent, SMA[float]):
+    __slots__ = ()
+
+
+class _Window(Persistent):
+    __slots__ = ()
+
+    def _decode(self, name: str, current: object, raw: Any) -> Any:
+        if name == "_deque":  # (bar index, value) pairs: JSON made them lists
+            return deque((i, x) for i, x in raw)
+        return super()._decode(name, current, raw)
+
+
+class _Lowest(_Window, RollingMin[float]):
+    __slots__ = ()
+
+
+class _Highest(_Window, RollingMax[float]):
+    __slots__ = ()
+
+
 @dataclass(slots=True)
 class _Reference:
     avg_range: float
@@ -247,13 +277,16 @@ class _Reference:
     high: float  # highest high of the lookback bars
 
 
-class WyckoffAnalyzer:
+class WyckoffAnalyzer(Persistent):
     """Incremental Wyckoff phases and events; the rules are in the module docstring.
 
     ``update`` takes one closed bar and returns the events it completes (usually
     none). ``phase`` (None before the first range), ``phase_confidence`` and
     ``trading_range`` (support, resistance while in a range) give the current
     reading; the analyser is ready after ``max(avg_window, lookback)`` bars.
+    ``snapshot()``/``restore()`` carry the whole state (JSON-ready: no NaN or
+    infinity; the params excluded) to an analyzer built with the same params,
+    which then reports exactly the events the original would have.
     """
 
     __slots__ = (
@@ -271,15 +304,39 @@ class WyckoffAnalyzer:
 
     def __init__(self, params: WyckoffParams | None = None) -> None:
         self.params = p = params if params is not None else WyckoffParams()
-        self._avg_range: SMA[float] = SMA(p.avg_window)
-        self._avg_volume: SMA[float] = SMA(p.avg_window)
-        self._low: RollingMin[float] = RollingMin(p.lookback)
-        self._high: RollingMax[float] = RollingMax(p.lookback)
+        self._avg_range = _Mean(p.avg_window)
+        self._avg_volume = _Mean(p.avg_window)
+        self._low = _Lowest(p.lookback)
+        self._high = _Highest(p.lookback)
         self._climax: _Climax | None = None
         self._range: _Range | None = None
         self._left: tuple[float, float] | None = None  # the range a trend phase broke out of
         self.phase: WyckoffPhase | None = None
         self.phase_confidence = 0.0
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Load what :meth:`snapshot` returned on an analyzer built with the same params.
+
+        Raises:
+            KeyError: ``state`` lacks a field (not a snapshot of a WyckoffAnalyzer).
+        """
+        # a pending climax and a range are rebuilt from the state (or dropped), never
+        # restored into whatever this instance holds now
+        self._climax = self._range = None
+        super().restore(state)
+
+    def _decode(self, name: str, current: object, raw: Any) -> Any:
+        if raw is None:
+            return None
+        if name == "_climax":
+            return _Climax(**raw)
+        if name == "_range":
+            return _Range(**raw)
+        if name == "_left":
+            return (raw[0], raw[1])
+        if name == "phase":
+            return WyckoffPhase(raw)
+        return super()._decode(name, current, raw)
 
     @property
     def trading_range(self) -> tuple[float, float] | None:
@@ -362,7 +419,7 @@ class WyckoffAnalyzer:
         rebound = bar.high if pending.down else -bar.low
         if beyond:
             self._climax = None
-        elif rebound > pending.rebound:
+        elif pending.rebound is None or rebound > pending.rebound:
             pending.rebound, pending.rebound_ts, pending.since_rebound = rebound, bar.ts, 0
         else:
             pending.since_rebound += 1
@@ -390,6 +447,7 @@ class WyckoffAnalyzer:
 
     def _maybe_confirm(self, c: _Climax, bar: _Bar, events: list[WyckoffEvent]) -> None:
         p = self.params
+        assert c.rebound is not None  # called once a bar failed to extend a rebound
         rebound = c.rebound if c.down else -c.rebound
         height = abs(rebound - c.extreme)
         if c.since_rebound < p.ar_confirm or height < p.min_ar_height * c.avg_range:

@@ -9,6 +9,7 @@ pandas from the CSV.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pandas as pd
@@ -24,6 +25,7 @@ from genesis.analytics.wyckoff import (
 )
 from genesis.data.loaders import read_bars
 from genesis.resources import ALTBTC_5M_BARS, BTCUSDT_1M_BARS
+from genesis.testing.builders import real_bars
 
 E, P = WyckoffEventType, WyckoffPhase
 
@@ -216,3 +218,81 @@ def test_bad_parameters_are_rejected(bad: dict) -> None:
     """Out-of-range thresholds and unknown keys are refused."""
     with pytest.raises(ValidationError):
         WyckoffParams(**bad)
+
+
+# --- snapshot / restore -------------------------------------------------------------
+
+
+def _reading(analyzer: WyckoffAnalyzer) -> tuple:
+    return analyzer.phase, analyzer.phase_confidence, analyzer.trading_range
+
+
+def _resumed(cut: str) -> tuple[list, list, dict]:
+    """Run the month to the bar opening at ``cut``, restore a fresh analyzer from a JSON round
+    trip of the snapshot, then feed both the rest: (original, restored) events and readings
+    per bar, and the snapshot."""
+    bars = real_bars()
+    last = next(i for i, b in enumerate(bars) if b.ts_open == _ns(cut))
+    original = WyckoffAnalyzer()
+    for bar in bars[: last + 1]:
+        original.update_bar(bar)
+    state = original.snapshot()
+    restored = WyckoffAnalyzer()
+    restored.restore(json.loads(json.dumps(state, allow_nan=False)))
+
+    runs: tuple[list, list] = ([], [])
+    for bar in bars[last + 1 :]:
+        for analyzer, seen in zip((original, restored), runs, strict=True):
+            seen.append((analyzer.update_bar(bar), _reading(analyzer)))
+    return *runs, state
+
+
+@pytest.mark.parametrize(
+    ("cut", "held"),
+    [
+        ("2022-01-15 12:00", "a markdown, nothing pending"),
+        ("2022-01-22 17:00", "an accumulation range"),
+        ("2022-01-23 07:31", "a distribution mid-excursion above resistance"),
+        ("2022-01-24 13:01", "a selling climax with no rebound yet"),
+    ],
+)
+def test_a_restored_analyzer_reports_the_same_remaining_events(cut: str, held: str) -> None:
+    """Restored from a JSON round trip of its snapshot at ``cut`` (holding ``held``), an analyzer
+    reports the same events, phases, confidences and ranges as the uninterrupted one to the
+    month's end, bit for bit."""
+    original, restored, _ = _resumed(cut)
+
+    assert restored == original
+    assert sum(len(events) for events, _ in original) > 100
+
+
+def test_the_snapshot_holds_the_pending_state_and_no_params() -> None:
+    """At 2022-01-24 13:01 the snapshot carries the pending climax (rebound unknown: null, not
+    -inf) and the markdown it interrupts; the params are settings, not state."""
+    *_, state = _resumed("2022-01-24 13:01")
+
+    assert state["_climax"]["extreme"] == 32837.0
+    assert state["_climax"]["rebound"] is None
+    assert (state["phase"], state["_range"]) == ("markdown", None)
+    assert "params" not in state
+
+
+def test_restore_replaces_what_the_analyzer_held() -> None:
+    """Restoring a snapshot taken before any range into an analyzer that is inside one leaves
+    it exactly as the snapshot's analyzer was."""
+    bars = real_bars(0, 31_320)
+    fresh, busy = WyckoffAnalyzer(), WyckoffAnalyzer()
+    for bar in bars:
+        busy.update_bar(bar)
+    assert busy.phase is P.ACCUMULATION
+
+    busy.restore(fresh.snapshot())
+
+    assert busy.snapshot() == fresh.snapshot()
+    assert _reading(busy) == (None, 0.0, None)
+
+
+def test_a_snapshot_of_something_else_is_refused() -> None:
+    """A state without the analyzer's fields is a KeyError."""
+    with pytest.raises(KeyError):
+        WyckoffAnalyzer().restore({"phase": None})
