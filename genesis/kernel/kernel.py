@@ -46,6 +46,13 @@ orders (all of them, or flattens, for a command; only the entries for the
 daily loss, so open positions keep their stops). What changed comes out as
 notices (``KillSwitchChanged``, ``DailyLossBaseline``) for the shell to
 journal: ``take_notices()``.
+
+Pre-trade (``pretrade.py``) stamps each order's decision price and asks the
+regime gate and the risk engine. Every booked fill also feeds each strategy's
+own figures (``performance``, a ``PerformanceBook``); a round trip completed
+is a ``TradeCompleted`` notice. A strategy configured with regimes is switched
+on and off per instrument by its bars' regime (``regimes.py``), announced as
+``RegimeSwitched`` notices.
 """
 
 from __future__ import annotations
@@ -85,13 +92,13 @@ from genesis.core.events import (
     TradeCompleted,
     TradeTick,
 )
-from genesis.core.instruments import Instrument, split_instrument_id
-from genesis.core.money import ZERO
+from genesis.core.instruments import Instrument
 from genesis.core.orders import Order
 from genesis.errors import IllegalTransition
 from genesis.execution.oms import OrderManager
 from genesis.execution.restore import order_from_intent
 from genesis.kernel.market import MarketView
+from genesis.kernel.pretrade import PreTrade
 from genesis.kernel.regimes import RegimeSwitch
 from genesis.kernel.support import (
     StrategyPortfolio,
@@ -101,7 +108,6 @@ from genesis.kernel.support import (
 )
 from genesis.portfolio.accounting import ClosedLot
 from genesis.portfolio.performance import PerformanceBook
-from genesis.risk.checks import RiskInput
 from genesis.risk.engine import RiskEngine
 from genesis.strategies.base import Strategy
 from genesis.strategies.context import StrategyContext
@@ -153,6 +159,17 @@ class Kernel:
         self.last_event_applied = True  # False when the OMS dropped the last order event
         self._internal: deque[Event] = deque()
         self._dispatch: dict[type, Callable[[Any], None]] = self._dispatch_table()
+        self._pretrade = PreTrade(
+            instruments=instruments,
+            portfolio=portfolio,
+            oms=self.oms,
+            market=self.market,
+            risk=risk,
+            fee_rate=fee_rate,
+            reduce_only=self._reduce_only,
+            oco_group=self._oco_group,
+            requires_stop_loss=self._requires_stop_loss,
+        )
         self._market_on_bar = self.market.on_bar  # bound once for the bar path
         self._mark = portfolio.mark
         # the daily-loss check after each market event, or None (no limit: nothing to do)
@@ -196,7 +213,7 @@ class Kernel:
             self._requires_stop_loss.add(strategy_id)
         if regimes:
             if self.regimes is None:
-                self.regimes = RegimeSwitch()
+                self.regimes = self._pretrade.regimes = RegimeSwitch()
             self.regimes.gate(strategy_id, instruments, regimes)
         return strategy
 
@@ -621,110 +638,7 @@ class Kernel:
         )
 
     def _risk_refusal(self, order: Order) -> tuple[str, str] | None:
-        market = self.market.price(order.instrument_id)
-        if order.decision_price is None:
-            order.decision_price = self._decision_price(order, market)
-        reference = order.price or order.trigger_price or market
-        if self.regimes is not None and not self.regimes.allows(
-            order.strategy_id, order.instrument_id
-        ):
-            gated = self._regime_refusal(order)
-            if gated is not None:
-                return gated
-        if reference is None:
-            return ("NO_MARKET_PRICE", f"no price seen yet for {order.instrument_id}")
-        refusal = self.risk.check(order, lambda: self._risk_input(order, reference))
-        return None if refusal is None else (refusal.code, refusal.message)
-
-    def _risk_input(self, order: Order, reference: Decimal) -> RiskInput:
-        inst = self.instruments(order.instrument_id)
-        # several venues: only this venue's account funds the order
-        venue = split_instrument_id(order.instrument_id)[0] if self.portfolio.per_venue else None
-        reserved_quote, reserved_base = self._reserved(inst, order.client_order_id, venue)
-        # equity and position feed the tier checks and the kill switch's "reduces" test only
-        tiered = self.risk.limits is not None or self.risk.kill_switch is not None
-        return RiskInput(
-            instrument=inst,
-            reference_price=reference,
-            equity=self.portfolio.equity() if tiered else ZERO,
-            free_quote=self.portfolio.balance(inst.quote, venue) - reserved_quote,
-            free_base=self.portfolio.balance(inst.base, venue) - reserved_base,
-            position_qty=(
-                self.portfolio.position_qty(order.instrument_id, order.strategy_id)
-                if tiered
-                else ZERO
-            ),
-            fee_rate=self.fee_rate,
-            tier=self.risk.tier,
-            limits=self.risk.limits,
-            requires_stop_loss=order.strategy_id in self._requires_stop_loss,
-            reduce_only=order.client_order_id in self._reduce_only,
-            open_positions=self._open_positions(order) if self.risk.limits is not None else 0,
-        )
-
-    def _regime_refusal(self, order: Order) -> tuple[str, str] | None:
-        """An entry of a strategy switched off on this instrument by its regime."""
-        held = self.portfolio.position_qty(order.instrument_id, order.strategy_id)
-        after = held + order.side.sign * order.quantity
-        if order.client_order_id in self._reduce_only or abs(after) <= abs(held):
-            return None  # an exit: always allowed
-        assert self.regimes is not None
-        regime = self.regimes.regime(order.instrument_id)
-        now = "unknown (warming up)" if regime is None else regime.value
-        self.risk.rejections["REGIME_OFF"] += 1
-        return (
-            "REGIME_OFF",
-            f"{order.strategy_id} trades {order.instrument_id} only in its configured regimes;"
-            f" the regime is {now}",
-        )
-
-    def _decision_price(self, order: Order, market: Decimal | None) -> Decimal | None:
-        """What a fill's slippage is measured from: the market price when the strategy
-        decided; for a stop its trigger, for an attached exit its own price."""
-        if order.trigger_price is not None:
-            return order.trigger_price
-        if order.price is not None and order.client_order_id in self._reduce_only:
-            return order.price
-        return market or order.price
-
-    def _open_positions(self, order: Order) -> int:
-        """Positions held or being opened by working entries, across every strategy,
-        other than the one ``order`` is on."""
-        keys = self.portfolio.open_position_keys()
-        keys.update(
-            (o.strategy_id, o.instrument_id)
-            for o in self.oms.open_orders()
-            if o.client_order_id not in self._reduce_only
-        )
-        keys.discard((order.strategy_id, order.instrument_id))
-        return len(keys)
-
-    def _reserved(
-        self, inst: Instrument, exclude: str, venue: str | None = None
-    ) -> tuple[Decimal, Decimal]:
-        """Quote and base that open orders on ``inst``'s assets (on ``venue``, when each
-        venue's account is kept) may still consume."""
-        quote = base = ZERO
-        groups: dict[str, Decimal] = {}  # an OCO list locks once: its largest leg
-        own_group = self._oco_group.get(exclude)
-        for o in self.oms.open_orders():
-            if o.client_order_id == exclude or o.status is OrderStatus.PENDING_CANCEL:
-                continue  # a cancel in flight reaches the venue before this order does
-            if venue is not None and split_instrument_id(o.instrument_id)[0] != venue:
-                continue  # another venue's account
-            if own_group is not None and self._oco_group.get(o.client_order_id) == own_group:
-                continue  # legs of one list share their lock
-            o_inst = self.instruments(o.instrument_id)
-            if o.side is Side.BUY and o_inst.quote == inst.quote:
-                price = o.price or o.trigger_price or self.market.price(o.instrument_id) or ZERO
-                quote += o.leaves_qty * price * (1 + self.fee_rate)
-            elif o.side is Side.SELL and o_inst.base == inst.base:
-                group = self._oco_group.get(o.client_order_id)
-                if group is None:
-                    base += o.leaves_qty
-                else:
-                    groups[group] = max(groups.get(group, ZERO), o.leaves_qty)
-        return quote, base + sum(groups.values(), ZERO)
+        return self._pretrade.refusal(order)
 
     def _cancel(self, order: Order) -> None:
         if not order.is_open or order.status is OrderStatus.PENDING_CANCEL:

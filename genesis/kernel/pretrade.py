@@ -1,0 +1,174 @@
+"""What risk sees of an order, assembled from the kernel's state (SPEC RK-1).
+
+The kernel asks ``PreTrade.refusal(order)`` before it sends anything. In order:
+
+* the order's *decision price* is stamped (what its fills' slippage is measured
+  from): the market price when the strategy decided; a stop's trigger; an
+  attached exit's own price;
+* the regime gate (ST-H4): an entry of a strategy its regime has switched off
+  on this instrument is refused as ``REGIME_OFF`` (exits always pass);
+* no price seen yet for the instrument: ``NO_MARKET_PRICE``;
+* the risk engine's checks, on a ``RiskInput`` snapshot built lazily: free
+  quote and base net of what open orders reserve (an OCO list locks once, a
+  cancel in flight reserves nothing, each venue's account funds only its own
+  orders), the strategy's position, equity, and how many positions are open
+  or being opened across every strategy.
+
+It holds references to the kernel's live collections (the reduce-only and OCO
+sets, the stop-loss requirement), never copies, so it always sees what the
+kernel sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from genesis.core.enums import OrderStatus, Side
+from genesis.core.instruments import Instrument, split_instrument_id
+from genesis.core.money import ZERO
+from genesis.core.orders import Order
+from genesis.execution.oms import OrderManager
+from genesis.kernel.market import MarketView
+from genesis.kernel.regimes import RegimeSwitch
+from genesis.risk.checks import RiskInput
+from genesis.risk.engine import RiskEngine
+
+__all__ = ["PreTrade"]
+
+
+class PreTrade:
+    """The kernel's pre-trade gate: decision price, regime gate, risk checks."""
+
+    def __init__(
+        self,
+        *,
+        instruments: Callable[[str], Instrument],
+        portfolio: Any,
+        oms: OrderManager,
+        market: MarketView,
+        risk: RiskEngine,
+        fee_rate: Decimal,
+        reduce_only: set[str],
+        oco_group: dict[str, str],
+        requires_stop_loss: set[str],
+    ) -> None:
+        self._instruments = instruments
+        self._portfolio = portfolio
+        self._oms = oms
+        self._market = market
+        self._risk = risk
+        self._fee_rate = fee_rate
+        self._reduce_only = reduce_only
+        self._oco_group = oco_group
+        self._requires_stop_loss = requires_stop_loss
+        self.regimes: RegimeSwitch | None = None  # set by the kernel when a strategy is gated
+
+    def refusal(self, order: Order) -> tuple[str, str] | None:
+        """Stamp the order's decision price, then the first refusal (code, sentence) of the
+        regime gate, the market-price check and the risk engine; None when it may go."""
+        market = self._market.price(order.instrument_id)
+        if order.decision_price is None:
+            order.decision_price = self._decision_price(order, market)
+        reference = order.price or order.trigger_price or market
+        if self.regimes is not None and not self.regimes.allows(
+            order.strategy_id, order.instrument_id
+        ):
+            gated = self._regime_refusal(order)
+            if gated is not None:
+                return gated
+        if reference is None:
+            return ("NO_MARKET_PRICE", f"no price seen yet for {order.instrument_id}")
+        refusal = self._risk.check(order, lambda: self._risk_input(order, reference))
+        return None if refusal is None else (refusal.code, refusal.message)
+
+    def _risk_input(self, order: Order, reference: Decimal) -> RiskInput:
+        inst = self._instruments(order.instrument_id)
+        # several venues: only this venue's account funds the order
+        venue = split_instrument_id(order.instrument_id)[0] if self._portfolio.per_venue else None
+        reserved_quote, reserved_base = self._reserved(inst, order.client_order_id, venue)
+        # equity and position feed the tier checks and the kill switch's "reduces" test only
+        tiered = self._risk.limits is not None or self._risk.kill_switch is not None
+        return RiskInput(
+            instrument=inst,
+            reference_price=reference,
+            equity=self._portfolio.equity() if tiered else ZERO,
+            free_quote=self._portfolio.balance(inst.quote, venue) - reserved_quote,
+            free_base=self._portfolio.balance(inst.base, venue) - reserved_base,
+            position_qty=(
+                self._portfolio.position_qty(order.instrument_id, order.strategy_id)
+                if tiered
+                else ZERO
+            ),
+            fee_rate=self._fee_rate,
+            tier=self._risk.tier,
+            limits=self._risk.limits,
+            requires_stop_loss=order.strategy_id in self._requires_stop_loss,
+            reduce_only=order.client_order_id in self._reduce_only,
+            open_positions=self._open_positions(order) if self._risk.limits is not None else 0,
+        )
+
+    def _regime_refusal(self, order: Order) -> tuple[str, str] | None:
+        """An entry of a strategy switched off on this instrument by its regime."""
+        held = self._portfolio.position_qty(order.instrument_id, order.strategy_id)
+        after = held + order.side.sign * order.quantity
+        if order.client_order_id in self._reduce_only or abs(after) <= abs(held):
+            return None  # an exit: always allowed
+        assert self.regimes is not None
+        regime = self.regimes.regime(order.instrument_id)
+        now = "unknown (warming up)" if regime is None else regime.value
+        self._risk.rejections["REGIME_OFF"] += 1
+        return (
+            "REGIME_OFF",
+            f"{order.strategy_id} trades {order.instrument_id} only in its configured regimes;"
+            f" the regime is {now}",
+        )
+
+    def _decision_price(self, order: Order, market: Decimal | None) -> Decimal | None:
+        """What a fill's slippage is measured from: the market price when the strategy
+        decided; for a stop its trigger, for an attached exit its own price."""
+        if order.trigger_price is not None:
+            return order.trigger_price
+        if order.price is not None and order.client_order_id in self._reduce_only:
+            return order.price
+        return market or order.price
+
+    def _open_positions(self, order: Order) -> int:
+        """Positions held or being opened by working entries, across every strategy,
+        other than the one ``order`` is on."""
+        keys = self._portfolio.open_position_keys()
+        keys.update(
+            (o.strategy_id, o.instrument_id)
+            for o in self._oms.open_orders()
+            if o.client_order_id not in self._reduce_only
+        )
+        keys.discard((order.strategy_id, order.instrument_id))
+        return len(keys)
+
+    def _reserved(
+        self, inst: Instrument, exclude: str, venue: str | None = None
+    ) -> tuple[Decimal, Decimal]:
+        """Quote and base that open orders on ``inst``'s assets (on ``venue``, when each
+        venue's account is kept) may still consume."""
+        quote = base = ZERO
+        groups: dict[str, Decimal] = {}  # an OCO list locks once: its largest leg
+        own_group = self._oco_group.get(exclude)
+        for o in self._oms.open_orders():
+            if o.client_order_id == exclude or o.status is OrderStatus.PENDING_CANCEL:
+                continue  # a cancel in flight reaches the venue before this order does
+            if venue is not None and split_instrument_id(o.instrument_id)[0] != venue:
+                continue  # another venue's account
+            if own_group is not None and self._oco_group.get(o.client_order_id) == own_group:
+                continue  # legs of one list share their lock
+            o_inst = self._instruments(o.instrument_id)
+            if o.side is Side.BUY and o_inst.quote == inst.quote:
+                price = o.price or o.trigger_price or self._market.price(o.instrument_id) or ZERO
+                quote += o.leaves_qty * price * (1 + self._fee_rate)
+            elif o.side is Side.SELL and o_inst.base == inst.base:
+                group = self._oco_group.get(o.client_order_id)
+                if group is None:
+                    base += o.leaves_qty
+                else:
+                    groups[group] = max(groups.get(group, ZERO), o.leaves_qty)
+        return quote, base + sum(groups.values(), ZERO)
