@@ -56,7 +56,6 @@ __all__ = [
 LIVE, RECORDING = "live", "recording"
 
 
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LiveStreams:
     """Public market-data endpoints and streams of the Binance venue."""
