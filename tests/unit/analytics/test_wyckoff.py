@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -223,11 +224,15 @@ def test_bad_parameters_are_rejected(bad: dict) -> None:
 # --- snapshot / restore -------------------------------------------------------------
 
 
-def _reading(analyzer: WyckoffAnalyzer) -> tuple:
+_Reading = tuple[WyckoffPhase | None, float, tuple[float, float] | None]
+_Bars = list[tuple[list[WyckoffEvent], _Reading]]  # per bar: its events, the reading after it
+
+
+def _reading(analyzer: WyckoffAnalyzer) -> _Reading:
     return analyzer.phase, analyzer.phase_confidence, analyzer.trading_range
 
 
-def _resumed(cut: str) -> tuple[list, list, dict]:
+def _resumed(cut: str) -> tuple[_Bars, _Bars, dict[str, Any]]:
     """Run the month to the bar opening at ``cut``, restore a fresh analyzer from a JSON round
     trip of the snapshot, then feed both the rest: (original, restored) events and readings
     per bar, and the snapshot."""
@@ -240,7 +245,7 @@ def _resumed(cut: str) -> tuple[list, list, dict]:
     restored = WyckoffAnalyzer()
     restored.restore(json.loads(json.dumps(state, allow_nan=False)))
 
-    runs: tuple[list, list] = ([], [])
+    runs: tuple[_Bars, _Bars] = ([], [])
     for bar in bars[last + 1 :]:
         for analyzer, seen in zip((original, restored), runs, strict=True):
             seen.append((analyzer.update_bar(bar), _reading(analyzer)))
