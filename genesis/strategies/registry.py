@@ -32,6 +32,7 @@ _BUILTIN_MODULES = (
     "genesis.strategies.reference",
     "genesis.strategies.sniper.momentum_breakout",
     "genesis.strategies.sniper.cross_venue_arbitrage",
+    "genesis.strategies.sniper.wyckoff_spring",
     "genesis.strategies.book_imbalance",
     "genesis.strategies.hunter.pairs_trading",
     "genesis.strategies.hunter.mean_reversion",
