@@ -39,8 +39,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from scipy import stats  # type: ignore[import-untyped]
-
 from genesis.analytics.arbitrage import Opportunity
 
 __all__ = [
@@ -247,6 +245,8 @@ class PersistenceTest:
         if sd == 0:
             return 0.0 if excess > 0 else 1.0
         t = excess / (sd / math.sqrt(n))
+        from scipy import stats  # type: ignore[import-untyped]  # on first use: 0.2 s to import
+
         return float(stats.t.sf(t, n - 1))
 
 

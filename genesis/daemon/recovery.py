@@ -44,6 +44,7 @@ from genesis.daemon.reconcile import (
 )
 from genesis.daemon.records import INTENT, fill_record, intent_from
 from genesis.daemon.reload import ConfigChange
+from genesis.errors import ConfigError
 from genesis.risk.monitor import day_of
 from genesis.storage.repository import (
     AuditRecord,
@@ -139,6 +140,13 @@ class PaperRecovery:
         progress = await repo.load_strategy_state(PROGRESS_ID)
         at_checkpoint = _events(checkpoint)
         done = max(at_checkpoint, _events(progress))
+        limit = d.market.max_events
+        if limit is not None and done > limit:
+            raise ConfigError(
+                f"--max-bars {limit} is below the {done} events this journal has already"
+                " processed: the session cannot be rebuilt that far; raise --max-bars, or"
+                " start a new session in another data directory"
+            )
         balances = self._rebuild(d, done, at_checkpoint, audits)
         reason = await self._check(d, balances, checkpoint.ts_ns if checkpoint else None)
         d.progress.fed = d.progress.events = done

@@ -18,6 +18,8 @@ from pathlib import Path
 from genesis.daemon.crashpoints import HOOKS
 
 ROOT = Path(__file__).resolve().parents[2]
+# a busy Sniper (tests/data/strategies): orders in flight at every crash and restart
+BUSY_STRATEGIES = ROOT / "tests" / "data" / "strategies"
 BARS = 12000
 
 
@@ -31,7 +33,7 @@ def _daemon(
         env["GENESIS_CRASH_AT"] = crash
     return subprocess.run(
         [sys.executable, "-m", "genesis", "--tier", "sniper",
-         "--strategies", str(ROOT / "config" / "strategies"), "--speed", "0", *args],
+         "--strategies", str(BUSY_STRATEGIES), "--speed", "0", *args],
         capture_output=True, text=True, cwd=data_dir.parent, env=env, timeout=120,
     )  # fmt: skip
 

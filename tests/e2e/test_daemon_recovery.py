@@ -18,13 +18,15 @@ import pytest
 from genesis.storage import open_repository
 
 ROOT = Path(__file__).resolve().parents[2]
+# a busy Sniper (tests/data/strategies): orders in flight at every crash and restart
+BUSY_STRATEGIES = ROOT / "tests" / "data" / "strategies"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 _SCHEMAS = itertools.count(1)
 
 
 def _daemon(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "genesis", "--tier", "sniper", "--strategies", str(ROOT / "config" / "strategies"), *args],
+        [sys.executable, "-m", "genesis", "--tier", "sniper", "--strategies", str(BUSY_STRATEGIES), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env={**os.environ, **env},
     )  # fmt: skip
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+# a busy Sniper (tests/data/strategies): orders in flight at every crash and restart
+BUSY_STRATEGIES = ROOT / "tests" / "data" / "strategies"
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -28,7 +30,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
 def _daemon(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "genesis", "--tier", "sniper",
-         "--strategies", str(ROOT / "config" / "strategies"), *args],
+         "--strategies", str(BUSY_STRATEGIES), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=_env(tmp_path),
     )  # fmt: skip
 

@@ -15,6 +15,8 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# a busy Sniper (tests/data/strategies): orders in flight at every crash and restart
+BUSY_STRATEGIES = ROOT / "tests" / "data" / "strategies"
 BARS = "6000"
 
 
@@ -23,7 +25,7 @@ def _start(data_dir: Path, speed: str) -> subprocess.Popen[str]:
     env.pop("GENESIS_TIER", None)
     return subprocess.Popen(
         [sys.executable, "-m", "genesis", "--tier", "sniper", "--strategies",
-         str(ROOT / "config" / "strategies"), "--speed", speed, "--max-bars", BARS],
+         str(BUSY_STRATEGIES), "--speed", speed, "--max-bars", BARS],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=data_dir, env=env,
     )  # fmt: skip
 

@@ -19,6 +19,8 @@ from genesis.risk.limits import Tier
 from genesis.storage import open_repository
 
 ROOT = Path(__file__).resolve().parents[2]
+# a busy Sniper (tests/data/strategies): orders in flight at every crash and restart
+BUSY_STRATEGIES = ROOT / "tests" / "data" / "strategies"
 
 
 class _Log:
@@ -30,7 +32,7 @@ class _Log:
 
 def _config(tmp_path: Path, events: int) -> DaemonConfig:
     strategies = tuple(
-        c for c in load_strategy_configs(ROOT / "config" / "strategies") if c.enabled
+        c for c in load_strategy_configs(BUSY_STRATEGIES) if c.enabled
     )
     bars = DataSpec(path=resources.BTCUSDT_1M_BARS, venue="binance", symbol="BTCUSDT")
     return DaemonConfig(
