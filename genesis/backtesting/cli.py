@@ -29,7 +29,13 @@ from genesis.core.instruments import (
     load_exchange_info,
 )
 from genesis.data.loaders import infer_interval_ns, infer_tick_size, read_bars
-from genesis.data.sources import DataSpec, is_quote_bars, open_events, parse_data_arg
+from genesis.data.sources import (
+    DataSpec,
+    is_quote_bars,
+    open_events,
+    parse_data_arg,
+    symbol_from_name,
+)
 from genesis.data.timeparse import make_timestamp_parser
 from genesis.errors import ConfigError
 from genesis.kernel.regimes import parse_regimes
@@ -75,7 +81,12 @@ def add_parser(sub: Any) -> None:
         " strategy trading every instrument they bring); default: the bundled BTCUSDT"
         " 1-minute month",
     )
-    p.add_argument("--symbol", default="BTCUSDT")
+    p.add_argument(
+        "--symbol",
+        default=None,
+        help="the instrument of a single --data FILE (default: from the file's name, as"
+        " binance-ethbtc-5m-... -> ETHBTC; else BTCUSDT)",
+    )
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--cash", type=_decimal("--cash", positive=True), default=Decimal(1_000_000))
     p.add_argument(
@@ -242,16 +253,10 @@ def _unlisted(args: argparse.Namespace) -> tuple[Instrument, str]:
 def run(args: argparse.Namespace) -> int:
     """Execute the backtest; return the process exit code (errors raise GenesisError)."""
     data = args.data or [str(resources.BTCUSDT_1M_BARS)]
-    if len(data) == 1 and "=" in data[0]:  # [VENUE:]SYMBOL=FILE for one recording
-        spec = parse_data_arg(data[0])
-        if spec.venue != DEFAULT_VENUE:
-            return _run_multi(args, data)
-        if spec.symbol is not None:
-            args.symbol = spec.symbol  # SYMBOL= names the bars' instrument
-        data = [str(spec.path)]
-    if len(data) > 1 or _quote_bars(Path(data[0])):
+    single = _single(args, data)
+    if single is None:
         return _run_multi(args, data)
-    args.data = Path(data[0])
+    args.data = single
     if not args.data.is_file():
         raise ConfigError(f"--data {args.data}: no such file")
     params = parse_params(args.param)
@@ -308,6 +313,23 @@ def _regimes(text: str) -> tuple[str, ...]:
 def is_recording(path: Path) -> bool:
     """A capture ``.jsonl[.gz]`` or streams ``.txt[.gz]``: ``open_events``' own rule."""
     return path.name.removesuffix(".gz").endswith((".jsonl", ".txt"))
+
+
+def _single(args: argparse.Namespace, data: list[str]) -> Path | None:
+    """The one bar file or recording the single-instrument runner takes (setting
+    ``args.symbol`` from ``SYMBOL=`` or the file's name), or None: the multi runner's."""
+    if len(data) == 1 and "=" in data[0]:  # [VENUE:]SYMBOL=FILE for one recording
+        spec = parse_data_arg(data[0])
+        if spec.venue != DEFAULT_VENUE:
+            return None
+        if spec.symbol is not None:
+            args.symbol = spec.symbol  # SYMBOL= names the bars' instrument
+        data = [str(spec.path)]
+    if len(data) > 1 or _quote_bars(Path(data[0])):
+        return None
+    if args.symbol is None:
+        args.symbol = symbol_from_name(Path(data[0])) or "BTCUSDT"
+    return Path(data[0])
 
 
 def _quote_bars(path: Path) -> bool:

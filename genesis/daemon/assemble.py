@@ -46,14 +46,17 @@ def _log(log: Any | None) -> Any:
 
 
 def _paper_accounts(config: DaemonConfig) -> dict[str, dict[str, Decimal]]:
-    """Each venue's starting account: the cash, split evenly between the venues, in each
-    quote currency its instruments trade against."""
+    """Each venue's starting account: the cash split evenly between the venues, and each
+    venue's share evenly between the quote currencies its instruments trade against (the
+    accounts add up to ``--cash``)."""
     quotes: dict[str, set[str]] = {}
     for instrument_id in config.instrument_ids:
         venue = split_instrument_id(instrument_id)[0]
         quotes.setdefault(venue, set()).add(config.instruments.get(instrument_id).quote)
     share = config.cash / len(quotes) if quotes else config.cash
-    return {venue: dict.fromkeys(sorted(qs), share) for venue, qs in sorted(quotes.items())}
+    return {
+        venue: dict.fromkeys(sorted(qs), share / len(qs)) for venue, qs in sorted(quotes.items())
+    }
 
 
 def paper_daemon(

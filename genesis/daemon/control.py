@@ -49,6 +49,7 @@ __all__ = [
 
 KILL, RESET = "kill_requested", "reset_requested"
 ENGAGED, CLEARED = "kill_switch_engaged", "kill_switch_reset"
+TRADE = "strategy_trade"  # audit row: a strategy's completed round trip and its figures
 REFUSED = "kill_switch_reset_refused"  # a reset the daemon could not apply: handled, not pending
 
 
@@ -196,8 +197,9 @@ async def _run(args: argparse.Namespace, url: str | None, data_dir: Any) -> int:
     repo = await open_repository(url, data_dir, name)
     try:
         if args.command == "status":
-            state = kill_state(await repo.audit_log(0))
-            print(json.dumps(_state_json(state), sort_keys=True))
+            audits = await repo.audit_log(0)
+            status = {**_state_json(kill_state(audits)), "strategies": _performance(audits)}
+            print(json.dumps(status, sort_keys=True))
             return 0
         reason = args.reason.strip()
         if not reason:
@@ -228,6 +230,16 @@ async def _run(args: argparse.Namespace, url: str | None, data_dir: Any) -> int:
 def _location(repo: Any) -> str:
     """The SQLite file or the PostgreSQL URL with its password redacted."""
     return str(getattr(repo, "path", None) or getattr(repo, "where", "the database"))
+
+
+def _performance(audits: list[AuditRecord]) -> dict[str, Any]:
+    """Each strategy's running figures as its last completed trade left them."""
+    latest: dict[str, Any] = {}
+    for audit in audits:
+        if audit.action == TRADE:
+            detail = json.loads(audit.detail_json)
+            latest[detail["strategy_id"]] = {**detail["performance"], "last_trade_ns": audit.ts_ns}
+    return latest
 
 
 def _state_json(state: KillState) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from genesis.core.events import (
     TradeCompleted,
 )
 from genesis.core.orders import Order
-from genesis.daemon.control import CLEARED, ENGAGED
+from genesis.daemon.control import CLEARED, ENGAGED, TRADE
 from genesis.daemon.reconcile import BASELINE, baseline_detail
 from genesis.daemon.records import (
     event_record,
@@ -60,7 +60,6 @@ __all__ = ["CHECKPOINT_ID", "PROGRESS_ID", "Journal"]
 
 CHECKPOINT_ID = "__replay__"  # strategy-state row: events processed at the last checkpoint
 REGIME = "strategy_regime"  # audit row: a strategy switched on/off by its regime
-TRADE = "strategy_trade"  # audit row: a strategy's completed round trip and its figures
 PROGRESS_ID = "__progress__"  # strategy-state row: events started when the journal last wrote
 _HIGH_WATER = 5_000
 

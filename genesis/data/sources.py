@@ -232,6 +232,14 @@ def _name_symbol(path: Path, where: str) -> str:
     )
 
 
+def symbol_from_name(path: Path) -> str | None:
+    """The symbol a file's name gives (``binance-ethbtc-5m-...`` -> ``ETHBTC``), or None."""
+    try:
+        return _name_symbol(path, f"data {path}")
+    except ConfigError:
+        return None
+
+
 def is_quote_bars(path: Path) -> bool:
     """True for a quote-bar CSV (bid/ask closes, no ``close``).
 

@@ -43,6 +43,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Final
 
 from genesis.core.enums import AccountingMethod, Side
 from genesis.core.events import OrderFilled
@@ -51,11 +52,15 @@ from genesis.core.money import ZERO
 from genesis.errors import ConfigError, DataError
 from genesis.portfolio.accounting import ClosedLot, LotBook
 
-__all__ = ["InstrumentSource", "Portfolio", "PositionView"]
+__all__ = ["USD_PEGGED", "InstrumentSource", "Portfolio", "PositionView"]
 
 InstrumentSource = Callable[[str], Instrument] | Mapping[str, Instrument]
 
 _BookKey = tuple[str, str]  # (strategy_id, instrument_id)
+
+
+# dollars and the dollar stablecoins: valued 1:1 against each other (Portfolio.equity)
+USD_PEGGED: Final = frozenset({"USD", "USDT", "USDC", "BUSD", "TUSD", "FDUSD", "DAI", "USDP"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,11 +243,17 @@ class Portfolio:
         base currency (``<asset><base_currency>``, or the venue-qualified instrument a fill
         of it came from, e.g. ``bybit:BTCUSD``), or at its last fill price when it has no
         mark. An asset with neither (a fee paid in BNB with no BNB price seen) is left out
-        and named in ``unvalued``: the equity never raises on a trading path.
+        and named in ``unvalued``: the equity never raises on a trading path. USD and
+        the dollar stablecoins (``USD_PEGGED``) count at par against each other, so a
+        session trading BTCUSDT beside BTCUSD has one equity (a depeg is not modelled).
         """
         total = self._balances.get(self._base, ZERO)
         unvalued: list[str] = []
+        pegged = self._base in USD_PEGGED
         for asset, symbol in self._valued.items():
+            if pegged and asset in USD_PEGGED:
+                total += self._balances[asset]  # a dollar is a dollar (no depeg modelled)
+                continue
             symbol = self._pricer.get(asset, symbol)
             price = self._marks.get(symbol)
             if price is None:

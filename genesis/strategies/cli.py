@@ -13,6 +13,7 @@ import json
 import sys
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from genesis.strategies import registry
@@ -60,7 +61,9 @@ def _param(name: str, info: FieldInfo) -> dict[str, Any]:
     return {
         "name": name,
         "type": _type_name(info.annotation),
-        "default": None if info.is_required() else _jsonable(info.get_default()),
+        "default": (
+            None if info.is_required() else _jsonable(info.get_default(call_default_factory=True))
+        ),
         "range": bounds,
         "description": info.description or "",
     }
@@ -77,6 +80,10 @@ def _jsonable(value: Any) -> Any:
         return value
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, BaseModel):  # nested settings (a regime detector's, say)
+        return _jsonable(value.model_dump(mode="json"))
     return str(value)  # Decimal, enums: their text, exactly as a config would write them
 
 

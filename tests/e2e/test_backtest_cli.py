@@ -373,3 +373,12 @@ def test_several_bar_files_sample_equity_once_a_bar(tmp_path: Path) -> None:
     assert main(argv) == 0
     rows = (tmp_path / "equity.csv").read_text().splitlines()
     assert len(rows) - 1 == 5_760
+
+
+def test_one_bare_file_takes_its_symbol_from_its_name(tmp_path: Path) -> None:
+    """``binance-ETHBTC-5m-...csv.gz`` alone is ETHBTC (it was silently BTCUSDT: 0 trades)."""
+    argv = ["backtest", "--strategy", "mean_reversion", "--cash", "1", "--tier", "hunter",
+            "--data", str(resources.ALTBTC_5M_BARS["ETHBTC"]), "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    perf = json.loads((tmp_path / "performance.json").read_text())["mean_reversion"]
+    assert (perf["trades"], perf["fills"]) == (12, 24)

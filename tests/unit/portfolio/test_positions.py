@@ -257,3 +257,16 @@ def test_position_qty_per_strategy_and_summed() -> None:
     qtys = [pf.position_qty("BTCUSDT", sid) for sid in ("trend", "revert", "idle", None)]
 
     assert qtys == [D("0.5"), D("-0.2"), D("0"), D("0.3")]
+
+
+def test_dollar_stablecoins_count_at_par_in_a_usd_equity() -> None:
+    """A USD-based account holding USDT and USDC values them 1:1; BTC still at its mark."""
+    pf = Portfolio(
+        INSTRUMENTS.get,
+        balances={"USD": D("750"), "USDT": D("250"), "USDC": D("10"), "BTC": D("0.001")},
+        base_currency="USD",
+    )
+    pf.mark("bybit:BTCUSD", D("17207.5"))  # never priced: BTC has no USD mark of its own
+
+    assert pf.equity() == D("1010")
+    assert pf.unvalued == ("BTC",)
