@@ -147,16 +147,9 @@ def test_kill_and_reset_refuse_an_empty_reason(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "--reason must not be empty" in done.stderr
-    status = _cli(tmp_path, "status")
-    assert {k: status[k] for k in ("kill_switch", "pending", "reason", "source")} == {
-        "kill_switch": "clear", "pending": [], "reason": "", "source": "",
+    assert _cli(tmp_path, "status") == {
+        "kill_switch": "clear", "pending": [], "reason": "", "source": "", "strategies": {},
     }  # fmt: skip
-    # the strategy's figures read from the journal are those its last trade line logged
-    journaled = dict(status["strategies"]["sniper-breakout-btc"])
-    del journaled["last_trade_ns"]
-    logged = [e for e in first + second + third if e["event"] == "strategy_trade"]
-    assert journaled == logged[-1]["performance"]
-    assert journaled["trades"] >= len([e for e in third if e["event"] == "strategy_trade"]) > 0
 
 
 def test_kill_before_the_first_checkpoint_survives_kill_9(tmp_path: Path) -> None:
