@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# the busy Sniper of the reliability tests (tests/data/strategies)
+BUSY_STRATEGIES = ROOT / "tests" / "data" / "strategies"
 
 
 def _events(text: str) -> list[dict[str, Any]]:
@@ -54,7 +56,7 @@ def _daemon(
     env.pop("GENESIS_TIER", None)
     done = subprocess.run(
         [sys.executable, "-m", "genesis", "--tier", "sniper",
-         "--strategies", str(strategies or ROOT / "config" / "strategies"), *args],
+         "--strategies", str(strategies or BUSY_STRATEGIES), *args],
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# the busy Sniper of the reliability tests (tests/data/strategies)
+BUSY_STRATEGIES = ROOT / "tests" / "data" / "strategies"
 KEY = "CANARYKEYvmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91"
 SECRET = "CANARYSECRETNhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqq"
 PASSWORD = "CANARYPASSWORDx9Qz"
@@ -43,7 +45,7 @@ def _leaks(text: str | bytes) -> list[str]:
 
 def test_no_canary_in_any_output_or_file(tmp_path: Path) -> None:
     outputs: list[str] = []
-    strategies = str(ROOT / "config" / "strategies")
+    strategies = str(BUSY_STRATEGIES)
     session = _run(
         tmp_path,
         "--tier",

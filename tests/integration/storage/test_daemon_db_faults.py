@@ -33,6 +33,8 @@ from genesis.storage import open_repository
 from genesis.storage.repository import SqlRepository, WriteRecord
 
 ROOT = Path(__file__).resolve().parents[3]
+# the busy Sniper of the reliability tests (tests/data/strategies)
+BUSY_STRATEGIES = ROOT / "tests" / "data" / "strategies"
 FAULTS = 500
 
 
@@ -51,7 +53,7 @@ class _Log:
 
 def _config(tmp_path: Path) -> DaemonConfig:
     strategies = tuple(
-        c for c in load_strategy_configs(ROOT / "config" / "strategies") if c.enabled
+        c for c in load_strategy_configs(BUSY_STRATEGIES) if c.enabled
     )
     bars = DataSpec(path=resources.BTCUSDT_1M_BARS, venue="binance", symbol="BTCUSDT")
     return DaemonConfig(

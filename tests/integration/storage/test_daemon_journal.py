@@ -21,6 +21,8 @@ from genesis.risk.limits import Tier
 from genesis.storage import open_repository
 
 ROOT = Path(__file__).resolve().parents[3]
+# the busy Sniper of the reliability tests (tests/data/strategies)
+BUSY_STRATEGIES = ROOT / "tests" / "data" / "strategies"
 
 
 class _Log:
@@ -32,7 +34,7 @@ class _Log:
 
 def _config(db_url: str | None, tmp_path: Path) -> DaemonConfig:
     strategies = tuple(
-        c for c in load_strategy_configs(ROOT / "config" / "strategies") if c.enabled
+        c for c in load_strategy_configs(BUSY_STRATEGIES) if c.enabled
     )
     bars = DataSpec(path=resources.BTCUSDT_1M_BARS, venue="binance", symbol="BTCUSDT")
     return DaemonConfig(

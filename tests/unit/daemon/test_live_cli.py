@@ -13,8 +13,10 @@ from genesis.__main__ import main
 from genesis.daemon import assemble, cli
 
 ROOT = Path(__file__).resolve().parents[3]
+# the busy Sniper of the reliability tests (tests/data/strategies)
+BUSY_STRATEGIES = ROOT / "tests" / "data" / "strategies"
 KEY, SECRET = "CANARYKEYcli0123456789", "CANARYSECRETcli0123456789"
-ARGS = ["run", "--tier", "sniper", "--strategies", str(ROOT / "config" / "strategies")]
+ARGS = ["run", "--tier", "sniper", "--strategies", str(BUSY_STRATEGIES)]
 
 
 @pytest.fixture
