@@ -56,12 +56,12 @@ class QuoteFlipper(Strategy[FlipperParams]):
         step, sym, p = self.quotes % 10, quote.instrument_id, self.params
         held = self.ctx.portfolio.position_qty(sym)
         if step == 2 and held == 0:
-            self.ctx.submit(self.ctx.orders.market(sym, Side.BUY, p.quantity))
+            self.ctx.buy(sym, p.quantity, confidence=1.0, reason="flip")
             if not self.rested:
                 self.rested = True
-                self.ctx.submit(self.ctx.orders.limit(sym, Side.BUY, p.rest_quantity, p.rest_price))
+                self.ctx.buy(sym, p.rest_quantity, price=p.rest_price, confidence=1.0)
         elif step == 6 and held > 0:
-            self.ctx.submit(self.ctx.orders.market(sym, Side.SELL, held))
+            self.ctx.sell(sym, held, reason="flop")
 """
 _CONFIG = """strategy: "flipper:QuoteFlipper"
 tier: sniper

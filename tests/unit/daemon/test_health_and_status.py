@@ -36,7 +36,7 @@ class _Log:
 def _daemon(log: _Log) -> Daemon:
     strategies = tuple(
         c
-        for c in load_strategy_configs(ROOT / "config" / "strategies")
+        for c in load_strategy_configs(ROOT / "tests" / "data" / "strategies")
         if c.enabled and c.tier is Tier.SNIPER
     )
     bars = DataSpec(path=resources.BTCUSDT_1M_BARS, venue="binance", symbol="BTCUSDT")
