@@ -6,7 +6,9 @@ Rule, long only, on every in-sync book update of a subscribed instrument
 * imbalance = (bid qty - ask qty) / (bid qty + ask qty) over the best
   ``levels`` price levels per side (``OrderBook.imbalance``), in [-1, 1];
 * entry when flat with no working order: imbalance >= ``entry_threshold``.
-  A market buy of ``position_pct`` of equity at the best ask is sent with a
+  A market buy of ``position_pct`` of equity at the best ask (with a book, no
+  more than the asks hold within ``max_slippage_bps`` of the touch: the
+  liquidity sizing of ``analytics.liquidity``) is sent with a
   stop loss ``stop_loss_pct`` below and a take profit ``take_profit_pct``
   above the best ask attached (the kernel places them as an OCO pair once
   the entry is done, for the quantity that filled);
@@ -27,6 +29,7 @@ from typing import Any
 
 from pydantic import Field
 
+from genesis.analytics.liquidity import max_size_for_slippage
 from genesis.core.enums import OrderType, Side
 from genesis.core.events import BookDelta, BookSnapshot, QuoteTick
 from genesis.errors import InvalidOrder
@@ -48,9 +51,11 @@ class BookImbalanceParams(StrategyParams):
     stop_loss_pct: Decimal = Field(default=Decimal("0.002"), gt=0, lt=1)
     take_profit_pct: Decimal = Field(default=Decimal("0.002"), gt=0, le=10)
     max_hold_ms: int = Field(default=5_000, ge=1)
+    # AN-4: never buy more than the book holds within this much slippage from the touch
+    max_slippage_bps: Decimal = Field(default=Decimal(10), ge=0, le=1000)
 
 
-@register("book_imbalance", tiers=(Tier.SNIPER, Tier.HUNTER, Tier.STRATEGIST))
+@register("book_imbalance", tiers=(Tier.SNIPER, Tier.HUNTER, Tier.STRATEGIST), spec=("AN-4",))
 class BookImbalance(Strategy[BookImbalanceParams]):
     """Buy on bid-side pressure at the top of the book; stop, target, reversal and time exits."""
 
@@ -94,6 +99,9 @@ class BookImbalance(Strategy[BookImbalanceParams]):
     def _enter(self, instrument_id: str, ask: Decimal, now_ns: int, imbalance: float) -> None:
         p = self.params
         qty = self.ctx.portfolio.equity() * p.position_pct / ask
+        book = self.ctx.market.book(instrument_id)
+        if book is not None:  # sized by the liquidity within the slippage budget (AN-4)
+            qty = min(qty, max_size_for_slippage(book, Side.BUY, p.max_slippage_bps))
         try:
             order = self.ctx.orders.market(
                 instrument_id,
