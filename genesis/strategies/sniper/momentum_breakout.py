@@ -36,25 +36,19 @@ from genesis.core.enums import Side
 from genesis.core.events import Bar
 from genesis.errors import InvalidOrder
 from genesis.risk.limits import Tier
-from genesis.risk.sizing import KellySizer
 from genesis.strategies.base import Strategy
-from genesis.strategies.params import StrategyParams
+from genesis.strategies.kelly import KellyGate, KellyParams
 from genesis.strategies.registry import register
 
 __all__ = ["MomentumBreakout", "MomentumBreakoutParams"]
 
 
-class MomentumBreakoutParams(StrategyParams):
+class MomentumBreakoutParams(KellyParams):
     lookback: int = Field(default=20, ge=2, le=10_000)
     volume_lookback: int = Field(default=20, ge=1, le=10_000)
     volume_factor: Decimal = Field(default=Decimal("1.5"), gt=0, le=100)
     stop_loss_pct: Decimal = Field(default=Decimal("0.01"), gt=0, lt=1)
     take_profit_pct: Decimal = Field(default=Decimal("0.02"), gt=0, le=10)
-    max_risk_per_trade: Decimal = Field(default=Decimal("0.02"), gt=0, le=Decimal("0.02"))
-    kelly_multiplier: float = Field(default=0.5, gt=0, le=1)
-    kelly_min_trades: int = Field(default=20, ge=1, le=10_000)
-    kelly_prior_win_rate: float = Field(default=0.4, gt=0, lt=1)
-    kelly_prior_payoff: float = Field(default=2.0, gt=0, le=100)
     max_position_pct: Decimal = Field(default=Decimal("0.02"), gt=0, le=1)
     min_confidence: float = Field(default=0.6, ge=0, le=1)
 
@@ -81,14 +75,7 @@ class MomentumBreakout(Strategy[MomentumBreakoutParams]):
         p = self.params
         self._windows = {i: _Window(p) for i in self.instruments}
         self.signals = 0
-        self._kelly = KellySizer(
-            cap=p.max_risk_per_trade,
-            multiplier=p.kelly_multiplier,
-            min_trades=p.kelly_min_trades,
-            prior_win_rate=p.kelly_prior_win_rate,
-            prior_payoff=p.kelly_prior_payoff,
-        )
-        self._no_edge = False
+        self._kelly = KellyGate(p, self.ctx)
 
     def on_bar(self, bar: Bar) -> None:
         w = self._windows[bar.instrument_id]
@@ -145,18 +132,7 @@ class MomentumBreakout(Strategy[MomentumBreakoutParams]):
 
     def risk_fraction(self) -> Decimal:
         """Kelly's share of equity to risk on the next entry, from this strategy's record."""
-        perf = self.ctx.performance
-        risk = self._kelly.risk_fraction(perf.trades, perf.win_rate, perf.payoff)
-        if (risk == 0) != self._no_edge:
-            self._no_edge = risk == 0
-            self.ctx.log.info(
-                "kelly_no_edge" if self._no_edge else "kelly_edge_back",
-                strategy_id=self.id,
-                trades=perf.trades,
-                win_rate=perf.win_rate,
-                payoff=perf.payoff,
-            )
-        return risk
+        return self._kelly.risk_fraction()
 
     def _exit(self, instrument_id: str, position: Decimal) -> None:
         for order in self.ctx.open_orders(instrument_id):

@@ -82,9 +82,8 @@ from genesis.analytics.wyckoff import (
 from genesis.core.enums import OrderType
 from genesis.core.events import Bar
 from genesis.risk.limits import Tier
-from genesis.risk.sizing import KellySizer
 from genesis.strategies.base import Strategy
-from genesis.strategies.params import StrategyParams
+from genesis.strategies.kelly import KellyGate, KellyParams
 from genesis.strategies.registry import register
 
 __all__ = ["WyckoffSpring", "WyckoffSpringParams"]
@@ -93,15 +92,10 @@ E = WyckoffEventType
 _EXITS = {E.SIGN_OF_WEAKNESS: "sign_of_weakness", E.UPTHRUST: "upthrust"}
 
 
-class WyckoffSpringParams(StrategyParams):
+class WyckoffSpringParams(KellyParams):
     min_confidence: float = Field(default=0.6, ge=0, le=1)
     stop_buffer: float = Field(default=0.1, ge=0, le=10)  # x range height below the stop level
     target_r: float = Field(default=2.0, gt=0, le=100)  # an SOS's target, in multiples of risk
-    max_risk_per_trade: Decimal = Field(default=Decimal("0.02"), gt=0, le=Decimal("0.02"))
-    kelly_multiplier: float = Field(default=0.5, gt=0, le=1)
-    kelly_min_trades: int = Field(default=20, ge=1, le=10_000)
-    kelly_prior_win_rate: float = Field(default=0.4, gt=0, lt=1)
-    kelly_prior_payoff: float = Field(default=2.0, gt=0, le=100)
     max_position_pct: Decimal = Field(default=Decimal("0.02"), gt=0, le=1)
     wyckoff: WyckoffParams = Field(default_factory=WyckoffParams)
 
@@ -116,14 +110,7 @@ class WyckoffSpring(Strategy[WyckoffSpringParams]):
         p = self.params
         self._analyzers = {i: WyckoffAnalyzer(p.wyckoff) for i in self.instruments}
         self.signals = 0
-        self._kelly = KellySizer(
-            cap=p.max_risk_per_trade,
-            multiplier=p.kelly_multiplier,
-            min_trades=p.kelly_min_trades,
-            prior_win_rate=p.kelly_prior_win_rate,
-            prior_payoff=p.kelly_prior_payoff,
-        )
-        self._no_edge = False
+        self._kelly = KellyGate(p, self.ctx)
 
     def on_bar(self, bar: Bar) -> None:
         analyzer = self._analyzers[bar.instrument_id]
@@ -193,18 +180,7 @@ class WyckoffSpring(Strategy[WyckoffSpringParams]):
 
     def risk_fraction(self) -> Decimal:
         """Kelly's share of equity to risk on the next entry, from this strategy's record."""
-        perf = self.ctx.performance
-        risk = self._kelly.risk_fraction(perf.trades, perf.win_rate, perf.payoff)
-        if (risk == 0) != self._no_edge:
-            self._no_edge = risk == 0
-            self.ctx.log.info(
-                "kelly_no_edge" if self._no_edge else "kelly_edge_back",
-                strategy_id=self.id,
-                trades=perf.trades,
-                win_rate=perf.win_rate,
-                payoff=perf.payoff,
-            )
-        return risk
+        return self._kelly.risk_fraction()
 
     def _maybe_exit(
         self, instrument: str, events: list[WyckoffEvent], analyzer: WyckoffAnalyzer
@@ -221,7 +197,7 @@ class WyckoffSpring(Strategy[WyckoffSpringParams]):
     def _state(self) -> dict[str, Any]:
         return {
             "signals": self.signals,
-            "no_edge": self._no_edge,
+            "no_edge": self._kelly.standing_aside,
             "params": self.params.version_id(),
             "analyzers": {i: a.snapshot() for i, a in self._analyzers.items()},
         }
@@ -229,7 +205,7 @@ class WyckoffSpring(Strategy[WyckoffSpringParams]):
     def _load_state(self, state: dict[str, Any]) -> None:
         self.on_start()
         self.signals = int(state.get("signals", 0))
-        self._no_edge = bool(state.get("no_edge", False))
+        self._kelly.standing_aside = bool(state.get("no_edge", False))
         if state.get("params") != self.params.version_id():
             return  # other parameters: the analyzers warm up again
         for instrument, saved in state.get("analyzers", {}).items():
