@@ -54,9 +54,7 @@ _REGISTRY: dict[str, StrategySpec] = {}
 S = TypeVar("S", bound=type[Strategy[Any]])
 
 
-def register(
-    name: str, tiers: tuple[Tier, ...], spec: tuple[str, ...] = ()
-) -> Callable[[S], S]:
+def register(name: str, tiers: tuple[Tier, ...], spec: tuple[str, ...] = ()) -> Callable[[S], S]:
     """Class decorator adding a strategy to the registry under ``name``; ``spec`` names
     the SPEC capabilities it implements (shown by ``genesis strategies``)."""
 
