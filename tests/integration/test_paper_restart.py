@@ -31,9 +31,7 @@ class _Log:
 
 
 def _config(tmp_path: Path, events: int) -> DaemonConfig:
-    strategies = tuple(
-        c for c in load_strategy_configs(BUSY_STRATEGIES) if c.enabled
-    )
+    strategies = tuple(c for c in load_strategy_configs(BUSY_STRATEGIES) if c.enabled)
     bars = DataSpec(path=resources.BTCUSDT_1M_BARS, venue="binance", symbol="BTCUSDT")
     return DaemonConfig(
         tier=Tier.SNIPER, strategies=strategies, data=(bars,), speed=0, max_events=events,

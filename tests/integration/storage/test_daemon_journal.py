@@ -33,9 +33,7 @@ class _Log:
 
 
 def _config(db_url: str | None, tmp_path: Path) -> DaemonConfig:
-    strategies = tuple(
-        c for c in load_strategy_configs(BUSY_STRATEGIES) if c.enabled
-    )
+    strategies = tuple(c for c in load_strategy_configs(BUSY_STRATEGIES) if c.enabled)
     bars = DataSpec(path=resources.BTCUSDT_1M_BARS, venue="binance", symbol="BTCUSDT")
     return DaemonConfig(
         tier=Tier.SNIPER, strategies=strategies, instruments=load_exchange_info(resources.EXCHANGE_INFO),
