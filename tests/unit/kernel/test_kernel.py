@@ -70,9 +70,7 @@ class _Tracer(Strategy[StrategyParams]):
     def on_bar(self, bar: Bar) -> None:
         self.trace.append("on_bar:start")
         if len(self.trace) == 1:
-            self.order = self.ctx.orders.market(
-                bar.instrument_id, Side.BUY, "0.1", confidence=0.9
-            )
+            self.order = self.ctx.orders.market(bar.instrument_id, Side.BUY, "0.1", confidence=0.9)
             self.ctx.submit(self.order)
         self.trace.append("on_bar:end")
 
