@@ -101,7 +101,9 @@ def run_event_backtest(
     if sample_ns <= 0:
         raise ConfigError(f"equity sampling interval must be > 0 ns, was {sample_ns}")
     with run_outputs(config, out_dir) as run:
-        kernel, venue = _build(config, run.spec.cls, run.params, run.sink, run.fills.add)
+        kernel, venue = _build(
+            config, run.spec.cls, run.params, run.sink, run.fills.add, run.tca.add
+        )
         loop = _EventLoop(
             Driver(kernel, venue, record=False), venue, config, run.equity, run.metrics, sample_ns
         )

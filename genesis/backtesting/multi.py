@@ -98,6 +98,7 @@ def _kernel(
         accounting=config.accounting,
         closed_lot_sink=run.sink,
         fill_sink=run.fills.add,
+        tca_sink=run.tca.add,
         forget_closed=True,
         venue_balances=accounts if len(accounts) > 1 else None,
     )

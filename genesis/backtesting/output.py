@@ -10,9 +10,17 @@ from pathlib import Path
 from typing import IO
 
 from genesis.core.events import OrderFilled
+from genesis.execution.tca import TcaRecord
 from genesis.portfolio.accounting import ClosedLot
 
-__all__ = ["EquityWriter", "FillWriter", "TradeWriter", "format_ts", "write_trades"]
+__all__ = [
+    "EquityWriter",
+    "FillWriter",
+    "TcaWriter",
+    "TradeWriter",
+    "format_ts",
+    "write_trades",
+]
 
 _NS = 1_000_000_000
 _DAY_NS = 86_400 * _NS
@@ -156,6 +164,35 @@ class FillWriter:
                 fill.trade_id,
             )
         )
+        self.count += 1
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+TCA_COLUMNS = (
+    "parent_id", "strategy", "instrument", "algo", "side", "quantity", "filled", "fill_ratio",
+    "children", "fills", "start", "end", "duration_s", "horizon_s", "arrival_price",
+    "average_price", "interval_vwap", "finish_mid", "fees", "pretrade_cost_bps",
+    "slippage_arrival_bps", "slippage_vwap_bps", "impact_bps", "fees_bps", "reason",
+)  # fmt: skip
+
+
+class TcaWriter:
+    """``tca.csv``: one row per parent order, its post-trade analysis (execution.tca)."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh: IO[str] = path.open("w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._fh, lineterminator="\n")
+        self._writer.writerow(TCA_COLUMNS)
+        self._days = _DayCache()
+        self.count = 0
+
+    def add(self, record: TcaRecord) -> None:
+        row = record.as_fields()
+        row["start"] = self._days.format(record.start_ns)
+        row["end"] = self._days.format(record.end_ns)
+        self._writer.writerow(["" if row[c] is None else row[c] for c in TCA_COLUMNS])
         self.count += 1
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from genesis.backtesting.metrics import Metrics, periods_per_year
-from genesis.backtesting.output import EquityWriter, FillWriter, TradeWriter
+from genesis.backtesting.output import EquityWriter, FillWriter, TcaWriter, TradeWriter
 from genesis.backtesting.streaming import RunningMetrics
 from genesis.core.clock import SimClock
 from genesis.core.commands import Command
@@ -32,6 +32,7 @@ from genesis.core.instruments import Instrument
 from genesis.errors import ConfigError
 from genesis.exchange.fills import FeeModel, LatencyModel, SlippageModel
 from genesis.exchange.simulated import SimulatedVenue
+from genesis.execution.tca import TcaRecord
 from genesis.kernel.builder import SessionSpec, StrategySpec, build_kernel
 from genesis.kernel.kernel import Kernel
 from genesis.portfolio import ClosedLot
@@ -94,7 +95,9 @@ def run_backtest(
         DataError: the bars are invalid (raised while streaming them).
     """
     with run_outputs(config, out_dir) as run:
-        kernel, venue = _build(config, run.spec.cls, run.params, run.sink, run.fills.add)
+        kernel, venue = _build(
+            config, run.spec.cls, run.params, run.sink, run.fills.add, run.tca.add
+        )
         loop = _Loop(kernel, venue, config.instrument, run.equity, run.metrics, progress)
         loop.run(bars)
     return _finish(config, kernel, venue, loop, out_dir, run.trades.count)
@@ -110,6 +113,7 @@ class RunOutputs:
     trades: TradeWriter
     equity: EquityWriter
     fills: FillWriter
+    tca: TcaWriter
 
     @property
     def sink(self) -> _TradeSink:
@@ -119,6 +123,7 @@ class RunOutputs:
         self.equity.close()
         self.trades.close()
         self.fills.close()
+        self.tca.close()
 
 
 @contextmanager
@@ -131,7 +136,7 @@ def run_outputs(config: BacktestConfig, out_dir: Path) -> Iterator[RunOutputs]:
     run = RunOutputs(
         spec, params, RunningMetrics(config.cash),
         TradeWriter(out_dir / "trades.csv"), EquityWriter(out_dir / "equity.csv"),
-        FillWriter(out_dir / "fills.csv"),
+        FillWriter(out_dir / "fills.csv"), TcaWriter(out_dir / "tca.csv"),
     )  # fmt: skip
     try:
         yield run
@@ -142,7 +147,14 @@ def run_outputs(config: BacktestConfig, out_dir: Path) -> Iterator[RunOutputs]:
     run.close()
 
 
-_OUTPUTS = ("trades.csv", "equity.csv", "fills.csv", "metrics.json", "performance.json")
+_OUTPUTS = (
+    "trades.csv",
+    "equity.csv",
+    "fills.csv",
+    "tca.csv",
+    "metrics.json",
+    "performance.json",
+)
 
 
 def write_performance(out_dir: Path, kernel: Kernel) -> None:
@@ -190,6 +202,7 @@ def _build(
     params: Any,
     sink: Callable[[ClosedLot], None],
     fill_sink: Callable[[OrderFilled], None] | None = None,
+    tca_sink: Callable[[TcaRecord], None] | None = None,
 ) -> tuple[Kernel, SimulatedVenue]:
     inst = config.instrument
     lookup = {inst.symbol: inst}.__getitem__
@@ -206,7 +219,7 @@ def _build(
     spec = SessionSpec(
         instruments=lookup, balances=balances, base_currency=inst.quote, tier=config.tier,
         fee_rate=fees.worst_rate, accounting=config.accounting, closed_lot_sink=sink,
-        fill_sink=fill_sink,
+        fill_sink=fill_sink, tca_sink=tca_sink,
         dedup_window=_DEDUP_WINDOW, forget_closed=True,
         strategies=[
             StrategySpec(

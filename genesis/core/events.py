@@ -9,6 +9,7 @@ tick, they must be cheap. Events are named in the past tense.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 
@@ -36,6 +37,7 @@ __all__ = [
     "OrderSubmitted",
     "OrderTriggered",
     "OrderUpdated",
+    "ParentOrderDone",
     "PriceLevels",
     "QuoteTick",
     "RegimeSwitched",
@@ -252,3 +254,12 @@ class RegimeSwitched(Event, frozen=True, gc=False, kw_only=True):
     regime: str
     active: bool
     confidence: float
+
+
+class ParentOrderDone(Event, frozen=True, gc=False, kw_only=True):
+    """A parent order was finished; ``fields`` is its TCA (``execution.tca.TcaRecord``)."""
+
+    strategy_id: str
+    parent_id: str
+    instrument_id: str
+    fields: dict[str, Any]

@@ -50,6 +50,7 @@ __all__ = [
 KILL, RESET = "kill_requested", "reset_requested"
 ENGAGED, CLEARED = "kill_switch_engaged", "kill_switch_reset"
 TRADE = "strategy_trade"  # audit row: a strategy's completed round trip and its figures
+TCA = "parent_order_tca"  # audit row: a parent order's post-trade analysis
 REFUSED = "kill_switch_reset_refused"  # a reset the daemon could not apply: handled, not pending
 
 

@@ -42,6 +42,7 @@ from genesis.core.events import (
     MarketEvent,
     OrderEvent,
     OrderFilled,
+    ParentOrderDone,
     RegimeSwitched,
     TradeCompleted,
 )
@@ -51,7 +52,13 @@ from genesis.daemon.control import KILL, REFUSED, ControlRequest, RequestPoller
 from genesis.daemon.crashpoints import crash_point
 from genesis.daemon.health import Health, HealthMonitor, Level, queue_health
 from genesis.daemon.journal import Journal
-from genesis.daemon.logs import log_command, log_order_event, log_trade, plain, status_fields
+from genesis.daemon.logs import (
+    log_command,
+    log_order_event,
+    log_strategy_notice,
+    plain,
+    status_fields,
+)
 from genesis.daemon.market import MarketSource
 from genesis.daemon.queues import BoundedQueue, QueuePolicy
 from genesis.daemon.reload import ConfigChange, ConfigWatcher
@@ -522,22 +529,10 @@ class Daemon:
             self._kill_switch_health(notice)
         if self.quiet:
             return
-        if isinstance(notice, TradeCompleted):
-            log_trade(self.log, self.kernel, notice)
+        if isinstance(notice, TradeCompleted | ParentOrderDone | RegimeSwitched):
+            log_strategy_notice(self.log, self.kernel, notice)
             if self.journal is not None:
-                self.journal.trade(notice, self.kernel.performance.of(notice.strategy_id))
-            return
-        if isinstance(notice, RegimeSwitched):
-            self.log.info(
-                "strategy_regime",
-                strategy_id=notice.strategy_id,
-                instrument=notice.instrument_id,
-                active=notice.active,
-                regime=notice.regime or None,
-                confidence=round(notice.confidence, 3),
-            )
-            if self.journal is not None:
-                self.journal.regime(notice)
+                self.journal.strategy_notice(notice, self.kernel.performance)
             return
         if isinstance(notice, KillSwitchChanged):
             fields = {

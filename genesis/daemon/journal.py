@@ -31,11 +31,12 @@ from genesis.core.events import (
     KillSwitchChanged,
     OrderEvent,
     OrderFilled,
+    ParentOrderDone,
     RegimeSwitched,
     TradeCompleted,
 )
 from genesis.core.orders import Order
-from genesis.daemon.control import CLEARED, ENGAGED, TRADE
+from genesis.daemon.control import CLEARED, ENGAGED, TCA, TRADE
 from genesis.daemon.reconcile import BASELINE, baseline_detail
 from genesis.daemon.records import (
     event_record,
@@ -45,7 +46,7 @@ from genesis.daemon.records import (
     order_record,
 )
 from genesis.errors import StorageError
-from genesis.portfolio.performance import StrategyPerformance
+from genesis.portfolio.performance import PerformanceBook, StrategyPerformance
 from genesis.storage.repository import (
     AuditRecord,
     ConfigVersionRecord,
@@ -189,6 +190,17 @@ class Journal:
             "performance": performance.as_fields(),
         }
         self.audit(TRADE, detail, trade.ts_event)
+
+    def strategy_notice(
+        self, notice: TradeCompleted | ParentOrderDone | RegimeSwitched, book: PerformanceBook
+    ) -> None:
+        """A strategy's completed trade, parent order TCA or regime switch, as its audit row."""
+        if isinstance(notice, TradeCompleted):
+            self.trade(notice, book.of(notice.strategy_id))
+        elif isinstance(notice, ParentOrderDone):
+            self.audit(TCA, notice.fields, notice.ts_event)
+        else:
+            self.regime(notice)
 
     def regime(self, switched: RegimeSwitched) -> None:
         """A regime-gated strategy switched on or off (``strategy_regime`` audit row)."""

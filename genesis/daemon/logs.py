@@ -14,11 +14,24 @@ from typing import Any
 import structlog
 
 from genesis.core.commands import Command, SubmitOrder
-from genesis.core.events import OrderEvent, OrderFilled, TradeCompleted
+from genesis.core.events import (
+    OrderEvent,
+    OrderFilled,
+    ParentOrderDone,
+    RegimeSwitched,
+    TradeCompleted,
+)
 from genesis.core.orders import Order
 from genesis.kernel.kernel import Kernel
 
-__all__ = ["log_command", "log_order_event", "log_trade", "plain", "status_fields"]
+__all__ = [
+    "log_command",
+    "log_order_event",
+    "log_strategy_notice",
+    "log_trade",
+    "plain",
+    "status_fields",
+]
 
 
 def plain(value: Decimal | None) -> str | None:
@@ -99,6 +112,25 @@ def _slippage_bps(fill: OrderFilled, order: Order | None) -> float | None:
     if not decision:
         return None
     return round(float((fill.last_px - decision) * fill.side.sign / decision) * 10_000, 3)
+
+
+def log_strategy_notice(
+    log: Any, kernel: Kernel, notice: TradeCompleted | ParentOrderDone | RegimeSwitched
+) -> None:
+    """``strategy_trade``, ``parent_order_tca`` or ``strategy_regime``."""
+    if isinstance(notice, TradeCompleted):
+        log_trade(log, kernel, notice)
+    elif isinstance(notice, ParentOrderDone):
+        log.info("parent_order_tca", **notice.fields)
+    else:
+        log.info(
+            "strategy_regime",
+            strategy_id=notice.strategy_id,
+            instrument=notice.instrument_id,
+            active=notice.active,
+            regime=notice.regime or None,
+            confidence=round(notice.confidence, 3),
+        )
 
 
 def log_trade(log: Any, kernel: Kernel, trade: TradeCompleted) -> None:

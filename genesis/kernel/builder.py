@@ -20,6 +20,7 @@ from genesis.core.enums import AccountingMethod
 from genesis.core.events import OrderFilled
 from genesis.core.instruments import Instrument
 from genesis.execution.oms import OrderManager
+from genesis.execution.tca import TcaRecord
 from genesis.kernel.kernel import Kernel
 from genesis.kernel.regimes import parse_regimes
 from genesis.portfolio import ClosedLot, Portfolio
@@ -69,6 +70,7 @@ class SessionSpec:
     accounting: AccountingMethod = AccountingMethod.FIFO
     closed_lot_sink: Callable[[ClosedLot], None] | None = None
     fill_sink: Callable[[OrderFilled], None] | None = None  # every fill booked, in order
+    tca_sink: Callable[[TcaRecord], None] | None = None  # each parent order's TCA
     dedup_window: int | None = None
     forget_closed: bool = False
     start_ns: int = 0
@@ -106,6 +108,7 @@ def build_kernel(spec: SessionSpec, log: Any) -> Kernel:
         log=log,
         oms=OrderManager(forget_closed=spec.forget_closed),
         fill_sink=spec.fill_sink,
+        tca_sink=spec.tca_sink,
     )
     for s in spec.strategies:
         kernel.add_strategy(

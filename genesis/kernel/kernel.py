@@ -97,7 +97,9 @@ from genesis.core.orders import Order
 from genesis.errors import IllegalTransition
 from genesis.execution.oms import OrderManager
 from genesis.execution.restore import order_from_intent
+from genesis.execution.tca import TcaRecord
 from genesis.kernel.market import MarketView
+from genesis.kernel.parents import ParentDesk
 from genesis.kernel.pretrade import PreTrade
 from genesis.kernel.regimes import RegimeSwitch
 from genesis.kernel.support import (
@@ -131,6 +133,7 @@ class Kernel:
         market: MarketView | None = None,
         oms: OrderManager | None = None,
         fill_sink: Callable[[OrderFilled], None] | None = None,
+        tca_sink: Callable[[TcaRecord], None] | None = None,
     ) -> None:
         self.clock = clock
         self.instruments = instruments
@@ -144,6 +147,13 @@ class Kernel:
         self.performance = PerformanceBook()
         self.regimes: RegimeSwitch | None = None  # set when a strategy is regime-gated
         self._fill_sink = fill_sink
+        self.parents = ParentDesk(
+            market=self.market,
+            instruments=instruments,
+            fee_rate=fee_rate,
+            notify=self._notify,
+            sink=tca_sink,
+        )
         self.strategies: dict[str, Strategy[Any]] = {}
         self.errors: list[StrategyErrored] = []
         self.denied = 0
@@ -204,6 +214,7 @@ class Kernel:
             open_orders=self._open_orders,
             log=self.log,
             performance=functools.partial(self.performance.of, strategy_id),
+            parents=self.parents,
         )
         strategy = cls(strategy_id, params, ctx, instruments)
         self.strategies[strategy_id] = strategy
@@ -378,10 +389,13 @@ class Kernel:
         return self._drain()
 
     def stop(self) -> Sequence[Command]:
-        """Call every strategy's ``on_stop``; return the commands it produced."""
+        """Call every strategy's ``on_stop``, then finish the parent orders still open;
+        return the commands the strategies produced."""
         for strategy in self.strategies.values():
             self._guarded(strategy, strategy.on_stop)
-        return self._drain()
+        commands = self._drain()
+        self.parents.finish_all(self.clock.now_ns())
+        return commands
 
     def handle(self, event: Event | KernelCommand) -> Sequence[Command]:
         """Process one event (or kernel command); return the commands for venues, in order.
@@ -405,6 +419,9 @@ class Kernel:
         if self._internal or self._outbox:
             return self._drain()
         return ()
+
+    def _notify(self, notice: Event) -> None:
+        self._notices.append(notice)
 
     def take_notices(self) -> list[Event]:
         """What the kernel decided that the shell must journal (kill switch, baselines)."""
@@ -481,6 +498,7 @@ class Kernel:
 
     def _on_trade(self, trade: TradeTick) -> None:
         self.market.on_trade(trade)
+        self.parents.on_trade(trade)
         self.portfolio.mark(trade.instrument_id, trade.price)
         for strategy in self._subscribers.get(trade.instrument_id, ()):
             self._guarded(strategy, strategy.on_trade, trade)
@@ -551,6 +569,7 @@ class Kernel:
             return  # a duplicate fill: the portfolio ignored it
         if self._fill_sink is not None:
             self._fill_sink(fill)
+        self.parents.on_fill(fill, order)
         trade = self.performance.on_fill(
             fill,
             closed,

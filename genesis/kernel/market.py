@@ -34,6 +34,16 @@ class MarketView:
         """The last traded price (bar close, trade, or quote mid), or None before any data."""
         return self.last_price.get(instrument_id)
 
+    def mid(self, instrument_id: str) -> Decimal | None:
+        """The mid of the in-sync book, else of the last quote, else the last price."""
+        book = self.book(instrument_id)
+        if book is not None and (mid := book.mid()) is not None:
+            return mid
+        quote = self.last_quote.get(instrument_id)
+        if quote is not None:
+            return (quote.bid + quote.ask) / _TWO
+        return self.last_price.get(instrument_id)
+
     def book(self, instrument_id: str) -> OrderBook | None:
         """The L2 book of ``instrument_id`` while it is in sync, else None."""
         sync = self.books.get(instrument_id)

@@ -15,6 +15,7 @@ from genesis.execution.factory import OrderFactory
 
 if TYPE_CHECKING:
     from genesis.kernel.market import MarketView
+    from genesis.kernel.parents import ParentDesk
     from genesis.portfolio.performance import StrategyPerformance
 
 __all__ = ["PortfolioView", "StrategyContext"]
@@ -45,6 +46,7 @@ class StrategyContext:
         "_cancel",
         "_instruments",
         "_open_orders",
+        "_parents",
         "_performance",
         "_submit",
         "clock",
@@ -68,6 +70,7 @@ class StrategyContext:
         open_orders: Callable[[str, str], list[Order]],
         log: Any,
         performance: Callable[[], StrategyPerformance] | None = None,
+        parents: ParentDesk | None = None,
     ) -> None:
         self.strategy_id = strategy_id
         self.clock = clock
@@ -80,6 +83,7 @@ class StrategyContext:
         self._cancel = cancel
         self._open_orders = open_orders
         self._performance = performance
+        self._parents = parents
 
     def instrument(self, instrument_id: str) -> Instrument:
         return self._instruments(instrument_id)
@@ -191,3 +195,34 @@ class StrategyContext:
         return self.trade(
             instrument_id, side, abs(position), confidence=confidence, reason=reason or "close"
         )
+
+    def start_parent(
+        self, instrument_id: str, side: Side, quantity: object, *, algo: str, horizon_s: float
+    ) -> str:
+        """Open a parent order for an execution algorithm (EX-3, ST-X6); its id.
+
+        Send the children with ``correlation_id=`` that id: their fills, the market's
+        prints and the arrival price make the parent's TCA when ``finish_parent``
+        closes it (or the session ends). The quantity is rounded to the instrument.
+
+        Raises:
+            RuntimeError: the context has no parent desk.
+            ValueError: a quantity or horizon that is not positive.
+        """
+        if self._parents is None:
+            raise RuntimeError(f"{self.strategy_id}: no parent-order desk in this context")
+        qty = self._instruments(instrument_id).quantity(quantity)
+        now = self.clock.now_ns()
+        pid = self._parents.start(
+            self.strategy_id, instrument_id, side, qty, algo=algo, horizon_s=horizon_s, now_ns=now
+        )
+        self.log.info(
+            "parent_started", strategy_id=self.strategy_id, parent_id=pid, algo=algo,
+            instrument=instrument_id, side=side.value, quantity=str(qty), horizon_s=horizon_s,
+        )  # fmt: skip
+        return pid
+
+    def finish_parent(self, parent_id: str, reason: str = "") -> None:
+        """Close a parent order; ``reason`` says why it ended short ("" when complete)."""
+        if self._parents is not None:
+            self._parents.finish(parent_id, reason, self.clock.now_ns())
