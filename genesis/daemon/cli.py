@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         live = None
-    specs = _data_specs(args, configs)
+    specs = _data_specs(args, configs, tier)
     table = load_exchange_info(resources.EXCHANGE_INFO)
     if not args.live:
         found = instruments_for(specs, table)
@@ -181,10 +181,12 @@ def run(args: argparse.Namespace) -> int:
     return run_live(config, endpoints, live, settings.ccxt_venues)
 
 
-def _data_specs(args: argparse.Namespace, configs: tuple[Any, ...]) -> tuple[DataSpec, ...]:
+def _data_specs(
+    args: argparse.Namespace, configs: tuple[Any, ...], tier: Tier
+) -> tuple[DataSpec, ...]:
     """``--data`` values, or the bundled recordings of the strategies' instruments."""
     if not args.data:
-        return bundled_specs(configs, args.symbol)
+        return bundled_specs(configs, args.symbol, tier)
     specs = []
     for text in args.data:
         bare = "=" not in text and text.removesuffix(".gz").endswith(".csv")
@@ -199,7 +201,9 @@ def _data_specs(args: argparse.Namespace, configs: tuple[Any, ...]) -> tuple[Dat
     return tuple(specs)
 
 
-def bundled_specs(configs: tuple[Any, ...], symbol: str | None = None) -> tuple[DataSpec, ...]:
+def bundled_specs(
+    configs: tuple[Any, ...], symbol: str | None = None, tier: Tier | None = None
+) -> tuple[DataSpec, ...]:
     """The bundled recording of each instrument the strategies trade (the BTCUSDT month
     when none is bundled, as before).
 
@@ -209,9 +213,13 @@ def bundled_specs(configs: tuple[Any, ...], symbol: str | None = None) -> tuple[
     daemon's data description, and relative times inside a recording are kept.
     """
     wanted = dict.fromkeys(i for c in configs for i in c.instruments)
+    bundled = {
+        **resources.BUNDLED_BY_INSTRUMENT,
+        **resources.BUNDLED_FOR_TIER.get(tier.value if tier else "", {}),
+    }
     specs = []
     for iid in wanted:
-        path = resources.BUNDLED_BY_INSTRUMENT.get(iid)
+        path = bundled.get(iid)
         if path is not None:
             venue, sym = split_instrument_id(iid)
             specs.append(DataSpec(path=path, venue=venue, symbol=sym))

@@ -11,6 +11,7 @@ __all__ = [
     "BTCUSDT_1M_BARS",
     "BTCUSDT_STREAMS",
     "BUNDLED_BY_INSTRUMENT",
+    "BUNDLED_FOR_TIER",
     "BYBIT_BTCUSD_1M_QUOTES",
     "BYBIT_BTCUSD_1M_TRADES",
     "COINBASE_BTCUSD_1M_TRADES",
@@ -50,4 +51,10 @@ BUNDLED_BY_INSTRUMENT = {
     "bybit:BTCUSD": BYBIT_BTCUSD_1M_QUOTES,
     "coinbase:BTCUSD": COINBASE_BTCUSD_1M_TRADES,
     "coinbase:ETHUSD": COINBASE_ETHUSD_1M_TRADES,
+}
+
+# Where a tier needs another recording of the same instrument: the Strategist works
+# orders and makes markets on L2, so its BTCUSDT and ETHUSDT are the depth streams.
+BUNDLED_FOR_TIER = {
+    "strategist": {"BTCUSDT": BTCUSDT_STREAMS, "ETHUSDT": ETHUSDT_STREAMS},
 }

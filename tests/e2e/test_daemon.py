@@ -77,8 +77,9 @@ def test_sigterm_stops_cleanly_with_exit_0(tmp_path: Path) -> None:
 
 def test_no_strategy_for_the_tier_is_one_clear_line(tmp_path: Path) -> None:
     """A tier without enabled strategies refuses to start, exit 2, no traceback."""
+    only_sniper = ROOT / "tests" / "data" / "strategies"  # one Sniper config, no Strategist
     proc = subprocess.run(
-        [sys.executable, "-m", "genesis", "--tier", "strategist", "--strategies", str(ROOT / "config" / "strategies")],
+        [sys.executable, "-m", "genesis", "--tier", "strategist", "--strategies", str(only_sniper)],
         capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
     )  # fmt: skip
     assert proc.returncode == 2
