@@ -184,8 +184,8 @@ class TcaBook:
     def on_fill(self, fill: OrderFilled, parent_id: str, fee_in_quote: Decimal) -> None:
         """A child's fill (``parent_id`` is the child's correlation id)."""
         parent = self._open.get(parent_id)
-        if parent is None:
-            return
+        if parent is None or fill.side is not parent.side:
+            return  # an exit attached to a child (same correlation id) is not execution
         parent.filled_qty += fill.last_qty
         parent.notional += fill.last_qty * fill.last_px
         parent.fees += fee_in_quote
