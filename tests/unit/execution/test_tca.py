@@ -47,10 +47,10 @@ class Probe(Strategy[StrategyParams]):
 """
 
 
-def _fill(qty: str, px: str, fee: str = "0") -> OrderFilled:
+def _fill(qty: str, px: str, fee: str = "0", side: Side = Side.BUY) -> OrderFilled:
     return OrderFilled(
         ts_event=1, ts_init=1, client_order_id="c1", strategy_id="s", instrument_id="BTCUSDT",
-        venue="SIM", trade_id=f"T{qty}{px}", side=Side.BUY, last_qty=D(qty), last_px=D(px),
+        venue="SIM", trade_id=f"T{qty}{px}", side=side, last_qty=D(qty), last_px=D(px),
         fee=D(fee), fee_currency="USDT", liquidity=LiquiditySide.TAKER,
     )  # fmt: skip
 
@@ -93,7 +93,8 @@ def test_a_sell_counts_a_lower_price_as_a_cost() -> None:
     book = TcaBook()
     p = book.start(strategy_id="s", instrument_id="BTCUSDT", side=Side.SELL, quantity=D(1),
                    algo="t", horizon_ns=1, now_ns=0, arrival_price=D(100), pretrade_cost_bps=None)  # fmt: skip
-    book.on_fill(_fill("1", "99"), p.parent_id, D(0))
+    book.on_fill(_fill("1", "99", side=Side.SELL), p.parent_id, D(0))
+    book.on_fill(_fill("1", "97"), p.parent_id, D(0))  # a buy: not this parent's execution
     record = book.finish(p.parent_id, 1, D(98), "horizon ended")
 
     assert record is not None
