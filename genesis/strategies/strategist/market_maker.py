@@ -41,7 +41,8 @@ Quoting. Every ``step_ms`` of event time (a one-shot timer re-armed from
 the time it fires, so a gap in the data costs one step, not thousands), after
 each fill, and when the mid has moved ``requote_move_bps`` since the last
 step, each side is brought to its model price: a working quote within
-``requote_ticks`` of it stays (no queue is lost for nothing), others are
+``requote_tolerance`` of the half spread of it stays (no queue is lost for
+nothing), others are
 cancelled, and a new post-only limit of ``order_qty`` goes out when the
 inventory bound allows it. Quotes carry confidence 1.0 (an execution
 strategy: the decision is the price, not a signal) and one correlation id per
@@ -118,7 +119,7 @@ class MarketMakerParams(StrategyParams):
     warmup_steps: int = Field(default=20, ge=1)
     inventory_widening: float = Field(default=1.0, ge=0)
     step_ms: int = Field(default=100, ge=1)
-    requote_ticks: int = Field(default=5, ge=0)
+    requote_tolerance: float = Field(default=0.1, ge=0, lt=1)  # of the half spread
     requote_move_bps: float = Field(default=1.0, gt=0)
     max_loss: Decimal = Field(default=Decimal(25), gt=0)  # quote currency, mark to market
 
@@ -247,10 +248,11 @@ class MarketMaker(Strategy[MarketMakerParams]):
         self.depth = _TradeDepth(p.k_span, p.k_warmup_trades)
         self.cash_flow = Decimal(0)  # quote paid (-) and received (+) by fills, fees included
         self.steps = self.quotes = self.cancels = self.fills = self.rejected = 0
-        self.halting = self.halted = False
+        self.halting = self.halted = self.held_back = False
         self.quoted_mid: float | None = None  # the mid of the last step
         self.next_step_ns = self.ctx.clock.now_ns() + p.step_ms * _NS_PER_MS
         self._lots = float(p.order_qty)
+        self._tick = float(self.tick)
         q_bounds = (p.max_inventory - p.target_inventory, p.target_inventory - p.min_inventory)
         self._q_max = float(max(q_bounds) / p.order_qty)
         self.ctx.set_timer(_TIMER, self.next_step_ns)
@@ -263,6 +265,9 @@ class MarketMaker(Strategy[MarketMakerParams]):
         now = self.ctx.clock.now_ns()
         self.next_step_ns = now + self.params.step_ms * _NS_PER_MS
         self.ctx.set_timer(_TIMER, self.next_step_ns)
+        if self.halting:
+            self._halt_progress()
+            return
         book = self.ctx.market.book(self.instrument_id)
         mid = _mid(book)
         if book is None or mid is None:
@@ -297,7 +302,10 @@ class MarketMaker(Strategy[MarketMakerParams]):
         kind = type(event)
         if kind is OrderRejected:
             self.rejected += 1  # a post-only quote the book had reached on arrival
-        elif kind is OrderCanceled:
+        if self.halting:
+            self._halt_progress()
+        elif kind is OrderCanceled and self.held_back:
+            self.held_back = False
             self._react()  # a side held back while its old quote was in flight may go now
 
     def _react(self) -> None:
@@ -343,17 +351,23 @@ class MarketMaker(Strategy[MarketMakerParams]):
         self.steps += 1
         bid = min(self.inst.price(quote.bid, ROUND_FLOOR), best_ask[0] - self.tick)
         ask = max(self.inst.price(quote.ask, ROUND_CEILING), best_bid[0] + self.tick)
+        ticks = int(quote.spread / 2 * self.params.requote_tolerance / self._tick)
         working = self.ctx.open_orders(self.instrument_id)
-        correlation_id = f"{self.id}-step-{self.steps}"
-        self._quote_side(Side.BUY, bid, position, working, correlation_id)
-        self._quote_side(Side.SELL, ask, position, working, correlation_id)
+        cid = f"{self.id}-step-{self.steps}"
+        self._quote_side(Side.BUY, bid, ticks * self.tick, position, working, cid)
+        self._quote_side(Side.SELL, ask, ticks * self.tick, position, working, cid)
 
     def _quote_side(
-        self, side: Side, price: Decimal, position: Decimal, working: list[Order], cid: str
+        self,
+        side: Side,
+        price: Decimal,
+        tolerance: Decimal,
+        position: Decimal,
+        working: list[Order],
+        cid: str,
     ) -> None:
-        """Keep one working quote near ``price``, cancel the rest, place one if none is left
-        and the inventory bound allows it."""
-        tolerance = self.params.requote_ticks * self.tick
+        """Keep one working quote within ``tolerance`` of ``price``, cancel the rest, place
+        one if none is left and the inventory bound allows it."""
         committed, kept = Decimal(0), False
         for order in working:
             if order.side is not side:
@@ -367,7 +381,11 @@ class MarketMaker(Strategy[MarketMakerParams]):
             else:
                 self.ctx.cancel(order)
                 self.cancels += 1
-        if kept or price <= 0 or not self._room(side, position, committed):
+        if kept or price <= 0:
+            return
+        if not self._room(side, position, committed):
+            # a quote in flight may yet fill: wait for its cancel before replacing it
+            self.held_back = self.held_back or committed > 0
             return
         try:
             order = self.ctx.orders.limit(
@@ -425,8 +443,7 @@ class MarketMaker(Strategy[MarketMakerParams]):
             "depth": {"mean": d.mean, "count": d.count},
             "cash_flow": str(self.cash_flow),
             "counts": [self.steps, self.quotes, self.cancels, self.fills, self.rejected],
-            "halting": self.halting,
-            "halted": self.halted,
+            "flags": [self.halting, self.halted, self.held_back],
             "quoted_mid": self.quoted_mid,
             "next_step_ns": self.next_step_ns,
         }  # fmt: skip
@@ -436,7 +453,7 @@ class MarketMaker(Strategy[MarketMakerParams]):
             return  # an unknown layout: start afresh (the estimates warm up again)
         self.cash_flow = Decimal(state["cash_flow"])
         self.steps, self.quotes, self.cancels, self.fills, self.rejected = state["counts"]
-        self.halting, self.halted = bool(state["halting"]), bool(state["halted"])
+        self.halting, self.halted, self.held_back = (bool(f) for f in state["flags"])
         self.quoted_mid = state["quoted_mid"]
         if state["params"] == self.params.version_id():  # the estimates fit these spans
             v, d = state["variance"], state["depth"]
