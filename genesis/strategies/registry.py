@@ -37,6 +37,7 @@ _BUILTIN_MODULES = (
     "genesis.strategies.hunter.pairs_trading",
     "genesis.strategies.hunter.mean_reversion",
     "genesis.strategies.hunter.portfolio",
+    "genesis.strategies.strategist.twap",
     "genesis.strategies.strategist.market_maker",
 )
 

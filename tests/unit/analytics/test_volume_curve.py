@@ -84,7 +84,7 @@ def test_shares_are_averaged_over_days_not_volumes() -> None:
     """A busy day does not set the shape: hour 0 holds 25/48 of day A's volume and 1/24 of day
     B's (ten times busier overall), so its share is their mean, 0.28125."""
     day_a = _bars(10, {0: "25"})  # 48 in all, 25 in hour 0
-    day_b = _bars(11, {h: "10" for h in range(24)})  # 240 in all, evenly
+    day_b = _bars(11, dict.fromkeys(range(24), "10"))  # 240 in all, evenly
 
     curve = estimate_volume_curve(day_a + day_b, bucket_s=3600)
 
