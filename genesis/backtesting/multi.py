@@ -27,6 +27,7 @@ from genesis.backtesting.runner import (
 from genesis.core.instruments import InstrumentTable, split_instrument_id
 from genesis.data.sources import DataSpec, instruments_for, open_sources
 from genesis.errors import DataError
+from genesis.exchange.darkpool import DarkPoolVenue, simulated_venue
 from genesis.exchange.fills import FeeModel
 from genesis.exchange.simulated import SimulatedVenue
 from genesis.kernel.builder import SessionSpec, StrategySpec, build_kernel
@@ -69,11 +70,11 @@ def _kernel(
     ids: tuple[str, ...],
     table: InstrumentTable,
     accounts: dict[str, dict[str, Decimal]],
-) -> tuple[Kernel, dict[str, SimulatedVenue]]:
+) -> tuple[Kernel, dict[str, SimulatedVenue | DarkPoolVenue]]:
     maker = config.fee_bps if config.maker_fee_bps is None else config.maker_fee_bps
     fees = FeeModel(maker_bps=maker, taker_bps=config.fee_bps)
-    venues = {
-        v: SimulatedVenue(instruments=table.get, balances=b, fees=fees, name=f"SIM-{v.upper()}")
+    venues = {  # a venue named in DARK_VENUES (dark:BTCUSD) is a simulated dark pool
+        v: simulated_venue(v, instruments=table.get, balances=b, fees=fees, name=f"SIM-{v.upper()}")
         for v, b in accounts.items()
     }
     total: dict[str, Decimal] = {}

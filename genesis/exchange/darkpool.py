@@ -72,8 +72,16 @@ from genesis.core.money import ROUND_DOWN, ZERO, quantize
 from genesis.data.book import BookSync, OrderBook
 from genesis.exchange.account import SimAccount
 from genesis.exchange.fills import FeeModel, LatencyModel
+from genesis.exchange.simulated import SimulatedVenue
 
-__all__ = ["DARK_VENUES", "DarkPoolModel", "DarkPoolStats", "DarkPoolVenue", "HiddenLiquidity"]
+__all__ = [
+    "DARK_VENUES",
+    "DarkPoolModel",
+    "DarkPoolStats",
+    "DarkPoolVenue",
+    "HiddenLiquidity",
+    "simulated_venue",
+]
 
 DARK_VENUES: Final = frozenset({"dark"})
 """Venue names simulated as a dark pool (``dark:BTCUSD``) in backtest and paper sessions."""
@@ -424,3 +432,18 @@ def _ids(cmd: Command, ts: int) -> dict[str, Any]:
         "strategy_id": cmd.strategy_id,
         "instrument_id": cmd.instrument_id,
     }
+
+
+def simulated_venue(
+    venue: str,
+    *,
+    instruments: Callable[[str], Instrument],
+    balances: Mapping[str, Decimal],
+    fees: FeeModel,
+    name: str,
+) -> SimulatedVenue | DarkPoolVenue:
+    """The simulated port of ``venue`` (lower case): a dark pool with the default model for
+    the names in ``DARK_VENUES``, else the matching engine."""
+    if venue in DARK_VENUES:
+        return DarkPoolVenue(instruments=instruments, balances=balances, fees=fees, name=name)
+    return SimulatedVenue(instruments=instruments, balances=balances, fees=fees, name=name)

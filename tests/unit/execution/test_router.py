@@ -18,6 +18,7 @@ With top-of-book quotes each venue shows one level a side; beyond it there is no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Final
 
@@ -47,7 +48,9 @@ FEE_BPS: Final = {"binance": D(5), "bybit": D(6)}
 FACE_USD: Final = {"binance": D(100), "bybit": D(1)}  # one contract's value
 
 
-def _venue(name: str, levels: list[tuple[str, str]], fee: str, step: str | None = None):
+def _venue(
+    name: str, levels: list[tuple[str, str]], fee: str, step: str | None = None
+) -> VenueLiquidity:
     return VenueLiquidity(
         venue=name,
         levels=tuple((D(p), D(q)) for p, q in levels),
@@ -163,7 +166,7 @@ def test_saving_bps_is_positive_when_the_split_costs_less() -> None:
         (lambda: _venue("a", [], "0", step="0"), "invalid `step`"),
     ],
 )
-def test_bad_input_is_refused(call, message: str) -> None:
+def test_bad_input_is_refused(call: Callable[[], object], message: str) -> None:
     """A non-positive quantity, a repeated venue, a negative fee, a zero price or step."""
     with pytest.raises(ValueError, match=message):
         call()
@@ -175,7 +178,13 @@ _levels = st.lists(st.tuples(st.integers(1, 50), st.integers(0, 20)), min_size=1
 
 
 @given(_levels, _levels, st.integers(0, 30), st.integers(0, 30), st.integers(1, 60))
-def test_the_split_is_never_worse_than_one_venue(a, b, fee_a, fee_b, qty) -> None:
+def test_the_split_is_never_worse_than_one_venue(
+    a: tuple[tuple[Decimal, Decimal], ...],
+    b: tuple[tuple[Decimal, Decimal], ...],
+    fee_a: int,
+    fee_b: int,
+    qty: int,
+) -> None:
     """For any two books and fees: the split fills at least as much as any single venue, and
     costs no more than the best single venue that carries the whole quantity."""
     venues = [
