@@ -38,6 +38,7 @@ _BUILTIN_MODULES = (
     "genesis.strategies.hunter.mean_reversion",
     "genesis.strategies.hunter.portfolio",
     "genesis.strategies.strategist.twap",
+    "genesis.strategies.strategist.vwap",
     "genesis.strategies.strategist.market_maker",
 )
 
