@@ -39,6 +39,7 @@ _BUILTIN_MODULES = (
     "genesis.strategies.hunter.portfolio",
     "genesis.strategies.strategist.twap",
     "genesis.strategies.strategist.vwap",
+    "genesis.strategies.strategist.shortfall",
     "genesis.strategies.strategist.market_maker",
 )
 

@@ -314,27 +314,34 @@ class SlicedExecution(Strategy[P]):
         if open_qty <= 0:
             self._finish()
             return
+        if not self._ready():
+            return  # the slice waits for a price, or for the book to come back in sync
         last = self.slice >= self.params.slices - 1
         share = 1.0 if last else min(1.0, max(0.0, self.share(self.slice)))
         target = open_qty * Decimal(repr(share))
         self.shortfall = ""  # each slice says for itself what cut it short
-        child = self._child(open_qty, target, last)
-        if child is None:
-            return  # a book is expected but out of sync: the slice waits
         self.pending = False
+        child = self._child(open_qty, target, last)
         if child.qty > 0:
             self._send(child, target)
 
-    def _child(self, open_qty: Decimal, target: Decimal, last: bool) -> Child | None:
-        """The slice's child; None while it must wait (no price yet, a book out of sync)."""
+    def _ready(self) -> bool:
+        market = self.ctx.market
+        if market.book(self.inst) is not None:
+            return True
+        if self.inst in market.books:
+            self.shortfall = "no book: the L2 book was out of sync"
+            return False
+        return market.price(self.inst) is not None
+
+    def _child(self, open_qty: Decimal, target: Decimal, last: bool) -> Child:
+        """The slice's child (quantity 0: nothing to send); ``_ready`` said it can be priced."""
         ctx, side = self.ctx, self.params.side
         book = ctx.market.book(self.inst)
-        if book is None:
-            if self.inst in ctx.market.books:
-                self.shortfall = "no book: the L2 book was out of sync"
-                return None
-            last_price = ctx.market.price(self.inst)  # bars or trades: depth unknown
-            return None if last_price is None else self._sized(open_qty, target, None, last_price)
+        if book is None:  # bars or trades only: the depth is unknown
+            last_price = ctx.market.price(self.inst)
+            assert last_price is not None
+            return self._sized(open_qty, target, None, last_price)
         near = _touch(book, side)
         if near is not None and not last and self._in_passive_window():
             return self._sized(open_qty, target, None, near, price=near, passive=True)
