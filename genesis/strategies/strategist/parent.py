@@ -56,7 +56,8 @@ Restart. Filled comes from the strategy's position (minus the position at the
 start) and working children from the OMS, so the snapshot holds only the
 schedule: parent id, start, slice, flags and the algorithm's plan. A restore
 resumes at the slice the clock is in; slices missed while down fold into the
-open quantity and are spread over the rest. A restore under other parameters
+open quantity and are spread over the rest, as they are after a gap in the
+data longer than a slice. A restore under other parameters
 finishes the old parent ("parameters changed", its children cancelled) and
 starts a new one at the next event. The kernel's parent desk (TCA) does not
 survive a process restart: the resumed parent keeps its id and its children
@@ -216,8 +217,8 @@ class SlicedExecution(Strategy[P]):
         if self.done or self.start_ns < 0:
             return
         kind = timer.name.rpartition(":")[2]
-        if kind == "slice":
-            self._begin_slice(self.slice + 1)
+        if kind == "slice":  # after a gap in the data, the slices missed fold into this one
+            self._begin_slice(max(self.slice + 1, self._due_slice()))
         elif kind == "end":
             self._end()
 
@@ -260,6 +261,11 @@ class SlicedExecution(Strategy[P]):
     def slice_ns(self, k: int) -> int:
         """When slice ``k`` begins (``k = slices``: the horizon's end)."""
         return self.start_ns + k * self.horizon_ns // self.params.slices
+
+    def _due_slice(self) -> int:
+        """The slice the clock is in."""
+        elapsed = self.ctx.clock.now_ns() - self.start_ns
+        return min(self.params.slices - 1, elapsed * self.params.slices // max(1, self.horizon_ns))
 
     @property
     def horizon_ns(self) -> int:
@@ -463,10 +469,7 @@ class SlicedExecution(Strategy[P]):
     def _resume(self) -> None:
         now = self.ctx.clock.now_ns()
         self.ctx.set_timer("end", max(now, self.start_ns + self.horizon_ns))
-        due = min(
-            self.params.slices - 1,
-            (now - self.start_ns) * self.params.slices // max(1, self.horizon_ns),
-        )
+        due = self._due_slice()
         if due > self.slice:
             self.slice, self.pending = due, True
         if self.slice + 1 < self.params.slices:

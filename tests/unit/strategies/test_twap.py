@@ -328,6 +328,36 @@ def test_never_overshoots_and_always_finishes(
         assert [s["reason"] for s in r.logged("parent_incomplete")] == [tca.reason] != [""]
 
 
+def test_slices_missed_in_a_gap_of_the_data_fold_into_the_next() -> None:
+    """1 BTC over 10 minutes in 5 slices on the 1-minute bars, five bars (23:04-23:08) left
+    out: the slice-2 timer fires at the next bar, in slice 4's time, so slice 4 of 5 goes
+    there with the open 0.8 BTC over the two slices left (0.4 each), as after a restart."""
+    params = TwapParams(side="BUY", quantity=D(1), horizon_s=600, slices=5)
+    harness = Harness.build(Twap, params, strategy_id=SID, cash=D(1_000_000))
+    bars = real_bars(0, 15)
+
+    harness.run(bars[:2] + bars[7:])
+
+    children = [o for o in harness.kernel.oms if o.strategy_id == SID]
+    assert [(o.quantity, o.ts_init - bars[0].ts_event) for o in children] == [
+        (D("0.20000"), 0), (D("0.40000"), 360 * NS), (D("0.40000"), 480 * NS)
+    ]  # fmt: skip
+    assert harness.kernel.portfolio.position_qty("BTCUSDT", SID) == D(1)
+
+
+def test_a_book_out_of_sync_holds_the_slices_and_is_the_reason() -> None:
+    """With the recording's events from 40 s to 130 s left out, the depth diffs after the
+    gap do not follow on: the book is out of sync to the end (no new snapshot). One child
+    goes on the stale book before the gap is seen (slice 5: 1.5 / 4), then the slices wait,
+    and the parent ends short saying so."""
+    gap = (start_ns() + 40 * NS, start_ns() + 130 * NS)
+    r = run(two_btc(), tuple(e for e in events() if not gap[0] <= e.ts_init < gap[1]))
+
+    assert [o.quantity for o in r.children()] == [D("0.25000")] * 2 + [D("0.37500")]
+    assert r.tca[0].filled_qty == D("0.875")
+    assert r.tca[0].reason == "horizon ended: no book: the L2 book was out of sync"
+
+
 # --- restart ------------------------------------------------------------------------------
 
 
