@@ -41,6 +41,7 @@ def _traders(events: list[dict[str, object]]) -> set[object]:
     ("tier", "expected"),
     [
         ("sniper", {"sniper-breakout-btc"}),
+        ("strategist", {"strategist-mm-btc", "strategist-twap-btc"}),
         (
             "hunter",
             {"hunter-mean-reversion-ethbtc", "hunter-pairs-dashltc", "hunter-portfolio-altbtc"},
