@@ -244,8 +244,11 @@ class SlicedExecution(Strategy[P]):
         self._after_child()
 
     def on_stop(self) -> None:
+        """Stopped with the parent open: say so (the snapshot still resumes it)."""
         if self.start_ns >= 0 and not self.done:
-            self._report_short("stopped before the horizon")
+            self._report_short(
+                self._horizon_reason() if self.ending else "stopped before the horizon"
+            )
 
     # --- the parent -------------------------------------------------------
 
@@ -418,13 +421,16 @@ class SlicedExecution(Strategy[P]):
         self.done, self.pending = True, False
         left = self.quantity - self.filled()
         if left > 0:
-            self._report_short(f"horizon ended: {self.shortfall or 'children left unfilled'}")
+            self._report_short(self._horizon_reason())
             return
         self.ctx.log.info(
             "parent_complete", strategy_id=self.id, parent_id=self.parent_id,
             filled=_text(self.filled()), children=self.children,
         )  # fmt: skip
         self.ctx.finish_parent(self.parent_id)
+
+    def _horizon_reason(self) -> str:
+        return f"horizon ended: {self.shortfall or 'children left unfilled'}"
 
     def _report_short(self, reason: str) -> None:
         filled = self.filled()

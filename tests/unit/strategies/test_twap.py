@@ -358,6 +358,18 @@ def test_a_book_out_of_sync_holds_the_slices_and_is_the_reason() -> None:
     assert r.tca[0].reason == "horizon ended: no book: the L2 book was out of sync"
 
 
+def test_data_ending_before_the_horizon_is_the_reason() -> None:
+    """The session stops 100 s into a 240 s parent (four slices done): the parent is
+    finished at the stop as "stopped before the horizon", with filled and remaining logged."""
+    r = run(two_btc(), until(start_ns() + 100 * NS))
+
+    assert r.logged("parent_incomplete") == [{
+        "strategy_id": SID, "parent_id": r.tca[0].parent_id, "filled": "1",
+        "remaining": "1", "reason": "stopped before the horizon",
+    }]  # fmt: skip
+    assert (r.tca[0].filled_qty, r.tca[0].reason) == (D(1), "stopped before the horizon")
+
+
 # --- restart ------------------------------------------------------------------------------
 
 
