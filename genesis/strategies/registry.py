@@ -41,6 +41,7 @@ _BUILTIN_MODULES = (
     "genesis.strategies.strategist.vwap",
     "genesis.strategies.strategist.shortfall",
     "genesis.strategies.strategist.market_maker",
+    "genesis.strategies.strategist.smart_router",
 )
 
 
