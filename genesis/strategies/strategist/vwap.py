@@ -49,12 +49,13 @@ class Vwap(SlicedExecution[VwapParams]):
     Params = VwapParams
     algo = "vwap"
 
-    def curve(self) -> VolumeCurve:
+    def on_start(self) -> None:
+        super().on_start()
         path = Path(self.params.history) if self.params.history else BTCUSDT_1M_BARS
-        return load_volume_curve(path, self.params.bucket_s)
+        self.curve: VolumeCurve = load_volume_curve(path, self.params.bucket_s)  # read once
 
     def plan(self) -> None:
-        curve = self.curve()
+        curve = self.curve
         n = self.params.slices
         self.weights = [
             curve.share_between(self.slice_ns(k), self.slice_ns(k + 1)) for k in range(n)

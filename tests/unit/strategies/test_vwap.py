@@ -185,6 +185,16 @@ def test_a_restore_mid_parent_keeps_the_schedule() -> None:
     ]
 
 
+def test_an_unreadable_history_disables_the_strategy_at_start(tmp_path: Path) -> None:
+    """A history file that cannot be read stops the strategy at its start, saying which file
+    and why; no parent is opened."""
+    kernel, _, tca, _ = run(params(history=str(tmp_path / "missing.csv")))
+
+    assert [(e.error_type, e.hook) for e in kernel.errors] == [("DataError", "on_start")]
+    assert "missing.csv" in kernel.errors[0].message
+    assert tca == []
+
+
 def test_registered_for_the_strategist_tier() -> None:
     """Registered as ``vwap`` for the Strategist tier (ST-X2)."""
     spec = registry.get("vwap")
