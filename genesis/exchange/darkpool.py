@@ -397,20 +397,13 @@ class DarkPoolVenue:
         self._trade_seq += 1
         self._fills += 1
         self._filled_qty += qty
-        out.append(
-            OrderFilled(
-                venue=self.name,
-                trade_id=f"{self.name}-T{self._trade_seq}",
-                side=cmd.side,
-                last_qty=qty,
-                last_px=price,
-                fee=fee,
-                fee_currency=inst.quote,
-                liquidity=liquidity,
-                venue_order_id=order.venue_order_id,
-                **_ids(cmd, ts),
-            )
-        )
+        trade_id = f"{self.name}-T{self._trade_seq}"
+        fill = OrderFilled(
+            venue=self.name, trade_id=trade_id, side=cmd.side, last_qty=qty, last_px=price,
+            fee=fee, fee_currency=inst.quote, liquidity=liquidity,
+            venue_order_id=order.venue_order_id, **_ids(cmd, ts),
+        )  # fmt: skip
+        out.append(fill)
         if order.leaves <= 0:
             self._close(order)
 
