@@ -27,6 +27,7 @@ KERNEL_PATHS = (
     "config/models.py",
     "config/loader.py",
     "exchange/simulated.py",
+    "exchange/darkpool.py",
     "exchange/fills.py",
     "exchange/account.py",
     "backtesting/runner.py",
