@@ -32,8 +32,8 @@ from genesis.daemon.market import LiveStreams, MarketSource, session_log_path
 from genesis.daemon.recovery import LiveRecovery, PaperRecovery
 from genesis.daemon.venues import LiveVenues, PaperVenues, paper_venue_name
 from genesis.errors import ConfigError
+from genesis.exchange.darkpool import simulated_venue
 from genesis.exchange.fills import FeeModel
-from genesis.exchange.simulated import SimulatedVenue
 from genesis.kernel.builder import SessionSpec, build_kernel, strategy_specs
 from genesis.storage.factory import open_repository
 from genesis.storage.repository import AuditRecord, FillRecord, SqlRepository
@@ -66,8 +66,9 @@ def paper_daemon(
     log = _log(log)
     fees = FeeModel(maker_bps=config.fee_bps, taker_bps=config.fee_bps)
     accounts = _paper_accounts(config)
-    sims = {
-        venue: SimulatedVenue(
+    sims = {  # a venue named dark is a simulated dark pool (exchange/darkpool.py)
+        venue: simulated_venue(
+            venue,
             instruments=config.instruments.get,
             balances=balances,
             fees=fees,

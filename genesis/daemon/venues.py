@@ -22,6 +22,7 @@ from genesis.core.events import OrderEvent
 from genesis.core.instruments import DEFAULT_VENUE, ids_on, split_instrument_id
 from genesis.daemon.bridge import Mailbox
 from genesis.daemon.health import Health
+from genesis.exchange.darkpool import DarkPoolVenue
 from genesis.exchange.simulated import SimulatedVenue
 from genesis.kernel.driver import VenuePort
 from genesis.storage.repository import BalanceRecord
@@ -62,7 +63,7 @@ class PaperVenues:
 
     mode = "paper"
 
-    def __init__(self, venues: Mapping[str, SimulatedVenue]) -> None:
+    def __init__(self, venues: Mapping[str, SimulatedVenue | DarkPoolVenue]) -> None:
         self.sims = dict(venues)
         self.ports: Mapping[str, VenuePort] = self.sims
 

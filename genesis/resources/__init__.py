@@ -49,6 +49,7 @@ BUNDLED_BY_INSTRUMENT = {
     **ALTBTC_5M_BARS,
     "BTCUSD": BINANCE_BTCUSD_1M_QUOTES,  # binance:BTCUSD (Binance is the default venue)
     "bybit:BTCUSD": BYBIT_BTCUSD_1M_QUOTES,
+    "dark:BTCUSD": BINANCE_BTCUSD_1M_QUOTES,  # the lit feed the simulated dark pool pegs to
     "coinbase:BTCUSD": COINBASE_BTCUSD_1M_TRADES,
     "coinbase:ETHUSD": COINBASE_ETHUSD_1M_TRADES,
 }
