@@ -323,7 +323,7 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """Medians over the rounds (first round's value for non-numbers), then rates and ratios."""
     med: dict[str, Any] = {}
     for key, first in rounds[0].items():
-        values = [r[key] for r in rounds]
+        values = [r[key] for r in rounds if key in r]  # the profile is taken once
         numeric = isinstance(first, int | float) and not isinstance(first, bool)
         med[key] = statistics.median(values) if numeric else first
     lines = med["lines"]
