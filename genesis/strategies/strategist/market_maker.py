@@ -52,7 +52,8 @@ Inventory bounds, ``min_inventory <= position <= max_inventory`` at every
 fill: a side is quoted only if the position plus every open order on that
 side (cancels in flight included: they may still fill) plus the new quote
 stays inside. On spot ``min_inventory`` is 0: the maker sells only what it
-bought.
+bought. A quote the risk engine refuses (the tier's position size on a small
+account) is not tried again on that side until the position changes.
 
 Risk cap: the mark-to-market P&L (cash paid and received for its fills, fees
 included, plus the position at the mid) is checked at every step and fill;
@@ -249,6 +250,8 @@ class MarketMaker(Strategy[MarketMakerParams]):
         self.cash_flow = Decimal(0)  # quote paid (-) and received (+) by fills, fees included
         self.steps = self.quotes = self.cancels = self.fills = self.rejected = 0
         self.halting = self.halted = self.held_back = False
+        # side -> the position at which risk refused a quote on it (not retried until it moves)
+        self.refused: dict[Side, Decimal] = {}
         self.quoted_mid: float | None = None  # the mid of the last step
         self.next_step_ns = self.ctx.clock.now_ns() + p.step_ms * _NS_PER_MS
         self._lots = float(p.order_qty)
@@ -368,21 +371,9 @@ class MarketMaker(Strategy[MarketMakerParams]):
     ) -> None:
         """Keep one working quote within ``tolerance`` of ``price``, cancel the rest, place
         one if none is left and the inventory bound allows it."""
-        committed, kept = Decimal(0), False
-        for order in working:
-            if order.side is not side:
-                continue
-            committed += order.leaves_qty
-            if order.status is OrderStatus.PENDING_CANCEL:
-                continue
-            assert order.price is not None  # quotes are limits
-            if not kept and abs(order.price - price) <= tolerance:
-                kept = True
-            else:
-                self.ctx.cancel(order)
-                self.cancels += 1
-        if kept or price <= 0:
-            return
+        committed, kept = self._sort_out(side, price, tolerance, working)
+        if kept or price <= 0 or self.refused.get(side) == position:
+            return  # kept, or risk refused this side at this very inventory: wait for a fill
         if not self._room(side, position, committed):
             # a quote in flight may yet fill: wait for its cancel before replacing it
             self.held_back = self.held_back or committed > 0
@@ -396,6 +387,28 @@ class MarketMaker(Strategy[MarketMakerParams]):
             return  # e.g. below the instrument's minimum notional at this price
         self.quotes += 1
         self.ctx.submit(order)
+        if order.status is not OrderStatus.SUBMITTED:  # risk refused it (e.g. position size)
+            self.refused[side] = position
+
+    def _sort_out(
+        self, side: Side, price: Decimal, tolerance: Decimal, working: list[Order]
+    ) -> tuple[Decimal, bool]:
+        """Cancel ``side``'s quotes but one within ``tolerance`` of ``price``; return what all
+        of them may still fill (cancels in flight included) and whether one was kept."""
+        committed, kept = Decimal(0), False
+        for order in working:
+            if order.side is not side:
+                continue
+            committed += order.leaves_qty
+            if order.status is OrderStatus.PENDING_CANCEL:
+                continue
+            assert order.price is not None  # quotes are limits
+            if not kept and abs(order.price - price) <= tolerance:
+                kept = True
+            else:
+                self.ctx.cancel(order)
+                self.cancels += 1
+        return committed, kept
 
     def _room(self, side: Side, position: Decimal, committed: Decimal) -> bool:
         """Whether one more quote on ``side`` keeps every possible fill inside the bounds."""

@@ -267,6 +267,20 @@ def test_the_loss_cap_flattens_and_stops(events: list[MarketEvent]) -> None:
     assert driver.kernel.oms.open_orders("mm") == []
 
 
+def test_a_side_refused_by_risk_waits_for_the_position_to_move(
+    events: list[MarketEvent],
+) -> None:
+    """On 1,000 USDT the Strategist tier caps a position at 100 USDT (~0.0016 BTC): a bid above
+    it is refused once per position reached, not at every step (12 refusals in the first
+    12,000 events, over 887 quoting steps), and the maker goes on trading (21 fills)."""
+    cash = {"USDT": D(1000)}
+    kernel = make_kernel(tier=Tier.STRATEGIST, start_ns=0, balances=cash)
+    kernel.add_strategy(MarketMaker, "mm", DEFAULTS, (BTC,))
+    driver = _run(Driver(kernel, make_venue(latency_ns=1_000_000, balances=cash)), events[:12_000])
+
+    assert (kernel.denied, len(_fills(driver)), kernel.errors) == (12, 21, [])
+
+
 # --- registration, config, parameters -----------------------------------------------
 
 
