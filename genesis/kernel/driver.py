@@ -168,8 +168,13 @@ class Driver:
         self._on_order_event(event)
 
     def finish(self) -> None:
-        """Call the strategies' ``on_stop`` and deliver what they send."""
-        self._send(self.kernel.stop())
+        """Call the strategies' ``on_stop``, deliver what they send, and pass on what the
+        stop decided (the TCA of parent orders still open)."""
+        commands = self.kernel.stop()
+        if self._on_notice is not None:
+            for notice in self.kernel.take_notices():
+                self._on_notice(notice)
+        self._send(commands)
 
     def send(self, commands: Sequence[Command]) -> None:
         """Route commands produced outside ``step`` (operator actions) like the kernel's own."""

@@ -515,7 +515,10 @@ class Kernel:
             self._guarded(strategy, strategy.on_book, update)
 
     def _on_timer(self, timer: TimerFired) -> None:
-        strategy = self.strategies.get(timer.name.partition(":")[0])
+        # the timer is "<strategy id>:<name>" and an id may hold ":" itself (a strategy
+        # named by its import path, "pkg.mod:Class"): the longest id it starts with
+        owners = [sid for sid in self.strategies if timer.name.startswith(f"{sid}:")]
+        strategy = self.strategies[max(owners, key=len)] if owners else None
         if strategy is not None:
             self._guarded(strategy, strategy.on_timer, timer)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import decimal
 import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -150,3 +151,12 @@ async def drain(ws: aiohttp.ClientWebSocketResponse, idle_s: float = 0.15) -> li
 
 def reports(events: list[Any]) -> list[tuple[str, str]]:
     return [(e["x"], e["X"]) for e in events if e.get("e") == "executionReport"]
+
+
+@pytest.fixture(autouse=True)
+def _ccxt_decimal_context() -> Iterator[None]:
+    """These tests drive an unmodified ccxt client, whose number formatting rewrites the
+    Decimal context it finds (rounding half up, underflow trapped): each gets its own, as
+    Genesis' ccxt session does (``CcxtSession.call``)."""
+    with decimal.localcontext():
+        yield

@@ -19,6 +19,7 @@ wait forever on a stream that no longer delivers.
 
 from __future__ import annotations
 
+import decimal
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -146,10 +147,14 @@ class CcxtSession:
         Raises:
             VenueError: the mapped exception; its message is scrubbed.
         """
-        try:
-            return await getattr(self.exchange, what)(*args, **kwargs)
-        except Exception as exc:  # every failure crosses the seam mapped
-            error = self._map(exc, what, is_order)
+        # ccxt's number formatting sets the Decimal context's rounding (half up) and traps
+        # underflow on the context it finds: a local one keeps the process's money arithmetic
+        # (half even, as in backtest) untouched, in this task and the tasks ccxt starts here
+        with decimal.localcontext():
+            try:
+                return await getattr(self.exchange, what)(*args, **kwargs)
+            except Exception as exc:  # every failure crosses the seam mapped
+                error = self._map(exc, what, is_order)
         raise error
 
     def _map(self, exc: Exception, what: str, is_order: bool) -> VenueError:

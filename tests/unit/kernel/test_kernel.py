@@ -27,7 +27,7 @@ from genesis.kernel.kernel import Kernel
 from genesis.risk.limits import Tier
 from genesis.strategies.base import Strategy
 from genesis.strategies.params import StrategyParams
-from genesis.testing.builders import Harness, RecordingLog, make_kernel, real_bars
+from genesis.testing.builders import Harness, RecordingLog, make_kernel, make_venue, real_bars
 
 D = Decimal
 BARS = real_bars(0, 5)
@@ -324,3 +324,28 @@ def test_cancelling_a_just_submitted_order_does_not_disable_the_strategy() -> No
 
     assert kernel.errors == []
     assert [type(c).__name__ for c in commands] == ["SubmitOrder", "CancelOrder"]
+
+
+class _Ticker(Strategy[StrategyParams]):
+    """Sets a one-minute timer at start and counts its firings."""
+
+    def on_start(self) -> None:
+        self.fired = 0
+        self.ctx.set_timer("tick", BARS[0].ts_open, 60_000_000_000)
+
+    def on_timer(self, timer: TimerFired) -> None:
+        self.fired += 1
+
+
+def test_a_strategy_named_by_its_import_path_gets_its_timers() -> None:
+    """An id holding ':' ("pkg.mod:Class", as a backtest by path names it) still owns
+    "<id>:tick": five one-minute bars from the first open to the last close, six firings
+    (none before: the timer was routed by the text before the first ':')."""
+    kernel = make_kernel(start_ns=0)
+    kernel.add_strategy(_Ticker, "pkg.mod:Ticker", StrategyParams(), (BARS[0].instrument_id,))
+    harness = Harness(kernel, make_venue())
+
+    harness.run(BARS[:5])
+
+    ticker = kernel.strategies["pkg.mod:Ticker"]
+    assert ticker.fired == 6  # type: ignore[attr-defined]
