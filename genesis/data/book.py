@@ -275,6 +275,11 @@ class OrderBook:
             remaining -= available
         return None
 
+    def walk(self, side: Side) -> Iterator[Level]:
+        """The book side's levels best first, lazily (stop reading where you need no more);
+        valid only while the book is not changed."""
+        return self._walk(side)
+
     def _walk(self, side: Side) -> Iterator[Level]:
         # Best first, without copying the price list (queries never mutate the book).
         if side is Side.BUY:

@@ -31,7 +31,8 @@ is cancelled.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Mapping
+import itertools
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -68,7 +69,8 @@ from genesis.exchange.fills import (
 
 __all__ = ["SimulatedVenue"]
 
-Levels = list[tuple[Decimal, Decimal]]
+Level = tuple[Decimal, Decimal]
+Levels = Iterable[Level]  # best first
 _UNKNOWN_SIZE = Decimal("Infinity")
 
 
@@ -422,12 +424,7 @@ class SimulatedVenue:
     def _walk(
         self, w: _Working, levels: Levels, limit: Decimal | None, ts: int, out: list[OrderEvent]
     ) -> None:
-        side = w.cmd.side
-        usable = [
-            (p, q)
-            for p, q in levels
-            if q > 0 and (limit is None or (p <= limit if side is Side.BUY else p >= limit))
-        ]
+        usable = _reaching(levels, w.cmd.side, limit)
         if w.cmd.time_in_force is TimeInForce.FOK and sum(q for _, q in usable) < w.leaves:
             return
         for price, qty in usable:
@@ -446,13 +443,14 @@ class SimulatedVenue:
 
     def _fill_resting_from_book(self, w: _Working, ts: int, out: list[OrderEvent]) -> None:
         limit = w.cmd.price
-        levels = self._levels(w.cmd.instrument_id, w.cmd.side.opposite)
-        if limit is None or not levels:
+        if limit is None:
             return
         side = w.cmd.side
-        crossed = sum(
-            (q for p, q in levels if (p <= limit if side is Side.BUY else p >= limit)), ZERO
-        )
+        best = self._best_level(w.cmd.instrument_id, side.opposite)
+        if best is None or (best > limit if side is Side.BUY else best < limit):
+            return  # the usual case on every book update: the opposite best does not reach it
+        levels = self._levels(w.cmd.instrument_id, side.opposite)
+        crossed = sum((q for _, q in _reaching(levels or (), side, limit)), ZERO)
         if crossed > 0:
             self._fill_at(w, limit, ts, LiquiditySide.MAKER, out, qty=min(crossed, w.leaves))
 
@@ -467,7 +465,8 @@ class SimulatedVenue:
         sync = self._books.get(instrument_id)
         if sync is not None:
             # a book with a gap is not liquidity: nothing matches until it resyncs
-            return sync.book.levels(book_side, 1000) if sync.valid else []
+            # best first and lazy: a walk reads only the levels an order reaches
+            return sync.book.walk(book_side) if sync.valid else iter(())
         quote = self._quotes.get(instrument_id)
         if quote is not None:
             # a quote without sizes (size 0: e.g. FX quote files) has unknown depth: unlimited
@@ -477,10 +476,21 @@ class SimulatedVenue:
         return None
 
     def _best(self, instrument_id: str, book_side: Side) -> Decimal | None:
-        levels = self._levels(instrument_id, book_side)
-        if levels:
-            return levels[0][0]
-        return self._last_price.get(instrument_id)
+        best = self._best_level(instrument_id, book_side)
+        return best if best is not None else self._last_price.get(instrument_id)
+
+    def _best_level(self, instrument_id: str, book_side: Side) -> Decimal | None:
+        """The best visible price on ``book_side`` (in-sync book, else the quote), or None."""
+        sync = self._books.get(instrument_id)
+        if sync is not None:
+            if not sync.valid:
+                return None
+            top = sync.book.best_bid() if book_side is Side.BUY else sync.book.best_ask()
+            return None if top is None else top[0]
+        quote = self._quotes.get(instrument_id)
+        if quote is None:
+            return None
+        return quote.bid if book_side is Side.BUY else quote.ask
 
     # --- fills ------------------------------------------------------------
 
@@ -555,6 +565,18 @@ class SimulatedVenue:
             legs[:] = [leg for leg in legs if leg is not w]
             if not legs:
                 del self._groups[cmd.oco_group]
+
+
+def _reaching(levels: Iterable[Level], side: Side, limit: Decimal | None) -> list[Level]:
+    """The non-empty levels an order at ``limit`` reaches: a prefix of the best-first levels
+    (read lazily: the levels past the limit are never looked at)."""
+    if limit is None:
+        return [lv for lv in levels if lv[1] > 0]
+    if side is Side.BUY:
+        reach = itertools.takewhile(lambda lv: lv[0] <= limit, levels)
+    else:
+        reach = itertools.takewhile(lambda lv: lv[0] >= limit, levels)
+    return [lv for lv in reach if lv[1] > 0]
 
 
 def _ids(cmd: Command, ts: int) -> dict[str, Any]:

@@ -33,9 +33,9 @@ def _first_entry(tmp_path: Path, budget_bps: str) -> tuple[str, Decimal]:
 
 def test_a_tighter_slippage_budget_buys_less(tmp_path: Path) -> None:
     """The same first signal at 23:54:17.439: at 0 bps it buys only what the best ask holds
-    (0.25339 BTC), at 1,000 bps 118.87947 BTC (below the ~170 BTC equity target: the
-    asks within 10% of the touch in the recorded book)."""
+    (0.25339 BTC), at 1,000 bps 128.29068 BTC (below the ~170 BTC equity target: the
+    asks within 10% of the touch in the recorded book, past its first 1,000 levels)."""
     touch, wide = _first_entry(tmp_path, "0"), _first_entry(tmp_path, "1000")
 
     assert touch == ("2024-08-08 23:54:17.439246", Decimal("0.25339"))
-    assert wide == ("2024-08-08 23:54:17.439246", Decimal("118.87947"))
+    assert wide == ("2024-08-08 23:54:17.439246", Decimal("128.29068"))
