@@ -23,13 +23,11 @@ market maker quoting every 100 ms of event time, 1 ms order latency.
 * **Floor**: ``pyfloor.py orjson_book FILE``: orjson decode of every line plus a
   plain dict book, no validation, no strategy (``decode_s``; gzip read excluded).
 
-``--venue-fix`` (on by default) also runs Genesis with a *what-if* venue: the
-shipped ``SimulatedVenue`` checks each resting order against the book on every
-event by building the best 1,000 levels and summing the crossing ones (and a new
-post-only order builds them again); the patch below looks at the best level and
-walks only the crossing prefix. It is applied in this script's own child process
-only (``genesis/exchange/simulated.py`` is not changed); ``what_if_identical``
-says whether it gave the same fills and equity.
+``--venue-fix`` (off by default since the fix landed in ``SimulatedVenue``) also
+runs Genesis with the *what-if* venue this benchmark used to show the fix before it
+landed: the venue then built the best 1,000 levels for every resting order on every
+event; the patch looks at the best level and walks only the crossing prefix, as the
+venue now does itself. ``what_if_identical`` says whether both gave the same fills.
 
 Bars (issue 11): Genesis' whole process faster than hftbacktest's (convert +
 compile + run); Genesis' in-loop messages/s at least half the floor's lines/s.
@@ -366,6 +364,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="rounds; medians are reported")
     parser.add_argument("--data", type=Path, default=STREAMS)
     parser.add_argument("--peers-dir", type=Path, default=PEERS_DIR)
+    parser.add_argument("--venue-fix", dest="venue_fix", action="store_true")
     parser.add_argument("--no-venue-fix", dest="venue_fix", action="store_false")
     parser.add_argument("--profile", action="store_true", help="py-spy the Genesis runs once")
     return parser.parse_args(argv)
