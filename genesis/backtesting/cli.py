@@ -118,6 +118,15 @@ def add_parser(sub: Any) -> None:
         help="apply that tier's risk limits",
     )
     p.add_argument(
+        "--venue-fee-bps",
+        type=_venue_fee,
+        action="append",
+        default=[],
+        metavar="VENUE=BPS",
+        help="several venues: that venue's fee in bps (maker and taker), e.g. binance=5;"
+        " repeat per venue; the others pay --fee-bps",
+    )
+    p.add_argument(
         "--regimes",
         type=_regimes,
         default=(),
@@ -296,9 +305,21 @@ def _config(
         latency_ns=int(args.latency_ms * 1_000_000),
         tier=Tier(args.tier) if args.tier else None,
         regimes=args.regimes,
+        venue_fee_bps=dict(args.venue_fee_bps),
         accounting=AccountingMethod(args.accounting),
         interval_ns=interval_ns,
     )
+
+
+def _venue_fee(text: str) -> tuple[str, Decimal]:
+    venue, sep, value = text.partition("=")
+    try:
+        bps = Decimal(value)
+    except ArithmeticError:
+        bps = Decimal("NaN")
+    if not sep or not venue.strip() or not bps.is_finite() or bps < 0:
+        raise argparse.ArgumentTypeError(f"expected VENUE=BPS with BPS >= 0, was {text!r}")
+    return venue.strip().lower(), bps
 
 
 def _regimes(text: str) -> tuple[str, ...]:

@@ -60,8 +60,19 @@ def _accounts(
     quotes: dict[str, set[str]] = {}
     for iid in ids:
         quotes.setdefault(split_instrument_id(iid)[0], set()).add(table.get(iid).quote)
-    share = cash / len(quotes)
-    return {venue: dict.fromkeys(sorted(qs), share) for venue, qs in sorted(quotes.items())}
+    share = cash / len(quotes)  # each venue an equal share, split between its quote currencies
+    return {
+        venue: dict.fromkeys(sorted(qs), share / len(qs)) for venue, qs in sorted(quotes.items())
+    }
+
+
+def _fees(config: BacktestConfig, venue: str) -> FeeModel:
+    """``--venue-fee-bps VENUE=BPS`` (maker and taker) where given, else ``--fee-bps``."""
+    own = config.venue_fee_bps.get(venue)
+    if own is not None:
+        return FeeModel(maker_bps=own, taker_bps=own)
+    maker = config.fee_bps if config.maker_fee_bps is None else config.maker_fee_bps
+    return FeeModel(maker_bps=maker, taker_bps=config.fee_bps)
 
 
 def _kernel(
@@ -71,10 +82,11 @@ def _kernel(
     table: InstrumentTable,
     accounts: dict[str, dict[str, Decimal]],
 ) -> tuple[Kernel, dict[str, SimulatedVenue | DarkPoolVenue]]:
-    maker = config.fee_bps if config.maker_fee_bps is None else config.maker_fee_bps
-    fees = FeeModel(maker_bps=maker, taker_bps=config.fee_bps)
+    fees = {v: _fees(config, v) for v in accounts}
     venues = {  # a venue named in DARK_VENUES (dark:BTCUSD) is a simulated dark pool
-        v: simulated_venue(v, instruments=table.get, balances=b, fees=fees, name=f"SIM-{v.upper()}")
+        v: simulated_venue(
+            v, instruments=table.get, balances=b, fees=fees[v], name=f"SIM-{v.upper()}"
+        )
         for v, b in accounts.items()
     }
     total: dict[str, Decimal] = {}
@@ -95,7 +107,7 @@ def _kernel(
         base_currency=table.get(ids[0]).quote,
         strategies=[strategy],
         tier=config.tier,
-        fee_rate=fees.worst_rate,
+        fee_rate=max(f.worst_rate for f in fees.values()),
         accounting=config.accounting,
         closed_lot_sink=run.sink,
         fill_sink=run.fills.add,

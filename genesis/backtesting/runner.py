@@ -70,6 +70,8 @@ class BacktestConfig:
     strategy_id: str = ""
     requires_stop_loss: bool = False
     regimes: tuple[str, ...] = ()  # ST-H4: trade only in these regimes (empty: always)
+    # several venues: each venue's own fee (maker and taker), bps; others pay fee_bps
+    venue_fee_bps: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -382,3 +382,26 @@ def test_one_bare_file_takes_its_symbol_from_its_name(tmp_path: Path) -> None:
     assert main(argv) == 0
     perf = json.loads((tmp_path / "performance.json").read_text())["mean_reversion"]
     assert (perf["trades"], perf["fills"]) == (12, 24)
+
+
+def test_each_venue_charges_its_own_fee(tmp_path: Path) -> None:
+    """Binance 5 bps and Bybit 6 bps on the two-venue BTCUSD trade bars: every fill's fee is
+    its venue's share of its notional."""
+    argv = ["backtest", "--strategy", "sma_cross", "--param", "quantity=1", "--cash", "2000000",
+            "--data", f"binance:BTCUSD={resources.BINANCE_BTCUSD_1M_TRADES}",
+            "--data", f"bybit:BTCUSD={resources.BYBIT_BTCUSD_1M_TRADES}",
+            "--venue-fee-bps", "binance=5", "--venue-fee-bps", "bybit=6",
+            "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    rates: dict[str, set[Decimal]] = {}
+    for f in csv.DictReader((tmp_path / "fills.csv").open()):
+        notional = Decimal(f["quantity"]) * Decimal(f["price"])
+        rates.setdefault(f["venue"], set()).add(Decimal(f["fee"]) / notional * 10_000)
+    assert rates == {"SIM-BINANCE": {Decimal(5)}, "SIM-BYBIT": {Decimal(6)}}
+
+
+def test_a_bad_venue_fee_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["backtest", "--strategy", "sma_cross", "--venue-fee-bps", "bybit"])
+    assert stop.value.code == 2
+    assert "expected VENUE=BPS" in capsys.readouterr().err
