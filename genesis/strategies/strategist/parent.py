@@ -170,8 +170,12 @@ class SlicedExecution(Strategy[P]):
     # --- what an algorithm provides ---------------------------------------
 
     def share(self, k: int) -> float:
-        """Fraction in [0, 1] of the open quantity that slice ``k`` (not the last) should do."""
-        raise NotImplementedError
+        """Fraction in [0, 1] of the open quantity that slice ``k`` (not the last) should do.
+
+        The one method an algorithm must define (TWAP, VWAP and shortfall do); the engine
+        has no default schedule to fall back on.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define share(k)")
 
     def plan(self) -> None:
         """Called once when the parent starts (the schedule may be fixed here)."""

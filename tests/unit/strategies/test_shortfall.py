@@ -9,8 +9,6 @@ The slicing engine itself is tested in test_twap.py.
 
 from __future__ import annotations
 
-import csv
-import functools
 import math
 from decimal import Decimal
 from pathlib import Path
@@ -19,14 +17,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from genesis import resources
-from genesis.__main__ import main
 from genesis.core.enums import Side
-from genesis.core.events import BookDelta, BookSnapshot, MarketEvent, QuoteTick, TradeTick
+from genesis.core.events import BookDelta, BookSnapshot, MarketEvent
 from genesis.data.book import BookSync
-from genesis.data.capture import read_binance_streams
 from genesis.execution.tca import TcaRecord
-from genesis.kernel.builder import SessionSpec, build_kernel
 from genesis.kernel.driver import Driver
 from genesis.kernel.kernel import Kernel
 from genesis.risk.limits import Tier
@@ -38,8 +32,8 @@ from genesis.strategies.strategist.shortfall import (
     ac_kappa,
     remaining_share,
 )
-from genesis.testing.builders import RecordingLog, make_venue
-from genesis.testing.instruments import lookup
+from genesis.testing.builders import RecordingLog
+from genesis.testing.streams import backtest_rows, events, interval_vwap, run_execution, start_ns
 
 D = Decimal
 NS = 1_000_000_000
@@ -48,31 +42,9 @@ STEP = D("0.00001")
 ARRIVAL = 61837.635
 
 
-@functools.cache
-def events() -> tuple[MarketEvent, ...]:
-    return tuple(read_binance_streams(resources.BTCUSDT_STREAMS))
-
-
-@functools.cache
-def start_ns() -> int:
-    return next(e.ts_init for e in events() if isinstance(e, QuoteTick))
-
-
 def run(params: ShortfallParams, data: tuple[MarketEvent, ...] | None = None, *,
         base: str = "0", finish: bool = True) -> tuple[Kernel, Driver, list[TcaRecord], RecordingLog]:  # fmt: skip
-    data = events() if data is None else data
-    balances = {"USDT": D(2_000_000), "BTC": D(base)}
-    tca: list[TcaRecord] = []
-    log = RecordingLog()
-    spec = SessionSpec(instruments=lookup, balances=balances, base_currency="USDT",
-                       start_ns=data[0].ts_init, tca_sink=tca.append)  # fmt: skip
-    kernel = build_kernel(spec, log)
-    kernel.add_strategy(Shortfall, SID, params, ("BTCUSDT",))
-    driver = Driver(kernel, make_venue(balances=balances))
-    driver.run(data)
-    if finish:
-        driver.finish()
-    return kernel, driver, tca, log
+    return run_execution(Shortfall, SID, params, data, base=base, finish=finish)
 
 
 def params(**kw: Any) -> ShortfallParams:
@@ -88,16 +60,10 @@ def test_golden_buy_two_btc_over_four_minutes(tmp_path: Path) -> None:
     average 61,802.6804 against the arrival mid 61,837.635 (-5.65 bps) and the interval
     VWAP 61,773.0793 (+4.79 bps, recomputed from the trades): in a falling market buying
     early cost more than the TWAP (+2.11) and the VWAP (+2.87) schedules."""
-    out = tmp_path / "out"
-    argv = ["backtest", "--strategy", "shortfall", "--data",
-            f"BTCUSDT={resources.BTCUSDT_STREAMS}", "--param", "side=BUY", "--param",
-            "quantity=2", "--param", "horizon_s=240", "--cash", "2000000", "--tier",
-            "strategist", "--out", str(out), "--quiet"]  # fmt: skip
-    assert main(argv) == 0
-    with (out / "fills.csv").open(newline="") as fh:
-        fills = [(r["time"], r["quantity"], r["price"]) for r in csv.DictReader(fh)]
-    with (out / "tca.csv").open(newline="") as fh:
-        (tca,) = list(csv.DictReader(fh))
+    rows, tca = backtest_rows(
+        tmp_path / "out", "shortfall", "side=BUY", "quantity=2", "horizon_s=240"
+    )
+    fills = [(r["time"], r["quantity"], r["price"]) for r in rows]
 
     assert fills == [
         ("2024-08-08 23:54:14.206652", "0.44195", "61837.64000000"),
@@ -113,8 +79,7 @@ def test_golden_buy_two_btc_over_four_minutes(tmp_path: Path) -> None:
     assert (tca["arrival_price"], tca["average_price"]) == ("61837.635", "61802.68042895")
     assert (tca["slippage_arrival_bps"], tca["slippage_vwap_bps"]) == ("-5.6526", "4.7919")
     end = next(e.ts_init for e in events() if e.ts_init >= start_ns() + 210 * NS)
-    trades = [e for e in events() if isinstance(e, TradeTick) and start_ns() <= e.ts_init < end]
-    vwap = sum((t.price * t.size for t in trades), D(0)) / sum((t.size for t in trades), D(0))
+    vwap = interval_vwap(start_ns(), end)
     assert round(vwap, 10) == D(tca["interval_vwap"])
 
 

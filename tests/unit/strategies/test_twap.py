@@ -11,7 +11,6 @@ unless said) on the real instrument table (step 0.00001 BTC, min notional 10 USD
 from __future__ import annotations
 
 import csv
-import functools
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,9 +24,8 @@ from hypothesis import strategies as st
 from genesis import resources
 from genesis.__main__ import main
 from genesis.core.enums import OrderType, Side, TimeInForce
-from genesis.core.events import BookSnapshot, MarketEvent, OrderFilled, QuoteTick, TradeTick
+from genesis.core.events import BookSnapshot, MarketEvent, OrderFilled
 from genesis.core.orders import Order
-from genesis.data.capture import read_binance_streams
 from genesis.errors import ConfigError
 from genesis.execution.tca import TcaRecord
 from genesis.kernel.builder import SessionSpec, build_kernel
@@ -39,21 +37,11 @@ from genesis.strategies.strategist.parent import ExecutionParams, size_child
 from genesis.strategies.strategist.twap import Twap, TwapParams
 from genesis.testing.builders import Harness, RecordingLog, make_venue, real_bars
 from genesis.testing.instruments import instrument, lookup
+from genesis.testing.streams import events, interval_vwap, start_ns
 
 D = Decimal
 NS = 1_000_000_000
 SID = "twap"
-
-
-@functools.cache
-def events() -> tuple[MarketEvent, ...]:
-    return tuple(read_binance_streams(resources.BTCUSDT_STREAMS))
-
-
-@functools.cache
-def start_ns() -> int:
-    """The parent's start: the first event with a price (the first quote)."""
-    return next(e.ts_init for e in events() if isinstance(e, QuoteTick))
 
 
 def first_event_at(ts: int) -> int:
@@ -135,12 +123,6 @@ def _backtest(tmp_path: Path, *params: str, cash: str = "2000000") -> tuple[list
     with (out / "tca.csv").open(newline="") as fh:
         (tca,) = list(csv.DictReader(fh))
     return fills, tca
-
-
-def interval_vwap(start: int, end: int) -> Decimal:
-    """The VWAP of the recording's trades seen from ``start`` up to (not at) ``end``."""
-    trades = [e for e in events() if isinstance(e, TradeTick) and start <= e.ts_init < end]
-    return sum((t.price * t.size for t in trades), D(0)) / sum((t.size for t in trades), D(0))
 
 
 def test_golden_buy_two_btc_over_four_minutes(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ average minute), heavier first. The slicing engine itself is tested in test_twap
 
 from __future__ import annotations
 
-import csv
 import functools
 from decimal import Decimal
 from pathlib import Path
@@ -19,18 +18,15 @@ from typing import Any
 import pandas as pd
 
 from genesis import resources
-from genesis.__main__ import main
-from genesis.core.events import MarketEvent, QuoteTick, TradeTick
-from genesis.data.capture import read_binance_streams
+from genesis.core.events import MarketEvent
 from genesis.execution.tca import TcaRecord
-from genesis.kernel.builder import SessionSpec, build_kernel
 from genesis.kernel.driver import Driver
 from genesis.kernel.kernel import Kernel
 from genesis.risk.limits import Tier
 from genesis.strategies import registry
 from genesis.strategies.strategist.vwap import Vwap, VwapParams
-from genesis.testing.builders import RecordingLog, make_venue
-from genesis.testing.instruments import lookup
+from genesis.testing.builders import RecordingLog
+from genesis.testing.streams import backtest_rows, events, interval_vwap, run_execution, start_ns
 
 D = Decimal
 NS = 1_000_000_000
@@ -38,31 +34,9 @@ SID = "vwap"
 STEP = D("0.00001")
 
 
-@functools.cache
-def events() -> tuple[MarketEvent, ...]:
-    return tuple(read_binance_streams(resources.BTCUSDT_STREAMS))
-
-
-@functools.cache
-def start_ns() -> int:
-    return next(e.ts_init for e in events() if isinstance(e, QuoteTick))
-
-
 def run(params: VwapParams, data: tuple[MarketEvent, ...] | None = None, *,
         cash: str = "2000000", finish: bool = True) -> tuple[Kernel, Driver, list[TcaRecord], RecordingLog]:  # fmt: skip
-    data = events() if data is None else data
-    balances = {"USDT": D(cash)}
-    tca: list[TcaRecord] = []
-    log = RecordingLog()
-    spec = SessionSpec(instruments=lookup, balances=balances, base_currency="USDT",
-                       start_ns=data[0].ts_init, tca_sink=tca.append)  # fmt: skip
-    kernel = build_kernel(spec, log)
-    kernel.add_strategy(Vwap, SID, params, ("BTCUSDT",))
-    driver = Driver(kernel, make_venue(balances=balances))
-    driver.run(data)
-    if finish:
-        driver.finish()
-    return kernel, driver, tca, log
+    return run_execution(Vwap, SID, params, data, cash=cash, finish=finish)
 
 
 def params(**kw: Any) -> VwapParams:
@@ -100,15 +74,8 @@ def test_golden_buy_two_btc_over_four_minutes(tmp_path: Path) -> None:
     """2 BTC in 8 slices of 30 s weighted by the curve: 0.25228 first, 0.28540 in the busy
     23:56, 0.19752 last; average 61,790.7851 against an arrival mid of 61,837.635 (-7.58 bps)
     and an interval VWAP of 61,773.0793 (+2.87 bps, the VWAP recomputed from the trades)."""
-    out = tmp_path / "out"
-    argv = ["backtest", "--strategy", "vwap", "--data", f"BTCUSDT={resources.BTCUSDT_STREAMS}",
-            "--param", "side=BUY", "--param", "quantity=2", "--param", "horizon_s=240",
-            "--cash", "2000000", "--tier", "strategist", "--out", str(out), "--quiet"]  # fmt: skip
-    assert main(argv) == 0
-    with (out / "fills.csv").open(newline="") as fh:
-        fills = [(r["time"], r["quantity"], r["price"]) for r in csv.DictReader(fh)]
-    with (out / "tca.csv").open(newline="") as fh:
-        (tca,) = list(csv.DictReader(fh))
+    rows, tca = backtest_rows(tmp_path / "out", "vwap", "side=BUY", "quantity=2", "horizon_s=240")
+    fills = [(r["time"], r["quantity"], r["price"]) for r in rows]
 
     assert fills == [
         ("2024-08-08 23:54:14.206652", "0.25228", "61837.64000000"),
@@ -124,8 +91,7 @@ def test_golden_buy_two_btc_over_four_minutes(tmp_path: Path) -> None:
     assert (tca["arrival_price"], tca["average_price"]) == ("61837.635", "61790.78510305")
     assert (tca["slippage_arrival_bps"], tca["slippage_vwap_bps"]) == ("-7.5763", "2.8663")
     end = next(e.ts_init for e in events() if e.ts_init >= start_ns() + 210 * NS)
-    trades = [e for e in events() if isinstance(e, TradeTick) and start_ns() <= e.ts_init < end]
-    vwap = sum((t.price * t.size for t in trades), D(0)) / sum((t.size for t in trades), D(0))
+    vwap = interval_vwap(start_ns(), end)
     assert round(vwap, 10) == D(tca["interval_vwap"])
     average = D(tca["average_price"])
     assert round(float((average - vwap) / vwap) * 1e4, 4) == float(tca["slippage_vwap_bps"])
