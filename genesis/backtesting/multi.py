@@ -25,6 +25,7 @@ from genesis.backtesting.runner import (
     write_performance,
 )
 from genesis.core.instruments import InstrumentTable, split_instrument_id
+from genesis.data.book import SharedBooks
 from genesis.data.sources import DataSpec, instruments_for, open_sources
 from genesis.errors import DataError
 from genesis.exchange.darkpool import DarkPoolVenue, simulated_venue
@@ -83,9 +84,15 @@ def _kernel(
     accounts: dict[str, dict[str, Decimal]],
 ) -> tuple[Kernel, dict[str, SimulatedVenue | DarkPoolVenue]]:
     fees = {v: _fees(config, v) for v in accounts}
+    books = SharedBooks()  # the venues' L2 books are the kernel's: one copy
     venues = {  # a venue named in DARK_VENUES (dark:BTCUSD) is a simulated dark pool
         v: simulated_venue(
-            v, instruments=table.get, balances=b, fees=fees[v], name=f"SIM-{v.upper()}"
+            v,
+            instruments=table.get,
+            balances=b,
+            fees=fees[v],
+            name=f"SIM-{v.upper()}",
+            books=books,
         )
         for v, b in accounts.items()
     }
@@ -114,6 +121,7 @@ def _kernel(
         tca_sink=run.tca.add,
         forget_closed=True,
         venue_balances=accounts if len(accounts) > 1 else None,
+        books=books,
     )
     return build_kernel(spec, _NullLog()), venues
 

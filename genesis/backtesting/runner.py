@@ -29,6 +29,7 @@ from genesis.core.commands import Command
 from genesis.core.enums import AccountingMethod
 from genesis.core.events import Bar, OrderFilled
 from genesis.core.instruments import Instrument
+from genesis.data.book import SharedBooks
 from genesis.errors import ConfigError
 from genesis.exchange.fills import FeeModel, LatencyModel, SlippageModel
 from genesis.exchange.simulated import SimulatedVenue
@@ -211,18 +212,20 @@ def _build(
     balances = {inst.quote: config.cash}
     maker = config.fee_bps if config.maker_fee_bps is None else config.maker_fee_bps
     fees = FeeModel(maker_bps=maker, taker_bps=config.fee_bps)
+    books = SharedBooks()  # the venue's L2 books are the kernel's: one copy
     venue = SimulatedVenue(
         instruments=lookup,
         balances=balances,
         fees=fees,
         slippage=SlippageModel(bps=config.slippage_bps),
         latency=LatencyModel(config.latency_ns),
+        book_factory=books,
     )
     spec = SessionSpec(
         instruments=lookup, balances=balances, base_currency=inst.quote, tier=config.tier,
         fee_rate=fees.worst_rate, accounting=config.accounting, closed_lot_sink=sink,
         fill_sink=fill_sink, tca_sink=tca_sink,
-        dedup_window=_DEDUP_WINDOW, forget_closed=True,
+        dedup_window=_DEDUP_WINDOW, forget_closed=True, books=books,
         strategies=[
             StrategySpec(
                 cls=cls, strategy_id=config.strategy_id or config.strategy, params=params,

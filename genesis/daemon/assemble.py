@@ -31,6 +31,7 @@ from genesis.daemon.live_venues import BinanceLive, CcxtSpec, LiveVenue, open_cc
 from genesis.daemon.market import LiveStreams, MarketSource, session_log_path
 from genesis.daemon.recovery import LiveRecovery, PaperRecovery
 from genesis.daemon.venues import LiveVenues, PaperVenues, paper_venue_name
+from genesis.data.book import SharedBooks
 from genesis.errors import ConfigError
 from genesis.exchange.darkpool import simulated_venue
 from genesis.exchange.fills import FeeModel
@@ -66,6 +67,7 @@ def paper_daemon(
     log = _log(log)
     fees = FeeModel(maker_bps=config.fee_bps, taker_bps=config.fee_bps)
     accounts = _paper_accounts(config)
+    books = SharedBooks()  # the simulated venues' L2 books are the kernel's: one copy
     sims = {  # a venue named dark is a simulated dark pool (exchange/darkpool.py)
         venue: simulated_venue(
             venue,
@@ -73,6 +75,7 @@ def paper_daemon(
             balances=balances,
             fees=fees,
             name=paper_venue_name(venue),
+            books=books,
         )
         for venue, balances in accounts.items()
     }
@@ -83,7 +86,7 @@ def paper_daemon(
     base = (
         config.instruments.get(config.instrument_ids[0]).quote if config.instrument_ids else "USDT"
     )
-    spec = _spec(config, total, base)
+    spec = replace(_spec(config, total, base), books=books)
     if len(accounts) > 1:  # each venue's account funds only its own orders
         spec = replace(spec, venue_balances=accounts)
     kernel = build_kernel(spec, log)

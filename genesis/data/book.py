@@ -69,7 +69,7 @@ from genesis.core.events import BookDelta, BookSnapshot
 from genesis.core.money import ROUND_CEILING, ROUND_FLOOR, quantize
 from genesis.errors import DataError
 
-__all__ = ["BookSync", "BookSyncStats", "Level", "OrderBook", "SyncOutcome"]
+__all__ = ["BookSync", "BookSyncStats", "Level", "OrderBook", "SharedBooks", "SyncOutcome"]
 
 Level = tuple[Decimal, Decimal]
 _ZERO: Final = Decimal(0)
@@ -369,6 +369,8 @@ class BookSync:
         "_last_id",
         "_lost",
         "_resyncs",
+        "_seen",
+        "_seen_outcome",
         "_snapshots",
         "_stale",
         "_valid",
@@ -396,6 +398,9 @@ class BookSync:
         self._last_id = -1
         self._applied = self._gaps = self._stale = self._snapshots = 0
         self._resyncs = self._crossed = 0
+        # the last event ``apply`` consumed, and its outcome (a shared book sees it twice)
+        self._seen: BookSnapshot | BookDelta | None = None
+        self._seen_outcome = SyncOutcome.STALE
 
     @property
     def valid(self) -> bool:
@@ -408,11 +413,21 @@ class BookSync:
         return self._last_id
 
     def apply(self, event: BookSnapshot | BookDelta) -> SyncOutcome:
-        """Consume one book event in arrival order; see ``apply_delta``/``apply_snapshot``."""
+        """Consume one book event in arrival order; see ``apply_delta``/``apply_snapshot``.
+
+        The event object just consumed, handed again, changes nothing and returns the
+        same outcome: a book shared by several readers (``SharedBooks``) is fed each
+        event by each of them and applies it once.
+        """
+        if event is self._seen:
+            return self._seen_outcome
         if type(event) is BookDelta:
-            return self.apply_delta(event)
-        assert isinstance(event, BookSnapshot)
-        return self.apply_snapshot(event)
+            outcome = self.apply_delta(event)
+        else:
+            assert isinstance(event, BookSnapshot)
+            outcome = self.apply_snapshot(event)
+        self._seen, self._seen_outcome = event, outcome
+        return outcome
 
     def apply_delta(self, delta: BookDelta) -> SyncOutcome:
         """Apply, buffer or refuse one diff (rules 1, 3, 4, 5 and 6 of the essay).
@@ -526,3 +541,25 @@ class BookSync:
         return DataError(
             f"book event for {instrument_id!r} offered to the {self.instrument_id!r} book"
         )
+
+
+class SharedBooks:
+    """One ``BookSync`` per instrument for every reader that asks: a book factory.
+
+    A simulated venue and the kernel's market view driven by one ``Driver`` see
+    the same book events in the same order, so their books are equal at every
+    step. Handing both this factory keeps one book per instrument instead of
+    two: each reader still applies every event, and ``BookSync.apply`` applies
+    an event once however many readers hand it over.
+    """
+
+    __slots__ = ("_syncs",)
+
+    def __init__(self) -> None:
+        self._syncs: dict[str, BookSync] = {}
+
+    def __call__(self, instrument_id: str) -> BookSync:
+        sync = self._syncs.get(instrument_id)
+        if sync is None:
+            sync = self._syncs[instrument_id] = BookSync(instrument_id)
+        return sync

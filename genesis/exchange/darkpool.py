@@ -434,9 +434,12 @@ def simulated_venue(
     balances: Mapping[str, Decimal],
     fees: FeeModel,
     name: str,
+    books: Callable[[str], BookSync] = BookSync,
 ) -> SimulatedVenue | DarkPoolVenue:
     """The simulated port of ``venue`` (lower case): a dark pool with the default model for
-    the names in ``DARK_VENUES``, else the matching engine."""
+    the names in ``DARK_VENUES``, else the matching engine (its L2 books from ``books``)."""
     if venue in DARK_VENUES:
         return DarkPoolVenue(instruments=instruments, balances=balances, fees=fees, name=name)
-    return SimulatedVenue(instruments=instruments, balances=balances, fees=fees, name=name)
+    return SimulatedVenue(
+        instruments=instruments, balances=balances, fees=fees, name=name, book_factory=books
+    )

@@ -165,12 +165,31 @@ class SimulatedVenue:
         out: list[OrderEvent] = []
         if type(event) is Bar:
             self._process_bar(event, out)
-        else:
-            # the venue lives on the replay's clock: when the event was seen (ts_init)
+            return out
+        # the venue lives on the replay's clock: when the event was seen (ts_init)
+        if self._inflight and self._inflight[0][0] <= event.ts_init:
             self._arrive_until(event.ts_init, out)
-            self._update_market(event)
+        self._update_market(event)
+        if type(event) is not QuoteTick or self._quote_matches(event.instrument_id):
             self._match_tick(event, out)
         return out
+
+    def _quote_matches(self, instrument_id: str) -> bool:
+        """Whether a quote can act on a working order of ``instrument_id``.
+
+        With an L2 book, resting limits match the book and trades, which a quote does
+        not change (the quotes are most of an L2 recording's messages); only an order
+        that has not yet matched, or a stop waiting for the last price, looks at it.
+        """
+        working = self._working.get(instrument_id)
+        if not working:
+            return False
+        if instrument_id not in self._books:
+            return True  # the quote is the liquidity
+        for w in working.values():  # noqa: SIM110 (a loop: no generator per quote)
+            if w.fresh or not w.triggered:
+                return True
+        return False
 
     def _process_bar(self, bar: Bar, out: list[OrderEvent]) -> None:
         self._bar_driven.add(bar.instrument_id)
@@ -189,13 +208,13 @@ class SimulatedVenue:
 
     def _update_market(self, event: MarketEvent) -> None:
         instrument_id = event.instrument_id
-        if isinstance(event, TradeTick):
-            self._trade_driven.add(instrument_id)
-            self._last_price[instrument_id] = event.price
-        elif isinstance(event, QuoteTick):
+        if type(event) is QuoteTick:
             self._quotes[instrument_id] = event
             if instrument_id not in self._trade_driven:  # quotes are the only prices seen
                 self._last_price[instrument_id] = (event.bid + event.ask) / 2
+        elif type(event) is TradeTick:
+            self._trade_driven.add(instrument_id)
+            self._last_price[instrument_id] = event.price
         elif isinstance(event, BookSnapshot | BookDelta):
             sync = self._books.get(instrument_id)
             if sync is None:

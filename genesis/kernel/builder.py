@@ -19,9 +19,11 @@ from genesis.core.clock import SimClock
 from genesis.core.enums import AccountingMethod
 from genesis.core.events import OrderFilled
 from genesis.core.instruments import Instrument
+from genesis.data.book import BookSync
 from genesis.execution.oms import OrderManager
 from genesis.execution.tca import TcaRecord
 from genesis.kernel.kernel import Kernel
+from genesis.kernel.market import MarketView
 from genesis.kernel.regimes import parse_regimes
 from genesis.portfolio import ClosedLot, Portfolio
 from genesis.risk.engine import RiskEngine
@@ -58,6 +60,8 @@ class SessionSpec:
         dedup_window / forget_closed: memory knobs for long runs.
         venue_balances: each venue's account (venue -> asset -> amount) for a session on
             several venues: an order is then funded only by its venue's account.
+        books: the market view's L2 book factory; a ``SharedBooks`` also handed to the
+            simulated venues keeps one book per instrument (backtest, paper).
     """
 
     instruments: Callable[[str], Instrument] | Mapping[str, Instrument]
@@ -76,6 +80,7 @@ class SessionSpec:
     start_ns: int = 0
     marks: Mapping[str, Decimal] = field(default_factory=dict)
     venue_balances: Mapping[str, Mapping[str, Decimal]] | None = None
+    books: Callable[[str], BookSync] = BookSync
 
 
 def build_kernel(spec: SessionSpec, log: Any) -> Kernel:
@@ -106,6 +111,7 @@ def build_kernel(spec: SessionSpec, log: Any) -> Kernel:
         risk=RiskEngine(spec.tier, daily_loss_limit=spec.daily_loss_limit),
         fee_rate=spec.fee_rate,
         log=log,
+        market=MarketView(spec.books),
         oms=OrderManager(forget_closed=spec.forget_closed),
         fill_sink=spec.fill_sink,
         tca_sink=spec.tca_sink,

@@ -144,16 +144,28 @@ class Driver:
         return self.stats
 
     def step(self, event: MarketEvent) -> None:
-        """Process one market event completely."""
+        """Process one market event completely: timers due before it, the venue's matching
+        (and the order events it causes), timers those set, then the kernel."""
+        clock = self.clock
         # a bar's fills happen at its open; everything else at the time it was seen
         seen = event.ts_open if type(event) is Bar else event.ts_init
-        self._advance(max(seen, self.clock.now_ns()))
-        port = self.venue_of(event.instrument_id)
-        for order_event in port.process(event):
-            self._on_order_event(order_event)
-        if self._single is None:
-            self._deliver_others(port, self.clock.now_ns())
-        self._advance(max(event.ts_init, self.clock.now_ns()))
+        now = clock.now_ns()
+        for timer in clock.advance_to(seen if seen > now else now):
+            self._handle(timer)
+        port = self._single
+        if port is None:
+            port = self.venue_of(event.instrument_id)
+            order_events = port.process(event)
+            for order_event in order_events:
+                self._on_order_event(order_event)
+            self._deliver_others(port, clock.now_ns())
+        else:
+            order_events = port.process(event)
+            for order_event in order_events:
+                self._on_order_event(order_event)
+        now, seen = clock.now_ns(), event.ts_init  # timers set on the way may be due
+        for timer in clock.advance_to(seen if seen > now else now):
+            self._handle(timer)
         self._handle(event)
         self.stats.events += 1
 

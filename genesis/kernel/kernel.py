@@ -111,11 +111,15 @@ from genesis.kernel.support import (
 from genesis.portfolio.accounting import ClosedLot
 from genesis.portfolio.performance import PerformanceBook
 from genesis.risk.engine import RiskEngine
+from genesis.risk.monitor import day_end_ns
 from genesis.strategies.base import Strategy
 from genesis.strategies.context import StrategyContext
 from genesis.strategies.guard import StrategyGuard
 
 __all__ = ["Kernel"]
+
+# the hooks market data calls; a strategy hears one only if its class overrides it
+_MARKET_HOOKS = ("on_bar", "on_trade", "on_quote", "on_book")
 
 
 class Kernel:
@@ -158,6 +162,14 @@ class Kernel:
         self.errors: list[StrategyErrored] = []
         self.denied = 0
         self._subscribers: dict[str, list[Strategy[Any]]] = {}
+        # hook -> instrument -> the subscribers that override it, in subscription order
+        self._listeners: dict[str, dict[str, list[Strategy[Any]]]] = {
+            hook: {} for hook in _MARKET_HOOKS
+        }
+        self._bar_listeners = self._listeners["on_bar"]
+        self._trade_listeners = self._listeners["on_trade"]
+        self._quote_listeners = self._listeners["on_quote"]
+        self._book_listeners = self._listeners["on_book"]
         self._requires_stop_loss: set[str] = set()
         self._reduce_only: set[str] = set()
         self._oco_group: dict[str, str] = {}  # exit order id -> its OCO group id
@@ -184,6 +196,10 @@ class Kernel:
         self._mark = portfolio.mark
         # the daily-loss check after each market event, or None (no limit: nothing to do)
         self._loss_check = self._check_daily_loss if risk.switch.daily_loss is not None else None
+        # what the last check read: equity, the end of its day (ns), switch reason, baseline
+        self._loss_checked: tuple[Decimal | None, int, str | None, Decimal | None] = (
+            None, 0, None, None,
+        )  # fmt: skip
 
     # --- wiring -----------------------------------------------------------
 
@@ -220,6 +236,7 @@ class Kernel:
         self.strategies[strategy_id] = strategy
         for instrument_id in instruments:
             self._subscribers.setdefault(instrument_id, []).append(strategy)
+        self._listen()
         if requires_stop_loss:
             self._requires_stop_loss.add(strategy_id)
         if regimes:
@@ -362,7 +379,19 @@ class Kernel:
         self.strategies[strategy_id] = new
         for subscribers in self._subscribers.values():
             subscribers[:] = [new if s is old else s for s in subscribers]
+        self._listen()
         return new
+
+    def _listen(self) -> None:
+        """Sort the subscribers into each market hook's listeners: a hook a strategy left
+        as the base class's no-op is not called at all (quotes are most of an L2 feed)."""
+        for hook, by_instrument in self._listeners.items():
+            base = getattr(Strategy, hook)
+            by_instrument.clear()
+            for instrument_id, subscribers in self._subscribers.items():
+                hearing = [s for s in subscribers if _overrides(s, hook, base)]
+                if hearing:
+                    by_instrument[instrument_id] = hearing
 
     def _dispatch_table(self) -> dict[type, Callable[[Any], None]]:
         table: dict[type, Callable[[Any], None]] = {
@@ -406,16 +435,12 @@ class Kernel:
         handler = self._dispatch.get(type(event))
         if handler is None:
             raise TypeError(f"kernel cannot handle {type(event).__name__}")
-        handler(event)
-        if self._loss_check is not None and isinstance(event, MarketEvent):
-            self._loss_check()
+        handler(event)  # a market event's handler ends with the daily-loss check
         return self._drain()
 
     def handle_bar(self, bar: Bar) -> Sequence[Command]:
         """``handle`` for a bar, without the type dispatch (the backtest's hot path)."""
         self._on_bar(bar)
-        if self._loss_check is not None:
-            self._loss_check()
         if self._internal or self._outbox:
             return self._drain()
         return ()
@@ -452,7 +477,19 @@ class Kernel:
         self._told_killed.clear()
 
     def _check_daily_loss(self) -> None:
-        events = self.risk.switch.on_equity(self.clock.now_ns(), self.portfolio.equity())
+        equity, now = self.portfolio.equity(), self.clock.now_ns()
+        switch = self.risk.switch
+        monitor = switch.daily_loss
+        assert monitor is not None  # the check is installed only with a limit
+        if (
+            equity is self._loss_checked[0]
+            and now < self._loss_checked[1]
+            and switch.reason is self._loss_checked[2]
+            and monitor.day_start is self._loss_checked[3]
+        ):
+            return  # the equity, the day, the switch and the baseline are as last checked
+        events = switch.on_equity(now, equity)
+        self._loss_checked = (equity, day_end_ns(now), switch.reason, monitor.day_start)
         if not events:
             return
         self._notices.extend(events)
@@ -479,13 +516,15 @@ class Kernel:
         if self.regimes is not None:
             self._switch_regimes(bar)
         disabled = self.guard.disabled
-        for strategy in self._subscribers.get(bar.instrument_id, ()):
+        for strategy in self._bar_listeners.get(bar.instrument_id, ()):
             if strategy.id in disabled:
                 continue
             try:
                 strategy.on_bar(bar)
             except Exception as exc:
                 self.errors.append(self.guard.fault(strategy, "on_bar", exc))
+        if self._loss_check is not None:
+            self._loss_check()
 
     def _switch_regimes(self, bar: Bar) -> None:
         assert self.regimes is not None
@@ -499,20 +538,41 @@ class Kernel:
     def _on_trade(self, trade: TradeTick) -> None:
         self.market.on_trade(trade)
         self.parents.on_trade(trade)
-        self.portfolio.mark(trade.instrument_id, trade.price)
-        for strategy in self._subscribers.get(trade.instrument_id, ()):
-            self._guarded(strategy, strategy.on_trade, trade)
+        self._mark(trade.instrument_id, trade.price)
+        listeners = self._trade_listeners.get(trade.instrument_id)
+        if listeners:
+            self._tell(listeners, "on_trade", trade)
+        if self._loss_check is not None:
+            self._loss_check()
 
     def _on_quote(self, quote: QuoteTick) -> None:
-        self.market.on_quote(quote)
-        self.portfolio.mark(quote.instrument_id, self.market.last_price[quote.instrument_id])
-        for strategy in self._subscribers.get(quote.instrument_id, ()):
-            self._guarded(strategy, strategy.on_quote, quote)
+        mid = self.market.on_quote(quote)
+        if mid is not None:
+            self._mark(quote.instrument_id, mid)
+        listeners = self._quote_listeners.get(quote.instrument_id)
+        if listeners:
+            self._tell(listeners, "on_quote", quote)
+        if self._loss_check is not None:
+            self._loss_check()
 
     def _on_book(self, update: BookSnapshot | BookDelta) -> None:
         self.market.on_book(update)
-        for strategy in self._subscribers.get(update.instrument_id, ()):
-            self._guarded(strategy, strategy.on_book, update)
+        listeners = self._book_listeners.get(update.instrument_id)
+        if listeners:
+            self._tell(listeners, "on_book", update)
+        if self._loss_check is not None:
+            self._loss_check()
+
+    def _tell(self, listeners: list[Strategy[Any]], hook: str, event: MarketEvent) -> None:
+        """Call ``hook(event)`` of each listener still enabled (the guard's fence, inlined)."""
+        disabled = self.guard.disabled
+        for strategy in listeners:
+            if strategy.id in disabled:
+                continue
+            try:
+                getattr(strategy, hook)(event)
+            except Exception as exc:
+                self.errors.append(self.guard.fault(strategy, hook, exc))
 
     def _on_timer(self, timer: TimerFired) -> None:
         # the timer is "<strategy id>:<name>" and an id may hold ":" itself (a strategy
@@ -692,3 +752,9 @@ class Kernel:
 
     def _open_orders(self, strategy_id: str, instrument_id: str) -> list[Order]:
         return self.oms.open_orders(strategy_id, instrument_id)
+
+
+def _overrides(strategy: Strategy[Any], hook: str, base: Callable[..., None]) -> bool:
+    """Whether ``strategy``'s ``hook`` is its own, not the base class's no-op."""
+    bound = getattr(strategy, hook)
+    return getattr(bound, "__func__", bound) is not base

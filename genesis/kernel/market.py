@@ -56,10 +56,15 @@ class MarketView:
     def on_trade(self, trade: TradeTick) -> None:
         self.last_price[trade.instrument_id] = trade.price
 
-    def on_quote(self, quote: QuoteTick) -> None:
-        self.last_quote[quote.instrument_id] = quote
-        if quote.instrument_id not in self.last_price or quote.instrument_id not in self.books:
-            self.last_price[quote.instrument_id] = (quote.bid + quote.ask) / _TWO
+    def on_quote(self, quote: QuoteTick) -> Decimal | None:
+        """Keep the quote; return its mid when it sets the last price (no price seen yet,
+        or no L2 book of the instrument: a book's mid prices it otherwise), else None."""
+        instrument_id = quote.instrument_id
+        self.last_quote[instrument_id] = quote
+        if instrument_id in self.books and instrument_id in self.last_price:
+            return None
+        mid = self.last_price[instrument_id] = (quote.bid + quote.ask) / _TWO
+        return mid
 
     def on_book(self, update: BookSnapshot | BookDelta) -> None:
         sync = self.books.get(update.instrument_id)

@@ -146,6 +146,8 @@ class Portfolio:
         self._fees: dict[str, Decimal] = {}
         self._marks: dict[str, Decimal] = {}
         self._last_px: dict[str, Decimal] = {}
+        # equity() until a balance, a mark or a fill price changes (checked after every event)
+        self._equity: Decimal | None = None
         for asset, amount in balances.items():
             if not (isinstance(amount, Decimal) and amount.is_finite()):
                 raise ConfigError(f"balance of {asset}: expected a finite Decimal, was {amount!r}")
@@ -220,6 +222,7 @@ class Portfolio:
         book, fees = self._book(fill.strategy_id, fill.instrument_id)
         closed = book.apply(fill.ts_event, fill.side, fill.last_qty, fill.last_px, fee_quote)
         self._last_px[fill.instrument_id] = fill.last_px
+        self._equity = None
         if instrument.quote == self._base:
             self._pricer.setdefault(instrument.base, fill.instrument_id)
         return instrument, fees, closed
@@ -232,7 +235,9 @@ class Portfolio:
         """
         if price <= 0:
             raise DataError(f"mark of {instrument_id}: price must be > 0, was {price}")
-        self._marks[instrument_id] = price
+        if self._marks.get(instrument_id) != price:
+            self._marks[instrument_id] = price
+            self._equity = None
 
     # --- queries -------------------------------------------------------------
 
@@ -247,6 +252,8 @@ class Portfolio:
         the dollar stablecoins (``USD_PEGGED``) count at par against each other, so a
         session trading BTCUSDT beside BTCUSD has one equity (a depeg is not modelled).
         """
+        if self._equity is not None:
+            return self._equity
         total = self._balances.get(self._base, ZERO)
         unvalued: list[str] = []
         pegged = self._base in USD_PEGGED
@@ -263,6 +270,7 @@ class Portfolio:
                     continue
             total += self._balances[asset] * price
         self.unvalued = tuple(unvalued)
+        self._equity = total
         return total
 
     def mark_price(self, instrument_id: str) -> Decimal | None:
@@ -404,6 +412,7 @@ class Portfolio:
     def _credit(self, asset: str, amount: Decimal) -> None:
         balance = self._balances.get(asset, ZERO) + amount
         self._balances[asset] = balance
+        self._equity = None
         if asset == self._base:
             return
         if balance:

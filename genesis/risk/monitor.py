@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from genesis.core.events import DailyLossBaseline, Event, KillSwitchChanged
 
-__all__ = ["DailyLossMonitor", "KillSwitch", "day_of"]
+__all__ = ["DailyLossMonitor", "KillSwitch", "day_end_ns", "day_of"]
 
 _DAY_NS = 86_400 * 1_000_000_000
 
@@ -31,6 +31,11 @@ _DAY_NS = 86_400 * 1_000_000_000
 def day_of(now_ns: int) -> int:
     """The UTC day number of a ns timestamp, as the monitor counts days."""
     return now_ns // _DAY_NS
+
+
+def day_end_ns(now_ns: int) -> int:
+    """The first ns of the UTC day after the one ``now_ns`` is in."""
+    return (now_ns // _DAY_NS + 1) * _DAY_NS
 
 
 class DailyLossMonitor:
@@ -42,23 +47,33 @@ class DailyLossMonitor:
         self.limit = limit
         self.day: int | None = None
         self.day_start = start_equity
+        # the equity object last measured and its verdict: most events move nothing
+        self._measured: Decimal | None = None
+        self._verdict: str | None = None
 
     def update(self, now_ns: int, equity: Decimal) -> tuple[bool, str | None]:
         """After an event: (the baseline moved to a new day, the breach sentence or None)."""
-        day = day_of(now_ns)
+        day = now_ns // _DAY_NS
         if day != self.day:
             self.day, self.day_start = day, equity
+            self._measured = None
             return True, None
+        if equity is not self._measured:
+            self._measured, self._verdict = equity, self._breach(equity)
+        return False, self._verdict
+
+    def _breach(self, equity: Decimal) -> str | None:
         if self.day_start <= 0:
-            return False, None
+            return None
         loss = (self.day_start - equity) / self.day_start
         if loss > self.limit:
-            return False, f"daily loss {loss:.4%} exceeds {self.limit:.2%}"
-        return False, None
+            return f"daily loss {loss:.4%} exceeds {self.limit:.2%}"
+        return None
 
     def rebase(self, equity: Decimal) -> None:
         """After an operator's reset: today's loss counts from ``equity``, not the day's start."""
         self.day_start = equity
+        self._measured = None
 
     def restore(self, day: int, day_start: Decimal) -> None:
         """Continue a day measured before a restart: its loss counts from ``day_start``.
@@ -69,6 +84,7 @@ class DailyLossMonitor:
         if not day_start.is_finite() or day_start <= 0:
             raise ValueError(f"day start equity must be a finite decimal > 0, was {day_start}")
         self.day, self.day_start = day, day_start
+        self._measured = None
 
 
 class KillSwitch:

@@ -15,7 +15,7 @@ Everything here is real or wired like production:
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,7 @@ from genesis.core.commands import CancelOrder, Command, SubmitOrder
 from genesis.core.enums import AccountingMethod, LiquiditySide, OrderType, Side, TimeInForce
 from genesis.core.events import Bar, OrderEvent, OrderFilled, StrategyErrored, TimerFired
 from genesis.core.orders import Order
+from genesis.data.book import BookSync
 from genesis.data.loaders import read_bars
 from genesis.exchange.fills import FeeModel, LatencyModel, SlippageModel
 from genesis.exchange.simulated import SimulatedVenue
@@ -211,8 +212,10 @@ def make_venue(
     slippage: SlippageModel | None = None,
     latency_ns: int = 0,
     name: str = "SIM",
+    books: Callable[[str], BookSync] = BookSync,
 ) -> SimulatedVenue:
-    """A SimulatedVenue on the real instrument table; 100,000 USDT unless ``balances``."""
+    """A SimulatedVenue on the real instrument table; 100,000 USDT unless ``balances``;
+    the ``SharedBooks`` given to ``make_kernel`` too, to wire L2 books as a backtest does."""
     return SimulatedVenue(
         instruments=lookup,
         balances=dict(balances) if balances is not None else {"USDT": _DEFAULT_CASH},
@@ -220,6 +223,7 @@ def make_venue(
         slippage=slippage,
         latency=LatencyModel(latency_ns),
         name=name,
+        book_factory=books,
     )
 
 
@@ -266,11 +270,12 @@ def make_kernel(
     balances: Mapping[str, Decimal] | None = None,
     fee_rate: Decimal = Decimal(0),
     start_ns: int = T0,
+    books: Callable[[str], BookSync] = BookSync,
 ) -> Kernel:
     """A Kernel with a SimClock at ``start_ns``, a fresh portfolio and a RecordingLog."""
     spec = SessionSpec(
         instruments=lookup, balances=_balances(balances), base_currency="USDT", tier=tier,
-        fee_rate=fee_rate, start_ns=start_ns,
+        fee_rate=fee_rate, start_ns=start_ns, books=books,
     )  # fmt: skip
     return build_kernel(spec, RecordingLog())
 

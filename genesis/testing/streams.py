@@ -16,6 +16,7 @@ from typing import Any
 
 from genesis import resources
 from genesis.core.events import MarketEvent, QuoteTick, TradeTick
+from genesis.data.book import SharedBooks
 from genesis.data.capture import read_binance_streams
 from genesis.execution.tca import TcaRecord
 from genesis.kernel.builder import SessionSpec, build_kernel
@@ -65,13 +66,14 @@ def run_execution(
     balances = {"USDT": Decimal(cash), "BTC": Decimal(base)}
     tca: list[TcaRecord] = []
     log = RecordingLog()
+    books = SharedBooks()  # as a backtest wires them
     spec = SessionSpec(
         instruments=lookup, balances=balances, base_currency="USDT", tier=tier,
-        start_ns=data[0].ts_init, tca_sink=tca.append,
+        start_ns=data[0].ts_init, tca_sink=tca.append, books=books,
     )  # fmt: skip
     kernel = build_kernel(spec, log)
     kernel.add_strategy(cls, strategy_id, params, ("BTCUSDT",))
-    driver = Driver(kernel, make_venue(balances=balances, latency_ns=latency_ns))
+    driver = Driver(kernel, make_venue(balances=balances, latency_ns=latency_ns, books=books))
     driver.run(data)
     if finish:
         driver.finish()

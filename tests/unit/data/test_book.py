@@ -13,7 +13,7 @@ import pytest
 
 from genesis.core.enums import Side
 from genesis.core.events import BookDelta, BookSnapshot, MarketEvent
-from genesis.data.book import BookSync, OrderBook, SyncOutcome
+from genesis.data.book import BookSync, OrderBook, SharedBooks, SyncOutcome
 from genesis.data.capture import read_binance_streams, read_futures_depth_csv, read_spot_capture
 from genesis.errors import DataError
 from genesis.resources import SPOT_CAPTURE
@@ -525,8 +525,24 @@ def test_futures_diff_chains_by_pu() -> None:
     sync = BookSync("BTCUSDT")
     rebased = msgspec.structs.replace(snapshot, last_update_id=delta.prev_update_id)
 
-    outcomes = (sync.apply(rebased), sync.apply(delta), sync.apply(delta))
+    resent = msgspec.structs.replace(delta)  # the same diff decoded again
+    outcomes = (sync.apply(rebased), sync.apply(delta), sync.apply(resent))
 
     assert outcomes == (SyncOutcome.APPLIED, SyncOutcome.APPLIED, SyncOutcome.STALE)
     assert _top(sync) == ("20472.10", "22.276", "20472.20", "4.211")
     assert sync.last_update_id == 2098041696700
+
+
+def test_shared_books_apply_each_event_once(nkn_events: list[BookEvent]) -> None:
+    """Two readers of one ``SharedBooks`` (a venue and the kernel's view) each hand over every
+    event: they hold the same book, equal to one fed once, and no event counts twice."""
+    books = SharedBooks()
+    venue_side, kernel_side = books("NKNUSDT"), books("NKNUSDT")
+    alone = BookSync("NKNUSDT")
+    for event in nkn_events:
+        first = venue_side.apply(event)
+        assert kernel_side.apply(event) is first is alone.apply(event)
+
+    assert venue_side is kernel_side
+    assert venue_side.book.levels(Side.BUY) == alone.book.levels(Side.BUY)
+    assert venue_side.statistics() == alone.statistics()

@@ -27,6 +27,7 @@ from genesis import resources
 from genesis.__main__ import main
 from genesis.core.enums import LiquiditySide, Side
 from genesis.core.events import MarketEvent, OrderFilled
+from genesis.data.book import SharedBooks
 from genesis.data.sources import open_events
 from genesis.kernel.driver import Driver
 from genesis.risk.limits import Tier
@@ -109,18 +110,19 @@ def _fills_csv(out: Path) -> list[dict[str, str]]:
 
 
 def test_golden_fills_inventory_and_pnl_are_pinned(golden: Path) -> None:
-    """289 maker fills (5 post-only quotes refused on arrival), 0.00047 BTC held at the end,
-    99,998.9008233 USDT: -1.0991767 marked at the last mid, no fees at 0 bps."""
+    """287 maker fills (no post-only quote refused on arrival: the kernel reads the book the
+    venue matches against), 0.00095 BTC held at the end, 99,998.9080579 USDT: -1.0919421
+    marked at the last price, no fees at 0 bps."""
     fills = _fills_csv(golden)
     m = json.loads((golden / "metrics.json").read_text())
     perf = json.loads((golden / "performance.json").read_text())["market_maker"]
     held = sum(D(r["quantity"]) * (1 if r["side"] == "BUY" else -1) for r in fills)
 
-    assert (len(fills), m["rejected_orders"], held) == (289, 5, D("0.00047"))
+    assert (len(fills), m["rejected_orders"], held) == (287, 0, D("0.00095"))
     assert {r["liquidity"] for r in fills} == {"MAKER"}
-    assert (m["final_equity"], m["fees"]) == ("99998.9008233000000000", "0")
+    assert (m["final_equity"], m["fees"]) == ("99998.9080579000000000", "0")
     assert (perf["fills"], perf["realized_pnl"], perf["volume"]) == (
-        289, "-1.0901715", "8879.6352434",
+        287, "-1.0750701", "8988.5749752",
     )  # fmt: skip
 
 
@@ -133,7 +135,7 @@ def test_golden_inventory_stays_within_its_bounds_at_every_fill(golden: Path) ->
         seen.append(position)
 
     assert all(DEFAULTS.min_inventory <= p <= DEFAULTS.max_inventory for p in seen)
-    assert (min(seen), max(seen)) == (D("0.00007"), D("0.00947"))
+    assert (min(seen), max(seen)) == (D("0.00004"), D("0.00995"))
 
 
 # --- in memory: counters, inventory and spreads, restart, the loss cap -------------------
@@ -159,10 +161,12 @@ class _Recorder(MarketMaker):
 
 
 def _driver(params: MarketMakerParams, cls: type[MarketMaker] = _Recorder) -> Driver:
-    """Kernel and venue wired as the CLI wires them: 100,000 USDT, 1 ms, Strategist limits."""
-    kernel = make_kernel(tier=Tier.STRATEGIST, start_ns=0)
+    """Kernel and venue wired as the CLI wires them: 100,000 USDT, 1 ms, Strategist limits,
+    one L2 book shared by the venue and the kernel."""
+    books = SharedBooks()
+    kernel = make_kernel(tier=Tier.STRATEGIST, start_ns=0, books=books)
     kernel.add_strategy(cls, "mm", params, (BTC,))
-    return Driver(kernel, make_venue(latency_ns=1_000_000))
+    return Driver(kernel, make_venue(latency_ns=1_000_000, books=books))
 
 
 def _run(driver: Driver, events: list[MarketEvent]) -> Driver:
@@ -197,21 +201,21 @@ def whole(events: list[MarketEvent]) -> Driver:
 
 
 def test_quotes_and_fills_are_pinned(whole: Driver) -> None:
-    """3,157 quoting steps sent 1,162 quotes and 1,094 cancels for the 289 fills of the CLI run;
-    -1.09917435 USDT at the last book mid 61,685.995 (the CLI's equity marks the 0.00047 BTC
-    at the last price seen, 61,685.99: -1.0991767)."""
+    """3,147 quoting steps sent 1,177 quotes and 1,110 cancels for the 287 fills of the CLI run;
+    -1.09193735 USDT at the last book mid 61,685.995 (the CLI's equity marks the 0.00095 BTC
+    at the last price seen, 61,685.99: -1.0919421)."""
     mm = _mm(whole)
     mid = _last_mid(whole)
 
-    assert (mm.steps, mm.quotes, mm.cancels, mm.fills, mm.rejected) == (3157, 1162, 1094, 289, 5)
-    assert (mid, mm.pnl(mid)) == (D("61685.995"), D("-1.09917435"))
-    assert len(_fills(whole)) == 289
+    assert (mm.steps, mm.quotes, mm.cancels, mm.fills, mm.rejected) == (3147, 1177, 1110, 287, 0)
+    assert (mid, mm.pnl(mid)) == (D("61685.995"), D("-1.09193735"))
+    assert len(_fills(whole)) == 287
 
 
 def test_the_spread_widens_with_inventory_over_the_run(whole: Driver) -> None:
     """Across the run's model evaluations the spread correlates positively with |inventory|:
-    0.19, not 1, because sigma2 and k move the spread too (its inventory-free part ranges
-    from 1.5 to 163 USDT, deciles 2.7 to 45; the widening term at most doubles it)."""
+    0.25, not 1, because sigma2 and k move the spread too (it ranges from 1.8 to 255 USDT;
+    the widening term at most doubles it)."""
     lots, spreads = zip(*_mm(whole).seen, strict=True)
     n = len(lots)
     mean_l, mean_s = sum(lots) / n, sum(spreads) / n
@@ -220,7 +224,7 @@ def test_the_spread_widens_with_inventory_over_the_run(whole: Driver) -> None:
     var_s = sum((b - mean_s) ** 2 for b in spreads)
 
     assert len(set(lots)) > 5
-    assert cov / math.sqrt(var_l * var_s) == pytest.approx(0.1907, abs=1e-4)
+    assert cov / math.sqrt(var_l * var_s) == pytest.approx(0.2498, abs=1e-4)
 
 
 def test_a_restart_mid_run_resumes_exactly(events: list[MarketEvent], whole: Driver) -> None:
@@ -234,7 +238,7 @@ def test_a_restart_mid_run_resumes_exactly(events: list[MarketEvent], whole: Dri
     _run(driver, events[CUT:])
     driver.finish()
 
-    assert (new is not old, held) == (True, D("0.00079"))
+    assert (new is not old, held) == (True, D("0.00026"))
     assert _fills(driver) == _fills(whole)
     mid = _last_mid(driver)
     assert _mm(driver).pnl(mid) == _mm(whole).pnl(mid)
@@ -274,9 +278,11 @@ def test_a_side_refused_by_risk_waits_for_the_position_to_move(
     it is refused once per position reached, not at every step (12 refusals in the first
     12,000 events, over 887 quoting steps), and the maker goes on trading (21 fills)."""
     cash = {"USDT": D(1000)}
-    kernel = make_kernel(tier=Tier.STRATEGIST, start_ns=0, balances=cash)
+    books = SharedBooks()
+    kernel = make_kernel(tier=Tier.STRATEGIST, start_ns=0, balances=cash, books=books)
     kernel.add_strategy(MarketMaker, "mm", DEFAULTS, (BTC,))
-    driver = _run(Driver(kernel, make_venue(latency_ns=1_000_000, balances=cash)), events[:12_000])
+    venue = make_venue(latency_ns=1_000_000, balances=cash, books=books)
+    driver = _run(Driver(kernel, venue), events[:12_000])
 
     assert (kernel.denied, len(_fills(driver)), kernel.errors) == (12, 21, [])
 
