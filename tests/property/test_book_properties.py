@@ -12,6 +12,7 @@ import gzip
 import json
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import islice
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -235,3 +236,101 @@ def test_refused_diffs_never_change_the_book(s: Scenario, data: st.DataObject) -
             unchanged.append(_book_levels(sync.book) == before)
 
     assert all(unchanged)
+
+
+# --- (e) a deep book: the sorted window near the touch and the levels beyond it --------
+
+
+def _btc_snapshot() -> BookSnapshot:
+    """The real REST snapshot of the bundled BTCUSDT streams: 1,000 levels a side."""
+    from genesis.data.sources import open_events
+    from genesis.resources import BTCUSDT_STREAMS
+
+    for event in open_events(BTCUSDT_STREAMS, "BTCUSDT"):
+        if isinstance(event, BookSnapshot):
+            return event
+    raise AssertionError("no snapshot in the bundled BTCUSDT streams")
+
+
+BTC_SNAPSHOT = _btc_snapshot()
+BTC_BIDS = [p for p, _ in BTC_SNAPSHOT.bids]  # best first
+BTC_ASKS = [p for p, _ in BTC_SNAPSHOT.asks]
+BTC_SIZES = sorted({q for _, q in BTC_SNAPSHOT.bids[:50]})
+
+
+def _deep_levels(prices: list[Decimal]) -> st.SearchStrategy[PriceLevels]:
+    """Up to 60 changes a diff, from the touch to 400 levels deep (the recording's diffs
+    touch levels a median of 50 to 90 away), a third of them deletes."""
+    index = st.one_of(st.integers(0, 20), st.integers(0, 399))
+    size = st.one_of(st.just(D(0)), st.sampled_from(BTC_SIZES), st.sampled_from(BTC_SIZES))
+    return st.lists(st.tuples(index.map(prices.__getitem__), size), max_size=60).map(tuple)
+
+
+@SETTINGS
+@given(st.lists(st.tuples(_deep_levels(BTC_BIDS), _deep_levels(BTC_ASKS)), max_size=40))
+def test_a_deep_book_answers_every_query_as_a_dict_model(
+    diffs: list[tuple[PriceLevels, PriceLevels]],
+) -> None:
+    """From the real 1,000-level snapshot, after every diff: best prices, the best n levels
+    (inside, at and past the window), a lazy walk, imbalance and VWAP equal the model's."""
+    book = OrderBook("BTCUSDT")
+    book.apply_snapshot(BTC_SNAPSHOT.bids, BTC_SNAPSHOT.asks)
+    model: Model = {Side.BUY: dict(BTC_SNAPSHOT.bids), Side.SELL: dict(BTC_SNAPSHOT.asks)}
+
+    for bids, asks in diffs:
+        book.apply_delta(bids, asks)
+        model = _apply(model, bids, asks)
+        want_bids, want_asks = _model_levels(model)
+        assert (book.best_bid(), book.best_ask()) == (want_bids[0], want_asks[0])
+        for n in (1, 16, 64, 129, 700):
+            assert book.levels(Side.BUY, n) == want_bids[:n]
+            assert book.levels(Side.SELL, n) == want_asks[:n]
+        assert list(islice(book.walk(Side.SELL), 300)) == want_asks[:300]
+        assert book.imbalance(levels=5) == _imbalance(want_bids[:5], want_asks[:5])
+
+    assert _book_levels(book) == _model_levels(model)
+    assert book.vwap_to_size(Side.BUY, D(5)) == _vwap(_model_levels(model)[1], D(5))
+
+
+def _imbalance(bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]) -> float:
+    bid_qty, ask_qty = sum(q for _, q in bids), sum(q for _, q in asks)
+    return float((bid_qty - ask_qty) / (bid_qty + ask_qty))
+
+
+def _vwap(levels: list[tuple[Decimal, Decimal]], qty: Decimal) -> Decimal | None:
+    remaining, cost = qty, D(0)
+    for price, available in levels:
+        take = min(available, remaining)
+        cost, remaining = cost + price * take, remaining - take
+        if not remaining:
+            return cost / qty
+    return None
+
+
+def test_emptying_the_top_of_a_deep_book_refills_from_beyond_the_window() -> None:
+    """Deleting the best 500 bids one at a time, the best bid is always the next real level;
+    then re-adding them above the rest keeps the book equal to the snapshot."""
+    book = OrderBook("BTCUSDT")
+    book.apply_snapshot(BTC_SNAPSHOT.bids, BTC_SNAPSHOT.asks)
+
+    for i, (price, _) in enumerate(BTC_SNAPSHOT.bids[:500]):
+        book.update(Side.BUY, price, D(0))
+        assert book.best_bid() == BTC_SNAPSHOT.bids[i + 1]
+    for price, qty in reversed(BTC_SNAPSHOT.bids[:500]):
+        book.update(Side.BUY, price, qty)
+
+    assert book.levels(Side.BUY) == list(BTC_SNAPSHOT.bids)
+    assert book.levels(Side.BUY, 3) == list(BTC_SNAPSHOT.bids[:3])
+
+
+def test_a_level_at_the_window_edge_comes_back_inside_it() -> None:
+    """Every one of the best 200 bids and asks deleted and set again, one at a time: the
+    book equals the snapshot after each (the level at a window's edge belongs to it)."""
+    book = OrderBook("BTCUSDT")
+    book.apply_snapshot(BTC_SNAPSHOT.bids, BTC_SNAPSHOT.asks)
+
+    for side, levels in ((Side.BUY, BTC_SNAPSHOT.bids), (Side.SELL, BTC_SNAPSHOT.asks)):
+        for price, qty in levels[:200]:
+            book.update(side, price, D(0))
+            book.update(side, price, qty)
+            assert book.levels(side, 200) == list(levels[:200])
