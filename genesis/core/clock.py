@@ -70,6 +70,16 @@ class SimClock:
             heapq.heappop(self._heap)
         return self._heap[0][0] if self._heap else None
 
+    def catch_up(self, ts_ns: int) -> Sequence[TimerFired]:
+        """``advance_to(ts_ns)`` unless the clock is already later (then only the timers
+        due by now, set since the last move): the driver's step, before and after a venue."""
+        heap = self._heap
+        if not heap or heap[0][0] > ts_ns:  # the usual case: nothing due
+            if ts_ns > self._now:
+                self._now = ts_ns
+            return _NONE_FIRED
+        return self.advance_to(ts_ns if ts_ns > self._now else self._now)
+
     def advance_to(self, ts_ns: int) -> Sequence[TimerFired]:
         """Move time forward to ``ts_ns`` and return the timers due on the way, in order.
 

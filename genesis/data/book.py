@@ -106,7 +106,16 @@ class OrderBook:
     asks), except ``vwap_to_size`` which takes the *order* side.
     """
 
-    __slots__ = ("_ask_edge", "_ask_px", "_asks", "_bid_edge", "_bid_px", "_bids", "instrument_id")
+    __slots__ = (
+        "_ask_edge",
+        "_ask_px",
+        "_asks",
+        "_bid_edge",
+        "_bid_px",
+        "_bids",
+        "_mid",
+        "instrument_id",
+    )
 
     def __init__(self, instrument_id: str) -> None:
         self.instrument_id = instrument_id
@@ -118,6 +127,8 @@ class OrderBook:
         self._ask_px: list[Decimal] = []
         self._bid_edge: Decimal | None = None
         self._ask_edge: Decimal | None = None
+        # (best bid, best ask, their mid): mid() is read far more often than the top moves
+        self._mid: tuple[Decimal | None, Decimal | None, Decimal] = (None, None, _ZERO)
 
     def __repr__(self) -> str:
         return (
@@ -200,7 +211,13 @@ class OrderBook:
         """``(best bid + best ask) / 2`` in quote currency, or None if a side is empty."""
         if not self._bid_px or not self._ask_px:
             return None
-        return (self._bid_px[-1] + self._ask_px[0]) / 2
+        bid, ask = self._bid_px[-1], self._ask_px[0]
+        cached = self._mid
+        if bid is cached[0] and ask is cached[1]:
+            return cached[2]
+        mid = (bid + ask) / 2
+        self._mid = (bid, ask, mid)
+        return mid
 
     def spread(self) -> Decimal | None:
         """``best ask - best bid`` in quote currency (negative if crossed), or None."""

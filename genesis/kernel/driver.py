@@ -148,9 +148,7 @@ class Driver:
         (and the order events it causes), timers those set, then the kernel."""
         clock = self.clock
         # a bar's fills happen at its open; everything else at the time it was seen
-        seen = event.ts_open if type(event) is Bar else event.ts_init
-        now = clock.now_ns()
-        for timer in clock.advance_to(seen if seen > now else now):
+        for timer in clock.catch_up(event.ts_open if type(event) is Bar else event.ts_init):
             self._handle(timer)
         port = self._single
         if port is None:
@@ -163,10 +161,14 @@ class Driver:
             order_events = port.process(event)
             for order_event in order_events:
                 self._on_order_event(order_event)
-        now, seen = clock.now_ns(), event.ts_init  # timers set on the way may be due
-        for timer in clock.advance_to(seen if seen > now else now):
+        for timer in clock.catch_up(event.ts_init):  # timers set on the way may be due
             self._handle(timer)
-        self._handle(event)
+        commands = self.kernel.handle(event)  # _handle, inlined: most events send nothing
+        if self._on_notice is not None:
+            for notice in self.kernel.take_notices():
+                self._on_notice(notice)
+        if commands:
+            self._send(commands)
         self.stats.events += 1
 
     def command(self, command: KernelCommand) -> None:

@@ -436,7 +436,9 @@ class Kernel:
         if handler is None:
             raise TypeError(f"kernel cannot handle {type(event).__name__}")
         handler(event)  # a market event's handler ends with the daily-loss check
-        return self._drain()
+        if self._internal or self._outbox:
+            return self._drain()
+        return ()
 
     def handle_bar(self, bar: Bar) -> Sequence[Command]:
         """``handle`` for a bar, without the type dispatch (the backtest's hot path)."""

@@ -71,6 +71,5 @@ class MarketView:
         if sync is None:
             sync = self.books[update.instrument_id] = self._book_factory(update.instrument_id)
         sync.apply(update)
-        book = sync.book
-        if sync.valid and (best := book.best_bid()) and (ask := book.best_ask()):
-            self.last_price[update.instrument_id] = (best[0] + ask[0]) / _TWO
+        if sync.valid and (mid := sync.book.mid()) is not None:
+            self.last_price[update.instrument_id] = mid
