@@ -52,8 +52,17 @@ def quantize(value: Decimal, increment: Decimal, rounding: str = ROUND_DOWN) -> 
 
     The result carries the increment's exponent (``quantize(1.5, 0.01)`` is ``1.50``).
     """
+    power = _POWER_OF_TEN.get(increment)
+    if power is None:
+        power = _POWER_OF_TEN[increment] = increment.as_tuple().digits == (1,)
+    if power:  # 0.01, 1, 100: one decimal quantize does it (most ticks and steps)
+        return value.quantize(increment, rounding=rounding)
     units = (value / increment).to_integral_value(rounding=rounding)
     return (units * increment).quantize(increment)
+
+
+# increment -> whether it is a power of ten (a handful of ticks and steps per process)
+_POWER_OF_TEN: dict[Decimal, bool] = {}
 
 
 def is_multiple(value: Decimal, increment: Decimal) -> bool:
