@@ -169,9 +169,16 @@ class SimulatedVenue:
         # the venue lives on the replay's clock: when the event was seen (ts_init)
         if self._inflight and self._inflight[0][0] <= event.ts_init:
             self._arrive_until(event.ts_init, out)
+        if type(event) is QuoteTick:  # most of an L2 recording's messages
+            instrument_id = event.instrument_id
+            self._quotes[instrument_id] = event
+            if instrument_id not in self._trade_driven:  # quotes are the only prices seen
+                self._last_price[instrument_id] = (event.bid + event.ask) / 2
+            if self._quote_matches(instrument_id):
+                self._match_tick(event, out)
+            return out
         self._update_market(event)
-        if type(event) is not QuoteTick or self._quote_matches(event.instrument_id):
-            self._match_tick(event, out)
+        self._match_tick(event, out)
         return out
 
     def _quote_matches(self, instrument_id: str) -> bool:
@@ -207,12 +214,9 @@ class SimulatedVenue:
             self._arrive_until(bar.ts_event, out)
 
     def _update_market(self, event: MarketEvent) -> None:
+        """A trade or a book event's effect on the venue's market (quotes: ``process``)."""
         instrument_id = event.instrument_id
-        if type(event) is QuoteTick:
-            self._quotes[instrument_id] = event
-            if instrument_id not in self._trade_driven:  # quotes are the only prices seen
-                self._last_price[instrument_id] = (event.bid + event.ask) / 2
-        elif type(event) is TradeTick:
+        if type(event) is TradeTick:
             self._trade_driven.add(instrument_id)
             self._last_price[instrument_id] = event.price
         elif isinstance(event, BookSnapshot | BookDelta):

@@ -162,6 +162,7 @@ class Kernel:
         self.errors: list[StrategyErrored] = []
         self.denied = 0
         self._subscribers: dict[str, list[Strategy[Any]]] = {}
+        self._timer_owners: dict[str, str] = {}  # timer name -> its strategy's id ("": none)
         # hook -> instrument -> the subscribers that override it, in subscription order
         self._listeners: dict[str, dict[str, list[Strategy[Any]]]] = {
             hook: {} for hook in _MARKET_HOOKS
@@ -237,6 +238,7 @@ class Kernel:
         for instrument_id in instruments:
             self._subscribers.setdefault(instrument_id, []).append(strategy)
         self._listen()
+        self._timer_owners.clear()  # a longer id may now own some names
         if requires_stop_loss:
             self._requires_stop_loss.add(strategy_id)
         if regimes:
@@ -577,10 +579,13 @@ class Kernel:
                 self.errors.append(self.guard.fault(strategy, hook, exc))
 
     def _on_timer(self, timer: TimerFired) -> None:
-        # the timer is "<strategy id>:<name>" and an id may hold ":" itself (a strategy
-        # named by its import path, "pkg.mod:Class"): the longest id it starts with
-        owners = [sid for sid in self.strategies if timer.name.startswith(f"{sid}:")]
-        strategy = self.strategies[max(owners, key=len)] if owners else None
+        owner = self._timer_owners.get(timer.name)
+        if owner is None:
+            # the timer is "<strategy id>:<name>" and an id may hold ":" itself (a strategy
+            # named by its import path, "pkg.mod:Class"): the longest id it starts with
+            owners = [sid for sid in self.strategies if timer.name.startswith(f"{sid}:")]
+            owner = self._timer_owners[timer.name] = max(owners, key=len) if owners else ""
+        strategy = self.strategies.get(owner)
         if strategy is not None:
             self._guarded(strategy, strategy.on_timer, timer)
 
