@@ -72,6 +72,7 @@ __all__ = ["SimulatedVenue"]
 Level = tuple[Decimal, Decimal]
 Levels = Iterable[Level]  # best first
 _UNKNOWN_SIZE = Decimal("Infinity")
+_RESTING = (OrderType.LIMIT, OrderType.STOP_LIMIT)  # once triggered, these rest at a price
 
 
 class _Working:
@@ -404,10 +405,31 @@ class SimulatedVenue:
         working = self._working.get(event.instrument_id)
         if not working:
             return
+        # What reaches a resting limit on this event: the print's price, or the opposite
+        # best (neither changes while the event's fills are made: ours take no liquidity).
+        trade = event if type(event) is TradeTick else None
+        if trade is not None:
+            buy_reach: Decimal | None = trade.price
+            sell_reach: Decimal | None = trade.price
+        else:
+            buy_reach = self._best_level(event.instrument_id, Side.SELL)
+            sell_reach = self._best_level(event.instrument_id, Side.BUY)
+        by_id, ts = self._by_id, event.ts_init
         for w in list(working.values()):
-            if w.cmd.client_order_id in self._by_id:
-                trade = event if isinstance(event, TradeTick) else None
-                self._match_tick_order(w, event.ts_init, out, trade=trade)
+            cmd = w.cmd
+            if cmd.client_order_id not in by_id:
+                continue  # a sibling's fill on this event cancelled it (OCO)
+            if w.triggered and not w.fresh and cmd.order_type in _RESTING:
+                # the usual case, settled here: a resting limit the event does not reach
+                limit = cmd.price
+                if limit is None:
+                    continue
+                if cmd.side is Side.BUY:
+                    if buy_reach is None or buy_reach > limit:
+                        continue
+                elif sell_reach is None or sell_reach < limit:
+                    continue
+            self._match_tick_order(w, ts, out, trade=trade)
 
     def _match_tick_order(
         self, w: _Working, ts: int, out: list[OrderEvent], trade: TradeTick | None = None
