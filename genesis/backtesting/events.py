@@ -131,7 +131,7 @@ class _EventLoop:
         self.equity_out = equity
         self.metrics = metrics
         self.sample_ns = sample_ns
-        self.next_sample = 0
+        self.next_sample = -(1 << 63)  # before any event: the first one starts the grid
         self.events = self.skipped = self.samples = self.exposed = 0
         self.others: set[str] = set()
 
@@ -145,10 +145,11 @@ class _EventLoop:
                 self.others.add(event.instrument_id)
                 continue
             ts = event.ts_init
-            if self.events == 0:
-                self._begin(ts)
-            elif ts >= self.next_sample:
-                self._sample_until(ts)
+            if ts >= self.next_sample:
+                if self.events == 0:
+                    self._begin(ts)
+                else:
+                    self._sample_until(ts)
             if type(event) is Bar:
                 self._bar(event)
             else:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from genesis.core.enums import OrderStatus
 from genesis.core.events import OrderCancelRejected, OrderEvent, OrderFilled, OrderModifyRejected
 from genesis.core.orders import Order
 from genesis.errors import IllegalTransition
 
 __all__ = ["OmsStats", "OrderManager"]
+
+_OPEN = frozenset(status for status in OrderStatus if status.is_open)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +122,7 @@ class OrderManager:
         return [
             o
             for o in self._open.values()
-            if o.is_open
+            if o.status in _OPEN  # Order.is_open, without two property calls per order
             and (strategy_id is None or o.strategy_id == strategy_id)
             and (instrument_id is None or o.instrument_id == instrument_id)
         ]
