@@ -8,8 +8,9 @@ is for machines and metrics, the sentence says what, the value and the limit.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
+
+import msgspec
 
 from genesis.core.enums import Side
 from genesis.core.instruments import Instrument
@@ -30,8 +31,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class RiskInput:
+class RiskInput(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """What the checks may look at for one order (built once per order: a Struct, as
+    events are, costs a fifth of a frozen dataclass to make)."""
+
     instrument: Instrument
     reference_price: Decimal  # limit price, else the last traded price
     equity: Decimal  # read by the tier checks only (0 when no tier is active)

@@ -9,9 +9,9 @@ ask 39433.62, tests/data).
 
 from __future__ import annotations
 
-import dataclasses
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from genesis.core.enums import OrderType, Side
@@ -44,7 +44,7 @@ BASE = RiskInput(
 
 
 def _risk(**changes: object) -> RiskInput:
-    return dataclasses.replace(BASE, **changes)  # type: ignore[arg-type]
+    return msgspec.structs.replace(BASE, **changes)
 
 
 # --- instrument filters -----------------------------------------------------------
