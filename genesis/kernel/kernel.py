@@ -194,6 +194,7 @@ class Kernel:
             requires_stop_loss=self._requires_stop_loss,
         )
         self._market_on_bar = self.market.on_bar  # bound once for the bar path
+        self._parent_prints = self.parents.book.on_trade  # bound once for the trade path
         self._mark = portfolio.mark
         # the daily-loss check after each market event, or None (no limit: nothing to do)
         self._loss_check = self._check_daily_loss if risk.switch.daily_loss is not None else None
@@ -541,7 +542,7 @@ class Kernel:
 
     def _on_trade(self, trade: TradeTick) -> None:
         self.market.on_trade(trade)
-        self.parents.on_trade(trade)
+        self._parent_prints(trade)  # parents.on_trade, without the desk's own call
         self._mark(trade.instrument_id, trade.price)
         listeners = self._trade_listeners.get(trade.instrument_id)
         if listeners:
