@@ -52,17 +52,19 @@ def quantize(value: Decimal, increment: Decimal, rounding: str = ROUND_DOWN) -> 
 
     The result carries the increment's exponent (``quantize(1.5, 0.01)`` is ``1.50``).
     """
-    power = _POWER_OF_TEN.get(increment)
-    if power is None:
-        power = _POWER_OF_TEN[increment] = increment.as_tuple().digits == (1,)
-    if power:  # 0.01, 1, 100: one decimal quantize does it (most ticks and steps)
+    known = _ONE_DIGIT.get(increment)
+    if known is None or known[0] is not increment:  # 0.1 == 0.10: equal, not the same
+        known = _ONE_DIGIT[increment] = (increment, increment.as_tuple().digits == (1,))
+    if known[1]:  # 0.01, 1, 1E+2: one decimal quantize does it (most ticks and steps)
         return value.quantize(increment, rounding=rounding)
     units = (value / increment).to_integral_value(rounding=rounding)
     return (units * increment).quantize(increment)
 
 
-# increment -> whether it is a power of ten (a handful of ticks and steps per process)
-_POWER_OF_TEN: dict[Decimal, bool] = {}
+# increment -> (that very object, whether its coefficient is the single digit 1): a
+# handful of ticks and steps per process. Keyed by value but checked by identity, since
+# Decimal("0.1") == Decimal("0.10") and only the first quantizes in steps of 0.1.
+_ONE_DIGIT: dict[Decimal, tuple[Decimal, bool]] = {}
 
 
 def is_multiple(value: Decimal, increment: Decimal) -> bool:

@@ -11,7 +11,10 @@ from hypothesis import strategies as st
 from genesis.core.money import quantize
 
 D = Decimal
-INCREMENTS = [D("0.01"), D("0.00001"), D("1"), D("100"), D("1E+1"), D("0.10"), D("0.5"), D("2.5")]
+INCREMENTS = [
+    *(D("0.01"), D("0.00001"), D("1"), D("100"), D("1E+1"), D("10")),
+    *(D("0.1"), D("0.10"), D("0.5"), D("2.5")),
+]
 ROUNDINGS = [ROUND_DOWN, ROUND_FLOOR, ROUND_CEILING, ROUND_HALF_EVEN]
 
 
@@ -41,3 +44,11 @@ def test_tick_rounding_examples() -> None:
     assert quantize(D("61685.991"), D("0.01"), ROUND_CEILING) == D("61686.00")
     assert str(quantize(D("1.5"), D("0.01"))) == "1.50"
     assert quantize(D("1.74"), D("0.5"), ROUND_CEILING) == D("2.0")
+
+
+def test_equal_increments_with_other_digits_round_differently() -> None:
+    """0.1 and 0.10 are equal Decimals, but 0.10 is ten 0.01 steps, not one 0.1 step: the
+    second call must not reuse what the first learned."""
+    assert str(quantize(D("-1E-9"), D("0.1"), ROUND_FLOOR)) == "-0.1"
+    assert str(quantize(D("-1E-9"), D("0.10"), ROUND_FLOOR)) == "-0.10"
+    assert str(quantize(D("0.123"), D("0.10"), ROUND_FLOOR)) == "0.10"
