@@ -38,6 +38,7 @@ from genesis.data.sources import (
 )
 from genesis.data.timeparse import make_timestamp_parser
 from genesis.errors import ConfigError
+from genesis.exchange.fills import parse_venue_fee
 from genesis.kernel.regimes import parse_regimes
 from genesis.risk.limits import Tier
 from genesis.strategies import registry
@@ -312,14 +313,10 @@ def _config(
 
 
 def _venue_fee(text: str) -> tuple[str, Decimal]:
-    venue, sep, value = text.partition("=")
     try:
-        bps = Decimal(value)
-    except ArithmeticError:
-        bps = Decimal("NaN")
-    if not sep or not venue.strip() or not bps.is_finite() or bps < 0:
-        raise argparse.ArgumentTypeError(f"expected VENUE=BPS with BPS >= 0, was {text!r}")
-    return venue.strip().lower(), bps
+        return parse_venue_fee(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _regimes(text: str) -> tuple[str, ...]:

@@ -65,7 +65,6 @@ def paper_daemon(
 ) -> Daemon:
     """Paper trading: simulated venues, recordings or live streams, rebuild on restart."""
     log = _log(log)
-    fees = FeeModel(maker_bps=config.fee_bps, taker_bps=config.fee_bps)
     accounts = _paper_accounts(config)
     books = SharedBooks()  # the simulated venues' L2 books are the kernel's: one copy
     sims = {  # a venue named dark is a simulated dark pool (exchange/darkpool.py)
@@ -73,7 +72,7 @@ def paper_daemon(
             venue,
             instruments=config.instruments.get,
             balances=balances,
-            fees=fees,
+            fees=_paper_fees(config, venue),
             name=paper_venue_name(venue),
             books=books,
         )
@@ -112,6 +111,12 @@ def paper_daemon(
     )
 
 
+def _paper_fees(config: DaemonConfig, venue: str) -> FeeModel:
+    """``--venue-fee-bps VENUE=BPS`` where given, else ``--fee-bps`` (maker and taker)."""
+    bps = config.venue_fee_bps.get(venue, config.fee_bps)
+    return FeeModel(maker_bps=bps, taker_bps=bps)
+
+
 def _spec(
     config: DaemonConfig,
     balances: dict[str, Decimal],
@@ -119,7 +124,9 @@ def _spec(
     start_ns: int = 0,
     marks: dict[str, Decimal] | None = None,
 ) -> SessionSpec:
-    fees = FeeModel(maker_bps=config.fee_bps, taker_bps=config.fee_bps)
+    # risk reserves cash for the dearest venue's fee (live: the configured rate)
+    worst = max((config.fee_bps, *config.venue_fee_bps.values()))
+    fees = FeeModel(maker_bps=worst, taker_bps=worst)
     return SessionSpec(
         instruments=config.instruments.get,
         balances=balances,

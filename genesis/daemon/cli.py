@@ -31,6 +31,7 @@ from genesis.data.sources import (
     parse_data_arg,
 )
 from genesis.errors import ConfigError
+from genesis.exchange.fills import parse_venue_fee
 from genesis.logs import configure
 from genesis.risk.limits import Tier, tier_for_equity
 from genesis.settings import Settings, load_settings
@@ -53,6 +54,22 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--cash", type=Decimal, default=Decimal(1000), help="paper account, quote currency"
+    )
+    p.add_argument(
+        "--fee-bps",
+        type=Decimal,
+        default=Decimal(10),
+        help="paper: the simulated venues' fee in bps of the notional, maker and taker"
+        " (default 10, Binance spot's base rate)",
+    )
+    p.add_argument(
+        "--venue-fee-bps",
+        type=_venue_fee,
+        action="append",
+        default=[],
+        metavar="VENUE=BPS",
+        help="paper on several venues: that venue's fee in bps, e.g. bybit=10; repeat per"
+        " venue; the others pay --fee-bps",
     )
     p.add_argument(
         "--speed",
@@ -122,7 +139,9 @@ def run(args: argparse.Namespace) -> int:
     configs = tuple(c for c in load_strategy_configs(directory) if c.enabled and c.tier is tier)
     if not configs:
         raise ConfigError(f"no enabled strategy for tier {tier.value} in {directory}")
-    native = any(split_instrument_id(i)[0] == DEFAULT_VENUE for c in configs for i in c.instruments)
+    venues = {split_instrument_id(i)[0] for c in configs for i in c.instruments}
+    _check_fees(args, venues, tier)
+    native = DEFAULT_VENUE in venues
     credentials = _live_credentials(args, settings) if native or not args.live else None
     kinds = tuple(k.strip() for k in args.live_streams.split(",") if k.strip())
     mode = "recording" if args.data else args.market_data or settings.market_data
@@ -152,6 +171,8 @@ def run(args: argparse.Namespace) -> int:
         instruments=table,
         data=specs,
         cash=args.cash,
+        fee_bps=args.fee_bps,
+        venue_fee_bps=dict(args.venue_fee_bps),
         speed=args.speed,
         max_events=args.max_bars,
         strategies_dir=directory,
@@ -295,3 +316,26 @@ def _live_credentials(args: argparse.Namespace, settings: Settings) -> Credentia
     from genesis.exchange.binance.signing import Credentials
 
     return Credentials(present["GENESIS_BINANCE_API_KEY"], present["GENESIS_BINANCE_API_SECRET"])
+
+
+def _check_fees(args: argparse.Namespace, venues: set[str], tier: Tier) -> None:
+    """``--fee-bps`` a number >= 0; ``--venue-fee-bps`` only for venues the tier trades.
+
+    Raises:
+        ConfigError: either is not so (the message names the value or the venues).
+    """
+    if args.fee_bps < 0 or not args.fee_bps.is_finite():
+        raise ConfigError(f"--fee-bps must be a number >= 0, was {args.fee_bps}")
+    unknown = sorted(set(dict(args.venue_fee_bps)) - venues)
+    if unknown:
+        raise ConfigError(
+            f"--venue-fee-bps names {', '.join(unknown)}, which no enabled {tier.value} strategy"
+            f" trades (its venues: {', '.join(sorted(venues))})"
+        )
+
+
+def _venue_fee(text: str) -> tuple[str, Decimal]:
+    try:
+        return parse_venue_fee(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -93,7 +93,8 @@ class DaemonConfig:
     instruments: InstrumentTable
     data: tuple[DataSpec, ...] = ()
     cash: Decimal = Decimal(1000)
-    fee_bps: Decimal = Decimal(10)
+    fee_bps: Decimal = Decimal(10)  # paper: the simulated venues' fee, maker and taker
+    venue_fee_bps: Mapping[str, Decimal] = field(default_factory=dict)  # paper: per venue
     speed: float = 100.0  # events per second of wall time; 0 = full speed
     max_events: int | None = None
     queue_size: int = 10_000

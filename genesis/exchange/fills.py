@@ -27,6 +27,7 @@ __all__ = [
     "bar_path",
     "first_at_or_above",
     "first_at_or_below",
+    "parse_venue_fee",
 ]
 
 _BPS = Decimal(10_000)
@@ -46,6 +47,22 @@ class FeeModel:
     @property
     def worst_rate(self) -> Decimal:
         return max(self.maker_bps, self.taker_bps) / _BPS
+
+
+def parse_venue_fee(text: str) -> tuple[str, Decimal]:
+    """``VENUE=BPS`` (a command line's per-venue fee) as (venue in lower case, bps).
+
+    Raises:
+        ValueError: not ``VENUE=BPS`` with a finite ``BPS >= 0``; the message quotes it.
+    """
+    venue, sep, value = text.partition("=")
+    try:
+        bps = Decimal(value)
+    except ArithmeticError:
+        bps = Decimal("NaN")
+    if not sep or not venue.strip() or not bps.is_finite() or bps < 0:
+        raise ValueError(f"expected VENUE=BPS with BPS >= 0, was {text!r}")
+    return venue.strip().lower(), bps
 
 
 @dataclass(frozen=True, slots=True)
