@@ -13,13 +13,14 @@ import gzip
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 from genesis import resources
 from genesis.backtesting.events import EventBacktestResult, run_event_backtest
 from genesis.backtesting.runner import BacktestConfig, BacktestResult, run_backtest
+from genesis.cliargs import decimal_arg, venue_fee_arg
 from genesis.core.enums import AccountingMethod
 from genesis.core.events import Bar
 from genesis.core.instruments import (
@@ -38,7 +39,6 @@ from genesis.data.sources import (
 )
 from genesis.data.timeparse import make_timestamp_parser
 from genesis.errors import ConfigError
-from genesis.exchange.fills import parse_venue_fee
 from genesis.kernel.regimes import parse_regimes
 from genesis.risk.limits import Tier
 from genesis.strategies import registry
@@ -89,25 +89,25 @@ def add_parser(sub: Any) -> None:
         " binance-ethbtc-5m-... -> ETHBTC; else BTCUSDT)",
     )
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--cash", type=_decimal("--cash", positive=True), default=Decimal(1_000_000))
+    p.add_argument("--cash", type=decimal_arg("--cash", positive=True), default=Decimal(1_000_000))
     p.add_argument(
         "--fee-bps",
-        type=_decimal("--fee-bps"),
+        type=decimal_arg("--fee-bps"),
         default=Decimal(0),
         help="taker fee (and maker unless --maker-fee-bps)",
     )
-    p.add_argument("--maker-fee-bps", type=_decimal("--maker-fee-bps"), default=None)
-    p.add_argument("--slippage-bps", type=_decimal("--slippage-bps"), default=Decimal(0))
+    p.add_argument("--maker-fee-bps", type=decimal_arg("--maker-fee-bps"), default=None)
+    p.add_argument("--slippage-bps", type=decimal_arg("--slippage-bps"), default=Decimal(0))
     p.add_argument(
         "--latency-ms",
-        type=_decimal("--latency-ms"),
+        type=decimal_arg("--latency-ms"),
         default=Decimal(0),
         help="order latency; on bars any latency > 0 moves fills to the bar after next"
         " (prices inside a bar are unknown); on a recording, event time until the venue sees it",
     )
     p.add_argument(
         "--sample-ms",
-        type=_decimal("--sample-ms", positive=True),
+        type=decimal_arg("--sample-ms", positive=True),
         default=None,
         help="recordings and several --data: equity.csv gets one row per this much event time"
         " (default: the bar interval when every --data is bars, else 1000)",
@@ -120,7 +120,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--venue-fee-bps",
-        type=_venue_fee,
+        type=venue_fee_arg,
         action="append",
         default=[],
         metavar="VENUE=BPS",
@@ -136,8 +136,8 @@ def add_parser(sub: Any) -> None:
         " volatile (ST-H4; regime from the bars)",
     )
     p.add_argument("--accounting", choices=[m.value for m in AccountingMethod], default="FIFO")
-    p.add_argument("--tick-size", type=_decimal("--tick-size", positive=True), default=None)
-    p.add_argument("--step-size", type=_decimal("--step-size", positive=True), default=None)
+    p.add_argument("--tick-size", type=decimal_arg("--tick-size", positive=True), default=None)
+    p.add_argument("--step-size", type=decimal_arg("--step-size", positive=True), default=None)
     p.add_argument(
         "--base", default=None, help="base asset when --symbol is not in the venue metadata"
     )
@@ -152,22 +152,6 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--out", type=Path, default=Path("out"), help="output directory")
     p.add_argument("--quiet", action="store_true", help="no summary table")
-
-
-def _decimal(flag: str, positive: bool = False) -> Any:
-    def parse(text: str) -> Decimal:
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            raise argparse.ArgumentTypeError(f"{flag}: expected a number, was {text!r}") from None
-        if not value.is_finite() or value < 0 or (positive and value == 0):
-            bound = "> 0" if positive else ">= 0"
-            raise argparse.ArgumentTypeError(
-                f"{flag}: expected a finite number {bound}, was {text!r}"
-            )
-        return value
-
-    return parse
 
 
 def parse_params(items: Sequence[str]) -> dict[str, str]:
@@ -310,13 +294,6 @@ def _config(
         accounting=AccountingMethod(args.accounting),
         interval_ns=interval_ns,
     )
-
-
-def _venue_fee(text: str) -> tuple[str, Decimal]:
-    try:
-        return parse_venue_fee(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _regimes(text: str) -> tuple[str, ...]:

@@ -73,12 +73,12 @@ class SimClock:
     def catch_up(self, ts_ns: int) -> Sequence[TimerFired]:
         """``advance_to(ts_ns)`` unless the clock is already later (then only the timers
         due by now, set since the last move): the driver's step, before and after a venue."""
+        target = ts_ns if ts_ns > self._now else self._now
         heap = self._heap
-        if not heap or heap[0][0] > ts_ns:  # the usual case: nothing due
-            if ts_ns > self._now:
-                self._now = ts_ns
+        if not heap or heap[0][0] > target:  # the usual case: nothing due
+            self._now = target
             return _NONE_FIRED
-        return self.advance_to(ts_ns if ts_ns > self._now else self._now)
+        return self.advance_to(target)
 
     def advance_to(self, ts_ns: int) -> Sequence[TimerFired]:
         """Move time forward to ``ts_ns`` and return the timers due on the way, in order.

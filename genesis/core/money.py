@@ -54,7 +54,8 @@ def quantize(value: Decimal, increment: Decimal, rounding: str = ROUND_DOWN) -> 
     """
     known = _ONE_DIGIT.get(increment)
     if known is None or known[0] is not increment:  # 0.1 == 0.10: equal, not the same
-        known = _ONE_DIGIT[increment] = (increment, increment.as_tuple().digits == (1,))
+        shape = increment.as_tuple()
+        known = _ONE_DIGIT[increment] = (increment, shape.digits == (1,) and not shape.sign)
     if known[1]:  # 0.01, 1, 1E+2: one decimal quantize does it (most ticks and steps)
         return value.quantize(increment, rounding=rounding)
     units = (value / increment).to_integral_value(rounding=rounding)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from genesis import resources
+from genesis.cliargs import decimal_arg, venue_fee_arg
 from genesis.config.loader import load_strategy_configs
 from genesis.core.instruments import DEFAULT_VENUE, load_exchange_info, split_instrument_id
 from genesis.daemon.assemble import run_paper
@@ -31,7 +32,6 @@ from genesis.data.sources import (
     parse_data_arg,
 )
 from genesis.errors import ConfigError
-from genesis.exchange.fills import parse_venue_fee
 from genesis.logs import configure
 from genesis.risk.limits import Tier, tier_for_equity
 from genesis.settings import Settings, load_settings
@@ -53,18 +53,21 @@ def add_parser(sub: Any) -> None:
         "--tier", choices=[t.value for t in Tier], default=None, help="default: from equity"
     )
     p.add_argument(
-        "--cash", type=Decimal, default=Decimal(1000), help="paper account, quote currency"
+        "--cash",
+        type=decimal_arg("--cash", positive=True),
+        default=Decimal(1000),
+        help="paper account, quote currency",
     )
     p.add_argument(
         "--fee-bps",
-        type=Decimal,
+        type=decimal_arg("--fee-bps"),
         default=Decimal(10),
         help="paper: the simulated venues' fee in bps of the notional, maker and taker"
         " (default 10, Binance spot's base rate)",
     )
     p.add_argument(
         "--venue-fee-bps",
-        type=_venue_fee,
+        type=venue_fee_arg,
         action="append",
         default=[],
         metavar="VENUE=BPS",
@@ -319,23 +322,14 @@ def _live_credentials(args: argparse.Namespace, settings: Settings) -> Credentia
 
 
 def _check_fees(args: argparse.Namespace, venues: set[str], tier: Tier) -> None:
-    """``--fee-bps`` a number >= 0; ``--venue-fee-bps`` only for venues the tier trades.
+    """``--venue-fee-bps`` only for venues the tier trades.
 
     Raises:
         ConfigError: either is not so (the message names the value or the venues).
     """
-    if args.fee_bps < 0 or not args.fee_bps.is_finite():
-        raise ConfigError(f"--fee-bps must be a number >= 0, was {args.fee_bps}")
     unknown = sorted(set(dict(args.venue_fee_bps)) - venues)
     if unknown:
         raise ConfigError(
             f"--venue-fee-bps names {', '.join(unknown)}, which no enabled {tier.value} strategy"
             f" trades (its venues: {', '.join(sorted(venues))})"
         )
-
-
-def _venue_fee(text: str) -> tuple[str, Decimal]:
-    try:
-        return parse_venue_fee(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -15,9 +15,11 @@ mostly levels far from the touch (a median of 50 to 90 levels away on the
 BTCUSDT recording), which is why the window pays: a window of 16 to 128
 levels (refilled from the dict when it runs short, trimmed when it grows)
 made applying the recording's diffs 1.8x faster than one sorted list of
-every level (``benchmarks/book.py``). A walk past the window sorts the
-levels beyond it when it gets there (rare: a taker order through more than
-the window's depth, a full-depth query).
+every level (``benchmarks/book.py``). A walk past the window (a taker order
+through more than its depth, a full-depth query) sorts the levels beyond it
+when it gets there, and from then on that side keeps every level sorted: a
+reader that reads deep once reads deep again, and re-sorting a deep side on
+every query would cost it far more than the window saves.
 Prices and quantities are the venue's Decimals, never floats; only
 ``imbalance`` (an analytics figure) is a float.
 
@@ -87,6 +89,7 @@ DEFAULT_MAX_BUFFERED: Final = 10_000
 _WINDOW: Final = 64  # the sorted levels nearest the touch after a refill or a trim
 _WINDOW_MIN: Final = 16  # fewer, with levels beyond the edge: refill from the dict
 _WINDOW_MAX: Final = 128  # more: trim the far end back to _WINDOW
+_NO_CAP: Final = 1 << 62  # a side read past its window: every level stays sorted
 
 
 def _check_count(name: str, value: int | None) -> None:
@@ -107,9 +110,11 @@ class OrderBook:
     """
 
     __slots__ = (
+        "_ask_cap",
         "_ask_edge",
         "_ask_px",
         "_asks",
+        "_bid_cap",
         "_bid_edge",
         "_bid_px",
         "_bids",
@@ -127,6 +132,9 @@ class OrderBook:
         self._ask_px: list[Decimal] = []
         self._bid_edge: Decimal | None = None
         self._ask_edge: Decimal | None = None
+        # a window longer than this is trimmed; once a query has read past a side's
+        # window, that side keeps every level sorted (its reader reads deep: no re-sorts)
+        self._bid_cap = self._ask_cap = _WINDOW_MAX
         # (best bid, best ask, their mid): mid() is read far more often than the top moves
         self._mid: tuple[Decimal | None, Decimal | None, Decimal] = (None, None, _ZERO)
 
@@ -149,8 +157,8 @@ class OrderBook:
         """Replace the whole book; levels with quantity 0 are skipped."""
         self._bids = {price: qty for price, qty in bids if qty}
         self._asks = {price: qty for price, qty in asks if qty}
-        self._bid_px, self._bid_edge = _window(self._bids, best_high=True)
-        self._ask_px, self._ask_edge = _window(self._asks, best_high=False)
+        self._bid_px, self._bid_edge = _window(self._bids, self._bid_cap, best_high=True)
+        self._ask_px, self._ask_edge = _window(self._asks, self._ask_cap, best_high=False)
 
     def apply_delta(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         """Set each level's quantity; quantity 0 deletes (deleting an absent level is a no-op)."""
@@ -169,7 +177,7 @@ class OrderBook:
                 book[price] = qty
             elif book.pop(price, None) is not None and (edge is None or price >= edge):
                 del px[bisect_left(px, price)]
-        if len(px) > _WINDOW_MAX or (edge is not None and len(px) < _WINDOW_MIN):
+        if len(px) > self._bid_cap or (edge is not None and len(px) < _WINDOW_MIN):
             self._bid_px, self._bid_edge = _refit(book, px, best_high=True)
 
     def _apply_asks(self, levels: Iterable[Level]) -> None:
@@ -181,7 +189,7 @@ class OrderBook:
                 book[price] = qty
             elif book.pop(price, None) is not None and (edge is None or price <= edge):
                 del px[bisect_left(px, price)]
-        if len(px) > _WINDOW_MAX or (edge is not None and len(px) < _WINDOW_MIN):
+        if len(px) > self._ask_cap or (edge is not None and len(px) < _WINDOW_MIN):
             self._ask_px, self._ask_edge = _refit(book, px, best_high=False)
 
     def update(self, side: Side, price: Decimal, qty: Decimal) -> None:
@@ -343,20 +351,27 @@ class OrderBook:
 
     def _walk(self, side: Side) -> Iterator[Level]:
         # Best first: the window without copying it, then (only if the walk gets there)
-        # the levels beyond its edge, sorted then. Queries never mutate the book.
+        # the levels beyond its edge, sorted then and kept: that side's window becomes
+        # the whole side for good (a reader that reads deep once will again).
         if side is Side.BUY:
             bids, edge = self._bids, self._bid_edge
             for price in reversed(self._bid_px):
                 yield price, bids[price]
             if edge is not None:
-                for price in sorted([p for p in bids if p < edge], reverse=True):
+                rest = sorted([p for p in bids if p < edge])
+                self._bid_px, self._bid_edge = rest + self._bid_px, None
+                self._bid_cap = _NO_CAP
+                for price in reversed(rest):
                     yield price, bids[price]
         else:
             asks, edge = self._asks, self._ask_edge
             for price in self._ask_px:
                 yield price, asks[price]
             if edge is not None:
-                for price in sorted([p for p in asks if p > edge]):
+                rest = sorted([p for p in asks if p > edge])
+                self._ask_px, self._ask_edge = self._ask_px + rest, None
+                self._ask_cap = _NO_CAP
+                for price in rest:
                     yield price, asks[price]
 
     def _prices(self, side: Side, n: int | None) -> list[Decimal]:
@@ -377,11 +392,12 @@ class OrderBook:
 
 
 def _window(
-    book: dict[Decimal, Decimal], *, best_high: bool
+    book: dict[Decimal, Decimal], cap: int = _WINDOW_MAX, *, best_high: bool
 ) -> tuple[list[Decimal], Decimal | None]:
     """A fresh window of ``book`` (ascending) and its edge: the ``_WINDOW`` best prices
-    (highest for bids), or every price and no edge when there are no more than that."""
-    if len(book) <= _WINDOW:
+    (highest for bids), or every price and no edge when there are no more than that or
+    the side keeps every level (``cap`` is ``_NO_CAP``)."""
+    if len(book) <= _WINDOW or cap == _NO_CAP:
         return sorted(book), None
     if best_high:
         top = heapq.nlargest(_WINDOW, book)
@@ -590,6 +606,7 @@ class BookSync:
 
     def reset(self) -> None:
         """Forget the buffer and invalidate the book, as after a reconnect (§10 step 8)."""
+        self._seen = None  # an event handed again after a reconnect is new to the book
         self._buffer.clear()
         self._lost = self._lost or self._valid
         self._valid = False

@@ -121,6 +121,9 @@ class SimulatedVenue:
         self._books: dict[str, BookSync] = {}
         self._bar_driven: set[str] = set()  # instruments matched only by bar paths
         self._trade_driven: set[str] = set()  # instruments whose last price is a trade
+        # instruments where a resting limit may be crossed by the L2 book (it then fills
+        # again on each event, quotes included, as our fills take no liquidity): a superset
+        self._maybe_crossed: set[str] = set()
         self._groups: dict[str, list[_Working]] = {}  # OCO group -> working legs
         self.rejected = 0
 
@@ -185,15 +188,16 @@ class SimulatedVenue:
     def _quote_matches(self, instrument_id: str) -> bool:
         """Whether a quote can act on a working order of ``instrument_id``.
 
-        With an L2 book, resting limits match the book and trades, which a quote does
-        not change (the quotes are most of an L2 recording's messages); only an order
-        that has not yet matched, or a stop waiting for the last price, looks at it.
+        With an L2 book a quote changes nothing a resting limit matches against (the
+        quotes are most of an L2 recording's messages), so it acts only on an order that
+        has not yet matched, a stop waiting for the last price, or a limit the book
+        already crosses (which fills again at every event, as on every other event).
         """
         working = self._working.get(instrument_id)
         if not working:
             return False
-        if instrument_id not in self._books:
-            return True  # the quote is the liquidity
+        if instrument_id not in self._books or instrument_id in self._maybe_crossed:
+            return True  # without a book the quote is the liquidity
         for w in working.values():  # noqa: SIM110 (a loop: no generator per quote)
             if w.fresh or not w.triggered:
                 return True
@@ -405,15 +409,8 @@ class SimulatedVenue:
         working = self._working.get(event.instrument_id)
         if not working:
             return
-        # What reaches a resting limit on this event: the print's price, or the opposite
-        # best (neither changes while the event's fills are made: ours take no liquidity).
         trade = event if type(event) is TradeTick else None
-        if trade is not None:
-            buy_reach: Decimal | None = trade.price
-            sell_reach: Decimal | None = trade.price
-        else:
-            buy_reach = self._best_level(event.instrument_id, Side.SELL)
-            sell_reach = self._best_level(event.instrument_id, Side.BUY)
+        buy_reach, sell_reach = self._reach(event.instrument_id, trade)
         by_id, ts = self._by_id, event.ts_init
         for w in list(working.values()):
             cmd = w.cmd
@@ -430,6 +427,40 @@ class SimulatedVenue:
                 elif sell_reach is None or sell_reach < limit:
                     continue
             self._match_tick_order(w, ts, out, trade=trade)
+        if trade is None and event.instrument_id in self._books:
+            self._note_crossed(event.instrument_id, working, buy_reach, sell_reach)
+
+    def _reach(
+        self, instrument_id: str, trade: TradeTick | None
+    ) -> tuple[Decimal | None, Decimal | None]:
+        """What reaches a resting buy and a resting sell limit on this event: the print's
+        price, else the opposite best (neither changes while the event's fills are made:
+        ours take no liquidity)."""
+        if trade is not None:
+            return trade.price, trade.price
+        return self._best_level(instrument_id, Side.SELL), self._best_level(instrument_id, Side.BUY)
+
+    def _note_crossed(
+        self,
+        instrument_id: str,
+        working: dict[str, _Working],
+        buy_reach: Decimal | None,
+        sell_reach: Decimal | None,
+    ) -> None:
+        """After matching on the book: whether a resting limit is still crossed by it."""
+        for w in working.values():
+            limit = w.cmd.price
+            if not w.triggered or w.fresh or w.cmd.order_type not in _RESTING or limit is None:
+                continue
+            if w.cmd.side is Side.BUY:
+                if buy_reach is not None and buy_reach <= limit:
+                    break
+            elif sell_reach is not None and sell_reach >= limit:
+                break
+        else:
+            self._maybe_crossed.discard(instrument_id)
+            return
+        self._maybe_crossed.add(instrument_id)
 
     def _match_tick_order(
         self, w: _Working, ts: int, out: list[OrderEvent], trade: TradeTick | None = None
@@ -465,6 +496,14 @@ class SimulatedVenue:
             limit is None or cmd.time_in_force is not TimeInForce.GTC
         ):
             self._expire(w, ts, out)
+        elif limit is not None and cmd.client_order_id in self._by_id:
+            self._note_resting(cmd.instrument_id, cmd.side, limit)
+
+    def _note_resting(self, instrument_id: str, side: Side, limit: Decimal) -> None:
+        """A limit now resting: whether the book's opposite best crosses it."""
+        best = self._best_level(instrument_id, side.opposite)
+        if best is not None and (best <= limit if side is Side.BUY else best >= limit):
+            self._maybe_crossed.add(instrument_id)
 
     def _walk(
         self, w: _Working, levels: Levels, limit: Decimal | None, ts: int, out: list[OrderEvent]

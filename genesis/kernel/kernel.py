@@ -120,6 +120,7 @@ __all__ = ["Kernel"]
 
 # the hooks market data calls; a strategy hears one only if its class overrides it
 _MARKET_HOOKS = ("on_bar", "on_trade", "on_quote", "on_book")
+_TIMER_OWNERS_MAX = 4096  # timer names whose owning strategy is remembered
 
 
 class Kernel:
@@ -162,7 +163,7 @@ class Kernel:
         self.errors: list[StrategyErrored] = []
         self.denied = 0
         self._subscribers: dict[str, list[Strategy[Any]]] = {}
-        self._timer_owners: dict[str, str] = {}  # timer name -> its strategy's id ("": none)
+        self._timer_owners: dict[str, str | None] = {}  # timer name -> its strategy's id
         # hook -> instrument -> the subscribers that override it, in subscription order
         self._listeners: dict[str, dict[str, list[Strategy[Any]]]] = {
             hook: {} for hook in _MARKET_HOOKS
@@ -198,9 +199,10 @@ class Kernel:
         self._mark = portfolio.mark
         # the daily-loss check after each market event, or None (no limit: nothing to do)
         self._loss_check = self._check_daily_loss if risk.switch.daily_loss is not None else None
-        # what the last check read: equity, the end of its day (ns), switch reason, baseline
-        self._loss_checked: tuple[Decimal | None, int, str | None, Decimal | None] = (
-            None, 0, None, None,
+        # what the last check read: equity, the end of its day (ns), switch reason, the
+        # baseline and the day it belongs to (a restart may restore another day's)
+        self._loss_checked: tuple[Decimal | None, int, str | None, Decimal | None, int | None] = (
+            None, 0, None, None, None,
         )  # fmt: skip
 
     # --- wiring -----------------------------------------------------------
@@ -486,15 +488,19 @@ class Kernel:
         switch = self.risk.switch
         monitor = switch.daily_loss
         assert monitor is not None  # the check is installed only with a limit
+        checked = self._loss_checked
         if (
-            equity is self._loss_checked[0]
-            and now < self._loss_checked[1]
-            and switch.reason is self._loss_checked[2]
-            and monitor.day_start is self._loss_checked[3]
+            equity is checked[0]
+            and now < checked[1]
+            and switch.reason is checked[2]
+            and monitor.day_start is checked[3]
+            and monitor.day == checked[4]
         ):
             return  # the equity, the day, the switch and the baseline are as last checked
         events = switch.on_equity(now, equity)
-        self._loss_checked = (equity, day_end_ns(now), switch.reason, monitor.day_start)
+        self._loss_checked = (
+            equity, day_end_ns(now), switch.reason, monitor.day_start, monitor.day,
+        )  # fmt: skip
         if not events:
             return
         self._notices.extend(events)
@@ -561,7 +567,9 @@ class Kernel:
             self._loss_check()
 
     def _on_book(self, update: BookSnapshot | BookDelta) -> None:
-        self.market.on_book(update)
+        mid = self.market.on_book(update)
+        if mid is not None:  # the book's mid is the last price: the portfolio marks at it
+            self._mark(update.instrument_id, mid)
         listeners = self._book_listeners.get(update.instrument_id)
         if listeners:
             self._tell(listeners, "on_book", update)
@@ -580,13 +588,17 @@ class Kernel:
                 self.errors.append(self.guard.fault(strategy, hook, exc))
 
     def _on_timer(self, timer: TimerFired) -> None:
-        owner = self._timer_owners.get(timer.name)
-        if owner is None:
+        owners = self._timer_owners
+        if timer.name in owners:
+            owner = owners[timer.name]
+        else:
             # the timer is "<strategy id>:<name>" and an id may hold ":" itself (a strategy
             # named by its import path, "pkg.mod:Class"): the longest id it starts with
-            owners = [sid for sid in self.strategies if timer.name.startswith(f"{sid}:")]
-            owner = self._timer_owners[timer.name] = max(owners, key=len) if owners else ""
-        strategy = self.strategies.get(owner)
+            ids = [sid for sid in self.strategies if timer.name.startswith(f"{sid}:")]
+            if len(owners) >= _TIMER_OWNERS_MAX:  # names made per order: keep it bounded
+                owners.clear()
+            owner = owners[timer.name] = max(ids, key=len) if ids else None
+        strategy = None if owner is None else self.strategies.get(owner)
         if strategy is not None:
             self._guarded(strategy, strategy.on_timer, timer)
 

@@ -66,10 +66,13 @@ class MarketView:
         mid = self.last_price[instrument_id] = (quote.bid + quote.ask) / _TWO
         return mid
 
-    def on_book(self, update: BookSnapshot | BookDelta) -> None:
+    def on_book(self, update: BookSnapshot | BookDelta) -> Decimal | None:
+        """Apply the update; return the in-sync book's mid, now the last price, or None."""
         sync = self.books.get(update.instrument_id)
         if sync is None:
             sync = self.books[update.instrument_id] = self._book_factory(update.instrument_id)
         sync.apply(update)
         if sync.valid and (mid := sync.book.mid()) is not None:
             self.last_price[update.instrument_id] = mid
+            return mid
+        return None

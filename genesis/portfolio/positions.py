@@ -235,8 +235,8 @@ class Portfolio:
         """
         if price <= 0:
             raise DataError(f"mark of {instrument_id}: price must be > 0, was {price}")
-        if self._marks.get(instrument_id) != price:
-            self._marks[instrument_id] = price
+        if self._marks.get(instrument_id) is not price:  # equal but not the same: 101.50
+            self._marks[instrument_id] = price  # is kept as given, as equity prints it
             self._equity = None
 
     # --- queries -------------------------------------------------------------

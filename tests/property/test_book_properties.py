@@ -267,29 +267,43 @@ def _deep_levels(prices: list[Decimal]) -> st.SearchStrategy[PriceLevels]:
 
 
 @SETTINGS
-@given(st.lists(st.tuples(_deep_levels(BTC_BIDS), _deep_levels(BTC_ASKS)), max_size=40))
+@given(
+    st.lists(st.tuples(_deep_levels(BTC_BIDS), _deep_levels(BTC_ASKS)), max_size=40),
+    st.booleans(),
+)
 def test_a_deep_book_answers_every_query_as_a_dict_model(
-    diffs: list[tuple[PriceLevels, PriceLevels]],
+    diffs: list[tuple[PriceLevels, PriceLevels]], deep: bool
 ) -> None:
-    """From the real 1,000-level snapshot, after every diff: best prices, the best n levels
-    (inside, at and past the window), a lazy walk, imbalance and VWAP equal the model's."""
+    """From the real 1,000-level snapshot, after every diff: best prices, the best n levels,
+    a lazy walk, imbalance and VWAP equal the model's. ``deep``: every query also reads
+    past the window (the side then keeps every level sorted); else they stay near the
+    touch while the window trims and refills, and only the final check reads it all."""
     book = OrderBook("BTCUSDT")
     book.apply_snapshot(BTC_SNAPSHOT.bids, BTC_SNAPSHOT.asks)
     model: Model = {Side.BUY: dict(BTC_SNAPSHOT.bids), Side.SELL: dict(BTC_SNAPSHOT.asks)}
+    depths = (1, 16, 64, 129, 700) if deep else (1, 5, 16)
 
     for bids, asks in diffs:
         book.apply_delta(bids, asks)
         model = _apply(model, bids, asks)
         want_bids, want_asks = _model_levels(model)
         assert (book.best_bid(), book.best_ask()) == (want_bids[0], want_asks[0])
-        for n in (1, 16, 64, 129, 700):
+        for n in depths:
             assert book.levels(Side.BUY, n) == want_bids[:n]
             assert book.levels(Side.SELL, n) == want_asks[:n]
-        assert list(islice(book.walk(Side.SELL), 300)) == want_asks[:300]
+        walked = 300 if deep else 16
+        assert list(islice(book.walk(Side.SELL), walked)) == want_asks[:walked]
         assert book.imbalance(levels=5) == _imbalance(want_bids[:5], want_asks[:5])
+    if not deep:  # the queries above stayed inside a window (it was not the whole book)
+        assert book._bid_edge is not None
+        assert book._ask_edge is not None
 
     assert _book_levels(book) == _model_levels(model)
     assert book.vwap_to_size(Side.BUY, D(5)) == _vwap(_model_levels(model)[1], D(5))
+    for bids, asks in diffs[:5]:  # a side read past its window stays exact as it changes
+        book.apply_delta(bids, asks)
+        model = _apply(model, bids, asks)
+    assert _book_levels(book) == _model_levels(model)
 
 
 def _imbalance(bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]) -> float:

@@ -546,3 +546,15 @@ def test_shared_books_apply_each_event_once(nkn_events: list[BookEvent]) -> None
     assert venue_side is kernel_side
     assert venue_side.book.levels(Side.BUY) == alone.book.levels(Side.BUY)
     assert venue_side.statistics() == alone.statistics()
+
+
+def test_an_event_handed_again_after_a_reset_is_buffered(nkn_events: list[BookEvent]) -> None:
+    """A reconnect (``reset``) forgets the last event: the same diff fed again is buffered for
+    the next snapshot, not answered from memory."""
+    sync = _replay(nkn_events[:10])["NKNUSDT"]
+    last = nkn_events[9]
+
+    sync.reset()
+
+    assert sync.apply(last) is SyncOutcome.BUFFERED
+    assert sync.statistics().buffered == 1

@@ -202,3 +202,36 @@ def test_cancelling_a_partly_filled_oco_leg_cancels_it() -> None:
     assert [(type(e), e.client_order_id) for e in cancelled] == [(OrderCanceled, "tp")]
     assert venue.open_order_ids() == []
     assert venue.account.free("BTC") == Decimal("0.7")
+
+
+def test_a_limit_the_book_still_crosses_fills_again_on_a_quote() -> None:
+    """A buy of 3 at 100.00 meets 1 on the ask: 1 fills on arrival; the rest rests crossed, and
+    as our fills take no liquidity the next event, a quote, fills 1 more as maker. A quote
+    of a book that crosses no resting order fills nothing."""
+    from genesis.core.events import BookSnapshot
+    from genesis.testing.instruments import lookup
+
+    D = Decimal
+    venue = SimulatedVenue(instruments=lookup, balances={"USDT": D(10**6)}, fees=FeeModel())
+    venue.process(BookSnapshot(
+        ts_event=1, ts_init=1, instrument_id="BTCUSDT", last_update_id=10,
+        bids=((D("99.99"), D(5)),), asks=((D("100.00"), D(1)), (D("100.05"), D(5))),
+    ))  # fmt: skip
+    venue.execute(SubmitOrder(
+        ts_init=2, strategy_id="s", instrument_id="BTCUSDT", client_order_id="b1",
+        side=Side.BUY, order_type=OrderType.LIMIT, quantity=D(3), price=D("100.00"),
+    ), 2)  # fmt: skip
+    arrival = [e for e in venue.deliver_until(2) if isinstance(e, OrderFilled)]
+    quote = QuoteTick(
+        ts_event=3, ts_init=3, instrument_id="BTCUSDT", bid=D("99.99"), ask=D("100.00"),
+        bid_size=D(5), ask_size=D(1),
+    )  # fmt: skip
+    again = [e for e in venue.process(quote) if isinstance(e, OrderFilled)]
+
+    assert [(f.last_qty, f.liquidity) for f in arrival] == [(D(1), LiquiditySide.TAKER)]
+    assert [(f.last_qty, f.liquidity) for f in again] == [(D(1), LiquiditySide.MAKER)]
+    venue.process(BookDelta(
+        ts_event=4, ts_init=4, instrument_id="BTCUSDT", first_update_id=11, last_update_id=11,
+        prev_update_id=-1, bids=(), asks=((D("100.00"), D(0)),),
+    ))  # fmt: skip
+    assert [e for e in venue.process(quote) if isinstance(e, OrderFilled)] == []
