@@ -66,6 +66,7 @@ their correlation id, but its post-trade row is the one written at the stop.
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from typing import Any, ClassVar, Final, TypeVar
@@ -162,20 +163,21 @@ def size_child(
 P = TypeVar("P", bound=ExecutionParams)
 
 
-class SlicedExecution(Strategy[P]):
-    """Works one parent order on one instrument in slices; subclasses give ``share``."""
+class SlicedExecution(Strategy[P], abc.ABC):
+    """Works one parent order on one instrument in slices; subclasses give ``share``
+    (a subclass without it cannot be constructed)."""
 
     algo: ClassVar[str] = ""
 
     # --- what an algorithm provides ---------------------------------------
 
+    @abc.abstractmethod
     def share(self, k: int) -> float:
         """Fraction in [0, 1] of the open quantity that slice ``k`` (not the last) should do.
 
         The one method an algorithm must define (TWAP, VWAP and shortfall do); the engine
         has no default schedule to fall back on.
         """
-        raise NotImplementedError(f"{type(self).__name__} must define share(k)")
 
     def plan(self) -> None:
         """Called once when the parent starts (the schedule may be fixed here)."""

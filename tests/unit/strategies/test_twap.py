@@ -460,3 +460,18 @@ def test_a_restore_under_other_params_starts_a_new_parent() -> None:
     assert (old.quantity, old.reason) == (D(2), "parameters changed")
     assert (new.quantity, new.reason) == (D(1), "")
     assert r.kernel.oms.open_orders(SID) == []
+
+
+def test_an_algorithm_without_a_schedule_cannot_be_built() -> None:
+    """``share`` is the one method an execution algorithm must define: a class without it
+    is refused when the kernel constructs it, naming the method."""
+    from genesis.strategies.strategist.parent import SlicedExecution
+    from genesis.testing.builders import make_kernel
+
+    class NoSchedule(SlicedExecution[ExecutionParams]):
+        Params = ExecutionParams
+
+    kernel = make_kernel(start_ns=0)
+    params = ExecutionParams(side=Side.BUY, quantity=Decimal(1), horizon_s=60)
+    with pytest.raises(TypeError, match="share"):
+        kernel.add_strategy(NoSchedule, "x", params, ("BTCUSDT",))
