@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from genesis.exchange.fills import parse_venue_fee
 
-__all__ = ["decimal_arg", "venue_fee_arg"]
+__all__ = ["add_venue_fee_arg", "decimal_arg", "venue_fee_arg"]
 
 
 def decimal_arg(flag: str, positive: bool = False) -> Callable[[str], Decimal]:
@@ -35,3 +35,17 @@ def venue_fee_arg(text: str) -> tuple[str, Decimal]:
         return parse_venue_fee(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_venue_fee_arg(parser: argparse.ArgumentParser, when: str) -> None:
+    """``--venue-fee-bps VENUE=BPS`` (repeatable) into ``args.venue_fee_bps``, a list of pairs;
+    ``when`` says when it applies ("several venues", "paper on several venues")."""
+    parser.add_argument(
+        "--venue-fee-bps",
+        type=venue_fee_arg,
+        action="append",
+        default=[],
+        metavar="VENUE=BPS",
+        help=f"{when}: that venue's fee in bps (maker and taker), e.g. bybit=10; repeat per"
+        " venue; the others pay --fee-bps",
+    )

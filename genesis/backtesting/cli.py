@@ -20,7 +20,7 @@ from typing import IO, Any
 from genesis import resources
 from genesis.backtesting.events import EventBacktestResult, run_event_backtest
 from genesis.backtesting.runner import BacktestConfig, BacktestResult, run_backtest
-from genesis.cliargs import decimal_arg, venue_fee_arg
+from genesis.cliargs import add_venue_fee_arg, decimal_arg
 from genesis.core.enums import AccountingMethod
 from genesis.core.events import Bar
 from genesis.core.instruments import (
@@ -118,15 +118,7 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="apply that tier's risk limits",
     )
-    p.add_argument(
-        "--venue-fee-bps",
-        type=venue_fee_arg,
-        action="append",
-        default=[],
-        metavar="VENUE=BPS",
-        help="several venues: that venue's fee in bps (maker and taker), e.g. binance=5;"
-        " repeat per venue; the others pay --fee-bps",
-    )
+    add_venue_fee_arg(p, "several venues")
     p.add_argument(
         "--regimes",
         type=_regimes,

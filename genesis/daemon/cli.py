@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from genesis import resources
-from genesis.cliargs import decimal_arg, venue_fee_arg
+from genesis.cliargs import add_venue_fee_arg, decimal_arg
 from genesis.config.loader import load_strategy_configs
 from genesis.core.instruments import DEFAULT_VENUE, load_exchange_info, split_instrument_id
 from genesis.daemon.assemble import run_paper
@@ -65,15 +65,7 @@ def add_parser(sub: Any) -> None:
         help="paper: the simulated venues' fee in bps of the notional, maker and taker"
         " (default 10, Binance spot's base rate)",
     )
-    p.add_argument(
-        "--venue-fee-bps",
-        type=venue_fee_arg,
-        action="append",
-        default=[],
-        metavar="VENUE=BPS",
-        help="paper on several venues: that venue's fee in bps, e.g. bybit=10; repeat per"
-        " venue; the others pay --fee-bps",
-    )
+    add_venue_fee_arg(p, "paper on several venues")
     p.add_argument(
         "--speed",
         type=float,
