@@ -45,7 +45,6 @@ The model (SPEC ST-X5), stated so that tests can check it:
 
 from __future__ import annotations
 
-import heapq
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -71,7 +70,7 @@ from genesis.core.instruments import Instrument
 from genesis.core.money import ROUND_DOWN, ZERO, quantize
 from genesis.data.book import BookSync, OrderBook
 from genesis.exchange.account import SimAccount
-from genesis.exchange.fills import FeeModel, LatencyModel
+from genesis.exchange.fills import FeeModel, InFlight, LatencyModel
 from genesis.exchange.simulated import SimulatedVenue
 
 __all__ = [
@@ -200,9 +199,7 @@ class DarkPoolVenue:
         self.rejected = 0
         self._instruments = instruments
         self._fees = fees
-        self._latency = latency or LatencyModel()
-        self._inflight: list[tuple[int, int, Command]] = []
-        self._seq = 0
+        self._inflight = InFlight(latency)
         self._order_seq = 0
         self._trade_seq = 0
         self._refs: dict[str, _Reference] = {}
@@ -215,11 +212,10 @@ class DarkPoolVenue:
 
     def execute(self, command: Command, now_ns: int) -> None:
         """Send ``command``; it reaches the pool after the latency delay."""
-        self._seq += 1
-        heapq.heappush(self._inflight, (now_ns + self._latency.delay_ns(), self._seq, command))
+        self._inflight.send(command, now_ns)
 
     def next_arrival_ns(self) -> int | None:
-        return self._inflight[0][0] if self._inflight else None
+        return self._inflight.next_arrival_ns()
 
     def has_work(self) -> bool:
         return bool(self._inflight or self._resting)
@@ -298,9 +294,7 @@ class DarkPoolVenue:
     # --- arrivals ----------------------------------------------------------------
 
     def _arrive_until(self, ts: int, out: list[OrderEvent]) -> None:
-        inflight = self._inflight
-        while inflight and inflight[0][0] <= ts:
-            arrival, _, command = heapq.heappop(inflight)
+        for arrival, command in self._inflight.due(ts):
             if isinstance(command, SubmitOrder):
                 self._arrive_order(command, arrival, out)
             elif isinstance(command, CancelOrder):

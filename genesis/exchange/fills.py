@@ -10,11 +10,13 @@ arrives during a bar waits for the next bar (intra-bar prices are unknown).
 
 from __future__ import annotations
 
+import heapq
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from genesis.core.commands import Command
 from genesis.core.enums import LiquiditySide, Side
 from genesis.core.events import Bar
 from genesis.core.instruments import Instrument
@@ -22,6 +24,7 @@ from genesis.core.money import ROUND_CEILING, ROUND_FLOOR, ZERO
 
 __all__ = [
     "FeeModel",
+    "InFlight",
     "LatencyModel",
     "SlippageModel",
     "bar_path",
@@ -109,6 +112,43 @@ class LatencyModel:
         if self.jitter_ns == 0:
             return self.base_ns
         return self.base_ns + self._rng.randint(0, self.jitter_ns)
+
+
+_NEVER = 1 << 62  # next_ns of an empty line
+
+
+class InFlight:
+    """Commands on their way to a simulated venue: each arrives its latency after it was
+    sent, in (arrival time, order sent). ``next_ns`` is the earliest arrival (a large
+    number when nothing is in flight), read on every event without a call."""
+
+    __slots__ = ("_heap", "_latency", "_seq", "next_ns")
+
+    def __init__(self, latency: LatencyModel | None = None) -> None:
+        self._latency = latency or LatencyModel()
+        self._heap: list[tuple[int, int, Command]] = []
+        self._seq = 0
+        self.next_ns = _NEVER
+
+    def __bool__(self) -> bool:
+        return bool(self._heap)
+
+    def send(self, command: Command, now_ns: int) -> None:
+        self._seq += 1
+        arrival = now_ns + self._latency.delay_ns()
+        heapq.heappush(self._heap, (arrival, self._seq, command))
+        self.next_ns = min(self.next_ns, arrival)
+
+    def next_arrival_ns(self) -> int | None:
+        return self._heap[0][0] if self._heap else None
+
+    def due(self, ts_ns: int) -> Iterator[tuple[int, Command]]:
+        """(arrival time, command) of each command due by ``ts_ns``, in order, removed."""
+        heap = self._heap
+        while heap and heap[0][0] <= ts_ns:
+            arrival, _, command = heapq.heappop(heap)
+            self.next_ns = heap[0][0] if heap else _NEVER
+            yield arrival, command
 
 
 def bar_path(bar: Bar) -> tuple[Decimal, Decimal, Decimal, Decimal]:

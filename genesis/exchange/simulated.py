@@ -30,7 +30,6 @@ is cancelled.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -60,6 +59,7 @@ from genesis.data.book import BookSync, OrderBook
 from genesis.exchange.account import SimAccount
 from genesis.exchange.fills import (
     FeeModel,
+    InFlight,
     LatencyModel,
     SlippageModel,
     bar_path,
@@ -109,10 +109,8 @@ class SimulatedVenue:
         self._instruments = instruments
         self._fees = fees
         self._slippage = slippage or SlippageModel()
-        self._latency = latency or LatencyModel()
+        self._inflight = InFlight(latency)
         self._book_factory = book_factory
-        self._inflight: list[tuple[int, int, Command]] = []
-        self._seq = 0
         self._trade_seq = 0
         self._working: dict[str, dict[str, _Working]] = {}  # instrument -> id -> order
         self._by_id: dict[str, _Working] = {}
@@ -131,11 +129,10 @@ class SimulatedVenue:
 
     def execute(self, command: Command, now_ns: int) -> None:
         """Send ``command``; it reaches the venue after the latency delay."""
-        self._seq += 1
-        heapq.heappush(self._inflight, (now_ns + self._latency.delay_ns(), self._seq, command))
+        self._inflight.send(command, now_ns)
 
     def next_arrival_ns(self) -> int | None:
-        return self._inflight[0][0] if self._inflight else None
+        return self._inflight.next_arrival_ns()
 
     def has_work(self) -> bool:
         return bool(self._inflight or self._by_id)
@@ -171,7 +168,7 @@ class SimulatedVenue:
             self._process_bar(event, out)
             return out
         # the venue lives on the replay's clock: when the event was seen (ts_init)
-        if self._inflight and self._inflight[0][0] <= event.ts_init:
+        if self._inflight.next_ns <= event.ts_init:
             self._arrive_until(event.ts_init, out)
         if type(event) is QuoteTick:  # most of an L2 recording's messages
             instrument_id = event.instrument_id
@@ -205,7 +202,7 @@ class SimulatedVenue:
 
     def _process_bar(self, bar: Bar, out: list[OrderEvent]) -> None:
         self._bar_driven.add(bar.instrument_id)
-        if self._inflight and self._inflight[0][0] <= bar.ts_open:
+        if self._inflight.next_ns <= bar.ts_open:
             self._arrive_until(bar.ts_open, out, reference=(bar.instrument_id, bar.open))
         working = self._working.get(bar.instrument_id)
         if working:
@@ -215,7 +212,7 @@ class SimulatedVenue:
                 if w.cmd.client_order_id in self._by_id:  # an earlier fill may have cancelled it
                     self._match_bar(w, bar, path, out)
         self._last_price[bar.instrument_id] = bar.close
-        if self._inflight and self._inflight[0][0] <= bar.ts_event:
+        if self._inflight.next_ns <= bar.ts_event:
             self._arrive_until(bar.ts_event, out)
 
     def _update_market(self, event: MarketEvent) -> None:
@@ -238,9 +235,7 @@ class SimulatedVenue:
         self, ts: int, out: list[OrderEvent], reference: tuple[str, Decimal] | None = None
     ) -> None:
         """Deliver due commands; ``reference`` is (instrument, the first price it will trade)."""
-        inflight = self._inflight
-        while inflight and inflight[0][0] <= ts:
-            arrival, _, command = heapq.heappop(inflight)
+        for arrival, command in self._inflight.due(ts):
             if isinstance(command, SubmitOrder):
                 ref = reference[1] if reference and reference[0] == command.instrument_id else None
                 self._arrive_order(command, arrival, out, ref)

@@ -148,3 +148,24 @@ def test_path_starts_at_open_ends_at_close_and_spans_the_range(bar: Bar) -> None
 
     assert (path[0], path[3]) == (bar.open, bar.close)
     assert {path[1], path[2]} == {bar.high, bar.low}
+
+
+def test_commands_in_flight_arrive_by_time_then_by_sending_order() -> None:
+    """Sent at 0 (latency 5), 1 and 2 (latency 5): due in arrival order, ties in the order
+    sent; ``next_ns`` is the earliest arrival, then 'never' once all have arrived."""
+    from genesis.core.commands import CancelOrder
+    from genesis.exchange.fills import InFlight, LatencyModel
+
+    line = InFlight(LatencyModel(base_ns=5))
+    cancels = [
+        CancelOrder(ts_init=t, strategy_id="s", instrument_id="BTCUSDT", client_order_id=f"c{t}")
+        for t in (0, 1, 2)
+    ]
+    for command in cancels:
+        line.send(command, command.ts_init)
+
+    assert (line.next_ns, line.next_arrival_ns()) == (5, 5)
+    assert list(line.due(6)) == [(5, cancels[0]), (6, cancels[1])]
+    assert line.next_ns == 7
+    assert list(line.due(100)) == [(7, cancels[2])]
+    assert (bool(line), line.next_arrival_ns(), line.next_ns > 10**18) == (False, None, True)
