@@ -548,7 +548,7 @@ class Kernel:
 
     def _on_trade(self, trade: TradeTick) -> None:
         self.market.on_trade(trade)
-        self._parent_prints(trade)  # parents.on_trade, without the desk's own call
+        self._parent_prints(trade)  # the open parents' interval VWAP counts the print
         self._mark(trade.instrument_id, trade.price)
         listeners = self._trade_listeners.get(trade.instrument_id)
         if listeners:

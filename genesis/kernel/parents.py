@@ -2,8 +2,9 @@
 
 ``ParentDesk`` is the kernel's side of ``ctx.start_parent`` / ``ctx.finish_parent``
 (SPEC ST-X6, EX-3): it stamps the arrival price and a pre-trade cost estimate
-from the market view, attributes child fills (by correlation id) and market
-prints to the open parents (``execution.tca.TcaBook``), and at the finish hands
+from the market view, attributes child fills (by correlation id) to the open parents
+(``execution.tca.TcaBook``; the kernel hands market prints to ``book.on_trade``
+directly, on its trade path), and at the finish hands
 the ``TcaRecord`` to the session's sink (a backtest's ``tca.csv``) and to the
 kernel's notices (``ParentOrderDone``: the daemon logs and journals it). Parents
 still open when the session stops are finished with the reason "session ended".
@@ -16,7 +17,7 @@ from decimal import Decimal
 
 from genesis.analytics.liquidity import expected_slippage_bps
 from genesis.core.enums import Side
-from genesis.core.events import Event, OrderFilled, ParentOrderDone, TradeTick
+from genesis.core.events import Event, OrderFilled, ParentOrderDone
 from genesis.core.instruments import Instrument
 from genesis.core.money import ZERO
 from genesis.core.orders import Order
@@ -104,10 +105,6 @@ class ParentDesk:
         quote = self._instruments(fill.instrument_id).quote
         fee = fill.fee if fill.fee_currency == quote else ZERO
         self.book.on_fill(fill, order.correlation_id, fee)
-
-    def on_trade(self, trade: TradeTick) -> None:
-        if self.book:
-            self.book.on_trade(trade)
 
     def finish(self, parent_id: str, reason: str, now_ns: int) -> TcaRecord | None:
         """Close ``parent_id`` (``reason``: why it ended short, "" when done); its TCA."""
