@@ -121,6 +121,8 @@ __all__ = ["Kernel"]
 # the hooks market data calls; a strategy hears one only if its class overrides it
 _MARKET_HOOKS = ("on_bar", "on_trade", "on_quote", "on_book")
 _TIMER_OWNERS_MAX = 4096  # timer names whose owning strategy is remembered
+_NEVER_QUIET = Decimal("Infinity")  # no equity is above it: the first check runs in full
+_ALWAYS_QUIET = Decimal("-Infinity")
 
 
 class Kernel:
@@ -199,10 +201,11 @@ class Kernel:
         self._mark = portfolio.mark
         # the daily-loss check after each market event, or None (no limit: nothing to do)
         self._loss_check = self._check_daily_loss if risk.switch.daily_loss is not None else None
-        # what the last check read: equity, the end of its day (ns), switch reason, the
-        # baseline and the day it belongs to (a restart may restore another day's)
-        self._loss_checked: tuple[Decimal | None, int, str | None, Decimal | None, int | None] = (
-            None, 0, None, None, None,
+        # what the last check left: the equity above which nothing can happen, the end of
+        # its day (ns), the switch's reason, the baseline and the day it belongs to (a
+        # restart may restore another day's); any of them moved, the check runs in full
+        self._loss_checked: tuple[Decimal, int, str | None, Decimal | None, int | None] = (
+            _NEVER_QUIET, 0, None, None, None,
         )  # fmt: skip
 
     # --- wiring -----------------------------------------------------------
@@ -490,16 +493,18 @@ class Kernel:
         assert monitor is not None  # the check is installed only with a limit
         checked = self._loss_checked
         if (
-            equity is checked[0]
+            equity > checked[0]
             and now < checked[1]
             and switch.reason is checked[2]
             and monitor.day_start is checked[3]
             and monitor.day == checked[4]
         ):
-            return  # the equity, the day, the switch and the baseline are as last checked
+            return  # above the day's limit, and the day, switch and baseline unchanged
         events = switch.on_equity(now, equity)
+        # engaged, the limit has nothing more to do until the day or the switch changes
+        quiet = monitor.quiet_above() if switch.reason is None else _ALWAYS_QUIET
         self._loss_checked = (
-            equity, day_end_ns(now), switch.reason, monitor.day_start, monitor.day,
+            quiet, day_end_ns(now), switch.reason, monitor.day_start, monitor.day,
         )  # fmt: skip
         if not events:
             return

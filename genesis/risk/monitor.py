@@ -26,6 +26,8 @@ from genesis.core.events import DailyLossBaseline, Event, KillSwitchChanged
 __all__ = ["DailyLossMonitor", "KillSwitch", "day_end_ns", "day_of"]
 
 _DAY_NS = 86_400 * 1_000_000_000
+_NO_FLOOR = Decimal("-Infinity")
+_MARGIN = Decimal("1e-9")
 
 
 def day_of(now_ns: int) -> int:
@@ -61,6 +63,14 @@ class DailyLossMonitor:
         if equity is not self._measured:
             self._measured, self._verdict = equity, self._breach(equity)
         return False, self._verdict
+
+    def quiet_above(self) -> Decimal:
+        """An equity above which ``update`` finds no breach this day: the limit's equity
+        raised by a billionth of the baseline, a margin no 28-digit rounding of the loss
+        can cross (so a check skipped above it decides exactly what ``update`` would)."""
+        if self.day_start <= 0:
+            return _NO_FLOOR  # a baseline <= 0 measures nothing: never a breach
+        return self.day_start * (1 - self.limit) + self.day_start * _MARGIN
 
     def _breach(self, equity: Decimal) -> str | None:
         if self.day_start <= 0:

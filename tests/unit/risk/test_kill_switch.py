@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from genesis.core.commands import EngageKillSwitch, ResetKillSwitch
 from genesis.core.enums import Side
 from genesis.core.events import DailyLossBaseline, KillSwitchChanged
@@ -119,3 +122,25 @@ def test_operator_kill_cancels_and_reset_clears() -> None:
         (False, "r1"),
     ]
     assert harness.kernel.risk.kill_switch is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    day_start=st.decimals(min_value=D("0.00000001"), max_value=D("1e12"), places=8),
+    limit=st.decimals(min_value=D("0.0001"), max_value=D("0.9999"), places=4),
+    below=st.decimals(min_value=D(0), max_value=D(1), places=12),
+)
+def test_no_equity_above_quiet_above_is_a_breach(day_start: D, limit: D, below: D) -> None:
+    """The kernel skips the check above ``quiet_above``: no equity there is a breach."""
+    monitor = DailyLossMonitor(limit, day_start)
+    quiet = monitor.quiet_above()
+    equity = quiet + (day_start - quiet) * below  # anywhere between the floor and the baseline
+    if equity > quiet:
+        assert monitor._breach(equity) is None
+    assert monitor._breach(day_start * (1 - limit) - day_start * D("1e-8")) is not None
+
+
+def test_quiet_above_is_a_billionth_of_the_baseline_above_the_limit() -> None:
+    """5% of 1000: the limit's equity 950, raised by 1e-6; a baseline <= 0 is never breached."""
+    assert DailyLossMonitor(D("0.05"), D(1000)).quiet_above() == D("950.000001")
+    assert DailyLossMonitor(D("0.05"), D(0)).quiet_above() == D("-Infinity")
