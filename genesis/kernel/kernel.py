@@ -487,20 +487,20 @@ class Kernel:
         self._told_killed.clear()
 
     def _check_daily_loss(self) -> None:
-        equity, now = self.portfolio.equity(), self.clock.now_ns()
+        now = self.clock.now_ns()
         switch = self.risk.switch
         monitor = switch.daily_loss
         assert monitor is not None  # the check is installed only with a limit
         checked = self._loss_checked
         if (
-            equity > checked[0]
-            and now < checked[1]
+            now < checked[1]
             and switch.reason is checked[2]
             and monitor.day_start is checked[3]
             and monitor.day == checked[4]
+            and self.portfolio.equity_above(checked[0])
         ):
             return  # above the day's limit, and the day, switch and baseline unchanged
-        events = switch.on_equity(now, equity)
+        events = switch.on_equity(now, self.portfolio.equity())
         # engaged, the limit has nothing more to do until the day or the switch changes
         quiet = monitor.quiet_above() if switch.reason is None else _ALWAYS_QUIET
         self._loss_checked = (

@@ -60,6 +60,7 @@ _BookKey = tuple[str, str]  # (strategy_id, instrument_id)
 
 
 # dollars and the dollar stablecoins: valued 1:1 against each other (Portfolio.equity)
+_GUARD_MARGIN: Final = Decimal("1e-12")
 USD_PEGGED: Final = frozenset({"USD", "USDT", "USDC", "BUSD", "TUSD", "FDUSD", "DAI", "USDP"})
 
 
@@ -131,6 +132,8 @@ class Portfolio:
         self._balances: dict[str, Decimal] = {}
         self._valued: dict[str, str] = {}  # non-zero, non-base asset -> valuation symbol
         self._pricer: dict[str, str] = {}  # asset -> the instrument id its fills priced it by
+        # the instrument ids equity reads a mark of: a mark of any other moves nothing
+        self._pricing: frozenset[str] = frozenset()
         self.unvalued: tuple[str, ...] = ()  # assets the last equity() could not value
         self._books: dict[_BookKey, LotBook] = {}
         self._book_fees: dict[_BookKey, dict[str, Decimal]] = {}
@@ -148,6 +151,9 @@ class Portfolio:
         self._last_px: dict[str, Decimal] = {}
         # equity() until a balance, a mark or a fill price changes (checked after every event)
         self._equity: Decimal | None = None
+        # (floor, instrument id, price): while that instrument's mark is above the price,
+        # equity is above the floor (one asset held long; see equity_above)
+        self._guard: tuple[Decimal, str, Decimal] | None = None
         for asset, amount in balances.items():
             if not (isinstance(amount, Decimal) and amount.is_finite()):
                 raise ConfigError(f"balance of {asset}: expected a finite Decimal, was {amount!r}")
@@ -223,8 +229,9 @@ class Portfolio:
         closed = book.apply(fill.ts_event, fill.side, fill.last_qty, fill.last_px, fee_quote)
         self._last_px[fill.instrument_id] = fill.last_px
         self._equity = None
-        if instrument.quote == self._base:
-            self._pricer.setdefault(instrument.base, fill.instrument_id)
+        if instrument.quote == self._base and instrument.base not in self._pricer:
+            self._pricer[instrument.base] = fill.instrument_id
+            self._reprice()
         return instrument, fees, closed
 
     def mark(self, instrument_id: str, price: Decimal) -> None:
@@ -237,7 +244,8 @@ class Portfolio:
             raise DataError(f"mark of {instrument_id}: price must be > 0, was {price}")
         if self._marks.get(instrument_id) is not price:  # equal but not the same: 101.50
             self._marks[instrument_id] = price  # is kept as given, as equity prints it
-            self._equity = None
+            if instrument_id in self._pricing:
+                self._equity = None
 
     # --- queries -------------------------------------------------------------
 
@@ -272,6 +280,38 @@ class Portfolio:
         self.unvalued = tuple(unvalued)
         self._equity = total
         return total
+
+    def equity_above(self, floor: Decimal) -> bool:
+        """``equity() > floor``, often without valuing the account.
+
+        The kernel asks after every market event (the daily-loss limit). When the account
+        holds one asset besides cash, long, equity is ``cash + held * mark``: above the
+        floor while the mark is above ``(floor - cash) / held``. That price, raised by a
+        trillionth (more than any 28-digit rounding of the sum), is kept until a balance
+        or the floor changes; a mark above it answers with one comparison.
+        """
+        if self._equity is not None:
+            return self._equity > floor
+        guard = self._guard
+        if guard is not None and guard[0] is floor:
+            mark = self._marks.get(guard[1])
+            if mark is not None and mark > guard[2]:
+                return True
+        above = self.equity() > floor
+        self._guard = self._guard_for(floor)
+        return above
+
+    def _guard_for(self, floor: Decimal) -> tuple[Decimal, str, Decimal] | None:
+        if len(self._valued) != 1 or self.unvalued or not floor.is_finite():
+            return None
+        [(asset, symbol)] = self._valued.items()
+        held = self._balances[asset]
+        if held <= 0 or (self._base in USD_PEGGED and asset in USD_PEGGED):
+            return None
+        cash = self._balances.get(self._base, ZERO)
+        price = (floor - cash) / held
+        price += (abs(price) + abs(floor) / held) * _GUARD_MARGIN
+        return floor, self._pricer.get(asset, symbol), price
 
     def mark_price(self, instrument_id: str) -> Decimal | None:
         """Return the last mark, else the last fill price, else None."""
@@ -412,14 +452,22 @@ class Portfolio:
     def _credit(self, asset: str, amount: Decimal) -> None:
         balance = self._balances.get(asset, ZERO) + amount
         self._balances[asset] = balance
-        self._equity = None
+        self._equity = self._guard = None
         if asset == self._base:
             return
         if balance:
             if asset not in self._valued:
                 self._valued[asset] = asset + self._base
-        else:
-            self._valued.pop(asset, None)
+                self._reprice()
+        elif self._valued.pop(asset, None) is not None:
+            self._reprice()
+
+    def _reprice(self) -> None:
+        """After the valued assets or their pricers changed: which marks equity reads."""
+        self._pricing = frozenset(
+            self._pricer.get(asset, symbol) for asset, symbol in self._valued.items()
+        )
+        self._guard = None
 
     def _view(
         self, instrument_id: str, strategy_id: str | None, keys: list[_BookKey]

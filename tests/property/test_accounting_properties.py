@@ -247,3 +247,27 @@ def test_methods_agree_on_total_pnl_once_flat(fills: list[OrderFilled]) -> None:
 
     assert results[0][0] == 0
     assert results[0] == results[1] == results[2]
+
+
+@SETTINGS
+@given(
+    fills=fills_for("BTCUSDT", quote_fees_only=True),
+    marks=st.lists(st.sampled_from(PRICES["BTCUSDT"]), min_size=1, max_size=30),
+    offset=st.decimals(min_value=D(-5000), max_value=D(5000), places=6),
+    cash_only=st.booleans(),
+)
+def test_equity_above_agrees_with_equity(
+    fills: list[OrderFilled], marks: list[Decimal], offset: Decimal, cash_only: bool
+) -> None:
+    """equity_above(floor) is equity() > floor at every mark, while one floor is kept
+    (the guard price it remembers) and across the fills that move the balances."""
+    start = {"USDT": START["USDT"]} if cash_only else START
+    portfolio = Portfolio(INSTRUMENTS.get, balances=start)
+    portfolio.mark("BTCUSDT", marks[0])
+    floor = portfolio.equity() + offset  # one object, as the kernel keeps its quiet floor
+    for n, mark in enumerate(marks):
+        if n < len(fills):
+            portfolio.apply_fill(fills[n])
+        portfolio.mark("BTCUSDT", mark)
+        above = portfolio.equity_above(floor)
+        assert above == (portfolio.equity() > floor)
