@@ -122,8 +122,7 @@ class Instrument:
         Raises:
             InvalidOrder: the value is not a finite positive number.
         """
-        number = self._number("price", value)
-        return quantize(number, self.tick_size, rounding)
+        return quantize(self._number("price", value), self.tick_size, rounding)
 
     def price_for(self, side: Side, value: object) -> Decimal:
         """Quantize a limit price in the direction that never worsens it for ``side``.
@@ -218,6 +217,12 @@ class Instrument:
             )
 
     def _number(self, name: str, value: object) -> Decimal:
+        # the usual numbers first: a finite float or Decimal >= 0 (NaN fails both tests)
+        if type(value) is float:
+            if 0.0 <= value < _INF:
+                return Decimal(repr(value))
+        elif type(value) is Decimal and value.is_finite() and value >= 0:
+            return value
         try:
             number = to_decimal(value)
         except ValueError as exc:
@@ -233,6 +238,9 @@ class Instrument:
             raise InvalidOrder(
                 f"{self.symbol}: {name} {value} is not a multiple of {inc_name} {inc}"
             )
+
+
+_INF = float("inf")
 
 
 def _filters(raw: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

@@ -29,7 +29,11 @@ def to_decimal(value: object) -> Decimal:
     Raises:
         ValueError: the value is not a finite number.
     """
-    if isinstance(value, Decimal):
+    if type(value) is Decimal:  # the usual types first, by identity
+        result = value
+    elif type(value) is float:
+        result = Decimal(repr(value))
+    elif isinstance(value, Decimal):
         result = value
     elif isinstance(value, bool):
         raise ValueError(f"expected a number, was {value!r}")

@@ -148,8 +148,10 @@ class Driver:
         (and the order events it causes), timers those set, then the kernel."""
         clock = self.clock
         # a bar's fills happen at its open; everything else at the time it was seen
-        for timer in clock.catch_up(event.ts_open if type(event) is Bar else event.ts_init):
+        fired = clock.catch_up(event.ts_open if type(event) is Bar else event.ts_init)
+        for timer in fired:
             self._handle(timer)
+        again = bool(fired) or type(event) is Bar
         port = self._single
         if port is None:
             port = self.venue_of(event.instrument_id)
@@ -157,12 +159,16 @@ class Driver:
             for order_event in order_events:
                 self._on_order_event(order_event)
             self._deliver_others(port, clock.now_ns())
+            again = True  # another venue may have answered
         else:
             order_events = port.process(event)
             for order_event in order_events:
                 self._on_order_event(order_event)
-        for timer in clock.catch_up(event.ts_init):  # timers set on the way may be due
-            self._handle(timer)
+        # timers set on the way (by a timer or an order event) may be due, and a bar's
+        # close is later than its open; otherwise nothing can have become due
+        if again or order_events:
+            for timer in clock.catch_up(event.ts_init):
+                self._handle(timer)
         commands = self.kernel.handle(event)  # _handle, inlined: most events send nothing
         if self._on_notice is not None:
             for notice in self.kernel.take_notices():

@@ -73,9 +73,8 @@ rejected, as Binance rejects LIMIT_MAKER.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import Field, model_validator
 
@@ -140,9 +139,9 @@ class MarketMakerParams(StrategyParams):
         return self
 
 
-@dataclass(frozen=True, slots=True)
-class ASQuote:
-    """One evaluation of the model, in quote currency (floats: analytics)."""
+class ASQuote(NamedTuple):
+    """One evaluation of the model, in quote currency (floats: analytics); a tuple, as
+    the model is evaluated at every step."""
 
     reservation: float
     spread: float  # delta: ask - bid before rounding
