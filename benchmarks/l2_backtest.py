@@ -24,6 +24,9 @@ market maker quoting every 100 ms of event time, 1 ms order latency.
 * **Floor**: ``pyfloor.py orjson_book FILE``: orjson decode of every line plus a
   plain dict book, no validation, no strategy (``decode_s``; gzip read excluded).
 
+Genesis runs compiled when ``python -m genesis native build`` has been run
+(``genesis_native`` in the report says which); the what-if venue runs as pure Python.
+
 ``--venue-fix`` (off by default since the fix landed in ``SimulatedVenue``) also
 runs Genesis with the *what-if* venue this benchmark used to show the fix before it
 landed: the venue then built the best 1,000 levels for every resting order on every
@@ -61,6 +64,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from benchmarks._provenance import commit, machine  # noqa: E402 (after the path fix)
+from genesis import native  # noqa: E402
+
+# the what-if venue patches SimulatedVenue's methods: compiled classes cannot be patched
+_PURE = {**os.environ, "GENESIS_NATIVE": "0"}
 
 PEERS_DIR = ROOT.parent / "shared" / "tools" / "peer-l2"
 BENCH_PYTHON = ROOT / ".bench-l2-venv" / "bin" / "python"
@@ -95,7 +102,9 @@ def _number(text: str) -> float | str:
         return text
 
 
-def run_child(argv: Sequence[str | Path], cwd: Path = ROOT) -> Child:
+def run_child(
+    argv: Sequence[str | Path], cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> Child:
     """Run ``argv`` to completion, timing it from spawn to exit.
 
     Raises:
@@ -103,7 +112,7 @@ def run_child(argv: Sequence[str | Path], cwd: Path = ROOT) -> Child:
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen([str(a) for a in argv], cwd=cwd, stdout=out, stderr=err)
+        proc = subprocess.Popen([str(a) for a in argv], cwd=cwd, stdout=out, stderr=err, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall_s = time.perf_counter() - started
         code = os.waitstatus_to_exitcode(status)
@@ -186,7 +195,6 @@ def child_inloop(data: Path, out: Path) -> dict[str, Any]:
     from genesis.data.sources import open_events
     from genesis.resources import EXCHANGE_INFO
     from genesis.risk.limits import Tier
-
     from genesis.strategies import registry
 
     inst = load_exchange_info(EXCHANGE_INFO).get("BTCUSDT")
@@ -231,7 +239,7 @@ def genesis_whole(data: Path, fix: bool, profile: bool) -> tuple[Child, dict[str
         argv = [sys.executable, __file__, "--child", "cli", "--venue-fix", "--", *args]
     else:
         argv = [sys.executable, "-m", "genesis", *args]
-    child = run_child(argv)
+    child = run_child(argv, env=_PURE if fix else None)
     metrics = json.loads((out / "metrics.json").read_text())
     if profile:
         metrics["profile"] = py_spy_top(argv, out / "py-spy.txt")
@@ -241,7 +249,7 @@ def genesis_whole(data: Path, fix: bool, profile: bool) -> tuple[Child, dict[str
 def genesis_inloop(data: Path, fix: bool) -> dict[str, Any]:
     out = OUT / ("inloop-venue-fix" if fix else "inloop")
     argv = [sys.executable, __file__, "--child", "inloop", *(["--venue-fix"] if fix else [])]
-    return run_child([*argv, str(data), str(out)]).result()
+    return run_child([*argv, str(data), str(out)], env=_PURE if fix else None).result()
 
 
 def hftbacktest(peers: Path, data: Path) -> tuple[Child, Child]:
@@ -393,6 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = {
         "date": time.strftime("%Y-%m-%d"), "machine": machine(), "genesis_commit": commit(),
         "repeat": args.repeat, "load_avg_1m_at_start": load, "data": args.data.name,
+        "genesis_native": str(native.state()),
         **summarise(rounds), "what_if_identical": _identical(rounds),
     }  # fmt: skip
     print(json.dumps(report, default=str))

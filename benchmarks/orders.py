@@ -11,8 +11,9 @@ Genesis: the first ``--ticks`` bookTicker quotes of the bundled Binance BTCUSDT 
 of 2024-08-08 (real prices), the production kernel (``kernel.builder.build_kernel``,
 Strategist tier: every pre-trade check on, each order carries confidence 1.0), the
 ``SimulatedVenue`` with zero latency and zero fees (each command is answered inside
-the step, as Nautilus' venue does), driven by ``kernel.driver.Driver``. Timed: the
-replay loop only (``Driver.run``), after the quotes are parsed.
+the step, as Nautilus' venue does), driven by ``kernel.driver.Driver``, compiled when
+``python -m genesis native build`` has run (``genesis_native`` in the report). Timed:
+the replay loop only (``Driver.run``), after the quotes are parsed.
 
 NautilusTrader 1.221 (``../shared/tools/peer-orders/bench_nautilus_orders.py``, its own
 synthetic quotes as a clock at one per second, RiskEngine and ExecutionEngine on, order
@@ -46,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from genesis import native  # noqa: E402
 from genesis.core.enums import Side  # noqa: E402
 from genesis.core.events import OrderAccepted, OrderCanceled, OrderEvent, QuoteTick  # noqa: E402
 from genesis.core.orders import Order  # noqa: E402
@@ -192,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d"),
         "machine": {"cpu": _cpu(), "cores": os.cpu_count(), "python": platform.python_version()},
         "load_avg_1m_at_start": os.getloadavg()[0], "ticks": args.ticks, "k": args.k,
-        "repeat": args.repeat,
+        "repeat": args.repeat, "genesis_native": str(native.state()),
     }  # fmt: skip
     names = {"submit_cancel": "submit_cancel_pairs_per_s", "fill_market": "fills_per_s"}
     for mode in MODES:

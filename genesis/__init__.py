@@ -3,10 +3,14 @@
 The names a strategy author needs are importable from here.
 """
 
-from genesis.core.enums import OrderType, Side, TimeInForce
-from genesis.core.instruments import Instrument
-from genesis.strategies.base import Strategy
-from genesis.strategies.params import StrategyParams
+from genesis import native
+
+native.activate()  # first: the compiled hot modules, or their sources (genesis/native.py)
+
+from genesis.core.enums import OrderType, Side, TimeInForce  # noqa: E402 (after activate)
+from genesis.core.instruments import Instrument  # noqa: E402 (after activate)
+from genesis.strategies.base import Strategy  # noqa: E402 (after activate)
+from genesis.strategies.params import StrategyParams  # noqa: E402 (after activate)
 
 __version__ = "0.1.0"
 

@@ -42,6 +42,7 @@ _CLI_MODULES = (
     "genesis.data.cli",
     "genesis.analytics.cli",
     "genesis.strategies.cli",
+    "genesis.native",
 )
 
 

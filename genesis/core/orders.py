@@ -111,34 +111,39 @@ TRANSITIONS: Final[Mapping[tuple[OrderStatus, type[OrderEvent]], OrderStatus]] =
 _SETTLED: Final = frozenset({S.ACCEPTED, S.PARTIALLY_FILLED})
 
 
+# every attribute of an Order, in slot order (``Order.state``; a compiled Order has
+# no ``__slots__`` to read back)
+_FIELDS: Final = (
+    "avg_px",
+    "client_order_id",
+    "confidence",
+    "correlation_id",
+    "decision_price",
+    "fees",
+    "filled_qty",
+    "instrument_id",
+    "order_type",
+    "post_only",
+    "price",
+    "quantity",
+    "side",
+    "status",
+    "stop_loss",
+    "strategy_id",
+    "take_profit",
+    "time_in_force",
+    "trade_ids",
+    "trigger_price",
+    "ts_init",
+    "ts_last",
+    "venue_order_id",
+)
+
+
 class Order:
     """The local record of one order; changed only through ``apply``."""
 
-    __slots__ = (
-        "avg_px",
-        "client_order_id",
-        "confidence",
-        "correlation_id",
-        "decision_price",
-        "fees",
-        "filled_qty",
-        "instrument_id",
-        "order_type",
-        "post_only",
-        "price",
-        "quantity",
-        "side",
-        "status",
-        "stop_loss",
-        "strategy_id",
-        "take_profit",
-        "time_in_force",
-        "trade_ids",
-        "trigger_price",
-        "ts_init",
-        "ts_last",
-        "venue_order_id",
-    )
+    __slots__ = _FIELDS
 
     def __init__(
         self,
@@ -197,7 +202,7 @@ class Order:
 
     def state(self) -> tuple[Any, ...]:
         """Every attribute, in slot order: two orders with equal state are identical."""
-        return tuple(getattr(self, name) for name in self.__slots__)
+        return tuple(getattr(self, name) for name in _FIELDS)
 
     def __repr__(self) -> str:
         return (

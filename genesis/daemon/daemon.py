@@ -33,6 +33,7 @@ from typing import Any
 
 import structlog
 
+from genesis import native
 from genesis.config.models import StrategyConfig
 from genesis.core.commands import Command, EngageKillSwitch, ResetKillSwitch, SubmitOrder
 from genesis.core.enums import OrderStatus
@@ -213,6 +214,7 @@ class Daemon:
             data=self.market.describe_recording(),
             speed_events_per_s=self.config.speed,
             balances={a: plain(v) for a, v in self.kernel.portfolio.balances().items()},
+            native=str(native.state()),
         )
         try:
             if self.journal is not None:

@@ -102,6 +102,7 @@ __all__ = ["ASQuote", "MarketMaker", "MarketMakerParams", "avellaneda_stoikov"]
 _NS_PER_S = 1_000_000_000
 _NS_PER_MS = 1_000_000
 _TIMER = "requote"
+_ZERO = Decimal(0)
 _STATE_VERSION = 1
 
 
@@ -323,9 +324,12 @@ class MarketMaker(Strategy[MarketMakerParams]):
 
     # --- pricing and quoting ----------------------------------------------------------
 
-    def pnl(self, mid: Decimal) -> Decimal:
-        """Mark-to-market P&L of the strategy's own fills at ``mid`` (quote currency)."""
-        return self.cash_flow + self.ctx.position(self.instrument_id) * mid
+    def pnl(self, mid: Decimal, position: Decimal | None = None) -> Decimal:
+        """Mark-to-market P&L of the strategy's own fills at ``mid`` (quote currency), with
+        ``position`` when the caller has just read it."""
+        if position is None:
+            position = self.ctx.position(self.instrument_id)
+        return self.cash_flow + position * mid
 
     def model(self, mid: Decimal, position: Decimal) -> ASQuote | None:
         """The A-S quotes at ``mid`` for ``position``; None while an estimate warms up."""
@@ -342,10 +346,10 @@ class MarketMaker(Strategy[MarketMakerParams]):
 
     def _step(self, book: OrderBook, mid: Decimal) -> None:
         self.quoted_mid = float(mid)
-        if self.pnl(mid) <= -self.params.max_loss:
+        position = self.ctx.position(self.instrument_id)
+        if self.pnl(mid, position) <= -self.params.max_loss:
             self._halt(mid)
             return
-        position = self.ctx.position(self.instrument_id)
         quote = self.model(mid, position)
         best_bid, best_ask = book.best_bid(), book.best_ask()
         if quote is None or best_bid is None or best_ask is None:
@@ -353,11 +357,10 @@ class MarketMaker(Strategy[MarketMakerParams]):
         self.steps += 1
         bid = min(self.inst.price(quote.bid, ROUND_FLOOR), best_ask[0] - self.tick)
         ask = max(self.inst.price(quote.ask, ROUND_CEILING), best_bid[0] + self.tick)
-        ticks = int(quote.spread / 2 * self.params.requote_tolerance / self._tick)
+        tolerance = int(quote.spread / 2 * self.params.requote_tolerance / self._tick) * self.tick
         working = self.ctx.open_orders(self.instrument_id)
-        cid = f"{self.id}-step-{self.steps}"
-        self._quote_side(Side.BUY, bid, ticks * self.tick, position, working, cid)
-        self._quote_side(Side.SELL, ask, ticks * self.tick, position, working, cid)
+        self._quote_side(Side.BUY, bid, tolerance, position, working)
+        self._quote_side(Side.SELL, ask, tolerance, position, working)
 
     def _quote_side(
         self,
@@ -366,7 +369,6 @@ class MarketMaker(Strategy[MarketMakerParams]):
         tolerance: Decimal,
         position: Decimal,
         working: list[Order],
-        cid: str,
     ) -> None:
         """Keep one working quote within ``tolerance`` of ``price``, cancel the rest, place
         one if none is left and the inventory bound allows it."""
@@ -380,7 +382,7 @@ class MarketMaker(Strategy[MarketMakerParams]):
         try:
             order = self.ctx.orders.limit(
                 self.instrument_id, side, self.params.order_qty, price, post_only=True,
-                confidence=1.0, correlation_id=cid,
+                confidence=1.0, correlation_id=f"{self.id}-step-{self.steps}",
             )  # fmt: skip
         except InvalidOrder:
             return  # e.g. below the instrument's minimum notional at this price
@@ -394,7 +396,7 @@ class MarketMaker(Strategy[MarketMakerParams]):
     ) -> tuple[Decimal, bool]:
         """Cancel ``side``'s quotes but one within ``tolerance`` of ``price``; return what all
         of them may still fill (cancels in flight included) and whether one was kept."""
-        committed, kept = Decimal(0), False
+        committed, kept = _ZERO, False
         for order in working:
             if order.side is not side:
                 continue

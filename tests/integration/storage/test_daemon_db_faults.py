@@ -23,14 +23,13 @@ from genesis.config.loader import load_strategy_configs
 from genesis.core.commands import Command, SubmitOrder
 from genesis.core.instruments import load_exchange_info
 from genesis.daemon.assemble import paper_daemon
-from genesis.daemon.daemon import Daemon, DaemonConfig
-from genesis.daemon.venues import PaperVenues
+from genesis.daemon.daemon import DaemonConfig
 from genesis.data.sources import DataSpec
 from genesis.errors import StorageError
-from genesis.exchange.simulated import SimulatedVenue
 from genesis.risk.limits import Tier
 from genesis.storage import open_repository
 from genesis.storage.repository import SqlRepository, WriteRecord
+from genesis.testing.taps import tap_venue
 
 ROOT = Path(__file__).resolve().parents[3]
 # the busy Sniper of the reliability tests (tests/data/strategies)
@@ -61,12 +60,6 @@ def _config(tmp_path: Path) -> DaemonConfig:
     )  # fmt: skip
 
 
-def _sim(daemon: Daemon) -> SimulatedVenue:
-    """The simulated venue of the session (BTCUSDT trades on binance)."""
-    assert isinstance(daemon.venues, PaperVenues)
-    return daemon.venues.sims["binance"]
-
-
 def _faulty(repo: SqlRepository, rng: random.Random, left: list[int]) -> SqlRepository:
     write = repo.write_batch
 
@@ -87,8 +80,6 @@ async def _run(tmp_path: Path, faults: int) -> tuple[Any, ...]:
     # the daemon is handed its journal's repository (assemble.paper_daemon): the faulty one
     repo = _faulty(await open_repository(None, tmp_path), rng, left)
     daemon = paper_daemon(_config(tmp_path), repo, None, log=log)
-    venue = _sim(daemon)
-    send = venue.execute
     sent: list[str] = []
     uncommitted: list[str] = []
 
@@ -99,9 +90,8 @@ async def _run(tmp_path: Path, faults: int) -> tuple[Any, ...]:
                     "SELECT 1 FROM orders WHERE client_order_id = ?", (command.client_order_id,)
                 ).fetchone()
             (sent if row else uncommitted).append(command.client_order_id)
-        send(command, now_ns)
 
-    venue.execute = checked_send  # type: ignore[method-assign]
+    tap_venue(daemon.driver, "binance", checked_send)
     assert await daemon.run() == 0
     assert left[0] == 0, "the run ended before every fault was injected"
     assert daemon.journal is not None
@@ -148,15 +138,12 @@ async def test_a_stop_during_a_journal_outage_ends_without_sending(tmp_path: Pat
     log = _Log()
     daemon = paper_daemon(config, repo, None, log=log)
     sent: list[str] = []
-    venue = _sim(daemon)
-    send = venue.execute
 
     def record_send(command: Command, now_ns: int) -> None:
         if isinstance(command, SubmitOrder):
             sent.append(command.client_order_id)
-        send(command, now_ns)
 
-    venue.execute = record_send  # type: ignore[method-assign]
+    tap_venue(daemon.driver, "binance", record_send)
     run = asyncio.ensure_future(daemon.run())
 
     await asyncio.wait_for(log.journal_down.wait(), 30)

@@ -19,6 +19,7 @@ from genesis.data.sources import DataSpec
 from genesis.exchange.simulated import SimulatedVenue
 from genesis.risk.limits import Tier
 from genesis.storage import open_repository
+from genesis.testing.taps import tap_venue
 
 ROOT = Path(__file__).resolve().parents[3]
 # the busy Sniper of the reliability tests (tests/data/strategies)
@@ -57,8 +58,6 @@ def _sim(daemon: Daemon) -> SimulatedVenue:
 async def test_every_order_is_committed_before_the_venue_sees_it(tmp_path: Path) -> None:
     """At each venue send, the order's row is already committed in the SQLite file (read by another connection)."""
     daemon = await _daemon(_config(None, tmp_path))
-    venue = _sim(daemon)
-    send = venue.execute
     checked: list[str] = []
     missing: list[str] = []
 
@@ -69,9 +68,8 @@ async def test_every_order_is_committed_before_the_venue_sees_it(tmp_path: Path)
                     "SELECT 1 FROM orders WHERE client_order_id = ?", (command.client_order_id,)
                 ).fetchone()
             (checked if row else missing).append(command.client_order_id)
-        send(command, now_ns)
 
-    venue.execute = checked_send  # type: ignore[method-assign]
+    tap_venue(daemon.driver, "binance", checked_send)
     assert await daemon.run() == 0
     assert len(checked) > 40
     assert missing == []
