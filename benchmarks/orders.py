@@ -172,7 +172,7 @@ def run_nautilus(mode: str, ticks: int, k: int) -> dict[str, Any] | None:
 
 def _nautilus_per_s(result: dict[str, Any], mode: str) -> float:
     wall = float(result["wall_s"])
-    count = result["n_canceled"] if mode == "submit_cancel" else result["n_filled"]
+    count = result["canceled"] if mode == "submit_cancel" else result["filled"]
     return float(count) / wall
 
 
