@@ -12,14 +12,23 @@ compiled (it is the user's code, loaded from its file).
 Theory of operation
 -------------------
 A compiled module that is older than its source would run old code. So ``build``
-records the SHA-256 of every source it compiled in ``genesis/_native.json``, and
-``activate()``, which ``import genesis`` runs before anything else, checks the record
-against the sources. When a source changed since (an edit, a pull), when an
-extension is missing for this Python, or when ``GENESIS_NATIVE=0`` is set, every
-compiled module is imported from its ``.py`` instead: a finder placed first on
-``sys.meta_path`` hands out the sources. It is all or none, because compiled
-modules call each other natively. ``state()`` says which it is and why; the daemon
-logs it at start, and ``native status`` prints it.
+records the SHA-256 of every ``.py`` of the package in ``genesis/_native.json`` (the
+compiled code also holds the types of the modules it imports), and ``activate()``,
+which ``import genesis`` runs before anything else, checks the record against the
+package as it is now (~3 ms) and that the compiled library loads on this machine.
+When a source changed since (an edit, a pull), an extension is missing for this
+Python, the library does not load, or ``GENESIS_NATIVE=0`` is set, every module
+with an extension on disk is imported from its ``.py`` instead: a finder placed
+first on ``sys.meta_path`` hands out the sources. It is all or none, because
+compiled modules call each other natively. ``state()`` says which it is and why;
+the daemon logs it at start, and ``native status`` prints it. A build removes the
+old extensions first (unlinked, so a running process keeps the copy it mapped) and
+fails if a source changes while it compiles.
+
+Strategies call into compiled code with whatever their Python holds: the calls they
+make (``StrategyContext``, ``OrderFactory``, ``Kernel.add_strategy``) convert what a
+compiled signature would refuse (a float or numpy timestamp, a truthy flag, ``None``
+for a text, a list for a tuple).
 
 Only the standard library is imported here: this module runs before the rest of
 ``genesis`` is imported. ``build`` needs mypy, setuptools and a C compiler
@@ -88,6 +97,7 @@ NATIVE_MODULES: tuple[str, ...] = (
 GROUP = "genesis._native"  # mypyc's shared library: genesis/_native__mypyc.<suffix>
 RECORD = "_native.json"  # in the package: the build's source hashes
 PACKAGE = Path(__file__).resolve().parent
+_SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]  # this interpreter's extensions
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,39 +119,93 @@ def state() -> NativeState:
 
 
 def activate(package: Path = PACKAGE, modules: Sequence[str] = NATIVE_MODULES) -> NativeState:
-    """Use the compiled modules when they match their sources; else import every one of
-    them from its ``.py``. Runs once, from ``genesis/__init__.py``."""
+    """Use the compiled modules when they were built from the package as it is now and
+    load here; else import every module that has an extension from its ``.py``. Runs
+    once, from ``genesis/__init__.py``."""
     global _STATE
     forced = os.environ.get("GENESIS_NATIVE", "").strip() == "0"
     reason = "pure Python: GENESIS_NATIVE=0" if forced else stale_reason(package, modules)
     if reason is None:
+        reason = _load_failure(package)
+    if reason is None:
         _STATE = NativeState(True, f"compiled: {len(modules)} modules (mypyc)")
         return _STATE
-    if any(_extension(package, name).exists() for name in modules):
-        sys.meta_path.insert(0, _SourceFinder(package, modules))
+    compiled = _compiled_on_disk(package)
+    if compiled:
+        sys.meta_path.insert(0, _SourceFinder(package, compiled))
     _STATE = NativeState(False, reason)
     return _STATE
 
 
 def stale_reason(package: Path, modules: Sequence[str]) -> str | None:
-    """None when every module's extension exists and was built from its current source;
-    else why the pure-Python modules are used."""
-    built = [name for name in modules if _extension(package, name).exists()]
-    if not built:
+    """None when every module's extension exists for this Python and the build record
+    matches every source of the package (the compiled code also holds the types of the
+    modules it imports); else why the pure-Python modules are used."""
+    if not any(_extension(package, name).exists() for name in modules):
         return "pure Python: not compiled (python -m genesis native build)"
     try:
         record = json.loads((package / RECORD).read_text(encoding="utf-8"))
-        hashes: dict[str, str] = record["sources"]
+        built: list[str] = list(record["modules"])
+        hashes: dict[str, str] = dict(record["sources"])
+        suffix: str = record["suffix"]
     except (OSError, ValueError, KeyError, TypeError):
         return f"pure Python: compiled modules without a readable {RECORD}; rebuild them"
+    if suffix != _SUFFIX or built != list(modules):
+        return f"pure Python: the build was for {suffix} and other modules; rebuild"
     for name in modules:
-        source = _source(package, name)
         if not _extension(package, name).exists():
-            suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
-            return f"pure Python: {_rel(source)} is not compiled for this Python ({suffix})"
-        if hashes.get(name) != _digest(source):
-            return f"pure Python: {_rel(source)} changed since it was compiled; rebuild"
+            source = _rel(_source(package, name))
+            return f"pure Python: {source} is not compiled for this Python ({_SUFFIX})"
+    now = source_hashes(package)
+    for path in sorted(now.keys() | hashes.keys()):
+        if now.get(path) != hashes.get(path):
+            return f"pure Python: genesis/{path} changed since the build; rebuild"
     return None
+
+
+def source_hashes(package: Path = PACKAGE) -> dict[str, str]:
+    """SHA-256 of every ``.py`` of the package, by path inside it (~3 ms)."""
+    out = {}
+    for root, dirs, files in os.walk(package):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            if name.endswith(".py"):
+                path = Path(root, name)
+                out[path.relative_to(package).as_posix()] = _digest(path)
+    return out
+
+
+def _load_failure(package: Path) -> str | None:
+    """Why the compiled library does not load on this machine (built elsewhere, cut
+    short), or None."""
+    if package != PACKAGE:
+        return None  # a test's package: nothing to load
+    try:
+        importlib.import_module(GROUP + "__mypyc")
+    except Exception as exc:  # any failure means: do not use it
+        return f"pure Python: the compiled modules do not load here ({exc}); rebuild them"
+    return None
+
+
+def _compiled_on_disk(package: Path) -> list[str]:
+    """Every module of the package with an extension file beside its source."""
+    names = []
+    for path in _extensions_on_disk(package):
+        stem = path.name.split(".", 1)[0]
+        source = path.with_name(stem + ".py")
+        if source.exists():
+            parts = source.relative_to(package.parent).with_suffix("").parts
+            names.append(".".join(parts))
+    return names
+
+
+def _extensions_on_disk(package: Path) -> list[Path]:
+    found: list[Path] = []
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    for root, dirs, files in os.walk(package):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        found.extend(Path(root, name) for name in files if name.endswith(suffixes))
+    return found
 
 
 class _SourceFinder(importlib.abc.MetaPathFinder):
@@ -165,7 +229,7 @@ def _source(package: Path, name: str) -> Path:
 
 def _extension(package: Path, name: str) -> Path:
     source = _source(package, name)
-    return source.with_name(source.stem + importlib.machinery.EXTENSION_SUFFIXES[0])
+    return source.with_name(source.stem + _SUFFIX)
 
 
 def _digest(path: Path) -> str:
@@ -202,8 +266,8 @@ def build(package: Path = PACKAGE, modules: Sequence[str] = NATIVE_MODULES) -> s
         raise NativeBuildError(
             f"{', '.join(missing)} not installed: pip install -e '.[native]' first"
         )
-    for path in [_extension(package, name) for name in modules] + [package / RECORD]:
-        path.unlink(missing_ok=True)  # a running process keeps the file it mapped
+    _remove_build(package)  # unlinked, not overwritten: a running process keeps its copy
+    before = source_hashes(package)
     root = package.parent
     sources = [str(_source(package, name).relative_to(root)) for name in modules]
     script = (
@@ -220,29 +284,45 @@ def build(package: Path = PACKAGE, modules: Sequence[str] = NATIVE_MODULES) -> s
         [sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True
     )
     if done.returncode != 0:
+        _remove_build(package)
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
         raise NativeBuildError(f"mypyc failed (exit {done.returncode}):\n{tail}")
+    if source_hashes(package) != before:
+        _remove_build(package)
+        raise NativeBuildError("a source changed while it was being compiled; build again")
     record = {
         "python": sys.version.split()[0],
-        "suffix": importlib.machinery.EXTENSION_SUFFIXES[0],
-        "sources": {name: _digest(_source(package, name)) for name in modules},
+        "suffix": _SUFFIX,
+        "mypy": _version("mypy"),
+        "modules": list(modules),
+        "sources": before,
     }
     (package / RECORD).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     return f"compiled {len(modules)} modules with mypyc ({compiler})"
 
 
 def clean(package: Path = PACKAGE, modules: Sequence[str] = NATIVE_MODULES) -> int:
-    """Remove the extensions, the shared library and the record; return files removed."""
-    removed = 0
-    paths = [_extension(package, name) for name in modules]
-    paths += list(package.glob("_native__mypyc*"))
-    paths.append(package / RECORD)
-    for path in paths:
-        if path.exists():
-            path.unlink()
-            removed += 1
+    """Remove every extension of the package (any Python's), the record and the build
+    directory; return the files removed."""
+    removed = _remove_build(package)
     shutil.rmtree(package.parent / "build" / "native", ignore_errors=True)
     return removed
+
+
+def _remove_build(package: Path) -> int:
+    paths = [p for p in (*_extensions_on_disk(package), package / RECORD) if p.exists()]
+    for path in paths:
+        path.unlink(missing_ok=True)
+    return len(paths)
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _compiler() -> str | None:

@@ -96,10 +96,10 @@ class OrderFactory:
         price: object = None,
         trigger_price: object = None,
         time_in_force: TimeInForce = TimeInForce.GTC,
-        post_only: bool = False,
+        post_only: object = False,
         stop_loss: object = None,
         take_profit: object = None,
-        correlation_id: str = "",
+        correlation_id: object = "",
         confidence: float | None = None,
     ) -> Order:
         inst = self._instruments(instrument_id)
@@ -120,9 +120,9 @@ class OrderFactory:
             price=limit,
             trigger_price=_trigger(inst, trigger_price),
             time_in_force=time_in_force,
-            post_only=post_only,
+            post_only=bool(post_only),  # a strategy's truthy value (1, numpy.bool_)
             ts_init=now,
-            correlation_id=correlation_id or order_id,
+            correlation_id=str(correlation_id) if correlation_id else order_id,
             stop_loss=_trigger(inst, stop_loss),
             take_profit=None if take_profit is None else inst.price_for(side.opposite, take_profit),
             confidence=None if confidence is None else float(confidence),

@@ -215,7 +215,7 @@ class Kernel:
         cls: type[Strategy[Any]],
         strategy_id: str,
         params: Any,
-        instruments: tuple[str, ...],
+        instruments: Sequence[str],
         *,
         requires_stop_loss: bool = False,
         regimes: frozenset[Regime] = frozenset(),
@@ -224,6 +224,7 @@ class Kernel:
         with ``regimes`` it trades only while its instrument is in one of them (ST-H4)."""
         if strategy_id in self.strategies:
             raise ValueError(f"duplicate strategy id {strategy_id}")
+        instruments = tuple(instruments)
         for instrument_id in instruments:
             self.instruments(instrument_id)  # fail early on an unknown symbol
         ctx = StrategyContext(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, SupportsFloat, SupportsInt
 
 from genesis.core.clock import Clock
 from genesis.core.enums import Side
@@ -100,9 +100,10 @@ class StrategyContext:
         """This strategy's open (or not yet sent) orders on ``instrument_id``."""
         return self._open_orders(self.strategy_id, instrument_id)
 
-    def set_timer(self, name: str, at_ns: int, interval_ns: int = 0) -> None:
-        """Call ``on_timer`` at ``at_ns`` (then every ``interval_ns`` if > 0)."""
-        self.clock.set_timer(f"{self.strategy_id}:{name}", at_ns, interval_ns)
+    def set_timer(self, name: str, at_ns: SupportsInt, interval_ns: SupportsInt = 0) -> None:
+        """Call ``on_timer`` at ``at_ns`` (then every ``interval_ns`` if > 0); any integral
+        number is taken (a float, a numpy integer), as the strategy's own code is Python."""
+        self.clock.set_timer(f"{self.strategy_id}:{name}", int(at_ns), int(interval_ns))
 
     @property
     def performance(self) -> StrategyPerformance:
@@ -137,7 +138,7 @@ class StrategyContext:
         stop_loss: object = None,
         take_profit: object = None,
         confidence: float | None = None,
-        reason: str = "",
+        reason: object = "",
         **kw: Any,
     ) -> Order | None:
         """Build and submit one order; the order, or None when it could not be built.
@@ -164,7 +165,7 @@ class StrategyContext:
                 strategy_id=self.strategy_id,
                 instrument=instrument_id,
                 side=side.value,
-                reason=reason or None,
+                reason=str(reason) if reason else None,
                 error=str(exc),
             )
             return None
@@ -176,13 +177,13 @@ class StrategyContext:
             side=side.value,
             quantity=str(order.quantity),
             confidence=confidence,
-            reason=reason or None,
+            reason=str(reason) if reason else None,
         )
         self.submit(order)
         return order
 
     def close(
-        self, instrument_id: str, *, confidence: float | None = None, reason: str = ""
+        self, instrument_id: str, *, confidence: float | None = None, reason: object = ""
     ) -> Order | None:
         """Cancel this strategy's working orders on ``instrument_id`` and close its position
         at market; None when already flat (the cancels still go)."""
@@ -197,7 +198,13 @@ class StrategyContext:
         )
 
     def start_parent(
-        self, instrument_id: str, side: Side, quantity: object, *, algo: str, horizon_s: float
+        self,
+        instrument_id: str,
+        side: Side,
+        quantity: object,
+        *,
+        algo: object,
+        horizon_s: SupportsFloat,
     ) -> str:
         """Open a parent order for an execution algorithm (EX-3, ST-X6); its id.
 
@@ -213,6 +220,7 @@ class StrategyContext:
             raise RuntimeError(f"{self.strategy_id}: no parent-order desk in this context")
         qty = self._instruments(instrument_id).quantity(quantity)
         now = self.clock.now_ns()
+        algo, horizon_s = str(algo), float(horizon_s)
         pid = self._parents.start(
             self.strategy_id, instrument_id, side, qty, algo=algo, horizon_s=horizon_s, now_ns=now
         )
@@ -222,7 +230,7 @@ class StrategyContext:
         )  # fmt: skip
         return pid
 
-    def finish_parent(self, parent_id: str, reason: str = "") -> None:
+    def finish_parent(self, parent_id: str, reason: object = "") -> None:
         """Close a parent order; ``reason`` says why it ended short ("" when complete)."""
         if self._parents is not None:
-            self._parents.finish(parent_id, reason, self.clock.now_ns())
+            self._parents.finish(parent_id, str(reason or ""), self.clock.now_ns())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.machinery
 import json
@@ -26,14 +25,12 @@ def package(tmp_path: Path) -> Path:
     pkg = tmp_path / "fakepkg"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    sources = {}
     for name in MODULES:
         stem = name.split(".")[1]
-        source = pkg / f"{stem}.py"
-        source.write_text(f"WHERE = 'source of {stem}'\n")
+        (pkg / f"{stem}.py").write_text(f"WHERE = 'source of {stem}'\n")
         (pkg / f"{stem}{SUFFIX}").write_bytes(b"not a real extension")
-        sources[name] = hashlib.sha256(source.read_bytes()).hexdigest()
-    (pkg / native.RECORD).write_text(json.dumps({"sources": sources}))
+    record = {"modules": list(MODULES), "suffix": SUFFIX, "sources": native.source_hashes(pkg)}
+    (pkg / native.RECORD).write_text(json.dumps(record))
     return pkg
 
 
@@ -54,13 +51,29 @@ def test_a_build_matching_its_sources_is_used(package: Path) -> None:
 def test_an_edited_source_is_named(package: Path) -> None:
     (package / "beta.py").write_text("WHERE = 'edited'\n")
     reason = native.stale_reason(package, MODULES) or ""
-    assert "beta.py changed since it was compiled" in reason
+    assert "genesis/beta.py changed since the build" in reason
+
+
+def test_any_module_of_the_package_counts_not_only_the_compiled_ones(package: Path) -> None:
+    """Compiled code holds the types of what it imports: an edit there is a rebuild too."""
+    (package / "events.py").write_text("FIELD = 1\n")
+    reason = native.stale_reason(package, MODULES) or ""
+    assert "genesis/events.py changed since the build" in reason
+
+
+def test_a_build_for_another_python_or_module_list_is_refused(package: Path) -> None:
+    record = json.loads((package / native.RECORD).read_text())
+    (package / native.RECORD).write_text(json.dumps({**record, "suffix": ".cpython-312.so"}))
+    reason = native.stale_reason(package, MODULES) or ""
+    assert "the build was for .cpython-312.so and other modules" in reason
+    (package / native.RECORD).write_text(json.dumps({**record, "modules": ["fakepkg.alpha"]}))
+    assert "rebuild" in (native.stale_reason(package, MODULES) or "")
 
 
 def test_a_missing_extension_or_record_is_named(package: Path) -> None:
     (package / f"alpha{SUFFIX}").unlink()
     reason = native.stale_reason(package, MODULES) or ""
-    assert f"alpha.py is not compiled for this Python ({SUFFIX})" in reason
+    assert f"fakepkg/alpha.py is not compiled for this Python ({SUFFIX})" in reason
     (package / native.RECORD).unlink()
     reason = native.stale_reason(package, MODULES) or ""
     assert "without a readable _native.json" in reason
@@ -82,6 +95,19 @@ def test_stale_modules_are_imported_from_their_sources(package: Path) -> None:
         assert not state.compiled
         assert importlib.import_module("fakepkg.alpha").WHERE == "source of alpha, edited"
         assert importlib.import_module("fakepkg.beta").WHERE == "source of beta"  # all or none
+    finally:
+        sys.path.remove(str(package.parent))
+
+
+@pytest.mark.usefixtures("restore_import_state")
+def test_an_extension_no_longer_listed_is_still_hidden(package: Path) -> None:
+    """A module dropped from the list keeps its old extension on disk: Python would prefer
+    it to the .py in any mode, so the finder covers every extension it finds."""
+    (package / native.RECORD).unlink()
+    sys.path.insert(0, str(package.parent))
+    try:
+        native.activate(package, MODULES[:1])
+        assert importlib.import_module("fakepkg.beta").WHERE == "source of beta"
     finally:
         sys.path.remove(str(package.parent))
 
