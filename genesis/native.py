@@ -66,6 +66,7 @@ __all__ = [
 ]
 
 NATIVE_MODULES: tuple[str, ...] = (
+    "genesis.analytics.market_making",
     "genesis.backtesting.events",
     "genesis.backtesting.output",
     "genesis.core.clock",
