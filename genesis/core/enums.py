@@ -26,14 +26,14 @@ class Side(enum.Enum):
     BUY = "BUY"
     SELL = "SELL"
 
-    @property
-    def sign(self) -> int:
-        """+1 for a buy, -1 for a sell."""
-        return 1 if self is Side.BUY else -1
+    # set once below, on each member: attributes, not properties (read on every order
+    # by compiled code, where a property is a Python call)
+    sign: int  # +1 for a buy, -1 for a sell
+    opposite: Side
 
-    @property
-    def opposite(self) -> Side:
-        return Side.SELL if self is Side.BUY else Side.BUY
+
+Side.BUY.sign, Side.SELL.sign = 1, -1
+Side.BUY.opposite, Side.SELL.opposite = Side.SELL, Side.BUY
 
 
 class OrderType(enum.Enum):
@@ -69,14 +69,9 @@ class OrderStatus(enum.Enum):
     CANCELED = "CANCELED"
     EXPIRED = "EXPIRED"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self in _TERMINAL
-
-    @property
-    def is_open(self) -> bool:
-        """True while the order can still trade at the venue."""
-        return self not in _TERMINAL and self is not OrderStatus.NEW
+    # set once below, on each member (as Side's): the order can trade no more; it still can
+    is_terminal: bool
+    is_open: bool
 
 
 _TERMINAL = frozenset(
@@ -88,6 +83,9 @@ _TERMINAL = frozenset(
         OrderStatus.EXPIRED,
     }
 )
+for _status in OrderStatus:
+    _status.is_terminal = _status in _TERMINAL
+    _status.is_open = _status not in _TERMINAL and _status is not OrderStatus.NEW
 
 
 class LiquiditySide(enum.Enum):
