@@ -90,23 +90,26 @@ class PreTrade:
         reserved_quote, reserved_base = self._reserved(inst, order.client_order_id, venue)
         # equity and position feed the tier checks and the kill switch's "reduces" test only
         tiered = self._risk.limits is not None or self._risk.kill_switch is not None
+        position = (
+            self._portfolio.position_qty(order.instrument_id, order.strategy_id) if tiered else ZERO
+        )
+        reduce_only = order.client_order_id in self._reduce_only
+        # the open-position count is read only for an entry from flat (check_open_positions)
+        counted = self._risk.limits is not None and position == 0 and not reduce_only
         return RiskInput(
             instrument=inst,
             reference_price=reference,
             equity=self._portfolio.equity() if tiered else ZERO,
             free_quote=self._portfolio.balance(inst.quote, venue) - reserved_quote,
             free_base=self._portfolio.balance(inst.base, venue) - reserved_base,
-            position_qty=(
-                self._portfolio.position_qty(order.instrument_id, order.strategy_id)
-                if tiered
-                else ZERO
-            ),
+            position_qty=position,
             fee_rate=self._fee_rate,
             tier=self._risk.tier,
             limits=self._risk.limits,
             requires_stop_loss=order.strategy_id in self._requires_stop_loss,
-            reduce_only=order.client_order_id in self._reduce_only,
-            open_positions=self._open_positions(order) if self._risk.limits is not None else 0,
+            reduce_only=reduce_only,
+            open_positions=self._open_positions(order) if counted else 0,
+            increases=abs(position + order.side.sign * order.quantity) > abs(position),
         )
 
     def _regime_refusal(self, order: Order) -> tuple[str, str] | None:

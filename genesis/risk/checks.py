@@ -47,8 +47,10 @@ class RiskInput(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     requires_stop_loss: bool
     reduce_only: bool  # an exit (stop loss, take profit, close): never blocked by sizing
     # positions held or being opened (by working entries) across every strategy, other
-    # than the one this order is on (tier checks only; 0 without a tier)
+    # than the one this order is on (tier checks of an entry from flat only; else 0)
     open_positions: int = 0
+    # whether the order grows the strategy's position (None: worked out from the fields)
+    increases: bool | None = None
 
 
 Check = Callable[[Order, RiskInput], RiskRejected | None]
@@ -168,4 +170,6 @@ def check_reduces(order: Order, risk: RiskInput) -> bool:
 
 
 def _increases_exposure(order: Order, risk: RiskInput) -> bool:
+    if risk.increases is not None:
+        return risk.increases  # the pre-trade gate worked it out once for every check
     return abs(risk.position_qty + order.side.sign * order.quantity) > abs(risk.position_qty)
