@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
 # One BLAS thread before numpy loads: the kernel is single-threaded, its regressions are
 # small (pairs statistics), and a BLAS thread pool only fights the event loop for cores
@@ -29,6 +30,12 @@ EXIT_INTERNAL = 70
 
 
 class _Parser(argparse.ArgumentParser):
+    """Exits 2 on a usage error; every option's help ends with its default."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 

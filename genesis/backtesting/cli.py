@@ -88,16 +88,28 @@ def add_parser(sub: Any) -> None:
         help="the instrument of a single --data FILE (default: from the file's name, as"
         " binance-ethbtc-5m-... -> ETHBTC; else BTCUSDT)",
     )
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--cash", type=decimal_arg("--cash", positive=True), default=Decimal(1_000_000))
+    p.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE",
+        help="a strategy parameter, checked by the strategy's model (repeatable)",
+    )  # fmt: skip
+    p.add_argument(
+        "--cash", type=decimal_arg("--cash", positive=True), default=Decimal(1_000_000),
+        help="starting balance in the quote currency",
+    )  # fmt: skip
     p.add_argument(
         "--fee-bps",
         type=decimal_arg("--fee-bps"),
         default=Decimal(0),
         help="taker fee (and maker unless --maker-fee-bps)",
     )
-    p.add_argument("--maker-fee-bps", type=decimal_arg("--maker-fee-bps"), default=None)
-    p.add_argument("--slippage-bps", type=decimal_arg("--slippage-bps"), default=Decimal(0))
+    p.add_argument(
+        "--maker-fee-bps", type=decimal_arg("--maker-fee-bps"), default=None,
+        help="maker fee in basis points (None: --fee-bps)",
+    )  # fmt: skip
+    p.add_argument(
+        "--slippage-bps", type=decimal_arg("--slippage-bps"), default=Decimal(0),
+        help="slippage against the taker, in basis points of the fill price",
+    )  # fmt: skip
     p.add_argument(
         "--latency-ms",
         type=decimal_arg("--latency-ms"),
@@ -127,9 +139,18 @@ def add_parser(sub: Any) -> None:
         help="trade only while the instrument's regime is one of these: trending, ranging,"
         " volatile (ST-H4; regime from the bars)",
     )
-    p.add_argument("--accounting", choices=[m.value for m in AccountingMethod], default="FIFO")
-    p.add_argument("--tick-size", type=decimal_arg("--tick-size", positive=True), default=None)
-    p.add_argument("--step-size", type=decimal_arg("--step-size", positive=True), default=None)
+    p.add_argument(
+        "--accounting", choices=[m.value for m in AccountingMethod], default="FIFO",
+        help="cost basis of closed lots",
+    )  # fmt: skip
+    p.add_argument(
+        "--tick-size", type=decimal_arg("--tick-size", positive=True), default=None,
+        help="price increment of a symbol not in the venue metadata (None: from the data)",
+    )  # fmt: skip
+    p.add_argument(
+        "--step-size", type=decimal_arg("--step-size", positive=True), default=None,
+        help="quantity increment of a symbol not in the venue metadata (None: 0.00000001)",
+    )  # fmt: skip
     p.add_argument(
         "--base", default=None, help="base asset when --symbol is not in the venue metadata"
     )

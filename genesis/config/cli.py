@@ -40,13 +40,18 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--strategies", type=Path, default=None, help="directory of strategy YAML files")
     verbs = p.add_subparsers(dest="verb", required=True)
     v = verbs.add_parser("versions", help="stored versions, the running one, drift")
-    v.add_argument("id", nargs="?")
+    v.add_argument("id", nargs="?", help="strategy id (default: every strategy)")
     d = verbs.add_parser("diff", help="diff two versions (default: running vs file)")
-    d.add_argument("id")
-    d.add_argument("shas", nargs="*", metavar="SHA")
+    d.add_argument("id", help="strategy id")
+    d.add_argument(
+        "shas",
+        nargs="*",
+        metavar="SHA",
+        help="one or two stored versions (default: running vs file)",
+    )
     r = verbs.add_parser("rollback", help="write a stored version back to its file")
-    r.add_argument("id")
-    r.add_argument("sha")
+    r.add_argument("id", help="strategy id")
+    r.add_argument("sha", help="the stored version to write back")
 
 
 def run(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:

@@ -105,7 +105,10 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--strategies", type=Path, default=None, help="directory of strategy YAML files")
     p.add_argument("--max-bars", type=int, default=None, help="stop after this many market events")
-    p.add_argument("--log-level", default=None)
+    p.add_argument(
+        "--log-level", default=None, choices=("debug", "info", "warning", "error", "critical"),
+        help="log level (None: GENESIS_LOG_LEVEL, else info)",
+    )  # fmt: skip
     p.add_argument(
         "--max-daily-loss-pct",
         type=Decimal,

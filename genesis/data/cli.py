@@ -51,11 +51,20 @@ def add_parser(sub: Any) -> None:
         "also aggTrade, kline_1m, ...)",
     )
     r.add_argument("--depth-limit", type=int, default=1000, help="levels per snapshot (1..5000)")
-    r.add_argument("--rest-url", default=DEFAULT_REST_URL)
-    r.add_argument("--ws-url", default=DEFAULT_WS_URL)
-    r.add_argument("--duration", type=float, default=None, metavar="SECONDS")
-    r.add_argument("--max-messages", type=int, default=None, metavar="N")
-    r.add_argument("--flush-interval", type=float, default=1.0, metavar="SECONDS")
+    r.add_argument("--rest-url", default=DEFAULT_REST_URL, help="Binance REST base URL")
+    r.add_argument("--ws-url", default=DEFAULT_WS_URL, help="Binance WebSocket base URL")
+    r.add_argument(
+        "--duration", type=float, default=None, metavar="SECONDS",
+        help="stop after this long (None: at Ctrl-C or --max-messages)",
+    )  # fmt: skip
+    r.add_argument(
+        "--max-messages", type=int, default=None, metavar="N",
+        help="stop after this many stream messages",
+    )  # fmt: skip
+    r.add_argument(
+        "--flush-interval", type=float, default=1.0, metavar="SECONDS",
+        help="how often the capture file is flushed to disk",
+    )  # fmt: skip
     r.add_argument(
         "--reconnect-base",
         type=float,
@@ -63,7 +72,10 @@ def add_parser(sub: Any) -> None:
         metavar="SECONDS",
         help="first reconnect delay; doubles up to --reconnect-cap, jittered",
     )
-    r.add_argument("--reconnect-cap", type=float, default=30.0, metavar="SECONDS")
+    r.add_argument(
+        "--reconnect-cap", type=float, default=30.0, metavar="SECONDS",
+        help="longest reconnect delay",
+    )  # fmt: skip
     r.add_argument(
         "--log-level",
         default="info",
@@ -73,7 +85,7 @@ def add_parser(sub: Any) -> None:
     c = sub.add_parser("capture", help="inspect capture files")
     verbs = c.add_subparsers(dest="verb", required=True)
     check = verbs.add_parser("check", help="replay a capture through the book procedure")
-    check.add_argument("file", type=Path)
+    check.add_argument("file", type=Path, help="capture file (.jsonl or .jsonl.gz)")
 
 
 def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:

@@ -25,15 +25,22 @@ def add_parser(sub: Any) -> None:
         description="Serve the loopback Binance-compatible test exchange.",
     )
     p.add_argument("--host", default="127.0.0.1", help="loopback only (127.0.0.1, ::1)")
-    p.add_argument("--port", type=int, default=0)
-    p.add_argument("--control-port", type=int, default=0)
-    p.add_argument("--api-key", default="canary-key-sandbox")
-    p.add_argument("--api-secret", default="canary-secret-sandbox")
+    p.add_argument("--port", type=int, default=0, help="REST and WebSocket port (0: a free one)")
+    p.add_argument(
+        "--control-port", type=int, default=0, help="fault-injection control port (0: a free one)"
+    )
+    p.add_argument("--api-key", default="canary-key-sandbox", help="the API key clients send")
+    p.add_argument(
+        "--api-secret", default="canary-secret-sandbox", help="the secret requests are signed with"
+    )
     p.add_argument("--balances", default="USDT=10000,BTC=1", help="ASSET=AMOUNT,...")
     p.add_argument("--capture", type=Path, default=None, help="spot capture JSONL(.gz)")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed (0: manual)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--legacy-listen-key", action="store_true")
+    p.add_argument("--seed", type=int, default=0, help="seed of the injected faults")
+    p.add_argument(
+        "--legacy-listen-key", action="store_true",
+        help="also serve the legacy userDataStream listenKey endpoints",
+    )  # fmt: skip
     p.add_argument(
         "--weight-limit", type=int, default=None,
         help="request weight per minute per IP (default: exchangeInfo's, 1200 in 2021;"
