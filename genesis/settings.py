@@ -7,6 +7,8 @@ log redactor so they never appear in any output.
 
 from __future__ import annotations
 
+import enum
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from genesis.errors import ConfigError
 from genesis.risk.limits import Tier
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "env_example", "load_settings"]
 
 
 class Settings(BaseSettings):
@@ -28,31 +30,69 @@ class Settings(BaseSettings):
         env_prefix="GENESIS_", env_file=".env", extra="forbid", frozen=True
     )
 
-    tier: Tier | None = None
-    data_dir: Path = Path("data")
-    database_url: SecretStr | None = None  # may carry a password: secret
-    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
-    live: bool = False
-    binance_api_key: SecretStr | None = None
-    binance_api_secret: SecretStr | None = None
-    strategies_dir: Path = Path("config/strategies")
-    shutdown_timeout_s: float = Field(default=10.0, gt=0, le=300)
-    # at a clean stop: "cancel" the entry orders (an open position keeps its stop and target
-    # working), "keep" every working order, or "flatten" (close every position at market)
-    on_shutdown: Literal["cancel", "keep", "flatten"] = "cancel"
-    status_interval_s: float = Field(default=60.0, ge=0)  # the daemon_status line; 0 = off
-    # paper trading's market data: live public Binance streams (falls back to the bundled
-    # recording when unreachable at the start of a session) or the recording itself
-    market_data: Literal["live", "recording"] = "live"
-    market_rest_url: str = "https://data-api.binance.vision"
-    market_ws_url: str = "wss://data-stream.binance.vision"
-    # live trading (``run --live`` with both keys): signed REST, market streams, WS API user data
-    binance_rest_url: str = "https://api.binance.com"
-    binance_ws_url: str = "wss://stream.binance.com:9443"
-    binance_ws_api_url: str = "wss://ws-api.binance.com:443/ws-api/v3"
-    # live trading on other venues through ccxt: {"okx": {"exchange": "okx"}, ...} (JSON);
-    # keys in GENESIS_CCXT_<VENUE>_API_KEY / _API_SECRET / _PASSWORD (genesis.daemon.live_venues)
-    ccxt_venues: dict[str, Any] = Field(default_factory=dict)
+    tier: Tier | None = Field(
+        default=None,
+        description="capital tier whose strategies run and whose risk limits apply:"
+        " sniper, hunter or strategist (the daemon's --tier)",
+    )
+    data_dir: Path = Field(
+        default=Path("data"), description="where the SQLite journal and the run state live"
+    )
+    database_url: SecretStr | None = Field(  # may carry a password: secret
+        default=None,
+        description="postgresql://user:pass@host/db for PostgreSQL (asyncpg); empty: SQLite"
+        " in the data directory",
+    )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        default="info", description="debug, info, warning, error or critical"
+    )
+    live: bool = Field(
+        default=False, description="trade with real money on the venue (needs both API keys)"
+    )
+    binance_api_key: SecretStr | None = Field(default=None, description="Binance API key (live)")
+    binance_api_secret: SecretStr | None = Field(
+        default=None, description="Binance API secret (live); never logged"
+    )
+    strategies_dir: Path = Field(
+        default=Path("config/strategies"), description="directory of strategy YAML files"
+    )
+    shutdown_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="seconds a clean stop may take (0 < s <= 300)"
+    )
+    on_shutdown: Literal["cancel", "keep", "flatten"] = Field(
+        default="cancel",
+        description="at a clean stop: cancel the entry orders (positions keep their stop and"
+        " target), keep every working order, or flatten every position at market",
+    )
+    status_interval_s: float = Field(
+        default=60.0, ge=0, description="seconds between daemon_status lines; 0 = off"
+    )
+    market_data: Literal["live", "recording"] = Field(
+        default="live",
+        description="paper trading's market data: live public Binance streams (the bundled"
+        " recording when unreachable at the start) or the recording itself",
+    )
+    market_rest_url: str = Field(
+        default="https://data-api.binance.vision", description="public market data, REST"
+    )
+    market_ws_url: str = Field(
+        default="wss://data-stream.binance.vision", description="public market data, WebSocket"
+    )
+    binance_rest_url: str = Field(
+        default="https://api.binance.com", description="live trading: signed REST"
+    )
+    binance_ws_url: str = Field(
+        default="wss://stream.binance.com:9443", description="live trading: market streams"
+    )
+    binance_ws_api_url: str = Field(
+        default="wss://ws-api.binance.com:443/ws-api/v3",
+        description="live trading: the WebSocket API (user data)",
+    )
+    ccxt_venues: dict[str, Any] = Field(
+        default_factory=dict,
+        description='other venues through ccxt, JSON: {"okx": {"exchange": "okx"}}; keys in'
+        " GENESIS_CCXT_<VENUE>_API_KEY, _API_SECRET, _PASSWORD",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -108,3 +148,27 @@ def _describe(err: Any) -> str:
         else f" (was {err.get('input')!r})"
     )
     return f"{name}: {err.get('msg', 'invalid')}{shown}"
+
+
+def env_example() -> str:
+    """A ``.env.example`` from the settings model: every variable, what it does, and its
+    default, commented out (a copy changes nothing until a line is uncommented)."""
+    lines = [
+        "# Genesis process settings (genesis/settings.py), generated by",
+        "# `python -m genesis config env`. Copy to .env and uncomment what you change;",
+        "# the environment wins over .env, and command line flags over both.",
+    ]
+    for name, field in Settings.model_fields.items():
+        lines += ["", f"# {field.description}", f"# GENESIS_{name.upper()}={_shown(field)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _shown(field: Any) -> str:
+    if field.annotation in (SecretStr, SecretStr | None) or field.default is None:
+        return ""
+    if field.default_factory is not None:
+        return json.dumps(field.default_factory())
+    value = field.default
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value.value if isinstance(value, enum.Enum) else value)

@@ -27,7 +27,7 @@ from genesis.backtesting.output import format_ts
 from genesis.config.loader import load_strategy_config, load_strategy_configs
 from genesis.config.models import StrategyConfig
 from genesis.errors import ConfigError
-from genesis.settings import load_settings
+from genesis.settings import env_example, load_settings
 from genesis.storage import open_repository
 from genesis.storage.repository import ConfigVersionRecord
 
@@ -35,7 +35,7 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub: Any) -> None:
-    """Register ``config`` and its three verbs."""
+    """Register ``config`` and its four verbs."""
     p = sub.add_parser("config", help="strategy config versions, diffs and rollback")
     p.add_argument("--strategies", type=Path, default=None, help="directory of strategy YAML files")
     verbs = p.add_subparsers(dest="verb", required=True)
@@ -49,6 +49,9 @@ def add_parser(sub: Any) -> None:
         metavar="SHA",
         help="one or two stored versions (default: running vs file)",
     )
+    verbs.add_parser(
+        "env", help="print a .env.example: every GENESIS_* setting, its meaning and default"
+    )
     r = verbs.add_parser("rollback", help="write a stored version back to its file")
     r.add_argument("id", help="strategy id")
     r.add_argument("sha", help="the stored version to write back")
@@ -56,6 +59,9 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
     """Execute one verb; return the exit code (errors raise ConfigError)."""
+    if args.verb == "env":  # before the settings load: it must work while they are broken
+        out.write(env_example())
+        return 0
     settings = load_settings()
     directory = args.strategies or settings.strategies_dir
     url = settings.database_url.get_secret_value() if settings.database_url else None
