@@ -272,7 +272,6 @@ def build(package: Path = PACKAGE, modules: Sequence[str] = NATIVE_MODULES) -> s
     root = package.parent
     sources = [str(_source(package, name).relative_to(root)) for name in modules]
     script = (
-        "import sys\n"
         "from mypyc.build import mypycify\n"
         "from setuptools import setup\n"
         f"ext = mypycify({sources!r}, group_name={GROUP!r}, opt_level='3',"
@@ -302,7 +301,7 @@ def build(package: Path = PACKAGE, modules: Sequence[str] = NATIVE_MODULES) -> s
     return f"compiled {len(modules)} modules with mypyc ({compiler})"
 
 
-def clean(package: Path = PACKAGE, modules: Sequence[str] = NATIVE_MODULES) -> int:
+def clean(package: Path = PACKAGE) -> int:
     """Remove every extension of the package (any Python's), the record and the build
     directory; return the files removed."""
     removed = _remove_build(package)

@@ -104,7 +104,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--maker-fee-bps", type=decimal_arg("--maker-fee-bps"), default=None,
-        help="maker fee in basis points (None: --fee-bps)",
+        help="maker fee in basis points (default: --fee-bps)",
     )  # fmt: skip
     p.add_argument(
         "--slippage-bps", type=decimal_arg("--slippage-bps"), default=Decimal(0),
@@ -145,11 +145,11 @@ def add_parser(sub: Any) -> None:
     )  # fmt: skip
     p.add_argument(
         "--tick-size", type=decimal_arg("--tick-size", positive=True), default=None,
-        help="price increment of a symbol not in the venue metadata (None: from the data)",
+        help="price increment of a symbol not in the venue metadata (default: from the data)",
     )  # fmt: skip
     p.add_argument(
         "--step-size", type=decimal_arg("--step-size", positive=True), default=None,
-        help="quantity increment of a symbol not in the venue metadata (None: 0.00000001)",
+        help="quantity increment of a symbol not in the venue metadata (default: 0.00000001)",
     )  # fmt: skip
     p.add_argument(
         "--base", default=None, help="base asset when --symbol is not in the venue metadata"

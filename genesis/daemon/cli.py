@@ -107,7 +107,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-bars", type=int, default=None, help="stop after this many market events")
     p.add_argument(
         "--log-level", default=None, choices=("debug", "info", "warning", "error", "critical"),
-        help="log level (None: GENESIS_LOG_LEVEL, else info)",
+        help="log level (default: GENESIS_LOG_LEVEL, else info)",
     )  # fmt: skip
     p.add_argument(
         "--max-daily-loss-pct",

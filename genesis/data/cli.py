@@ -55,7 +55,7 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--ws-url", default=DEFAULT_WS_URL, help="Binance WebSocket base URL")
     r.add_argument(
         "--duration", type=float, default=None, metavar="SECONDS",
-        help="stop after this long (None: at Ctrl-C or --max-messages)",
+        help="stop after this long (default: until Ctrl-C or --max-messages)",
     )  # fmt: skip
     r.add_argument(
         "--max-messages", type=int, default=None, metavar="N",
