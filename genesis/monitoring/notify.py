@@ -29,8 +29,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import apprise
-
 from genesis.errors import ConfigError
 
 __all__ = ["MAX_STUCK", "AppriseNotifier", "Delivery", "Notice", "Notifier"]
@@ -55,26 +53,27 @@ class Notifier(Protocol):
     def send(self, title: str, body: str, severity: str) -> None: ...
 
 
-_APPRISE_TYPE = {
-    "info": apprise.NotifyType.INFO,
-    "warning": apprise.NotifyType.WARNING,
-    "critical": apprise.NotifyType.FAILURE,
-}
+_APPRISE_TYPE = {"info": "INFO", "warning": "WARNING", "critical": "FAILURE"}  # NotifyType.*
 
 
 class AppriseNotifier:
     """Every URL of ``GENESIS_ALERT_URLS`` through apprise (json://, mailto://, tgram://...).
 
     apprise's own log is silenced: it names the URLs it posts to, and they carry tokens.
+    apprise is imported here, not at module level: it costs a few hundred ms at start and
+    only a daemon with URLs needs it.
     """
 
     def __init__(self, urls: Sequence[str]) -> None:
         """Raises:
         ConfigError: a URL apprise does not understand (named by its position and
             scheme only, never by its text)."""
+        import apprise
+
         quiet = logging.getLogger("apprise")
         quiet.addHandler(logging.NullHandler())
         quiet.propagate = False
+        self._types = {k: getattr(apprise.NotifyType, v) for k, v in _APPRISE_TYPE.items()}
         self._apprise = apprise.Apprise()
         for n, url in enumerate(urls, 1):
             if not self._apprise.add(url):
@@ -87,7 +86,7 @@ class AppriseNotifier:
     def send(self, title: str, body: str, severity: str) -> None:
         """Raises:
         RuntimeError: apprise reported that a service did not take the notice."""
-        notify_type = _APPRISE_TYPE.get(severity, apprise.NotifyType.INFO)
+        notify_type = self._types.get(severity, self._types["info"])
         if not self._apprise.notify(body=body, title=title, notify_type=notify_type):
             raise RuntimeError("a notification service refused or could not be reached")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from genesis.core.enums import OrderType, Side
@@ -18,6 +19,7 @@ from genesis.core.events import (
 )
 from genesis.core.orders import Order
 from genesis.kernel.support import event_ids
+from genesis.monitoring.histogram import FastHistogram
 from genesis.monitoring.metrics import MAX_TRACKED, Metrics, QueueDepth
 from genesis.testing.builders import cancel, fill, real_bars, submit
 
@@ -129,8 +131,8 @@ def test_orders_count_by_the_status_each_event_left() -> None:
 
 
 def test_slippage_is_in_basis_points_against_the_decision_price() -> None:
-    """A buy decided at 46319.0 filled at 46342.1595 (+5 bps): in the le=5 bucket, not le=2
-    (signed buckets: the library leaves out ``_sum``; the average is a per-strategy gauge)."""
+    """A buy decided at 46319.0 filled at 46342.1595 (+5 bps): in bucket le=5, not le=2 (signed
+    buckets: no _sum/_count, as the library does; the average is a per-strategy gauge)."""
     metrics = Metrics(process=False)
     order = _limit()
     px = OPEN * Decimal("1.0005")
@@ -138,8 +140,9 @@ def test_slippage_is_in_basis_points_against_the_decision_price() -> None:
     metrics.on_order_event(_filled(order, px), order, "binance")
 
     samples = _samples(metrics)
-    venue = (("venue", "binance"),)
-    assert samples[("genesis_fill_slippage_bps_count", venue)] == 1
+    assert (
+        samples[("genesis_fill_slippage_bps_bucket", (("le", "+Inf"), ("venue", "binance")))] == 1
+    )
     assert samples[("genesis_fill_slippage_bps_bucket", (("le", "2.0"), ("venue", "binance")))] == 0
     assert samples[("genesis_fill_slippage_bps_bucket", (("le", "5.0"), ("venue", "binance")))] == 1
 
@@ -152,7 +155,10 @@ def test_a_fill_without_a_decision_price_has_no_slippage() -> None:
     metrics.on_order_event(_filled(order, OPEN), order, "binance")
 
     samples = _samples(metrics)
-    assert ("genesis_fill_slippage_bps_count", (("venue", "binance"),)) not in samples
+    assert (
+        "genesis_fill_slippage_bps_bucket",
+        (("le", "+Inf"), ("venue", "binance")),
+    ) not in samples
     assert sum(v for (name, _), v in samples.items() if name == "genesis_fills_total") == 1
 
 
@@ -264,3 +270,22 @@ def test_two_daemons_never_share_a_registry() -> None:
         "genesis_orders_total",
         (("status", "submitted"), ("venue", "binance")),
     ) not in _samples(second)
+
+
+def test_fast_histogram_buckets_are_cumulative_and_inclusive() -> None:
+    """Observations 1, 2, 2, 7 with bounds 1, 2, 5: le=1 1, le=2 3, le=5 3, +Inf 4, sum 12."""
+    registry = CollectorRegistry()
+    histogram = FastHistogram("genesis_test_seconds", "test", "venue", (1.0, 2.0, 5.0), registry)
+    child = histogram.labels("binance")
+
+    for value in (1.0, 2.0, 2.0, 7.0):
+        child.observe(value)
+
+    [family] = text_string_to_metric_families(generate_latest(registry).decode())
+    values = {(s.name, s.labels.get("le")): s.value for s in family.samples}
+    assert values[("genesis_test_seconds_bucket", "1.0")] == 1
+    assert values[("genesis_test_seconds_bucket", "2.0")] == 3
+    assert values[("genesis_test_seconds_bucket", "5.0")] == 3
+    assert values[("genesis_test_seconds_bucket", "+Inf")] == 4
+    assert values[("genesis_test_seconds_count", None)] == 4
+    assert values[("genesis_test_seconds_sum", None)] == 12.0
