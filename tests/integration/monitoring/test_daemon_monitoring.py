@@ -146,3 +146,5 @@ async def test_a_hung_notifier_does_not_hold_up_trading(tmp_path: Path) -> None:
     rejections = _by(metrics["genesis_risk_rejections_total"], "code")
     assert rejections == dict(daemon.kernel.risk.rejections)
     assert rejections["KILL_SWITCH"] > 0
+    raised = metrics["genesis_alerts_total"]
+    assert raised[(("rule", "kill_switch"), ("severity", "critical"))] == 1
