@@ -801,8 +801,10 @@ async def serve(daemon: Daemon) -> int:
     except* GenesisError as group:
         # a task failed on bad input (e.g. the recording): report it as itself, once
         daemon.log.critical("daemon_failed", error=str(group.exceptions[0]))
+        await daemon.alerts.close()  # the error_log alert of that line, notified before exit
         raise group.exceptions[0] from None
     except* Exception as group:
         first = group.exceptions[0]
         daemon.log.critical("daemon_failed", error=f"{type(first).__name__}: {first}")
+        await daemon.alerts.close()
         raise

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from apprise.decorators import notify
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -18,8 +19,9 @@ from genesis.core.enums import OrderStatus
 from genesis.core.instruments import load_exchange_info
 from genesis.daemon.assemble import paper_daemon
 from genesis.daemon.control import KILL, ControlRequest
-from genesis.daemon.daemon import Daemon, DaemonConfig
+from genesis.daemon.daemon import Daemon, DaemonConfig, serve
 from genesis.data.sources import DataSpec
+from genesis.errors import DataError
 from genesis.monitoring.alerts import AlertConfig, Severity
 from genesis.risk.limits import Tier
 from genesis.storage import open_repository
@@ -148,3 +150,33 @@ async def test_a_hung_notifier_does_not_hold_up_trading(tmp_path: Path) -> None:
     assert rejections["KILL_SWITCH"] > 0
     raised = metrics["genesis_alerts_total"]
     assert raised[(("rule", "kill_switch"), ("severity", "critical"))] == 1
+
+
+CRASHES: list[str] = []
+
+
+@notify(on="genesiscrash")  # a notification service that records what it is sent
+def _recording_service(body: str, title: str, notify_type: str, *args: Any, **kwargs: Any) -> bool:
+    CRASHES.append(f"{title}: {body}")
+    return True
+
+
+async def test_a_daemon_that_fails_notifies_why_before_it_exits(tmp_path: Path) -> None:
+    """A corrupt row in the recording stops the daemon; its daemon_failed line is notified
+    as a critical error_log alert before serve() re-raises."""
+    data = tmp_path / "bars.csv"
+    data.write_text(  # the first real minute of the bundled bars, then a corrupt row
+        "timestamp,open,high,low,close,volume\n"
+        "2021-12-31 23:01:00,46319.0,46385.0,46319.0,46377.0,2300413.7295\n"
+        "2021-12-31 23:02:00,nan,46411.0,46377.0,46411.0,1829623.1938\n"
+    )
+    alerts = AlertConfig(urls=("genesiscrash://ops",), min_severity=Severity.CRITICAL)
+    bars = DataSpec(path=data, venue="binance", symbol="BTCUSDT")
+    daemon = await _daemon(_config(tmp_path, data=(bars,), alerts=alerts), _Log())
+
+    with pytest.raises(DataError):
+        await serve(daemon)
+
+    [crash] = CRASHES
+    assert crash.startswith("Genesis CRITICAL: error_log: critical daemon_failed: error=")
+    assert "bars.csv:3" in crash
