@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from genesis.errors import ConfigError
+from genesis.monitoring.urls import secrets_of, split_urls
 from genesis.risk.limits import Tier
 
 __all__ = ["Settings", "env_example", "load_settings"]
@@ -94,6 +96,42 @@ class Settings(BaseSettings):
         " GENESIS_CCXT_<VENUE>_API_KEY, _API_SECRET, _PASSWORD",
     )
 
+    alert_urls: SecretStr | None = Field(  # the URLs carry tokens: secret
+        default=None,
+        description="alert notifications through apprise: URLs separated by commas or spaces"
+        " (json://host/path, mailto://..., tgram://..., slack://...); they carry tokens and are"
+        " never logged; empty: alerts go to the log only",
+    )
+    alert_min_severity: Literal["info", "warning", "critical"] = Field(
+        default="warning",
+        description="the least severe alert notified: info, warning or critical (every alert"
+        " is logged)",
+    )
+    alert_interval_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="per alert rule: at most one alert in this many seconds (escalations and"
+        " recoveries excepted); the next one says how many were suppressed (0 <= s <= 86400)",
+    )
+    alert_drawdown_pct: Decimal = Field(
+        default=Decimal("0.05"),
+        gt=0,
+        lt=1,
+        description="drawdown alert: equity below its peak by this fraction (0.05 = 5%) is a"
+        " warning, by twice it critical (0 < x < 1)",
+    )
+
+    @field_validator("alert_urls")
+    @classmethod
+    def _apprise_urls(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        for n, url in enumerate(split_urls(value.get_secret_value()), 1):
+            if "://" not in url:  # the text is a secret: say where, never what
+                raise ValueError(f"entry {n} is not a URL (scheme://...)")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: SecretStr | None) -> SecretStr | None:
@@ -113,6 +151,8 @@ class Settings(BaseSettings):
             password = urlsplit(self.database_url.get_secret_value()).password
             if password:
                 values.append(password)
+        if self.alert_urls is not None:
+            values += secrets_of(split_urls(self.alert_urls.get_secret_value()))
         values += [
             value
             for name, value in os.environ.items()

@@ -33,6 +33,8 @@ from genesis.data.sources import (
 )
 from genesis.errors import ConfigError
 from genesis.logs import configure
+from genesis.monitoring.alerts import AlertConfig, Severity
+from genesis.monitoring.urls import split_urls
 from genesis.risk.limits import Tier, tier_for_equity
 from genesis.settings import Settings, load_settings
 
@@ -124,6 +126,19 @@ def add_parser(sub: Any) -> None:
     )
 
 
+def alert_config(settings: Settings) -> AlertConfig:
+    """The alert rules' settings; the URLs' tokens and the process secrets go with them
+    (messages are scrubbed of the secrets before they leave)."""
+    urls = settings.alert_urls.get_secret_value() if settings.alert_urls else ""
+    return AlertConfig(
+        urls=split_urls(urls),
+        min_severity=Severity.parse(settings.alert_min_severity),
+        interval_s=settings.alert_interval_s,
+        drawdown_pct=settings.alert_drawdown_pct,
+        secrets=tuple(settings.secret_values()),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the daemon; return its exit code."""
     settings = load_settings(tier=args.tier, log_level=args.log_level)
@@ -180,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
         shutdown_timeout_s=settings.shutdown_timeout_s,
         max_daily_loss_pct=args.max_daily_loss_pct,
         status_interval_s=settings.status_interval_s if interval is None else interval,
+        alerts=alert_config(settings),
     )
     if not args.live:
         return run_paper(config, live)

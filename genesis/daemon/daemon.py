@@ -70,6 +70,9 @@ from genesis.data.sources import DataSpec
 from genesis.errors import ConfigError, DataError, GenesisError, StorageError
 from genesis.kernel.driver import Driver
 from genesis.kernel.kernel import Kernel
+from genesis.monitoring import watch
+from genesis.monitoring.alerts import AlertConfig, Alerts
+from genesis.monitoring.metrics import Metrics
 from genesis.risk.limits import Tier
 from genesis.storage.repository import (
     PositionRecord,
@@ -110,6 +113,7 @@ class DaemonConfig:
     max_daily_loss_pct: Decimal | None = None  # default: the tier's limit (5%)
     control_poll_s: float = 0.5  # how often the journal is read for kill/reset requests
     journal_retry_s: tuple[float, float] = (0.05, 2.0)  # first and longest wait after a DB fault
+    alerts: AlertConfig = field(default_factory=AlertConfig)  # rules, limits, notification URLs
 
     @property
     def instrument_ids(self) -> tuple[str, ...]:
@@ -144,7 +148,10 @@ class Daemon:
         log: Any | None = None,
     ) -> None:
         self.config = config
-        self.log = log or structlog.get_logger().bind(component="daemon")
+        raw_log = log or structlog.get_logger().bind(component="daemon")
+        self.metrics = Metrics()  # served at /metrics by the API
+        self.alerts = Alerts(config.alerts, raw_log, on_alert=self.metrics.on_alert)
+        self.log = self.alerts.watching(raw_log)  # error and critical lines are alerts too
         self.kernel = kernel
         self.venues = venues
         self.market = market
@@ -165,6 +172,7 @@ class Daemon:
             venues.ports,
             record=False,
             defer_commands=True,
+            on_command=self._on_command,
             on_order_event=self._on_order_event,
             on_notice=self._on_notice,
         )
@@ -237,6 +245,7 @@ class Daemon:
                 await self.venues.close()
             finally:
                 self.market.close()
+                await self.alerts.close()  # what the stop raised is notified too
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
@@ -250,6 +259,7 @@ class Daemon:
         self.venues.attach(self._wake)
         self.driver.start()  # strategies start only now: after recovery and pending kills
         self.recovery.after_start(self)
+        watch.baseline(self)  # what a rebuild did is not counted again
         await self.send()
         self.log.info(
             "market_data_selected",
@@ -261,6 +271,7 @@ class Daemon:
         async with asyncio.TaskGroup() as group:
             feed = group.create_task(self._feed_task(), name="feed")
             group.create_task(self._health_task(), name="health")
+            group.create_task(self.alerts.run(self.stopping), name="alerts")
             group.create_task(self.watcher.run(self.stopping), name="config-watcher")
             if self.poller is not None:
                 group.create_task(self.poller.run(self.stopping), name="control")
@@ -286,6 +297,7 @@ class Daemon:
         await self.send()
         await self._settle()
         self.checkpoint()
+        watch.tick(self)  # final figures for a last scrape
         portfolio = self.kernel.portfolio
         self.log.info(
             "daemon_stopped",
@@ -374,6 +386,7 @@ class Daemon:
 
     async def _market_event(self, event: MarketEvent) -> None:
         self.progress.last_event_at = time.monotonic()
+        self.metrics.on_market_event(event)
         if self._flatten == "requested":
             self._flatten = "flattening"
             self._flatten_deadline = time.monotonic() + 3 * self.config.shutdown_timeout_s
@@ -505,12 +518,14 @@ class Daemon:
                 self.rebuilt_fills.append(event)
             return
         venue = self.venues.name_of(event.instrument_id)
+        order = self.kernel.oms.get(event.client_order_id)
+        self.metrics.on_order_event(event, order, venue)
         log_order_event(self.log, self.kernel, event, venue)
         if self.journal is None:
             return
         if isinstance(event, OrderFilled):
             crash_point("after_fill")
-        self.journal.order_event(event, self.kernel.oms.get(event.client_order_id), venue)
+        self.journal.order_event(event, order, venue)
         if isinstance(event, OrderFilled):
             self._journal_fill_state(event, venue)
 
@@ -527,11 +542,16 @@ class Daemon:
         if strategy is not None:  # a live restart resumes from here
             self.journal.strategy_state(fill.strategy_id, strategy.snapshot(), fill.ts_event)
 
+    def _on_command(self, command: Command) -> None:
+        if not self.quiet:  # sent to the venue now: order latencies start here
+            self.metrics.on_command(command, self.venues.name_of(command.instrument_id))
+
     def _on_notice(self, notice: Event) -> None:
         if isinstance(notice, KillSwitchChanged):
             self._kill_switch_health(notice)
         if self.quiet:
             return
+        self.metrics.on_notice(notice)
         if isinstance(notice, TradeCompleted | ParentOrderDone | RegimeSwitched):
             log_strategy_notice(self.log, self.kernel, notice)
             if self.journal is not None:
@@ -548,6 +568,7 @@ class Daemon:
                 self.log.critical("kill_switch_engaged", flatten=notice.flatten, **fields)
             else:
                 self.log.warning("kill_switch_reset", **fields)
+            self.alerts.kill_switch(notice)
         if self.journal is not None:
             self.journal.notice(notice, self._index())
 
@@ -671,10 +692,12 @@ class Daemon:
         """Fail closed: orders wait for their intent's commit, so trading pauses."""
         self.health.report(Health("journal", Level.CRITICAL, f"journal unavailable: {exc}"))
         self.log.critical("journal_unavailable", error=str(exc), trading="paused until it commits")
+        self.alerts.journal_fault(str(exc))
 
     def journal_recovered(self, outage_s: float) -> None:
         self.health.report(Health("journal", Level.HEALTHY))
         self.log.warning("journal_recovered", outage_s=round(outage_s, 3))
+        self.alerts.journal_recovered(outage_s)
 
     # --- checkpoints ----------------------------------------------------------------
 
@@ -732,6 +755,7 @@ class Daemon:
         if changed:
             snap = self.health.snapshot()
             self.log.warning("health_changed", status=snap.status, reasons=list(snap.reasons))
+        watch.tick(self)  # gauges and the alert rules, once per tick (never per event)
 
     def _feed_health(self, now: float) -> Health:
         if self.halted is not None or self.stopping.is_set():
@@ -777,8 +801,10 @@ async def serve(daemon: Daemon) -> int:
     except* GenesisError as group:
         # a task failed on bad input (e.g. the recording): report it as itself, once
         daemon.log.critical("daemon_failed", error=str(group.exceptions[0]))
+        await daemon.alerts.close()  # the error_log alert of that line, notified before exit
         raise group.exceptions[0] from None
     except* Exception as group:
         first = group.exceptions[0]
         daemon.log.critical("daemon_failed", error=f"{type(first).__name__}: {first}")
+        await daemon.alerts.close()
         raise

@@ -49,6 +49,10 @@ class HealthMonitor:
         self._reports[health.component] = health
         return self.snapshot().level is not before
 
+    def report_of(self, component: str) -> Health | None:
+        """The latest report of ``component``, or None before its first."""
+        return self._reports.get(component)
+
     def forget(self, component: str) -> None:
         self._reports.pop(component, None)
 
