@@ -20,7 +20,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from genesis.errors import ConfigError
 from genesis.risk.limits import Tier
 
-__all__ = ["Settings", "env_example", "load_settings"]
+__all__ = ["API_TOKEN_MIN_BYTES", "Settings", "env_example", "load_settings"]
+
+API_TOKEN_MIN_BYTES = 32  # a shorter (or default-looking) token refuses to start (R20)
 
 
 class Settings(BaseSettings):
@@ -94,6 +96,29 @@ class Settings(BaseSettings):
         " GENESIS_CCXT_<VENUE>_API_KEY, _API_SECRET, _PASSWORD",
     )
 
+    api_host: str = Field(
+        default="127.0.0.1",
+        description="the control API and dashboard listen here (loopback by default; another"
+        " address needs a token of at least 32 characters, like every start of the API)",
+    )
+    api_port: int = Field(
+        default=8765, ge=0, le=65535, description="the control API's TCP port (0: any free port)"
+    )
+    api_token: SecretStr | None = Field(  # the bearer token: secret, never logged
+        default=None,
+        description="bearer token of the control API, at least 32 characters; empty: the API"
+        " does not start (the daemon logs api_disabled once)",
+    )
+
+    @field_validator("api_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value().encode()) < API_TOKEN_MIN_BYTES:
+            raise ValueError(f"must be at least {API_TOKEN_MIN_BYTES} bytes (R20)")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: SecretStr | None) -> SecretStr | None:
@@ -107,7 +132,9 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Raw secret strings (API keys, the database password) for the log redactor."""
         values = [
-            s.get_secret_value() for s in (self.binance_api_key, self.binance_api_secret) if s
+            s.get_secret_value()
+            for s in (self.binance_api_key, self.binance_api_secret, self.api_token)
+            if s
         ]
         if self.database_url is not None:
             password = urlsplit(self.database_url.get_secret_value()).password
@@ -144,7 +171,7 @@ def _describe(err: Any) -> str:
         return f"{name}: unknown setting"
     shown = (
         ""
-        if "secret" in field or "url" in field or "key" in field
+        if any(word in field for word in ("secret", "url", "key", "token"))
         else f" (was {err.get('input')!r})"
     )
     return f"{name}: {err.get('msg', 'invalid')}{shown}"

@@ -180,6 +180,9 @@ def run(args: argparse.Namespace) -> int:
         shutdown_timeout_s=settings.shutdown_timeout_s,
         max_daily_loss_pct=args.max_daily_loss_pct,
         status_interval_s=settings.status_interval_s if interval is None else interval,
+        api_host=settings.api_host,
+        api_port=settings.api_port,
+        api_token=settings.api_token,
     )
     if not args.live:
         return run_paper(config, live)
