@@ -134,13 +134,18 @@ class Operator:
         async def run() -> None:
             if done.done():
                 return  # withdrawn after the timeout
+            refused: ApiError | None = None
             try:
                 result = await work()
-                await self.d.send()
             except ApiError as exc:
-                done.set_exception(exc)
+                refused = exc
             except GenesisError as exc:  # a refusal from the domain: say what it was
-                done.set_exception(ApiError(422, type(exc).__name__, str(exc)))
+                refused = ApiError(422, type(exc).__name__, str(exc))
+            await self.d.send()  # whatever it produced (nothing, when refused early)
+            if self.d.journal is not None:
+                await self.d.journal.commit()  # its audit row is durable before the answer
+            if refused is not None:
+                done.set_exception(refused)
             else:
                 done.set_result(result)
 
