@@ -57,8 +57,10 @@ def test_dashboard_shows_the_daemon_and_its_kill_button_engages_the_switch(
     finally:
         assert live.stop() == 0
     assert health in ("HEALTHY", "DEGRADED", "CRITICAL")
-    assert "operator" in positions and "BTCUSDT" in positions
-    assert chart == 1 and stored
+    assert "operator" in positions
+    assert "BTCUSDT" in positions
+    assert chart == 1
+    assert stored
     assert (risk["kill_switch"]["engaged"], risk["kill_switch"]["reason"]) == (True, "dashboard")
     with sqlite3.connect(f"file:{tmp_path / 'genesis.db'}?mode=ro", uri=True) as db:
         rows = db.execute("SELECT detail_json FROM audit_log WHERE action='kill_switch_engaged'")
