@@ -28,7 +28,8 @@ def authorized(header: str | None, token: bytes) -> bool:
     scheme, _, presented = header.partition(" ")
     if scheme.lower() != "bearer":
         return False
-    return hmac.compare_digest(presented.strip().encode(), token)
+    # aiohttp decodes undecodable header bytes as surrogates: keep them, never raise
+    return hmac.compare_digest(presented.strip().encode("utf-8", "surrogatepass"), token)
 
 
 def token_middleware(

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import structlog
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from genesis.api.app import MAX_BODY, build_app
 from genesis.api.auth import authorized
@@ -67,6 +69,17 @@ def test_token_compare_needs_the_exact_bearer_token() -> None:
     assert not authorized("Bearer " + "t" * 33, token)
     assert not authorized("Basic " + "t" * 32, token)
     assert not authorized("t" * 32, token)
+
+
+@settings(max_examples=300, deadline=None)
+@given(presented=st.text(st.characters(codec=None, exclude_categories=()), max_size=80))
+def test_no_other_header_passes_the_token_check(presented: str) -> None:
+    """Any header but 'Bearer <token>' (scheme in any case) is refused."""
+    token = "k" * 40
+    expected = presented.partition(" ")[0].lower() == "bearer" and (
+        presented.partition(" ")[2].strip() == token
+    )
+    assert authorized(presented, token.encode()) is expected
 
 
 def test_manual_order_is_placed_listed_and_cancelled(daemon: LiveDaemon) -> None:

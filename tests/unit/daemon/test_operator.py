@@ -1,0 +1,66 @@
+"""The operator facade: mutations wait their turn in the trading loop, or are withdrawn."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from genesis import resources
+from genesis.api.errors import ApiError
+from genesis.api.models import OrderRequest
+from genesis.config.loader import load_strategy_configs
+from genesis.core.instruments import load_exchange_info
+from genesis.daemon.assemble import paper_daemon
+from genesis.daemon.daemon import Daemon, DaemonConfig
+from genesis.daemon.operator import Operator
+from genesis.data.sources import DataSpec
+from genesis.risk.limits import Tier
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class _Log:
+    def __getattr__(self, level: str) -> Any:
+        return lambda event, **fields: None
+
+
+def _daemon() -> Daemon:
+    strategies = tuple(load_strategy_configs(ROOT / "tests" / "data" / "strategies"))
+    bars = DataSpec(path=resources.BTCUSDT_1M_BARS, venue="binance", symbol="BTCUSDT")
+    config = DaemonConfig(
+        tier=Tier.SNIPER, strategies=strategies, data=(bars,),
+        instruments=load_exchange_info(resources.EXCHANGE_INFO), cash=Decimal(1000),
+    )  # fmt: skip
+    return paper_daemon(config, None, None, log=_Log())
+
+
+async def test_a_request_the_loop_never_takes_is_withdrawn_and_never_runs() -> None:
+    """No trading loop: 503 daemon_busy after the timeout, and running the lane later is a no-op."""
+    daemon = _daemon()
+    operator = Operator(daemon, timeout_s=0.01)
+    with pytest.raises(ApiError) as refused:
+        await operator.kill("global", "drill")
+    assert (refused.value.status, refused.value.code) == (503, "daemon_busy")
+    assert len(daemon.operator_lane) == 1
+    await daemon.operator_lane.popleft()()  # the loop reaches it late
+    assert daemon.kernel.risk.switch.reason is None
+
+
+async def test_a_venue_kill_refuses_only_new_exposure_on_that_venue() -> None:
+    """kill binance: an entry is refused with KILL_SWITCH naming the venue; reset: approved."""
+    daemon = _daemon()
+    operator = Operator(daemon)
+    order = OrderRequest(instrument_id="BTCUSDT", side="BUY", quantity=Decimal("0.0004"),
+                         price=Decimal(30000), confidence=0.9, stop_loss=Decimal(29000))  # fmt: skip
+    daemon.kernel.portfolio.mark("BTCUSDT", Decimal(46000))
+    before = operator.validate(order)
+    daemon.driver.send(daemon.kernel.kill_venue("binance", "drill"))
+    during = operator.validate(order)
+    daemon.kernel.venue_kills.clear()
+    after = operator.validate(order)
+    assert before["verdict"] == after["verdict"] == "APPROVED", before
+    assert (during["verdict"], during["code"]) == ("REFUSED", "KILL_SWITCH")
+    assert during["detail"] == "new orders on binance are blocked: drill"
