@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from genesis.errors import ConfigError
@@ -23,6 +23,7 @@ from genesis.risk.limits import Tier
 __all__ = ["API_TOKEN_MIN_BYTES", "Settings", "env_example", "load_settings"]
 
 API_TOKEN_MIN_BYTES = 32  # a shorter (or default-looking) token refuses to start (R20)
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 class Settings(BaseSettings):
@@ -119,6 +120,16 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {API_TOKEN_MIN_BYTES} bytes (R20)")
         return value
 
+    @model_validator(mode="after")
+    def _exposed_needs_token(self) -> Settings:
+        if self.api_token is None and self.api_host not in _LOOPBACK:
+            raise ValueError(
+                f"GENESIS_API_HOST={self.api_host} listens beyond this machine but"
+                " GENESIS_API_TOKEN is not set: refused (R20); set a token of at least"
+                f" {API_TOKEN_MIN_BYTES} bytes or keep the API on 127.0.0.1"
+            )
+        return self
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: SecretStr | None) -> SecretStr | None:
@@ -165,7 +176,10 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def _describe(err: Any) -> str:
-    field = ".".join(str(p) for p in err.get("loc", ())) or "(settings)"
+    if not err.get("loc"):  # a rule across settings: its message names them; the input
+        # is every setting given, secrets included: never shown
+        return str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    field = ".".join(str(p) for p in err.get("loc", ()))
     name = f"GENESIS_{field.upper()}"
     if err.get("type") == "extra_forbidden":
         return f"{name}: unknown setting"

@@ -64,3 +64,19 @@ async def test_a_venue_kill_refuses_only_new_exposure_on_that_venue() -> None:
     assert before["verdict"] == after["verdict"] == "APPROVED", before
     assert (during["verdict"], during["code"]) == ("REFUSED", "KILL_SWITCH")
     assert during["detail"] == "new orders on binance are blocked: drill"
+
+
+async def test_without_a_token_the_api_does_not_start_and_says_so_once() -> None:
+    """serve_api with no GENESIS_API_TOKEN: returns at once, one api_disabled line."""
+    from genesis.api.server import serve_api
+
+    lines: list[str] = []
+
+    class _Lines:
+        def __getattr__(self, level: str) -> Any:
+            return lambda event, **fields: lines.append(event)
+
+    daemon = _daemon()
+    daemon.log = _Lines()
+    await serve_api(daemon)
+    assert lines == ["api_disabled"]
