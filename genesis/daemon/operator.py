@@ -122,12 +122,15 @@ class Operator:
 
     # --- the lane -------------------------------------------------------------
 
-    async def apply(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
+    async def apply(
+        self, name: str, work: Callable[[], Awaitable[T]], *, withdraw: bool = True
+    ) -> T:
         """Run ``work`` in the trading loop between two events; return its result.
 
         Raises:
             ApiError: what ``work`` raised (nothing changed), or 503 when the daemon did
-                not take the request within ``timeout_s`` (withdrawn: it never runs).
+                not take the request within ``timeout_s``: withdrawn (it never runs), or
+                with ``withdraw=False`` (a durable kill) left queued, code ``pending``.
         """
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
 
@@ -154,6 +157,12 @@ class Operator:
         try:
             return await asyncio.wait_for(asyncio.shield(done), self.timeout_s)
         except TimeoutError:
+            if not withdraw:
+                raise ApiError(
+                    503, "pending", f"{name}: recorded in the journal; the trading loop did not"
+                    f" take it within {self.timeout_s} s: it applies it when it does, or at the"
+                    " next start",
+                ) from None  # fmt: skip
             done.cancel()
             raise ApiError(
                 503, "daemon_busy", f"{name}: the trading loop did not take the request within"
@@ -383,7 +392,8 @@ class Operator:
             await self.d.apply_control(request)
             return {"request_id": request_id, "account_id": account_id, **self._engaged(account)}
 
-        return await self.apply("kill switch", work)
+        # never withdrawn: the request is durable, so it must not wait for a restart
+        return await self.apply("kill switch", work, withdraw=False)
 
     def _engaged(self, account: str) -> dict[str, Any]:
         kernel = self.d.kernel

@@ -42,11 +42,22 @@ async def test_a_request_the_loop_never_takes_is_withdrawn_and_never_runs() -> N
     daemon = _daemon()
     operator = Operator(daemon, timeout_s=0.01)
     with pytest.raises(ApiError) as refused:
-        await operator.kill("global", "drill")
+        await operator.enable("sniper-breakout-btc", False, "drill")
     assert (refused.value.status, refused.value.code) == (503, "daemon_busy")
     assert len(daemon.operator_lane) == 1
     await daemon.operator_lane.popleft()()  # the loop reaches it late
-    assert daemon.kernel.risk.switch.reason is None
+    assert daemon.kernel.guard.disabled == {}
+
+
+async def test_a_kill_the_loop_does_not_take_in_time_stays_queued() -> None:
+    """A kill is durable: after the timeout it is 'pending', and the loop still applies it."""
+    daemon = _daemon()
+    operator = Operator(daemon, timeout_s=0.01)
+    with pytest.raises(ApiError) as pending:
+        await operator.kill("global", "drill")
+    assert (pending.value.status, pending.value.code) == (503, "pending")
+    await daemon.operator_lane.popleft()()  # the loop reaches it late
+    assert daemon.kernel.risk.switch.reason == "drill"
 
 
 async def test_a_venue_kill_refuses_only_new_exposure_on_that_venue() -> None:
