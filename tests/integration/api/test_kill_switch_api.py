@@ -22,7 +22,7 @@ def _rows(data_dir: Path, action: str) -> list[dict[str, object]]:
 
 def test_kill_switches_are_journaled_once_and_survive_a_restart(tmp_path: Path) -> None:
     """Venue then global kill: orders refused, one row each, still engaged after a restart."""
-    first = start_daemon(tmp_path)
+    first = start_daemon(tmp_path, speed="400")  # the strategy keeps trying meanwhile
     try:
         venue = first.call("POST", "/api/v1/risk/binance/kill-switch?reason=venue%20drill")[1]
         refused = first.call("POST", "/api/v1/orders", ORDER)
@@ -42,6 +42,12 @@ def test_kill_switches_are_journaled_once_and_survive_a_restart(tmp_path: Path) 
     engaged = [r["request_id"] for r in _rows(tmp_path, "kill_switch_engaged")]
     assert engaged == [killed["request_id"]]  # applied once: the poller did not repeat it
     assert [r["request_id"] for r in _rows(tmp_path, "venue_kill_engaged")] == [venue["request_id"]]
+    # R15: after the kill is acknowledged, no order that adds exposure reaches the venue
+    events = [json.loads(x) for x in first.out.read_text().splitlines() if x.startswith("{")]
+    names = [e["event"] for e in events]
+    since_kill = events[names.index("venue_kill_switch_engaged") + 1 :]
+    sent = [e for e in since_kill if e["event"] == "order_submitted"]
+    assert all(e["reduce_only"] for e in sent), sent
 
     again = start_daemon(tmp_path)
     try:
