@@ -32,7 +32,7 @@ def _operation(route: Route) -> dict[str, Any]:
              "description": q.description}
         )  # fmt: skip
     if route.content == "application/json":
-        ok: dict[str, Any] = {"application/json": {"schema": {}}}
+        ok: dict[str, Any] = {"application/json": {"schema": route.response or {}}}
     else:
         ok = {route.content: {"schema": {"type": "string"}}}
     op: dict[str, Any] = {

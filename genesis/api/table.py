@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -39,3 +40,4 @@ class Route:
     status: int = 200
     content: str = "application/json"
     public: bool = False
+    response: dict[str, Any] | None = None  # JSON schema of the success answer
