@@ -197,6 +197,11 @@ def add_parser(sub: Any) -> None:
     r = sub.add_parser("reset", help="clear the kill switch (the only way to)")
     r.add_argument("--reason", required=True, help="why it is safe to trade again")
     st = sub.add_parser("status", help="kill switch state and pending requests, as JSON")
+    for p in (k, r):
+        p.add_argument(
+            "--account", default="", metavar="VENUE",
+            help="one venue's kill switch (e.g. binance) instead of the global one",
+        )  # fmt: skip
     for p in (k, r, st):
         p.add_argument(
             "--live", action="store_true",
@@ -217,7 +222,11 @@ async def _run(args: argparse.Namespace, url: str | None, data_dir: Any) -> int:
     try:
         if args.command == "status":
             audits = await repo.audit_log(0)
-            status = {**_state_json(kill_state(audits)), "strategies": _performance(audits)}
+            status = {
+                **_state_json(kill_state(audits)),
+                "venue_kill_switches": venue_kills(audits),
+                "strategies": _performance(audits),
+            }
             print(json.dumps(status, sort_keys=True))
             return 0
         reason = args.reason.strip()
@@ -234,6 +243,8 @@ async def _run(args: argparse.Namespace, url: str | None, data_dir: Any) -> int:
         detail = {"request_id": request_id, "reason": reason}
         if args.command == "kill":
             detail["flatten"] = bool(args.flatten)
+        if args.account:
+            detail["account"] = args.account.strip().lower()
         action = KILL if args.command == "kill" else RESET
         record = AuditRecord(time.time_ns(), "operator", action, json.dumps(detail, sort_keys=True))
         await repo.write_batch([record])

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from .conftest import start_daemon
+from .conftest import daemon_env, start_daemon
 
 ORDER = {"instrument_id": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.0004",
          "price": "30000", "confidence": 0.9, "stop_loss": "29000"}  # fmt: skip
@@ -65,3 +68,29 @@ def test_kill_switches_are_journaled_once_and_survive_a_restart(tmp_path: Path) 
     assert (still[0], still[1]["error"]) == (422, "KILL_SWITCH")
     assert (cleared["kill_switch"]["engaged"], cleared["accounts"]) == (False, {})
     assert placed[0] == 201, placed[1]
+
+
+def test_cli_venue_kill_reaches_the_running_daemon_through_the_poller(tmp_path: Path) -> None:
+    """genesis kill --account binance: the poller applies it; status and the API show it."""
+    live = start_daemon(tmp_path)
+    try:
+        cli = [sys.executable, "-m", "genesis"]
+        env = daemon_env(tmp_path)
+        done = subprocess.run([*cli, "kill", "--account", "binance", "--reason", "cli drill"],
+                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        deadline = time.monotonic() + 30
+        accounts: dict[str, object] = {}
+        while time.monotonic() < deadline and not accounts:
+            accounts = live.call("GET", "/api/v1/risk/status")[1]["accounts"]
+            time.sleep(0.05)  # waiting for the poller (0.5 s); not a timing assertion
+        status = subprocess.run([*cli, "status"], capture_output=True, text=True, env=env,
+                                cwd=tmp_path, timeout=60)  # fmt: skip
+        global_switch = live.call("GET", "/api/v1/risk/status")[1]["kill_switch"]
+    finally:
+        assert live.stop() == 0
+    assert accounts == {"binance": {"engaged": True, "reason": "cli drill"}}
+    assert global_switch["engaged"] is False
+    shown = json.loads(status.stdout)
+    assert shown["venue_kill_switches"] == {"binance": "cli drill"}
+    assert shown["kill_switch"] == "clear"
