@@ -119,7 +119,11 @@ async def validate_order(request: web.Request) -> web.Response:
 async def kill_switch(request: web.Request) -> web.Response:
     arrived = time.perf_counter()
     reason = _text(request, "reason") or "operator (API)"
-    done = await _op(request).kill(request.match_info["account_id"], reason)
+    flatten = _text(request, "flatten") or "false"
+    if flatten not in ("true", "false"):
+        raise ApiError(400, "bad_query", f"flatten must be true or false, was {flatten!r}")
+    account = request.match_info["account_id"]
+    done = await _op(request).kill(account, reason, flatten=flatten == "true")
     # from the request reaching its handler to the switch engaged in the kernel (R15)
     done["latency_ms"] = round((time.perf_counter() - arrived) * 1000, 3)
     return _json(done)
@@ -228,7 +232,9 @@ ROUTES: tuple[Route, ...] = (
           OrderRequest, response=S.VALIDATION),
     Route("POST", "/api/v1/risk/{account_id}/kill-switch", kill_switch,
           "Engage the kill switch of a venue, or global", "risk",
-          query=(Query("reason", "string", "why; kept in the audit log"),), response=S.KILL),
+          query=(Query("reason", "string", "why; kept in the audit log"),
+                 Query("flatten", "boolean", "global only: also close every position")),
+          response=S.KILL),
     Route("POST", "/api/v1/risk/{account_id}/kill-switch/reset", reset_switch,
           "Reset the kill switch of a venue, or global", "risk",
           query=(Query("reason", "string", "why it is safe to trade again", required=True),),

@@ -373,18 +373,23 @@ class Operator:
             )  # fmt: skip
         return account_id
 
-    async def kill(self, account_id: str, reason: str, engage: bool = True) -> dict[str, Any]:
+    async def kill(
+        self, account_id: str, reason: str, engage: bool = True, flatten: bool = False
+    ) -> dict[str, Any]:
         """Engage (or reset) a kill switch: journaled as the CLI writes it, applied at once.
 
         The request row is committed first (durable: a crash before it is applied
         leaves it pending for the next start); the poller is told it is seen.
+        ``flatten`` (global only) also closes every strategy's position at market.
         """
         account = self._account(account_id)
         if not reason.strip():
             raise ApiError(422, "reason_required", "a kill or reset needs a non-empty reason")
+        if flatten and account:
+            raise ApiError(422, "flatten_global_only", "flatten=true is for the global switch")
         request_id = f"{'kill' if engage else 'reset'}-{time.time_ns()}-{secrets.token_hex(3)}"
         request = ControlRequest(
-            KILL if engage else RESET, request_id, reason.strip(), account=account
+            KILL if engage else RESET, request_id, reason.strip(), flatten, account=account
         )
         await self._record_request(request)
 
@@ -407,7 +412,7 @@ class Operator:
             return
         detail: dict[str, Any] = {"request_id": request.request_id, "reason": request.reason}
         if request.action == KILL:
-            detail["flatten"] = False
+            detail["flatten"] = request.flatten
         if request.account:
             detail["account"] = request.account
         record = AuditRecord(

@@ -144,6 +144,10 @@ def test_bad_requests_are_4xx_json_and_change_nothing(daemon: LiveDaemon) -> Non
         (daemon.call("GET", f"/health?token={TOKEN}", token=None), 400, "token_in_query"),
         (daemon.call("POST", "/api/v1/risk/nowhere/kill-switch?reason=x"), 404,
          "unknown_account"),
+        (daemon.call("POST", "/api/v1/risk/binance/kill-switch?reason=x&flatten=true"), 422,
+         "flatten_global_only"),
+        (daemon.call("POST", "/api/v1/risk/global/kill-switch?reason=x&flatten=maybe"), 400,
+         "bad_query"),
         (daemon.call("PUT", f"/api/v1/strategies/{STRATEGY}/params",
                      {"params": {"lookback": -3}}), 422, "invalid_params"),
     ]  # fmt: skip
