@@ -15,14 +15,17 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from genesis.errors import ConfigError
 from genesis.monitoring.urls import secrets_of, split_urls
 from genesis.risk.limits import Tier
 
-__all__ = ["Settings", "env_example", "load_settings"]
+__all__ = ["API_TOKEN_MIN_BYTES", "Settings", "env_example", "load_settings"]
+
+API_TOKEN_MIN_BYTES = 32  # a shorter (or default-looking) token refuses to start (R20)
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 class Settings(BaseSettings):
@@ -132,6 +135,39 @@ class Settings(BaseSettings):
                 raise ValueError(f"entry {n} is not a URL (scheme://...)")
         return value
 
+    api_host: str = Field(
+        default="127.0.0.1",
+        description="the control API and dashboard listen here (loopback by default; another"
+        " address needs a token of at least 32 characters, like every start of the API)",
+    )
+    api_port: int = Field(
+        default=8765, ge=0, le=65535, description="the control API's TCP port (0: any free port)"
+    )
+    api_token: SecretStr | None = Field(  # the bearer token: secret, never logged
+        default=None,
+        description="bearer token of the control API, at least 32 characters; empty: the API"
+        " does not start (the daemon logs api_disabled once)",
+    )
+
+    @field_validator("api_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value().encode()) < API_TOKEN_MIN_BYTES:
+            raise ValueError(f"must be at least {API_TOKEN_MIN_BYTES} bytes (R20)")
+        return value
+
+    @model_validator(mode="after")
+    def _exposed_needs_token(self) -> Settings:
+        if self.api_token is None and self.api_host not in _LOOPBACK:
+            raise ValueError(
+                f"GENESIS_API_HOST={self.api_host} listens beyond this machine but"
+                " GENESIS_API_TOKEN is not set: refused (R20); set a token of at least"
+                f" {API_TOKEN_MIN_BYTES} bytes or keep the API on 127.0.0.1"
+            )
+        return self
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: SecretStr | None) -> SecretStr | None:
@@ -145,7 +181,9 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Raw secret strings (API keys, the database password) for the log redactor."""
         values = [
-            s.get_secret_value() for s in (self.binance_api_key, self.binance_api_secret) if s
+            s.get_secret_value()
+            for s in (self.binance_api_key, self.binance_api_secret, self.api_token)
+            if s
         ]
         if self.database_url is not None:
             password = urlsplit(self.database_url.get_secret_value()).password
@@ -178,13 +216,16 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def _describe(err: Any) -> str:
-    field = ".".join(str(p) for p in err.get("loc", ())) or "(settings)"
+    if not err.get("loc"):  # a rule across settings: its message names them; the input
+        # is every setting given, secrets included: never shown
+        return str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    field = ".".join(str(p) for p in err.get("loc", ()))
     name = f"GENESIS_{field.upper()}"
     if err.get("type") == "extra_forbidden":
         return f"{name}: unknown setting"
     shown = (
         ""
-        if "secret" in field or "url" in field or "key" in field
+        if any(word in field for word in ("secret", "url", "key", "token"))
         else f" (was {err.get('input')!r})"
     )
     return f"{name}: {err.get('msg', 'invalid')}{shown}"

@@ -24,6 +24,7 @@ from typing import Any
 
 import structlog
 
+from genesis.api.server import serve_api
 from genesis.core.instruments import DEFAULT_VENUE, ids_on, split_instrument_id
 from genesis.daemon.bridge import Mailbox
 from genesis.daemon.daemon import Daemon, DaemonConfig, serve
@@ -108,6 +109,7 @@ def paper_daemon(
         repo=repo,
         recovery=PaperRecovery(),
         log=log,
+        api=serve_api,
     )
 
 
@@ -219,6 +221,7 @@ def live_daemon(
         repo=repo,
         recovery=LiveRecovery(ports, audits, fills, relay),
         log=log,
+        api=serve_api,
     )
 
 

@@ -196,6 +196,9 @@ def run(args: argparse.Namespace) -> int:
         max_daily_loss_pct=args.max_daily_loss_pct,
         status_interval_s=settings.status_interval_s if interval is None else interval,
         alerts=alert_config(settings),
+        api_host=settings.api_host,
+        api_port=settings.api_port,
+        api_token=settings.api_token,
     )
     if not args.live:
         return run_paper(config, live)

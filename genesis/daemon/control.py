@@ -45,6 +45,7 @@ __all__ = [
     "pending_requests",
     "refused_requests",
     "run",
+    "venue_kills",
 ]
 
 KILL, RESET = "kill_requested", "reset_requested"
@@ -52,6 +53,9 @@ ENGAGED, CLEARED = "kill_switch_engaged", "kill_switch_reset"
 TRADE = "strategy_trade"  # audit row: a strategy's completed round trip and its figures
 TCA = "parent_order_tca"  # audit row: a parent order's post-trade analysis
 REFUSED = "kill_switch_reset_refused"  # a reset the daemon could not apply: handled, not pending
+# one venue's kill switch (a request with "account"): its own rows, so the global state,
+# the paper rebuild's replay and ``genesis status`` never mistake it for the global one
+VENUE_ENGAGED, VENUE_CLEARED = "venue_kill_engaged", "venue_kill_reset"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,7 @@ class ControlRequest:
     reason: str
     flatten: bool = False
     source: str = "operator"
+    account: str = ""  # a venue key: that venue's kill switch only; "" the global one
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +89,7 @@ def _detail(record: AuditRecord) -> dict[str, Any]:
 
 def pending_requests(audits: list[AuditRecord]) -> list[ControlRequest]:
     """Requests in the log that no ``kill_switch_*`` row has handled yet, oldest first."""
-    done = (ENGAGED, CLEARED, REFUSED)
+    done = (ENGAGED, CLEARED, REFUSED, VENUE_ENGAGED, VENUE_CLEARED)
     handled = {_detail(a).get("request_id") for a in audits if a.action in done} - {None}
     out = []
     for audit in audits:
@@ -94,9 +99,8 @@ def pending_requests(audits: list[AuditRecord]) -> list[ControlRequest]:
         request_id = str(detail.get("request_id", ""))
         if request_id and request_id not in handled:
             reason = str(detail.get("reason", ""))
-            out.append(
-                ControlRequest(audit.action, request_id, reason, bool(detail.get("flatten")))
-            )
+            flatten, account = bool(detail.get("flatten")), str(detail.get("account") or "")
+            out.append(ControlRequest(audit.action, request_id, reason, flatten, account=account))
     return out
 
 
@@ -163,6 +167,20 @@ class RequestPoller:
                 await asyncio.wait_for(stopping.wait(), self.poll_s)
 
 
+def venue_kills(audits: list[AuditRecord]) -> dict[str, str]:
+    """Each venue whose own kill switch the log leaves engaged, with its reason."""
+    engaged: dict[str, str] = {}
+    for audit in audits:
+        if audit.action in (VENUE_ENGAGED, VENUE_CLEARED):
+            detail = _detail(audit)
+            venue = str(detail.get("account", ""))
+            if audit.action == VENUE_ENGAGED:
+                engaged[venue] = str(detail.get("reason", ""))
+            else:
+                engaged.pop(venue, None)
+    return engaged
+
+
 def refused_requests(audits: list[AuditRecord]) -> set[str]:
     """Ids of resets the daemon refused: handled, never applied later."""
     return {str(_detail(a).get("request_id")) for a in audits if a.action == REFUSED}
@@ -179,6 +197,11 @@ def add_parser(sub: Any) -> None:
     r = sub.add_parser("reset", help="clear the kill switch (the only way to)")
     r.add_argument("--reason", required=True, help="why it is safe to trade again")
     st = sub.add_parser("status", help="kill switch state and pending requests, as JSON")
+    for p in (k, r):
+        p.add_argument(
+            "--account", default="", metavar="VENUE",
+            help="one venue's kill switch (e.g. binance) instead of the global one",
+        )  # fmt: skip
     for p in (k, r, st):
         p.add_argument(
             "--live", action="store_true",
@@ -199,7 +222,11 @@ async def _run(args: argparse.Namespace, url: str | None, data_dir: Any) -> int:
     try:
         if args.command == "status":
             audits = await repo.audit_log(0)
-            status = {**_state_json(kill_state(audits)), "strategies": _performance(audits)}
+            status = {
+                **_state_json(kill_state(audits)),
+                "venue_kill_switches": venue_kills(audits),
+                "strategies": _performance(audits),
+            }
             print(json.dumps(status, sort_keys=True))
             return 0
         reason = args.reason.strip()
@@ -216,6 +243,8 @@ async def _run(args: argparse.Namespace, url: str | None, data_dir: Any) -> int:
         detail = {"request_id": request_id, "reason": reason}
         if args.command == "kill":
             detail["flatten"] = bool(args.flatten)
+        if args.account:
+            detail["account"] = args.account.strip().lower()
         action = KILL if args.command == "kill" else RESET
         record = AuditRecord(time.time_ns(), "operator", action, json.dumps(detail, sort_keys=True))
         await repo.write_batch([record])

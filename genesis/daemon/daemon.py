@@ -25,13 +25,15 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Coroutine, Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import structlog
+from pydantic import SecretStr
 
 from genesis import native
 from genesis.config.models import StrategyConfig
@@ -47,9 +49,17 @@ from genesis.core.events import (
     RegimeSwitched,
     TradeCompleted,
 )
-from genesis.core.instruments import InstrumentTable
+from genesis.core.instruments import InstrumentTable, ids_on
 from genesis.daemon.bridge import WAKE, VenueWake
-from genesis.daemon.control import KILL, REFUSED, ControlRequest, RequestPoller
+from genesis.daemon.control import (
+    KILL,
+    REFUSED,
+    VENUE_CLEARED,
+    VENUE_ENGAGED,
+    ControlRequest,
+    RequestPoller,
+    venue_kills,
+)
 from genesis.daemon.crashpoints import crash_point
 from genesis.daemon.health import Health, HealthMonitor, Level, queue_health
 from genesis.daemon.journal import Journal
@@ -114,6 +124,9 @@ class DaemonConfig:
     control_poll_s: float = 0.5  # how often the journal is read for kill/reset requests
     journal_retry_s: tuple[float, float] = (0.05, 2.0)  # first and longest wait after a DB fault
     alerts: AlertConfig = field(default_factory=AlertConfig)  # rules, limits, notification URLs
+    api_host: str = "127.0.0.1"  # the control API (genesis/api); loopback by default
+    api_port: int = 8765
+    api_token: SecretStr | None = None  # None: the API does not start (api_disabled)
 
     @property
     def instrument_ids(self) -> tuple[str, ...]:
@@ -146,8 +159,11 @@ class Daemon:
         repo: SqlRepository | None,
         recovery: Any,
         log: Any | None = None,
+        api: Callable[[Daemon], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
+        """``api``: the control API's task (``genesis.api.server.serve_api``), or None."""
         self.config = config
+        self.api = api
         raw_log = log or structlog.get_logger().bind(component="daemon")
         self.metrics = Metrics()  # served at /metrics by the API
         self.alerts = Alerts(config.alerts, raw_log, on_alert=self.metrics.on_alert)
@@ -194,6 +210,9 @@ class Daemon:
         self._in_event = False  # inside a market event's processing (see send)
         self._later: set[asyncio.Future[None]] = set()
         self._loop_done = False
+        # the control API's mutations, run by the trading loop between two events, ahead
+        # of the queued market data (genesis/daemon/operator.py)
+        self.operator_lane: deque[Callable[[], Awaitable[None]]] = deque()
         self.poller = (
             RequestPoller(journal.repo, self.inbound.put, self.log, config.control_poll_s)
             if journal is not None
@@ -229,6 +248,8 @@ class Daemon:
                 self.journal.start()
                 self.log.info("journal_opened", backend=self.journal.backend, mode=self.venues.mode)
             await self.recovery.begin(self)
+            if self.journal is not None:  # a venue's own kill switch survives a restart
+                self.kernel.venue_kills.update(venue_kills(await self.journal.repo.audit_log(0)))
             if self.poller is not None:
                 for request in await self.poller.take_pending():
                     await self.apply_control(request)  # kills written while it was down
@@ -275,6 +296,8 @@ class Daemon:
             group.create_task(self.watcher.run(self.stopping), name="config-watcher")
             if self.poller is not None:
                 group.create_task(self.poller.run(self.stopping), name="control")
+            if self.api is not None:
+                group.create_task(self.api(self), name="api")
             await self._trading_loop()
             self._loop_done = True
             self.stopping.set()  # the loop ended: tell the other tasks
@@ -368,6 +391,8 @@ class Daemon:
         deadline: float | None = None
         while True:
             item = await self.inbound.get()
+            while self.operator_lane:  # the operator's requests first: applied between events
+                await self.operator_lane.popleft()()
             if item is None:
                 return
             if self.stopping.is_set():
@@ -423,6 +448,10 @@ class Daemon:
             if self.journal is not None:
                 await self.journal.relieve()  # a large drain must not overrun the writer
         await self.send()
+
+    def wake(self) -> bool:
+        """Wake the trading loop (it then runs the operator lane); False when it is busy."""
+        return self._wake()
 
     def _wake(self) -> bool:
         try:
@@ -589,6 +618,9 @@ class Daemon:
 
     async def apply_control(self, request: ControlRequest) -> None:
         """Apply a kill or reset between two events; journal it with the event index."""
+        if request.account:
+            await self._apply_venue_control(request)
+            return
         if request.action == KILL:
             self.engage(request.reason, request.source, request.request_id, request.flatten)
         elif not await self._reset_allowed(request):
@@ -601,6 +633,31 @@ class Daemon:
             self.checkpoint()  # a restart must rebuild to (at least) here
         if self.journal is not None:
             await self.journal.commit()  # handled once: durable before the next event
+
+    async def _apply_venue_control(self, request: ControlRequest) -> None:
+        """One venue's kill switch: new exposure there refused, its entries cancelled; or its
+        reset. Journaled as its own rows (``venue_kills`` restores them at a start)."""
+        venue, now = request.account, self.kernel.clock.now_ns()
+        if request.action == KILL:
+            ids = ids_on(venue, self.config.instrument_ids)
+            self.driver.send(self.venues.kill_commands(now, ids))
+            self.driver.send(self.kernel.kill_venue(venue, request.reason))
+            self.log.critical("venue_kill_switch_engaged", account=venue, reason=request.reason)
+        else:
+            self.kernel.venue_kills.pop(venue, None)
+            self.log.warning("venue_kill_switch_reset", account=venue, reason=request.reason)
+        await self.send()
+        if self.journal is not None:
+            action = VENUE_ENGAGED if request.action == KILL else VENUE_CLEARED
+            detail = {
+                "request_id": request.request_id,
+                "account": venue,
+                "reason": request.reason,
+                "source": request.source,
+                "event_index": self._index(),
+            }
+            self.journal.audit(action, detail, now)
+            await self.journal.commit()
 
     def engage(
         self,

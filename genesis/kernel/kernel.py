@@ -92,7 +92,7 @@ from genesis.core.events import (
     TradeCompleted,
     TradeTick,
 )
-from genesis.core.instruments import Instrument
+from genesis.core.instruments import Instrument, split_instrument_id
 from genesis.core.orders import Order
 from genesis.errors import IllegalTransition
 from genesis.execution.oms import OrderManager
@@ -181,6 +181,7 @@ class Kernel:
         self._notices: list[Event] = []
         self._told_killed: set[str] = set()  # strategies told of the kill switch since it engaged
         self._started = False
+        self.venue_kills: dict[str, str] = {}  # venue key -> why its new exposure is refused
         self._closing: set[tuple[str, str]] = set()  # (strategy, instrument) being flattened
         self.last_event_applied = True  # False when the OMS dropped the last order event
         self._internal: deque[Event] = deque()
@@ -746,7 +747,62 @@ class Kernel:
         )
 
     def _risk_refusal(self, order: Order) -> tuple[str, str] | None:
+        if self.venue_kills:
+            venue = split_instrument_id(order.instrument_id)[0]
+            if venue in self.venue_kills and not self._reduces(order):
+                why = self.venue_kills[venue]
+                return "KILL_SWITCH", f"new orders on {venue} are blocked: {why}"
         return self._pretrade.refusal(order)
+
+    def _reduces(self, order: Order) -> bool:
+        """Reduce-only, or within the owning strategy's position on the other side."""
+        if order.client_order_id in self._reduce_only:
+            return True
+        held: Decimal = self.portfolio.position_qty(order.instrument_id, order.strategy_id)
+        signed = order.quantity if order.side is Side.SELL else -order.quantity
+        return held != 0 and (held > 0) == (signed > 0) and abs(signed) <= abs(held)
+
+    # --- the operator (control API), called between two events ---------------------
+
+    def submit(self, order: Order) -> tuple[OrderDenied | None, Sequence[Command]]:
+        """An order from outside the strategies' hooks (the control API), under the same
+        risk checks as any order; returns its denial (or None) and the commands."""
+        self._submit(order)
+        cid = order.client_order_id
+        denied = next(
+            (e for e in self._internal if type(e) is OrderDenied and e.client_order_id == cid),
+            None,
+        )
+        return denied, self._drain()
+
+    def cancel(self, client_order_id: str) -> Sequence[Command]:
+        """Cancel one working order by client id (nothing when it is not open).
+
+        Raises:
+            KeyError: no order with that client id.
+        """
+        order = self.oms.get(client_order_id)
+        if order is None:
+            raise KeyError(client_order_id)
+        self._cancel(order)
+        return self._drain()
+
+    def refusal(self, order: Order) -> tuple[str, str] | None:
+        """The risk verdict for ``order`` without placing it (the refusal counts stay)."""
+        counts = self.risk.rejections.copy()
+        try:
+            return self._risk_refusal(order)
+        finally:
+            self.risk.rejections = counts
+
+    def kill_venue(self, venue: str, reason: str) -> Sequence[Command]:
+        """Refuse new exposure on one venue and cancel its entries (exits stay working)."""
+        self.venue_kills[venue] = reason
+        for order in self.oms.open_orders():
+            on_venue = split_instrument_id(order.instrument_id)[0] == venue
+            if on_venue and order.client_order_id not in self._reduce_only:
+                self._cancel(order)
+        return self._drain()
 
     def _cancel(self, order: Order) -> None:
         if not order.is_open or order.status is OrderStatus.PENDING_CANCEL:
