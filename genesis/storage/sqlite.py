@@ -20,7 +20,7 @@ from pathlib import Path
 import aiosqlite
 
 from genesis.errors import StorageError
-from genesis.storage.repository import Row, SqlRepository
+from genesis.storage.repository import Row, SqlRepository, multi_row
 
 __all__ = ["SqliteRepository"]
 
@@ -58,6 +58,29 @@ class _SqliteTx:
                 f"SQLite statement failed ({_head(sql)}...): {exc}", transient=_transient(exc)
             ) from exc
         return count
+
+    async def control(self, sql: str) -> None:
+        """A statement without parameters or result (BEGIN, COMMIT) in one thread hop."""
+        try:
+            await self._conn.execute_fetchall(sql)
+        except sqlite3.Error as exc:
+            raise StorageError(f"SQLite {sql} failed: {exc}", transient=_transient(exc)) from exc
+
+    async def run_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """``sql`` over ``rows`` as multi-row statements, each in one thread hop.
+
+        Not ``executemany``: that releases and retakes the GIL for every row, and
+        while the trading loop is busy each retake can wait out Python's switch
+        interval (5 ms); a multi-row statement is one ``sqlite3_step``.
+        """
+        for statement, params in multi_row(sql, rows):
+            try:  # execute_fetchall: one call into aiosqlite's thread, cursor closed there
+                await self._conn.execute_fetchall(statement, [_param(p) for p in params])
+            except sqlite3.Error as exc:
+                raise StorageError(
+                    f"SQLite statement failed ({_head(sql)}..., {len(rows)} rows): {exc}",
+                    transient=_transient(exc),
+                ) from exc
 
     async def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         try:
@@ -122,9 +145,9 @@ class SqliteRepository(SqlRepository):
             try:
                 # inside the try: a task cancelled while BEGIN runs in aiosqlite's thread must
                 # still roll it back, or the connection is left inside a transaction for good
-                await tx.run("BEGIN IMMEDIATE")
+                await tx.control("BEGIN IMMEDIATE")
                 yield tx
-                await tx.run("COMMIT")
+                await tx.control("COMMIT")
             except BaseException:
                 with suppress(sqlite3.Error, asyncio.CancelledError):
                     # shielded: runs after the statement in flight, even under cancellation

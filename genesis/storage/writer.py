@@ -150,6 +150,17 @@ class BatchingWriter:
         """Return once everything submitted before this call is committed."""
         await self._wait_committed(None)
 
+    async def mark(self) -> asyncio.Future[None]:
+        """Queue a durability marker now and return without waiting for the commit.
+
+        The returned future resolves once everything submitted before this call
+        is committed (the same point as ``flush``), or fails with the
+        ``StorageError`` that ``flush`` would raise. It lets a caller pipeline:
+        queue the next round's intents while this round's commit is in flight,
+        and send this round only when its future resolves (group commit).
+        """
+        return await self._queue_marker(None)
+
     async def aclose(self) -> None:
         """Write what is queued, stop the drain task, and close nothing else.
 
@@ -186,13 +197,16 @@ class BatchingWriter:
             raise StorageError("storage writer is not running (start() it; not after aclose())")
 
     async def _wait_committed(self, record: WriteRecord | None) -> None:
+        await (await self._queue_marker(record))
+
+    async def _queue_marker(self, record: WriteRecord | None) -> asyncio.Future[None]:
         self._check_usable()
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self._queue.put((record, done))
         if self._task is not None and self._task.done() and not done.done():
             # the drain task ended while we waited for room: nobody will commit this
             raise StorageError("storage writer stopped before committing") from self._error
-        await done
+        return done
 
     async def _drain(self) -> None:
         stop = False
