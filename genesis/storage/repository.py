@@ -37,6 +37,7 @@ __all__ = [
     "SqlRepository",
     "StrategyStateRecord",
     "WriteRecord",
+    "batch_groups",
     "load_migrations",
     "multi_row",
 ]
@@ -509,10 +510,10 @@ class SqlRepository(abc.ABC):
         A duplicate fill or config version is skipped, as in ``save_fill``. The
         records are grouped per table and each group goes in a few multi-row
         statements (``multi_row``: round trips per table, not per record); see
-        ``_batch_groups`` for why the committed rows are exactly those of writing
+        ``batch_groups`` for why the committed rows are exactly those of writing
         the records one by one.
         """
-        groups = _batch_groups(records)
+        groups = batch_groups(records)
         async with self._transaction() as tx:
             for sql, rows in groups:
                 await tx.run_many(sql, rows)
@@ -589,21 +590,28 @@ _BATCH: Final[dict[type, tuple[str, Callable[[Any], tuple[object, ...]], int]]] 
 MAX_PARAMS: Final = 32_000  # per statement: below SQLite's default 32,766 and PostgreSQL's 65,535
 
 
-def multi_row(sql: str, rows: Sequence[Sequence[object]]) -> list[tuple[str, list[object]]]:
+def multi_row(
+    sql: str, rows: Sequence[Sequence[object]], *, exact: bool = False
+) -> list[tuple[str, list[object]]]:
     """``sql`` (one ``INSERT ... VALUES (?, ...)``) over ``rows`` as multi-row statements.
 
-    Each statement carries a power-of-two number of rows (at most ``MAX_PARAMS``
-    parameters), in order, so a table has a dozen distinct statements at most and
-    the backends' prepared-statement caches keep them.
+    Each statement carries at most ``MAX_PARAMS`` parameters, rows in order. By
+    default each carries a power-of-two number of rows, so a table has a dozen
+    distinct statements at most and a prepared-statement cache keeps them
+    (PostgreSQL); ``exact`` puts as many rows as fit in each (fewest statements:
+    SQLite, where compiling one is cheap).
 
     Returns:
         (statement, flat parameters) pairs, to run in order.
     """
     out: list[tuple[str, list[object]]] = []
-    cap = 1 << ((MAX_PARAMS // len(rows[0])).bit_length() - 1) if rows else 1
+    cap = max(1, MAX_PARAMS // len(rows[0])) if rows else 1
+    if not exact:
+        cap = 1 << (cap.bit_length() - 1)
     start = 0
     while start < len(rows):
-        n = min(cap, 1 << ((len(rows) - start).bit_length() - 1))
+        left = len(rows) - start
+        n = min(cap, left if exact else 1 << (left.bit_length() - 1))
         chunk = rows[start : start + n]
         out.append((_repeat_values(sql, n), [p for row in chunk for p in row]))
         start += n
@@ -617,7 +625,7 @@ def _repeat_values(sql: str, n: int) -> str:
     return sql[:begin] + ", ".join([sql[begin:end]] * n) + sql[end:]
 
 
-def _batch_groups(records: Sequence[WriteRecord]) -> list[tuple[str, list[tuple[object, ...]]]]:
+def batch_groups(records: Sequence[WriteRecord]) -> list[tuple[str, list[tuple[object, ...]]]]:
     """Per table, parents first: its statement and parameter rows in submission order,
     upserts reduced to the last one per key.
 
