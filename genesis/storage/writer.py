@@ -4,7 +4,9 @@ The trading loop hands records to ``submit_nowait`` (never waits, never drops:
 a full queue raises ``StorageError``) or ``await submit`` (waits for room).
 One drain task takes everything queued, up to ``max_batch`` records, and
 writes it with ``Repository.write_batch`` in one transaction. Records are
-written in the order they were submitted.
+written in the order they were submitted. ``max_batch`` caps throughput at
+``max_batch`` records per commit latency: 5,000 keeps a slow commit (tens of
+ms on a loaded machine, each order ~7 records) above 10,000 orders/s.
 
 ``await record_order_intent(order)`` is the durability point: it queues the
 order behind everything submitted before it and returns only after the batch
@@ -61,7 +63,7 @@ class BatchingWriter:
         repo: Repository,
         *,
         max_depth: int = 10_000,
-        max_batch: int = 500,
+        max_batch: int = 5_000,
         retry_base_s: float = 0.05,
         retry_cap_s: float = 2.0,
         close_timeout_s: float = 5.0,
