@@ -304,8 +304,9 @@ class JournaledRun:
             self.events += 1
             self.journal.progress(self.events, self.kernel.clock.now_ns())
             await self.journal.relieve()
-            if rate is None:
-                await asyncio.sleep(0)  # a live loop awaits its next event here
+            # a live loop yields here (its next event, or the commit it waits for); without
+            # it a loop that is behind never lets the writer or the sender run
+            await asyncio.sleep(0)
         while True:  # the cancels the last rounds caused
             await self.rounds.join()
             if not self.driver.has_commands():
