@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from decimal import Decimal
@@ -44,12 +45,21 @@ def _transient(exc: sqlite3.Error) -> bool:
     return isinstance(exc, sqlite3.OperationalError)
 
 
-def _write_all(db: sqlite3.Connection, statements: list[tuple[str, list[object]]]) -> None:
-    """On aiosqlite's thread: one whole transaction; rolled back on any error."""
+class _Abandoned(Exception):
+    """The caller stopped waiting (cancelled, timed out) before COMMIT: roll back."""
+
+
+def _write_all(
+    db: sqlite3.Connection, statements: list[tuple[str, list[object]]], abandoned: threading.Event
+) -> None:
+    """On aiosqlite's thread: one whole transaction; rolled back on any error, and when
+    the caller gave up before COMMIT (its retry must not find this batch committed)."""
     db.execute("BEGIN IMMEDIATE")
     try:
         for statement, params in statements:
             db.execute(statement, params)
+        if abandoned.is_set():
+            raise _Abandoned
         db.execute("COMMIT")
     except BaseException:
         with suppress(sqlite3.Error):
@@ -171,9 +181,13 @@ class SqliteRepository(SqlRepository):
         async with self._lock:
             if self._closed:
                 raise StorageError(f"SQLite repository {self.path} is closed")
+            abandoned = threading.Event()
             try:
                 # aiosqlite's own primitive behind execute(): run a function on its thread
-                await self._conn._execute(_write_all, self._conn._conn, statements)  # type: ignore[no-untyped-call]
+                await self._conn._execute(_write_all, self._conn._conn, statements, abandoned)  # type: ignore[no-untyped-call]
+            except asyncio.CancelledError:
+                abandoned.set()  # a COMMIT already under way still completes, as before
+                raise
             except sqlite3.Error as exc:
                 raise StorageError(
                     f"SQLite batch of {len(records)} records failed: {exc}",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import tempfile
+import threading
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +30,7 @@ from genesis.storage import (
     open_repository,
 )
 from genesis.storage.repository import MAX_PARAMS, batch_groups, multi_row
+from genesis.storage.sqlite import _Abandoned, _write_all
 
 INSERT = "INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT (a) DO NOTHING"
 
@@ -235,3 +238,19 @@ async def test_a_marker_fails_when_its_batch_fails_for_good() -> None:
         await marker
     with pytest.raises(StorageError):
         await writer.aclose()
+
+
+def test_a_transaction_its_caller_abandoned_is_rolled_back_not_committed(tmp_path: Path) -> None:
+    """Cancelled before COMMIT (e.g. the writer's timeout): the retry must not find it written."""
+    db = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    db.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT)")
+    abandoned = threading.Event()
+    abandoned.set()
+
+    with pytest.raises(_Abandoned):
+        _write_all(db, [("INSERT INTO t (a, b) VALUES (?, ?)", [1, "x"])], abandoned)
+    _write_all(db, [("INSERT INTO t (a, b) VALUES (?, ?)", [2, "y"])], threading.Event())
+    rows = db.execute("SELECT a, b FROM t").fetchall()
+    db.close()
+
+    assert rows == [(2, "y")]
