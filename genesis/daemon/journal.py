@@ -140,7 +140,7 @@ class Journal:
     def progress(self, events_started: int, now_ns: int) -> None:
         """After an event that wrote anything: how far the session has got (see above)."""
         if self._dirty:
-            blob = json.dumps({"events": events_started}).encode()
+            blob = b'{"events": %d}' % events_started  # json.dumps's bytes, per event: cheaper
             self.writer.submit_nowait(StrategyStateRecord(PROGRESS_ID, now_ns, blob))
             self._dirty = False
 
