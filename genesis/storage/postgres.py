@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 
 from genesis.errors import StorageError
-from genesis.storage.repository import Row, SqlRepository
+from genesis.storage.repository import Row, SqlRepository, multi_row
 
 __all__ = ["PostgresRepository", "redact_url"]
 
@@ -62,7 +62,7 @@ def _transient(exc: BaseException) -> bool:
     return not isinstance(exc, _PERMANENT)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=1024)
 def _numbered(sql: str) -> str:
     counter = iter(range(1, sql.count("?") + 1))
     return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
@@ -89,6 +89,21 @@ class _PgTx:
                 f"PostgreSQL statement failed ({_head(sql)}...): {exc}", transient=_transient(exc)
             ) from exc
         return _count(status)
+
+    async def run_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """``sql`` over ``rows`` as multi-row statements (prepared once each, cached).
+
+        Not ``executemany``: the server runs that once per row; a multi-row
+        statement is planned and executed once.
+        """
+        try:
+            for statement, params in multi_row(sql, rows):
+                await self._conn.execute(_numbered(statement), *params)
+        except _FOREIGN as exc:
+            raise StorageError(
+                f"PostgreSQL statement failed ({_head(sql)}..., {len(rows)} rows): {exc}",
+                transient=_transient(exc),
+            ) from exc
 
     async def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         try:

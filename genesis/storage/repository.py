@@ -11,6 +11,7 @@ written once here with ``?`` placeholders and only the low-level transaction
 from __future__ import annotations
 
 import abc
+import functools
 import re
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -22,6 +23,7 @@ from typing import Any, Final, Literal, Protocol
 from genesis.core.enums import OrderStatus, OrderType, Side
 
 __all__ = [
+    "MAX_PARAMS",
     "TYPE_MAP",
     "AuditRecord",
     "BalanceRecord",
@@ -35,7 +37,9 @@ __all__ = [
     "SqlRepository",
     "StrategyStateRecord",
     "WriteRecord",
+    "batch_groups",
     "load_migrations",
+    "multi_row",
 ]
 
 Backend = Literal["sqlite", "postgres"]
@@ -233,6 +237,9 @@ class _Tx(Protocol):
     """One open transaction; SQL uses ``?`` placeholders."""
 
     async def run(self, sql: str, params: Sequence[object] = ()) -> int: ...
+    async def run_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """``sql`` for every row, in order (``multi_row`` statements)."""
+
     async def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]: ...
 
 
@@ -498,22 +505,21 @@ class SqlRepository(abc.ABC):
         return [AuditRecord(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
     async def write_batch(self, records: Sequence[WriteRecord]) -> None:
-        """Write mixed records in order, in one transaction (all or nothing).
+        """Write mixed records in one transaction (all or nothing), as if one by one in order.
 
-        A duplicate fill or config version is skipped, as in ``save_fill``.
+        A duplicate fill or config version is skipped, as in ``save_fill``. The
+        records are grouped per table and each group goes in a few multi-row
+        statements (``multi_row``: round trips per table, not per record); see
+        ``batch_groups`` for why the committed rows are exactly those of writing
+        the records one by one.
         """
+        groups = batch_groups(records)
         async with self._transaction() as tx:
-            for record in records:
-                await _WRITERS[type(record)](self, tx, record)
-
-    async def _save_order(self, tx: _Tx, r: OrderRecord) -> None:
-        await tx.run(_SAVE_ORDER, _order_row(r))
+            for sql, rows in groups:
+                await tx.run_many(sql, rows)
 
     async def _append_event(self, tx: _Tx, r: OrderEventRecord) -> None:
         await tx.run(_APPEND_EVENT, (r.client_order_id, r.ts_ns, r.kind, r.detail_json))
-
-    async def _save_fill(self, tx: _Tx, r: FillRecord) -> None:
-        await tx.run(_SAVE_FILL, _fill_row(r))
 
     async def _save_position(self, tx: _Tx, r: PositionRecord) -> None:
         params = (r.venue, r.symbol, r.quantity, r.avg_px, r.realized_pnl, r.ts_ns)
@@ -525,20 +531,123 @@ class SqlRepository(abc.ABC):
     async def _append_state(self, tx: _Tx, r: StrategyStateRecord) -> None:
         await tx.run(_APPEND_STATE, (r.strategy_id, r.ts_ns, r.blob))
 
-    async def _save_config(self, tx: _Tx, r: ConfigVersionRecord) -> None:
-        await tx.run(_SAVE_CONFIG, (r.name, r.sha256, r.body, r.ts_ns))
-
     async def _append_audit(self, tx: _Tx, r: AuditRecord) -> None:
         await tx.run(_APPEND_AUDIT, (r.ts_ns, r.actor, r.action, r.detail_json))
 
 
-_WRITERS: Final[dict[type, Callable[[SqlRepository, _Tx, Any], Any]]] = {
-    OrderRecord: SqlRepository._save_order,
-    OrderEventRecord: SqlRepository._append_event,
-    FillRecord: SqlRepository._save_fill,
-    PositionRecord: SqlRepository._save_position,
-    BalanceRecord: SqlRepository._save_balance,
-    StrategyStateRecord: SqlRepository._append_state,
-    ConfigVersionRecord: SqlRepository._save_config,
-    AuditRecord: SqlRepository._append_audit,
+# --- batches: one executemany per table ---------------------------------------
+#
+# A batch is one transaction, so nobody sees its rows before the commit: only the
+# committed rows count, and they are the same as when the records are written one
+# by one in submission order, because
+# - the order of rows *within* a table is kept (appends get their ids in that
+#   order; the last upsert of a key wins, so only the last one is written: every
+#   upsert sets every column, from the record alone);
+# - no table's statements read another table, except the foreign key of
+#   ``order_events`` on ``orders``, and orders are written first. (A batch whose
+#   event names an order that only a *later* record of the same batch creates is
+#   accepted, where one by one it would have failed; the journal never does that.)
+
+
+def _event_row(r: OrderEventRecord) -> tuple[object, ...]:
+    return (r.client_order_id, r.ts_ns, r.kind, r.detail_json)
+
+
+def _position_row(r: PositionRecord) -> tuple[object, ...]:
+    return (r.venue, r.symbol, r.quantity, r.avg_px, r.realized_pnl, r.ts_ns)
+
+
+def _balance_row(r: BalanceRecord) -> tuple[object, ...]:
+    return (r.venue, r.asset, r.free, r.locked, r.ts_ns)
+
+
+def _state_row(r: StrategyStateRecord) -> tuple[object, ...]:
+    return (r.strategy_id, r.ts_ns, r.blob)
+
+
+def _config_row(r: ConfigVersionRecord) -> tuple[object, ...]:
+    return (r.name, r.sha256, r.body, r.ts_ns)
+
+
+def _audit_row(r: AuditRecord) -> tuple[object, ...]:
+    return (r.ts_ns, r.actor, r.action, r.detail_json)
+
+
+# record type -> (statement, parameter row, upsert key length: 0 for an append), parents
+# first: the tables are written in this order
+_BATCH: Final[dict[type, tuple[str, Callable[[Any], tuple[object, ...]], int]]] = {
+    OrderRecord: (_SAVE_ORDER, _order_row, 1),
+    OrderEventRecord: (_APPEND_EVENT, _event_row, 0),
+    FillRecord: (_SAVE_FILL, _fill_row, 0),  # DO NOTHING on a duplicate: the first one stays
+    PositionRecord: (_SAVE_POSITION, _position_row, 2),
+    BalanceRecord: (_SAVE_BALANCE, _balance_row, 2),
+    StrategyStateRecord: (_APPEND_STATE, _state_row, 0),
+    ConfigVersionRecord: (_SAVE_CONFIG, _config_row, 0),  # DO NOTHING, like fills
+    AuditRecord: (_APPEND_AUDIT, _audit_row, 0),
 }
+
+
+MAX_PARAMS: Final = 32_000  # per statement: below SQLite's default 32,766 and PostgreSQL's 65,535
+
+
+def multi_row(
+    sql: str, rows: Sequence[Sequence[object]], *, exact: bool = False
+) -> list[tuple[str, list[object]]]:
+    """``sql`` (one ``INSERT ... VALUES (?, ...)``) over ``rows`` as multi-row statements.
+
+    Each statement carries at most ``MAX_PARAMS`` parameters, rows in order. By
+    default each carries a power-of-two number of rows, so a table has a dozen
+    distinct statements at most and a prepared-statement cache keeps them
+    (PostgreSQL); ``exact`` puts as many rows as fit in each (fewest statements:
+    SQLite, where compiling one is cheap).
+
+    Returns:
+        (statement, flat parameters) pairs, to run in order.
+    """
+    out: list[tuple[str, list[object]]] = []
+    cap = max(1, MAX_PARAMS // len(rows[0])) if rows else 1
+    if not exact:
+        cap = 1 << (cap.bit_length() - 1)
+    start = 0
+    while start < len(rows):
+        left = len(rows) - start
+        n = min(cap, left if exact else 1 << (left.bit_length() - 1))
+        chunk = rows[start : start + n]
+        out.append((_repeat_values(sql, n), [p for row in chunk for p in row]))
+        start += n
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _repeat_values(sql: str, n: int) -> str:
+    begin = sql.index("VALUES (") + len("VALUES ")
+    end = sql.index(")", begin) + 1
+    return sql[:begin] + ", ".join([sql[begin:end]] * n) + sql[end:]
+
+
+def batch_groups(records: Sequence[WriteRecord]) -> list[tuple[str, list[tuple[object, ...]]]]:
+    """Per table, parents first: its statement and parameter rows in submission order,
+    upserts reduced to the last one per key.
+
+    Raises:
+        TypeError: a record of no known type (a bug: nothing is written).
+    """
+    appends: dict[type, list[tuple[object, ...]]] = {}
+    upserts: dict[type, dict[tuple[object, ...], tuple[object, ...]]] = {}
+    for record in records:
+        kind = type(record)
+        try:
+            _, to_row, key = _BATCH[kind]
+        except KeyError:
+            raise TypeError(f"write_batch: {kind.__name__} is not a WriteRecord") from None
+        row = to_row(record)
+        if key:
+            upserts.setdefault(kind, {})[row[:key]] = row
+        else:
+            appends.setdefault(kind, []).append(row)
+    groups: list[tuple[str, list[tuple[object, ...]]]] = []
+    for kind, (sql, _, key) in _BATCH.items():
+        rows = list(upserts[kind].values()) if key and kind in upserts else appends.get(kind)
+        if rows:
+            groups.append((sql, rows))
+    return groups

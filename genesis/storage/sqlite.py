@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from decimal import Decimal
@@ -20,7 +21,7 @@ from pathlib import Path
 import aiosqlite
 
 from genesis.errors import StorageError
-from genesis.storage.repository import Row, SqlRepository
+from genesis.storage.repository import Row, SqlRepository, WriteRecord, batch_groups, multi_row
 
 __all__ = ["SqliteRepository"]
 
@@ -44,6 +45,28 @@ def _transient(exc: sqlite3.Error) -> bool:
     return isinstance(exc, sqlite3.OperationalError)
 
 
+class _Abandoned(Exception):
+    """The caller stopped waiting (cancelled, timed out) before COMMIT: roll back."""
+
+
+def _write_all(
+    db: sqlite3.Connection, statements: list[tuple[str, list[object]]], abandoned: threading.Event
+) -> None:
+    """On aiosqlite's thread: one whole transaction; rolled back on any error, and when
+    the caller gave up before COMMIT (its retry must not find this batch committed)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for statement, params in statements:
+            db.execute(statement, params)
+        if abandoned.is_set():
+            raise _Abandoned
+        db.execute("COMMIT")
+    except BaseException:
+        with suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        raise
+
+
 class _SqliteTx:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
@@ -58,6 +81,29 @@ class _SqliteTx:
                 f"SQLite statement failed ({_head(sql)}...): {exc}", transient=_transient(exc)
             ) from exc
         return count
+
+    async def control(self, sql: str) -> None:
+        """A statement without parameters or result (BEGIN, COMMIT) in one thread hop."""
+        try:
+            await self._conn.execute_fetchall(sql)
+        except sqlite3.Error as exc:
+            raise StorageError(f"SQLite {sql} failed: {exc}", transient=_transient(exc)) from exc
+
+    async def run_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """``sql`` over ``rows`` as multi-row statements, each in one thread hop.
+
+        Not ``executemany``: that releases and retakes the GIL for every row, and
+        while the trading loop is busy each retake can wait out Python's switch
+        interval (5 ms); a multi-row statement is one ``sqlite3_step``.
+        """
+        for statement, params in multi_row(sql, rows):
+            try:  # execute_fetchall: one call into aiosqlite's thread, cursor closed there
+                await self._conn.execute_fetchall(statement, [_param(p) for p in params])
+            except sqlite3.Error as exc:
+                raise StorageError(
+                    f"SQLite statement failed ({_head(sql)}..., {len(rows)} rows): {exc}",
+                    transient=_transient(exc),
+                ) from exc
 
     async def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         try:
@@ -113,6 +159,43 @@ class SqliteRepository(SqlRepository):
                 self._closed = True
                 await self._conn.close()
 
+    async def write_batch(self, records: Sequence[WriteRecord]) -> None:
+        """Write mixed records in one transaction (all or nothing), as if one by one in order.
+
+        The whole transaction (BEGIN IMMEDIATE, one multi-row statement per table,
+        COMMIT; ROLLBACK on any error) runs in one call into aiosqlite's thread:
+        one thread hop per batch, not one per statement. Each hop costs a GIL
+        hand-over, which on a busy machine waits for the OS to schedule the
+        other thread (milliseconds). ``SqlRepository.write_batch`` says why the
+        rows equal those of writing the records one by one.
+
+        Raises:
+            StorageError: the transaction failed and was rolled back (transient
+                for locked, busy, I/O errors; permanent for constraint errors).
+        """
+        statements = [
+            (statement, [str(p) if type(p) is Decimal else p for p in params])
+            for sql, rows in batch_groups(records)
+            for statement, params in multi_row(sql, rows, exact=True)
+        ]
+        async with self._lock:
+            if self._closed:
+                raise StorageError(f"SQLite repository {self.path} is closed")
+            abandoned = threading.Event()
+            try:
+                # aiosqlite's own primitive behind execute(): run a function on its thread
+                await self._conn._execute(_write_all, self._conn._conn, statements, abandoned)  # type: ignore[no-untyped-call]
+            except asyncio.CancelledError:
+                abandoned.set()  # a COMMIT already under way still completes, as before
+                raise
+            except sqlite3.Error as exc:
+                raise StorageError(
+                    f"SQLite batch of {len(records)} records failed: {exc}",
+                    transient=_transient(exc),
+                ) from exc
+            except ValueError as exc:  # aiosqlite: "Connection closed"
+                raise StorageError(f"SQLite repository {self.path}: {exc}") from exc
+
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[_SqliteTx]:
         async with self._lock:
@@ -122,9 +205,9 @@ class SqliteRepository(SqlRepository):
             try:
                 # inside the try: a task cancelled while BEGIN runs in aiosqlite's thread must
                 # still roll it back, or the connection is left inside a transaction for good
-                await tx.run("BEGIN IMMEDIATE")
+                await tx.control("BEGIN IMMEDIATE")
                 yield tx
-                await tx.run("COMMIT")
+                await tx.control("COMMIT")
             except BaseException:
                 with suppress(sqlite3.Error, asyncio.CancelledError):
                     # shielded: runs after the statement in flight, even under cancellation
