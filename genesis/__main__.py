@@ -62,6 +62,7 @@ _CLI_MODULES = (
     "genesis.analytics.cli",
     "genesis.strategies.cli",
     "genesis.native",
+    "genesis.api.healthcheck",
 )
 
 
