@@ -70,6 +70,7 @@ from genesis.data.sources import DataSpec
 from genesis.errors import ConfigError, DataError, GenesisError, StorageError
 from genesis.kernel.driver import Driver
 from genesis.kernel.kernel import Kernel
+from genesis.risk.config import RiskConfig
 from genesis.risk.limits import Tier
 from genesis.storage.repository import (
     PositionRecord,
@@ -108,6 +109,7 @@ class DaemonConfig:
     on_shutdown: str = "cancel"  # at a clean stop: "cancel" working orders, "keep" them, "flatten"
     shutdown_timeout_s: float = 10.0  # queued events still processed after a stop request, at most
     max_daily_loss_pct: Decimal | None = None  # default: the tier's limit (5%)
+    risk: RiskConfig | None = None  # config/risk.yaml's limits (None: the built-in ones)
     control_poll_s: float = 0.5  # how often the journal is read for kill/reset requests
     journal_retry_s: tuple[float, float] = (0.05, 2.0)  # first and longest wait after a DB fault
 
