@@ -19,9 +19,11 @@ The kernel asks ``PreTrade.refusal(order)`` before it sends anything. In order:
   orders are not counted: they are in the cash check), its expected slippage
   (``MarketView.expected_slippage``) and the held instrument whose returns move
   most with it (``EventSampler`` correlation times the two directions' signs,
-  so the other leg of a hedge or an arbitrage is not refused; held instruments
-  with fewer aligned returns than the tier's minimum are skipped: before then
-  the check does not apply).
+  so the other leg of a hedge is not refused; held instruments with fewer
+  aligned returns than the tier's minimum are skipped: before then the check
+  does not apply; so are those of the same base asset, on this venue or
+  another: that is one exposure, which position size and leverage govern, not
+  a second, correlated one).
 
 It holds references to the kernel's live collections (the reduce-only and OCO
 sets, the stop-loss requirement), never copies, so it always sees what the
@@ -150,10 +152,11 @@ class PreTrade:
         if sampler is None or limits is None:
             return None
         held = sorted({iid for _, iid in self._portfolio.open_position_keys()})
+        base = self._instruments(order.instrument_id).base
         found: tuple[str, float, int] | None = None
         for iid in held:
-            if iid == order.instrument_id:
-                continue
+            if self._instruments(iid).base == base:
+                continue  # the same asset (on another venue): size and leverage govern it
             corr, n = sampler.correlation(order.instrument_id, iid)
             if corr is None or n < limits.min_correlation_samples:
                 continue

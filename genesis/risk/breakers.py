@@ -2,9 +2,11 @@
 
 Four breakers, each with its limit and cool-down in ``BreakerLimits``:
 
-* ``BREAKER_LOSS_STREAK``: a strategy's ``loss_streak`` losing round trips in a
-  row (net P&L after fees < 0; a trade at or above zero ends the streak) pause
-  that strategy;
+* ``BREAKER_LOSS_STREAK``: a run of losing round trips of one strategy (net
+  P&L after fees < 0; a trade at or above zero ends it) at least ``loss_streak``
+  long and less likely than ``loss_streak_odds`` at the strategy's loss rate
+  before the run began, ``(losses + 10) / (trades + 20)`` (a 50% prior worth 20
+  trades), pauses that strategy: tilt is a streak its own record cannot explain;
 * ``BREAKER_DRAWDOWN_VELOCITY``: equity at a sample is ``drawdown_velocity_pct``
   below the highest equity sampled within the last ``drawdown_window_s``
   (samples are the ``EventSampler``'s, one per interval of event time): the
@@ -43,6 +45,7 @@ ENGINE, STRATEGY = "engine", "strategy"
 _NS = 1_000_000_000
 _NEVER = 2**63 - 1
 _UNCOUNTED = frozenset({"KILL_SWITCH"})  # and every BREAKER_* code
+_PRIOR_LOSSES, _PRIOR_TRADES = 10, 20  # a 50% loss rate worth 20 trades
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,7 @@ class CircuitBreakers:
         self.trips: dict[tuple[str, str, str], Trip] = {}  # (scope, strategy, code) -> pause
         self.next_expiry_ns = _NEVER
         self._streaks: dict[str, int] = {}
+        self._record: dict[str, tuple[int, int]] = {}  # strategy -> (trades, losses) before
         self._orders: dict[str, deque[int]] = {}
         self._rejections: dict[str, deque[int]] = {}
         self._drawdown_from_ns = 0  # samples before a cleared drawdown pause are not re-read
@@ -136,13 +140,21 @@ class CircuitBreakers:
         limit = self.limits.loss_streak
         if limit <= 0:
             return
+        trades, losses = self._record.get(strategy_id, (0, 0))
         if net_pnl >= 0:
-            self._streaks.pop(strategy_id, None)
+            streak = self._streaks.pop(strategy_id, 0)
+            self._record[strategy_id] = (trades + streak + 1, losses + streak)
             return
         streak = self._streaks[strategy_id] = self._streaks.get(strategy_id, 0) + 1
-        if streak >= limit:
+        rate = (losses + _PRIOR_LOSSES) / (trades + _PRIOR_TRADES)
+        odds = rate**streak
+        if streak >= limit and odds < self.limits.loss_streak_odds:
             self._streaks.pop(strategy_id)
-            reason = f"{streak} losing round trips in a row (limit {limit})"
+            self._record[strategy_id] = (trades + streak, losses + streak)
+            reason = (
+                f"{streak} losing round trips in a row: {odds:.2e} likely at its loss rate"
+                f" {rate:.0%} before the streak (limit {self.limits.loss_streak_odds:.0e})"
+            )
             cool = self.limits.loss_streak_cooldown_s
             self._trip(STRATEGY, strategy_id, "BREAKER_LOSS_STREAK", reason, now_ns, cool)
 

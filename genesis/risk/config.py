@@ -32,6 +32,7 @@ class BreakerModel(BaseModel):
 
     model_config = _STRICT
     loss_streak: int | None = Field(default=None, ge=0, le=1000)
+    loss_streak_odds: float | None = Field(default=None, gt=0, le=1)
     loss_streak_cooldown_s: int | None = Field(default=None, ge=1)
     drawdown_velocity_pct: Decimal | None = Field(default=None, ge=0, lt=1)
     drawdown_window_s: int | None = Field(default=None, ge=1)

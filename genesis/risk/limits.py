@@ -34,19 +34,29 @@ class Tier(enum.Enum):
 class BreakerLimits:
     """The circuit breakers (RK-3); every duration in seconds of event time.
 
-    A count of 0 (or a fraction of 0) switches that breaker off. Eight losses in a
-    row: a strategy that wins 45% of its round trips loses eight in a row about once
-    in 600 trades, so a streak that long says its edge is gone more than bad luck (at
-    five, the same strategy would pause every 55 trades or so: noise, not tilt).
+    A count of 0 (or a fraction of 0) switches that breaker off.
+
+    A losing streak is judged against the strategy's own record: it trips when it
+    is at least ``loss_streak`` long *and* a streak that long had less than
+    ``loss_streak_odds`` of happening at the strategy's loss rate before the streak
+    began (blended with a 50% prior worth 20 trades). A trend follower losing 66% of
+    its trades runs 14 losses in a row in a normal month; a fixed count low enough
+    to catch a broken mean-reverter (which loses 45%) would pause it every week.
+
+    The order-rate default is Binance spot's own limit (100 orders per 10 s): past
+    it the venue refuses orders and repeated breaches get the key banned, so a
+    strategy sending that fast is runaway, not busy (a market maker re-quoting on
+    every book update sends about 76 in its busiest 10 s of the bundled capture).
     """
 
-    loss_streak: int = 8  # losing round trips in a row of one strategy -> pause it
+    loss_streak: int = 5  # at least this many losing round trips in a row ...
+    loss_streak_odds: float = 0.001  # ... and this unlikely at its record -> pause it
     loss_streak_cooldown_s: int = 3600
     drawdown_velocity_pct: Decimal = Decimal("0.03")  # equity falls this much ...
     drawdown_window_s: int = 900  # ... within this window -> pause the engine
     drawdown_cooldown_s: int = 1800
-    max_orders: int = 120  # order submissions of one strategy within the window -> pause it
-    order_window_s: int = 60
+    max_orders: int = 100  # orders of one strategy approved within the window -> pause it
+    order_window_s: int = 10
     order_cooldown_s: int = 600
     max_rejections: int = 20  # refusals (risk and venue) of one strategy in the window
     rejection_window_s: int = 300

@@ -36,29 +36,46 @@ def _breakers() -> tuple[CircuitBreakers, list[Event]]:
     return CircuitBreakers(LIMITS, notices.append), notices
 
 
-def test_loss_streak_trips_at_the_limit_and_not_before() -> None:
-    """Seven losing round trips leave s1 trading; the eighth pauses it (and only it)."""
+def test_loss_streak_trips_when_its_record_cannot_explain_it() -> None:
+    """No record yet (the 50% prior): nine losses in a row are 1 in 512, allowed; the
+    tenth makes it 1 in 1024, under the 0.001 odds, and pauses s1 (and only s1)."""
     breakers, notices = _breakers()
-    for n in range(7):
+    for n in range(9):
         breakers.on_trade("s1", D("-1.5"), T0 + n * S)
-    assert breakers.refusal("s1", T0 + 7 * S) is None
+    assert breakers.refusal("s1", T0 + 9 * S) is None
 
-    breakers.on_trade("s1", D("-0.01"), T0 + 5 * S)
+    breakers.on_trade("s1", D("-0.01"), T0 + 10 * S)
 
-    refusal = breakers.refusal("s1", T0 + 6 * S)
+    refusal = breakers.refusal("s1", T0 + 11 * S)
     assert refusal is not None
     assert refusal[0] == "BREAKER_LOSS_STREAK"
-    assert "8 losing round trips in a row (limit 8)" in refusal[1]
-    assert breakers.refusal("s2", T0 + 6 * S) is None
+    assert "10 losing round trips in a row: 9.77e-04 likely at its loss rate 50%" in refusal[1]
+    assert breakers.refusal("s2", T0 + 11 * S) is None
     assert [type(n) for n in notices] == [BreakerTripped]
-    assert notices[0].until_ns == T0 + 5 * S + 3600 * S  # type: ignore[attr-defined]
+    assert notices[0].until_ns == T0 + 10 * S + 3600 * S  # type: ignore[attr-defined]
 
 
-def test_a_winning_trade_ends_the_streak() -> None:
-    """Seven losses, a trade at break-even, seven losses: never eight in a row."""
-    breakers, _ = _breakers()
-    for pnl in ("-1",) * 7 + ("0",) + ("-1",) * 7:
+def test_a_strategy_that_usually_loses_needs_a_longer_streak() -> None:
+    """20 losses in 30 trades: (20 + 10) / (30 + 20) = 60% loss rate, so 13 in a row
+    (0.0013) pass and the 14th (0.00078) pauses it."""
+    breakers, notices = _breakers()
+    for pnl in ("-1", "-1", "2") * 10:
         breakers.on_trade("s1", D(pnl), T0)
+    assert notices == []
+    for _ in range(13):
+        breakers.on_trade("s1", D(-1), T0)
+    assert notices == []
+
+    breakers.on_trade("s1", D(-1), T0)
+
+    assert [n.code for n in notices] == ["BREAKER_LOSS_STREAK"]  # type: ignore[attr-defined]
+
+
+def test_the_minimum_streak_applies_whatever_the_odds() -> None:
+    """loss_streak 12 with generous odds: eleven losses never trip."""
+    breakers = CircuitBreakers(dataclasses.replace(LIMITS, loss_streak=12, loss_streak_odds=1.0))
+    for _ in range(11):
+        breakers.on_trade("s1", D(-1), T0)
 
     assert breakers.status() == []
 
@@ -66,7 +83,7 @@ def test_a_winning_trade_ends_the_streak() -> None:
 def test_pause_lasts_its_cool_down_in_event_time_then_clears() -> None:
     """Refused one ns before the end, passes at the end, with one BreakerCleared."""
     breakers, notices = _breakers()
-    for _ in range(8):
+    for _ in range(10):
         breakers.on_trade("s1", D(-1), T0)
     until = T0 + LIMITS.loss_streak_cooldown_s * S
 
@@ -100,24 +117,24 @@ def test_drawdown_just_under_the_limit_or_slower_than_the_window_passes() -> Non
 
 
 def test_order_rate_refuses_the_order_over_the_limit() -> None:
-    """120 orders in a minute pass; the 121st trips the breaker and is refused."""
+    """100 orders in ten seconds pass; the 101st trips the breaker and is refused."""
     breakers, _ = _breakers()
-    passed = [breakers.on_approved("s1", T0 + n) for n in range(120)]
+    passed = [breakers.on_approved("s1", T0 + n) for n in range(100)]
 
-    refusal = breakers.on_approved("s1", T0 + 120)
+    refusal = breakers.on_approved("s1", T0 + 100)
 
-    assert passed == [None] * 120
+    assert passed == [None] * 100
     assert refusal is not None
     assert refusal[0] == "BREAKER_ORDER_RATE"
 
 
 def test_order_rate_window_slides() -> None:
-    """Orders spread one per second never hold more than 60 in a 60 s window."""
+    """Orders ten a second never hold more than 100 in a 10 s window."""
     breakers, _ = _breakers()
 
-    results = [breakers.on_approved("s1", T0 + n * S) for n in range(300)]
+    results = [breakers.on_approved("s1", T0 + n * S // 10) for n in range(1000)]
 
-    assert results == [None] * 300
+    assert results == [None] * 1000
 
 
 def test_rejection_rate_counts_refusals_but_not_its_own_or_the_kill_switch() -> None:
@@ -163,7 +180,7 @@ def test_engine_refuses_entries_but_passes_exits_while_paused() -> None:
     """A paused strategy's buy (grows the long) is refused and counted; its sell passes."""
     engine = RiskEngine(Tier.SNIPER)
     assert engine.breakers is not None
-    for _ in range(8):
+    for _ in range(10):
         engine.breakers.on_trade("s1", D(-1), T0)
     risk = msgspec.structs.replace(RISK, limits=engine.limits)
 
@@ -183,7 +200,7 @@ def _audit(action: str, detail: dict[str, object], ts: int) -> AuditRecord:
 def test_running_pauses_round_trip_through_the_journal() -> None:
     """Trip rows minus their clears are what a restart restores, with the same status."""
     breakers, notices = _breakers()
-    for _ in range(8):
+    for _ in range(10):
         breakers.on_trade("s1", D(-1), T0)
     breakers.on_sample(T0, [T0 - 60 * S, T0], [10_000.0, 9_000.0])
     breakers.refusal("s1", T0 + 1800 * S)  # the engine's pause ends: cleared
@@ -204,7 +221,7 @@ def test_running_pauses_round_trip_through_the_journal() -> None:
 def test_a_restored_pause_that_ended_meanwhile_clears_with_a_notice() -> None:
     """Restored after its cool-down: cleared at once, and says so."""
     breakers, _ = _breakers()
-    for _ in range(8):
+    for _ in range(10):
         breakers.on_trade("s1", D(-1), T0)
     trip = next(iter(breakers.trips.values()))
     restarted, restored_notices = _breakers()

@@ -25,7 +25,7 @@ S = 1_000_000_000
 
 
 class _Spammer(Strategy[StrategyParams]):
-    """On its first bar sends 121 passive limit buys of 0.001 BTC at 40,000 (far below)."""
+    """On its first bar sends 101 passive limit buys of 0.001 BTC at 40,000 (far below)."""
 
     def on_start(self) -> None:
         self.sent = False
@@ -34,7 +34,7 @@ class _Spammer(Strategy[StrategyParams]):
         if self.sent:
             return
         self.sent = True
-        for _ in range(121):
+        for _ in range(101):
             order = self.ctx.orders.limit(
                 bar.instrument_id, Side.BUY, "0.001", "40000.00", confidence=0.9
             )
@@ -62,7 +62,7 @@ def _spammed() -> Harness:
 
 
 def test_order_rate_breaker_pauses_the_strategy_and_cancels_its_entries() -> None:
-    """The 121st order in a minute is refused as BREAKER_ORDER_RATE, the 120 working
+    """The 101st order in ten seconds is refused as BREAKER_ORDER_RATE, the 100 working
     entries are cancelled, and the trip is a kernel notice."""
     harness = _spammed()
     kernel = harness.kernel
@@ -72,7 +72,7 @@ def test_order_rate_breaker_pauses_the_strategy_and_cancels_its_entries() -> Non
 
     assert [type(n) for n in notices if isinstance(n, BreakerTripped)] == [BreakerTripped]
     assert kernel.risk.rejections["BREAKER_ORDER_RATE"] == 1
-    assert len(cancels) == 120
+    assert len(cancels) == 100
     assert kernel.denied == 1
     status = kernel.risk.breakers.status() if kernel.risk.breakers else []
     assert [(s["scope"], s["strategy"], s["code"]) for s in status] == [
@@ -116,8 +116,8 @@ def test_a_pause_survives_a_restart_through_the_journal(tmp_path: Path) -> None:
 
     restarted.run(real_bars(0, 1))
 
-    assert restarted.kernel.risk.rejections["BREAKER_ORDER_RATE"] == 121
-    assert restarted.kernel.denied == 121
+    assert restarted.kernel.risk.rejections["BREAKER_ORDER_RATE"] == 101
+    assert restarted.kernel.denied == 101
     breaker_notices = [
         n for n in restarted.kernel.take_notices() if isinstance(n, BreakerTripped | BreakerCleared)
     ]
