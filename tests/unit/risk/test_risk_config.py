@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from genesis.__main__ import EXIT_USAGE, main
 from genesis.errors import ConfigError
 from genesis.risk.config import load_risk_config, parse_risk_config
 from genesis.risk.limits import TIER_LIMITS, MeasureSettings, Tier
@@ -87,3 +88,32 @@ def test_the_models_are_frozen() -> None:
 
     with pytest.raises(ValueError, match="frozen"):
         config.measures.sample_interval_s = 1  # type: ignore[misc]
+
+
+def test_the_daemon_refuses_to_start_with_a_bad_risk_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`genesis run --risk-config bad.yaml` stops before anything runs, naming the problem."""
+    bad = tmp_path / "risk.yaml"
+    bad.write_text("tiers:\n  sniper:\n    max_leverage: '-1'\n", encoding="utf-8")
+
+    code = main(["run", "--tier", "sniper", "--risk-config", str(bad)])
+
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE
+    assert f"genesis run: error: {bad}:3: tiers.sniper.max_leverage:" in err
+    assert "greater than 0" in err
+
+
+def test_the_backtest_refuses_a_bad_risk_file_with_a_tier(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`genesis backtest --tier ... --risk-config bad.yaml` fails the same way."""
+    bad = tmp_path / "risk.yaml"
+    bad.write_text("tiers:\n  hunter:\n    surprise: 1\n", encoding="utf-8")
+
+    argv = ["backtest", "--strategy", "sma_cross", "--tier", "hunter", "--risk-config", str(bad)]
+    code = main([*argv, "--out", str(tmp_path / "out"), "--quiet"])
+
+    assert code == EXIT_USAGE
+    assert "tiers.hunter.surprise: unknown key" in capsys.readouterr().err
