@@ -40,6 +40,11 @@ class Settings(BaseSettings):
         description="capital tier whose strategies run and whose risk limits apply:"
         " sniper, hunter or strategist (the daemon's --tier)",
     )
+    risk_config: Path | None = Field(
+        default=None,
+        description="risk limits YAML (config/risk.yaml's format): per-tier limits, circuit"
+        " breakers, risk measures; empty: the built-in limits (--risk-config)",
+    )
     data_dir: Path = Field(
         default=Path("data"), description="where the SQLite journal and the run state live"
     )

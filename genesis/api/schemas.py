@@ -47,6 +47,8 @@ KILL = _obj(
 RISK = _obj({
     "kill_switch": _obj({"engaged": {"type": "boolean"}}),
     "accounts": {"type": "object"}, "rejections": {"type": "object"}, "limits": _STR,
+    "breakers": ARRAY_OF(_obj({"scope": _STR, "code": _STR, "reason": _STR})),
+    "measures": _obj({"score": {"type": "number"}, "equity": _MONEY}),
 })  # fmt: skip
 HEALTH = _obj({
     "status": {"enum": ["HEALTHY", "DEGRADED", "CRITICAL"]}, "reasons": ARRAY_OF(_STR),

@@ -40,7 +40,9 @@ from genesis.data.sources import (
 from genesis.data.timeparse import make_timestamp_parser
 from genesis.errors import ConfigError
 from genesis.kernel.regimes import parse_regimes
+from genesis.risk.config import RiskConfig, load_risk_config
 from genesis.risk.limits import Tier
+from genesis.settings import load_settings
 from genesis.strategies import registry
 
 __all__ = ["add_parser", "run"]
@@ -129,6 +131,13 @@ def add_parser(sub: Any) -> None:
         choices=[t.value for t in Tier],
         default=None,
         help="apply that tier's risk limits",
+    )
+    p.add_argument(
+        "--risk-config",
+        type=Path,
+        default=None,
+        help="risk limits YAML (config/risk.yaml's format) for --tier (default:"
+        " GENESIS_RISK_CONFIG, else the built-in limits)",
     )
     add_venue_fee_arg(p, "several venues")
     p.add_argument(
@@ -302,11 +311,18 @@ def _config(
         slippage_bps=args.slippage_bps,
         latency_ns=int(args.latency_ms * 1_000_000),
         tier=Tier(args.tier) if args.tier else None,
+        risk=_risk_config(args) if args.tier else None,
         regimes=args.regimes,
         venue_fee_bps=dict(args.venue_fee_bps),
         accounting=AccountingMethod(args.accounting),
         interval_ns=interval_ns,
     )
+
+
+def _risk_config(args: argparse.Namespace) -> RiskConfig:
+    """--risk-config, else GENESIS_RISK_CONFIG, else the defaults (ConfigError if bad)."""
+    path = args.risk_config or load_settings().risk_config
+    return load_risk_config(path)
 
 
 def _regimes(text: str) -> tuple[str, ...]:

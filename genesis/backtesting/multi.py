@@ -114,6 +114,7 @@ def _kernel(
         base_currency=table.get(ids[0]).quote,
         strategies=[strategy],
         tier=config.tier,
+        risk=config.risk,
         fee_rate=max(f.worst_rate for f in fees.values()),
         accounting=config.accounting,
         closed_lot_sink=run.sink,

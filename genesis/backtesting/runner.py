@@ -37,6 +37,7 @@ from genesis.execution.tca import TcaRecord
 from genesis.kernel.builder import SessionSpec, StrategySpec, build_kernel
 from genesis.kernel.kernel import Kernel
 from genesis.portfolio import ClosedLot
+from genesis.risk.config import RiskConfig
 from genesis.risk.limits import Tier
 from genesis.strategies import registry
 
@@ -71,6 +72,7 @@ class BacktestConfig:
     strategy_id: str = ""
     requires_stop_loss: bool = False
     regimes: tuple[str, ...] = ()  # ST-H4: trade only in these regimes (empty: always)
+    risk: RiskConfig | None = None  # the risk config's limits for the tier (None: defaults)
     # several venues: each venue's own fee (maker and taker), bps; others pay fee_bps
     venue_fee_bps: Mapping[str, Decimal] = field(default_factory=dict)
 
@@ -223,6 +225,7 @@ def _build(
     )
     spec = SessionSpec(
         instruments=lookup, balances=balances, base_currency=inst.quote, tier=config.tier,
+        risk=config.risk,
         fee_rate=fees.worst_rate, accounting=config.accounting, closed_lot_sink=sink,
         fill_sink=fill_sink, tca_sink=tca_sink,
         dedup_window=_DEDUP_WINDOW, forget_closed=True, books=books,

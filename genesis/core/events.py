@@ -263,3 +263,24 @@ class ParentOrderDone(Event, frozen=True, gc=False, kw_only=True):
     parent_id: str
     instrument_id: str
     fields: dict[str, Any]
+
+
+class BreakerTripped(Event, frozen=True, gc=False, kw_only=True):
+    """A circuit breaker paused a strategy or the engine until ``until_ns`` (RK-3): its
+    entries are refused with ``code`` meanwhile (exits pass). ``scope`` is ``strategy``
+    (``strategy_id`` names it) or ``engine`` (every strategy; ``strategy_id`` is "")."""
+
+    scope: str
+    strategy_id: str
+    code: str
+    reason: str
+    until_ns: int
+
+
+class BreakerCleared(Event, frozen=True, gc=False, kw_only=True):
+    """A circuit breaker's cool-down ended: entries of its scope pass again."""
+
+    scope: str
+    strategy_id: str
+    code: str
+    reason: str

@@ -137,6 +137,7 @@ def _spec(
         tier=config.tier,
         fee_rate=fees.worst_rate,
         daily_loss_limit=config.max_daily_loss_pct,
+        risk=config.risk,
         dedup_window=100_000,
         start_ns=start_ns,
         marks=marks or {},

@@ -35,6 +35,7 @@ from genesis.errors import ConfigError
 from genesis.logs import configure
 from genesis.monitoring.alerts import AlertConfig, Severity
 from genesis.monitoring.urls import split_urls
+from genesis.risk.config import load_risk_config
 from genesis.risk.limits import Tier, tier_for_equity
 from genesis.settings import Settings, load_settings
 
@@ -118,6 +119,13 @@ def add_parser(sub: Any) -> None:
         help="kill switch threshold as a fraction (default: the tier's, 0.05)",
     )
     p.add_argument(
+        "--risk-config",
+        type=Path,
+        default=None,
+        help="risk limits YAML, config/risk.yaml's format (default: GENESIS_RISK_CONFIG,"
+        " else the built-in limits)",
+    )
+    p.add_argument(
         "--live",
         action="store_true",
         help="trade live: Binance natively (GENESIS_BINANCE_REST_URL ..., keys from settings),"
@@ -141,11 +149,12 @@ def alert_config(settings: Settings) -> AlertConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Start the daemon; return its exit code."""
-    settings = load_settings(tier=args.tier, log_level=args.log_level)
+    settings = load_settings(tier=args.tier, log_level=args.log_level, risk_config=args.risk_config)
     configure(level=settings.log_level, stream=sys.stdout, secrets=settings.secret_values())
     if args.cash <= 0 or not args.cash.is_finite():
         raise ConfigError(f"--cash must be a positive number, was {args.cash}")
     tier = settings.tier or tier_for_equity(args.cash)
+    risk = load_risk_config(settings.risk_config)  # a bad file refuses the start
     directory = args.strategies or settings.strategies_dir
     if not directory.is_dir():
         raise ConfigError(f"strategy directory {directory} does not exist")
@@ -194,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
         on_shutdown=settings.on_shutdown,
         shutdown_timeout_s=settings.shutdown_timeout_s,
         max_daily_loss_pct=args.max_daily_loss_pct,
+        risk=risk,
         status_interval_s=settings.status_interval_s if interval is None else interval,
         alerts=alert_config(settings),
         api_host=settings.api_host,

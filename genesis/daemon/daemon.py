@@ -40,6 +40,8 @@ from genesis.config.models import StrategyConfig
 from genesis.core.commands import Command, EngageKillSwitch, ResetKillSwitch, SubmitOrder
 from genesis.core.enums import OrderStatus
 from genesis.core.events import (
+    BreakerCleared,
+    BreakerTripped,
     Event,
     KillSwitchChanged,
     MarketEvent,
@@ -83,6 +85,7 @@ from genesis.kernel.kernel import Kernel
 from genesis.monitoring import watch
 from genesis.monitoring.alerts import AlertConfig, Alerts
 from genesis.monitoring.metrics import Metrics
+from genesis.risk.config import RiskConfig
 from genesis.risk.limits import Tier
 from genesis.storage.repository import (
     PositionRecord,
@@ -121,6 +124,7 @@ class DaemonConfig:
     on_shutdown: str = "cancel"  # at a clean stop: "cancel" working orders, "keep" them, "flatten"
     shutdown_timeout_s: float = 10.0  # queued events still processed after a stop request, at most
     max_daily_loss_pct: Decimal | None = None  # default: the tier's limit (5%)
+    risk: RiskConfig | None = None  # config/risk.yaml's limits (None: the built-in ones)
     control_poll_s: float = 0.5  # how often the journal is read for kill/reset requests
     journal_retry_s: tuple[float, float] = (0.05, 2.0)  # first and longest wait after a DB fault
     alerts: AlertConfig = field(default_factory=AlertConfig)  # rules, limits, notification URLs
@@ -598,8 +602,20 @@ class Daemon:
             else:
                 self.log.warning("kill_switch_reset", **fields)
             self.alerts.kill_switch(notice)
+        elif isinstance(notice, BreakerTripped | BreakerCleared):
+            self._breaker_notice(notice)
         if self.journal is not None:
             self.journal.notice(notice, self._index())
+
+    def _breaker_notice(self, notice: BreakerTripped | BreakerCleared) -> None:
+        """A circuit breaker paused or released a strategy or the engine (RK-3)."""
+        fields = {"scope": notice.scope, "strategy_id": notice.strategy_id or None,
+                  "code": notice.code, "reason": notice.reason}  # fmt: skip
+        if isinstance(notice, BreakerTripped):
+            self.log.warning("breaker_tripped", until_ns=notice.until_ns, **fields)
+        else:
+            self.log.info("breaker_cleared", **fields)
+        self.alerts.breaker(notice)
 
     def _kill_switch_health(self, notice: KillSwitchChanged) -> None:
         if not notice.engaged:

@@ -14,7 +14,9 @@ anything (no client order id is ever sent twice).
 Kill-switch changes and daily-loss baselines arrive as kernel notices and
 are journaled as audit rows of one shape: ``kill_switch_engaged`` /
 ``kill_switch_reset`` with source, reason, request id, flatten and the event
-index, and ``daily_loss_baseline`` with the day and its starting equity.
+index, and ``daily_loss_baseline`` with the day and its starting equity; the
+circuit breakers' ``BreakerTripped`` / ``BreakerCleared`` as ``breaker_tripped`` /
+``breaker_cleared`` rows (scope, strategy, code, reason, since/until ns).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import Any
 from genesis.config.models import StrategyConfig
 from genesis.core.commands import SubmitOrder
 from genesis.core.events import (
+    BreakerCleared,
+    BreakerTripped,
     DailyLossBaseline,
     Event,
     KillSwitchChanged,
@@ -38,7 +42,13 @@ from genesis.core.events import (
 )
 from genesis.core.orders import Order
 from genesis.daemon.control import CLEARED, ENGAGED, TCA, TRADE
-from genesis.daemon.reconcile import BASELINE, baseline_detail
+from genesis.daemon.reconcile import (
+    BASELINE,
+    BREAKER_CLEARED,
+    BREAKER_TRIPPED,
+    baseline_detail,
+    breaker_detail,
+)
 from genesis.daemon.records import (
     event_record,
     fill_record,
@@ -170,7 +180,7 @@ class Journal:
         self._dirty = True
 
     def notice(self, notice: Event, event_index: int) -> None:
-        """A kernel notice (kill switch, daily-loss baseline) as its audit row."""
+        """A kernel notice (kill switch, daily-loss baseline, breaker) as its audit row."""
         if isinstance(notice, KillSwitchChanged):
             detail = {
                 "source": notice.source,
@@ -183,6 +193,9 @@ class Journal:
         elif isinstance(notice, DailyLossBaseline):
             detail = baseline_detail(notice.day, notice.day_start_equity)
             self.audit(BASELINE, detail, notice.ts_event)
+        elif isinstance(notice, BreakerTripped | BreakerCleared):
+            action = BREAKER_TRIPPED if isinstance(notice, BreakerTripped) else BREAKER_CLEARED
+            self.audit(action, breaker_detail(notice, event_index), notice.ts_event)
 
     def trade(self, trade: TradeCompleted, performance: StrategyPerformance) -> None:
         """A strategy's completed round trip, with its running figures, as an audit row

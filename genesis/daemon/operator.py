@@ -347,7 +347,7 @@ class Operator:
         """The global switch, each venue's, the refusal counts and any breakers."""
         kernel = self.d.kernel
         switch = kernel.risk.switch
-        breakers = getattr(kernel.risk, "breakers", None)  # another part adds them
+        breakers = kernel.risk.breakers  # None without a tier
         return {
             "kill_switch": {
                 "engaged": switch.reason is not None,
@@ -358,8 +358,9 @@ class Operator:
                 v: {"engaged": True, "reason": r} for v, r in sorted(kernel.venue_kills.items())
             },
             "rejections": dict(sorted(kernel.risk.rejections.items())),
-            "breakers": _plain_obj(breakers),
+            "breakers": [] if breakers is None else breakers.status(),
             "limits": kernel.risk.limits_for(kernel.portfolio.equity()),
+            "measures": kernel.risk_report(),  # RK-4: exposure, VaR/CVaR, beta, drawdown, score
         }
 
     def _account(self, account_id: str) -> str:

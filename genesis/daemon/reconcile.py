@@ -13,7 +13,9 @@ trades since the last journaled trade id per instrument) and:
   anything else halts the start until an operator explains it.
 
 Across restarts the daily-loss monitor continues the day's baseline journaled
-as ``daily_loss_baseline`` audit rows (a restart must not rebase the limit).
+as ``daily_loss_baseline`` audit rows (a restart must not rebase the limit),
+and the circuit breakers' pauses still running (``breaker_tripped`` rows not
+followed by their ``breaker_cleared``) continue until their cool-down ends.
 
 A journal holds one mode only: a live session refuses a journal that holds a
 paper session, and the other way round (R23).
@@ -26,19 +28,25 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from genesis.core.events import BreakerCleared, BreakerTripped
 from genesis.daemon.records import fill_record
 from genesis.errors import ConfigError
 from genesis.exchange.live import VenueOrder, VenueSnapshot
+from genesis.risk.breakers import Trip
 from genesis.storage.repository import AuditRecord, BalanceRecord, FillRecord
 
 __all__ = [
     "BASELINE",
+    "BREAKER_CLEARED",
+    "BREAKER_TRIPPED",
     "LIVE",
     "PAPER",
     "Reconciliation",
     "baseline_detail",
+    "breaker_detail",
     "check_session_mode",
     "journaled_baseline",
+    "journaled_breakers",
     "last_trade_ids",
     "reconcile",
     "session_mode",
@@ -46,6 +54,8 @@ __all__ = [
 
 LIVE, PAPER = "live", "paper"
 BASELINE = "daily_loss_baseline"  # audit action: the daily-loss monitor's (day, day_start)
+BREAKER_TRIPPED = "breaker_tripped"  # audit action: a circuit breaker paused a scope (RK-3)
+BREAKER_CLEARED = "breaker_cleared"  # audit action: its cool-down ended
 _SHOWN = 5  # open orders named in a halt reason, at most
 
 
@@ -165,6 +175,42 @@ def journaled_baseline(audits: list[AuditRecord], day: int) -> Decimal | None:
         if isinstance(detail["day"], int) and start.is_finite() and start > 0:
             found = (at, start)
     return found[1] if found is not None and found[0] == day else None
+
+
+def breaker_detail(notice: BreakerTripped | BreakerCleared, event_index: int) -> dict[str, Any]:
+    """The ``breaker_tripped`` / ``breaker_cleared`` audit detail: the pause's status
+    fields (``CircuitBreakers.status()``'s shape) and the event index."""
+    detail: dict[str, Any] = {
+        "scope": notice.scope,
+        "strategy": notice.strategy_id or None,
+        "code": notice.code,
+        "reason": notice.reason,
+        "event_index": event_index,
+    }
+    if isinstance(notice, BreakerTripped):
+        detail.update(since_ns=notice.ts_event, until_ns=notice.until_ns)
+    return detail
+
+
+def journaled_breakers(audits: list[AuditRecord]) -> list[Trip]:
+    """The pauses the journal says are running: each ``breaker_tripped`` not followed by
+    its ``breaker_cleared``, oldest first. Malformed rows are skipped."""
+    running: dict[tuple[str, str, str], Trip] = {}
+    for audit in audits:
+        if audit.action not in (BREAKER_TRIPPED, BREAKER_CLEARED):
+            continue
+        try:
+            detail = json.loads(audit.detail_json)
+            key = (str(detail["scope"]), str(detail["strategy"] or ""), str(detail["code"]))
+            if audit.action == BREAKER_CLEARED:
+                running.pop(key, None)
+                continue
+            since, until = int(detail["since_ns"]), int(detail["until_ns"])
+        except (ValueError, TypeError, KeyError):
+            continue
+        running.pop(key, None)  # a re-trip replaces the pause, at the end of the order
+        running[key] = Trip(*key, str(detail.get("reason", "")), since, until)
+    return list(running.values())
 
 
 def _plain(quantity: Decimal) -> str:

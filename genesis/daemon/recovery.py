@@ -14,9 +14,9 @@ went stale take the rebuilt status.
 
 ``LiveRecovery`` reconciles. A live venue cannot be replayed: the venue is
 the truth (``genesis.daemon.reconcile``). It journals the venue's fills the
-journal lacks and its balances, restores the kill switch and the day's
-loss baseline, and comes up HALTED (kill switch engaged, reason named) on
-anything it cannot explain.
+journal lacks and its balances, restores the kill switch, the day's loss
+baseline and the circuit breakers' running pauses, and comes up HALTED (kill
+switch engaged, reason named) on anything it cannot explain.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from genesis.daemon.reconcile import (
     PAPER,
     check_session_mode,
     journaled_baseline,
+    journaled_breakers,
     reconcile,
 )
 from genesis.daemon.records import INTENT, fill_record, intent_from
@@ -343,6 +344,7 @@ class LiveRecovery:
             balances={a: plain(v) for a, v in balances.items()},
         )
         self._restore_baseline(d)
+        self._restore_breakers(d)
         if self.relay is not None:
             self.relay.target = lambda exc: _venue_kill(d, exc)
             for exc in self.relay.failures:
@@ -471,6 +473,14 @@ class LiveRecovery:
             date=time.strftime("%Y-%m-%d", time.gmtime(now // 1_000_000_000)),
             day_start_equity=plain(start),
         )
+
+    def _restore_breakers(self, d: Daemon) -> None:
+        """The pauses journaled as running continue to their cool-down's end (a paper
+        rebuild needs none of this: replaying the events re-trips them)."""
+        trips = journaled_breakers(self.audits)
+        if trips:
+            d.kernel.restore_breakers(trips)
+            d.log.warning("breakers_restored", breakers=[t.as_dict() for t in trips])
 
     def _restore_kill_switch(self, d: Daemon, audits: list[AuditRecord]) -> None:
         """Come up as journaled; then send, as real commands, what the engagement still

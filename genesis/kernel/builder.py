@@ -26,6 +26,7 @@ from genesis.kernel.kernel import Kernel
 from genesis.kernel.market import MarketView
 from genesis.kernel.regimes import parse_regimes
 from genesis.portfolio import ClosedLot, Portfolio
+from genesis.risk.config import RiskConfig
 from genesis.risk.engine import RiskEngine
 from genesis.risk.limits import Tier
 from genesis.strategies import registry
@@ -62,6 +63,8 @@ class SessionSpec:
             several venues: an order is then funded only by its venue's account.
         books: the market view's L2 book factory; a ``SharedBooks`` also handed to the
             simulated venues keeps one book per instrument (backtest, paper).
+        risk: the risk config (``config/risk.yaml``): the tier's limits, breakers and
+            the measures' sampling; None keeps the built-in defaults.
     """
 
     instruments: Callable[[str], Instrument] | Mapping[str, Instrument]
@@ -81,6 +84,7 @@ class SessionSpec:
     marks: Mapping[str, Decimal] = field(default_factory=dict)
     venue_balances: Mapping[str, Mapping[str, Decimal]] | None = None
     books: Callable[[str], BookSync] = BookSync
+    risk: RiskConfig | None = None
 
 
 def build_kernel(spec: SessionSpec, log: Any) -> Kernel:
@@ -108,7 +112,7 @@ def build_kernel(spec: SessionSpec, log: Any) -> Kernel:
         clock=SimClock(spec.start_ns),
         instruments=lookup,
         portfolio=portfolio,
-        risk=RiskEngine(spec.tier, daily_loss_limit=spec.daily_loss_limit),
+        risk=_risk_engine(spec),
         fee_rate=spec.fee_rate,
         log=log,
         market=MarketView(spec.books),
@@ -148,6 +152,17 @@ def strategy_specs(configs: Iterable[StrategyConfig]) -> list[StrategySpec]:
             )
         )
     return specs
+
+
+def _risk_engine(spec: SessionSpec) -> RiskEngine:
+    config = spec.risk or RiskConfig()
+    return RiskEngine(
+        spec.tier,
+        daily_loss_limit=spec.daily_loss_limit,
+        limits=config.limits(spec.tier) if spec.tier is not None else None,
+        measures=config.measure_settings(),
+        currency=spec.base_currency,
+    )
 
 
 def _lookup(table: Mapping[str, Instrument]) -> Callable[[str], Instrument]:

@@ -50,7 +50,11 @@ journal: ``take_notices()``.
 Pre-trade (``pretrade.py``) stamps each order's decision price and asks the
 regime gate and the risk engine. Every booked fill also feeds each strategy's
 own figures (``performance``, a ``PerformanceBook``); a round trip completed
-is a ``TradeCompleted`` notice. A strategy configured with regimes is switched
+is a ``TradeCompleted`` notice. With a tier, after each market event the
+kernel also samples equity and prices once per interval of event time (the
+risk engine's ``EventSampler``) and runs the circuit breakers (RK-3): a trip
+cancels its scope's working entries and comes out as ``BreakerTripped``;
+``risk_report()`` answers RK-4. A strategy configured with regimes is switched
 on and off per instrument by its bars' regime (``regimes.py``), announced as
 ``RegimeSwitched`` notices.
 """
@@ -85,6 +89,7 @@ from genesis.core.events import (
     OrderEvent,
     OrderFilled,
     OrderPendingCancel,
+    OrderRejected,
     OrderSubmitted,
     QuoteTick,
     StrategyErrored,
@@ -110,8 +115,10 @@ from genesis.kernel.support import (
 )
 from genesis.portfolio.accounting import ClosedLot
 from genesis.portfolio.performance import PerformanceBook
+from genesis.risk.breakers import Trip
 from genesis.risk.engine import RiskEngine
 from genesis.risk.monitor import day_end_ns
+from genesis.risk.report import kernel_risk_report
 from genesis.strategies.base import Strategy
 from genesis.strategies.context import StrategyContext
 from genesis.strategies.guard import StrategyGuard
@@ -196,12 +203,16 @@ class Kernel:
             reduce_only=self._reduce_only,
             oco_group=self._oco_group,
             requires_stop_loss=self._requires_stop_loss,
+            now=clock.now_ns,
         )
         self._market_on_bar = self.market.on_bar  # bound once for the bar path
         self._parent_prints = self.parents.book.on_trade  # bound once for the trade path
         self._mark = portfolio.mark
         # the daily-loss check after each market event, or None (no limit: nothing to do)
         self._loss_check = self._check_daily_loss if risk.switch.daily_loss is not None else None
+        if risk.breakers is not None:  # a tier: sampling and breakers too (RK-3, RK-4)
+            risk.breakers.notify, risk.breakers.on_trip = self._notify, self._on_trip
+            self._loss_check = self._watch_risk
         # what the last check left: the equity above which nothing can happen, the end of
         # its day (ns), the switch's reason, the baseline and the day it belongs to (a
         # restart may restore another day's); any of them moved, the check runs in full
@@ -514,6 +525,42 @@ class Kernel:
         if any(isinstance(e, KillSwitchChanged) for e in events):
             self._cancel_entries()  # open positions keep their exits
 
+    # --- circuit breakers and real-time risk (RK-3, RK-4) -------------------
+
+    def _watch_risk(self) -> None:
+        """After a market event, with a tier: the daily loss, breakers' cool-downs, and
+        (once per sampling interval of event time) a sample and the drawdown velocity."""
+        if self.risk.switch.daily_loss is not None:
+            self._check_daily_loss()
+        now = self.clock.now_ns()
+        breakers, sampler = self.risk.breakers, self.risk.sampler
+        assert breakers is not None
+        assert sampler is not None
+        if now >= breakers.next_expiry_ns:
+            breakers.expire(now)
+        if sampler.due(now):
+            sampler.take(now, self.portfolio.equity(), self.market.last_price)
+            breakers.on_sample(now, sampler.times, sampler.equity)
+
+    def _on_trip(self, trip: Trip) -> None:
+        """A breaker paused a strategy (or the engine): its working entries are cancelled;
+        positions keep their stops and targets."""
+        for order in self.oms.open_orders(trip.strategy_id or None):
+            if order.client_order_id not in self._reduce_only:
+                self._cancel(order)
+
+    def restore_breakers(self, trips: Sequence[Trip]) -> None:
+        """A live restart continues the journaled pauses (state only; one whose cool-down
+        has ended since is cleared, with its notice)."""
+        if self.risk.breakers is not None:
+            for trip in trips:
+                self.risk.breakers.restore(trip, self.clock.now_ns())
+
+    def risk_report(self) -> dict[str, Any]:
+        """Exposure, margin use, VaR/CVaR, beta, drawdown, breakers and the risk score now,
+        JSON-able (``genesis.risk.measures``): what the API and the metrics read."""
+        return kernel_risk_report(self)
+
     def _drain(self) -> Sequence[Command]:
         internal = self._internal
         while internal:
@@ -630,6 +677,8 @@ class Kernel:
             return
         strategy = self.strategies.get(order.strategy_id)
         filled = type(event) is OrderFilled
+        if type(event) is OrderRejected and self.risk.breakers is not None:
+            self.risk.breakers.on_rejected(order.strategy_id, event.code, self.clock.now_ns())
         if type(event) is OrderFilled:
             self._book_performance(event, order, self.portfolio.apply_fill(event))
         if strategy is not None and strategy.id not in self.guard.disabled:
@@ -668,6 +717,8 @@ class Kernel:
             decision_price=None if order is None else order.decision_price,
         )
         if trade is not None:
+            if self.risk.breakers is not None:
+                self.risk.breakers.on_trade(trade.strategy_id, trade.net_pnl, fill.ts_event)
             self._notices.append(
                 TradeCompleted(
                     ts_event=fill.ts_event,

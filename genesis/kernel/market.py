@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+from genesis.core.enums import Side
 from genesis.core.events import Bar, BookDelta, BookSnapshot, QuoteTick, TradeTick
 from genesis.data.book import BookSync, OrderBook
 
@@ -49,6 +50,34 @@ class MarketView:
         sync = self.books.get(instrument_id)
         return sync.book if sync is not None and sync.valid else None
 
+    def expected_slippage(
+        self, instrument_id: str, side: Side, qty: Decimal, limit: Decimal | None = None
+    ) -> Decimal | None:
+        """The slippage a taker of ``qty`` can expect now, as a fraction of the mid (RK-1).
+
+        With an in-sync L2 book: the book is walked for ``qty`` (the average price of
+        the levels it takes); when the visible depth is short of ``qty`` the rest is
+        priced at the last visible level, a lower bound. Without a book: half the last
+        quote's spread (its size is not read). Neither (bars, trades only): None, and
+        the slippage check does not apply. A limit order's price caps the estimate (it
+        never fills beyond it), so a passive limit expects none (0 or less).
+        """
+        book = self.book(instrument_id)
+        mid: Decimal | None
+        if book is not None and (mid := book.mid()) is not None:
+            fill = _walk(book, side, qty)
+        else:
+            quote = self.last_quote.get(instrument_id)
+            if quote is None:
+                return None
+            mid = (quote.bid + quote.ask) / _TWO
+            fill = quote.ask if side is Side.BUY else quote.bid
+        if fill is None or mid <= 0:
+            return None
+        if limit is not None:
+            fill = min(fill, limit) if side is Side.BUY else max(fill, limit)
+        return (fill - mid) / mid if side is Side.BUY else (mid - fill) / mid
+
     def on_bar(self, bar: Bar) -> None:
         self.last_bar[bar.instrument_id] = bar
         self.last_price[bar.instrument_id] = bar.close
@@ -76,3 +105,18 @@ class MarketView:
             self.last_price[update.instrument_id] = mid
             return mid
         return None
+
+
+def _walk(book: OrderBook, side: Side, qty: Decimal) -> Decimal | None:
+    """Average price of taking ``qty`` from ``book``; a shortfall at the last level."""
+    remaining, cost, last = qty, Decimal(0), None
+    for price, available in book.walk(side.opposite):
+        take = min(available, remaining)
+        cost += price * take
+        remaining -= take
+        last = price
+        if remaining <= 0:
+            break
+    if last is None or qty <= 0:
+        return None
+    return (cost + last * remaining) / qty

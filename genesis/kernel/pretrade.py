@@ -12,7 +12,18 @@ The kernel asks ``PreTrade.refusal(order)`` before it sends anything. In order:
   quote and base net of what open orders reserve (an OCO list locks once, a
   cancel in flight reserves nothing, each venue's account funds only its own
   orders), the strategy's position, equity, and how many positions are open
-  or being opened across every strategy.
+  or being opened across every strategy. With a tier, an entry (an order
+  that grows its strategy's position, not reduce-only) also gets the figures
+  only entries are checked on: gross exposure after it (every instrument's
+  aggregate position at its mark, the order's at the reference price; working
+  orders are not counted: they are in the cash check), its expected slippage
+  (``MarketView.expected_slippage``) and the held instrument whose returns move
+  most with it (``EventSampler`` correlation times the two directions' signs,
+  so the other leg of a hedge is not refused; held instruments with fewer
+  aligned returns than the tier's minimum are skipped: before then the check
+  does not apply; so are those of the same base asset, on this venue or
+  another: that is one exposure, which position size and leverage govern, not
+  a second, correlated one).
 
 It holds references to the kernel's live collections (the reduce-only and OCO
 sets, the stop-loss requirement), never copies, so it always sees what the
@@ -53,8 +64,10 @@ class PreTrade:
         reduce_only: set[str],
         oco_group: dict[str, str],
         requires_stop_loss: set[str],
+        now: Callable[[], int] = lambda: 0,
     ) -> None:
         self._instruments = instruments
+        self._now = now
         self._portfolio = portfolio
         self._oms = oms
         self._market = market
@@ -80,7 +93,7 @@ class PreTrade:
                 return gated
         if reference is None:
             return ("NO_MARKET_PRICE", f"no price seen yet for {order.instrument_id}")
-        refusal = self._risk.check(order, lambda: self._risk_input(order, reference))
+        refusal = self._risk.check(order, lambda: self._risk_input(order, reference), self._now())
         return None if refusal is None else (refusal.code, refusal.message)
 
     def _risk_input(self, order: Order, reference: Decimal) -> RiskInput:
@@ -96,6 +109,8 @@ class PreTrade:
         reduce_only = order.client_order_id in self._reduce_only
         # the open-position count is read only for an entry from flat (check_open_positions)
         counted = self._risk.limits is not None and position == 0 and not reduce_only
+        increases = abs(position + order.side.sign * order.quantity) > abs(position)
+        entry = self._risk.limits is not None and increases and not reduce_only
         return RiskInput(
             instrument=inst,
             reference_price=reference,
@@ -109,8 +124,47 @@ class PreTrade:
             requires_stop_loss=order.strategy_id in self._requires_stop_loss,
             reduce_only=reduce_only,
             open_positions=self._open_positions(order) if counted else 0,
-            increases=abs(position + order.side.sign * order.quantity) > abs(position),
+            increases=increases,
+            gross_after=self._gross_after(order, reference) if entry else None,
+            expected_slippage=self._market.expected_slippage(
+                order.instrument_id, order.side, order.quantity, order.price
+            )
+            if entry
+            else None,
+            correlated=self._correlated(order) if entry else None,
         )
+
+    def _gross_after(self, order: Order, reference: Decimal) -> Decimal:
+        """Gross exposure with ``order`` filled: every instrument's aggregate position at
+        its mark, the order's instrument at ``reference``."""
+        gross: Decimal = ZERO
+        own = order.instrument_id
+        for view in self._portfolio.positions():
+            if view.instrument_id != own and view.qty != 0 and view.mark_px is not None:
+                gross += abs(view.qty) * view.mark_px
+        after: Decimal = self._portfolio.position_qty(own) + order.side.sign * order.quantity
+        return gross + abs(after) * reference
+
+    def _correlated(self, order: Order) -> tuple[str, float, int] | None:
+        """The held instrument whose returns move most with ``order``'s (see the module
+        docstring), its direction-signed correlation and sample count; None if none."""
+        sampler, limits = self._risk.sampler, self._risk.limits
+        if sampler is None or limits is None:
+            return None
+        held = sorted({iid for _, iid in self._portfolio.open_position_keys()})
+        base = self._instruments(order.instrument_id).base
+        found: tuple[str, float, int] | None = None
+        for iid in held:
+            if self._instruments(iid).base == base:
+                continue  # the same asset (on another venue): size and leverage govern it
+            corr, n = sampler.correlation(order.instrument_id, iid)
+            if corr is None or n < limits.min_correlation_samples:
+                continue
+            qty = self._portfolio.position_qty(iid)
+            signed = corr * order.side.sign * (1 if qty > 0 else -1)
+            if found is None or signed > found[1]:
+                found = (iid, signed, n)
+        return found
 
     def _regime_refusal(self, order: Order) -> tuple[str, str] | None:
         """An entry of a strategy switched off on this instrument by its regime."""

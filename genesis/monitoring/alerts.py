@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from genesis.core.events import KillSwitchChanged, StrategyErrored
+from genesis.core.events import BreakerCleared, BreakerTripped, KillSwitchChanged, StrategyErrored
 from genesis.daemon.health import Health, HealthSnapshot, Level
 from genesis.logs import make_redactor
 from genesis.monitoring.notify import AppriseNotifier, Delivery, Notifier
@@ -300,6 +300,18 @@ class Alerts:
         else:
             message = f"kill switch reset: {notice.reason}"
             self.fire("kill_switch", Severity.INFO, message, resolves=True, source=source)
+
+    def breaker(self, notice: BreakerTripped | BreakerCleared) -> None:
+        """``breaker``: a circuit breaker paused a strategy or the engine (warning; critical
+        for the engine), or its cool-down ended (info)."""
+        subject = notice.strategy_id or notice.scope
+        if isinstance(notice, BreakerTripped):
+            severity = Severity.CRITICAL if notice.scope == "engine" else Severity.WARNING
+            message = f"circuit breaker {notice.code} paused {subject}: {notice.reason}"
+            self.fire("breaker", severity, message, subject=subject, code=notice.code)
+        else:
+            message = f"circuit breaker {notice.code} cleared for {subject}"
+            self.fire("breaker", Severity.INFO, message, subject=subject, resolves=True)
 
     def strategy_error(self, fault: StrategyErrored) -> None:
         """``strategy_error``: a strategy hook raised; the strategy is disabled (critical)."""

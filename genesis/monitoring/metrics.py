@@ -115,6 +115,7 @@ class Metrics:
         self._orders_collectors()
         self._account_collectors()
         self._feed_collectors()
+        self._risk_collectors()
         self._submits: OrderedDict[str, _Timing] = OrderedDict()
         self._cancels: OrderedDict[str, float] = OrderedDict()
         self._last_seen: dict[str, float] = {}  # instrument -> monotonic receive time
@@ -203,6 +204,57 @@ class Metrics:
             "genesis_alerts", "Alerts raised (before rate limiting)", ["rule", "severity"],
             registry=r,
         )  # fmt: skip
+
+    def _risk_collectors(self) -> None:
+        r = self.registry
+        self.risk_score = Gauge(
+            "genesis_risk_score", "The RK-4 risk score, 0 (calm) to 100 (halted or at limits)",
+            registry=r,
+        )  # fmt: skip
+        self.value_at_risk = Gauge(
+            "genesis_value_at_risk_ratio",
+            "Value at risk of one sample interval's equity return, as a fraction of equity",
+            ["method", "confidence"], registry=r,
+        )  # fmt: skip
+        self.expected_shortfall = Gauge(
+            "genesis_conditional_value_at_risk_ratio",
+            "CVaR (expected shortfall beyond the VaR), as a fraction of equity",
+            ["method", "confidence"], registry=r,
+        )  # fmt: skip
+        self.exposure_gross = Gauge(
+            "genesis_exposure_gross_ratio", "Gross position exposure over equity (leverage)",
+            registry=r,
+        )  # fmt: skip
+        self.margin_used = Gauge(
+            "genesis_margin_used_ratio", "What working orders lock, over equity", registry=r
+        )
+        self.drawdown = Gauge(
+            "genesis_drawdown_ratio", "Equity below its running peak, as a fraction of the peak",
+            registry=r,
+        )  # fmt: skip
+        self.breakers_active = Gauge(
+            "genesis_circuit_breakers_active", "Circuit-breaker pauses running, by scope",
+            ["scope"], registry=r,
+        )  # fmt: skip
+
+    def refresh_risk(self, report: Mapping[str, Any]) -> None:
+        """The RK-4 gauges from ``Kernel.risk_report()`` (a figure not known yet is not set)."""
+        self.risk_score.set(float(report["score"]))
+        for name, gauge in (("var", self.value_at_risk), ("cvar", self.expected_shortfall)):
+            for method, levels in report[name].items():
+                for level, value in levels.items():
+                    if value is not None:
+                        gauge.labels(method, f"0.{level}").set(value)
+        for gauge, value in (
+            (self.exposure_gross, report["exposure"]["leverage"]),
+            (self.margin_used, report["margin"]["used_pct"]),
+            (self.drawdown, report["drawdown"]["current_pct"]),
+        ):
+            if value is not None:
+                gauge.set(value)
+        scopes = [b["scope"] for b in report["breakers"]]
+        for scope in ("engine", "strategy"):
+            self.breakers_active.labels(scope).set(scopes.count(scope))
 
     def _feed_collectors(self) -> None:
         r = self.registry

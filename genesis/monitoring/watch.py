@@ -64,6 +64,7 @@ def tick(daemon: Observed) -> None:
         open_positions=len(kernel.portfolio.open_position_keys()),
         kill_switch=kernel.risk.kill_switch is not None,
     )
+    metrics.refresh_risk(kernel.risk_report())
     alerts.health(snapshot)
     alerts.feed(daemon.health.report_of("feed"))
     if equity is not None:

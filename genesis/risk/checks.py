@@ -23,10 +23,13 @@ __all__ = [
     "RiskInput",
     "check_cash",
     "check_confidence",
+    "check_correlation",
     "check_instrument_filters",
+    "check_leverage",
     "check_open_positions",
     "check_position_size",
     "check_reduces",
+    "check_slippage",
     "check_stop_loss",
 ]
 
@@ -51,6 +54,12 @@ class RiskInput(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     open_positions: int = 0
     # whether the order grows the strategy's position (None: worked out from the fields)
     increases: bool | None = None
+    # the tier's entry checks only (computed for entries, else None: the check passes)
+    gross_after: Decimal | None = None  # gross exposure after the order, equity's currency
+    expected_slippage: Decimal | None = None  # fraction of the mid (book walk, else spread)
+    # the held instrument whose returns move most with this order's, its correlation
+    # (signed by the two positions' directions) and the number of aligned returns
+    correlated: tuple[str, float, int] | None = None
 
 
 Check = Callable[[Order, RiskInput], RiskRejected | None]
@@ -154,6 +163,54 @@ def check_open_positions(order: Order, risk: RiskInput) -> RiskRejected | None:
             f"entry {order.client_order_id} would open a position on"
             f" {order.instrument_id} while {risk.open_positions} are open or opening;"
             f" the {_tier_name(risk)} tier allows {limit}",
+        )
+    return None
+
+
+def check_leverage(order: Order, risk: RiskInput) -> RiskRejected | None:
+    """Gross exposure after an entry, over equity, must stay within the tier's leverage."""
+    limits, gross = risk.limits, risk.gross_after
+    if limits is None or gross is None or risk.reduce_only or not _increases_exposure(order, risk):
+        return None
+    cap = risk.equity * limits.max_leverage
+    if gross > cap:
+        ratio = gross / risk.equity if risk.equity > 0 else Decimal("Infinity")
+        return RiskRejected(
+            "MAX_LEVERAGE",
+            f"entry {order.client_order_id} on {order.instrument_id} would take gross exposure"
+            f" to {gross:.2f} = {ratio:.2f}x equity; the {_tier_name(risk)} tier allows"
+            f" {limits.max_leverage}x ({cap:.2f})",
+        )
+    return None
+
+
+def check_slippage(order: Order, risk: RiskInput) -> RiskRejected | None:
+    """An entry's expected slippage from the live book (or quote) must stay within the limit."""
+    limits, slip = risk.limits, risk.expected_slippage
+    if limits is None or slip is None or risk.reduce_only or not _increases_exposure(order, risk):
+        return None
+    if slip > limits.max_slippage_pct:
+        return RiskRejected(
+            "MAX_SLIPPAGE",
+            f"entry {order.client_order_id} {order.side.value} {order.quantity}"
+            f" {order.instrument_id} expects {slip:.4%} slippage from the mid; the"
+            f" {_tier_name(risk)} tier allows {limits.max_slippage_pct:.4%}",
+        )
+    return None
+
+
+def check_correlation(order: Order, risk: RiskInput) -> RiskRejected | None:
+    """An entry must not move with a position already held beyond the tier's correlation."""
+    limits, found = risk.limits, risk.correlated
+    if limits is None or found is None or risk.reduce_only or not _increases_exposure(order, risk):
+        return None
+    held, corr, samples = found
+    if corr > limits.max_correlation:
+        return RiskRejected(
+            "MAX_CORRELATION",
+            f"entry {order.client_order_id} on {order.instrument_id} moves with the position"
+            f" held on {held}: correlation {corr:.3f} over {samples} returns; the"
+            f" {_tier_name(risk)} tier allows {limits.max_correlation}",
         )
     return None
 

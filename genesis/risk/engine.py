@@ -1,15 +1,24 @@
 """The pre-trade risk engine: runs a fixed list of checks chosen at construction.
 
 Without a tier only the instrument filters and the cash check run (a research
-backtest is unconstrained); with a tier the tier's size limit and the
-mandatory-stop-loss rule are added, with the signal-confidence floor and the
-number of open positions (an entry without a confidence is refused: a tier
-trades signals it can weigh). What happens when cash is short: a buy
-whose cost at the reference price plus the worst-case fee exceeds the free
-quote balance is refused with ``INSUFFICIENT_CASH`` before it is sent; it is
-never resized. The simulated venue checks again at the actual fill price and
-rejects an order it cannot settle, so a gap between the last price and the
-fill can still refuse an order; both count as rejected orders in the results.
+backtest is unconstrained, and behaves byte for byte as it always has); with a
+tier the tier's limits are added (``TIER_LIMITS``, or the risk config's): the
+signal-confidence floor, the mandatory stop loss, position size, the number of
+open positions, leverage, expected slippage and correlation with the positions
+held (an entry without a confidence is refused: a tier trades signals it can
+weigh), and the circuit breakers (``breakers.py``) gate every entry first.
+The checks of an entry read figures the pre-trade gate computes only for
+entries (``RiskInput``); exits never fail sizing, breakers or the kill switch.
+
+What happens when cash is short: a buy whose cost at the reference price plus
+the worst-case fee exceeds the free quote balance is refused with
+``INSUFFICIENT_CASH`` before it is sent; it is never resized. The simulated
+venue checks again at the actual fill price and rejects an order it cannot
+settle, so a gap between the last price and the fill can still refuse an
+order; both count as rejected orders in the results.
+
+Every refusal is counted by code in ``rejections`` (RK-5); with a tier the
+breakers also count them, per strategy, for the rejection-rate breaker.
 """
 
 from __future__ import annotations
@@ -21,19 +30,24 @@ from decimal import Decimal
 from genesis.core.money import ZERO
 from genesis.core.orders import Order
 from genesis.errors import RiskRejected
+from genesis.risk.breakers import CircuitBreakers
 from genesis.risk.checks import (
     Check,
     RiskInput,
     check_cash,
     check_confidence,
+    check_correlation,
     check_instrument_filters,
+    check_leverage,
     check_open_positions,
     check_position_size,
     check_reduces,
+    check_slippage,
     check_stop_loss,
 )
-from genesis.risk.limits import TIER_LIMITS, Tier
+from genesis.risk.limits import TIER_LIMITS, MeasureSettings, Tier, TierLimits
 from genesis.risk.monitor import DailyLossMonitor, KillSwitch
+from genesis.risk.sampler import EventSampler
 
 __all__ = ["RiskEngine"]
 
@@ -42,20 +56,38 @@ class RiskEngine:
     """Approves or refuses orders; counts refusals by code."""
 
     def __init__(
-        self, tier: Tier | None = None, *, daily_loss_limit: Decimal | None = None
+        self,
+        tier: Tier | None = None,
+        *,
+        daily_loss_limit: Decimal | None = None,
+        limits: TierLimits | None = None,
+        measures: MeasureSettings | None = None,
+        currency: str = "",
     ) -> None:
         """``daily_loss_limit`` (a fraction) arms the daily-loss kill switch; by default a
-        tier's limit, and none without a tier (a research backtest is unconstrained)."""
+        tier's limit, and none without a tier (a research backtest is unconstrained).
+        ``limits`` replaces the tier's defaults (the risk config's); ``measures`` sets
+        the event-time sampling (tier only: without a tier nothing is sampled);
+        ``currency`` is what equity is measured in (for the risk report)."""
         self.tier = tier
-        self.limits = TIER_LIMITS[tier] if tier is not None else None
+        self.currency = currency
+        self.limits = (limits or TIER_LIMITS[tier]) if tier is not None else None
         checks: list[Check] = [check_instrument_filters, check_cash]
-        if tier is not None:
+        self.breakers: CircuitBreakers | None = None
+        self.sampler: EventSampler | None = None
+        self.measures = measures or MeasureSettings()
+        if self.limits is not None:
             checks += [
                 check_confidence,
                 check_stop_loss,
                 check_position_size,
                 check_open_positions,
+                check_leverage,
+                check_slippage,
+                check_correlation,
             ]
+            self.breakers = CircuitBreakers(self.limits.breakers)
+            self.sampler = EventSampler(self.measures.sample_interval_s, self.measures.max_samples)
         self._checks = tuple(checks)
         self.rejections: Counter[str] = Counter()
         if daily_loss_limit is None and self.limits is not None:
@@ -68,22 +100,44 @@ class RiskEngine:
         """The reason, while the kill switch blocks new exposure; else None."""
         return self.switch.reason
 
-    def check(self, order: Order, build_input: Callable[[], RiskInput]) -> RiskRejected | None:
+    def check(
+        self, order: Order, build_input: Callable[[], RiskInput], now_ns: int = 0
+    ) -> RiskRejected | None:
         """Run every check; the first refusal wins.
 
         ``build_input`` is called once, lazily, so the snapshot costs nothing
-        when there are no checks.
+        when there are no checks. ``now_ns`` (event time) is what the breakers read.
         """
         risk = build_input()
-        # with the kill switch engaged only exits pass: closing a position is always allowed
-        if self.kill_switch is not None and not risk.reduce_only and not check_reduces(order, risk):
-            self.rejections["KILL_SWITCH"] += 1
-            return RiskRejected("KILL_SWITCH", f"new orders are blocked: {self.kill_switch}")
+        breakers = self.breakers
+        gated = self.kill_switch is not None or breakers is not None
+        if gated and not risk.reduce_only and not check_reduces(order, risk):
+            refusal = self._gate(order.strategy_id, now_ns)
+            if refusal is not None:  # only exits pass: closing a position is always allowed
+                self.rejections[refusal.code] += 1
+                return refusal
         for check in self._checks:
             refusal = check(order, risk)
             if refusal is not None:
                 self.rejections[refusal.code] += 1
+                if breakers is not None:
+                    breakers.on_rejected(order.strategy_id, refusal.code, now_ns)
                 return refusal
+        if breakers is not None:
+            paused = breakers.on_approved(order.strategy_id, now_ns)
+            if paused is not None and not risk.reduce_only and not check_reduces(order, risk):
+                self.rejections[paused[0]] += 1
+                return RiskRejected(*paused)
+        return None
+
+    def _gate(self, strategy_id: str, now_ns: int) -> RiskRejected | None:
+        """The kill switch, then the breakers, for an order that is not purely an exit."""
+        if self.kill_switch is not None:
+            return RiskRejected("KILL_SWITCH", f"new orders are blocked: {self.kill_switch}")
+        if self.breakers is not None:
+            paused = self.breakers.refusal(strategy_id, now_ns)
+            if paused is not None:
+                return RiskRejected(*paused)
         return None
 
     @property

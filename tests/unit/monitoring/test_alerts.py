@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from genesis.core.events import KillSwitchChanged, StrategyErrored
+from genesis.core.events import BreakerCleared, BreakerTripped, KillSwitchChanged, StrategyErrored
 from genesis.daemon.health import Health, HealthSnapshot, Level
 from genesis.monitoring.alerts import AlertConfig, Alerts, Severity
 
@@ -167,6 +167,27 @@ def test_kill_switch_engaged_is_critical_and_its_reset_resolves_it() -> None:
     assert engaged["message"] == "kill switch engaged by operator: stop now"
     assert engaged["severity"] == "critical"
     assert (reset["severity"], reset["resolves"]) == ("info", True)
+
+
+def test_a_breaker_pausing_the_engine_is_critical_a_strategy_pause_a_warning() -> None:
+    """RK-3 trips alert with code and reason (the engine's critical); a clear resolves."""
+    alerts, _ = _alerts()
+    common = {"ts_event": 1, "ts_init": 1, "reason": "equity fell 3.2% in 15 min"}
+
+    alerts.breaker(BreakerTripped(scope="engine", strategy_id="", code="BREAKER_DRAWDOWN_VELOCITY",
+                                  until_ns=2, **common))  # fmt: skip
+    alerts.breaker(BreakerTripped(scope="strategy", strategy_id="mm", code="BREAKER_ORDER_RATE",
+                                  until_ns=2, **common))  # fmt: skip
+    alerts.breaker(BreakerCleared(scope="strategy", strategy_id="mm", code="BREAKER_ORDER_RATE",
+                                  **common))  # fmt: skip
+
+    cleared, strategy, engine = alerts.recent(3)
+    assert engine["severity"] == "critical"
+    assert engine["message"] == (
+        "circuit breaker BREAKER_DRAWDOWN_VELOCITY paused engine: equity fell 3.2% in 15 min"
+    )
+    assert (strategy["severity"], strategy["subject"]) == ("warning", "mm")
+    assert (cleared["severity"], cleared["resolves"]) == ("info", True)
 
 
 def test_a_strategy_error_names_the_strategy_hook_and_error() -> None:

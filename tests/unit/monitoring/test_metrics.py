@@ -289,3 +289,36 @@ def test_fast_histogram_buckets_are_cumulative_and_inclusive() -> None:
     assert values[("genesis_test_seconds_bucket", "+Inf")] == 4
     assert values[("genesis_test_seconds_count", None)] == 4
     assert values[("genesis_test_seconds_sum", None)] == 12.0
+
+
+def test_risk_gauges_follow_the_kernels_risk_report() -> None:
+    """RK-4 as metrics: score, VaR/CVaR by method and level, leverage and breakers."""
+    from genesis.risk.measures import Holding, risk_report
+    from genesis.risk.sampler import EventSampler
+
+    sampler = EventSampler(interval_s=60)
+    equity = Decimal(10_000)
+    for i, bar in enumerate(real_bars(0, 120)):  # equity holding 0.1 BTC plus cash, per minute
+        sampler.take(bar.ts_event, 5_000 + Decimal("0.1") * bar.close, {"BTCUSDT": bar.close})
+        equity = 5_000 + Decimal("0.1") * bar.close
+        assert i < 120
+    report = risk_report(
+        now_ns=0, equity=equity, currency="USDT",
+        holdings=[Holding("BTCUSDT", "BTC", Decimal("0.1"), real_bars(119, 120)[0].close)],
+        locked=Decimal(0), sampler=sampler, benchmark=None, limits=None,
+        breakers=[{"scope": "strategy", "code": "BREAKER_LOSS_STREAK", "reason": "r"}],
+        kill_switch=None,
+    )  # fmt: skip
+    metrics = Metrics(clock=_Clock(), process=False)
+
+    metrics.refresh_risk(report)
+
+    samples = _samples(metrics)
+    assert samples[("genesis_risk_score", ())] == report["score"]
+    var99 = report["var"]["historical"]["99"]
+    assert var99 is not None
+    key = ("genesis_value_at_risk_ratio", (("confidence", "0.99"), ("method", "historical")))
+    assert samples[key] == var99
+    assert samples[("genesis_exposure_gross_ratio", ())] == report["exposure"]["leverage"]
+    assert samples[("genesis_circuit_breakers_active", (("scope", "strategy"),))] == 1
+    assert samples[("genesis_circuit_breakers_active", (("scope", "engine"),))] == 0

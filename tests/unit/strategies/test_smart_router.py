@@ -40,6 +40,7 @@ from genesis.kernel.builder import SessionSpec, StrategySpec, build_kernel
 from genesis.kernel.driver import Driver
 from genesis.kernel.kernel import Kernel
 from genesis.resources import BINANCE_BTCUSD_1M_QUOTES, BYBIT_BTCUSD_1M_QUOTES
+from genesis.risk.config import parse_risk_config
 from genesis.risk.limits import Tier
 from genesis.strategies.strategist.smart_router import SmartRouterParams, SmartRouterStrategy
 from genesis.testing.builders import RecordingLog
@@ -292,6 +293,11 @@ def _quote(venue: str, ts: int, bid: str, ask: str, size: str = "100") -> QuoteT
     )  # fmt: skip
 
 
+# these scenarios quote 0.3% wide markets: the Strategist's 0.1% expected-slippage limit
+# (RK-1) would refuse a sell from flat that takes the bid, so it is widened here
+WIDE_QUOTES = parse_risk_config("tiers: {strategist: {max_slippage_pct: '0.01'}}", "test")
+
+
 def _scenario(
     params: SmartRouterParams,
     minutes: list[list[QuoteTick]],
@@ -320,7 +326,7 @@ def _scenario(
     total = {"USD": D(100_000) * len(names), "BTC": D(base) * len(names)}
     spec = SessionSpec(
         instruments=TABLE.get, balances=total, base_currency="USD", strategies=[strategy],
-        tier=Tier.STRATEGIST, venue_balances=accounts,
+        tier=Tier.STRATEGIST, venue_balances=accounts, risk=WIDE_QUOTES,
     )  # fmt: skip
     kernel = build_kernel(spec, RecordingLog())
     driver = Driver(kernel, venues)
