@@ -50,7 +50,9 @@ journal: ``take_notices()``.
 Pre-trade (``pretrade.py``) stamps each order's decision price and asks the
 regime gate and the risk engine. Every booked fill also feeds each strategy's
 own figures (``performance``, a ``PerformanceBook``); a round trip completed
-is a ``TradeCompleted`` notice. A strategy configured with regimes is switched
+is a ``TradeCompleted`` notice. Submissions, order events and fills feed the
+execution-quality book (``quality``, EX-6) and closed lots each strategy's edge
+(``edges``, PF-4). A strategy configured with regimes is switched
 on and off per instrument by its bars' regime (``regimes.py``), announced as
 ``RegimeSwitched`` notices.
 """
@@ -96,6 +98,7 @@ from genesis.core.instruments import Instrument
 from genesis.core.orders import Order
 from genesis.errors import IllegalTransition
 from genesis.execution.oms import OrderManager
+from genesis.execution.quality import FillQuality
 from genesis.execution.restore import order_from_intent
 from genesis.execution.tca import TcaRecord
 from genesis.kernel.market import MarketView
@@ -109,6 +112,7 @@ from genesis.kernel.support import (
     submit_command,
 )
 from genesis.portfolio.accounting import ClosedLot
+from genesis.portfolio.capacity import EdgeBook
 from genesis.portfolio.performance import PerformanceBook
 from genesis.risk.engine import RiskEngine
 from genesis.risk.monitor import day_end_ns
@@ -152,6 +156,9 @@ class Kernel:
         self.oms = oms or OrderManager()
         self.guard = StrategyGuard(log)
         self.performance = PerformanceBook()
+        # execution quality per fill (EX-6) and each strategy's edge per trade (PF-4)
+        self.quality = FillQuality(instruments=instruments, mid=self.market.mid)
+        self.edges = EdgeBook()
         self.regimes: RegimeSwitch | None = None  # set when a strategy is regime-gated
         self._fill_sink = fill_sink
         self.parents = ParentDesk(
@@ -631,6 +638,8 @@ class Kernel:
         filled = type(event) is OrderFilled
         if type(event) is OrderFilled:
             self._book_performance(event, order, self.portfolio.apply_fill(event))
+        else:
+            self.quality.on_event(event, order)
         if strategy is not None and strategy.id not in self.guard.disabled:
             hook: Callable[[Any], None] = strategy.on_fill if filled else strategy.on_order
             try:  # the strategy fence, inlined as in _on_bar
@@ -658,6 +667,9 @@ class Kernel:
             return  # a duplicate fill: the portfolio ignored it
         if self._fill_sink is not None:
             self._fill_sink(fill)
+        self.quality.on_fill(fill, order)
+        if closed:
+            self.edges.on_closed(closed)
         self.parents.on_fill(fill, order)
         trade = self.performance.on_fill(
             fill,
@@ -740,6 +752,7 @@ class Kernel:
             self._internal.append(OrderDenied(**event_ids(order, now), code=code, reason=reason))
             return
         order.apply(OrderSubmitted(**event_ids(order, now)))
+        self.quality.on_submitted(order, now)
         cid = order.client_order_id
         self._outbox.append(
             submit_command(order, now, self._oco_group.get(cid, ""), cid in self._reduce_only)
