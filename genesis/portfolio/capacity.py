@@ -257,7 +257,10 @@ def _mean(values: Sequence[float]) -> float | None:
 
 
 def _text(value: Decimal | None) -> str | None:
+    """Plain decimal text (no exponent), cut to 10 decimals."""
     if value is None:
         return None
+    if value.as_tuple().exponent < -10:  # type: ignore[operator]
+        value = value.quantize(Decimal("1e-10"), rounding=ROUND_DOWN)
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
