@@ -43,15 +43,18 @@ filled on, else the venue in its id) and by strategy: counts, filled notional,
 mean / median / p95 of both slippages, fee bps, mean latency of each leg, mean
 fill ratio. Money is exact ``Decimal`` while it accumulates; the bps and
 latency figures are floats (analytics). Memory is bounded: open orders only,
-plus, per group, the last ``window`` fills' slippage values for the median and
-p95 (means and counts cover every fill), and the last ``recent`` fill records.
+plus, per (strategy, instrument, venue), the last ``window`` fills' slippage
+values for the median and p95 (means and counts cover every fill), and the last
+``recent`` fills. A fill costs one cell update: the breakdowns are merged from
+the cells when ``summary()`` is asked, and fill records are built by
+``records()``, not on the order path.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
@@ -112,75 +115,17 @@ class FillQualityRecord:
         }
 
 
-@dataclass(slots=True)
 class _Pending:
     """An order between submission and its end (the book's own, mutable)."""
 
-    submit_ns: int
-    arrival_price: Decimal | None
-    accept_ns: int | None = None
-    filled: bool = False
-    venue: str = ""
+    __slots__ = ("accept_ns", "arrival_price", "filled", "submit_ns", "venue")
 
-
-@dataclass(slots=True)
-class _Group:
-    """Running figures of one breakdown cell (a venue, a strategy, or everything)."""
-
-    window: int
-    fills: int = 0
-    notional: Decimal = ZERO
-    fees: Decimal = ZERO  # quote currency, fills whose fee converts
-    fee_notional: Decimal = ZERO  # notional of those fills
-    decision: _Stat = field(init=False)
-    arrival: _Stat = field(init=False)
-    latency: dict[str, list[int]] = field(init=False)  # leg -> [sum ns, count]
-    orders: int = 0  # finished orders
-    orders_filled: int = 0  # finished completely filled
-    fill_ratio_sum: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.decision = _Stat(self.window)
-        self.arrival = _Stat(self.window)
-        self.latency = {leg: [0, 0] for leg in _LEGS}
-
-    def add(self, record: FillQualityRecord, fee_quote: Decimal | None) -> None:
-        self.fills += 1
-        self.notional += record.notional
-        if fee_quote is not None:
-            self.fees += fee_quote
-            self.fee_notional += record.notional
-        self.decision.add(record.slippage_decision_bps)
-        self.arrival.add(record.slippage_arrival_bps)
-        for leg, value in record.latency_ns.items():
-            if value is not None:
-                cell = self.latency[leg]
-                cell[0] += value
-                cell[1] += 1
-
-    def finish(self, ratio: float) -> None:
-        self.orders += 1
-        self.fill_ratio_sum += ratio
-        if ratio >= 1.0:
-            self.orders_filled += 1
-
-    def as_fields(self) -> dict[str, Any]:
-        fee_bps = float(self.fees / self.fee_notional) * _BPS if self.fee_notional else None
-        latency = {
-            f"mean_{leg}_ms": None if n == 0 else round(total / n / _NS_PER_MS, 6)
-            for leg, (total, n) in self.latency.items()
-        }
-        return {
-            "fills": self.fills,
-            "filled_notional": _text(self.notional),
-            "slippage_decision_bps": self.decision.as_fields(),
-            "slippage_arrival_bps": self.arrival.as_fields(),
-            "fees_bps": _round(fee_bps),
-            **latency,
-            "orders_finished": self.orders,
-            "orders_filled": self.orders_filled,
-            "mean_fill_ratio": _round(self.fill_ratio_sum / self.orders if self.orders else None),
-        }
+    def __init__(self, submit_ns: int, arrival_price: Decimal | None) -> None:
+        self.submit_ns = submit_ns
+        self.arrival_price = arrival_price
+        self.accept_ns: int | None = None
+        self.filled = False
+        self.venue = ""
 
 
 class _Stat:
@@ -193,21 +138,46 @@ class _Stat:
         self.total = 0.0
         self.recent: deque[float] = deque(maxlen=window)
 
-    def add(self, value: float | None) -> None:
-        if value is None:
-            return
+    def add(self, value: float) -> None:
         self.count += 1
         self.total += value
         self.recent.append(value)
 
-    def as_fields(self) -> dict[str, Any]:
-        ordered = sorted(self.recent)
-        return {
-            "n": self.count,
-            "mean": _round(self.total / self.count if self.count else None),
-            "median": _round(percentile(ordered, 50.0)),
-            "p95": _round(percentile(ordered, 95.0)),
-        }
+
+class _Cell:
+    """Running figures of one (strategy, instrument, venue)."""
+
+    __slots__ = (
+        "arrival", "cost", "decision", "fee_notional", "fees", "fills", "latency", "notional",
+        "orders", "orders_filled", "ratio_sum", "sizes",
+    )  # fmt: skip
+
+    def __init__(self, window: int) -> None:
+        self.fills = 0
+        self.notional = ZERO
+        self.fees = ZERO  # quote currency, fills whose fee converts
+        self.fee_notional = ZERO  # the notional of those fills
+        self.decision = _Stat(window)
+        self.arrival = _Stat(window)
+        self.latency = [0] * (2 * len(_LEGS))  # per leg: sum ns, count
+        self.orders = 0  # finished orders
+        self.orders_filled = 0  # finished completely filled
+        self.ratio_sum = 0.0
+        self.cost = ZERO  # slippage cost vs decision, quote currency
+        self.sizes: deque[tuple[float, float]] = deque(maxlen=window)  # (notional, bps)
+
+    def add_latency(self, legs: tuple[int | None, ...]) -> None:
+        cells = self.latency
+        for i, value in enumerate(legs):
+            if value is not None:
+                cells[2 * i] += value
+                cells[2 * i + 1] += 1
+
+    def finish(self, ratio: float) -> None:
+        self.orders += 1
+        self.ratio_sum += ratio
+        if ratio >= 1.0:
+            self.orders_filled += 1
 
 
 class FillQuality:
@@ -216,9 +186,9 @@ class FillQuality:
     Args:
         instruments: instrument id -> Instrument (the fee's quote conversion).
         mid: instrument id -> the current mid (or last price), None before any.
-        window: per breakdown cell, how many recent slippage values the median and
-            p95 are taken over.
-        recent: how many recent fill records ``records()`` keeps.
+        window: per (strategy, instrument, venue), how many recent slippage values
+            the median and p95 are taken over.
+        recent: how many recent fills ``records()`` keeps.
 
     Raises:
         ConfigError: ``window`` or ``recent`` is below 1.
@@ -241,14 +211,10 @@ class FillQuality:
         self._window = window
         self._pending: dict[str, _Pending] = {}
         self._venue_of: dict[str, str] = {}  # instrument -> the venue it last filled on
-        self._overall = _Group(window)
-        self._by_venue: dict[str, _Group] = {}
-        self._by_strategy: dict[str, _Group] = {}
-        # (strategy, instrument) -> slippage cost vs decision, instrument's quote currency
-        self._slippage_cost: dict[tuple[str, str], Decimal] = {}
-        self._recent: deque[FillQualityRecord] = deque(maxlen=recent)
-        # (strategy, instrument) -> recent (notional, slippage bps vs decision): PF-4's curve
-        self._sizes: dict[tuple[str, str], deque[tuple[float, float]]] = {}
+        self._assets: dict[str, tuple[str, str]] = {}  # instrument -> (base, quote)
+        self._cells: dict[tuple[str, str, str], _Cell] = {}  # (strategy, instrument, venue)
+        # (fill, decision price, arrival price, latency legs or None), newest last
+        self._recent: deque[_Seen] = deque(maxlen=recent)
 
     # --- inputs ------------------------------------------------------------------
 
@@ -267,72 +233,101 @@ class FillQuality:
         if order.status.is_terminal:
             self._finish(order, pending)
 
-    def on_fill(self, fill: OrderFilled, order: Order | None) -> FillQualityRecord:
-        """Book one fill (the kernel's, already de-duplicated); return its record."""
-        cid = fill.client_order_id
-        pending = self._pending.get(cid)
-        record = self._record(fill, order, pending)
-        self._venue_of[fill.instrument_id] = fill.venue
-        fee_quote = self._fee_in_quote(fill)
-        for group in self._groups(fill.strategy_id, fill.venue):
-            group.add(record, fee_quote)
-        if record.slippage_cost is not None:
-            self._add_cost(fill, record)
-        self._recent.append(record)
-        if pending is not None:
+    def on_fill(self, fill: OrderFilled, order: Order | None) -> None:
+        """Book one fill (the kernel's, already de-duplicated) into its cell."""
+        pending = self._pending.get(fill.client_order_id)
+        decision = None if order is None else order.decision_price
+        arrival = None if pending is None else pending.arrival_price
+        legs = None
+        if pending is not None and not pending.filled and order is not None:
+            legs = _latency(fill.ts_init, order.ts_init, pending)
             pending.filled = True
             pending.venue = fill.venue
-            if order is not None and order.status.is_terminal:
-                self._finish(order, pending)
-        return record
-
-    def _add_cost(self, fill: OrderFilled, record: FillQualityRecord) -> None:
-        sid, cost, bps = fill.strategy_id, record.slippage_cost, record.slippage_decision_bps
-        assert cost is not None  # a cost comes with its bps (a decision price > 0)
-        assert bps is not None
-        key = (sid, fill.instrument_id)
-        self._slippage_cost[key] = self._slippage_cost.get(key, ZERO) + cost
-        sizes = self._sizes.get(key)
-        if sizes is None:
-            sizes = self._sizes[key] = deque(maxlen=self._window)
-        sizes.append((float(record.notional), bps))
+        cell = self._cell(fill.strategy_id, fill.instrument_id, fill.venue)
+        px, qty, sign = fill.last_px, fill.last_qty, fill.side.sign
+        notional = px * qty
+        cell.fills += 1
+        cell.notional += notional
+        fee = self._fee_in_quote(fill)
+        if fee is not None:
+            cell.fees += fee
+            cell.fee_notional += notional
+        if decision is not None and decision > 0:
+            bps = sign * (float(px) / float(decision) - 1.0) * _BPS
+            cell.decision.add(bps)
+            cell.cost += (sign * (px - decision) * qty).quantize(_COST_QUANTUM)
+            cell.sizes.append((float(notional), bps))
+        if arrival is not None and arrival > 0:
+            cell.arrival.add(sign * (float(px) / float(arrival) - 1.0) * _BPS)
+        if legs is not None:
+            cell.add_latency(legs)
+        self._venue_of[fill.instrument_id] = fill.venue
+        self._recent.append((fill, decision, arrival, legs))
+        if pending is not None and order is not None and order.status.is_terminal:
+            self._finish(order, pending)
 
     # --- outputs -----------------------------------------------------------------
 
     def slippage_cost(self, strategy_id: str, instrument_id: str) -> Decimal:
         """What ``strategy_id``'s fills on ``instrument_id`` paid versus their decision
         prices, in its quote currency (exact; > 0 a cost); 0 before any such fill."""
-        return self._slippage_cost.get((strategy_id, instrument_id), ZERO)
+        return sum(
+            (
+                c.cost
+                for (s, i, _), c in self._cells.items()
+                if s == strategy_id and i == instrument_id
+            ),
+            ZERO,
+        )
 
     def size_slippage(self, strategy_id: str, instrument_id: str) -> list[tuple[float, float]]:
         """Recent fills of ``strategy_id`` on ``instrument_id`` with a decision price, as
-        ``(notional in quote, slippage bps vs decision)``, oldest first."""
-        return list(self._sizes.get((strategy_id, instrument_id), ()))
+        ``(notional in quote, slippage bps vs decision)``, venue by venue."""
+        return [
+            point
+            for (s, i, _), cell in sorted(self._cells.items())
+            if s == strategy_id and i == instrument_id
+            for point in cell.sizes
+        ]
 
     def records(self) -> list[FillQualityRecord]:
-        """The most recent fill records, oldest first."""
-        return list(self._recent)
+        """The most recent fills' records, oldest first (built now, off the order path)."""
+        return [self._record(*seen) for seen in self._recent]
 
     def summary(self) -> dict[str, Any]:
         """Every figure, JSON-able (Decimals as text): overall, by venue, by strategy."""
+        by_venue: dict[str, list[_Cell]] = {}
+        by_strategy: dict[str, list[_Cell]] = {}
+        for (sid, _, venue), cell in sorted(self._cells.items()):
+            by_venue.setdefault(venue, []).append(cell)
+            by_strategy.setdefault(sid, []).append(cell)
         return {
-            "overall": self._overall.as_fields(),
-            "by_venue": {v: g.as_fields() for v, g in sorted(self._by_venue.items())},
-            "by_strategy": {s: g.as_fields() for s, g in sorted(self._by_strategy.items())},
+            "overall": _fields(list(self._cells.values())),
+            "by_venue": {v: _fields(cells) for v, cells in sorted(by_venue.items())},
+            "by_strategy": {s: _fields(cells) for s, cells in sorted(by_strategy.items())},
             "orders_open": len(self._pending),
         }
 
     # --- internals ---------------------------------------------------------------
 
+    def _cell(self, strategy_id: str, instrument_id: str, venue: str) -> _Cell:
+        key = (strategy_id, instrument_id, venue)
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = self._cells[key] = _Cell(self._window)
+        return cell
+
     def _record(
-        self, fill: OrderFilled, order: Order | None, pending: _Pending | None
+        self,
+        fill: OrderFilled,
+        decision: Decimal | None,
+        arrival: Decimal | None,
+        legs: tuple[int | None, ...] | None,
     ) -> FillQualityRecord:
-        decision = None if order is None else order.decision_price
-        arrival = None if pending is None else pending.arrival_price
-        sign = fill.side.sign
+        sign, px, qty = fill.side.sign, fill.last_px, fill.last_qty
         cost = None
         if decision is not None and decision > 0:
-            cost = (sign * (fill.last_px - decision) * fill.last_qty).quantize(_COST_QUANTUM)
+            cost = (sign * (px - decision) * qty).quantize(_COST_QUANTUM)
         return FillQualityRecord(
             client_order_id=fill.client_order_id,
             strategy_id=fill.strategy_id,
@@ -340,57 +335,87 @@ class FillQuality:
             venue=fill.venue,
             side=fill.side.value,
             ts_event=fill.ts_event,
-            qty=fill.last_qty,
-            price=fill.last_px,
-            notional=fill.last_qty * fill.last_px,
+            qty=qty,
+            price=px,
+            notional=qty * px,
             decision_price=decision,
             arrival_price=arrival,
-            slippage_decision_bps=_bps(sign, fill.last_px, decision),
-            slippage_arrival_bps=_bps(sign, fill.last_px, arrival),
+            slippage_decision_bps=_bps(sign, px, decision),
+            slippage_arrival_bps=_bps(sign, px, arrival),
             slippage_cost=cost,
-            fee_bps=_fee_bps(self._fee_in_quote(fill), fill.last_qty * fill.last_px),
-            latency_ns=_latency(fill, order, pending),
+            fee_bps=_fee_bps(self._fee_in_quote(fill), qty * px),
+            latency_ns=dict(zip(_LEGS, legs or (None,) * len(_LEGS), strict=True)),
         )
 
     def _finish(self, order: Order, pending: _Pending) -> None:
         del self._pending[order.client_order_id]
         ratio = float(order.filled_qty / order.quantity) if order.quantity else 0.0
         venue = pending.venue or self._venue_of.get(order.instrument_id) or _venue(order)
-        for group in self._groups(order.strategy_id, venue):
-            group.finish(ratio)
-
-    def _groups(self, strategy_id: str, venue: str) -> tuple[_Group, _Group, _Group]:
-        by_venue = self._by_venue.get(venue)
-        if by_venue is None:
-            by_venue = self._by_venue[venue] = _Group(self._window)
-        by_strategy = self._by_strategy.get(strategy_id)
-        if by_strategy is None:
-            by_strategy = self._by_strategy[strategy_id] = _Group(self._window)
-        return self._overall, by_venue, by_strategy
+        self._cell(order.strategy_id, order.instrument_id, venue).finish(ratio)
 
     def _fee_in_quote(self, fill: OrderFilled) -> Decimal | None:
-        instrument = self._instruments(fill.instrument_id)
-        if fill.fee_currency == instrument.quote or not fill.fee:
+        assets = self._assets.get(fill.instrument_id)
+        if assets is None:
+            inst = self._instruments(fill.instrument_id)
+            assets = self._assets[fill.instrument_id] = (inst.base, inst.quote)
+        if fill.fee_currency == assets[1] or not fill.fee:
             return fill.fee
-        if fill.fee_currency == instrument.base:
+        if fill.fee_currency == assets[0]:
             return fill.fee * fill.last_px
         return None  # a third currency: not converted, not counted
 
 
-def _latency(
-    fill: OrderFilled, order: Order | None, pending: _Pending | None
-) -> dict[str, int | None]:
-    """The order's latency legs on its first fill; every leg None on a later fill."""
-    if pending is None or pending.filled or order is None:
-        return dict.fromkeys(_LEGS)
-    fill_ns = fill.ts_init
-    accept = pending.accept_ns
+_Seen = tuple[OrderFilled, Decimal | None, Decimal | None, tuple[int | None, ...] | None]
+
+
+def _fields(cells: list[_Cell]) -> dict[str, Any]:
+    """The figures of the cells together (a venue's, a strategy's, or all)."""
+    notional = sum((c.notional for c in cells), ZERO)
+    fees = sum((c.fees for c in cells), ZERO)
+    fee_notional = sum((c.fee_notional for c in cells), ZERO)
+    orders = sum(c.orders for c in cells)
+    ratio = sum(c.ratio_sum for c in cells)
+    latency = [sum(c.latency[i] for c in cells) for i in range(2 * len(_LEGS))]
+    means = {
+        f"mean_{leg}_ms": (
+            None if latency[2 * i + 1] == 0
+            else round(latency[2 * i] / latency[2 * i + 1] / _NS_PER_MS, 6)
+        )
+        for i, leg in enumerate(_LEGS)
+    }  # fmt: skip
     return {
-        "decision_to_submit": pending.submit_ns - order.ts_init,
-        "submit_to_accept": None if accept is None else accept - pending.submit_ns,
-        "accept_to_fill": None if accept is None else fill_ns - accept,
-        "decision_to_fill": fill_ns - order.ts_init,
+        "fills": sum(c.fills for c in cells),
+        "filled_notional": _text(notional),
+        "slippage_decision_bps": _stat_fields([c.decision for c in cells]),
+        "slippage_arrival_bps": _stat_fields([c.arrival for c in cells]),
+        "fees_bps": _round(float(fees / fee_notional) * _BPS if fee_notional else None),
+        **means,
+        "orders_finished": orders,
+        "orders_filled": sum(c.orders_filled for c in cells),
+        "mean_fill_ratio": _round(ratio / orders if orders else None),
     }
+
+
+def _stat_fields(stats: list[_Stat]) -> dict[str, Any]:
+    count = sum(s.count for s in stats)
+    ordered = sorted(v for s in stats for v in s.recent)
+    return {
+        "n": count,
+        "mean": _round(sum(s.total for s in stats) / count if count else None),
+        "median": _round(percentile(ordered, 50.0)),
+        "p95": _round(percentile(ordered, 95.0)),
+    }
+
+
+def _latency(fill_ns: int, decision_ns: int, pending: _Pending) -> tuple[int | None, ...]:
+    """The order's latency legs (``_LEGS`` order), measured at its first fill."""
+    accept = pending.accept_ns
+    return (
+        pending.submit_ns - decision_ns,
+        None if accept is None else accept - pending.submit_ns,
+        None if accept is None else fill_ns - accept,
+        fill_ns - decision_ns,
+    )
 
 
 def _venue(order: Order) -> str:
@@ -414,7 +439,7 @@ def percentile(ordered: list[float], pct: float) -> float | None:
 def _bps(sign: int, price: Decimal, reference: Decimal | None) -> float | None:
     if reference is None or reference <= 0:
         return None
-    return sign * float((price - reference) / reference) * _BPS
+    return sign * (float(price) / float(reference) - 1.0) * _BPS
 
 
 def _fee_bps(fee: Decimal | None, notional: Decimal) -> float | None:

@@ -57,7 +57,8 @@ def _fill(quality: FillQuality, o: Order, px: D, qty: str = "0.5", **kw: object)
         o.side, qty, px, client_order_id=o.client_order_id, strategy_id=o.strategy_id, **kw
     )
     o.apply(event)
-    return quality.on_fill(event, o)
+    quality.on_fill(event, o)
+    return quality.records()[-1]
 
 
 def test_buy_filled_above_its_decision_price_pays_positive_slippage() -> None:
@@ -214,9 +215,9 @@ def test_summary_is_json() -> None:
 def test_a_fill_without_a_decision_price_has_no_slippage() -> None:
     """A fill of an order nobody decided on (adopted, restored) is counted without slippage."""
     quality = _book()
-    event = fill(Side.BUY, "0.5", FILLED)
+    quality.on_fill(fill(Side.BUY, "0.5", FILLED), None)
 
-    record = quality.on_fill(event, None)
+    (record,) = quality.records()
 
     assert record.slippage_decision_bps is None
     assert record.slippage_cost is None
