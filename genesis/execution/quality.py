@@ -264,7 +264,8 @@ class FillQuality:
         self._venue_of[fill.instrument_id] = fill.venue
         self._recent.append((fill, decision, arrival, legs))
         if pending is not None and order is not None and order.status.is_terminal:
-            self._finish(order, pending)
+            del self._pending[fill.client_order_id]
+            cell.finish(_fill_ratio(order))  # the order's cell is the fill's
 
     # --- outputs -----------------------------------------------------------------
 
@@ -349,9 +350,8 @@ class FillQuality:
 
     def _finish(self, order: Order, pending: _Pending) -> None:
         del self._pending[order.client_order_id]
-        ratio = float(order.filled_qty / order.quantity) if order.quantity else 0.0
         venue = pending.venue or self._venue_of.get(order.instrument_id) or _venue(order)
-        self._cell(order.strategy_id, order.instrument_id, venue).finish(ratio)
+        self._cell(order.strategy_id, order.instrument_id, venue).finish(_fill_ratio(order))
 
     def _fee_in_quote(self, fill: OrderFilled) -> Decimal | None:
         assets = self._assets.get(fill.instrument_id)
@@ -416,6 +416,13 @@ def _latency(fill_ns: int, decision_ns: int, pending: _Pending) -> tuple[int | N
         None if accept is None else fill_ns - accept,
         fill_ns - decision_ns,
     )
+
+
+def _fill_ratio(order: Order) -> float:
+    filled, quantity = order.filled_qty, order.quantity
+    if filled == quantity:
+        return 1.0
+    return float(filled / quantity) if quantity else 0.0
 
 
 def _venue(order: Order) -> str:
