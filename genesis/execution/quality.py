@@ -457,6 +457,8 @@ def _text(value: Decimal | None) -> str | None:
     """Plain decimal text (no exponent), cut to 10 decimals."""
     if value is None:
         return None
+    if not value:
+        return "0"  # not "-0" nor "0E-12"
     if value.as_tuple().exponent < -10:  # type: ignore[operator]
         value = value.quantize(Decimal("1e-10"))
     text = format(value, "f")
@@ -464,4 +466,4 @@ def _text(value: Decimal | None) -> str | None:
 
 
 def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
+    return None if value is None else round(value, 4) + 0.0  # + 0.0: no "-0.0"
