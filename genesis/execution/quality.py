@@ -6,11 +6,12 @@ The kernel feeds one ``FillQuality`` book from three places on the order path:
 
 * ``on_submitted(order, now_ns)`` when an order passes the pre-trade gate and
   leaves for its venue: the submission time and the *arrival price* as far as
-  it is known then (the mid of the instrument's book or quote, else its last
-  price);
+  it is known then: the latest price the kernel saw of the instrument
+  (``MarketView.price``: a book's or a quote's mid, a trade, a bar's close; one
+  dict read, as this runs on every order);
 * ``on_event(event, order)`` for every other order event the OMS applied: an
   ``OrderAccepted`` (the venue has the order) records the acceptance time and
-  replaces the arrival price with the mid at that moment; a terminal event
+  replaces the arrival price with the price at that moment; a terminal event
   closes the order's record and counts its *fill ratio* (filled / quantity);
 * ``on_fill(fill, order)`` for each booked fill (never a duplicate).
 
@@ -21,9 +22,9 @@ order's side (a buy paying more, a sell receiving less), as in ``tca.py``:
   price x 10,000; the decision price is the one the pre-trade gate stamped
   (``kernel/pretrade.py``: the market price when the strategy decided, a stop's
   trigger, an attached exit's own price);
-* ``slippage_arrival_bps`` = the same against the arrival price (the mid when
+* ``slippage_arrival_bps`` = the same against the arrival price (the price when
   the venue accepted the order; for an order the venue answered with fills and
-  no acknowledgement, as a market order is, the mid when it was submitted);
+  no acknowledgement, as a market order is, the price when it was submitted);
 * ``slippage_cost`` = side x (fill price - decision price) x quantity, quote
   currency, exact ``Decimal`` (what P&L attribution charges to execution);
 * ``fee_bps`` = the fee in quote currency / notional (a fee in a third
@@ -185,7 +186,8 @@ class FillQuality:
 
     Args:
         instruments: instrument id -> Instrument (the fee's quote conversion).
-        mid: instrument id -> the current mid (or last price), None before any.
+        mid: instrument id -> the current mid (or last price), None before any
+            (the kernel passes ``MarketView.price``).
         window: per (strategy, instrument, venue), how many recent slippage values
             the median and p95 are taken over.
         recent: how many recent fills ``records()`` keeps.

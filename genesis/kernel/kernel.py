@@ -157,7 +157,7 @@ class Kernel:
         self.guard = StrategyGuard(log)
         self.performance = PerformanceBook()
         # execution quality per fill (EX-6) and each strategy's edge per trade (PF-4)
-        self.quality = FillQuality(instruments=instruments, mid=self.market.mid)
+        self.quality = FillQuality(instruments=instruments, mid=self.market.price)
         self.edges = EdgeBook()
         self.regimes: RegimeSwitch | None = None  # set when a strategy is regime-gated
         self._fill_sink = fill_sink
