@@ -37,6 +37,7 @@ from genesis.execution.tca import TcaRecord
 from genesis.kernel.builder import SessionSpec, StrategySpec, build_kernel
 from genesis.kernel.kernel import Kernel
 from genesis.portfolio import ClosedLot
+from genesis.portfolio.attribution import performance_report
 from genesis.risk.config import RiskConfig
 from genesis.risk.limits import Tier
 from genesis.strategies import registry
@@ -159,15 +160,21 @@ _OUTPUTS = (
     "tca.csv",
     "metrics.json",
     "performance.json",
+    "attribution.json",
 )
 
 
 def write_performance(out_dir: Path, kernel: Kernel) -> None:
     """``performance.json``: each strategy's own figures (trades, win rate, expectancy,
-    drawdown, fills, slippage), as the daemon logs and journals them."""
+    drawdown, fills, slippage), as the daemon logs and journals them; ``attribution.json``:
+    ``performance_report`` (attribution, correlation, capacity, execution quality)."""
     figures = {sid: kernel.performance.of(sid).as_fields() for sid in sorted(kernel.strategies)}
     text = json.dumps(figures, indent=2, sort_keys=True) + "\n"
     (out_dir / "performance.json").write_text(text, encoding="utf-8")
+    # new beside the pinned files, never in them: P&L attribution, correlation, capacity
+    # and execution quality (portfolio.attribution.performance_report)
+    report = json.dumps(performance_report(kernel), indent=2, sort_keys=True) + "\n"
+    (out_dir / "attribution.json").write_text(report, encoding="utf-8")
 
 
 def _prepare(out_dir: Path) -> None:

@@ -53,6 +53,7 @@ from genesis.daemon.control import KILL, RESET, ControlRequest
 from genesis.daemon.reload import ConfigChange, refusal
 from genesis.errors import GenesisError
 from genesis.execution.factory import OrderFactory
+from genesis.portfolio.attribution import performance_report as kernel_performance_report
 from genesis.storage.repository import AuditRecord
 from genesis.strategies import registry
 
@@ -104,11 +105,14 @@ def performance_report(daemon: Daemon) -> dict[str, Any]:
         {"strategy_id": t.strategy_id, "closed_ns": t.closed_ns, "net_pnl": _plain(t.net_pnl)}
         for t in book.completed[-500:]
     ]
+    report = kernel_performance_report(kernel)  # attribution, correlation, capacity, EX-6
     return {
+        **report,
         "equity": _plain(kernel.portfolio.equity()),
         "balances": {a: _plain(v) for a, v in sorted(kernel.portfolio.balances().items())},
         "strategies": strategies,
         "trades": trades,  # the last 500 round trips: the dashboard's P&L curve
+        "risk": kernel.risk_report(),  # RK-4
     }
 
 

@@ -50,7 +50,9 @@ journal: ``take_notices()``.
 Pre-trade (``pretrade.py``) stamps each order's decision price and asks the
 regime gate and the risk engine. Every booked fill also feeds each strategy's
 own figures (``performance``, a ``PerformanceBook``); a round trip completed
-is a ``TradeCompleted`` notice. With a tier, after each market event the
+is a ``TradeCompleted`` notice. Submissions, order events and fills feed the
+execution-quality book (``quality``, EX-6) and closed lots each strategy's edge
+(``edges``, PF-4). With a tier, after each market event the
 kernel also samples equity and prices once per interval of event time (the
 risk engine's ``EventSampler``) and runs the circuit breakers (RK-3): a trip
 cancels its scope's working entries and comes out as ``BreakerTripped``;
@@ -101,6 +103,7 @@ from genesis.core.instruments import Instrument, split_instrument_id
 from genesis.core.orders import Order
 from genesis.errors import IllegalTransition
 from genesis.execution.oms import OrderManager
+from genesis.execution.quality import FillQuality
 from genesis.execution.restore import order_from_intent
 from genesis.execution.tca import TcaRecord
 from genesis.kernel.market import MarketView
@@ -114,6 +117,7 @@ from genesis.kernel.support import (
     submit_command,
 )
 from genesis.portfolio.accounting import ClosedLot
+from genesis.portfolio.capacity import EdgeBook
 from genesis.portfolio.performance import PerformanceBook
 from genesis.risk.breakers import Trip
 from genesis.risk.engine import RiskEngine
@@ -159,6 +163,9 @@ class Kernel:
         self.oms = oms or OrderManager()
         self.guard = StrategyGuard(log)
         self.performance = PerformanceBook()
+        # execution quality per fill (EX-6) and each strategy's edge per trade (PF-4)
+        self.quality = FillQuality(instruments=instruments, mid=self.market.price)
+        self.edges = EdgeBook()
         self.regimes: RegimeSwitch | None = None  # set when a strategy is regime-gated
         self._fill_sink = fill_sink
         self.parents = ParentDesk(
@@ -681,6 +688,8 @@ class Kernel:
             self.risk.breakers.on_rejected(order.strategy_id, event.code, self.clock.now_ns())
         if type(event) is OrderFilled:
             self._book_performance(event, order, self.portfolio.apply_fill(event))
+        else:
+            self.quality.on_event(event, order)
         if strategy is not None and strategy.id not in self.guard.disabled:
             hook: Callable[[Any], None] = strategy.on_fill if filled else strategy.on_order
             try:  # the strategy fence, inlined as in _on_bar
@@ -708,6 +717,9 @@ class Kernel:
             return  # a duplicate fill: the portfolio ignored it
         if self._fill_sink is not None:
             self._fill_sink(fill)
+        self.quality.on_fill(fill, order)
+        if closed:
+            self.edges.on_closed(closed)
         self.parents.on_fill(fill, order)
         trade = self.performance.on_fill(
             fill,
@@ -792,6 +804,7 @@ class Kernel:
             self._internal.append(OrderDenied(**event_ids(order, now), code=code, reason=reason))
             return
         order.apply(OrderSubmitted(**event_ids(order, now)))
+        self.quality.on_submitted(order, now)
         cid = order.client_order_id
         self._outbox.append(
             submit_command(order, now, self._oco_group.get(cid, ""), cid in self._reduce_only)
