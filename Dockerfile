@@ -24,13 +24,14 @@ COPY --from=build /opt/genesis /opt/genesis
 WORKDIR /opt/genesis
 USER genesis
 ENV GENESIS_DATA_DIR=/data \
-    GENESIS_API_HOST=0.0.0.0 \
     OPENBLAS_NUM_THREADS=1 \
     PYTHONUNBUFFERED=1
 VOLUME ["/data"]
-EXPOSE 8080
+# the control API and dashboard: published only with GENESIS_API_HOST=0.0.0.0 and a token
+# of 32+ bytes (the daemon refuses a non-loopback API without one), as compose.yaml does
+EXPOSE 8765
 # /health answers only with the API token (GENESIS_API_TOKEN); without one the API is off
-# and the check falls back to "the process is alive"
+# and the check passes while the container runs (the process is its own supervisor)
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["/opt/genesis/.venv/bin/python", "-m", "genesis", "healthcheck"]
 STOPSIGNAL SIGTERM
