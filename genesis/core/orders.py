@@ -83,6 +83,7 @@ TRANSITIONS: Final[Mapping[tuple[OrderStatus, type[OrderEvent]], OrderStatus]] =
     (S.ACCEPTED, OrderPendingUpdate): S.PENDING_UPDATE,
     (S.ACCEPTED, OrderCanceled): S.CANCELED,
     (S.ACCEPTED, OrderExpired): S.EXPIRED,
+    (S.TRIGGERED, OrderAccepted): S.TRIGGERED,  # an emulated order's release acknowledged
     (S.TRIGGERED, OrderFilled): S.PARTIALLY_FILLED,
     (S.TRIGGERED, OrderPendingCancel): S.PENDING_CANCEL,
     (S.TRIGGERED, OrderPendingUpdate): S.PENDING_UPDATE,
@@ -119,6 +120,7 @@ _FIELDS: Final = (
     "confidence",
     "correlation_id",
     "decision_price",
+    "display_qty",
     "fees",
     "filled_qty",
     "instrument_id",
@@ -133,6 +135,8 @@ _FIELDS: Final = (
     "take_profit",
     "time_in_force",
     "trade_ids",
+    "trailing_bps",
+    "trailing_offset",
     "trigger_price",
     "ts_init",
     "ts_last",
@@ -164,6 +168,9 @@ class Order:
         take_profit: Decimal | None = None,
         confidence: float | None = None,
         decision_price: Decimal | None = None,
+        display_qty: Decimal | None = None,
+        trailing_offset: Decimal | None = None,
+        trailing_bps: Decimal | None = None,
     ) -> None:
         self.client_order_id = client_order_id
         self.strategy_id = strategy_id
@@ -182,6 +189,11 @@ class Order:
         # a tier then fails the confidence check), and the market price when it was decided
         self.confidence = confidence
         self.decision_price = decision_price
+        # an iceberg shows ``display_qty`` at a time; a trailing stop trails the best price
+        # by ``trailing_offset`` (price units) or ``trailing_bps`` (basis points of it)
+        self.display_qty = display_qty
+        self.trailing_offset = trailing_offset
+        self.trailing_bps = trailing_bps
         self.ts_init = ts_init
         self.ts_last = ts_init
         self.status = OrderStatus.NEW

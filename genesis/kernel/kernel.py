@@ -70,6 +70,7 @@ from genesis.core.commands import (
     Command,
     EngageKillSwitch,
     KernelCommand,
+    ModifyOrder,
     ResetKillSwitch,
     SubmitOrder,
 )
@@ -84,8 +85,11 @@ from genesis.core.events import (
     OrderDenied,
     OrderEvent,
     OrderFilled,
+    OrderModifyRejected,
     OrderPendingCancel,
+    OrderPendingUpdate,
     OrderSubmitted,
+    OrderUpdated,
     QuoteTick,
     StrategyErrored,
     TimerFired,
@@ -94,7 +98,9 @@ from genesis.core.events import (
 )
 from genesis.core.instruments import Instrument
 from genesis.core.orders import Order
-from genesis.errors import IllegalTransition
+from genesis.errors import IllegalTransition, InvalidOrder
+from genesis.execution.amend import Terms, amended, grows_exposure, new_terms
+from genesis.execution.emulation import Emulator, touch_prices
 from genesis.execution.oms import OrderManager
 from genesis.execution.restore import order_from_intent
 from genesis.execution.tca import TcaRecord
@@ -184,6 +190,13 @@ class Kernel:
         self._closing: set[tuple[str, str]] = set()  # (strategy, instrument) being flattened
         self.last_event_applied = True  # False when the OMS dropped the last order event
         self._internal: deque[Event] = deque()
+        # the order types a venue lacks, held and released here (genesis.execution.emulation)
+        self.emulator = Emulator(
+            instruments=instruments,
+            emit=self._internal.append,
+            send=self._send_command,
+            reduce_only=self._reduce_only,
+        )
         self._dispatch: dict[type, Callable[[Any], None]] = self._dispatch_table()
         self._pretrade = PreTrade(
             instruments=instruments,
@@ -235,6 +248,7 @@ class Kernel:
             market=self.market,
             submit=self._submit,
             cancel=self._cancel,
+            modify=self._modify,
             open_orders=self._open_orders,
             log=self.log,
             performance=functools.partial(self.performance.of, strategy_id),
@@ -540,6 +554,8 @@ class Kernel:
                 strategy.on_bar(bar)
             except Exception as exc:
                 self.errors.append(self.guard.fault(strategy, "on_bar", exc))
+        if self.emulator.watching:
+            self._emulate(bar)
         if self._loss_check is not None:
             self._loss_check()
 
@@ -559,6 +575,8 @@ class Kernel:
         listeners = self._trade_listeners.get(trade.instrument_id)
         if listeners:
             self._tell(listeners, "on_trade", trade)
+        if self.emulator.watching:
+            self._emulate(trade)
         if self._loss_check is not None:
             self._loss_check()
 
@@ -569,6 +587,8 @@ class Kernel:
         listeners = self._quote_listeners.get(quote.instrument_id)
         if listeners:
             self._tell(listeners, "on_quote", quote)
+        if self.emulator.watching:
+            self._emulate(quote)
         if self._loss_check is not None:
             self._loss_check()
 
@@ -579,8 +599,22 @@ class Kernel:
         listeners = self._book_listeners.get(update.instrument_id)
         if listeners:
             self._tell(listeners, "on_book", update)
+        if self.emulator.watching:
+            self._emulate(update)
         if self._loss_check is not None:
             self._loss_check()
+
+    def _emulate(self, event: MarketEvent) -> None:
+        """Emulated orders judged on the event's prices, after the strategies saw it (an
+        order a strategy places on this event is judged from the next one)."""
+        prices = touch_prices(event, self._best)
+        if prices is not None:
+            self.emulator.on_prices(event.instrument_id, *prices, self.clock.now_ns())
+
+    def _best(self, instrument_id: str, side: Side) -> Decimal | None:
+        book = self.market.book(instrument_id)
+        top = None if book is None else book.best_ask() if side is Side.SELL else book.best_bid()
+        return None if top is None else top[0]
 
     def _tell(self, listeners: list[Strategy[Any]], hook: str, event: MarketEvent) -> None:
         """Call ``hook(event)`` of each listener still enabled (the guard's fence, inlined)."""
@@ -616,6 +650,12 @@ class Kernel:
     # --- orders -----------------------------------------------------------
 
     def _on_order_event(self, event: OrderEvent) -> None:
+        children = self.emulator.children
+        if children and event.client_order_id in children:
+            self.last_event_applied = True  # an iceberg slice's: the parent's events follow
+            for parent_event in self.emulator.on_child_event(event):
+                self._on_order_event(parent_event)
+            return
         try:
             order = self.oms.apply(event)
         except IllegalTransition as exc:
@@ -680,6 +720,7 @@ class Kernel:
             )
 
     def _on_order_done(self, order: Order, strategy: Strategy[Any] | None) -> None:
+        self.emulator.forget(order.client_order_id)
         self._reduce_only.discard(order.client_order_id)
         self._oco_group.pop(order.client_order_id, None)
         if self._closing and (order.strategy_id, order.instrument_id) in self._closing:
@@ -740,6 +781,9 @@ class Kernel:
             self._internal.append(OrderDenied(**event_ids(order, now), code=code, reason=reason))
             return
         order.apply(OrderSubmitted(**event_ids(order, now)))
+        if self.emulator.emulates(order):  # held here until it triggers (or slices)
+            self.emulator.accept(order, now, self.market.price(order.instrument_id))
+            return
         cid = order.client_order_id
         self._outbox.append(
             submit_command(order, now, self._oco_group.get(cid, ""), cid in self._reduce_only)
@@ -753,6 +797,8 @@ class Kernel:
             return
         now = self.clock.now_ns()
         order.apply(OrderPendingCancel(**event_ids(order, now)))
+        if self.emulator.cancel(order, now):
+            return  # held here: cancelled locally, or its working slice is cancelled
         if self._list_cancel_in_flight(order):
             return  # the venue cancels a whole OCO list on one request
         self._outbox.append(
@@ -764,6 +810,85 @@ class Kernel:
                 client_order_id=order.client_order_id,
             )
         )
+
+    def modify(
+        self,
+        client_order_id: str,
+        price: object = None,
+        quantity: object = None,
+        trigger_price: object = None,
+    ) -> Sequence[Command]:
+        """Modify a working order (EX-2): new limit price, total quantity or trigger.
+
+        The order goes PENDING_UPDATE and a ``ModifyOrder`` goes to its venue; the venue
+        answers ``OrderUpdated`` or ``OrderModifyRejected``. A modify that grows exposure
+        is checked by risk like an entry: a refusal is an ``OrderModifyRejected`` (with the
+        risk code) delivered as the order's event, and nothing is sent.
+
+        Returns:
+            The commands for venues (empty when the modify was refused or emulated).
+
+        Raises:
+            InvalidOrder: unknown order, or terms that cannot apply (``execution.amend``).
+        """
+        order = self.oms.get(str(client_order_id))
+        if order is None:
+            raise InvalidOrder(f"{client_order_id}: no such order")
+        self._modify(order, price, quantity, trigger_price)
+        return self._drain()
+
+    def _modify(self, order: Order, price: object, quantity: object, trigger: object) -> None:
+        inst = self.instruments(order.instrument_id)
+        in_oco = order.client_order_id in self._oco_group
+        terms = new_terms(
+            order, inst, price=price, quantity=quantity, trigger_price=trigger, in_oco=in_oco
+        )
+        now = self.clock.now_ns()
+        refusal = self._modify_refusal(order, inst, terms)
+        order.apply(OrderPendingUpdate(**event_ids(order, now)))
+        qty, limit, trig = terms
+        if refusal is not None:
+            self.log.info(
+                "order_modify_denied", client_order_id=order.client_order_id,
+                strategy_id=order.strategy_id, code=refusal[0], reason=refusal[1],
+            )  # fmt: skip
+            self._internal.append(
+                OrderModifyRejected(**event_ids(order, now), code=refusal[0], reason=refusal[1])
+            )
+        elif self.emulator.amend(order, trig):  # held here: amended at once
+            self._internal.append(
+                OrderUpdated(**event_ids(order, now), quantity=qty, price=limit, trigger_price=trig)
+            )
+        else:
+            command = ModifyOrder(
+                ts_init=now, strategy_id=order.strategy_id, instrument_id=order.instrument_id,
+                correlation_id=order.correlation_id, client_order_id=order.client_order_id,
+                quantity=qty, price=limit, trigger_price=trig,
+            )  # fmt: skip
+            self._outbox.append(command)
+
+    def _modify_refusal(
+        self, order: Order, inst: Instrument, terms: Terms
+    ) -> tuple[str, str] | None:
+        """Risk's word on new terms: checked like an entry when they grow exposure, else
+        against the instrument's filters only."""
+        copy = amended(order, terms)
+        if grows_exposure(order, terms):
+            return self._risk_refusal(copy)
+        try:
+            inst.validate_quantity(copy.quantity)
+            for value in (copy.price, copy.trigger_price):
+                if value is not None:
+                    inst.validate_price(value)
+            reference = copy.price or copy.trigger_price or self.market.price(copy.instrument_id)
+            if reference is not None:
+                inst.validate_notional(reference, copy.quantity)
+        except InvalidOrder as exc:
+            return ("INSTRUMENT_FILTER", str(exc))
+        return None
+
+    def _send_command(self, command: Command) -> None:
+        self._outbox.append(command)
 
     def _list_cancel_in_flight(self, order: Order) -> bool:
         group = self._oco_group.get(order.client_order_id)
