@@ -82,6 +82,7 @@ from genesis.core.events import (
     Event,
     KillSwitchChanged,
     MarketEvent,
+    OrderAccepted,
     OrderDenied,
     OrderEvent,
     OrderFilled,
@@ -89,6 +90,7 @@ from genesis.core.events import (
     OrderPendingCancel,
     OrderPendingUpdate,
     OrderSubmitted,
+    OrderTriggered,
     OrderUpdated,
     QuoteTick,
     StrategyErrored,
@@ -100,7 +102,7 @@ from genesis.core.instruments import Instrument
 from genesis.core.orders import Order
 from genesis.errors import IllegalTransition, InvalidOrder
 from genesis.execution.amend import Terms, amended, grows_exposure, new_terms
-from genesis.execution.emulation import Emulator, touch_prices
+from genesis.execution.emulation import EmulatedState, Emulator, touch_prices
 from genesis.execution.oms import OrderManager
 from genesis.execution.restore import order_from_intent
 from genesis.execution.tca import TcaRecord
@@ -334,7 +336,24 @@ class Kernel:
             for i in s.instruments
         )
 
-    def adopt(self, intent: SubmitOrder, fills: Sequence[OrderFilled] = ()) -> Order:
+    def emulated_intents(self) -> list[tuple[SubmitOrder, EmulatedState]]:
+        """Every order the emulator holds, as its intent and its state (the watermark, the
+        iceberg's slice): what the shell journals so ``adopt`` can hold them again."""
+        out: list[tuple[SubmitOrder, EmulatedState]] = []
+        for state in self.emulator.held():
+            order = self.oms.get(state.client_order_id)
+            if order is not None:
+                cid = order.client_order_id
+                intent = submit_command(order, order.ts_init, "", cid in self._reduce_only)
+                out.append((intent, state))
+        return out
+
+    def adopt(
+        self,
+        intent: SubmitOrder,
+        fills: Sequence[OrderFilled] = (),
+        emulated: EmulatedState | None = None,
+    ) -> Order:
         """Take over an order placed before a restart (live): rebuilt from its journaled
         intent with the fills the journal holds, no risk check, nothing sent. The venue's
         answers then move it on as for any order; a repeated fill is a duplicate.
@@ -343,6 +362,12 @@ class Kernel:
             ValueError: an order with that client id is already known.
         """
         order = order_from_intent(intent, fills)
+        if emulated is not None:  # held here, not at the venue: accepted locally, as before
+            if order.status is OrderStatus.SUBMITTED:
+                order.apply(OrderAccepted(**event_ids(order, intent.ts_init), venue_order_id=""))
+            if emulated.triggered and not emulated.slice_no and not order.status.is_terminal:
+                order.apply(OrderTriggered(**event_ids(order, intent.ts_init)))
+            self.emulator.restore(order, emulated)
         self.oms.restore(order, fills)
         if intent.reduce_only:
             self._reduce_only.add(intent.client_order_id)

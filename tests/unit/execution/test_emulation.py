@@ -217,3 +217,26 @@ def test_every_venue_table_lacks_the_emulated_types() -> None:
     assert all(
         not (caps.order_types & emulated) and not caps.iceberg for caps in CAPABILITIES.values()
     )
+
+
+def test_a_trailing_stop_adopted_after_a_restart_triggers_exactly_once() -> None:
+    """Journaled at print 1000 (intent and watermark) and adopted by a fresh kernel, the stop
+    keeps its watermark and triggers once, on the same print as an uninterrupted run."""
+    index, _ = _expected_trailing_trigger(D("50"))
+    first, _, _ = _run(_Trailing, count=1000)
+    [(intent, state)] = first.kernel.emulated_intents()
+    kernel = make_kernel(balances=BALANCES, start_ns=TRADES[999].ts_init)
+    kernel.add_strategy(_Trailing, "s1", StrategyParams(), [BTCUSDT])
+    order = kernel.adopt(intent, emulated=state)
+    commands: list[Command] = []
+    driver = Driver(kernel, make_venue(balances=BALANCES), on_command=commands.append)
+    driver.start()
+    for trade in TRADES[1000:]:
+        driver.step(trade)
+    triggered = [e for e in driver.order_events if e.client_order_id == order.client_order_id]
+    assert state.watermark == max(PRICES[:1000])
+    # (the fresh strategy instance places a stop of its own: only the adopted one counts)
+    released = [c for c in commands if c.client_order_id == order.client_order_id]  # type: ignore[attr-defined]
+    assert [type(c).__name__ for c in released] == ["SubmitOrder"]
+    assert [e.ts_event for e in triggered if isinstance(e, OrderFilled)] == [TRADES[index].ts_init]
+    assert (order.status, order.filled_qty) == (OrderStatus.FILLED, D("0.01"))
