@@ -31,9 +31,9 @@ these run on the same emulator in backtest, paper and live: one behaviour.
   TRIGGERED). Triggers on bars are decided at the bar's close (when the kernel
   sees the bar), so the released order fills from the next bar.
 * **Iceberg** (a limit with ``display_qty``): slices of the display quantity are
-  sent one at a time as plain limits, each under the client id
-  ``<parent>.<n>``; when one is completely filled the next is released for
-  ``min(display, what is left)``. The slices' events are translated to the
+  sent one at a time as plain limits, each under the client id ``<parent>-s<n>``
+  (Binance allows only ``[A-Za-z0-9_-]``); when one is completely filled the next
+  is released for ``min(display, what is left)``. The slices' events are translated to the
   parent's (a slice fill is the parent's fill, same trade id), so the OMS,
   portfolio and strategy only ever see the parent. Cancelling the parent
   cancels its working slice; a slice the venue cancels, expires or rejects ends
@@ -414,7 +414,7 @@ class Emulator:
 
 
 def _slice_id(parent_id: str, n: int) -> str:
-    return f"{parent_id}.{n}"
+    return f"{parent_id}-s{n}"
 
 
 def _ids(order: Order, now: int) -> dict[str, Any]:

@@ -181,10 +181,10 @@ def test_iceberg_releases_the_next_slice_when_one_fills() -> None:
     parent_fills = [e for e in strategy.events if isinstance(e, OrderFilled)]
     cid = order.client_order_id
     assert [(c.client_order_id, c.quantity) for c in slices] == [
-        (f"{cid}.{n}", D("0.001")) for n in (1, 2, 3)
+        (f"{cid}-s{n}", D("0.001")) for n in (1, 2, 3)
     ]
     for n in (1, 2, 3):  # each slice filled completely before the next went out
-        assert sum(f.last_qty for f in child_fills if f.client_order_id == f"{cid}.{n}") == D(
+        assert sum(f.last_qty for f in child_fills if f.client_order_id == f"{cid}-s{n}") == D(
             "0.001"
         )
     assert {f.client_order_id for f in parent_fills} == {cid}
@@ -203,7 +203,7 @@ def test_cancelling_an_iceberg_cancels_its_working_slice() -> None:
     assert order is not None
     driver.send(driver.kernel.cancel_all("s1"))
     cancels = [c.client_order_id for c in commands if isinstance(c, CancelOrder)]
-    assert cancels == [f"{order.client_order_id}.1"]
+    assert cancels == [f"{order.client_order_id}-s1"]
     assert order.status is OrderStatus.CANCELED
 
 
