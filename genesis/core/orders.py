@@ -101,6 +101,8 @@ TRANSITIONS: Final[Mapping[tuple[OrderStatus, type[OrderEvent]], OrderStatus]] =
     (S.PENDING_CANCEL, OrderAccepted): S.PENDING_CANCEL,  # the ack overtaken by our cancel
     (S.PENDING_CANCEL, OrderRejected): S.REJECTED,  # the venue refused the order itself
     (S.PENDING_CANCEL, OrderTriggered): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, OrderUpdated): S.PENDING_CANCEL,  # a modify answered under our cancel
+    (S.PENDING_CANCEL, OrderModifyRejected): S.PENDING_CANCEL,
     (S.PENDING_UPDATE, OrderUpdated): S.ACCEPTED,  # settled by fills (_settle)
     (S.PENDING_UPDATE, OrderModifyRejected): S.ACCEPTED,  # settled by fills (_settle)
     (S.PENDING_UPDATE, OrderFilled): S.PARTIALLY_FILLED,  # the fill raced the modify

@@ -194,3 +194,17 @@ def test_a_modify_racing_a_fill_leaves_the_fill_and_a_late_refusal() -> None:
         D("39431.00"),
     )
     assert driver.kernel.oms.statistics().late_refusals == 1
+
+
+def test_a_cancel_sent_behind_a_modify_ends_the_order_cleanly() -> None:
+    """Modify then cancel within the venue's 1 ms: the modify's answer lands in PENDING_CANCEL
+    (no illegal event), and the cancel ends the order."""
+    driver, strategy = _session(latency_ns=1_000_000)
+    driver.run(TRADES[2:40])
+    cid = _order(strategy).client_order_id
+    driver.send(driver.kernel.modify(cid, price="39401"))
+    driver.send(driver.kernel.cancel_all("s1"))
+    driver.run(TRADES[40:80])
+    order = _order(strategy)
+    assert (order.status, order.price) == (OrderStatus.CANCELED, D("39401.00"))
+    assert driver.kernel.oms.statistics().illegal_events == 0
