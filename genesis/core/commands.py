@@ -49,6 +49,9 @@ class SubmitOrder(Command, frozen=True, gc=False, kw_only=True):
     display_qty: Decimal | None = None
     trailing_offset: Decimal | None = None
     trailing_bps: Decimal | None = None
+    # the intent of an order the kernel holds (emulated): journaled like every intent so a
+    # restart adopts it, never sent to a venue (the driver keeps it; the release goes later)
+    emulated: bool = False
 
 
 class CancelOrder(Command, frozen=True, gc=False, kw_only=True):

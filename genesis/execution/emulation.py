@@ -226,9 +226,11 @@ class Emulator:
 
     # --- lifecycle ----------------------------------------------------------
 
-    def accept(self, order: Order, now: int, last: Decimal | None) -> None:
-        """Hold a SUBMITTED ``order``: acknowledge it; an iceberg's first slice goes."""
+    def accept(self, order: Order, now: int, last: Decimal | None, intent: SubmitOrder) -> None:
+        """Hold a SUBMITTED ``order``: its ``intent`` goes out marked ``emulated`` (journaled,
+        never sent to a venue), it is acknowledged, and an iceberg's first slice goes."""
         held = self._held[order.client_order_id] = _Held(order)
+        self._send(msgspec.structs.replace(intent, emulated=True))
         self._emit(OrderAccepted(venue_order_id="", **_ids(order, now)))
         if order.display_qty is not None and order.order_type is OrderType.LIMIT:
             self._next_slice(held, order.quantity, now)

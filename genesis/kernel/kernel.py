@@ -806,10 +806,11 @@ class Kernel:
             self._internal.append(OrderDenied(**event_ids(order, now), code=code, reason=reason))
             return
         order.apply(OrderSubmitted(**event_ids(order, now)))
-        if self.emulator.emulates(order):  # held here until it triggers (or slices)
-            self.emulator.accept(order, now, self.market.price(order.instrument_id))
-            return
         cid = order.client_order_id
+        if self.emulator.emulates(order):  # held here until it triggers (or slices)
+            intent = submit_command(order, now, "", cid in self._reduce_only)
+            self.emulator.accept(order, now, self.market.price(order.instrument_id), intent)
+            return
         self._outbox.append(
             submit_command(order, now, self._oco_group.get(cid, ""), cid in self._reduce_only)
         )

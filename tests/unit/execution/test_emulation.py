@@ -21,6 +21,7 @@ from genesis.data.loaders import read_trades
 from genesis.execution.emulation import CAPABILITIES, Emulator
 from genesis.execution.factory import OrderFactory
 from genesis.kernel.driver import Driver
+from genesis.kernel.support import submit_command
 from genesis.strategies.base import Strategy
 from genesis.strategies.params import StrategyParams
 from genesis.testing.builders import make_kernel, make_venue
@@ -84,6 +85,15 @@ def _emulator() -> tuple[Emulator, list[OrderEvent], list[Command]]:
     return emulator, events, commands
 
 
+def _sent(commands: list[Command]) -> list[SubmitOrder]:
+    """The orders that went to a venue (not the held orders' journaled intents)."""
+    return [c for c in commands if isinstance(c, SubmitOrder) and not c.emulated]
+
+
+def _intent(order: Order) -> SubmitOrder:
+    return submit_command(order, order.ts_init, "", reduce_only=False)
+
+
 def _factory() -> OrderFactory:
     from genesis.core.clock import SimClock
 
@@ -107,7 +117,7 @@ def test_trailing_sell_stop_ratchets_to_the_high_and_triggers_once() -> None:
     _, strategy, commands = _run(_Trailing)
     triggered = [e for e in strategy.events if isinstance(e, OrderTriggered)]
     fills = [e for e in strategy.events if isinstance(e, OrderFilled)]
-    released = [c for c in commands if isinstance(c, SubmitOrder)]
+    released = _sent(commands)
     assert high == D("39550.00")
     assert [e.ts_event for e in triggered] == [TRADES[index].ts_init]
     assert [(c.order_type, c.quantity) for c in released] == [(OrderType.MARKET, D("0.01"))]
@@ -128,7 +138,7 @@ def test_market_if_touched_buy_triggers_exactly_at_its_level() -> None:
     """A buy MIT at 39430.30 ignores print 12 (39430.31) and triggers on print 17 (39430.30)."""
     emulator, events, commands = _emulator()
     order = _factory().market_if_touched(BTCUSDT, Side.BUY, "0.01", "39430.30")
-    emulator.accept(order, TRADES[0].ts_init, PRICES[0])
+    emulator.accept(order, TRADES[0].ts_init, PRICES[0], _intent(order))
     hit = None
     for i, trade in enumerate(TRADES[1:40], start=1):
         emulator.on_prices(BTCUSDT, (trade.price,), (trade.price,), trade.ts_init)
@@ -136,7 +146,7 @@ def test_market_if_touched_buy_triggers_exactly_at_its_level() -> None:
             hit = i
     assert hit == 17
     assert [type(e).__name__ for e in events] == ["OrderAccepted", "OrderTriggered"]
-    assert [(c.order_type, c.client_order_id) for c in commands if isinstance(c, SubmitOrder)] == [
+    assert [(c.order_type, c.client_order_id) for c in _sent(commands)] == [
         (OrderType.MARKET, order.client_order_id)
     ]
 
@@ -145,10 +155,10 @@ def test_limit_if_touched_is_released_as_its_limit() -> None:
     """A sell LIT touched at 39500.00 is released as a limit at 39510.00."""
     emulator, _, commands = _emulator()
     order = _factory().limit_if_touched(BTCUSDT, Side.SELL, "0.01", "39500", "39510")
-    emulator.accept(order, TRADES[0].ts_init, PRICES[0])
+    emulator.accept(order, TRADES[0].ts_init, PRICES[0], _intent(order))
     for trade in TRADES:
         emulator.on_prices(BTCUSDT, (trade.price,), (trade.price,), trade.ts_init)
-    released = [c for c in commands if isinstance(c, SubmitOrder)]
+    released = _sent(commands)
     assert [(c.order_type, c.price) for c in released] == [(OrderType.LIMIT, D("39510.00"))]
 
 
@@ -157,7 +167,7 @@ def test_a_sell_trailing_stop_never_loosens(prices: list[Decimal]) -> None:
     """Whatever real prices come, the sell trailing trigger never moves down."""
     emulator, _, _ = _emulator()
     order = _factory().trailing_stop(BTCUSDT, Side.SELL, "0.01", offset_bps="20")
-    emulator.accept(order, TRADES[0].ts_init, PRICES[0])
+    emulator.accept(order, TRADES[0].ts_init, PRICES[0], _intent(order))
     seen: list[Decimal] = []
     for price in prices:
         emulator.on_prices(BTCUSDT, (price,), (price,), TRADES[0].ts_init)
@@ -176,7 +186,7 @@ def test_iceberg_releases_the_next_slice_when_one_fills() -> None:
     driver, strategy, commands = _run(_Iceberg)
     order = strategy.order
     assert order is not None
-    slices = [c for c in commands if isinstance(c, SubmitOrder)]
+    slices = _sent(commands)
     child_fills = [e for e in driver.order_events if isinstance(e, OrderFilled)]
     parent_fills = [e for e in strategy.events if isinstance(e, OrderFilled)]
     cid = order.client_order_id
@@ -236,7 +246,38 @@ def test_a_trailing_stop_adopted_after_a_restart_triggers_exactly_once() -> None
     triggered = [e for e in driver.order_events if e.client_order_id == order.client_order_id]
     assert state.watermark == max(PRICES[:1000])
     # (the fresh strategy instance places a stop of its own: only the adopted one counts)
-    released = [c for c in commands if c.client_order_id == order.client_order_id]  # type: ignore[attr-defined]
-    assert [type(c).__name__ for c in released] == ["SubmitOrder"]
+    released = [c for c in _sent(commands) if c.client_order_id == order.client_order_id]
+    assert [c.order_type for c in released] == [OrderType.MARKET]
     assert [e.ts_event for e in triggered if isinstance(e, OrderFilled)] == [TRADES[index].ts_init]
     assert (order.status, order.filled_qty) == (OrderStatus.FILLED, D("0.01"))
+
+
+def test_a_held_orders_intent_is_journaled_but_never_reaches_the_venue() -> None:
+    """The trailing stop's intent goes out marked emulated (for the journal); the venue sees
+    nothing until the release."""
+    _, strategy, commands = _run(_Trailing, count=500)
+    intents = [c for c in commands if isinstance(c, SubmitOrder) and c.emulated]
+    assert strategy.order is not None
+    assert [(c.client_order_id, c.order_type, c.trailing_offset) for c in intents] == [
+        (strategy.order.client_order_id, OrderType.TRAILING_STOP_MARKET, D("50.00"))
+    ]
+    assert _sent(commands) == []
+
+
+def test_a_live_restart_holds_a_journaled_emulated_intent_again() -> None:
+    """Recovery's rule: an emulated intent without a journaled release is held (watching), with
+    one it is the venue's (released)."""
+    from genesis.daemon.recovery import _held_state
+
+    _, _, commands = _run(_Trailing, count=5)
+    [intent] = [c for c in commands if isinstance(c, SubmitOrder) and c.emulated]
+    release = SubmitOrder(
+        ts_init=intent.ts_init, strategy_id="s1", instrument_id=BTCUSDT,
+        client_order_id=intent.client_order_id, side=Side.SELL, order_type=OrderType.MARKET,
+        quantity=D("0.01"),
+    )  # fmt: skip
+    watching, released = _held_state(intent, None), _held_state(intent, release)
+    assert watching is not None
+    assert released is not None
+    assert (watching.triggered, released.triggered) == (False, True)
+    assert _held_state(release, None) is None
