@@ -118,3 +118,20 @@ async def test_the_sandbox_answers_a_failed_cancel_replace_with_both_halves(
     await stop(venue)
     assert type(error).__name__ == "OrderRejectedByVenue"
     assert getattr(error, "code", None) == -2022
+
+
+async def test_a_replacement_the_account_cannot_pay_leaves_the_order_cancelled(
+    sandbox: SandboxServer,
+) -> None:
+    """409 / -2021: the cancel went through, the 1 BTC replacement (39,500 USDT > 10,000) did
+    not: the order ends OrderCanceled, once, and nothing is open."""
+    venue, events = await start_venue(sandbox)
+    venue.execute(buy("s-9-4", "39000"), 0)
+    await until(lambda: bool(_of(events, OrderAccepted)))
+    venue.execute(modify("s-9-4", "39500", quantity="1"), 0)
+    await until(lambda: bool(_of(events, OrderCanceled)))
+    await asyncio.sleep(0.2)
+    open_orders = await venue.rest.open_orders("BTCUSDT")
+    await stop(venue)
+    assert open_orders == []
+    assert [type(e) for e in events] == [OrderAccepted, OrderCanceled]
