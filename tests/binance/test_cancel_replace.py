@@ -135,3 +135,31 @@ async def test_a_replacement_the_account_cannot_pay_leaves_the_order_cancelled(
     await stop(venue)
     assert open_orders == []
     assert [type(e) for e in events] == [OrderAccepted, OrderCanceled]
+
+
+async def test_a_restart_after_a_modify_adopts_the_replacement(sandbox: SandboxServer) -> None:
+    """Modified to 0.02 at 39500 (s-9-5-r1), then the process dies: a new connector recovering
+    the journaled intent (0.01 at 39000) finds the replacement, announces its terms, never
+    resends the original, and a print through 39500 fills it as s-9-5."""
+    first, seen = await start_venue(sandbox)
+    first.execute(buy("s-9-5", "39000"), 0)
+    await until(lambda: bool(_of(seen, OrderAccepted)))
+    first.execute(modify("s-9-5", "39500", quantity="0.02"), 0)
+    await until(lambda: bool(_of(seen, OrderUpdated)))
+    await stop(first)
+
+    venue, events = await start_venue(sandbox)
+    venue.recover(buy("s-9-5", "39000"), resend=False)
+    await until(lambda: bool(_of(events, OrderUpdated)))
+    sandbox.trade("BTCUSDT", D("39400"), D("1"), buyer_maker=True)
+    await until(lambda: bool(_of(events, OrderFilled)))
+    await asyncio.sleep(0.2)
+    await stop(venue)
+    [updated] = _of(events, OrderUpdated)
+    fills = _of(events, OrderFilled)
+    assert (updated.quantity, updated.price) == (D("0.02"), D("39500"))
+    assert [(f.client_order_id, f.last_qty, f.last_px) for f in fills] == [
+        ("s-9-5", D("0.02"), D("39500"))
+    ]
+    assert not _of(events, OrderCanceled)
+    assert len(sandbox.ledger()["orders"]["s-9-5"]) == 1  # the original was never resent

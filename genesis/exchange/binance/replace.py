@@ -29,24 +29,33 @@ Outcomes, as ``OrderUpdated`` / ``OrderModifyRejected`` / ``OrderCanceled`` of `
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Protocol
 
 import msgspec
 import structlog
 
 from genesis.core.commands import ModifyOrder, SubmitOrder
-from genesis.core.events import OrderEvent, OrderModifyRejected, OrderUpdated
+from genesis.core.events import (
+    OrderEvent,
+    OrderModifyRejected,
+    OrderPendingUpdate,
+    OrderUpdated,
+)
 from genesis.core.instruments import Instrument
+from genesis.core.money import ZERO
 from genesis.errors import InvalidOrder, OrderRejectedByVenue, VenueError
+from genesis.exchange.binance.errors import OrderNotFound
 from genesis.exchange.binance.orderparams import order_params
 from genesis.exchange.binance.rest import BinanceRest
 from genesis.exchange.binance.tracker import OrderTracker, Tracked
 
-__all__ = ["cancel_replace", "replacement_id", "wire_id"]
+__all__ = ["cancel_replace", "find_replacement", "replacement_id", "wire_id"]
 
 log = structlog.get_logger(__name__)
 
 _PARTLY = -2021  # cancel succeeded, the new order failed
+_MAX_REPLACES = 50  # replacement ids probed after a restart
 
 
 class BinanceVenue(Protocol):
@@ -107,6 +116,65 @@ async def cancel_replace(venue: BinanceVenue, cmd: ModifyOrder) -> None:
         return
     new = answer.get("newOrderResponse") if isinstance(answer, dict) else None
     await _succeeded(venue, t, cmd, after, new_cid, new if isinstance(new, dict) else {})
+
+
+async def find_replacement(venue: BinanceVenue, t: Tracked) -> bool:
+    """After a restart: whether ``t`` was replaced (``X-r1``, ``X-r2``... exist at the
+    venue); if so the last replacement becomes ``t`` at the venue, its terms are
+    announced (``OrderAccepted``, then ``OrderPendingUpdate`` and ``OrderUpdated`` with
+    the filled part of the original plus the replacement's quantity) and the original
+    venue order's cancel is not ``t``'s end. A query that fails stops the probe (the
+    original is then resolved as before, and the failure logged)."""
+    cid, symbol = t.cmd.client_order_id, t.cmd.instrument_id
+    latest: Mapping[str, Any] | None = None
+    n = 0
+    while n < _MAX_REPLACES:
+        try:
+            data = await venue.rest.query_order(symbol, replacement_id(cid, n + 1))
+        except OrderNotFound:
+            break
+        except VenueError as exc:
+            log.warning("binance_replacement_probe_failed", client_order_id=cid,
+                        error=type(exc).__name__)  # fmt: skip
+            break
+        if not isinstance(data, dict):
+            break
+        latest, n = data, n + 1
+    if latest is None:
+        return False
+    return await _adopt_replacement(venue, t, n, latest)
+
+
+async def _adopt_replacement(
+    venue: BinanceVenue, t: Tracked, n: int, data: Mapping[str, Any]
+) -> bool:
+    cid, symbol = t.cmd.client_order_id, t.cmd.instrument_id
+    try:
+        old = await venue.rest.query_order(symbol, cid)
+        before = Decimal(str(old.get("executedQty", "0"))) if isinstance(old, dict) else ZERO
+        after = msgspec.structs.replace(
+            t.cmd, quantity=before + Decimal(str(data["origQty"])),
+            price=Decimal(str(data["price"])) if t.cmd.price is not None else None,
+        )  # fmt: skip
+    except (VenueError, KeyError, ArithmeticError) as exc:
+        log.warning("binance_replacement_unreadable", client_order_id=cid, error=str(exc))
+        return False
+    if isinstance(old, dict) and type(old.get("orderId")) is int:
+        venue.tracker.retire(symbol, str(old["orderId"]))
+    venue_cid = replacement_id(cid, n)
+    t.replaces = n
+    venue.tracker.expect_replacement(t, venue_cid)
+    venue._emit(venue.tracker.on_order_json(data, terminal=False))  # accepted, bound
+    venue.tracker.replaced(t, venue_cid, after, str(data.get("orderId", "")))
+    ids = {"client_order_id": cid, "strategy_id": t.cmd.strategy_id, "instrument_id": symbol}
+    now = venue.tracker._now_ns()
+    venue._emit([
+        OrderPendingUpdate(ts_event=now, ts_init=now, **ids),
+        OrderUpdated(quantity=after.quantity, price=after.price,
+                     trigger_price=after.trigger_price, ts_event=now, ts_init=now, **ids),
+    ])  # fmt: skip
+    log.warning("binance_replacement_adopted", client_order_id=cid, venue_client_id=venue_cid)
+    return True
 
 
 def _refusal(t: Tracked | None, cmd: ModifyOrder) -> str:

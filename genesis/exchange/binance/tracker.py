@@ -359,6 +359,10 @@ class OrderTracker:
         if t.venue_order_id:
             self._retiring.add((t.cmd.instrument_id, t.venue_order_id))
 
+    def retire(self, symbol: str, order_id: str) -> None:
+        """The venue order ``order_id`` was replaced: its cancel is not an order's end."""
+        self._retiring.add((symbol, order_id))
+
     def abandon_replacement(self, t: Tracked, venue_cid: str) -> None:
         """The cancelReplace did not cancel: the old venue order stays ``t``'s."""
         self._aliases.pop(venue_cid, None)

@@ -58,7 +58,7 @@ from genesis.exchange.binance.parse import (
     parse_execution_report,
     strict_decimal,
 )
-from genesis.exchange.binance.replace import cancel_replace, wire_id
+from genesis.exchange.binance.replace import cancel_replace, find_replacement, wire_id
 from genesis.exchange.binance.resolve import AbsenceCheck, Verdict
 from genesis.exchange.binance.rest import BinanceRest
 from genesis.exchange.binance.signing import Param
@@ -282,7 +282,14 @@ class BinanceVenue:
                 self._status.get(cmd.instrument_id, "UNKNOWN"))  # fmt: skip
         except InvalidOrder:  # not sendable now, but the old request may have been
             params = None
-        self._spawn(self._place(tracked, params if resend else None, oco=False, sent=True))
+        self._spawn(self._recover(tracked, params if resend else None))
+
+    async def _recover(self, tracked: Tracked, params: list[Param] | None) -> None:
+        """A journaled order may have been replaced (a modify) before the restart: the
+        replacement is found first and becomes the order; the original is never resent."""
+        if await find_replacement(self, tracked):
+            params = None
+        await self._place(tracked, params, oco=False, sent=True)
 
     async def _place(
         self, tracked: Tracked, params: list[Param] | None, *, oco: bool,
