@@ -44,6 +44,14 @@ class SubmitOrder(Command, frozen=True, gc=False, kw_only=True):
     take_profit: Decimal | None = None
     confidence: float | None = None  # the signal's confidence, as the strategy gave it
     decision_price: Decimal | None = None  # the market price when the order was decided
+    # an emulated order's own terms (genesis.execution.emulation): journaled with the intent
+    # so a restart rebuilds it; a venue never receives them (it gets the released order)
+    display_qty: Decimal | None = None
+    trailing_offset: Decimal | None = None
+    trailing_bps: Decimal | None = None
+    # the intent of an order the kernel holds (emulated): journaled like every intent so a
+    # restart adopts it, never sent to a venue (the driver keeps it; the release goes later)
+    emulated: bool = False
 
 
 class CancelOrder(Command, frozen=True, gc=False, kw_only=True):

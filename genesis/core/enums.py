@@ -43,6 +43,11 @@ class OrderType(enum.Enum):
     LIMIT = "LIMIT"
     STOP_MARKET = "STOP_MARKET"
     STOP_LIMIT = "STOP_LIMIT"
+    # emulated by the kernel (genesis.execution.emulation) where a venue lacks them, which
+    # is every venue today: the same emulator runs in backtest, paper and live
+    TRAILING_STOP_MARKET = "TRAILING_STOP_MARKET"  # a stop that ratchets behind the best price
+    MARKET_IF_TOUCHED = "MARKET_IF_TOUCHED"  # a market order once the price touches a level
+    LIMIT_IF_TOUCHED = "LIMIT_IF_TOUCHED"  # a limit order once the price touches a level
 
 
 class TimeInForce(enum.Enum):

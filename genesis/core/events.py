@@ -171,7 +171,14 @@ class OrderCancelRejected(OrderEvent, frozen=True, gc=False, kw_only=True):
 
 
 class OrderModifyRejected(OrderEvent, frozen=True, gc=False, kw_only=True):
+    """The modify was refused (by local risk, or by the venue); the order keeps its terms.
+
+    ``code`` is the machine code: a risk check's (``INSUFFICIENT_CASH``...), the venue's
+    error code, or "" when the venue gave none.
+    """
+
     reason: str
+    code: str = ""
 
 
 class OrderUpdated(OrderEvent, frozen=True, gc=False, kw_only=True):

@@ -83,6 +83,7 @@ TRANSITIONS: Final[Mapping[tuple[OrderStatus, type[OrderEvent]], OrderStatus]] =
     (S.ACCEPTED, OrderPendingUpdate): S.PENDING_UPDATE,
     (S.ACCEPTED, OrderCanceled): S.CANCELED,
     (S.ACCEPTED, OrderExpired): S.EXPIRED,
+    (S.TRIGGERED, OrderAccepted): S.TRIGGERED,  # an emulated order's release acknowledged
     (S.TRIGGERED, OrderFilled): S.PARTIALLY_FILLED,
     (S.TRIGGERED, OrderPendingCancel): S.PENDING_CANCEL,
     (S.TRIGGERED, OrderPendingUpdate): S.PENDING_UPDATE,
@@ -100,6 +101,8 @@ TRANSITIONS: Final[Mapping[tuple[OrderStatus, type[OrderEvent]], OrderStatus]] =
     (S.PENDING_CANCEL, OrderAccepted): S.PENDING_CANCEL,  # the ack overtaken by our cancel
     (S.PENDING_CANCEL, OrderRejected): S.REJECTED,  # the venue refused the order itself
     (S.PENDING_CANCEL, OrderTriggered): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, OrderUpdated): S.PENDING_CANCEL,  # a modify answered under our cancel
+    (S.PENDING_CANCEL, OrderModifyRejected): S.PENDING_CANCEL,
     (S.PENDING_UPDATE, OrderUpdated): S.ACCEPTED,  # settled by fills (_settle)
     (S.PENDING_UPDATE, OrderModifyRejected): S.ACCEPTED,  # settled by fills (_settle)
     (S.PENDING_UPDATE, OrderFilled): S.PARTIALLY_FILLED,  # the fill raced the modify
@@ -119,6 +122,7 @@ _FIELDS: Final = (
     "confidence",
     "correlation_id",
     "decision_price",
+    "display_qty",
     "fees",
     "filled_qty",
     "instrument_id",
@@ -133,6 +137,8 @@ _FIELDS: Final = (
     "take_profit",
     "time_in_force",
     "trade_ids",
+    "trailing_bps",
+    "trailing_offset",
     "trigger_price",
     "ts_init",
     "ts_last",
@@ -164,6 +170,9 @@ class Order:
         take_profit: Decimal | None = None,
         confidence: float | None = None,
         decision_price: Decimal | None = None,
+        display_qty: Decimal | None = None,
+        trailing_offset: Decimal | None = None,
+        trailing_bps: Decimal | None = None,
     ) -> None:
         self.client_order_id = client_order_id
         self.strategy_id = strategy_id
@@ -182,6 +191,11 @@ class Order:
         # a tier then fails the confidence check), and the market price when it was decided
         self.confidence = confidence
         self.decision_price = decision_price
+        # an iceberg shows ``display_qty`` at a time; a trailing stop trails the best price
+        # by ``trailing_offset`` (price units) or ``trailing_bps`` (basis points of it)
+        self.display_qty = display_qty
+        self.trailing_offset = trailing_offset
+        self.trailing_bps = trailing_bps
         self.ts_init = ts_init
         self.ts_last = ts_init
         self.status = OrderStatus.NEW

@@ -36,6 +36,7 @@ from genesis.data.book import SharedBooks
 from genesis.errors import ConfigError
 from genesis.exchange.darkpool import simulated_venue
 from genesis.exchange.fills import FeeModel
+from genesis.execution.emulation import CAPABILITIES
 from genesis.kernel.builder import SessionSpec, build_kernel, strategy_specs
 from genesis.storage.factory import open_repository
 from genesis.storage.repository import AuditRecord, FillRecord, SqlRepository
@@ -202,6 +203,9 @@ def live_daemon(
         }
         spec = replace(spec, venue_balances=accounts)
     kernel = build_kernel(spec, log)
+    for venue in venues:  # what each venue lacks (ccxt: stops, OCO) the kernel emulates
+        kind = "binance" if isinstance(venue, BinanceLive) else "ccxt"
+        kernel.emulator.set_capabilities(venue.key, CAPABILITIES[kind])
     ids = config.instrument_ids
     market = MarketSource(
         recording=(),

@@ -282,19 +282,21 @@ class Operator:
         return await self.apply("cancel", work)
 
     async def modify(self, client_order_id: str, req: ModifyRequest) -> dict[str, Any]:
-        """``kernel.modify(client_order_id, price=, quantity=)`` when the kernel has it."""
+        """New price and/or total quantity of a working order (``Kernel.modify``, EX-2).
+
+        Risk's refusal of the new terms is a 422 with its code, and changes nothing;
+        otherwise the order goes PENDING_UPDATE and the venue's answer follows.
+        """
         if req.price is None and req.quantity is None:
             raise ApiError(422, "nothing_to_modify", "give a new price, a new quantity or both")
-        modify = getattr(self.d.kernel, "modify", None)
-        if modify is None:  # TODO(kernel.modify): route here once Kernel.modify is merged
-            raise ApiError(
-                501, "not_implemented", "this build's kernel has no modify (Kernel.modify);"
-                " cancel and submit a new order instead",
-            )  # fmt: skip
+        kernel = self.d.kernel
 
         async def work() -> dict[str, Any]:
             order = self._working(client_order_id)
-            self.d.driver.send(modify(client_order_id, price=req.price, quantity=req.quantity))
+            refusal = kernel.modify_refusal(client_order_id, req.price, req.quantity)
+            if refusal is not None:
+                raise ApiError(422, refusal[0], refusal[1])
+            self.d.driver.send(kernel.modify(client_order_id, req.price, req.quantity))
             self._audit("api_modify", {"client_order_id": client_order_id, **req.model_dump()})
             return {"client_order_id": client_order_id, "status": order.status.value}
 

@@ -46,6 +46,7 @@ from genesis.daemon.reconcile import (
 from genesis.daemon.records import INTENT, fill_record, intent_from
 from genesis.daemon.reload import ConfigChange
 from genesis.errors import ConfigError
+from genesis.execution.emulation import EmulatedState
 from genesis.risk.monitor import day_of
 from genesis.storage.repository import (
     AuditRecord,
@@ -418,23 +419,37 @@ class LiveRecovery:
             venue = next((v for v in self.venues.live if v.name == row.venue), None)
             if venue is None:
                 continue  # a venue this session does not trade: its orders stay as journaled
-            intent = await self._intent(d, row)
-            adopted = d.kernel.adopt(intent, by_order.get(row.client_order_id, ()))
+            intent, release = await self._intents(d, row)
+            held = _held_state(intent, release)
+            adopted = d.kernel.adopt(intent, by_order.get(row.client_order_id, ()), held)
             if adopted.status.is_terminal:  # its fills (journaled or backfilled) complete it:
                 d.journal.order(adopted, row.venue)  # the row takes that status; nothing to ask
-            else:
-                venue.recover(intent, intent.ts_init // 1_000_000)
+            elif held is None or release is not None:  # at the venue: ask it where it stands
+                sent = release or intent
+                venue.recover(sent, sent.ts_init // 1_000_000)
             ids.append(row.client_order_id)
         # an entry that filled while the process was down gets its stop and target now
         d.driver.send(d.kernel.protect_adopted(ids))
         return len(ids)
 
-    async def _intent(self, d: Daemon, row: OrderRecord) -> SubmitOrder:
-        """The journaled command, or (a journal from before intents were kept) the row's."""
+    async def _intents(self, d: Daemon, row: OrderRecord) -> tuple[SubmitOrder, SubmitOrder | None]:
+        """The journaled command and, for an order the kernel held (emulated), the order it
+        was released as on its trigger (same client id), if it got that far."""
         assert d.journal is not None
-        for event in await d.journal.repo.order_events(row.client_order_id):
-            if event.kind == INTENT:
-                return intent_from(event)
+        found = [
+            intent_from(event)
+            for event in await d.journal.repo.order_events(row.client_order_id)
+            if event.kind == INTENT
+        ]
+        if not found:
+            return self._row_intent(row), None
+        first = found[0]
+        release = next((i for i in found[1:] if not i.emulated), None) if first.emulated else None
+        return first, release
+
+    @staticmethod
+    def _row_intent(row: OrderRecord) -> SubmitOrder:
+        """A journal from before intents were kept: the order row's terms."""
         return SubmitOrder(
             ts_init=row.ts_init,
             strategy_id=row.strategy_id,
@@ -580,3 +595,11 @@ def _venue_kill(d: Daemon, exc: Any) -> None:
             d.inbound.put_nowait(request)
         except asyncio.QueueFull:  # the loop is busy: queue it as soon as there is room
             d.later(d.inbound.put(request))
+
+
+def _held_state(intent: SubmitOrder, release: SubmitOrder | None) -> EmulatedState | None:
+    """What the kernel holds again of an emulated order: released or still watching (its
+    trailing watermark starts again from the first price after the restart)."""
+    if not intent.emulated:
+        return None
+    return EmulatedState(client_order_id=intent.client_order_id, triggered=release is not None)

@@ -35,7 +35,9 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from genesis.core.commands import CancelOrder, Command, SubmitOrder
+import msgspec
+
+from genesis.core.commands import CancelOrder, Command, ModifyOrder, SubmitOrder
 from genesis.core.enums import LiquiditySide, OrderType, Side, TimeInForce
 from genesis.core.events import (
     Bar,
@@ -48,8 +50,10 @@ from genesis.core.events import (
     OrderEvent,
     OrderExpired,
     OrderFilled,
+    OrderModifyRejected,
     OrderRejected,
     OrderTriggered,
+    OrderUpdated,
     QuoteTick,
     TradeTick,
 )
@@ -241,6 +245,8 @@ class SimulatedVenue:
                 self._arrive_order(command, arrival, out, ref)
             elif isinstance(command, CancelOrder):
                 self._arrive_cancel(command, arrival, out)
+            elif isinstance(command, ModifyOrder):
+                self._arrive_modify(command, arrival, out)
 
     def _arrive_order(
         self, cmd: SubmitOrder, ts: int, out: list[OrderEvent], reference: Decimal | None
@@ -310,6 +316,65 @@ class SimulatedVenue:
         for leg in legs:
             self._close(leg)
             out.append(OrderCanceled(**_ids(leg.cmd, ts)))
+
+    def _arrive_modify(self, cmd: ModifyOrder, ts: int, out: list[OrderEvent]) -> None:
+        """Amend a working order in place: new total quantity, limit price, trigger.
+
+        Queue priority (not modelled: resting fills are optimistic) is what a venue
+        gives: a new price or a larger quantity is a new order at the back of the
+        queue, and here it is matched afresh, as a taker if the new price crosses; a
+        smaller quantity keeps its place. The lock follows the new terms; a modify the
+        account cannot pay for, below the filled quantity, of an OCO leg or that would
+        make a post-only order take is refused and changes nothing.
+        """
+        w = self._by_id.get(cmd.client_order_id)
+        reason, code = self._modify_refusal(w, cmd)
+        if w is None or reason:
+            out.append(OrderModifyRejected(reason=reason, code=code, **_ids(cmd, ts)))
+            return
+        old = w.cmd
+        filled = old.quantity - w.leaves
+        new = msgspec.structs.replace(
+            old, quantity=cmd.quantity, price=cmd.price if cmd.price is not None else old.price,
+            trigger_price=cmd.trigger_price if cmd.trigger_price is not None else old.trigger_price,
+        )  # fmt: skip
+        inst = self._instruments(cmd.instrument_id)
+        price = new.price or new.trigger_price or self._last_price.get(cmd.instrument_id) or ZERO
+        leaves = new.quantity - filled
+        amount = (
+            leaves * price * (1 + self._fees.worst_rate) if w.lock_ccy == inst.quote else leaves
+        )
+        self.account.release(w.lock_ccy, w.locked)
+        if not self.account.lock(w.lock_ccy, amount):
+            self.account.lock(w.lock_ccy, w.locked)  # what it held before: always possible
+            free = self.account.free(w.lock_ccy)
+            out.append(OrderModifyRejected(
+                reason=f"insufficient balance: {amount} {w.lock_ccy} needed, {free} free",
+                code="-2010", **_ids(cmd, ts),
+            ))  # fmt: skip
+            return
+        w.cmd, w.leaves, w.locked = new, leaves, amount
+        w.fresh = w.fresh or new.price != old.price or new.quantity > old.quantity
+        out.append(OrderUpdated(
+            quantity=new.quantity, price=new.price, trigger_price=new.trigger_price,
+            **_ids(cmd, ts),
+        ))  # fmt: skip
+        if w.fresh and self._can_match_now(cmd.instrument_id):
+            self._match_tick_order(w, ts, out)
+
+    def _modify_refusal(self, w: _Working | None, cmd: ModifyOrder) -> tuple[str, str]:
+        """Why the venue refuses a modify ("" when it does not), with Binance's code."""
+        if w is None:
+            return "unknown or finished order", "-2011"
+        if w.cmd.oco_group:
+            return "an order of an OCO list cannot be amended", "-1013"
+        if cmd.quantity <= w.cmd.quantity - w.leaves:
+            return f"quantity {cmd.quantity} is not above the filled quantity", "-1013"
+        if w.cmd.post_only and cmd.price is not None:
+            probe = msgspec.structs.replace(w.cmd, price=cmd.price)
+            if self._would_take(probe, None):
+                return "post-only order would immediately match and take", "-2010"
+        return "", ""
 
     def _reject(
         self, cmd: SubmitOrder, ts: int, reason: str, code: str, out: list[OrderEvent]

@@ -16,6 +16,8 @@ from genesis.errors import InvalidOrder
 
 __all__ = ["OrderFactory"]
 
+_MAX_BPS = Decimal(10_000)
+
 
 class OrderFactory:
     """Builds orders for one strategy.
@@ -86,6 +88,91 @@ class OrderFactory:
             **kw,
         )
 
+    def trailing_stop(
+        self,
+        instrument_id: str,
+        side: Side,
+        quantity: object,
+        *,
+        offset: object = None,
+        offset_bps: object = None,
+        **kw: Any,
+    ) -> Order:
+        """A stop that trails the best price since it was accepted by ``offset`` (price
+        units, rounded to the tick) or ``offset_bps`` (basis points of that price, below
+        10,000); exactly one of the two. Market order when triggered (emulated)."""
+        inst = self._instruments(instrument_id)
+        if (offset is None) == (offset_bps is None):
+            raise InvalidOrder(
+                f"{inst.symbol}: a trailing stop takes exactly one of offset and offset_bps,"
+                f" was offset={offset!r}, offset_bps={offset_bps!r}"
+            )
+        trail, bps = None, None
+        if offset is not None:
+            trail = inst.price(offset, ROUND_HALF_EVEN)
+            _positive(inst, "offset", trail, inst.tick_size)
+        else:
+            bps = _bps(inst, offset_bps)
+        return self._build(
+            instrument_id, side, OrderType.TRAILING_STOP_MARKET, quantity,
+            trailing_offset=trail, trailing_bps=bps, **kw,
+        )  # fmt: skip
+
+    def market_if_touched(
+        self, instrument_id: str, side: Side, quantity: object, trigger_price: object, **kw: Any
+    ) -> Order:
+        """A market order once the price touches ``trigger_price``: a buy when it falls to
+        it, a sell when it rises to it (emulated)."""
+        return self._build(
+            instrument_id, side, OrderType.MARKET_IF_TOUCHED, quantity,
+            trigger_price=trigger_price, **kw,
+        )  # fmt: skip
+
+    def limit_if_touched(
+        self,
+        instrument_id: str,
+        side: Side,
+        quantity: object,
+        trigger_price: object,
+        price: object,
+        **kw: Any,
+    ) -> Order:
+        """A limit order at ``price`` once the price touches ``trigger_price`` (emulated)."""
+        return self._build(
+            instrument_id, side, OrderType.LIMIT_IF_TOUCHED, quantity,
+            price=price, trigger_price=trigger_price, **kw,
+        )  # fmt: skip
+
+    def iceberg(
+        self,
+        instrument_id: str,
+        side: Side,
+        quantity: object,
+        price: object,
+        display_qty: object,
+        **kw: Any,
+    ) -> Order:
+        """A GTC limit order showing ``display_qty`` at a time (EX-3): slices are released
+        one after another as each fills (emulated). Each slice must pass the instrument's
+        filters on its own (min notional at ``price``)."""
+        inst = self._instruments(instrument_id)
+        display = inst.quantity(display_qty)
+        _positive(inst, "display_qty", display, inst.step_size)
+        if kw.get("time_in_force", TimeInForce.GTC) is not TimeInForce.GTC:
+            raise InvalidOrder(
+                f"{inst.symbol}: an iceberg order rests (GTC), was {kw['time_in_force']!r}"
+            )
+        order = self._build(
+            instrument_id, side, OrderType.LIMIT, quantity, price=price, display_qty=display, **kw
+        )
+        if display > order.quantity:
+            raise InvalidOrder(
+                f"{inst.symbol}: display_qty {display} exceeds the order quantity {order.quantity}"
+            )
+        assert order.price is not None
+        inst.validate_notional(order.price, display)
+        return order
+
     def _build(
         self,
         instrument_id: str,
@@ -101,8 +188,15 @@ class OrderFactory:
         take_profit: object = None,
         correlation_id: object = "",
         confidence: float | None = None,
+        display_qty: Decimal | None = None,
+        trailing_offset: Decimal | None = None,
+        trailing_bps: Decimal | None = None,
     ) -> Order:
         inst = self._instruments(instrument_id)
+        if not isinstance(time_in_force, TimeInForce):
+            raise InvalidOrder(
+                f"{inst.symbol}: time_in_force must be a TimeInForce, was {time_in_force!r}"
+            )
         _check_confidence(inst, confidence)
         qty = inst.quantity(quantity)
         limit = None if price is None else inst.price_for(side, price)
@@ -126,6 +220,9 @@ class OrderFactory:
             stop_loss=_trigger(inst, stop_loss),
             take_profit=None if take_profit is None else inst.price_for(side.opposite, take_profit),
             confidence=None if confidence is None else float(confidence),
+            display_qty=display_qty,
+            trailing_offset=trailing_offset,
+            trailing_bps=trailing_bps,
         )
 
 
@@ -134,6 +231,19 @@ def _positive(inst: Instrument, name: str, value: Decimal | None, increment: Dec
         raise InvalidOrder(
             f"{inst.symbol}: {name} must be > 0 after rounding to {increment}, was {value}"
         )
+
+
+def _bps(inst: Instrument, value: object) -> Decimal:
+    """A trailing offset in basis points: a finite number in (0, 10000)."""
+    try:
+        bps = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    except ArithmeticError:
+        bps = Decimal("NaN")
+    if isinstance(value, bool) or not bps.is_finite() or not 0 < bps < _MAX_BPS:
+        raise InvalidOrder(
+            f"{inst.symbol}: offset_bps must be a number in (0, 10000), was {value!r}"
+        )
+    return bps
 
 
 def _check_confidence(inst: Instrument, confidence: float | None) -> None:

@@ -33,6 +33,8 @@ def order_from_intent(intent: SubmitOrder, fills: Iterable[OrderFilled] = ()) ->
         post_only=intent.post_only, correlation_id=intent.correlation_id,
         stop_loss=intent.stop_loss, take_profit=intent.take_profit,
         confidence=intent.confidence, decision_price=intent.decision_price,
+        display_qty=intent.display_qty, trailing_offset=intent.trailing_offset,
+        trailing_bps=intent.trailing_bps,
     )  # fmt: skip
     submitted = OrderSubmitted(
         ts_event=intent.ts_init, ts_init=intent.ts_init, client_order_id=intent.client_order_id,

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from genesis.core.clock import SimClock
-from genesis.core.commands import Command, KernelCommand
+from genesis.core.commands import Command, KernelCommand, SubmitOrder
 from genesis.core.events import Bar, Event, MarketEvent, OrderEvent, OrderFilled
 from genesis.core.instruments import split_instrument_id
 from genesis.errors import ConfigError
@@ -254,6 +254,8 @@ class Driver:
         for command in commands:
             if self._on_command is not None:
                 self._on_command(command)
+            if type(command) is SubmitOrder and command.emulated:
+                continue  # an order the kernel holds: its intent is journaled, never sent
             port = self.venue_of(command.instrument_id)
             port.execute(command, now)
             if port not in touched:

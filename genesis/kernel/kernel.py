@@ -76,6 +76,7 @@ from genesis.core.commands import (
     Command,
     EngageKillSwitch,
     KernelCommand,
+    ModifyOrder,
     ResetKillSwitch,
     SubmitOrder,
 )
@@ -87,12 +88,17 @@ from genesis.core.events import (
     Event,
     KillSwitchChanged,
     MarketEvent,
+    OrderAccepted,
     OrderDenied,
     OrderEvent,
     OrderFilled,
+    OrderModifyRejected,
     OrderPendingCancel,
+    OrderPendingUpdate,
     OrderRejected,
     OrderSubmitted,
+    OrderTriggered,
+    OrderUpdated,
     QuoteTick,
     StrategyErrored,
     TimerFired,
@@ -101,7 +107,9 @@ from genesis.core.events import (
 )
 from genesis.core.instruments import Instrument, split_instrument_id
 from genesis.core.orders import Order
-from genesis.errors import IllegalTransition
+from genesis.errors import IllegalTransition, InvalidOrder
+from genesis.execution.amend import Terms, amended, grows_exposure, new_terms
+from genesis.execution.emulation import EmulatedState, Emulator, touch_prices
 from genesis.execution.oms import OrderManager
 from genesis.execution.quality import FillQuality
 from genesis.execution.restore import order_from_intent
@@ -199,6 +207,13 @@ class Kernel:
         self._closing: set[tuple[str, str]] = set()  # (strategy, instrument) being flattened
         self.last_event_applied = True  # False when the OMS dropped the last order event
         self._internal: deque[Event] = deque()
+        # the order types a venue lacks, held and released here (genesis.execution.emulation)
+        self.emulator = Emulator(
+            instruments=instruments,
+            emit=self._internal.append,
+            send=self._send_command,
+            reduce_only=self._reduce_only,
+        )
         self._dispatch: dict[type, Callable[[Any], None]] = self._dispatch_table()
         self._pretrade = PreTrade(
             instruments=instruments,
@@ -254,6 +269,7 @@ class Kernel:
             market=self.market,
             submit=self._submit,
             cancel=self._cancel,
+            modify=self._modify,
             open_orders=self._open_orders,
             log=self.log,
             performance=functools.partial(self.performance.of, strategy_id),
@@ -339,7 +355,24 @@ class Kernel:
             for i in s.instruments
         )
 
-    def adopt(self, intent: SubmitOrder, fills: Sequence[OrderFilled] = ()) -> Order:
+    def emulated_intents(self) -> list[tuple[SubmitOrder, EmulatedState]]:
+        """Every order the emulator holds, as its intent and its state (the watermark, the
+        iceberg's slice): what the shell journals so ``adopt`` can hold them again."""
+        out: list[tuple[SubmitOrder, EmulatedState]] = []
+        for state in self.emulator.held():
+            order = self.oms.get(state.client_order_id)
+            if order is not None:
+                cid = order.client_order_id
+                intent = submit_command(order, order.ts_init, "", cid in self._reduce_only)
+                out.append((intent, state))
+        return out
+
+    def adopt(
+        self,
+        intent: SubmitOrder,
+        fills: Sequence[OrderFilled] = (),
+        emulated: EmulatedState | None = None,
+    ) -> Order:
         """Take over an order placed before a restart (live): rebuilt from its journaled
         intent with the fills the journal holds, no risk check, nothing sent. The venue's
         answers then move it on as for any order; a repeated fill is a duplicate.
@@ -348,6 +381,12 @@ class Kernel:
             ValueError: an order with that client id is already known.
         """
         order = order_from_intent(intent, fills)
+        if emulated is not None:  # held here, not at the venue: accepted locally, as before
+            if order.status is OrderStatus.SUBMITTED:
+                order.apply(OrderAccepted(**event_ids(order, intent.ts_init), venue_order_id=""))
+            if emulated.triggered and not emulated.slice_no and not order.status.is_terminal:
+                order.apply(OrderTriggered(**event_ids(order, intent.ts_init)))
+            self.emulator.restore(order, emulated)
         self.oms.restore(order, fills)
         if intent.reduce_only:
             self._reduce_only.add(intent.client_order_id)
@@ -595,6 +634,8 @@ class Kernel:
                 strategy.on_bar(bar)
             except Exception as exc:
                 self.errors.append(self.guard.fault(strategy, "on_bar", exc))
+        if self.emulator.watching:
+            self._emulate(bar)
         if self._loss_check is not None:
             self._loss_check()
 
@@ -614,6 +655,8 @@ class Kernel:
         listeners = self._trade_listeners.get(trade.instrument_id)
         if listeners:
             self._tell(listeners, "on_trade", trade)
+        if self.emulator.watching:
+            self._emulate(trade)
         if self._loss_check is not None:
             self._loss_check()
 
@@ -624,6 +667,8 @@ class Kernel:
         listeners = self._quote_listeners.get(quote.instrument_id)
         if listeners:
             self._tell(listeners, "on_quote", quote)
+        if self.emulator.watching:
+            self._emulate(quote)
         if self._loss_check is not None:
             self._loss_check()
 
@@ -634,8 +679,22 @@ class Kernel:
         listeners = self._book_listeners.get(update.instrument_id)
         if listeners:
             self._tell(listeners, "on_book", update)
+        if self.emulator.watching:
+            self._emulate(update)
         if self._loss_check is not None:
             self._loss_check()
+
+    def _emulate(self, event: MarketEvent) -> None:
+        """Emulated orders judged on the event's prices, after the strategies saw it (an
+        order a strategy places on this event is judged from the next one)."""
+        prices = touch_prices(event, self._best)
+        if prices is not None:
+            self.emulator.on_prices(event.instrument_id, *prices, self.clock.now_ns())
+
+    def _best(self, instrument_id: str, side: Side) -> Decimal | None:
+        book = self.market.book(instrument_id)
+        top = None if book is None else book.best_ask() if side is Side.SELL else book.best_bid()
+        return None if top is None else top[0]
 
     def _tell(self, listeners: list[Strategy[Any]], hook: str, event: MarketEvent) -> None:
         """Call ``hook(event)`` of each listener still enabled (the guard's fence, inlined)."""
@@ -671,6 +730,12 @@ class Kernel:
     # --- orders -----------------------------------------------------------
 
     def _on_order_event(self, event: OrderEvent) -> None:
+        children = self.emulator.children
+        if children and event.client_order_id in children:
+            self.last_event_applied = True  # an iceberg slice's: the parent's events follow
+            for parent_event in self.emulator.on_child_event(event):
+                self._on_order_event(parent_event)
+            return
         try:
             order = self.oms.apply(event)
         except IllegalTransition as exc:
@@ -744,6 +809,7 @@ class Kernel:
             )
 
     def _on_order_done(self, order: Order, strategy: Strategy[Any] | None) -> None:
+        self.emulator.forget(order.client_order_id)
         self._reduce_only.discard(order.client_order_id)
         self._oco_group.pop(order.client_order_id, None)
         if self._closing and (order.strategy_id, order.instrument_id) in self._closing:
@@ -806,6 +872,10 @@ class Kernel:
         order.apply(OrderSubmitted(**event_ids(order, now)))
         self.quality.on_submitted(order, now)
         cid = order.client_order_id
+        if self.emulator.emulates(order):  # held here until it triggers (or slices)
+            intent = submit_command(order, now, "", cid in self._reduce_only)
+            self.emulator.accept(order, now, self.market.price(order.instrument_id), intent)
+            return
         self._outbox.append(
             submit_command(order, now, self._oco_group.get(cid, ""), cid in self._reduce_only)
         )
@@ -873,6 +943,8 @@ class Kernel:
             return
         now = self.clock.now_ns()
         order.apply(OrderPendingCancel(**event_ids(order, now)))
+        if self.emulator.cancel(order, now):
+            return  # held here: cancelled locally, or its working slice is cancelled
         if self._list_cancel_in_flight(order):
             return  # the venue cancels a whole OCO list on one request
         self._outbox.append(
@@ -884,6 +956,108 @@ class Kernel:
                 client_order_id=order.client_order_id,
             )
         )
+
+    def modify(
+        self,
+        client_order_id: str,
+        price: object = None,
+        quantity: object = None,
+        trigger_price: object = None,
+    ) -> Sequence[Command]:
+        """Modify a working order (EX-2): new limit price, total quantity or trigger.
+
+        The order goes PENDING_UPDATE and a ``ModifyOrder`` goes to its venue; the venue
+        answers ``OrderUpdated`` or ``OrderModifyRejected``. A modify that grows exposure
+        is checked by risk like an entry: a refusal is an ``OrderModifyRejected`` (with the
+        risk code) delivered as the order's event, and nothing is sent.
+
+        Returns:
+            The commands for venues (empty when the modify was refused or emulated).
+
+        Raises:
+            InvalidOrder: unknown order, or terms that cannot apply (``execution.amend``).
+        """
+        order = self.oms.get(str(client_order_id))
+        if order is None:
+            raise InvalidOrder(f"{client_order_id}: no such order")
+        self._modify(order, price, quantity, trigger_price)
+        return self._drain()
+
+    def modify_refusal(
+        self,
+        client_order_id: str,
+        price: object = None,
+        quantity: object = None,
+        trigger_price: object = None,
+    ) -> tuple[str, str] | None:
+        """What ``modify`` would answer, changing nothing: the risk refusal (code,
+        sentence) of these terms, or None when they would go to the venue.
+
+        Raises:
+            InvalidOrder: unknown order, or terms that cannot apply (``execution.amend``).
+        """
+        order = self.oms.get(str(client_order_id))
+        if order is None:
+            raise InvalidOrder(f"{client_order_id}: no such order")
+        inst = self.instruments(order.instrument_id)
+        terms = new_terms(
+            order, inst, price=price, quantity=quantity, trigger_price=trigger_price,
+            in_oco=order.client_order_id in self._oco_group,
+        )  # fmt: skip
+        return self._modify_refusal(order, inst, terms)
+
+    def _modify(self, order: Order, price: object, quantity: object, trigger: object) -> None:
+        inst = self.instruments(order.instrument_id)
+        in_oco = order.client_order_id in self._oco_group
+        terms = new_terms(
+            order, inst, price=price, quantity=quantity, trigger_price=trigger, in_oco=in_oco
+        )
+        now = self.clock.now_ns()
+        refusal = self._modify_refusal(order, inst, terms)
+        order.apply(OrderPendingUpdate(**event_ids(order, now)))
+        qty, limit, trig = terms
+        if refusal is not None:
+            self.log.info(
+                "order_modify_denied", client_order_id=order.client_order_id,
+                strategy_id=order.strategy_id, code=refusal[0], reason=refusal[1],
+            )  # fmt: skip
+            self._internal.append(
+                OrderModifyRejected(**event_ids(order, now), code=refusal[0], reason=refusal[1])
+            )
+        elif self.emulator.amend(order, trig):  # held here: amended at once
+            self._internal.append(
+                OrderUpdated(**event_ids(order, now), quantity=qty, price=limit, trigger_price=trig)
+            )
+        else:
+            command = ModifyOrder(
+                ts_init=now, strategy_id=order.strategy_id, instrument_id=order.instrument_id,
+                correlation_id=order.correlation_id, client_order_id=order.client_order_id,
+                quantity=qty, price=limit, trigger_price=trig,
+            )  # fmt: skip
+            self._outbox.append(command)
+
+    def _modify_refusal(
+        self, order: Order, inst: Instrument, terms: Terms
+    ) -> tuple[str, str] | None:
+        """Risk's word on new terms: checked like an entry when they grow exposure, else
+        against the instrument's filters only."""
+        copy = amended(order, terms)
+        if grows_exposure(order, terms):
+            return self._risk_refusal(copy)
+        try:
+            inst.validate_quantity(copy.quantity)
+            for value in (copy.price, copy.trigger_price):
+                if value is not None:
+                    inst.validate_price(value)
+            reference = copy.price or copy.trigger_price or self.market.price(copy.instrument_id)
+            if reference is not None:
+                inst.validate_notional(reference, copy.quantity)
+        except InvalidOrder as exc:
+            return ("INSTRUMENT_FILTER", str(exc))
+        return None
+
+    def _send_command(self, command: Command) -> None:
+        self._outbox.append(command)
 
     def _list_cancel_in_flight(self, order: Order) -> bool:
         group = self._oco_group.get(order.client_order_id)

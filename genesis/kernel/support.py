@@ -67,6 +67,9 @@ def submit_command(order: Order, now: int, oco_group: str, reduce_only: bool) ->
         take_profit=order.take_profit,
         confidence=order.confidence,
         decision_price=order.decision_price,
+        display_qty=order.display_qty,
+        trailing_offset=order.trailing_offset,
+        trailing_bps=order.trailing_bps,
     )
 
 

@@ -45,6 +45,7 @@ class StrategyContext:
     __slots__ = (
         "_cancel",
         "_instruments",
+        "_modify",
         "_open_orders",
         "_parents",
         "_performance",
@@ -71,6 +72,7 @@ class StrategyContext:
         log: Any,
         performance: Callable[[], StrategyPerformance] | None = None,
         parents: ParentDesk | None = None,
+        modify: Callable[[Order, object, object, object], None] | None = None,
     ) -> None:
         self.strategy_id = strategy_id
         self.clock = clock
@@ -81,6 +83,7 @@ class StrategyContext:
         self._instruments = instruments
         self._submit = submit
         self._cancel = cancel
+        self._modify = modify
         self._open_orders = open_orders
         self._performance = performance
         self._parents = parents
@@ -95,6 +98,35 @@ class StrategyContext:
     def cancel(self, order: Order) -> None:
         """Request cancellation of an open order."""
         self._cancel(order)
+
+    def modify(
+        self,
+        order: object,
+        *,
+        price: object = None,
+        quantity: object = None,
+        trigger_price: object = None,
+    ) -> None:
+        """Request new terms for a working order of this strategy (EX-2).
+
+        ``quantity`` is the order's new *total* quantity (what has filled included);
+        values are rounded as the factory rounds them. The order goes PENDING_UPDATE;
+        ``on_order`` then sees ``OrderUpdated`` or ``OrderModifyRejected`` (risk refuses a
+        modify that grows exposure beyond what an entry may take, with the risk code).
+
+        Raises:
+            InvalidOrder: not an order of this strategy, not working, a market order or an
+                OCO leg, a value that is not a positive number on the instrument's
+                increments, or nothing to change.
+            RuntimeError: the context was built without a modify path.
+        """
+        if not isinstance(order, Order) or order.strategy_id != self.strategy_id:
+            raise InvalidOrder(
+                f"{self.strategy_id}: modify takes one of this strategy's orders, was {order!r}"
+            )
+        if self._modify is None:
+            raise RuntimeError(f"{self.strategy_id}: no modify path in this context")
+        self._modify(order, price, quantity, trigger_price)
 
     def open_orders(self, instrument_id: str) -> list[Order]:
         """This strategy's open (or not yet sent) orders on ``instrument_id``."""

@@ -272,6 +272,11 @@ class BinanceRest:
         return await self.request("POST", "/api/v3/orderList/oco", params, signed=True,
                                   is_order=True, timestamp_ms=timestamp_ms)  # fmt: skip
 
+    async def cancel_replace(self, params: Sequence[Param], timestamp_ms: int) -> Any:
+        """``POST /api/v3/order/cancelReplace`` (weight 1, counts as an order)."""
+        return await self.request("POST", "/api/v3/order/cancelReplace", params, signed=True,
+                                  is_order=True, timestamp_ms=timestamp_ms)  # fmt: skip
+
     async def cancel_order(self, symbol: str, client_order_id: str) -> Any:
         params = [("symbol", symbol), ("origClientOrderId", client_order_id)]
         return await self.request("DELETE", "/api/v3/order", params, signed=True, is_order=True)

@@ -67,6 +67,8 @@ class Tracked:
     held_terminal: tuple[str, int | None, Decimal] | None = None  # status, ms, cumulative qty
     placing: bool = False  # the placement task runs: its outcome may still be unknown
     cancel_wanted: bool = False  # a cancel arrived while placing: the placement task honours it
+    venue_cid: str = ""  # the venue's client id after a cancel-replace ("": ours)
+    replaces: int = 0  # cancel-replaces sent (the n of the next replacement id)
 
 
 class OrderTracker:
@@ -87,6 +89,10 @@ class OrderTracker:
         self.overfills = 0
         self.late_fills = 0  # fills after the terminal event (venue anomaly; logged)
         self.absorbed = 0  # acks and NEWs after the terminal event (refused; logged)
+        # cancel-replace (modify): the venue's client id of a replacement -> our order's,
+        # and the venue orders it replaces, whose CANCELED is the replace, not the end
+        self._aliases: dict[str, str] = {}
+        self._retiring: set[tuple[str, str]] = set()
 
     def track(self, cmd: SubmitOrder) -> Tracked:
         tracked = self.orders[cmd.client_order_id] = Tracked(cmd)
@@ -249,7 +255,9 @@ class OrderTracker:
 
     def on_execution_report(self, rep: ExecutionReport) -> list[OrderEvent]:
         """Events from one ``executionReport`` (see the module rules)."""
-        t = self.orders.get(rep.client_order_id)
+        t = self.orders.get(self._aliases.get(rep.client_order_id, rep.client_order_id))
+        if rep.exec_type == "CANCELED" and (rep.symbol, str(rep.order_id)) in self._retiring:
+            return []  # the cancel half of our cancel-replace: the order lives on, replaced
         if t is None:
             log.info("binance_external_order_event", symbol=rep.symbol, order_id=rep.order_id)
             return []
@@ -333,7 +341,45 @@ class OrderTracker:
     def _lookup(self, data: Mapping[str, Any]) -> Tracked | None:
         # In a cancel response ``clientOrderId`` is the cancel's own id (§6.6).
         cid = data.get("origClientOrderId") or data.get("clientOrderId")
-        return self.orders.get(cid) if isinstance(cid, str) else None
+        if not isinstance(cid, str):
+            return None
+        if (
+            data.get("status") == "CANCELED"
+            and (str(data.get("symbol", "")), _order_id(data)) in self._retiring
+        ):
+            return None  # a replaced venue order: its cancel is not the order's end
+        return self.orders.get(self._aliases.get(cid, cid))
+
+    # --- cancel-replace (modify) -----------------------------------------------------
+
+    def expect_replacement(self, t: Tracked, venue_cid: str) -> None:
+        """A cancelReplace is about to go: reports under ``venue_cid`` are ``t``'s, and the
+        venue order it replaces ends as the replace's cancel, not as ``t``'s end."""
+        self._aliases[venue_cid] = t.cmd.client_order_id
+        if t.venue_order_id:
+            self._retiring.add((t.cmd.instrument_id, t.venue_order_id))
+
+    def retire(self, symbol: str, order_id: str) -> None:
+        """The venue order ``order_id`` was replaced: its cancel is not an order's end."""
+        self._retiring.add((symbol, order_id))
+
+    def abandon_replacement(self, t: Tracked, venue_cid: str) -> None:
+        """The cancelReplace did not cancel: the old venue order stays ``t``'s."""
+        self._aliases.pop(venue_cid, None)
+        self._retiring.discard((t.cmd.instrument_id, t.venue_order_id))
+
+    def replaced(self, t: Tracked, venue_cid: str, after: SubmitOrder, order_id: str) -> None:
+        """The replacement stands: ``t`` now has ``after``'s terms (our client id, total
+        quantity) and is the venue order ``order_id`` (client id ``venue_cid``)."""
+        t.cmd = after
+        t.venue_cid = venue_cid
+        if order_id:
+            t.venue_order_id = order_id
+            self._by_venue_id[(after.instrument_id, order_id)] = after.client_order_id
+
+    def local_id(self, venue_cid: str) -> str:
+        """Our client order id for a venue's (a replacement's maps to its order's)."""
+        return self._aliases.get(venue_cid, venue_cid)
 
 
 def _executed(data: Mapping[str, Any]) -> Decimal:

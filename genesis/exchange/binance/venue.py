@@ -32,7 +32,7 @@ from typing import Any, Final
 import structlog
 
 from genesis.core.commands import CancelAllOrders, CancelOrder, Command, ModifyOrder, SubmitOrder
-from genesis.core.events import OrderCancelRejected, OrderEvent, OrderFilled, OrderModifyRejected
+from genesis.core.events import OrderCancelRejected, OrderEvent, OrderFilled
 from genesis.core.instruments import Instrument, instrument_from_binance
 from genesis.errors import (
     ConfigError,
@@ -58,6 +58,7 @@ from genesis.exchange.binance.parse import (
     parse_execution_report,
     strict_decimal,
 )
+from genesis.exchange.binance.replace import cancel_replace, find_replacement, wire_id
 from genesis.exchange.binance.resolve import AbsenceCheck, Verdict
 from genesis.exchange.binance.rest import BinanceRest
 from genesis.exchange.binance.signing import Param
@@ -158,10 +159,7 @@ class BinanceVenue:
         elif isinstance(command, CancelAllOrders):
             self._spawn(self._cancel_all(command))
         elif isinstance(command, ModifyOrder):
-            self._emit([OrderModifyRejected(
-                reason="UNSUPPORTED: Binance spot orders are cancelled and replaced, not modified",
-                client_order_id=command.client_order_id, strategy_id=command.strategy_id,
-                instrument_id=command.instrument_id, ts_event=now_ns, ts_init=now_ns)])  # fmt: skip
+            self._spawn(cancel_replace(self, command))
 
     async def snapshot(
         self, instruments: list[str], since_trade_ids: dict[str, int]
@@ -284,7 +282,14 @@ class BinanceVenue:
                 self._status.get(cmd.instrument_id, "UNKNOWN"))  # fmt: skip
         except InvalidOrder:  # not sendable now, but the old request may have been
             params = None
-        self._spawn(self._place(tracked, params if resend else None, oco=False, sent=True))
+        self._spawn(self._recover(tracked, params if resend else None))
+
+    async def _recover(self, tracked: Tracked, params: list[Param] | None) -> None:
+        """A journaled order may have been replaced (a modify) before the restart: the
+        replacement is found first and becomes the order; the original is never resent."""
+        if await find_replacement(self, tracked):
+            params = None
+        await self._place(tracked, params, oco=False, sent=True)
 
     async def _place(
         self, tracked: Tracked, params: list[Param] | None, *, oco: bool,
@@ -455,7 +460,7 @@ class BinanceVenue:
         while True:
             sent_ms = self.rest.clock.now_ms()
             try:
-                data = await self.rest.query_order(t.cmd.instrument_id, t.cmd.client_order_id)
+                data = await self.rest.query_order(t.cmd.instrument_id, wire_id(t))
             except OrderNotFound:
                 if check.on_not_found(sent_ms) is Verdict.ABSENT:
                     return False
@@ -479,8 +484,9 @@ class BinanceVenue:
         racing = tracked is not None and tracked.placing and not tracked.done
         if racing and tracked is not None:  # the placement task honours it (see _place)
             tracked.cancel_wanted = True
+        wire = cid if tracked is None else wire_id(tracked)  # a replaced order: its new id
         try:
-            answer = await self.rest.cancel_order(symbol, cid)
+            answer = await self.rest.cancel_order(symbol, wire)
         except VenueError as exc:
             if isinstance(exc, AuthError):
                 self._auth_failed(exc)
@@ -491,7 +497,7 @@ class BinanceVenue:
             # -2011 is not proof of a cancel, and an unknown outcome is unknown: query.
             if tracked is not None:
                 with contextlib.suppress(VenueError):
-                    await self._apply_order(await self.rest.query_order(symbol, cid))
+                    await self._apply_order(await self.rest.query_order(symbol, wire))
             if tracked is None or not tracked.done:
                 now = self.tracker._now_ns()
                 self._emit([OrderCancelRejected(
@@ -527,7 +533,7 @@ class BinanceVenue:
             if kind == "executionReport":
                 report = parse_execution_report(payload)
                 self._emit(self.tracker.on_execution_report(report))
-                t = self.tracker.orders.get(report.client_order_id)
+                t = self.tracker.orders.get(self.tracker.local_id(report.client_order_id))
                 if t is not None and report.cum_qty > t.filled:  # z ahead of the fills we have
                     self._spawn_refresh(t)
             elif kind == "outboundAccountPosition":
@@ -559,7 +565,7 @@ class BinanceVenue:
     async def _refresh_order(self, t: Tracked) -> None:
         with contextlib.suppress(VenueError):
             await self._apply_order(await self.rest.query_order(t.cmd.instrument_id,
-                                                                t.cmd.client_order_id))  # fmt: skip
+                                                                wire_id(t)))  # fmt: skip
 
     def _apply_positions(self, rows: object) -> None:
         """All rows validated first, then applied together: a bad row changes nothing (P12)."""

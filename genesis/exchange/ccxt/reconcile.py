@@ -96,6 +96,9 @@ class Reconciler:
         self._next_poll = self._next_reconcile = 0.0
         self._sleep = sleep
         self._by_venue_id: dict[str, Tracked] = {}
+        # venue order ids an edit replaced (editOrder as cancel-replace): their cancel is
+        # the edit's, not the end of our order, which lives on under the new id
+        self.retired: set[str] = set()
         self._order_marks: dict[str, tuple[str, str]] = {}  # last streamed (status, filled)
         self._fills = FillBook()
         self.streams = UserStreams(
@@ -198,8 +201,15 @@ class Reconciler:
         for trade in trades or ():
             self.take_trade(trade, source)
 
+    def rebind(self, t: Tracked, venue_order_id: str) -> None:
+        """``t`` is now the venue order ``venue_order_id`` (an edit replaced it)."""
+        t.venue_order_id = venue_order_id
+        self._by_venue_id[venue_order_id] = t
+
     async def on_stream_orders(self, orders: Any, source: str) -> None:
         for order in orders or ():
+            if str(order.get("id") or "") in self.retired:
+                continue  # the replaced order of an edit: not our order's state
             t = self.orders.get(str(order.get("clientOrderId") or "")) or self._by_venue_id.get(
                 str(order.get("id") or "")
             )

@@ -44,6 +44,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
+import msgspec
 import structlog
 
 from genesis.core.commands import CancelAllOrders, CancelOrder, Command, ModifyOrder, SubmitOrder
@@ -53,6 +54,7 @@ from genesis.core.events import (
     OrderEvent,
     OrderModifyRejected,
     OrderRejected,
+    OrderUpdated,
 )
 from genesis.core.instruments import Instrument
 from genesis.errors import (
@@ -264,12 +266,7 @@ class CcxtVenue:
         elif isinstance(command, CancelAllOrders):
             self._spawn(self._cancel_all(command))
         elif isinstance(command, ModifyOrder):
-            self._emit(
-                OrderModifyRejected(
-                    **self._ids(command, command.client_order_id),
-                    reason="modify is not supported by the ccxt venue",
-                )
-            )
+            self._spawn(self._modify(command))
         else:
             self.stats["command_unknown"] += 1
             log.error("ccxt_command_unknown", venue=self.name, type=type(command).__name__)
@@ -409,6 +406,50 @@ class CcxtVenue:
             self.stats["order_resolved"] += 1
             await self._rec.adopt(t, order)
 
+    # --- modify ---------------------------------------------------------------------------------
+
+    async def _modify(self, cmd: ModifyOrder) -> None:
+        """``edit_order`` where the exchange's ``has['editOrder']``; else refused.
+
+        The order keeps its client id (ccxt's edit semantics; Binance's class sends it as
+        the replacement's ``newClientOrderId``); the amount sent is what is left (new
+        total less filled), as a cancel-replace's new order carries. When the exchange
+        replaced the order (a new venue id), the old id's cancel is ignored and the new
+        one is ours. A failed or unknown edit is refused; the order's state then comes
+        from the venue as usual.
+        """
+        t = self._orders.get(cmd.client_order_id)
+        if t is not None:
+            await t.settled.wait()  # an order in flight is resolved before it can be edited
+        problem = _modify_problem(t, cmd, self._session.has("editOrder"))
+        if t is None or problem:
+            self._emit(OrderModifyRejected(**self._ids(cmd, cmd.client_order_id),
+                                           code="UNSUPPORTED", reason=problem))  # fmt: skip
+            return
+        price = cmd.price if cmd.price is not None else t.cmd.price
+        old_id = t.venue_order_id
+        self._rec.retired.add(old_id)
+        try:
+            order = await self._session.call(
+                "edit_order", old_id or None, t.symbol, t.cmd.order_type.value.lower(),
+                t.cmd.side.value.lower(), format(cmd.quantity - t.filled, "f"),
+                None if price is None else format(price, "f"),
+                {"clientOrderId": cmd.client_order_id}, is_order=True,
+            )  # fmt: skip
+        except VenueError as exc:
+            self._rec.retired.discard(old_id)
+            self._emit(OrderModifyRejected(**self._ids(cmd, cmd.client_order_id),
+                                           code=_code_of(exc), reason=str(exc)))  # fmt: skip
+            return
+        new_id = str(order.get("id") or "") if isinstance(order, dict) else ""
+        if not new_id or new_id == old_id:
+            self._rec.retired.discard(old_id)  # amended in place
+        else:
+            self._rec.rebind(t, new_id)
+        t.cmd = msgspec.structs.replace(t.cmd, quantity=cmd.quantity, price=price)
+        self._emit(OrderUpdated(**self._ids(cmd, cmd.client_order_id),
+                                quantity=cmd.quantity, price=price))  # fmt: skip
+
     # --- cancels -------------------------------------------------------------------------------
 
     async def _cancel(self, client_order_id: str, cmd: Command) -> None:
@@ -521,6 +562,19 @@ class CcxtVenue:
                 error_type=type(exc).__name__,
                 error=self._session.scrub(str(exc)),
             )
+
+
+def _modify_problem(t: Tracked | None, cmd: ModifyOrder, can_edit: bool) -> str:
+    """Why a modify cannot go ("" when it can)."""
+    if not can_edit:
+        return "the exchange has no editOrder in ccxt; cancel and submit a new order"
+    if t is None or t.state == "done":
+        return "unknown or closed order"
+    if cmd.trigger_price is not None:
+        return "the ccxt venue carries no stop orders to move"
+    if cmd.quantity <= t.filled:
+        return f"quantity {cmd.quantity} is not above the filled quantity {t.filled}"
+    return ""
 
 
 def _code_of(exc: VenueError) -> str:

@@ -19,7 +19,10 @@ class ApiError(Exception):
 
     @property
     def body(self) -> dict[str, Any]:
-        return {"code": self.code, "msg": self.msg}
+        body: dict[str, Any] = {"code": self.code, "msg": self.msg}
+        if "data" in self.extra:  # cancelReplace failures say what each half did
+            body["data"] = self.extra["data"]
+        return body
 
 
 def mandatory(name: str) -> ApiError:

@@ -59,6 +59,34 @@ def _opt_int(params: dict[str, str], name: str) -> int | None:
     return _int(params, name) if params.get(name) else None
 
 
+_REPLACE_KEYS = frozenset(
+    {
+        "cancelReplaceMode",
+        "cancelOrderId",
+        "cancelOrigClientOrderId",
+        "cancelNewClientOrderId",
+        "cancelRestrictions",
+        "orderRateLimitExceededMode",
+    }
+)
+
+
+def _replace_failed(
+    code: int,
+    cancel: dict[str, Any],
+    new_result: str,
+    new: dict[str, Any] | None,
+    *,
+    cancel_result: str = "FAILURE",
+) -> ApiError:
+    """A cancelReplace failure: 409 when one half succeeded (-2021), else 400 (-2022)."""
+    partly = code == -2021
+    msg = "Order cancel-replace partially failed." if partly else "Order cancel-replace failed."
+    data = {"cancelResult": cancel_result, "newOrderResult": new_result,
+            "cancelResponse": cancel, "newOrderResponse": new}  # fmt: skip
+    return ApiError(code, msg, 409 if partly else 400, data=data)
+
+
 class Handlers:
     def __init__(
         self,
@@ -100,6 +128,7 @@ class Handlers:
                 lambda p: 20 if p.get("computeCommissionRates") == "true" else 1,
             ),
             Route("DELETE", f"{_V3}/order", self.delete_order, SIGNED, _w(1)),
+            Route("POST", f"{_V3}/order/cancelReplace", self.cancel_replace, SIGNED, _w(1)),
             Route("GET", f"{_V3}/order", self.get_order, SIGNED, _w(4)),
             Route(
                 "GET",
@@ -268,6 +297,59 @@ class Handlers:
             else o.full(now)
         )
         return await self._after_engine(body)
+
+    async def cancel_replace(self, ctx: Ctx) -> Any:
+        """``POST /api/v3/order/cancelReplace``: cancel an open order, then place a new one.
+
+        The new order's parameters are checked first (a bad one changes nothing). Under
+        ``STOP_ON_FAILURE`` a failed cancel places nothing (400, -2022); a new order that
+        fails after the cancel succeeded leaves the old one cancelled (409, -2021). Each
+        failure carries ``data`` with both halves' results, as Binance answers.
+        """
+        params = ctx.params
+        mode = params.get("cancelReplaceMode")
+        if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
+            raise mandatory("cancelReplaceMode")
+        p = self._placement({k: v for k, v in params.items() if k not in _REPLACE_KEYS})
+        self._before_engine()
+        self.limiter.check_order()
+        target = {"symbol": params.get("symbol", "")}
+        if params.get("cancelOrderId"):
+            target["orderId"] = params["cancelOrderId"]
+        if params.get("cancelOrigClientOrderId"):
+            target["origClientOrderId"] = params["cancelOrigClientOrderId"]
+        o = self._order(target)
+        if o is None or not o.is_open:
+            cancel, cancel_ok = unknown_order().body, False
+            if mode == "STOP_ON_FAILURE":
+                raise _replace_failed(-2022, cancel, "NOT_ATTEMPTED", None)
+        else:
+            cancel = self.engine.cancel(o, params.get("cancelNewClientOrderId") or None)
+            cancel_ok = True
+        placed = await self._replacement(ctx, p, cancel, cancel_ok)
+        if not cancel_ok:  # ALLOW_FAILURE: the new order stands, the cancel did not
+            raise _replace_failed(-2021, cancel, "SUCCESS", placed, cancel_result="FAILURE")
+        body = {"cancelResult": "SUCCESS", "newOrderResult": "SUCCESS",
+                "cancelResponse": cancel, "newOrderResponse": placed}  # fmt: skip
+        return await self._after_engine(body)
+
+    async def _replacement(
+        self, ctx: Ctx, p: Placement, cancel: dict[str, Any], cancel_ok: bool
+    ) -> dict[str, Any]:
+        """Place the new half of a cancelReplace; its answer, or the -2021/-2022 error."""
+        cid = p.client_id or self.engine.new_client_id()
+        try:
+            o = self.engine.place(p, cid, self.engine.check_placement(p, cid))
+        except ApiError as exc:
+            code = -2021 if cancel_ok else -2022
+            result = "SUCCESS" if cancel_ok else "FAILURE"
+            raise _replace_failed(code, cancel, "FAILURE", exc.body, cancel_result=result) from exc
+        self.limiter.count_order()
+        self._order_headers(ctx)
+        now = self.engine.now_ms()
+        if p.resp_type == "ACK":
+            return o.ack(now)
+        return o.result(now) if p.resp_type == "RESULT" else o.full(now)
 
     async def test_order(self, ctx: Ctx) -> Any:
         params = {k: v for k, v in ctx.params.items() if k != "computeCommissionRates"}

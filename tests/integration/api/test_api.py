@@ -185,18 +185,40 @@ def test_disable_and_enable_a_strategy(daemon: LiveDaemon) -> None:
 
 
 def test_reads_answer_with_their_shapes(daemon: LiveDaemon) -> None:
-    """Health, positions, performance, alerts, metrics and modify's 501 until kernel.modify."""
+    """Health, positions, performance (with attribution and risk), alerts and metrics."""
     health = daemon.call("GET", "/health")[1]
     assert health["status"] in ("HEALTHY", "DEGRADED", "CRITICAL")
     assert health["mode"] == "paper"
     perf = daemon.call("GET", "/api/v1/performance/metrics")[1]
     assert STRATEGY in perf["strategies"]
     assert "equity" in perf
+    assert {"attribution", "correlation", "capacity", "execution_quality", "risk"} <= set(perf)
+    assert 0 <= perf["risk"]["score"] <= 100
     assert daemon.call("GET", "/api/v1/positions?account_id=binance")[0] == 200
     assert daemon.call("GET", "/api/v1/alerts")[1] == []
     assert daemon.call("GET", "/metrics")[0] == 200
     status, body = daemon.call("PUT", "/api/v1/orders/x/modify", {"price": "1"})
-    assert status in (404, 501), body
+    assert status == 404, body
+
+
+def test_modify_moves_a_resting_order_and_a_refused_one_changes_nothing(
+    daemon: LiveDaemon,
+) -> None:
+    """EX-2 through the API: a new price is sent (PENDING_UPDATE, then the venue's price);
+    a quantity risk refuses is a 422 with its code, the order keeps its terms."""
+    cid = daemon.call("POST", "/api/v1/orders", RESTING)[1]["client_order_id"]
+
+    status, moved = daemon.call("PUT", f"/api/v1/orders/{cid}/modify", {"price": "30100"})
+    refused = daemon.call("PUT", f"/api/v1/orders/{cid}/modify", {"quantity": "50"})
+
+    assert status == 200, moved
+    assert moved["status"] in ("PENDING_UPDATE", "ACCEPTED")
+    mine = next(o for o in daemon.call("GET", "/api/v1/orders")[1]
+                if o["client_order_id"] == cid)  # fmt: skip
+    assert (mine["price"], mine["quantity"]) == ("30100", "0.0004")
+    assert refused[0] == 422, refused
+    assert refused[1]["error"] in ("MAX_POSITION_SIZE", "INSUFFICIENT_CASH", "MAX_LEVERAGE")
+    daemon.call("PUT", f"/api/v1/orders/{cid}/cancel")
 
 
 def test_r20_every_documented_route_without_token_is_401(daemon: LiveDaemon) -> None:

@@ -1,0 +1,436 @@
+"""Order types a venue lacks, emulated by the kernel from the market it sees (EX-1, EX-3).
+
+Theory of operation
+-------------------
+Each venue declares what it does natively in a typed table (``CAPABILITIES``:
+``VenueCapabilities`` per venue kind). An order whose type (or iceberg display)
+its venue lacks never reaches the venue as such: the kernel's risk check passes
+it as usual, then the ``Emulator`` holds it, acknowledges it locally
+(``OrderAccepted`` with an empty venue order id) and watches the prices the
+kernel sees. No venue has trailing stops, if-touched orders or icebergs in the
+table (Binance has native trailing and iceberg orders with other semantics), so
+these run on the same emulator in backtest, paper and live: one behaviour.
+
+* **Triggers** (stop-market and stop-limit where the venue lacks stops; trailing
+  stop; market- and limit-if-touched). A buy is judged on the prices a buyer
+  pays (the trade price, the ask of a quote or book, every point of a bar's
+  OHLC path), a sell on the prices a seller gets (trade, bid, path). A stop
+  triggers when the price reaches its trigger from below (buy) or above (sell);
+  an if-touched order the other way round (a buy when the price falls to it).
+  The boundary counts: a price equal to the trigger triggers.
+* **Trailing stop.** The watermark is the best price seen since the order was
+  accepted (the highest for a sell, the lowest for a buy; it starts at the last
+  price). The trigger is the watermark less (sell) or plus (buy) the offset, in
+  price or in bps of the watermark, rounded to the tick; it only ever ratchets
+  toward the market.
+* **Release.** A triggered order is sent to its venue *under its own client
+  order id*, as the order the venue can carry: a market order (stop-market,
+  trailing stop, market-if-touched) or a limit at its price (stop-limit,
+  limit-if-touched). The local order goes ACCEPTED -> TRIGGERED and then lives
+  as any order does (the venue's acknowledgement of a released limit keeps it
+  TRIGGERED). Triggers on bars are decided at the bar's close (when the kernel
+  sees the bar), so the released order fills from the next bar.
+* **Iceberg** (a limit with ``display_qty``): slices of the display quantity are
+  sent one at a time as plain limits, each under the client id ``<parent>-s<n>``
+  (Binance allows only ``[A-Za-z0-9_-]``); when one is completely filled the next
+  is released for ``min(display, what is left)``. The slices' events are translated to the
+  parent's (a slice fill is the parent's fill, same trade id), so the OMS,
+  portfolio and strategy only ever see the parent. Cancelling the parent
+  cancels its working slice; a slice the venue cancels, expires or rejects ends
+  the parent (cancelled or expired).
+
+What the emulator holds of an order (the watermark, the trigger, the slice
+number and what the slice has left) is ``EmulatedState``, a frozen snapshot the
+shell journals and a restart hands back through ``restore``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final
+
+import msgspec
+
+from genesis.core.commands import CancelOrder, Command, SubmitOrder
+from genesis.core.enums import OrderStatus, OrderType, Side, TimeInForce
+from genesis.core.events import (
+    Bar,
+    Event,
+    OrderAccepted,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderTriggered,
+    QuoteTick,
+    TradeTick,
+)
+from genesis.core.instruments import Instrument, split_instrument_id
+from genesis.core.money import ROUND_HALF_EVEN, ZERO
+from genesis.core.orders import Order
+from genesis.exchange.fills import bar_path
+
+__all__ = [
+    "CAPABILITIES",
+    "EmulatedState",
+    "Emulator",
+    "VenueCapabilities",
+    "touch_prices",
+]
+
+_BPS: Final = Decimal(10_000)
+_CORE: Final = frozenset(
+    {OrderType.MARKET, OrderType.LIMIT, OrderType.STOP_MARKET, OrderType.STOP_LIMIT}
+)
+# what a triggered order is released as
+_RELEASE: Final[Mapping[OrderType, OrderType]] = {
+    OrderType.STOP_MARKET: OrderType.MARKET,
+    OrderType.STOP_LIMIT: OrderType.LIMIT,
+    OrderType.TRAILING_STOP_MARKET: OrderType.MARKET,
+    OrderType.MARKET_IF_TOUCHED: OrderType.MARKET,
+    OrderType.LIMIT_IF_TOUCHED: OrderType.LIMIT,
+}
+_IF_TOUCHED: Final = frozenset({OrderType.MARKET_IF_TOUCHED, OrderType.LIMIT_IF_TOUCHED})
+
+
+@dataclass(frozen=True, slots=True)
+class VenueCapabilities:
+    """What a venue does natively; the kernel emulates the rest.
+
+    Attributes:
+        order_types: the order types the venue accepts as such.
+        oco: one-cancels-the-other lists (attached stop loss and take profit).
+        iceberg: a limit order with a visible display quantity.
+        modify: an in-place amend (else the venue port cancels and replaces).
+    """
+
+    order_types: frozenset[OrderType]
+    oco: bool
+    iceberg: bool
+    modify: bool
+
+
+CAPABILITIES: Final[Mapping[str, VenueCapabilities]] = {
+    # the matching engine: amends in place (see SimulatedVenue on queue priority)
+    "simulated": VenueCapabilities(_CORE, oco=True, iceberg=False, modify=True),
+    # Binance spot: STOP_LOSS(_LIMIT), OCO lists; modify is cancelReplace
+    "binance": VenueCapabilities(_CORE, oco=True, iceberg=False, modify=False),
+    # the ccxt adapter sends market and limit orders only
+    "ccxt": VenueCapabilities(
+        frozenset({OrderType.MARKET, OrderType.LIMIT}), oco=False, iceberg=False, modify=False
+    ),
+}
+
+
+class EmulatedState(msgspec.Struct, frozen=True, kw_only=True):
+    """What the emulator holds of one order: journaled, restored after a restart."""
+
+    client_order_id: str
+    watermark: Decimal | None = None  # trailing stop: the best price since acceptance
+    trigger: Decimal | None = None  # the level that triggers it now
+    triggered: bool = False  # released to the venue (a triggered order is the venue's)
+    slice_no: int = 0  # iceberg: the working slice's number (0: none yet)
+    slice_leaves: Decimal = ZERO  # iceberg: what the working slice has left
+
+
+class _Held:
+    """The emulator's mutable record of one order."""
+
+    __slots__ = ("order", "slice_leaves", "slice_no", "trigger", "triggered", "watermark")
+
+    def __init__(self, order: Order) -> None:
+        self.order = order
+        self.watermark: Decimal | None = None
+        self.trigger = order.trigger_price
+        self.triggered = False
+        self.slice_no = 0
+        self.slice_leaves = ZERO
+
+    def state(self) -> EmulatedState:
+        return EmulatedState(
+            client_order_id=self.order.client_order_id, watermark=self.watermark,
+            trigger=self.trigger, triggered=self.triggered, slice_no=self.slice_no,
+            slice_leaves=self.slice_leaves,
+        )  # fmt: skip
+
+
+def touch_prices(
+    event: Event, best: Callable[[str, Side], Decimal | None]
+) -> tuple[Sequence[Decimal], Sequence[Decimal]] | None:
+    """The prices a buy and a sell are judged on for one market event, in time order.
+
+    ``best(instrument, side)`` is the best price of an in-sync book's side (asks for
+    ``Side.SELL``); None when the event carries no price.
+    """
+    if type(event) is TradeTick:
+        return (event.price,), (event.price,)
+    if type(event) is Bar:
+        path = bar_path(event)
+        return path, path
+    if type(event) is QuoteTick:
+        return (event.ask,), (event.bid,)
+    instrument_id = getattr(event, "instrument_id", "")
+    ask, bid = best(instrument_id, Side.SELL), best(instrument_id, Side.BUY)
+    if ask is None or bid is None:
+        return None
+    return (ask,), (bid,)
+
+
+class Emulator:
+    """Holds the orders their venue cannot carry and releases them at their trigger.
+
+    Effects go out through the two callables given at construction: ``emit`` for
+    the order events the kernel then applies (after the current one, as its own
+    events), ``send`` for the commands to venues.
+    """
+
+    def __init__(
+        self,
+        *,
+        instruments: Callable[[str], Instrument],
+        emit: Callable[[OrderEvent], None],
+        send: Callable[[Command], None],
+        reduce_only: set[str],
+    ) -> None:
+        self._instruments = instruments
+        self._emit = emit
+        self._send = send
+        self._reduce_only = reduce_only
+        self._capabilities: dict[str, VenueCapabilities] = {}  # venue name -> its table
+        self._default = CAPABILITIES["simulated"]
+        self._held: dict[str, _Held] = {}
+        self._watching: dict[str, dict[str, _Held]] = {}  # instrument -> untriggered
+        self.children: dict[str, str] = {}  # iceberg slice id -> parent id
+        self.watching = 0  # untriggered orders: the kernel asks for prices only when > 0
+
+    # --- capabilities -------------------------------------------------------
+
+    def set_capabilities(self, venue: str, capabilities: VenueCapabilities) -> None:
+        """Declare what ``venue`` (the prefix of its instrument ids, "" for bare symbols)
+        does natively; every venue not declared is taken as the simulated one."""
+        self._capabilities[venue] = capabilities
+
+    def capabilities(self, instrument_id: str) -> VenueCapabilities:
+        venue = split_instrument_id(instrument_id)[0] if self._capabilities else ""
+        return self._capabilities.get(venue, self._default)
+
+    def emulates(self, order: Order) -> bool:
+        """Whether ``order`` must be held here rather than sent as it is."""
+        caps = self.capabilities(order.instrument_id)
+        if order.display_qty is not None and not caps.iceberg:
+            return True
+        return order.order_type not in caps.order_types
+
+    # --- lifecycle ----------------------------------------------------------
+
+    def accept(self, order: Order, now: int, last: Decimal | None, intent: SubmitOrder) -> None:
+        """Hold a SUBMITTED ``order``: its ``intent`` goes out marked ``emulated`` (journaled,
+        never sent to a venue), it is acknowledged, and an iceberg's first slice goes."""
+        held = self._held[order.client_order_id] = _Held(order)
+        self._send(msgspec.structs.replace(intent, emulated=True))
+        self._emit(OrderAccepted(venue_order_id="", **_ids(order, now)))
+        if order.display_qty is not None and order.order_type is OrderType.LIMIT:
+            self._next_slice(held, order.quantity, now)
+            return
+        if order.order_type is OrderType.TRAILING_STOP_MARKET and last is not None:
+            self._trail(held, last)
+        self._watch(held)
+
+    def restore(self, order: Order, state: EmulatedState) -> None:
+        """Hold again an order adopted after a restart, as ``state`` left it (no events)."""
+        held = self._held[order.client_order_id] = _Held(order)
+        held.watermark, held.trigger = state.watermark, state.trigger
+        held.triggered, held.slice_no = state.triggered, state.slice_no
+        held.slice_leaves = state.slice_leaves
+        if held.slice_no:
+            self.children[_slice_id(order.client_order_id, held.slice_no)] = order.client_order_id
+        elif not held.triggered:
+            self._watch(held)
+
+    def state(self, client_order_id: str) -> EmulatedState | None:
+        """What the emulator holds of an order (None: not held)."""
+        held = self._held.get(client_order_id)
+        return None if held is None else held.state()
+
+    def held(self) -> list[EmulatedState]:
+        """Every held order's state, oldest first (what the shell journals)."""
+        return [h.state() for h in self._held.values()]
+
+    def forget(self, client_order_id: str) -> None:
+        """The order is finished: drop what is held of it."""
+        held = self._held.pop(client_order_id, None)
+        if held is None:
+            return
+        self._unwatch(held)
+        if held.slice_no:
+            self.children.pop(_slice_id(client_order_id, held.slice_no), None)
+
+    def cancel(self, order: Order, now: int) -> bool:
+        """Cancel a held order (already PENDING_CANCEL); False when the venue has it as
+        itself (released on trigger: cancelled at the venue like any order)."""
+        held = self._held.get(order.client_order_id)
+        if held is None or (held.triggered and not held.slice_no):
+            return False
+        if held.slice_no:
+            self._send(_cancel(order, _slice_id(order.client_order_id, held.slice_no), now))
+        else:
+            self._unwatch(held)
+            self._emit(OrderCanceled(**_ids(order, now)))
+        return True
+
+    def amend(self, order: Order, trigger: Decimal | None) -> bool:
+        """A modify of a held, untriggered order applies here at once; False when the
+        order is at the venue (released, or an iceberg's slice is working)."""
+        held = self._held.get(order.client_order_id)
+        if held is None or held.triggered or held.slice_no:
+            return False
+        if trigger is not None and order.order_type is not OrderType.TRAILING_STOP_MARKET:
+            held.trigger = trigger
+        return True
+
+    # --- prices -------------------------------------------------------------
+
+    def on_prices(
+        self, instrument_id: str, buys: Sequence[Decimal], sells: Sequence[Decimal], now: int
+    ) -> None:
+        """Judge the untriggered orders of ``instrument_id`` on the event's prices."""
+        watching = self._watching.get(instrument_id)
+        if not watching:
+            return
+        for held in list(watching.values()):
+            prices = buys if held.order.side is Side.BUY else sells
+            for price in prices:
+                if self._touched(held, price):
+                    self._release(held, now)
+                    break
+
+    def _touched(self, held: _Held, price: Decimal) -> bool:
+        order = held.order
+        if order.order_type is OrderType.TRAILING_STOP_MARKET:
+            self._trail(held, price)
+        trigger = held.trigger
+        if trigger is None:
+            return False
+        up = order.side is Side.BUY
+        if order.order_type in _IF_TOUCHED:
+            up = not up  # a buy if touched waits for the price to fall to it
+        return price >= trigger if up else price <= trigger
+
+    def _trail(self, held: _Held, price: Decimal) -> None:
+        order = held.order
+        mark = held.watermark
+        if mark is not None and (price >= mark if order.side is Side.BUY else price <= mark):
+            return  # not a better price: the stop stays where it is
+        held.watermark = price
+        if order.trailing_offset is not None:
+            offset = order.trailing_offset
+        else:
+            assert order.trailing_bps is not None  # the factory requires one of the two
+            offset = price * order.trailing_bps / _BPS
+        level = price + offset if order.side is Side.BUY else price - offset
+        held.trigger = self._instruments(order.instrument_id).price(level, ROUND_HALF_EVEN)
+
+    def _release(self, held: _Held, now: int) -> None:
+        order = held.order
+        self._unwatch(held)
+        held.triggered = True
+        self._emit(OrderTriggered(**_ids(order, now)))
+        self._send(self._command(order, order.client_order_id, order.leaves_qty, now))
+
+    def _command(self, order: Order, client_id: str, qty: Decimal, now: int) -> SubmitOrder:
+        kind = _RELEASE.get(order.order_type, order.order_type)
+        return SubmitOrder(
+            ts_init=now, strategy_id=order.strategy_id, instrument_id=order.instrument_id,
+            correlation_id=order.correlation_id, client_order_id=client_id, side=order.side,
+            order_type=kind, quantity=qty,
+            price=order.price if kind is OrderType.LIMIT else None,
+            time_in_force=order.time_in_force if kind is OrderType.LIMIT else TimeInForce.GTC,
+            post_only=order.post_only and kind is OrderType.LIMIT,
+            reduce_only=order.client_order_id in self._reduce_only,
+            confidence=order.confidence, decision_price=order.decision_price,
+        )  # fmt: skip
+
+    def _watch(self, held: _Held) -> None:
+        order = held.order
+        self._watching.setdefault(order.instrument_id, {})[order.client_order_id] = held
+        self.watching += 1
+
+    def _unwatch(self, held: _Held) -> None:
+        watching = self._watching.get(held.order.instrument_id)
+        if watching is not None and watching.pop(held.order.client_order_id, None) is not None:
+            self.watching -= 1
+
+    # --- iceberg slices -----------------------------------------------------
+
+    def _next_slice(self, held: _Held, leaves: Decimal, now: int) -> None:
+        order = held.order
+        assert order.display_qty is not None
+        if held.slice_no:
+            self.children.pop(_slice_id(order.client_order_id, held.slice_no), None)
+        held.slice_no += 1
+        held.slice_leaves = min(order.display_qty, leaves)
+        child = _slice_id(order.client_order_id, held.slice_no)
+        self.children[child] = order.client_order_id
+        self._send(self._command(order, child, held.slice_leaves, now))
+
+    def on_child_event(self, event: OrderEvent) -> list[OrderEvent]:
+        """A slice's event, as the parent's events (to apply now, in order)."""
+        parent_id = self.children.get(event.client_order_id)
+        held = None if parent_id is None else self._held.get(parent_id)
+        if held is None:
+            return []
+        order = held.order
+        ids = _ids(order, event.ts_event) | {"ts_init": event.ts_init}
+        if type(event) is OrderFilled:
+            return self._slice_filled(held, event)
+        if type(event) is OrderCancelRejected:
+            if order.status is OrderStatus.PENDING_CANCEL:
+                return [OrderCancelRejected(reason=event.reason, **ids)]
+            return []
+        if type(event) is OrderAccepted or type(event) is OrderTriggered:
+            return []  # the parent was acknowledged locally
+        # cancelled, expired or rejected: the slice is gone, and so is the parent
+        self.children.pop(event.client_order_id, None)
+        held.slice_no = 0
+        if type(event) is OrderExpired:
+            return [OrderExpired(**ids)]
+        return [OrderCanceled(**ids)]
+
+    def _slice_filled(self, held: _Held, fill: OrderFilled) -> list[OrderEvent]:
+        order = held.order
+        parent_fill = msgspec.structs.replace(fill, client_order_id=order.client_order_id)
+        held.slice_leaves -= fill.last_qty
+        left = order.leaves_qty - fill.last_qty
+        if held.slice_leaves > 0 or left <= 0:
+            return [parent_fill]
+        if order.status is OrderStatus.PENDING_CANCEL:
+            # the slice filled as the cancel went: nothing works any more, the rest ends
+            self.children.pop(fill.client_order_id, None)
+            held.slice_no = 0
+            return [parent_fill, OrderCanceled(**_ids(order, fill.ts_event))]
+        self._next_slice(held, left, fill.ts_event)
+        return [parent_fill]
+
+
+def _slice_id(parent_id: str, n: int) -> str:
+    return f"{parent_id}-s{n}"
+
+
+def _ids(order: Order, now: int) -> dict[str, Any]:
+    return {
+        "ts_event": now,
+        "ts_init": now,
+        "client_order_id": order.client_order_id,
+        "strategy_id": order.strategy_id,
+        "instrument_id": order.instrument_id,
+    }
+
+
+def _cancel(order: Order, client_id: str, now: int) -> CancelOrder:
+    return CancelOrder(
+        ts_init=now, strategy_id=order.strategy_id, instrument_id=order.instrument_id,
+        correlation_id=order.correlation_id, client_order_id=client_id,
+    )  # fmt: skip
