@@ -87,6 +87,7 @@ PEER = ROOT.parent / "shared" / "tools" / "peer-orders" / "bench_nautilus_orders
 PEER_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
 STREAMS = ROOT / "genesis" / "resources" / "binance-spot-btcusdt-streams-2024-08-08.txt.gz"
 MODES = ("submit_cancel", "fill_market")
+RISK_CONFIG = "tiers:\n  strategist:\n    breakers:\n      max_orders: 0\n"
 BACKENDS = ("sqlite", "postgres")
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 VENUE = "BINANCE"
@@ -142,13 +143,17 @@ def _session(mode: str, k: int, start_ns: int) -> tuple[Kernel, SimulatedVenue]:
     from genesis.kernel.builder import SessionSpec, StrategySpec, build_kernel
     from genesis.logs import get_logger
     from genesis.resources import EXCHANGE_INFO
+    from genesis.risk.config import parse_risk_config
     from genesis.risk.limits import Tier
 
     table = load_exchange_info(EXCHANGE_INFO)
     balances = {"USDT": Decimal(1_000_000), "BTC": Decimal(100)}
+    # a throughput test: the order-rate breaker (Binance's 100 per 10 s) is off, as
+    # Nautilus' order throttle is raised in its run; every other check stays on
+    risk = parse_risk_config(RISK_CONFIG, "benchmarks/orders.py")
     spec = SessionSpec(
         instruments=table.get, balances=balances, base_currency="USDT", tier=Tier.STRATEGIST,
-        start_ns=start_ns, dedup_window=100_000,
+        start_ns=start_ns, dedup_window=100_000, risk=risk,
         strategies=[StrategySpec(
             cls=OrderBench, strategy_id="bench", instruments=("BTCUSDT",),
             params=OrderBenchParams(mode=mode, k=k),

@@ -86,6 +86,7 @@ NATIVE_MODULES: tuple[str, ...] = (
     "genesis.kernel.kernel",
     "genesis.kernel.market",
     "genesis.kernel.pretrade",
+    "genesis.kernel.reserve",
     "genesis.kernel.support",
     "genesis.portfolio.accounting",
     "genesis.portfolio.capacity",

@@ -40,7 +40,7 @@ venue anomaly and is reported, never absorbed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, Final
 
@@ -149,7 +149,9 @@ _FIELDS: Final = (
 class Order:
     """The local record of one order; changed only through ``apply``."""
 
-    __slots__ = _FIELDS
+    # ``watch``: told after every applied event (the OMS's index of what open orders
+    # hold back); not part of the order's state
+    __slots__ = (*_FIELDS, "watch")
 
     def __init__(
         self,
@@ -204,6 +206,7 @@ class Order:
         self.fees: tuple[tuple[str, Decimal], ...] = ()
         self.trade_ids: tuple[str, ...] = ()
         self.venue_order_id = ""
+        self.watch: Callable[[Order], None] | None = None
 
     @property
     def leaves_qty(self) -> Decimal:
@@ -248,6 +251,9 @@ class Order:
             self.venue_order_id = event.venue_order_id
         self.status = self._settle(target) if target in _SETTLED else target
         self.ts_last = event.ts_event
+        watch = self.watch
+        if watch is not None:
+            watch(self)
 
     def _settle(self, target: OrderStatus) -> OrderStatus:
         if self.filled_qty >= self.quantity:

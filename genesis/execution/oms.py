@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from genesis.core.enums import OrderStatus
@@ -47,6 +47,8 @@ class OrderManager:
         self._illegal = 0
         self._unknown = 0
         self._late_refusals = 0
+        # told of every order's registration and each change after it (pre-trade's index)
+        self.listener: Callable[[Order], None] | None = None
 
     def register(self, order: Order) -> None:
         """Start tracking ``order``.
@@ -59,6 +61,10 @@ class OrderManager:
         self._orders[order.client_order_id] = order
         if not order.status.is_terminal:
             self._open[order.client_order_id] = order
+        listener = self.listener
+        if listener is not None:
+            order.watch = listener
+            listener(order)
 
     def restore(self, order: Order, fills: Sequence[OrderFilled]) -> None:
         """Track an order rebuilt after a restart with the fills it already had: the same

@@ -387,11 +387,11 @@ class Kernel:
             if emulated.triggered and not emulated.slice_no and not order.status.is_terminal:
                 order.apply(OrderTriggered(**event_ids(order, intent.ts_init)))
             self.emulator.restore(order, emulated)
-        self.oms.restore(order, fills)
-        if intent.reduce_only:
+        if intent.reduce_only:  # before the OMS files it: what it holds back depends on both
             self._reduce_only.add(intent.client_order_id)
         if intent.oco_group:
             self._oco_group[intent.client_order_id] = intent.oco_group
+        self.oms.restore(order, fills)
         return order
 
     def restore_strategy(self, strategy_id: str, state: bytes) -> Sequence[Command]:

@@ -36,13 +36,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from genesis.core.enums import OrderStatus, Side
 from genesis.core.instruments import Instrument, split_instrument_id
 from genesis.core.money import ZERO
 from genesis.core.orders import Order
 from genesis.execution.oms import OrderManager
 from genesis.kernel.market import MarketView
 from genesis.kernel.regimes import RegimeSwitch
+from genesis.kernel.reserve import ReserveIndex
 from genesis.risk.checks import RiskInput
 from genesis.risk.engine import RiskEngine
 
@@ -77,6 +77,11 @@ class PreTrade:
         self._oco_group = oco_group
         self._requires_stop_loss = requires_stop_loss
         self.regimes: RegimeSwitch | None = None  # set by the kernel when a strategy is gated
+        self._index = ReserveIndex(
+            instruments=instruments, market_price=market.price, fee_rate=fee_rate,
+            per_venue=bool(portfolio.per_venue), reduce_only=reduce_only, oco_group=oco_group,
+        )  # fmt: skip
+        oms.listener = self._index.update  # kept current by every order change
 
     def refusal(self, order: Order) -> tuple[str, str] | None:
         """Stamp the order's decision price, then the first refusal (code, sentence) of the
@@ -195,11 +200,7 @@ class PreTrade:
         """Positions held or being opened by working entries, across every strategy,
         other than the one ``order`` is on."""
         keys = self._portfolio.open_position_keys()
-        keys.update(
-            (o.strategy_id, o.instrument_id)
-            for o in self._oms.open_orders()
-            if o.client_order_id not in self._reduce_only
-        )
+        keys.update(self._index.entry_keys())
         keys.discard((order.strategy_id, order.instrument_id))
         return len(keys)
 
@@ -207,25 +208,5 @@ class PreTrade:
         self, inst: Instrument, exclude: str, venue: str | None = None
     ) -> tuple[Decimal, Decimal]:
         """Quote and base that open orders on ``inst``'s assets (on ``venue``, when each
-        venue's account is kept) may still consume."""
-        quote = base = ZERO
-        groups: dict[str, Decimal] = {}  # an OCO list locks once: its largest leg
-        own_group = self._oco_group.get(exclude)
-        for o in self._oms.open_orders():
-            if o.client_order_id == exclude or o.status is OrderStatus.PENDING_CANCEL:
-                continue  # a cancel in flight reaches the venue before this order does
-            if venue is not None and split_instrument_id(o.instrument_id)[0] != venue:
-                continue  # another venue's account
-            if own_group is not None and self._oco_group.get(o.client_order_id) == own_group:
-                continue  # legs of one list share their lock
-            o_inst = self._instruments(o.instrument_id)
-            if o.side is Side.BUY and o_inst.quote == inst.quote:
-                price = o.price or o.trigger_price or self._market.price(o.instrument_id) or ZERO
-                quote += o.leaves_qty * price * (1 + self._fee_rate)
-            elif o.side is Side.SELL and o_inst.base == inst.base:
-                group = self._oco_group.get(o.client_order_id)
-                if group is None:
-                    base += o.leaves_qty
-                else:
-                    groups[group] = max(groups.get(group, ZERO), o.leaves_qty)
-        return quote, base + sum(groups.values(), ZERO)
+        venue's account is kept) may still consume (``reserve.ReserveIndex``)."""
+        return self._index.reserved(inst, exclude, venue)
