@@ -8,6 +8,7 @@ explicit rounding direction. ``validate_order`` checks every filter and raises
 
 from __future__ import annotations
 
+import decimal
 import gzip
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -122,7 +123,11 @@ class Instrument:
         Raises:
             InvalidOrder: the value is not a finite positive number.
         """
-        return quantize(self._number("price", value), self.tick_size, rounding)
+        number = self._number("price", value)
+        try:
+            return quantize(number, self.tick_size, rounding)
+        except decimal.InvalidOperation:  # more digits than the decimal context holds
+            raise InvalidOrder(f"{self.symbol}: price {number} is out of range") from None
 
     def price_for(self, side: Side, value: object) -> Decimal:
         """Quantize a limit price in the direction that never worsens it for ``side``.
@@ -139,7 +144,10 @@ class Instrument:
                 rounds to zero.
         """
         number = self._number("quantity", value)
-        result = quantize(number, self.step_size, rounding)
+        try:
+            result = quantize(number, self.step_size, rounding)
+        except decimal.InvalidOperation:  # more digits than the decimal context holds
+            raise InvalidOrder(f"{self.symbol}: quantity {number} is out of range") from None
         if result == 0 and number != 0:
             raise InvalidOrder(
                 f"{self.symbol}: quantity {number} rounds to 0 at step_size {self.step_size}"

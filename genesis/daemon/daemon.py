@@ -51,7 +51,7 @@ from genesis.core.events import (
     RegimeSwitched,
     TradeCompleted,
 )
-from genesis.core.instruments import InstrumentTable, ids_on
+from genesis.core.instruments import InstrumentTable
 from genesis.daemon.bridge import WAKE, VenueWake
 from genesis.daemon.control import (
     KILL,
@@ -655,8 +655,8 @@ class Daemon:
         reset. Journaled as its own rows (``venue_kills`` restores them at a start)."""
         venue, now = request.account, self.kernel.clock.now_ns()
         if request.action == KILL:
-            ids = ids_on(venue, self.config.instrument_ids)
-            self.driver.send(self.venues.kill_commands(now, ids))
+            # the kernel cancels that venue's entries; its stops and targets keep working
+            # (a cancel-all at the venue would leave the open positions unprotected)
             self.driver.send(self.kernel.kill_venue(venue, request.reason))
             self.log.critical("venue_kill_switch_engaged", account=venue, reason=request.reason)
         else:

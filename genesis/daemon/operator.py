@@ -38,7 +38,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import ValidationError
 
@@ -137,30 +137,31 @@ class Operator:
                 with ``withdraw=False`` (a durable kill) left queued, code ``pending``.
         """
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        taken = False
 
         async def run() -> None:
+            nonlocal taken
             if done.done():
                 return  # withdrawn after the timeout
-            refused: ApiError | None = None
-            try:
-                result = await work()
-            except ApiError as exc:
-                refused = exc
-            except GenesisError as exc:  # a refusal from the domain: say what it was
-                refused = ApiError(422, type(exc).__name__, str(exc))
+            taken = True  # from here the caller waits for the outcome, however long
+            result, refused = await self._outcome(name, work)
             await self.d.send()  # whatever it produced (nothing, when refused early)
             if self.d.journal is not None:
                 await self.d.journal.commit()  # its audit row is durable before the answer
+            if done.done():
+                return
             if refused is not None:
                 done.set_exception(refused)
             else:
-                done.set_result(result)
+                done.set_result(cast(T, result))
 
         self.d.operator_lane.append(run)
         self.d.wake()
         try:
             return await asyncio.wait_for(asyncio.shield(done), self.timeout_s)
         except TimeoutError:
+            if taken:  # running: its effects are (being) sent; say what they were
+                return await done
             if not withdraw:
                 raise ApiError(
                     503, "pending", f"{name}: recorded in the journal; the trading loop did not"
@@ -172,6 +173,21 @@ class Operator:
                 503, "daemon_busy", f"{name}: the trading loop did not take the request within"
                 f" {self.timeout_s} s (it is stopping or blocked); nothing changed",
             ) from None  # fmt: skip
+
+    async def _outcome(
+        self, name: str, work: Callable[[], Awaitable[T]]
+    ) -> tuple[T | None, ApiError | None]:
+        """``work``'s result, or why it was refused; a bug in it fails the request only."""
+        try:
+            return await work(), None
+        except ApiError as exc:
+            return None, exc
+        except GenesisError as exc:  # a refusal from the domain: say what it was
+            return None, ApiError(422, type(exc).__name__, str(exc))
+        except Exception as exc:  # a bug: the request fails, the daemon goes on
+            self.d.log.error("api_request_failed", request=name, error=type(exc).__name__,
+                             detail=str(exc)[:300])  # fmt: skip
+            return None, ApiError(500, "internal_error", f"{name} failed: {type(exc).__name__}")
 
     def _audit(self, action: str, detail: dict[str, Any]) -> None:
         if self.d.journal is not None:

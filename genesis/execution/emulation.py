@@ -205,6 +205,9 @@ class Emulator:
         self._watching: dict[str, dict[str, _Held]] = {}  # instrument -> untriggered
         self.children: dict[str, str] = {}  # iceberg slice id -> parent id
         self.watching = 0  # untriggered orders: the kernel asks for prices only when > 0
+        # asked before an entry is released or sliced: the kill switches and breakers as
+        # they stand *now* (the order was approved when placed); a refusal cancels it here
+        self.gate: Callable[[Order], tuple[str, str] | None] | None = None
 
     # --- capabilities -------------------------------------------------------
 
@@ -242,7 +245,11 @@ class Emulator:
     def restore(self, order: Order, state: EmulatedState) -> None:
         """Hold again an order adopted after a restart, as ``state`` left it (no events)."""
         held = self._held[order.client_order_id] = _Held(order)
-        held.watermark, held.trigger = state.watermark, state.trigger
+        # a state journaled without its trigger (what a live adoption rebuilds from the
+        # intent) keeps the order's own: a held stop must still fire after a restart
+        held.watermark = state.watermark
+        if state.trigger is not None:
+            held.trigger = state.trigger
         held.triggered, held.slice_no = state.triggered, state.slice_no
         held.slice_leaves = state.slice_leaves
         if held.slice_no:
@@ -333,8 +340,19 @@ class Emulator:
         level = price + offset if order.side is Side.BUY else price - offset
         held.trigger = self._instruments(order.instrument_id).price(level, ROUND_HALF_EVEN)
 
+    def _blocked(self, held: _Held, now: int) -> bool:
+        """The gate refuses ``held``'s next release: it is cancelled here instead."""
+        gate, order = self.gate, held.order
+        if gate is None or order.client_order_id in self._reduce_only or gate(order) is None:
+            return False
+        self._unwatch(held)
+        self._emit(OrderCanceled(**_ids(order, now)))
+        return True
+
     def _release(self, held: _Held, now: int) -> None:
         order = held.order
+        if self._blocked(held, now):
+            return
         self._unwatch(held)
         held.triggered = True
         self._emit(OrderTriggered(**_ids(order, now)))
@@ -370,6 +388,8 @@ class Emulator:
         assert order.display_qty is not None
         if held.slice_no:
             self.children.pop(_slice_id(order.client_order_id, held.slice_no), None)
+            if self._blocked(held, now):
+                return
         held.slice_no += 1
         held.slice_leaves = min(order.display_qty, leaves)
         child = _slice_id(order.client_order_id, held.slice_no)

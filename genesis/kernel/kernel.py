@@ -214,6 +214,7 @@ class Kernel:
             send=self._send_command,
             reduce_only=self._reduce_only,
         )
+        self.emulator.gate = self._release_gate
         self._dispatch: dict[type, Callable[[Any], None]] = self._dispatch_table()
         self._pretrade = PreTrade(
             instruments=instruments,
@@ -840,7 +841,7 @@ class Kernel:
             self._reduce_only.add(exit_order.client_order_id)
         # one list only when both legs pass: a lone leg must not wait at the venue for a
         # partner that risk refused (it goes alone, and says so in the refusal)
-        if len(exits) == 2 and all(self._risk_refusal(o) is None for o in exits):
+        if len(exits) == 2 and all(self._what_if(o) is None for o in exits):
             for exit_order in exits:
                 self._oco_group[exit_order.client_order_id] = entry.client_order_id
         for exit_order in exits:
@@ -888,6 +889,28 @@ class Kernel:
                 return "KILL_SWITCH", f"new orders on {venue} are blocked: {why}"
         return self._pretrade.refusal(order)
 
+    def _release_gate(self, order: Order) -> tuple[str, str] | None:
+        """A held entry about to be released (triggered, or its next iceberg slice): the
+        venue's and the global kill switch and the breakers, as they stand now."""
+        if self._reduces(order):
+            return None
+        venue = split_instrument_id(order.instrument_id)[0]
+        refusal: tuple[str, str] | None = None
+        if venue in self.venue_kills:
+            refusal = (
+                "KILL_SWITCH",
+                f"new orders on {venue} are blocked: {self.venue_kills[venue]}",
+            )
+        else:
+            gated = self.risk.gate(order.strategy_id, self.clock.now_ns())
+            refusal = None if gated is None else (gated.code, gated.message)
+        if refusal is not None:
+            self.log.info(
+                "emulated_order_cancelled", client_order_id=order.client_order_id,
+                strategy_id=order.strategy_id, code=refusal[0], reason=refusal[1],
+            )  # fmt: skip
+        return refusal
+
     def _reduces(self, order: Order) -> bool:
         """Reduce-only, or within the owning strategy's position on the other side."""
         if order.client_order_id in self._reduce_only:
@@ -922,12 +945,16 @@ class Kernel:
         return self._drain()
 
     def refusal(self, order: Order) -> tuple[str, str] | None:
-        """The risk verdict for ``order`` without placing it (the refusal counts stay)."""
-        counts = self.risk.rejections.copy()
+        """The risk verdict for ``order`` without placing it: nothing is counted and no
+        breaker moves (``RiskEngine.dry_run``)."""
+        return self._what_if(order)
+
+    def _what_if(self, order: Order) -> tuple[str, str] | None:
+        self.risk.dry_run = True
         try:
             return self._risk_refusal(order)
         finally:
-            self.risk.rejections = counts
+            self.risk.dry_run = False
 
     def kill_venue(self, venue: str, reason: str) -> Sequence[Command]:
         """Refuse new exposure on one venue and cancel its entries (exits stay working)."""
@@ -1004,7 +1031,11 @@ class Kernel:
             order, inst, price=price, quantity=quantity, trigger_price=trigger_price,
             in_oco=order.client_order_id in self._oco_group,
         )  # fmt: skip
-        return self._modify_refusal(order, inst, terms)
+        self.risk.dry_run = True
+        try:
+            return self._modify_refusal(order, inst, terms)
+        finally:
+            self.risk.dry_run = False
 
     def _modify(self, order: Order, price: object, quantity: object, trigger: object) -> None:
         inst = self.instruments(order.instrument_id)

@@ -90,13 +90,17 @@ class CircuitBreakers:
 
     # --- the gate -----------------------------------------------------------
 
-    def refusal(self, strategy_id: str, now_ns: int) -> tuple[str, str] | None:
-        """The (code, sentence) refusing an entry of ``strategy_id`` now, or None."""
-        if now_ns >= self.next_expiry_ns:
+    def refusal(self, strategy_id: str, now_ns: int, expire: bool = True) -> tuple[str, str] | None:
+        """The (code, sentence) refusing an entry of ``strategy_id`` now, or None.
+
+        ``expire=False`` (a what-if) ends no pause: an ended one is only skipped."""
+        if expire and now_ns >= self.next_expiry_ns:
             self.expire(now_ns)
         if not self.trips:
             return None
         for trip in self.trips.values():  # insertion order: the oldest pause speaks
+            if trip.until_ns <= now_ns:
+                continue  # ended (a what-if leaves it for the next real check to clear)
             if trip.scope == ENGINE or trip.strategy_id == strategy_id:
                 who = "the engine" if trip.scope == ENGINE else f"strategy {strategy_id}"
                 return (

@@ -90,6 +90,7 @@ class RiskEngine:
             self.sampler = EventSampler(self.measures.sample_interval_s, self.measures.max_samples)
         self._checks = tuple(checks)
         self.rejections: Counter[str] = Counter()
+        self.dry_run = False  # see ``check``: set by the kernel around a what-if
         if daily_loss_limit is None and self.limits is not None:
             daily_loss_limit = self.limits.max_daily_loss_pct
         monitor = None if daily_loss_limit is None else DailyLossMonitor(daily_loss_limit, ZERO)
@@ -107,35 +108,41 @@ class RiskEngine:
 
         ``build_input`` is called once, lazily, so the snapshot costs nothing
         when there are no checks. ``now_ns`` (event time) is what the breakers read.
+        While ``dry_run`` is set (a what-if: the API's validate, a modify's preview,
+        the exits' pairing test) nothing is counted and no breaker moves: the verdict
+        is that of the checks and of the pauses running now.
         """
         risk = build_input()
         breakers = self.breakers
+        dry = self.dry_run
         gated = self.kill_switch is not None or breakers is not None
         if gated and not risk.reduce_only and not check_reduces(order, risk):
-            refusal = self._gate(order.strategy_id, now_ns)
+            refusal = self.gate(order.strategy_id, now_ns)
             if refusal is not None:  # only exits pass: closing a position is always allowed
-                self.rejections[refusal.code] += 1
+                if not dry:
+                    self.rejections[refusal.code] += 1
                 return refusal
         for check in self._checks:
             refusal = check(order, risk)
             if refusal is not None:
-                self.rejections[refusal.code] += 1
-                if breakers is not None:
-                    breakers.on_rejected(order.strategy_id, refusal.code, now_ns)
+                if not dry:
+                    self.rejections[refusal.code] += 1
+                    if breakers is not None:
+                        breakers.on_rejected(order.strategy_id, refusal.code, now_ns)
                 return refusal
-        if breakers is not None:
+        if breakers is not None and not dry:
             paused = breakers.on_approved(order.strategy_id, now_ns)
             if paused is not None and not risk.reduce_only and not check_reduces(order, risk):
                 self.rejections[paused[0]] += 1
                 return RiskRejected(*paused)
         return None
 
-    def _gate(self, strategy_id: str, now_ns: int) -> RiskRejected | None:
+    def gate(self, strategy_id: str, now_ns: int) -> RiskRejected | None:
         """The kill switch, then the breakers, for an order that is not purely an exit."""
         if self.kill_switch is not None:
             return RiskRejected("KILL_SWITCH", f"new orders are blocked: {self.kill_switch}")
         if self.breakers is not None:
-            paused = self.breakers.refusal(strategy_id, now_ns)
+            paused = self.breakers.refusal(strategy_id, now_ns, expire=not self.dry_run)
             if paused is not None:
                 return RiskRejected(*paused)
         return None

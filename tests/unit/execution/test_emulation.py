@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -281,3 +282,40 @@ def test_a_live_restart_holds_a_journaled_emulated_intent_again() -> None:
     assert released is not None
     assert (watching.triggered, released.triggered) == (False, True)
     assert _held_state(release, None) is None
+
+
+def test_a_held_if_touched_order_restored_from_its_intent_alone_still_triggers() -> None:
+    """A live restart rebuilds the held state from the intent (no trigger in it): the order's
+    own trigger stays, and the MIT buy at 39430.30 still triggers on print 17."""
+    from genesis.daemon.recovery import _held_state
+
+    emulator, events, commands = _emulator()
+    order = _factory().market_if_touched(BTCUSDT, Side.BUY, "0.01", "39430.30")
+    intent = msgspec.structs.replace(_intent(order), emulated=True)  # as the kernel sends it
+    state = _held_state(intent, None)
+    assert state is not None
+
+    emulator.restore(order, state)
+    hit = None
+    for i, trade in enumerate(TRADES[1:40], start=1):
+        emulator.on_prices(BTCUSDT, (trade.price,), (trade.price,), trade.ts_init)
+        if hit is None and any(isinstance(e, OrderTriggered) for e in events):
+            hit = i
+
+    assert hit == 17
+    assert [c.client_order_id for c in _sent(commands)] == [order.client_order_id]
+
+
+def test_an_entry_the_gate_refuses_at_its_trigger_is_cancelled_not_released() -> None:
+    """A kill switch or pause that came while the MIT buy was held: at its trigger it is
+    cancelled here and nothing reaches the venue."""
+    emulator, events, commands = _emulator()
+    emulator.gate = lambda order: ("KILL_SWITCH", "new orders are blocked: test")
+    order = _factory().market_if_touched(BTCUSDT, Side.BUY, "0.01", "39430.30")
+    emulator.accept(order, TRADES[0].ts_init, PRICES[0], _intent(order))
+
+    for trade in TRADES[1:40]:
+        emulator.on_prices(BTCUSDT, (trade.price,), (trade.price,), trade.ts_init)
+
+    assert [type(e).__name__ for e in events] == ["OrderAccepted", "OrderCanceled"]
+    assert _sent(commands) == []

@@ -152,3 +152,22 @@ def test_research_kernel_reports_without_samples() -> None:
     assert report["samples"] == 0
     assert report["var"]["historical"]["95"] is None
     assert report["breakers"] == []
+
+
+def test_a_what_if_moves_no_breaker_and_counts_nothing() -> None:
+    """The API's dry run asked 150 times about an order risk refuses: no refusal counted,
+    no rejection-rate pause (21 real refusals in 5 minutes would trip it)."""
+    from genesis.testing.builders import make_kernel, order
+
+    kernel = make_kernel(tier=Tier.SNIPER, balances={"USDT": D(1000)})
+    kernel.handle(real_bars(0, 1)[0])
+    kernel.take_notices()  # the day's baseline
+    unconfident = order(Side.BUY, "0.0004", confidence=None)
+    assert kernel.risk.breakers is not None
+
+    verdicts = {kernel.refusal(unconfident) for _ in range(150)}
+
+    assert [code for code, _ in verdicts] == ["CONFIDENCE_MISSING"]
+    assert kernel.risk.breakers.status() == []
+    assert sum(kernel.risk.rejections.values()) == 0
+    assert kernel.take_notices() == []
