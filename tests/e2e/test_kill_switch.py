@@ -149,6 +149,7 @@ def test_kill_and_reset_refuse_an_empty_reason(tmp_path: Path) -> None:
     assert "--reason must not be empty" in done.stderr
     assert _cli(tmp_path, "status") == {
         "kill_switch": "clear", "pending": [], "reason": "", "source": "", "strategies": {},
+        "venue_kill_switches": {},
     }  # fmt: skip
 
 

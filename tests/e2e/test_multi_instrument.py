@@ -38,7 +38,10 @@ def test_two_symbols_replay_interleaved_and_both_trade(tmp_path: Path) -> None:
         EXAMPLES / "two-symbols", tmp_path, "--cash", "10000",
         "--data", str(resources.BTCUSDT_STREAMS), "--data", str(resources.ETHUSDT_STREAMS),
     )  # fmt: skip
-    assert _fills(events) == {("PAPER", "BTCUSDT"): 95, ("PAPER", "ETHUSDT"): 114}
+    # ten losing round trips in a row pause the strategy (RK-3, the default loss-streak
+    # breaker) for an hour of event time: longer than the rest of the recording
+    assert _fills(events) == {("PAPER", "BTCUSDT"): 8, ("PAPER", "ETHUSDT"): 12}
+    assert [e["code"] for e in events if e["event"] == "breaker_tripped"] == ["BREAKER_LOSS_STREAK"]
     submitted = [e for e in events if e["event"] == "order_submitted"]
     assert {(e["venue"], e["instrument"]) for e in submitted} == {
         ("PAPER", "BTCUSDT"),
@@ -54,12 +57,14 @@ def test_two_venues_keep_their_own_accounts(tmp_path: Path) -> None:
         "--data", str(resources.BINANCE_BTCUSD_1M_TRADES),
         "--data", str(resources.BYBIT_BTCUSD_1M_TRADES),
     )  # fmt: skip
-    assert _fills(events) == {("PAPER", "BTCUSD"): 90, ("PAPER-BYBIT", "bybit:BTCUSD"): 44}
+    # the loss-streak breaker (RK-3) pauses one strategy for an hour of event time once
+    assert _fills(events) == {("PAPER", "BTCUSD"): 86, ("PAPER-BYBIT", "bybit:BTCUSD"): 36}
+    assert [e["code"] for e in events if e["event"] == "breaker_tripped"] == ["BREAKER_LOSS_STREAK"]
     with sqlite3.connect(tmp_path / "genesis.db") as db:
         fills = db.execute("SELECT venue, symbol, COUNT(*) FROM fills GROUP BY venue, symbol")
         assert sorted(fills.fetchall()) == [
-            ("PAPER", "BTCUSD", 90),
-            ("PAPER-BYBIT", "bybit:BTCUSD", 44),
+            ("PAPER", "BTCUSD", 86),
+            ("PAPER-BYBIT", "bybit:BTCUSD", 36),
         ]
         venues = db.execute("SELECT DISTINCT venue FROM balances").fetchall()
     assert sorted(v for (v,) in venues) == ["PAPER", "PAPER-BYBIT"]
