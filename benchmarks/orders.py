@@ -87,7 +87,9 @@ PEER = ROOT.parent / "shared" / "tools" / "peer-orders" / "bench_nautilus_orders
 PEER_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
 STREAMS = ROOT / "genesis" / "resources" / "binance-spot-btcusdt-streams-2024-08-08.txt.gz"
 MODES = ("submit_cancel", "fill_market")
-RISK_CONFIG = "tiers:\n  strategist:\n    breakers:\n      max_orders: 0\n"
+RISK_CONFIG = (  # breakers off: order rate, and the loss streak a spread-paying loop makes
+    "tiers:\n  strategist:\n    breakers:\n      max_orders: 0\n      loss_streak: 0\n"
+)
 BACKENDS = ("sqlite", "postgres")
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 VENUE = "BINANCE"
@@ -149,7 +151,8 @@ def _session(mode: str, k: int, start_ns: int) -> tuple[Kernel, SimulatedVenue]:
     table = load_exchange_info(EXCHANGE_INFO)
     balances = {"USDT": Decimal(1_000_000), "BTC": Decimal(100)}
     # a throughput test: the order-rate breaker (Binance's 100 per 10 s) is off, as
-    # Nautilus' order throttle is raised in its run; every other check stays on
+    # Nautilus' order throttle is raised in its run, and the loss-streak breaker (market
+    # buys and sells alternating lose the spread every round trip); every check stays on
     risk = parse_risk_config(RISK_CONFIG, "benchmarks/orders.py")
     spec = SessionSpec(
         instruments=table.get, balances=balances, base_currency="USDT", tier=Tier.STRATEGIST,

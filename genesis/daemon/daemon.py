@@ -80,6 +80,7 @@ from genesis.daemon.systemd import Notifier
 from genesis.daemon.venues import Venues, wait_settled
 from genesis.data.sources import DataSpec
 from genesis.errors import ConfigError, DataError, GenesisError, StorageError
+from genesis.execution.factory import OrderFactory
 from genesis.kernel.driver import Driver
 from genesis.kernel.kernel import Kernel
 from genesis.monitoring import watch
@@ -173,6 +174,9 @@ class Daemon:
         self.alerts = Alerts(config.alerts, raw_log, on_alert=self.metrics.on_alert)
         self.log = self.alerts.watching(raw_log)  # error and critical lines are alerts too
         self.kernel = kernel
+        # the API's manual orders: one factory for the session, so a rebuild that replays
+        # them uses up the same client order ids
+        self.operator_orders = OrderFactory("operator", kernel.clock, kernel.instruments)
         self.venues = venues
         self.market = market
         self.journal = (
@@ -624,6 +628,10 @@ class Daemon:
             self.health.report(Health("risk", Level.CRITICAL, f"risk breach: {notice.reason}"))
         else:
             self.health.report(Health("risk", Level.CRITICAL, f"kill switch: {notice.reason}"))
+
+    def operator_index(self) -> int:
+        """The event index an operator action is journaled at (see ``_index``)."""
+        return self._index()
 
     def _index(self) -> int:
         """Where an operator action happened: the event index, or -1 before the strategies

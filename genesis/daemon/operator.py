@@ -88,6 +88,42 @@ def order_json(order: Order) -> dict[str, Any]:
     }
 
 
+def build_order(d: Daemon, req: OrderRequest, factory: OrderFactory | None = None) -> Order:
+    """The order an API request asks for, from the factory whose ids it uses up (the
+    operator's, a strategy's, or a dry run's own): the API and a rebuild's replay both.
+
+    Raises:
+        ApiError: unknown instrument or strategy, a price where none belongs or missing.
+    """
+    instrument_id = req.instrument_id
+    if instrument_id not in d.config.instrument_ids:
+        known = ", ".join(d.config.instrument_ids)
+        raise ApiError(
+            422, "unknown_instrument", f"instrument_id {instrument_id!r} is not traded by"
+            f" this daemon (it has market data for: {known})",
+        )  # fmt: skip
+    if factory is not None:
+        pass  # a dry run's own factory: no id of the real ones is used up
+    elif req.strategy_id == OPERATOR:
+        factory = d.operator_orders
+    elif req.strategy_id in d.kernel.strategies:
+        factory = d.kernel.strategies[req.strategy_id].ctx.orders
+    else:
+        raise ApiError(404, "unknown_strategy", f"strategy_id {req.strategy_id!r} is not running")
+    side = Side.BUY if req.side == "BUY" else Side.SELL
+    extra = {"stop_loss": req.stop_loss, "take_profit": req.take_profit}
+    kw: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+    if req.confidence is not None:
+        kw["confidence"] = req.confidence
+    if req.type == "MARKET":
+        if req.price is not None:
+            raise ApiError(422, "price_not_allowed", "a MARKET order takes no price")
+        return factory.market(instrument_id, side, req.quantity, **kw)
+    if req.price is None:
+        raise ApiError(422, "price_required", "a LIMIT order needs a price > 0")
+    return factory.limit(instrument_id, side, req.quantity, req.price, **kw)
+
+
 def performance_report(daemon: Daemon) -> dict[str, Any]:
     """Equity, balances and each strategy's figures from the kernel's PerformanceBook.
 
@@ -122,7 +158,7 @@ class Operator:
     def __init__(self, daemon: Daemon, timeout_s: float = 5.0) -> None:
         self.d = daemon
         self.timeout_s = timeout_s
-        self._factory = OrderFactory(OPERATOR, daemon.kernel.clock, daemon.kernel.instruments)
+        self._factory = daemon.operator_orders  # shared with a rebuild's replay
 
     # --- the lane -------------------------------------------------------------
 
@@ -190,7 +226,10 @@ class Operator:
             return None, ApiError(500, "internal_error", f"{name} failed: {type(exc).__name__}")
 
     def _audit(self, action: str, detail: dict[str, Any]) -> None:
+        """The journal row of an operator action, at its event index: a paper rebuild
+        replays it there (``recovery.PaperRecovery``)."""
         if self.d.journal is not None:
+            detail = {**detail, "event_index": self.d.operator_index()}
             self.d.journal.audit(action, detail, self.d.kernel.clock.now_ns(), actor="api")
 
     # --- orders ---------------------------------------------------------------
@@ -210,35 +249,7 @@ class Operator:
         return [order_json(o) for o in picked[:limit]]
 
     def _build(self, req: OrderRequest, factory: OrderFactory | None = None) -> Order:
-        instrument_id = req.instrument_id
-        if instrument_id not in self.d.config.instrument_ids:
-            known = ", ".join(self.d.config.instrument_ids)
-            raise ApiError(
-                422, "unknown_instrument", f"instrument_id {instrument_id!r} is not traded by"
-                f" this daemon (it has market data for: {known})",
-            )  # fmt: skip
-        if factory is not None:
-            pass  # a dry run's own factory: no id of the real ones is used up
-        elif req.strategy_id == OPERATOR:
-            factory = self._factory
-        elif req.strategy_id in self.d.kernel.strategies:
-            factory = self.d.kernel.strategies[req.strategy_id].ctx.orders
-        else:
-            raise ApiError(
-                404, "unknown_strategy", f"strategy_id {req.strategy_id!r} is not running"
-            )
-        side = Side.BUY if req.side == "BUY" else Side.SELL
-        extra = {"stop_loss": req.stop_loss, "take_profit": req.take_profit}
-        kw: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
-        if req.confidence is not None:
-            kw["confidence"] = req.confidence
-        if req.type == "MARKET":
-            if req.price is not None:
-                raise ApiError(422, "price_not_allowed", "a MARKET order takes no price")
-            return factory.market(instrument_id, side, req.quantity, **kw)
-        if req.price is None:
-            raise ApiError(422, "price_required", "a LIMIT order needs a price > 0")
-        return factory.limit(instrument_id, side, req.quantity, req.price, **kw)
+        return build_order(self.d, req, factory)
 
     async def submit(self, req: OrderRequest) -> dict[str, Any]:
         """Place a manual order under the risk checks; its id and status, or the refusal.
@@ -251,7 +262,8 @@ class Operator:
             order = self._build(req)
             denied, commands = self.d.kernel.submit(order)
             self.d.driver.send(commands)
-            detail = {**order_json(order), "code": denied.code if denied else None}
+            detail = {**order_json(order), "code": denied.code if denied else None,
+                      "request": req.model_dump(mode="json")}  # fmt: skip
             self._audit("api_order", detail)
             if denied is not None:
                 raise ApiError(
@@ -356,7 +368,9 @@ class Operator:
             order = self._build(req)
             denied, commands = self.d.kernel.submit(order)
             self.d.driver.send(commands)
-            self._audit("api_close_position", order_json(order))
+            self._audit(
+                "api_close_position", {**order_json(order), "request": req.model_dump(mode="json")}
+            )
             if denied is not None:
                 raise ApiError(422, denied.code, denied.reason)
             return {"client_order_id": order.client_order_id, "status": order.status.value}

@@ -45,7 +45,7 @@ from genesis.daemon.reconcile import (
 )
 from genesis.daemon.records import INTENT, fill_record, intent_from
 from genesis.daemon.reload import ConfigChange
-from genesis.errors import ConfigError
+from genesis.errors import ConfigError, GenesisError
 from genesis.execution.emulation import EmulatedState
 from genesis.risk.monitor import day_of
 from genesis.storage.repository import (
@@ -62,7 +62,11 @@ if TYPE_CHECKING:
 
 __all__ = ["LiveRecovery", "PaperRecovery"]
 
-_REPLAYED = ("config_applied", ENGAGED, CLEARED, "shutdown_orders")
+_REPLAYED = (
+    "config_applied", ENGAGED, CLEARED, "shutdown_orders",
+    # the control API's orders, cancels and modifies (genesis.daemon.operator)
+    "api_order", "api_close_position", "api_cancel", "api_modify",
+)  # fmt: skip
 
 
 def _detail(audit: AuditRecord) -> dict[str, Any]:
@@ -213,6 +217,8 @@ class PaperRecovery:
         elif audit.action == "shutdown_orders":
             scope = detail.get("scope")
             d.driver.send(d.kernel.flatten() if scope == "flatten" else d.kernel.cancel_entries())
+        elif audit.action.startswith("api_"):
+            _replay_api(d, audit.action, detail)
         d.execute_now()
 
     async def _check(
@@ -603,3 +609,29 @@ def _held_state(intent: SubmitOrder, release: SubmitOrder | None) -> EmulatedSta
     if not intent.emulated:
         return None
     return EmulatedState(client_order_id=intent.client_order_id, triggered=release is not None)
+
+
+def _replay_api(d: Daemon, action: str, detail: dict[str, Any]) -> None:
+    """An operator's order, cancel or modify again, where it happened: the same factory
+    uses up the same client order id, the kernel decides as it did."""
+    from genesis.api.errors import ApiError
+    from genesis.api.models import OrderRequest
+    from genesis.daemon.operator import build_order
+
+    cid = str(detail.get("client_order_id", ""))
+    try:
+        if action in ("api_order", "api_close_position"):
+            if "request" not in detail:
+                return  # a journal from before requests were kept: nothing to rebuild from
+            order = build_order(d, OrderRequest.model_validate(detail["request"]))
+            d.driver.send(d.kernel.submit(order)[1])
+        elif action == "api_cancel":
+            d.driver.send(d.kernel.cancel(cid))
+        elif action == "api_modify":
+            price, quantity = detail.get("price"), detail.get("quantity")
+            d.driver.send(d.kernel.modify(
+                cid, None if price is None else Decimal(str(price)),
+                None if quantity is None else Decimal(str(quantity)),
+            ))  # fmt: skip
+    except (ApiError, GenesisError, ValueError) as exc:  # as refused then: changes nothing
+        d.log.debug("replay_operator_action_refused", action=action, error=type(exc).__name__)
