@@ -282,7 +282,10 @@ class Operator:
                 404, "unknown_strategy", f"strategy_id {req.strategy_id!r} is not running"
             )
         probe = OrderFactory(req.strategy_id, kernel.clock, kernel.instruments)
-        order = self._build(req, probe)
+        try:
+            order = self._build(req, probe)
+        except GenesisError as exc:  # terms no order can have: what, and why
+            raise ApiError(422, type(exc).__name__, str(exc)) from None
         verdict = kernel.refusal(order)
         if verdict is None:
             return {"verdict": "APPROVED", "code": None, "detail": "every risk check passes"}
