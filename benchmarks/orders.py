@@ -149,7 +149,8 @@ def _session(mode: str, k: int, start_ns: int) -> tuple[Kernel, SimulatedVenue]:
     from genesis.risk.limits import Tier
 
     table = load_exchange_info(EXCHANGE_INFO)
-    balances = {"USDT": Decimal(1_000_000), "BTC": Decimal(100)}
+    # enough that thousands of orders in flight (a pipelined journal) never run out of cash
+    balances = {"USDT": Decimal(100_000_000), "BTC": Decimal(10_000)}
     # a throughput test: the order-rate breaker (Binance's 100 per 10 s) is off, as
     # Nautilus' order throttle is raised in its run, and the loss-streak breaker (market
     # buys and sells alternating lose the spread every round trip); every check stays on
