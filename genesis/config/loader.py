@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from genesis.config.models import StrategyConfig
 from genesis.errors import ConfigError
 from genesis.strategies import registry
+from genesis.yamlkeys import key_lines
 
 __all__ = ["load_strategy_config", "load_strategy_configs", "parse_strategy_config"]
 
@@ -75,18 +76,7 @@ def _parse(text: str, source: str) -> tuple[dict[str, Any], dict[tuple[str, ...]
         raise ConfigError(f"{source}:{line}: invalid YAML: {reason}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: expected a mapping of settings, was {type(data).__name__}")
-    return data, _key_lines(node)
-
-
-def _key_lines(node: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
-    """(key path) -> 1-based line of that key, for every mapping key in the document."""
-    lines: dict[tuple[str, ...], int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            path = (*prefix, str(key_node.value))
-            lines[path] = key_node.start_mark.line + 1
-            lines.update(_key_lines(value_node, path))
-    return lines
+    return data, key_lines(node)
 
 
 def _line(lines: Mapping[tuple[str, ...], int], path: tuple[str, ...]) -> int:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from genesis.errors import ConfigError
 from genesis.risk.limits import TIER_LIMITS, BreakerLimits, MeasureSettings, Tier, TierLimits
+from genesis.yamlkeys import key_lines
 
 __all__ = ["RiskConfig", "load_risk_config", "parse_risk_config"]
 
@@ -131,7 +132,7 @@ def parse_risk_config(text: str, source: str) -> RiskConfig:
     try:
         return RiskConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_problem(exc, source, _key_lines(node))) from None
+        raise ConfigError(_problem(exc, source, key_lines(node))) from None
 
 
 def _problem(exc: ValidationError, source: str, lines: Mapping[tuple[str, ...], int]) -> str:
@@ -147,14 +148,3 @@ def _problem(exc: ValidationError, source: str, lines: Mapping[tuple[str, ...], 
     while path and path not in lines:
         path = path[:-1]
     return f"{source}:{lines.get(path, 1)}: {field}: {reason}"
-
-
-def _key_lines(node: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
-    """(key path) -> 1-based line of that key, for every mapping key in the document."""
-    lines: dict[tuple[str, ...], int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            path = (*prefix, str(key_node.value))
-            lines[path] = key_node.start_mark.line + 1
-            lines.update(_key_lines(value_node, path))
-    return lines
