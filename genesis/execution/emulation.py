@@ -49,7 +49,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Final
+from typing import Final
 
 import msgspec
 
@@ -72,6 +72,7 @@ from genesis.core.instruments import Instrument, split_instrument_id
 from genesis.core.money import ROUND_HALF_EVEN, ZERO
 from genesis.core.orders import Order
 from genesis.exchange.fills import bar_path
+from genesis.kernel.support import event_ids
 
 __all__ = [
     "CAPABILITIES",
@@ -234,7 +235,7 @@ class Emulator:
         never sent to a venue), it is acknowledged, and an iceberg's first slice goes."""
         held = self._held[order.client_order_id] = _Held(order)
         self._send(msgspec.structs.replace(intent, emulated=True))
-        self._emit(OrderAccepted(venue_order_id="", **_ids(order, now)))
+        self._emit(OrderAccepted(venue_order_id="", **event_ids(order, now)))
         if order.display_qty is not None and order.order_type is OrderType.LIMIT:
             self._next_slice(held, order.quantity, now)
             return
@@ -285,7 +286,7 @@ class Emulator:
             self._send(_cancel(order, _slice_id(order.client_order_id, held.slice_no), now))
         else:
             self._unwatch(held)
-            self._emit(OrderCanceled(**_ids(order, now)))
+            self._emit(OrderCanceled(**event_ids(order, now)))
         return True
 
     def amend(self, order: Order, trigger: Decimal | None) -> bool:
@@ -346,7 +347,7 @@ class Emulator:
         if gate is None or order.client_order_id in self._reduce_only or gate(order) is None:
             return False
         self._unwatch(held)
-        self._emit(OrderCanceled(**_ids(order, now)))
+        self._emit(OrderCanceled(**event_ids(order, now)))
         return True
 
     def _release(self, held: _Held, now: int) -> None:
@@ -355,7 +356,7 @@ class Emulator:
             return
         self._unwatch(held)
         held.triggered = True
-        self._emit(OrderTriggered(**_ids(order, now)))
+        self._emit(OrderTriggered(**event_ids(order, now)))
         self._send(self._command(order, order.client_order_id, order.leaves_qty, now))
 
     def _command(self, order: Order, client_id: str, qty: Decimal, now: int) -> SubmitOrder:
@@ -403,7 +404,7 @@ class Emulator:
         if held is None:
             return []
         order = held.order
-        ids = _ids(order, event.ts_event) | {"ts_init": event.ts_init}
+        ids = event_ids(order, event.ts_event) | {"ts_init": event.ts_init}
         if type(event) is OrderFilled:
             return self._slice_filled(held, event)
         if type(event) is OrderCancelRejected:
@@ -430,23 +431,13 @@ class Emulator:
             # the slice filled as the cancel went: nothing works any more, the rest ends
             self.children.pop(fill.client_order_id, None)
             held.slice_no = 0
-            return [parent_fill, OrderCanceled(**_ids(order, fill.ts_event))]
+            return [parent_fill, OrderCanceled(**event_ids(order, fill.ts_event))]
         self._next_slice(held, left, fill.ts_event)
         return [parent_fill]
 
 
 def _slice_id(parent_id: str, n: int) -> str:
     return f"{parent_id}-s{n}"
-
-
-def _ids(order: Order, now: int) -> dict[str, Any]:
-    return {
-        "ts_event": now,
-        "ts_init": now,
-        "client_order_id": order.client_order_id,
-        "strategy_id": order.strategy_id,
-        "instrument_id": order.instrument_id,
-    }
 
 
 def _cancel(order: Order, client_id: str, now: int) -> CancelOrder:
