@@ -81,6 +81,12 @@ def _events(record: Any) -> int:
     return 0 if record is None else int(json.loads(record.blob)["events"])
 
 
+def _acted(audits: list[AuditRecord]) -> int:
+    """The highest event index any journaled action names (0 without one)."""
+    indexes = (_detail(a).get("event_index") for a in audits)
+    return max((int(i) for i in indexes if isinstance(i, int)), default=0)
+
+
 def session_configs(audits: list[AuditRecord]) -> dict[str, Any]:
     for audit in audits:
         if audit.action == "session_started":
@@ -145,7 +151,9 @@ class PaperRecovery:
         checkpoint = await repo.load_strategy_state(CHECKPOINT_ID)
         progress = await repo.load_strategy_state(PROGRESS_ID)
         at_checkpoint = _events(checkpoint)
-        done = max(at_checkpoint, _events(progress))
+        # an audit row at event index N is durable proof that N events were processed,
+        # though the progress record can lag it (a kill -9 between the two commits)
+        done = max(at_checkpoint, _events(progress), _acted(audits))
         limit = d.market.max_events
         if limit is not None and done > limit:
             raise ConfigError(
