@@ -20,6 +20,14 @@ Orders sharing an ``oco_group`` form a one-cancels-the-other list: they
 share one lock (a later leg locks only what the earlier legs do not cover)
 and the first execution of one leg cancels the others.
 
+Which orders an event visits: an order that may act on any event (not yet matched,
+a stop waiting for its trigger, a market order) is *eager* and visited every time;
+a limit resting at its price is visited only when the event's reach can cross the
+best resting price on its side (``_Resting``: the highest buy and lowest sell limit,
+kept conservatively and made exact by every full pass). A grid of thousands of
+resting orders costs a tick nothing until the price comes to it; the orders an event
+does visit are taken in arrival order, as one pass over all of them would.
+
 Post-only orders that would take liquidity on arrival are rejected, as
 Binance rejects LIMIT_MAKER. FOK fills completely on arrival or expires; IOC
 fills what it can on arrival and expires the rest. The venue keeps its own
@@ -80,18 +88,98 @@ _RESTING = (OrderType.LIMIT, OrderType.STOP_LIMIT)  # once triggered, these rest
 
 
 class _Working:
-    __slots__ = ("cmd", "fresh", "leaves", "lock_ccy", "locked", "triggered", "venue_order_id")
+    __slots__ = (
+        "cmd", "fresh", "leaves", "lock_ccy", "locked", "seq", "triggered", "venue_order_id",
+    )  # fmt: skip
 
     def __init__(
-        self, cmd: SubmitOrder, venue_order_id: str, lock_ccy: str, locked: Decimal
+        self, cmd: SubmitOrder, venue_order_id: str, lock_ccy: str, locked: Decimal, seq: int
     ) -> None:
         self.cmd = cmd
+        self.seq = seq  # arrival order: the order a pass over an instrument's orders takes
         self.venue_order_id = venue_order_id
         self.leaves = cmd.quantity
         self.triggered = cmd.order_type not in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
         self.fresh = True  # has not yet had a chance to match: taker semantics
         self.lock_ccy = lock_ccy
         self.locked = locked
+
+
+def _at_rest(w: _Working) -> bool:
+    """A limit resting at its price: only an event reaching that price can act on it."""
+    return w.triggered and not w.fresh and w.cmd.order_type in _RESTING
+
+
+def _reached(cmd: SubmitOrder, buy_reach: Decimal | None, sell_reach: Decimal | None) -> bool:
+    """Whether an event reaching these prices gets to a resting limit's price."""
+    limit = cmd.price
+    if limit is None:
+        return False
+    if cmd.side is Side.BUY:
+        return buy_reach is not None and buy_reach <= limit
+    return sell_reach is not None and sell_reach >= limit
+
+
+def _seq(w: _Working) -> int:
+    return w.seq
+
+
+class _Resting:
+    """Per instrument: the eager orders (visited on every event) and bounds on the rest.
+
+    ``max_buy``/``min_sell`` bound the resting limits from outside: an order leaving
+    leaves them as they were (still safe), and ``rebuild`` makes them exact. ``eager``
+    holds at least every order that is not at rest, and maybe some that came to rest
+    since (``settle`` moves those into the bounds).
+    """
+
+    __slots__ = ("eager", "max_buy", "min_sell")
+
+    def __init__(self) -> None:
+        self.eager: dict[str, _Working] = {}
+        self.max_buy: Decimal | None = None
+        self.min_sell: Decimal | None = None
+
+    def rest(self, w: _Working) -> None:
+        limit = w.cmd.price
+        if limit is None:
+            return  # a resting type without a price never matches (nothing to bound)
+        if w.cmd.side is Side.BUY:
+            if self.max_buy is None or limit > self.max_buy:
+                self.max_buy = limit
+        elif self.min_sell is None or limit < self.min_sell:
+            self.min_sell = limit
+
+    def may_cross(self, buy_reach: Decimal | None, sell_reach: Decimal | None) -> bool:
+        """Whether the event's reach can get to some resting limit."""
+        if buy_reach is not None and self.max_buy is not None and buy_reach <= self.max_buy:
+            return True
+        return sell_reach is not None and self.min_sell is not None and sell_reach >= self.min_sell
+
+    def visits(self) -> list[_Working]:
+        """The eager orders, in arrival order."""
+        eager = list(self.eager.values())
+        if len(eager) > 1:
+            eager.sort(key=_seq)
+        return eager
+
+    def settle(self, open_ids: Mapping[str, _Working]) -> None:
+        """Drop the eager orders that have ended and bound those now at rest."""
+        for cid, w in list(self.eager.items()):
+            if cid not in open_ids:
+                del self.eager[cid]
+            elif _at_rest(w):
+                del self.eager[cid]
+                self.rest(w)
+
+    def rebuild(self, working: Mapping[str, _Working]) -> None:
+        """Exact again, from every working order of the instrument."""
+        self.eager, self.max_buy, self.min_sell = {}, None, None
+        for cid, w in working.items():
+            if _at_rest(w):
+                self.rest(w)
+            else:
+                self.eager[cid] = w
 
 
 class SimulatedVenue:
@@ -117,6 +205,7 @@ class SimulatedVenue:
         self._book_factory = book_factory
         self._trade_seq = 0
         self._working: dict[str, dict[str, _Working]] = {}  # instrument -> id -> order
+        self._resting: dict[str, _Resting] = {}  # instrument -> which orders an event visits
         self._by_id: dict[str, _Working] = {}
         self._last_price: dict[str, Decimal] = {}
         self._quotes: dict[str, QuoteTick] = {}
@@ -199,8 +288,9 @@ class SimulatedVenue:
             return False
         if instrument_id not in self._books or instrument_id in self._maybe_crossed:
             return True  # without a book the quote is the liquidity
-        for w in working.values():  # noqa: SIM110 (a loop: no generator per quote)
-            if w.fresh or not w.triggered:
+        by_id = self._by_id
+        for cid, w in self._resting[instrument_id].eager.items():
+            if (w.fresh or not w.triggered) and cid in by_id:
                 return True
         return False
 
@@ -276,8 +366,12 @@ class SimulatedVenue:
             )
             return
         self._trade_seq += 1
-        w = _Working(cmd, f"{self.name}-O{self._trade_seq}", ccy, amount)
+        w = _Working(cmd, f"{self.name}-O{self._trade_seq}", ccy, amount, self._trade_seq)
         self._working.setdefault(cmd.instrument_id, {})[cmd.client_order_id] = w
+        resting = self._resting.get(cmd.instrument_id)
+        if resting is None:
+            resting = self._resting[cmd.instrument_id] = _Resting()
+        resting.eager[cmd.client_order_id] = w
         self._by_id[cmd.client_order_id] = w
         if cmd.oco_group:
             self._groups.setdefault(cmd.oco_group, []).append(w)
@@ -355,6 +449,8 @@ class SimulatedVenue:
             return
         w.cmd, w.leaves, w.locked = new, leaves, amount
         w.fresh = w.fresh or new.price != old.price or new.quantity > old.quantity
+        if w.fresh:  # matched afresh: visited by the next event, wherever its price is
+            self._resting[cmd.instrument_id].eager[cmd.client_order_id] = w
         out.append(OrderUpdated(
             quantity=new.quantity, price=new.price, trigger_price=new.trigger_price,
             **_ids(cmd, ts),
@@ -470,25 +566,26 @@ class SimulatedVenue:
         if not working:
             return
         trade = event if type(event) is TradeTick else None
-        buy_reach, sell_reach = self._reach(event.instrument_id, trade)
+        instrument_id = event.instrument_id
+        buy_reach, sell_reach = self._reach(instrument_id, trade)
         by_id, ts = self._by_id, event.ts_init
-        for w in list(working.values()):
+        resting = self._resting[instrument_id]
+        full = resting.may_cross(buy_reach, sell_reach)
+        visits = list(working.values()) if full else resting.visits()
+        for w in visits:
             cmd = w.cmd
             if cmd.client_order_id not in by_id:
                 continue  # a sibling's fill on this event cancelled it (OCO)
-            if w.triggered and not w.fresh and cmd.order_type in _RESTING:
-                # the usual case, settled here: a resting limit the event does not reach
-                limit = cmd.price
-                if limit is None:
-                    continue
-                if cmd.side is Side.BUY:
-                    if buy_reach is None or buy_reach > limit:
-                        continue
-                elif sell_reach is None or sell_reach < limit:
-                    continue
+            if _at_rest(w) and not _reached(cmd, buy_reach, sell_reach):
+                continue  # the usual case, settled here: a resting limit out of reach
             self._match_tick_order(w, ts, out, trade=trade)
-        if trade is None and event.instrument_id in self._books:
-            self._note_crossed(event.instrument_id, working, buy_reach, sell_reach)
+        if full:
+            resting.rebuild(working)
+        else:
+            resting.settle(by_id)
+        if trade is None and instrument_id in self._books:
+            # the orders not visited rest beyond this event's reach (the bounds say so)
+            self._note_crossed(instrument_id, visits, buy_reach, sell_reach)
 
     def _reach(
         self, instrument_id: str, trade: TradeTick | None
@@ -503,24 +600,18 @@ class SimulatedVenue:
     def _note_crossed(
         self,
         instrument_id: str,
-        working: dict[str, _Working],
+        visited: list[_Working],
         buy_reach: Decimal | None,
         sell_reach: Decimal | None,
     ) -> None:
         """After matching on the book: whether a resting limit is still crossed by it."""
-        for w in working.values():
-            limit = w.cmd.price
-            if not w.triggered or w.fresh or w.cmd.order_type not in _RESTING or limit is None:
-                continue
-            if w.cmd.side is Side.BUY:
-                if buy_reach is not None and buy_reach <= limit:
-                    break
-            elif sell_reach is not None and sell_reach >= limit:
-                break
-        else:
-            self._maybe_crossed.discard(instrument_id)
-            return
-        self._maybe_crossed.add(instrument_id)
+        by_id = self._by_id
+        for w in visited:
+            open_at_rest = w.cmd.client_order_id in by_id and _at_rest(w)
+            if open_at_rest and _reached(w.cmd, buy_reach, sell_reach):
+                self._maybe_crossed.add(instrument_id)
+                return
+        self._maybe_crossed.discard(instrument_id)
 
     def _match_tick_order(
         self, w: _Working, ts: int, out: list[OrderEvent], trade: TradeTick | None = None
