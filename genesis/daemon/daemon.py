@@ -26,7 +26,7 @@ import contextlib
 import signal
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -73,6 +73,7 @@ from genesis.daemon.logs import (
     status_fields,
 )
 from genesis.daemon.market import MarketSource
+from genesis.daemon.outbox import Outbox
 from genesis.daemon.queues import BoundedQueue, QueuePolicy
 from genesis.daemon.reload import ConfigChange, ConfigWatcher
 from genesis.daemon.supervision import supervise
@@ -216,6 +217,12 @@ class Daemon:
         self._flatten: str | None = None  # None → "requested" → "flattening" → "done"
         self._flatten_deadline = 0.0
         self._in_event = False  # inside a market event's processing (see send)
+        # live: rounds wait for their commit here while the loop goes on (genesis.daemon.outbox)
+        self.outbox = (
+            Outbox(self._dispatch, self._durable_or_stopping, self._not_sent)
+            if journal is not None and venues.mode == "live"
+            else None
+        )
         self._later: set[asyncio.Future[None]] = set()
         self._loop_done = False
         # the control API's mutations, run by the trading loop between two events, ahead
@@ -266,6 +273,8 @@ class Daemon:
             await self._close()
 
     async def _close(self) -> None:
+        if self.outbox is not None:
+            self.outbox.cancel()  # an error ended the run: nothing more is sent
         try:
             if self.journal is not None:
                 await self.journal.close()  # everything queued is committed
@@ -326,6 +335,8 @@ class Daemon:
                 self.journal.audit("shutdown_orders", detail, self.kernel.clock.now_ns())
         self.driver.finish()
         await self.send()
+        if self.outbox is not None:
+            await self.outbox.drain()  # every durable round reaches its venue before the wait
         await self._settle()
         self.checkpoint()
         watch.tick(self)  # final figures for a last scrape
@@ -486,37 +497,51 @@ class Daemon:
     async def send(self) -> None:
         """Carry the kernel's commands to the venues; order intents are committed first (P1).
 
-        The intents of one round go to the journal together with the progress mark
-        and one commit covers them all (group commit); then the round is sent.
-        Sending may queue the next round (exits after a fill, cancels).
+        The intents of one round go to the journal together with the progress mark.
+        Paper: one commit covers them and the round is sent, in step with the replay
+        (sending may queue the next round: exits after a fill, cancels). Live: the round
+        waits in the ``Outbox`` for its commit while the loop goes on (group commit).
         """
         journal = self.journal
         while self.driver.has_commands():
             round_ = self.driver.take_commands()
+            marker = None
+            intents = 0
             if journal is not None and not self.quiet:
-                intents = [c for c in round_ if isinstance(c, SubmitOrder)]
-                if intents:
-                    await journal.queue_intents(intents, self.venues.name_of)
+                submits = [c for c in round_ if isinstance(c, SubmitOrder)]
+                intents = len(submits)
+                if submits:
+                    await journal.queue_intents(submits, self.venues.name_of)
                     # the event being processed counts: a rebuild must replay it (its orders
                     # are sent); outside an event (operator actions) nothing more is started
                     started = self.progress.events + (1 if self._in_event else 0)
                     journal.progress(started, self.kernel.clock.now_ns())
-                    if not await self._committed_or_stopping(journal):
-                        self.log.critical(
-                            "orders_not_sent",
-                            count=len(intents),
-                            reason="stopping while the journal cannot commit their intents",
-                        )
+                    if self.outbox is not None:
+                        marker = await journal.commit_later()
+                    elif not await self._committed_or_stopping(journal):
+                        self._not_sent(intents, "stopping while the journal cannot commit"
+                                       " their intents")  # fmt: skip
                         self.driver.take_commands()
                         return
-                    crash_point("after_intent_commit")
-            if not self.quiet:  # logged as soon as durable: a crash cannot lose the line
-                for command in round_:
-                    log_command(self.log, command, self.venues.name_of(command.instrument_id))
+                    else:
+                        crash_point("after_intent_commit")
+            if self.outbox is not None and not self.quiet:
+                await self.outbox.put(round_, intents, marker)
+            else:
+                self._dispatch(round_)
+
+    def _dispatch(self, round_: Sequence[Command]) -> None:
+        """Log (as soon as durable: a crash cannot lose the line) and send one round."""
+        if not self.quiet:
             for command in round_:
-                self.driver.execute(command)
-                if not self.quiet:
-                    crash_point("after_send")
+                log_command(self.log, command, self.venues.name_of(command.instrument_id))
+        for command in round_:
+            self.driver.execute(command)
+            if not self.quiet:
+                crash_point("after_send")
+
+    def _not_sent(self, count: int, reason: str) -> None:
+        self.log.critical("orders_not_sent", count=count, reason=reason)
 
     def execute_now(self) -> list[Command]:
         """During a rebuild: the simulated venues answer at once, nothing is journaled.
@@ -534,17 +559,27 @@ class Daemon:
     async def _committed_or_stopping(self, journal: Journal) -> bool:
         """Wait for the commit; a stop during a journal outage gives up after the grace."""
         flush = asyncio.ensure_future(journal.commit())
-        stop = asyncio.ensure_future(self.stopping.wait())
+        if await self._durable_or_stopping(flush):
+            return True
+        flush.cancel()
+        return False
+
+    async def _durable_or_stopping(self, marker: asyncio.Future[None]) -> bool:
+        """Whether ``marker`` resolved; at a stop it gets the shutdown grace, then False.
+
+        Raises:
+            StorageError: the commit failed (fail closed: nothing of it is sent).
+        """
+        stop: asyncio.Future[Any] = asyncio.ensure_future(self.stopping.wait())
         try:
-            await asyncio.wait({flush, stop}, return_when=asyncio.FIRST_COMPLETED)
-            if not flush.done():
-                await asyncio.wait({flush}, timeout=self.config.shutdown_timeout_s)
+            await asyncio.wait({marker, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not marker.done():
+                await asyncio.wait({marker}, timeout=self.config.shutdown_timeout_s)
         finally:
             stop.cancel()
-        if not flush.done():
-            flush.cancel()
+        if not marker.done():
             return False
-        flush.result()
+        marker.result()
         return True
 
     # --- what the kernel and the venues say ---------------------------------------------
