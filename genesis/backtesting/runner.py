@@ -25,7 +25,7 @@ from genesis.backtesting.metrics import Metrics, periods_per_year
 from genesis.backtesting.output import EquityWriter, FillWriter, TcaWriter, TradeWriter
 from genesis.backtesting.streaming import RunningMetrics
 from genesis.core.clock import SimClock
-from genesis.core.commands import Command
+from genesis.core.commands import Command, SubmitOrder
 from genesis.core.enums import AccountingMethod
 from genesis.core.events import Bar, OrderFilled
 from genesis.core.instruments import Instrument
@@ -358,7 +358,9 @@ class _Loop:
         if commands:
             now = self.kernel.clock.now_ns()
             for cmd in commands:
-                self.venue.execute(cmd, now)
+                # a held order's intent (emulated) is the kernel's: its release goes later
+                if not (type(cmd) is SubmitOrder and cmd.emulated):
+                    self.venue.execute(cmd, now)
 
 
 def _finish(

@@ -30,6 +30,12 @@ these run on the same emulator in backtest, paper and live: one behaviour.
   as any order does (the venue's acknowledgement of a released limit keeps it
   TRIGGERED). Triggers on bars are decided at the bar's close (when the kernel
   sees the bar), so the released order fills from the next bar.
+* **Parking.** Before a release the emulator asks ``hold(order, now)``: True
+  parks the touched order, still ACCEPTED and watching nothing, until the
+  kernel calls ``release`` (or ``resume`` to watch again). The stop leg of an
+  OCO list the kernel keeps itself waits so for its target's cancel
+  (``genesis.execution.oco``). A parked order is journaled as untriggered: a
+  restart watches it again.
 * **Iceberg** (a limit with ``display_qty``): slices of the display quantity are
   sent one at a time as plain limits, each under the client id ``<parent>-s<n>``
   (Binance allows only ``[A-Za-z0-9_-]``); when one is completely filled the next
@@ -140,13 +146,16 @@ class EmulatedState(msgspec.Struct, frozen=True, kw_only=True):
 class _Held:
     """The emulator's mutable record of one order."""
 
-    __slots__ = ("order", "slice_leaves", "slice_no", "trigger", "triggered", "watermark")
+    __slots__ = (
+        "order", "parked", "slice_leaves", "slice_no", "trigger", "triggered", "watermark",
+    )  # fmt: skip
 
     def __init__(self, order: Order) -> None:
         self.order = order
         self.watermark: Decimal | None = None
         self.trigger = order.trigger_price
         self.triggered = False
+        self.parked = False  # touched, held back by ``hold`` until ``release``/``resume``
         self.slice_no = 0
         self.slice_leaves = ZERO
 
@@ -209,6 +218,8 @@ class Emulator:
         # asked before an entry is released or sliced: the kill switches and breakers as
         # they stand *now* (the order was approved when placed); a refusal cancels it here
         self.gate: Callable[[Order], tuple[str, str] | None] | None = None
+        # asked as an order touches its trigger: True parks it until ``release``
+        self.hold: Callable[[Order, int], bool] | None = None
 
     # --- capabilities -------------------------------------------------------
 
@@ -355,6 +366,30 @@ class Emulator:
         if self._blocked(held, now):
             return
         self._unwatch(held)
+        if self.hold is not None and self.hold(order, now):
+            held.parked = True
+            return
+        self._send_triggered(held, now)
+
+    def release(self, client_order_id: str, now: int) -> None:
+        """Send a parked order to its venue now, for what it has left (nothing when it is
+        not parked, or no longer open)."""
+        held = self._held.get(client_order_id)
+        if held is None or not held.parked:
+            return
+        held.parked = False
+        if held.order.is_open and held.order.leaves_qty > 0:
+            self._send_triggered(held, now)
+
+    def resume(self, client_order_id: str) -> None:
+        """A parked order watches the market again (its next touch asks ``hold`` again)."""
+        held = self._held.get(client_order_id)
+        if held is not None and held.parked:
+            held.parked = False
+            self._watch(held)
+
+    def _send_triggered(self, held: _Held, now: int) -> None:
+        order = held.order
         held.triggered = True
         self._emit(OrderTriggered(**event_ids(order, now)))
         self._send(self._command(order, order.client_order_id, order.leaves_qty, now))
