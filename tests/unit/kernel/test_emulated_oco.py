@@ -1,9 +1,9 @@
 """OCO exits on a venue without lists (EX-1): the kernel keeps the list (execution.oco).
 
 Bars are the real bundled BTCUSDT 1-minute bars (index 0 = 2021-12-31 23:01 UTC):
-the entry, a market buy on bar 0's close, fills at bar 1's open (46377.0); bar 6 is
-the first to trade at or below 46380.0 (low 46379.0) and bar 9 the first to reach
-46440.0 (high 46456.0). The instrument is the real BTCUSDT of 2021-10-12.
+the entry, a market buy on bar 0's close, fills at bar 1's open (46377.0); bar 8 is
+the first after it to trade at or below 46375.0 (low 46372.0) and bar 9 the first to
+reach 46440.0 (high 46456.0). The instrument is the real BTCUSDT of 2021-10-12.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class _Protected(Strategy[StrategyParams]):
 
 
 class _StopFirst(_Protected):
-    stop = D("46380")
+    stop = D("46375")
     target = D("46500")
 
 
@@ -114,24 +114,24 @@ def test_the_target_fills_and_the_held_stop_is_cancelled_here() -> None:
 
 
 def test_the_stop_triggers_cancels_the_target_then_sells_once_the_cancel_is_confirmed() -> None:
-    """Bar 6 (low 46379) touches the 46380 stop: the target is cancelled at once; the
-    venue confirms at bar 7; only then the stop goes as a market sell, filled at bar 8's
-    open (46411.0). Never two sells at the venue."""
-    harness = _harness(_StopFirst).run(BARS[:7])
+    """Bar 8 (low 46372) touches the 46375 stop: the target is cancelled at once; the
+    venue confirms at bar 9; only then the stop goes as a market sell, filled at bar 10's
+    open (46435.0). Never two sells at the venue."""
+    harness = _harness(_StopFirst).run(BARS[:9])
     stop, target = _legs(harness)
     after_trigger = list(harness.commands)
-    harness.run(BARS[7:9])
+    harness.run(BARS[9:11])
     released = [c for c in _submits(harness.commands) if c.client_order_id == stop.client_order_id]
     assert isinstance(after_trigger[-1], CancelOrder)
     assert after_trigger[-1].client_order_id == target.client_order_id
-    assert not any(not c.emulated for c in released[:1])  # the intent alone until bar 7
     assert [(c.order_type, c.quantity) for c in released if not c.emulated] == [
         (OrderType.MARKET, D("0.01000"))
     ]
-    assert harness.commands.index(released[-1]) > len(after_trigger)
+    assert released[-1] not in after_trigger  # sent when bar 9 brought the confirmation
+    assert released[-1].ts_init == BARS[9].ts_open
     sells = [f for f in harness.fills if f.side is Side.SELL]
     assert [(f.last_qty, f.last_px, f.ts_event) for f in sells] == [
-        (D("0.01000"), D("46411.0"), BARS[8].ts_open)
+        (D("0.01000"), D("46435.0"), BARS[10].ts_open)
     ]
     assert (stop.status, target.status) == (OrderStatus.FILLED, OrderStatus.CANCELED)
 
