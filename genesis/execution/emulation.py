@@ -31,9 +31,9 @@ these run on the same emulator in backtest, paper and live: one behaviour.
   TRIGGERED). Triggers on bars are decided at the bar's close (when the kernel
   sees the bar), so the released order fills from the next bar.
 * **Parking.** Before a release the emulator asks ``hold(order, now)``: True
-  parks the touched order, still ACCEPTED and watching nothing, until the
-  kernel calls ``release`` (or ``resume`` to watch again). The stop leg of an
-  OCO list the kernel keeps itself waits so for its target's cancel
+  parks the touched order, still ACCEPTED, until the kernel calls ``release``.
+  A parked order keeps watching: each later touch asks ``hold`` again. The stop
+  leg of an OCO list the kernel keeps itself waits so for its target's cancel
   (``genesis.execution.oco``). A parked order is journaled as untriggered: a
   restart watches it again.
 * **Iceberg** (a limit with ``display_qty``): slices of the display quantity are
@@ -155,7 +155,7 @@ class _Held:
         self.watermark: Decimal | None = None
         self.trigger = order.trigger_price
         self.triggered = False
-        self.parked = False  # touched, held back by ``hold`` until ``release``/``resume``
+        self.parked = False  # touched, held back by ``hold`` until ``release``
         self.slice_no = 0
         self.slice_leaves = ZERO
 
@@ -365,10 +365,10 @@ class Emulator:
         order = held.order
         if self._blocked(held, now):
             return
-        self._unwatch(held)
         if self.hold is not None and self.hold(order, now):
-            held.parked = True
+            held.parked = True  # still watching: the next touch asks again
             return
+        self._unwatch(held)
         self._send_triggered(held, now)
 
     def release(self, client_order_id: str, now: int) -> None:
@@ -378,15 +378,9 @@ class Emulator:
         if held is None or not held.parked:
             return
         held.parked = False
+        self._unwatch(held)
         if held.order.is_open and held.order.leaves_qty > 0:
             self._send_triggered(held, now)
-
-    def resume(self, client_order_id: str) -> None:
-        """A parked order watches the market again (its next touch asks ``hold`` again)."""
-        held = self._held.get(client_order_id)
-        if held is not None and held.parked:
-            held.parked = False
-            self._watch(held)
 
     def _send_triggered(self, held: _Held, now: int) -> None:
         order = held.order

@@ -21,8 +21,10 @@ events in backtest, paper and live:
   target left) only once the venue confirms that cancel. Until then a spot
   venue still locks the target's base, and a sell sent at once would be
   refused for the balance. If the target filled instead, the stop is
-  cancelled here. If the cancel is refused and the target still works, the
-  stop watches the market again, and its next touch tries again.
+  cancelled here. The parked stop keeps watching: a touch while the target
+  works with no cancel in flight (the venue refused it, or a fill raced it and
+  the OMS let it go) cancels the target again; a refused cancel also returns
+  the list to LIVE.
 * **The target fills.** A partial fill shrinks the held stop to what the
   target has left (an ``OrderUpdated`` of the stop), so the position stays
   covered exactly, never twice. The last fill cancels the stop.
@@ -83,8 +85,7 @@ class EmulatedLists:
     Effects go out through the callables given at construction: ``cancel`` cancels
     one order (the kernel's single-order cancel, never the list rule again),
     ``emit`` queues an order event for the kernel to apply after the current one,
-    ``release`` sends a parked stop to its venue, ``resume`` makes a parked stop
-    watch the market again (both the emulator's).
+    ``release`` sends a parked stop to its venue (the emulator's).
     """
 
     def __init__(
@@ -93,13 +94,11 @@ class EmulatedLists:
         cancel: Callable[[Order], None],
         emit: Callable[[OrderEvent], None],
         release: Callable[[str, int], None],
-        resume: Callable[[str], None],
         log: Any,
     ) -> None:
         self._cancel = cancel
         self._emit = emit
         self._release = release
-        self._resume = resume
         self._log = log
         self.legs: dict[str, _List] = {}  # leg client id -> its list, until the leg ends
         self._adopting: dict[str, list[Order]] = {}  # group -> legs adopted so far
@@ -152,18 +151,22 @@ class EmulatedLists:
         """The emulator's ``hold``: ``order`` touched its trigger. True parks it while its
         list's target is cancelled; False releases it now (no list, or the target is gone)."""
         pair = self.legs.get(order.client_order_id)
-        if pair is None or pair.stop is not order or pair.state is not _State.LIVE:
+        if pair is None or pair.stop is not order:
+            return False
+        if pair.state not in (_State.LIVE, _State.FIRING):
             return False
         take = pair.take
-        if not take.is_open or take.status is OrderStatus.PENDING_CANCEL:
+        if not take.is_open:
             pair.state = _State.DONE
             return False
+        if take.status is not OrderStatus.PENDING_CANCEL:  # no cancel of it in flight
+            if pair.state is _State.LIVE:
+                self._log.info(
+                    "oco_stop_fired", client_order_id=order.client_order_id,
+                    target=take.client_order_id, strategy_id=order.strategy_id,
+                )  # fmt: skip
+            self._cancel(take)
         pair.state = _State.FIRING
-        self._log.info(
-            "oco_stop_fired", client_order_id=order.client_order_id,
-            target=take.client_order_id, strategy_id=order.strategy_id,
-        )  # fmt: skip
-        self._cancel(take)
         return True
 
     # --- the kernel tells ---------------------------------------------------------------
@@ -188,8 +191,7 @@ class EmulatedLists:
             return
         if type(event) is OrderCancelRejected:
             if order is pair.take and pair.state is _State.FIRING and order.is_open:
-                pair.state = _State.LIVE  # the target still works: the stop watches again
-                self._resume(pair.stop.client_order_id)
+                pair.state = _State.LIVE  # the target still works: the stop's next touch
             return
         if not order.status.is_terminal:
             return

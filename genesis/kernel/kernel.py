@@ -224,7 +224,6 @@ class Kernel:
             cancel=self._cancel_one,
             emit=self._internal.append,
             release=self.emulator.release,
-            resume=self.emulator.resume,
             log=log,
         )
         self.emulator.hold = self.lists.fire
@@ -769,22 +768,28 @@ class Kernel:
             return
         strategy = self.strategies.get(order.strategy_id)
         filled = type(event) is OrderFilled
-        if type(event) is OrderRejected and self.risk.breakers is not None:
-            self.risk.breakers.on_rejected(order.strategy_id, event.code, self.clock.now_ns())
-        if type(event) is OrderFilled:
-            self._book_performance(event, order, self.portfolio.apply_fill(event))
-        else:
-            self.quality.on_event(event, order)
+        self._book_event(event, order, filled)
         if strategy is not None and strategy.id not in self.guard.disabled:
             hook: Callable[[Any], None] = strategy.on_fill if filled else strategy.on_order
             try:  # the strategy fence, inlined as in _on_bar
                 hook(event)
             except Exception as exc:
                 self.errors.append(self.guard.fault(strategy, hook.__name__, exc))
-        if self.lists.legs and order.client_order_id in self.lists.legs:
-            self.lists.on_event(event, order)  # a leg of a list kept here
+        if self.lists.legs:
+            self.lists.on_event(event, order)  # a leg of a list kept here: its partner
         if order.status.is_terminal:
             self._on_order_done(order, strategy)
+
+    def _book_event(self, event: OrderEvent, order: Order, filled: bool) -> None:
+        """An applied event's accounts: a fill's portfolio and performance, else execution
+        quality; a rejection also feeds the breakers."""
+        if filled:
+            assert type(event) is OrderFilled
+            self._book_performance(event, order, self.portfolio.apply_fill(event))
+            return
+        if type(event) is OrderRejected and self.risk.breakers is not None:
+            self.risk.breakers.on_rejected(order.strategy_id, event.code, self.clock.now_ns())
+        self.quality.on_event(event, order)
 
     def restore_fill(self, fill: OrderFilled, order: Order | None = None) -> bool:
         """A fill from before a restart (live): booked as the portfolio's ``restore_fill``

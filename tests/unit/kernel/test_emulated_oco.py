@@ -82,7 +82,7 @@ def _submits(commands: list[Command]) -> list[SubmitOrder]:
 
 
 def _legs(harness: Harness) -> tuple[Any, Any]:
-    entry, stop, target = _submits(harness.commands)[:3]
+    _, stop, target = _submits(harness.commands)[:3]
     kernel = harness.kernel
     return kernel.oms.get(stop.client_order_id), kernel.oms.get(target.client_order_id)
 
@@ -170,7 +170,10 @@ def _protected_kernel(qty: str = "0.01") -> tuple[Kernel, Order, Order, list[Com
     assert entry is not None
     commands = list(kernel.handle(_fill(entry.client_order_id, Side.BUY, qty, "46377.00", "e1")))
     stop_cmd, target_cmd = _submits(commands)
-    stop, target = kernel.oms.get(stop_cmd.client_order_id), kernel.oms.get(target_cmd.client_order_id)
+    stop, target = (
+        kernel.oms.get(stop_cmd.client_order_id),
+        kernel.oms.get(target_cmd.client_order_id),
+    )
     kernel.handle(OrderAccepted(**_ids(target_cmd.client_order_id), venue_order_id="v-1"))
     return kernel, stop, target, commands
 
@@ -209,9 +212,13 @@ def test_a_partial_fill_of_the_target_shrinks_the_held_stop_to_what_is_left() ->
     updates = [e for e in idle.events if isinstance(e, OrderUpdated)]
     assert commands == []
     assert (stop.quantity, stop.status, target.leaves_qty) == (
-        D("0.006"), OrderStatus.ACCEPTED, D("0.006")
+        D("0.006"),
+        OrderStatus.ACCEPTED,
+        D("0.006"),
     )
-    assert [(u.client_order_id, u.quantity) for u in updates] == [(stop.client_order_id, D("0.006"))]
+    assert [(u.client_order_id, u.quantity) for u in updates] == [
+        (stop.client_order_id, D("0.006"))
+    ]
     assert kernel.portfolio.position_qty("BTCUSDT", "s1") == D("0.006")
 
 
@@ -275,7 +282,7 @@ def test_cancelling_the_target_cancels_the_held_stop_too() -> None:
 def test_a_target_the_venue_cancels_on_its_own_leaves_the_stop_working() -> None:
     """The venue ends the target unasked (its UI, maintenance): the list breaks, the stop
     keeps protecting the position and fires as a lone stop."""
-    kernel, stop, target, _ = _protected_kernel()
+    kernel, _, target, _ = _protected_kernel()
     kernel.handle(OrderCanceled(**_ids(target.client_order_id)))
     fired = list(kernel.handle(_trade("44990.00")))
     assert "oco_list_broken" in kernel.log.events("warning")
@@ -290,9 +297,7 @@ def test_kill_switch_flatten_cancels_both_legs_then_sells_at_market() -> None:
     kernel, stop, target, _ = _protected_kernel()
     first = list(kernel.handle(EngageKillSwitch(ts_init=NOW, reason="test", flatten=True)))
     closing = list(kernel.handle(OrderCanceled(**_ids(target.client_order_id))))
-    assert [(type(c), c.client_order_id) for c in first] == [
-        (CancelOrder, target.client_order_id)
-    ]
+    assert [(type(c), c.client_order_id) for c in first] == [(CancelOrder, target.client_order_id)]
     assert stop.status is OrderStatus.CANCELED
     assert [(c.side, c.order_type, c.quantity) for c in _submits(closing)] == [
         (Side.SELL, OrderType.MARKET, D("0.01"))
@@ -302,7 +307,7 @@ def test_kill_switch_flatten_cancels_both_legs_then_sells_at_market() -> None:
 def test_the_list_is_reserved_once_as_the_venue_locks_it() -> None:
     """With both legs working the kernel holds back 0.01 BTC (the list once, as the venue
     locks the target's 0.01 alone): a further sell of 0.001 is refused for the base."""
-    kernel, stop, target, _ = _protected_kernel()
+    kernel, _, _, _ = _protected_kernel()
     inst = lookup("BTCUSDT")
     quote, base = kernel._pretrade._reserved(inst, "")
     extra = kernel.strategies["s1"].ctx.orders.limit("BTCUSDT", Side.SELL, "0.001", "50000")
@@ -313,10 +318,47 @@ def test_the_list_is_reserved_once_as_the_venue_locks_it() -> None:
 
 def test_after_a_partial_fill_the_reservation_follows_the_position() -> None:
     """0.004 sold: both legs now hold 0.006, reserved once (the position is 0.006)."""
-    kernel, stop, target, _ = _protected_kernel()
+    kernel, _, target, _ = _protected_kernel()
     kernel.handle(_fill(target.client_order_id, Side.SELL, "0.004", "48000", "x1"))
     assert kernel._pretrade._reserved(lookup("BTCUSDT"), "") == (D(0), D("0.006"))
 
 
 def _trade(px: str) -> TradeTick:
-    return TradeTick(**_ids(), price=D(px), size=D("0.5"), trade_id=f"t{px}", aggressor_side=Side.SELL)
+    return TradeTick(
+        **_ids(), price=D(px), size=D("0.5"), trade_id=f"t{px}", aggressor_side=Side.SELL
+    )
+
+
+# --- restart -------------------------------------------------------------------------------
+
+
+def test_a_restart_pairs_the_legs_again_from_their_intents() -> None:
+    """Adopted from their intents (the target with 0.004 of fills journaled), the legs are
+    one list again: the stop covers the 0.006 left and fires by cancelling the target."""
+    from genesis.execution.emulation import EmulatedState
+
+    _, _, _, commands = _protected_kernel()
+    stop_intent, target_intent = _submits(commands)
+    kernel = make_kernel(balances={"USDT": D(10_000), "BTC": D("0.006")}, start_ns=NOW)
+    kernel.emulator.set_capabilities("binance", CAPABILITIES["ccxt"])
+    kernel.add_strategy(_Idle, "s1", StrategyParams(), ("BTCUSDT",))
+    kernel.start()
+    held = EmulatedState(client_order_id=stop_intent.client_order_id)
+    stop = kernel.adopt(stop_intent, (), held)
+    sold = _fill(target_intent.client_order_id, Side.SELL, "0.004", "48000", "x1")
+    target = kernel.adopt(target_intent, [sold])
+    fired = list(kernel.handle(_trade("44990.00")))
+    assert stop_intent.emulated
+    assert stop_intent.oco_emulated == target_intent.oco_emulated != ""
+    assert (stop.quantity, stop.status) == (D("0.006"), OrderStatus.ACCEPTED)
+    assert [(type(c), c.client_order_id) for c in fired] == [(CancelOrder, target.client_order_id)]
+
+
+def test_the_held_stops_journaled_intent_names_its_list() -> None:
+    """``emulated_intents`` (what the shell journals of held orders) keeps oco_emulated."""
+    kernel, stop, target, _ = _protected_kernel()
+    [(intent, state)] = kernel.emulated_intents()
+    assert (intent.client_order_id, intent.oco_emulated) == (
+        stop.client_order_id, target.correlation_id,
+    )  # fmt: skip
+    assert state.triggered is False
