@@ -125,7 +125,8 @@ CAPABILITIES: Final[Mapping[str, VenueCapabilities]] = {
     "simulated": VenueCapabilities(_CORE, oco=True, iceberg=False, modify=True),
     # Binance spot: STOP_LOSS(_LIMIT), OCO lists; modify is cancelReplace
     "binance": VenueCapabilities(_CORE, oco=True, iceberg=False, modify=False),
-    # the ccxt adapter sends market and limit orders only
+    # the ccxt adapter sends market and limit orders only (stops held, OCO kept by the
+    # kernel: execution.oco); modify is the exchange's editOrder, else cancel-replace
     "ccxt": VenueCapabilities(
         frozenset({OrderType.MARKET, OrderType.LIMIT}), oco=False, iceberg=False, modify=False
     ),
