@@ -13,9 +13,10 @@ events in backtest, paper and live:
   ``oco_group``); the stop leg is always held by the kernel's emulator, even on
   a venue that has stops. So at most one leg is ever live at the venue: the
   position's base is never locked twice and the two legs can never both fill.
-  Pre-trade reserves the list once, its larger leg, as for a native list,
-  which is what the venue locks at any one time (the target's base while it
-  works, the stop's once it is released).
+  Pre-trade files the legs as one list (``oco_group``), as for a native list:
+  a sell list holds back the base once, its larger leg, which is what the
+  venue locks at any one time (the target's base while it works, the stop's
+  once released); buy legs reserve their quote each, as a native list's do.
 * **The stop triggers.** It is *parked*, not released: the target is
   cancelled first, and the stop goes to the venue (a market order for what the
   target left) only once the venue confirms that cancel. Until then a spot
