@@ -124,9 +124,9 @@ class EmulatedLists:
     def adopt(self, order: Order, group: str, now: int) -> None:
         """A leg rebuilt after a restart: paired again once its partner is back too.
 
-        Legs already finished are not paired; a pair whose target has fills gets its
-        stop shrunk to what the target has left (the shrink was an event of the old
-        process, not part of the stop's journaled intent).
+        Legs finished, or a stop already released, are not paired; a pair whose target
+        has fills gets its stop shrunk to what the target has left (the shrink was an
+        event of the old process, not part of the stop's journaled intent).
         """
         legs = self._adopting.setdefault(group, [])
         legs.append(order)
@@ -138,11 +138,11 @@ class EmulatedLists:
         if len(stops) != 1 or len(takes) != 1:
             return
         stop, take = stops[0], takes[0]
-        if not (stop.is_open and take.is_open):
-            return
+        if stop.status is not OrderStatus.ACCEPTED or not take.is_open:
+            return  # a stop released (the list executed) or a leg finished: nothing to keep
         self.pair(group, stop, take)
         covered = stop.filled_qty + take.leaves_qty
-        if stop.status is OrderStatus.ACCEPTED and covered < stop.quantity:
+        if covered < stop.quantity:
             stop.apply(OrderPendingUpdate(**event_ids(stop, now)))
             stop.apply(OrderUpdated(**event_ids(stop, now), quantity=covered))
 
