@@ -39,6 +39,7 @@ from genesis.data.sources import (
 )
 from genesis.data.timeparse import make_timestamp_parser
 from genesis.errors import ConfigError
+from genesis.execution.emulation import CAPABILITIES
 from genesis.kernel.regimes import parse_regimes
 from genesis.risk.config import RiskConfig, load_risk_config
 from genesis.risk.limits import Tier
@@ -140,6 +141,13 @@ def add_parser(sub: Any) -> None:
         " GENESIS_RISK_CONFIG, else the built-in limits)",
     )
     add_venue_fee_arg(p, "several venues")
+    p.add_argument(
+        "--capabilities",
+        choices=sorted(CAPABILITIES),
+        default="simulated",
+        help="trade as on that kind of venue: what it lacks the kernel emulates, as live"
+        " (ccxt: stops held locally, stop-loss/take-profit lists kept by the kernel)",
+    )
     p.add_argument(
         "--regimes",
         type=_regimes,
@@ -314,6 +322,7 @@ def _config(
         risk=_risk_config(args) if args.tier else None,
         regimes=args.regimes,
         venue_fee_bps=dict(args.venue_fee_bps),
+        capabilities=args.capabilities,
         accounting=AccountingMethod(args.accounting),
         interval_ns=interval_ns,
     )

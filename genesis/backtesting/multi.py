@@ -21,6 +21,7 @@ from genesis.backtesting.metrics import Metrics, periods_per_year
 from genesis.backtesting.runner import (
     BacktestConfig,
     RunOutputs,
+    emulate_as,
     run_outputs,
     write_performance,
 )
@@ -124,7 +125,9 @@ def _kernel(
         venue_balances=accounts if len(accounts) > 1 else None,
         books=books,
     )
-    return build_kernel(spec, _NullLog()), venues
+    kernel = build_kernel(spec, _NullLog())
+    emulate_as(kernel, accounts, config.capabilities)
+    return kernel, venues
 
 
 def run_multi_backtest(

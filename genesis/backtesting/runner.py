@@ -25,14 +25,15 @@ from genesis.backtesting.metrics import Metrics, periods_per_year
 from genesis.backtesting.output import EquityWriter, FillWriter, TcaWriter, TradeWriter
 from genesis.backtesting.streaming import RunningMetrics
 from genesis.core.clock import SimClock
-from genesis.core.commands import Command
+from genesis.core.commands import Command, SubmitOrder
 from genesis.core.enums import AccountingMethod
 from genesis.core.events import Bar, OrderFilled
-from genesis.core.instruments import Instrument
+from genesis.core.instruments import Instrument, split_instrument_id
 from genesis.data.book import SharedBooks
 from genesis.errors import ConfigError
 from genesis.exchange.fills import FeeModel, LatencyModel, SlippageModel
 from genesis.exchange.simulated import SimulatedVenue
+from genesis.execution.emulation import CAPABILITIES
 from genesis.execution.tca import TcaRecord
 from genesis.kernel.builder import SessionSpec, StrategySpec, build_kernel
 from genesis.kernel.kernel import Kernel
@@ -76,6 +77,9 @@ class BacktestConfig:
     risk: RiskConfig | None = None  # the risk config's limits for the tier (None: defaults)
     # several venues: each venue's own fee (maker and taker), bps; others pay fee_bps
     venue_fee_bps: Mapping[str, Decimal] = field(default_factory=dict)
+    # the kind of venue the kernel trades as (execution.emulation.CAPABILITIES): what that
+    # venue lacks is emulated by the kernel exactly as live (ccxt: stops held, OCO kept)
+    capabilities: str = "simulated"
 
 
 @dataclass(slots=True)
@@ -245,7 +249,22 @@ def _build(
         ],
     )  # fmt: skip
     kernel = build_kernel(spec, _NullLog())
+    emulate_as(kernel, [split_instrument_id(inst.symbol)[0]], config.capabilities)
     return kernel, venue
+
+
+def emulate_as(kernel: Kernel, venues: Iterable[str], kind: str) -> None:
+    """Have the kernel treat each of ``venues`` as a ``kind`` venue (``CAPABILITIES``).
+
+    Raises:
+        ConfigError: ``kind`` is not a known venue kind.
+    """
+    if kind not in CAPABILITIES:
+        raise ConfigError(
+            f"capabilities {kind!r}: expected one of {', '.join(sorted(CAPABILITIES))}"
+        )
+    for venue in venues:
+        kernel.emulator.set_capabilities(venue, CAPABILITIES[kind])
 
 
 class _Loop:
@@ -358,7 +377,9 @@ class _Loop:
         if commands:
             now = self.kernel.clock.now_ns()
             for cmd in commands:
-                self.venue.execute(cmd, now)
+                # a held order's intent (emulated) is the kernel's: its release goes later
+                if not (type(cmd) is SubmitOrder and cmd.emulated):
+                    self.venue.execute(cmd, now)
 
 
 def _finish(

@@ -39,6 +39,10 @@ class SubmitOrder(Command, frozen=True, gc=False, kw_only=True):
     time_in_force: TimeInForce = TimeInForce.GTC
     post_only: bool = False
     oco_group: str = ""  # orders sharing a group form a one-cancels-the-other list
+    # a leg of an OCO list the kernel keeps itself (its venue has none; execution.oco):
+    # journaled so a restart pairs the legs again; no venue reads it (the venue sees an
+    # independent order, as it must: a list it cannot honour is refused as oco_group)
+    oco_emulated: str = ""
     reduce_only: bool = False  # an exit: it may only reduce the strategy's position
     stop_loss: Decimal | None = None  # attached to an entry: exits submitted once it fills
     take_profit: Decimal | None = None

@@ -30,6 +30,12 @@ these run on the same emulator in backtest, paper and live: one behaviour.
   as any order does (the venue's acknowledgement of a released limit keeps it
   TRIGGERED). Triggers on bars are decided at the bar's close (when the kernel
   sees the bar), so the released order fills from the next bar.
+* **Parking.** Before a release the emulator asks ``hold(order, now)``: True
+  parks the touched order, still ACCEPTED, until the kernel calls ``release``.
+  A parked order keeps watching: each later touch asks ``hold`` again. The stop
+  leg of an OCO list the kernel keeps itself waits so for its target's cancel
+  (``genesis.execution.oco``). A parked order is journaled as untriggered: a
+  restart watches it again.
 * **Iceberg** (a limit with ``display_qty``): slices of the display quantity are
   sent one at a time as plain limits, each under the client id ``<parent>-s<n>``
   (Binance allows only ``[A-Za-z0-9_-]``); when one is completely filled the next
@@ -119,7 +125,8 @@ CAPABILITIES: Final[Mapping[str, VenueCapabilities]] = {
     "simulated": VenueCapabilities(_CORE, oco=True, iceberg=False, modify=True),
     # Binance spot: STOP_LOSS(_LIMIT), OCO lists; modify is cancelReplace
     "binance": VenueCapabilities(_CORE, oco=True, iceberg=False, modify=False),
-    # the ccxt adapter sends market and limit orders only
+    # the ccxt adapter sends market and limit orders only (stops held, OCO kept by the
+    # kernel: execution.oco); modify is the exchange's editOrder, else cancel-replace
     "ccxt": VenueCapabilities(
         frozenset({OrderType.MARKET, OrderType.LIMIT}), oco=False, iceberg=False, modify=False
     ),
@@ -140,13 +147,16 @@ class EmulatedState(msgspec.Struct, frozen=True, kw_only=True):
 class _Held:
     """The emulator's mutable record of one order."""
 
-    __slots__ = ("order", "slice_leaves", "slice_no", "trigger", "triggered", "watermark")
+    __slots__ = (
+        "order", "parked", "slice_leaves", "slice_no", "trigger", "triggered", "watermark",
+    )  # fmt: skip
 
     def __init__(self, order: Order) -> None:
         self.order = order
         self.watermark: Decimal | None = None
         self.trigger = order.trigger_price
         self.triggered = False
+        self.parked = False  # touched, held back by ``hold`` until ``release``
         self.slice_no = 0
         self.slice_leaves = ZERO
 
@@ -209,6 +219,8 @@ class Emulator:
         # asked before an entry is released or sliced: the kill switches and breakers as
         # they stand *now* (the order was approved when placed); a refusal cancels it here
         self.gate: Callable[[Order], tuple[str, str] | None] | None = None
+        # asked as an order touches its trigger: True parks it until ``release``
+        self.hold: Callable[[Order, int], bool] | None = None
 
     # --- capabilities -------------------------------------------------------
 
@@ -354,7 +366,25 @@ class Emulator:
         order = held.order
         if self._blocked(held, now):
             return
+        if self.hold is not None and self.hold(order, now):
+            held.parked = True  # still watching: the next touch asks again
+            return
         self._unwatch(held)
+        self._send_triggered(held, now)
+
+    def release(self, client_order_id: str, now: int) -> None:
+        """Send a parked order to its venue now, for what it has left (nothing when it is
+        not parked, or no longer open)."""
+        held = self._held.get(client_order_id)
+        if held is None or not held.parked:
+            return
+        held.parked = False
+        self._unwatch(held)
+        if held.order.is_open and held.order.leaves_qty > 0:
+            self._send_triggered(held, now)
+
+    def _send_triggered(self, held: _Held, now: int) -> None:
+        order = held.order
         held.triggered = True
         self._emit(OrderTriggered(**event_ids(order, now)))
         self._send(self._command(order, order.client_order_id, order.leaves_qty, now))

@@ -30,7 +30,10 @@ Attached stop loss / take profit: when an entry order with ``stop_loss`` or
 ``take_profit`` is completely filled, the kernel submits the exits for the
 filled quantity (a stop-market and a limit on the other side) as one OCO
 group: the venue cancels the other leg when one executes, and the two legs
-share one lock of the position (as Binance's order lists do). Exits are
+share one lock of the position (as Binance's order lists do). On a venue
+without lists (``VenueCapabilities.oco`` False) the kernel keeps the list
+itself (``lists``, ``execution.oco``): the target goes alone, the stop is
+held here and released only once the target's cancel is confirmed. Exits are
 reduce-only and skip the sizing checks (never the instrument filters).
 
 Every hook runs behind the guard: an exception disables that strategy,
@@ -110,6 +113,7 @@ from genesis.core.orders import Order
 from genesis.errors import IllegalTransition, InvalidOrder
 from genesis.execution.amend import Terms, amended, grows_exposure, new_terms
 from genesis.execution.emulation import EmulatedState, Emulator, touch_prices
+from genesis.execution.oco import EmulatedLists
 from genesis.execution.oms import OrderManager
 from genesis.execution.quality import FillQuality
 from genesis.execution.restore import order_from_intent
@@ -215,6 +219,14 @@ class Kernel:
             reduce_only=self._reduce_only,
         )
         self.emulator.gate = self._release_gate
+        # the OCO lists of venues without them, kept here (genesis.execution.oco)
+        self.lists = EmulatedLists(
+            cancel=self._cancel_one,
+            emit=self._internal.append,
+            release=self.emulator.release,
+            log=log,
+        )
+        self.emulator.hold = self.lists.fire
         self._dispatch: dict[type, Callable[[Any], None]] = self._dispatch_table()
         self._pretrade = PreTrade(
             instruments=instruments,
@@ -364,7 +376,9 @@ class Kernel:
             order = self.oms.get(state.client_order_id)
             if order is not None:
                 cid = order.client_order_id
-                intent = submit_command(order, order.ts_init, "", cid in self._reduce_only)
+                intent = submit_command(
+                    order, order.ts_init, "", cid in self._reduce_only, self.lists.group(cid)
+                )
                 out.append((intent, state))
         return out
 
@@ -392,7 +406,11 @@ class Kernel:
             self._reduce_only.add(intent.client_order_id)
         if intent.oco_group:
             self._oco_group[intent.client_order_id] = intent.oco_group
+        if intent.oco_emulated:  # a leg of a list kept here: reserved as one, paired again
+            self._oco_group[intent.client_order_id] = intent.oco_emulated
         self.oms.restore(order, fills)
+        if intent.oco_emulated:
+            self.lists.adopt(order, intent.oco_emulated, intent.ts_init)
         return order
 
     def restore_strategy(self, strategy_id: str, state: bytes) -> Sequence[Command]:
@@ -750,20 +768,28 @@ class Kernel:
             return
         strategy = self.strategies.get(order.strategy_id)
         filled = type(event) is OrderFilled
-        if type(event) is OrderRejected and self.risk.breakers is not None:
-            self.risk.breakers.on_rejected(order.strategy_id, event.code, self.clock.now_ns())
-        if type(event) is OrderFilled:
-            self._book_performance(event, order, self.portfolio.apply_fill(event))
-        else:
-            self.quality.on_event(event, order)
+        self._book_event(event, order, filled)
         if strategy is not None and strategy.id not in self.guard.disabled:
             hook: Callable[[Any], None] = strategy.on_fill if filled else strategy.on_order
             try:  # the strategy fence, inlined as in _on_bar
                 hook(event)
             except Exception as exc:
                 self.errors.append(self.guard.fault(strategy, hook.__name__, exc))
+        if self.lists.legs:
+            self.lists.on_event(event, order)  # a leg of a list kept here: its partner
         if order.status.is_terminal:
             self._on_order_done(order, strategy)
+
+    def _book_event(self, event: OrderEvent, order: Order, filled: bool) -> None:
+        """An applied event's accounts: a fill's portfolio and performance, else execution
+        quality; a rejection also feeds the breakers."""
+        if filled:
+            assert type(event) is OrderFilled
+            self._book_performance(event, order, self.portfolio.apply_fill(event))
+            return
+        if type(event) is OrderRejected and self.risk.breakers is not None:
+            self.risk.breakers.on_rejected(order.strategy_id, event.code, self.clock.now_ns())
+        self.quality.on_event(event, order)
 
     def restore_fill(self, fill: OrderFilled, order: Order | None = None) -> bool:
         """A fill from before a restart (live): booked as the portfolio's ``restore_fill``
@@ -811,6 +837,7 @@ class Kernel:
 
     def _on_order_done(self, order: Order, strategy: Strategy[Any] | None) -> None:
         self.emulator.forget(order.client_order_id)
+        self.lists.forget(order.client_order_id)
         self._reduce_only.discard(order.client_order_id)
         self._oco_group.pop(order.client_order_id, None)
         if self._closing and (order.strategy_id, order.instrument_id) in self._closing:
@@ -844,6 +871,8 @@ class Kernel:
         if len(exits) == 2 and all(self._what_if(o) is None for o in exits):
             for exit_order in exits:
                 self._oco_group[exit_order.client_order_id] = entry.client_order_id
+            if not self.emulator.capabilities(entry.instrument_id).oco:
+                self.lists.pair(entry.client_order_id, exits[0], exits[1])
         for exit_order in exits:
             self._submit(exit_order)
 
@@ -873,13 +902,14 @@ class Kernel:
         order.apply(OrderSubmitted(**event_ids(order, now)))
         self.quality.on_submitted(order, now)
         cid = order.client_order_id
-        if self.emulator.emulates(order):  # held here until it triggers (or slices)
-            intent = submit_command(order, now, "", cid in self._reduce_only)
+        kept = self.lists.group(cid) if self.lists.legs else ""  # a list kept here
+        if self.emulator.emulates(order) or (kept and self.lists.holds(cid)):
+            # held here until it triggers (or slices)
+            intent = submit_command(order, now, "", cid in self._reduce_only, kept)
             self.emulator.accept(order, now, self.market.price(order.instrument_id), intent)
             return
-        self._outbox.append(
-            submit_command(order, now, self._oco_group.get(cid, ""), cid in self._reduce_only)
-        )
+        group = "" if kept else self._oco_group.get(cid, "")
+        self._outbox.append(submit_command(order, now, group, cid in self._reduce_only, kept))
 
     def _risk_refusal(self, order: Order) -> tuple[str, str] | None:
         if self.venue_kills:
@@ -966,6 +996,13 @@ class Kernel:
         return self._drain()
 
     def _cancel(self, order: Order) -> None:
+        self._cancel_one(order)
+        if self.lists.legs and order.client_order_id in self.lists.legs:
+            partner = self.lists.cancelled(order)  # a list kept here: both legs go
+            if partner is not None:
+                self._cancel_one(partner)
+
+    def _cancel_one(self, order: Order) -> None:
         if not order.is_open or order.status is OrderStatus.PENDING_CANCEL:
             return
         now = self.clock.now_ns()
@@ -1092,8 +1129,8 @@ class Kernel:
 
     def _list_cancel_in_flight(self, order: Order) -> bool:
         group = self._oco_group.get(order.client_order_id)
-        if group is None:
-            return False
+        if group is None or order.client_order_id in self.lists.legs:
+            return False  # no list, or one kept here: the venue cancels only this order
         return any(
             other.client_order_id != order.client_order_id
             and other.status is OrderStatus.PENDING_CANCEL

@@ -47,7 +47,11 @@ def event_ids(order: Order, now: int) -> dict[str, Any]:
     }
 
 
-def submit_command(order: Order, now: int, oco_group: str, reduce_only: bool) -> SubmitOrder:
+def submit_command(
+    order: Order, now: int, oco_group: str, reduce_only: bool, oco_emulated: str = ""
+) -> SubmitOrder:
+    """The command (and journaled intent) that places ``order``; ``oco_group`` names a
+    venue's list, ``oco_emulated`` a list the kernel keeps itself."""
     return SubmitOrder(
         ts_init=now,
         strategy_id=order.strategy_id,
@@ -62,6 +66,7 @@ def submit_command(order: Order, now: int, oco_group: str, reduce_only: bool) ->
         time_in_force=order.time_in_force,
         post_only=order.post_only,
         oco_group=oco_group,
+        oco_emulated=oco_emulated,
         reduce_only=reduce_only,
         stop_loss=order.stop_loss,
         take_profit=order.take_profit,

@@ -320,11 +320,13 @@ class Harness:
         return self.kernel.errors
 
     def send(self, commands: Sequence[Command]) -> None:
-        """Carry kernel commands to the venue at the clock's current time."""
+        """Carry kernel commands to the venue at the clock's current time (a held order's
+        journaled intent is recorded, never sent: the kernel releases it later)."""
         now = self.kernel.clock.now_ns()
         for command in commands:
             self.commands.append(command)
-            self.venue.execute(command, now)
+            if not (type(command) is SubmitOrder and command.emulated):
+                self.venue.execute(command, now)
 
     def step(self, bar: Bar) -> None:
         """One runner iteration: venue matches ``bar``, kernel reacts, then sees the bar.

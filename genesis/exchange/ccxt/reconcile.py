@@ -144,7 +144,12 @@ class Reconciler:
         await self.apply(t, order)
 
     async def apply(self, t: Tracked, order: Any) -> None:
+        venue_order_id = str(order.get("id") or "")
+        if venue_order_id and venue_order_id in self.retired:
+            return  # a venue order a modify replaced: its state is no longer ours
         filled = opt_dec(order.get("filled"), Decimal(0)) or Decimal(0)
+        if t.carried and venue_order_id == t.venue_order_id:
+            filled += t.carried  # the order's whole fill, the replaced orders' included
         if filled > t.filled and not self.streams.fills_live():
             await self.sync_fills(t.symbol)
         status = str(order.get("status") or "")
@@ -202,9 +207,12 @@ class Reconciler:
             self.take_trade(trade, source)
 
     def rebind(self, t: Tracked, venue_order_id: str) -> None:
-        """``t`` is now the venue order ``venue_order_id`` (an edit replaced it)."""
+        """``t`` is now the venue order ``venue_order_id`` (a modify replaced it); trades of
+        it the stream brought before are delivered now."""
         t.venue_order_id = venue_order_id
         self._by_venue_id[venue_order_id] = t
+        for trade in self._fills.unpark(venue_order_id):
+            self.take_trade(trade, "stream")
 
     async def on_stream_orders(self, orders: Any, source: str) -> None:
         for order in orders or ():

@@ -103,6 +103,11 @@ class CcxtSession:
         """Whether the exchange's ccxt class declares ``feature`` (e.g. ``watchMyTrades``)."""
         return bool((getattr(self.exchange, "has", None) or {}).get(feature))
 
+    def native(self, feature: str) -> bool:
+        """Whether the exchange itself does ``feature``: declared ``True``, not ccxt's
+        ``"emulated"`` stand-in (its ``editOrder`` cancels and creates blindly)."""
+        return (getattr(self.exchange, "has", None) or {}).get(feature) is True
+
     async def user_stream_ready(self, market_type: str) -> bool:
         """Subscribe the user data stream and wait for the venue's answer, where ccxt can.
 

@@ -26,10 +26,12 @@ class Tracked:
     """One order this venue sent.
 
     ``state``: ``pending`` (request in flight), ``unknown`` (outcome being
-    resolved by query), ``open``, ``closing`` (terminal at the venue as
-    ``close_status`` with ``close_filled`` filled, trades not all delivered
+    resolved by query), ``open``, ``replacing`` (a modify's cancel-replace is
+    under way: the poller leaves it alone), ``closing`` (terminal at the venue
+    as ``close_status`` with ``close_filled`` filled, trades not all delivered
     yet), ``done``. ``settled`` is set once the order has left
-    ``pending``/``unknown``, so a cancel waits for it.
+    ``pending``/``unknown`` (and is cleared while it is ``replacing``), so a
+    cancel waits for it.
     """
 
     cmd: SubmitOrder
@@ -40,6 +42,9 @@ class Tracked:
     state: str = "pending"
     accepted: bool = False
     filled: Decimal = Decimal(0)  # quantity delivered as OrderFilled
+    # filled by the venue orders this one replaced (a modify as cancel-replace): the venue
+    # counts only the current venue order's own fills
+    carried: Decimal = Decimal(0)
     close_status: str = ""
     close_filled: Decimal = Decimal(0)
     closing_mono: float | None = None  # time.monotonic() when it became ``closing``

@@ -28,6 +28,9 @@ track, then querying the missing ones. A stream that failed or reconnected
 is covered by polling until it is proven again, then backfilled by one pass
 of the polling path (``WatchLoop``, ``Reconciler.backfill``).
 
+Modify (``modify.py``): the exchange's own ``editOrder`` where ccxt declares one,
+else cancel, then replace once the cancel is confirmed (never two live orders).
+
 Both paths share one intake (``Reconciler``): each ``(symbol, trade id)`` is
 delivered once, whichever path brought it first. A terminal event
 (canceled, expired) is emitted only once the trades covering the order's
@@ -44,29 +47,26 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
-import msgspec
 import structlog
 
 from genesis.core.commands import CancelAllOrders, CancelOrder, Command, ModifyOrder, SubmitOrder
-from genesis.core.enums import OrderType, TimeInForce
+from genesis.core.enums import OrderType
 from genesis.core.events import (
     OrderCancelRejected,
     OrderEvent,
-    OrderModifyRejected,
     OrderRejected,
-    OrderUpdated,
 )
 from genesis.core.instruments import Instrument
 from genesis.errors import (
     InvalidOrder,
     OrderRejectedByVenue,
     OrderStatusUnknown,
-    RateLimited,
     VenueError,
 )
 from genesis.exchange.ccxt.errors import AuthError, OrderNotFound
 from genesis.exchange.ccxt.feed import CcxtMarketFeed, FeedKind
 from genesis.exchange.ccxt.market import CcxtMarketSource
+from genesis.exchange.ccxt.modify import code_of, modify, order_params
 from genesis.exchange.ccxt.reconcile import Reconciler
 from genesis.exchange.ccxt.session import CcxtSession
 from genesis.exchange.ccxt.snapshot import take_snapshot
@@ -266,7 +266,7 @@ class CcxtVenue:
         elif isinstance(command, CancelAllOrders):
             self._spawn(self._cancel_all(command))
         elif isinstance(command, ModifyOrder):
-            self._spawn(self._modify(command))
+            self._spawn(modify(self, command))
         else:
             self.stats["command_unknown"] += 1
             log.error("ccxt_command_unknown", venue=self.name, type=type(command).__name__)
@@ -325,15 +325,10 @@ class CcxtVenue:
 
     async def _place(self, t: Tracked) -> None:
         cmd = t.cmd
-        params: dict[str, Any] = {"clientOrderId": cmd.client_order_id}
         price = None
         if cmd.order_type is OrderType.LIMIT:
             assert cmd.price is not None
             price = format(cmd.price, "f")
-            if cmd.post_only:
-                params["postOnly"] = True
-            elif cmd.time_in_force is not TimeInForce.GTC:
-                params["timeInForce"] = cmd.time_in_force.value
         try:
             order = await self._session.call(
                 "create_order",
@@ -342,7 +337,7 @@ class CcxtVenue:
                 cmd.side.value.lower(),
                 format(cmd.quantity, "f"),
                 price,
-                params,
+                order_params(t),
                 is_order=True,
             )
         except OrderStatusUnknown as exc:
@@ -362,7 +357,7 @@ class CcxtVenue:
         await self._rec.adopt(t, order)
 
     def _reject(self, t: Tracked, exc: VenueError) -> None:
-        code = _code_of(exc)
+        code = code_of(exc)
         self.stats[f"order_rejected_{code}"] += 1
         if isinstance(exc, AuthError):
             log.critical("ccxt_auth_refused", venue=self.name, error=str(exc))
@@ -405,50 +400,6 @@ class CcxtVenue:
                 continue
             self.stats["order_resolved"] += 1
             await self._rec.adopt(t, order)
-
-    # --- modify ---------------------------------------------------------------------------------
-
-    async def _modify(self, cmd: ModifyOrder) -> None:
-        """``edit_order`` where the exchange's ``has['editOrder']``; else refused.
-
-        The order keeps its client id (ccxt's edit semantics; Binance's class sends it as
-        the replacement's ``newClientOrderId``); the amount sent is what is left (new
-        total less filled), as a cancel-replace's new order carries. When the exchange
-        replaced the order (a new venue id), the old id's cancel is ignored and the new
-        one is ours. A failed or unknown edit is refused; the order's state then comes
-        from the venue as usual.
-        """
-        t = self._orders.get(cmd.client_order_id)
-        if t is not None:
-            await t.settled.wait()  # an order in flight is resolved before it can be edited
-        problem = _modify_problem(t, cmd, self._session.has("editOrder"))
-        if t is None or problem:
-            self._emit(OrderModifyRejected(**self._ids(cmd, cmd.client_order_id),
-                                           code="UNSUPPORTED", reason=problem))  # fmt: skip
-            return
-        price = cmd.price if cmd.price is not None else t.cmd.price
-        old_id = t.venue_order_id
-        self._rec.retired.add(old_id)
-        try:
-            order = await self._session.call(
-                "edit_order", old_id or None, t.symbol, t.cmd.order_type.value.lower(),
-                t.cmd.side.value.lower(), format(cmd.quantity - t.filled, "f"),
-                None if price is None else format(price, "f"),
-                {"clientOrderId": cmd.client_order_id}, is_order=True,
-            )  # fmt: skip
-        except VenueError as exc:
-            self._rec.retired.discard(old_id)
-            self._emit(OrderModifyRejected(**self._ids(cmd, cmd.client_order_id),
-                                           code=_code_of(exc), reason=str(exc)))  # fmt: skip
-            return
-        new_id = str(order.get("id") or "") if isinstance(order, dict) else ""
-        if not new_id or new_id == old_id:
-            self._rec.retired.discard(old_id)  # amended in place
-        else:
-            self._rec.rebind(t, new_id)
-        t.cmd = msgspec.structs.replace(t.cmd, quantity=cmd.quantity, price=price)
-        self._emit(OrderUpdated(**self._ids(cmd, cmd.client_order_id),
-                                quantity=cmd.quantity, price=price))  # fmt: skip
 
     # --- cancels -------------------------------------------------------------------------------
 
@@ -562,26 +513,3 @@ class CcxtVenue:
                 error_type=type(exc).__name__,
                 error=self._session.scrub(str(exc)),
             )
-
-
-def _modify_problem(t: Tracked | None, cmd: ModifyOrder, can_edit: bool) -> str:
-    """Why a modify cannot go ("" when it can)."""
-    if not can_edit:
-        return "the exchange has no editOrder in ccxt; cancel and submit a new order"
-    if t is None or t.state == "done":
-        return "unknown or closed order"
-    if cmd.trigger_price is not None:
-        return "the ccxt venue carries no stop orders to move"
-    if cmd.quantity <= t.filled:
-        return f"quantity {cmd.quantity} is not above the filled quantity {t.filled}"
-    return ""
-
-
-def _code_of(exc: VenueError) -> str:
-    if isinstance(exc, OrderRejectedByVenue):
-        return str(exc.code)
-    if isinstance(exc, RateLimited):
-        return "RATE_LIMITED"
-    if isinstance(exc, AuthError):
-        return "AUTH"
-    return "VENUE_UNAVAILABLE"
