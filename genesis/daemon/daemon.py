@@ -190,6 +190,8 @@ class Daemon:
             )
         )
         journal = self.journal
+        if journal is not None:  # what the emulator holds is journaled (genesis.daemon.journal)
+            kernel.emulator.track_changes()
         self.recovery = recovery
         self.driver = Driver(
             kernel,
@@ -493,6 +495,7 @@ class Daemon:
         journal = self.journal
         while self.driver.has_commands():
             round_ = self.driver.take_commands()
+            self._journal_emulated()  # queued before the round's intents: one commit for both
             if journal is not None and not self.quiet:
                 intents = [c for c in round_ if isinstance(c, SubmitOrder)]
                 if intents:
@@ -517,6 +520,14 @@ class Daemon:
                 self.driver.execute(command)
                 if not self.quiet:
                     crash_point("after_send")
+        self._journal_emulated()  # changes that sent nothing (a ratchet, a slice's fill)
+
+    def _journal_emulated(self) -> None:
+        """Queue what changed of the emulated orders (nothing during a rebuild)."""
+        orders, states = self.kernel.emulator.take_changes()
+        if (orders or states) and self.journal is not None and not self.quiet:
+            now = self.kernel.clock.now_ns()
+            self.journal.emulated(orders, states, self.venues.name_of, now)
 
     def execute_now(self) -> list[Command]:
         """During a rebuild: the simulated venues answer at once, nothing is journaled.
@@ -529,6 +540,7 @@ class Daemon:
             for command in self.driver.take_commands():
                 self.driver.execute(command)
                 done.append(command)
+        self.kernel.emulator.take_changes()  # rebuilt, not new: journaled already
         return done
 
     async def _committed_or_stopping(self, journal: Journal) -> bool:
