@@ -16,7 +16,9 @@ went stale take the rebuilt status.
 the truth (``genesis.daemon.reconcile``). It journals the venue's fills the
 journal lacks and its balances, restores the kill switch, the day's loss
 baseline and the circuit breakers' running pauses, and comes up HALTED (kill
-switch engaged, reason named) on anything it cannot explain.
+switch engaged, reason named) on anything it cannot explain. The orders the
+kernel emulated come back with their journaled state, icebergs reassembled
+from their slices and fills (``genesis.daemon.emulated``).
 """
 
 from __future__ import annotations
