@@ -56,7 +56,10 @@ shell journals and a restart hands back through ``restore``.
   (``slice_leaves > 0``) is the parent's again, its events translated as before;
   an iceberg with no working slice (the last one completed while the process was
   down) sends its next through ``resume``, asked by the shell once the kill switch
-  and breakers are restored (the gate applies, as to any next slice).
+  and breakers are restored (the gate applies, as to any next slice). An adopted
+  slice the venue answers with a rejection before anything else (proven absent:
+  the crash came between its intent's commit and its send) is replaced by the
+  next slice; the parent still works.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ from genesis.core.events import (
     OrderExpired,
     OrderFilled,
     OrderPendingCancel,
+    OrderRejected,
     OrderTriggered,
     QuoteTick,
     TradeTick,
@@ -160,7 +164,8 @@ class _Held:
     """The emulator's mutable record of one order."""
 
     __slots__ = (
-        "order", "slice", "slice_leaves", "slice_no", "trigger", "triggered", "watermark",
+        "order", "resumed", "slice", "slice_leaves", "slice_no", "trigger", "triggered",
+        "watermark",
     )  # fmt: skip
 
     def __init__(self, order: Order) -> None:
@@ -171,6 +176,7 @@ class _Held:
         self.slice_no = 0
         self.slice_leaves = ZERO
         self.slice: Order | None = None  # the last slice sent, as the venue holds it
+        self.resumed = False  # that slice was adopted after a restart, nothing filled yet
 
     @property
     def working(self) -> bool:
@@ -349,6 +355,8 @@ class Emulator:
         held.triggered, held.slice_no = state.triggered, state.slice_no
         held.slice_leaves = state.slice_leaves
         held.slice = working
+        # an adopted slice nothing has filled may never have reached the venue
+        held.resumed = working is not None and working.filled_qty == 0
         self._touch(order)  # the journal's rows take the adopted state (as rebuilt)
         if working is not None:
             self._touch(working)
@@ -513,6 +521,7 @@ class Emulator:
             return
         held.slice_no += 1
         held.slice_leaves = min(order.display_qty, leaves)
+        held.resumed = False
         child = _slice_id(order.client_order_id, held.slice_no)
         self.children[child] = order.client_order_id
         command = self._command(order, child, held.slice_leaves, now)
@@ -534,6 +543,8 @@ class Emulator:
             _apply(slice_, event)
             self._touch(slice_)
         self._touch(order)
+        # the venue's first word on an adopted slice: anything but a rejection means it had it
+        unplaced, held.resumed = type(event) is OrderRejected and held.resumed, False
         if type(event) is OrderFilled:
             return self._slice_filled(held, event)
         if type(event) is OrderCancelRejected:
@@ -542,8 +553,13 @@ class Emulator:
             return []
         if type(event) is OrderAccepted or type(event) is OrderTriggered:
             return []  # the parent was acknowledged locally
-        # cancelled, expired or rejected: the slice is gone, and so is the parent
         self.children.pop(event.client_order_id, None)
+        if unplaced and order.is_open and order.status is not OrderStatus.PENDING_CANCEL:
+            # an adopted slice the venue never had (its intent was durable, the crash came
+            # before the send): the parent is still working, so its next slice goes
+            self._next_slice(held, order.leaves_qty, event.ts_event, gated=True)
+            return []
+        # cancelled, expired or rejected: the slice is gone, and so is the parent
         held.slice_no = 0
         if type(event) is OrderExpired:
             return [OrderExpired(**ids)]

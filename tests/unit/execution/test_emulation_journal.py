@@ -21,6 +21,7 @@ from genesis.core.orders import Order
 from genesis.data.loaders import read_trades
 from genesis.execution.emulation import EmulatedState, Emulator
 from genesis.execution.factory import OrderFactory
+from genesis.kernel.kernel import Kernel
 from genesis.kernel.support import submit_command
 from genesis.testing.builders import fill, make_kernel
 from genesis.testing.instruments import BTCUSDT, lookup
@@ -223,6 +224,57 @@ def test_resume_under_the_kill_switch_cancels_the_iceberg_here() -> None:
     kernel.restore_kill_switch("operator stop", "operator")
 
     commands = kernel.resume_emulated([order.client_order_id])
+
+    assert commands == ()
+    assert adopted.status is OrderStatus.CANCELED
+
+
+def _adopted_with_unfilled_slice_2() -> tuple[Order, Kernel]:
+    """A kernel holding the iceberg again after a restart: slice 1 filled, slice 2 journaled
+    (intent durable) but nothing known of it at the venue."""
+    kernel = make_kernel(balances={"USDT": D(100_000), "BTC": D(1)}, start_ns=T0)
+    order = _factory().iceberg(BTCUSDT, Side.SELL, "0.003", "39440", "0.001")
+    intent = msgspec.structs.replace(submit_command(order, T0, "", False), emulated=True)
+    s2 = msgspec.structs.replace(intent, client_order_id=f"{order.client_order_id}-s2",
+                                 quantity=D("0.001"), display_qty=None, emulated=False)  # fmt: skip
+    first = msgspec.structs.replace(_slice_fill(order, 1, "0.001", "1"),
+                                    client_order_id=order.client_order_id)  # fmt: skip
+    state = EmulatedState(client_order_id=order.client_order_id, slice_no=2,
+                          slice_leaves=D("0.001"))  # fmt: skip
+    return kernel.adopt(intent, [first], state, (s2, ())), kernel
+
+
+def _rejected(order: Order, n: int) -> OrderEvent:
+    from genesis.core.events import OrderRejected
+
+    return OrderRejected(ts_event=T0 + 9, ts_init=T0 + 9, strategy_id="s1",
+                         instrument_id=BTCUSDT, client_order_id=f"{order.client_order_id}-s{n}",
+                         code="NOT_PLACED", reason="NOT_PLACED: proven absent at the venue")  # fmt: skip
+
+
+def test_an_adopted_slice_the_venue_never_had_is_replaced_by_the_next() -> None:
+    """The venue proves slice 2 absent (crash between its commit and its send): slice 3
+    goes for the same 0.001 and the parent keeps working."""
+    adopted, kernel = _adopted_with_unfilled_slice_2()
+
+    commands = kernel.handle(_rejected(adopted, 2))
+
+    assert [(c.client_order_id, c.quantity) for c in commands if isinstance(c, SubmitOrder)] == [
+        (f"{adopted.client_order_id}-s3", D("0.001"))
+    ]
+    assert (adopted.status, adopted.filled_qty) == (OrderStatus.PARTIALLY_FILLED, D("0.001"))
+
+
+def test_a_slice_rejected_after_it_was_seen_at_the_venue_still_ends_the_parent() -> None:
+    """Once the venue acknowledged the adopted slice, a rejection of it is the venue's
+    word on the order: the parent ends (cancelled), nothing more is sent."""
+    adopted, kernel = _adopted_with_unfilled_slice_2()
+    s2 = f"{adopted.client_order_id}-s2"
+    ack = OrderAccepted(ts_event=T0, ts_init=T0, client_order_id=s2, strategy_id="s1",
+                        instrument_id=BTCUSDT, venue_order_id="78")  # fmt: skip
+    kernel.handle(ack)
+
+    commands = kernel.handle(_rejected(adopted, 2))
 
     assert commands == ()
     assert adopted.status is OrderStatus.CANCELED
