@@ -174,6 +174,16 @@ def _print(urls: dict[str, str], price: str, qty: str = "1") -> None:
     _control(urls, "/actions", {"action": "trade", "symbol": SYMBOL, "price": price, "qty": qty})
 
 
+def _until_heard(d: Live, price: str) -> None:
+    """Print ``price`` until the daemon's strategy hears it: market data published before
+    the daemon's stream subscription lands is not replayed to it."""
+    deadline = time.monotonic() + 30
+    while not d.named("e2e_trade", price=format(D(price).normalize(), "f")):
+        assert time.monotonic() < deadline, f"trade stream silent; last lines: {d.lines[-5:]}"
+        _print(d.urls, price)
+        time.sleep(0.2)
+
+
 def _db(home: Path) -> sqlite3.Connection:
     return sqlite3.connect(home / "data" / "genesis-live.db")
 
@@ -254,6 +264,7 @@ def test_a_trailing_stop_keeps_its_trigger_across_kill_9(
     second = Live(home, sandbox)
     second.ready()
     [restored] = second.named("emulated_order_restored", client_order_id=stop)
+    _until_heard(second, "0.3460")  # neither ratchets nor triggers: the trade stream is live
     _print(sandbox, "0.3451")
     second.wait(lambda: bool(second.named("e2e_trade", price="0.3451")))
     _print(sandbox, "0.3450")
