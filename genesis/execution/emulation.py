@@ -230,6 +230,11 @@ class _Changes:
         self.touched = {}
         return orders, states
 
+    def forget(self, cid: str) -> None:
+        """A finished order: what was last handed out of it is no longer needed."""
+        self.rows.pop(cid, None)
+        self.states.pop(cid, None)
+
 
 def touch_prices(
     event: Event, best: Callable[[str, Side], Decimal | None]
@@ -383,7 +388,8 @@ class Emulator:
         return None if held is None else held.state()
 
     def held(self) -> list[EmulatedState]:
-        """Every held order's state, oldest first (what the shell journals)."""
+        """Every held order's state, oldest first (a snapshot; the journal is fed by
+        ``take_changes``)."""
         return [h.state() for h in self._held.values()]
 
     def forget(self, client_order_id: str) -> None:
@@ -394,6 +400,8 @@ class Emulator:
         self._unwatch(held)
         if held.slice_no:
             self.children.pop(_slice_id(client_order_id, held.slice_no), None)
+        if self._changes is not None:  # nothing more to journal of it (a released order's
+            self._changes.forget(client_order_id)  # end is the venue's, journaled as such)
 
     def cancel(self, order: Order, now: int) -> bool:
         """Cancel a held order (already PENDING_CANCEL); False when the venue has it as

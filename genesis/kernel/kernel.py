@@ -358,7 +358,8 @@ class Kernel:
 
     def emulated_intents(self) -> list[tuple[SubmitOrder, EmulatedState]]:
         """Every order the emulator holds, as its intent and its state (the watermark, the
-        iceberg's slice): what the shell journals so ``adopt`` can hold them again."""
+        iceberg's slice): what ``adopt`` takes to hold them again (the daemon journals the
+        states as they change: ``Emulator.take_changes``)."""
         out: list[tuple[SubmitOrder, EmulatedState]] = []
         for state in self.emulator.held():
             order = self.oms.get(state.client_order_id)
