@@ -445,8 +445,8 @@ class LiveRecovery:
             venue = next((v for v in self.venues.live if v.name == row.venue), None)
             if venue is None:
                 continue  # a venue this session does not trade: its orders stay as journaled
-            held = _Held(states.get(cid), slices.get(cid, []), by_order, orders)
-            adopted, ask = await self._adopt_one(d, row, held)
+            known = _Known(states.get(cid), slices.get(cid, []), by_order, orders)
+            adopted, ask = await self._adopt_one(d, row, known)
             if adopted.status.is_terminal:  # its fills (journaled or backfilled) complete it:
                 d.journal.order(adopted, row.venue)  # the row takes that status; nothing to ask
             elif ask is not None:  # at the venue: ask it where it stands
@@ -457,7 +457,7 @@ class LiveRecovery:
         return len(ids)
 
     async def _adopt_one(
-        self, d: Daemon, row: OrderRecord, known: _Held
+        self, d: Daemon, row: OrderRecord, known: _Known
     ) -> tuple[Order, SubmitOrder | None]:
         """One journaled order adopted; the order to ask its venue about (None: held here)."""
         cid = row.client_order_id
@@ -472,7 +472,7 @@ class LiveRecovery:
         return adopted, release  # released: the venue has it as itself
 
     async def _adopt_iceberg(
-        self, d: Daemon, row: OrderRecord, intent: SubmitOrder, held: EmulatedState, known: _Held
+        self, d: Daemon, row: OrderRecord, intent: SubmitOrder, held: EmulatedState, known: _Known
     ) -> tuple[Order, SubmitOrder | None]:
         """An iceberg with its slices (``genesis.daemon.emulated.reassemble``); its working
         slice is the one to ask the venue about. Finished slices' rows take their fills."""
@@ -661,7 +661,7 @@ def _venue_kill(d: Daemon, exc: Any) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Held:
+class _Known:
     """What the journal knows for adopting one order: its emulated state (if journaled),
     its slices' numbers (an iceberg's), every order's fills, every order's row."""
 
