@@ -191,6 +191,8 @@ class Daemon:
             )
         )
         journal = self.journal
+        if journal is not None:  # what the emulator holds is journaled (genesis.daemon.journal)
+            kernel.emulator.track_changes()
         self.recovery = recovery
         self.driver = Driver(
             kernel,
@@ -507,6 +509,7 @@ class Daemon:
             round_ = self.driver.take_commands()
             marker = None
             intents = 0
+            self._journal_emulated()  # queued before the round's intents: one commit for both
             if journal is not None and not self.quiet:
                 submits = [c for c in round_ if isinstance(c, SubmitOrder)]
                 intents = len(submits)
@@ -529,6 +532,7 @@ class Daemon:
                 await self.outbox.put(round_, intents, marker)
             else:
                 self._dispatch(round_)
+        self._journal_emulated()  # changes that sent nothing (a ratchet, a slice's fill)
 
     def _dispatch(self, round_: Sequence[Command]) -> None:
         """Log (as soon as durable: a crash cannot lose the line) and send one round."""
@@ -543,6 +547,13 @@ class Daemon:
     def _not_sent(self, count: int, reason: str) -> None:
         self.log.critical("orders_not_sent", count=count, reason=reason)
 
+    def _journal_emulated(self) -> None:
+        """Queue what changed of the emulated orders (nothing during a rebuild)."""
+        orders, states = self.kernel.emulator.take_changes()
+        if (orders or states) and self.journal is not None and not self.quiet:
+            now = self.kernel.clock.now_ns()
+            self.journal.emulated(orders, states, self.venues.name_of, now)
+
     def execute_now(self) -> list[Command]:
         """During a rebuild: the simulated venues answer at once, nothing is journaled.
 
@@ -554,6 +565,7 @@ class Daemon:
             for command in self.driver.take_commands():
                 self.driver.execute(command)
                 done.append(command)
+        self.kernel.emulator.take_changes()  # rebuilt, not new: journaled already
         return done
 
     async def _committed_or_stopping(self, journal: Journal) -> bool:

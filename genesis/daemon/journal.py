@@ -11,6 +11,15 @@ same or a later transaction: after a crash the mark says exactly how far the
 journal got, and a paper recovery rebuilds to there before it sends
 anything (no client order id is ever sent twice).
 
+Orders the kernel emulates (trailing stops, if-touched orders, icebergs) are
+held by the kernel, not a venue, so what it holds of them is journaled too:
+every change of an ``EmulatedState`` (a watermark ratchet, a trigger moved, a
+release, a slice sent or filled) as one upserted ``emulated_orders`` row, and
+the rows of the held orders and their slices as their status moves. The
+daemon queues them before the intents of the round that follows from them,
+so the commit that makes a release or a next slice durable makes its cause
+durable too.
+
 Kill-switch changes and daily-loss baselines arrive as kernel notices and
 are journaled as audit rows of one shape: ``kill_switch_engaged`` /
 ``kill_switch_reset`` with source, reason, request id, flatten and the event
@@ -50,6 +59,7 @@ from genesis.daemon.reconcile import (
     breaker_detail,
 )
 from genesis.daemon.records import (
+    emulated_record,
     event_record,
     fill_record,
     intent_detail,
@@ -57,6 +67,7 @@ from genesis.daemon.records import (
     order_record,
 )
 from genesis.errors import StorageError
+from genesis.execution.emulation import EmulatedState
 from genesis.portfolio.performance import PerformanceBook, StrategyPerformance
 from genesis.storage.repository import (
     AuditRecord,
@@ -133,6 +144,23 @@ class Journal:
         if order is not None:
             self.writer.submit_nowait(order_record(order, venue))
         self._dirty = True
+
+    def emulated(
+        self,
+        orders: Iterable[Order],
+        states: Iterable[EmulatedState],
+        venue_of: Callable[[str], str],
+        now_ns: int,
+    ) -> None:
+        """What changed of the orders the kernel emulates (``Emulator.take_changes``):
+        the rows of held orders and their slices, and each changed state (one upserted
+        row per order: the latest wins)."""
+        for order in orders:
+            self.writer.submit_nowait(order_record(order, venue_of(order.instrument_id)))
+            self._dirty = True
+        for state in states:
+            self.writer.submit_nowait(emulated_record(state, now_ns))
+            self._dirty = True
 
     def position(self, record: PositionRecord) -> None:
         self.writer.submit_nowait(record)

@@ -1,4 +1,5 @@
-"""The journal rows of the order flow: intents (with the whole command), orders, events, fills."""
+"""The journal rows of the order flow: intents (with the whole command), orders, events,
+fills, and the state of the orders the kernel emulates."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from genesis.core.commands import SubmitOrder
 from genesis.core.enums import OrderStatus
 from genesis.core.events import OrderEvent, OrderFilled
 from genesis.core.orders import Order
+from genesis.execution.emulation import EmulatedState
 from genesis.storage.repository import (
+    EmulatedStateRecord,
     FillRecord,
     OrderEventRecord,
     OrderRecord,
@@ -19,6 +22,8 @@ from genesis.storage.repository import (
 
 __all__ = [
     "INTENT",
+    "emulated_from",
+    "emulated_record",
     "event_record",
     "fill_record",
     "intent_detail",
@@ -83,4 +88,22 @@ def fill_record(fill: OrderFilled) -> FillRecord:
         client_order_id=fill.client_order_id, venue_order_id=fill.venue_order_id,
         side=fill.side, price=fill.last_px, quantity=fill.last_qty, fee=fill.fee,
         fee_currency=fill.fee_currency, ts_ns=fill.ts_event,
+    )  # fmt: skip
+
+
+def emulated_record(state: EmulatedState, ts_ns: int) -> EmulatedStateRecord:
+    """An emulated order's state as its journal row (upserted: the latest wins)."""
+    return EmulatedStateRecord(
+        client_order_id=state.client_order_id, watermark=state.watermark, trigger=state.trigger,
+        triggered=state.triggered, slice_no=state.slice_no, slice_leaves=state.slice_leaves,
+        ts_ns=ts_ns,
+    )  # fmt: skip
+
+
+def emulated_from(record: EmulatedStateRecord) -> EmulatedState:
+    """The state ``emulated_record`` journaled, exactly (Decimals unchanged)."""
+    return EmulatedState(
+        client_order_id=record.client_order_id, watermark=record.watermark,
+        trigger=record.trigger, triggered=record.triggered, slice_no=record.slice_no,
+        slice_leaves=record.slice_leaves,
     )  # fmt: skip

@@ -16,7 +16,9 @@ went stale take the rebuilt status.
 the truth (``genesis.daemon.reconcile``). It journals the venue's fills the
 journal lacks and its balances, restores the kill switch, the day's loss
 baseline and the circuit breakers' running pauses, and comes up HALTED (kill
-switch engaged, reason named) on anything it cannot explain.
+switch engaged, reason named) on anything it cannot explain. The orders the
+kernel emulated come back with their journaled state, icebergs reassembled
+from their slices and fills (``genesis.daemon.emulated``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +34,9 @@ from genesis.config.models import StrategyConfig
 from genesis.core.commands import SubmitOrder
 from genesis.core.enums import LiquiditySide
 from genesis.core.events import OrderFilled
+from genesis.core.orders import Order
 from genesis.daemon.control import CLEARED, ENGAGED, kill_state, refused_requests
+from genesis.daemon.emulated import held_state, reassemble, slice_of, slices_by_parent
 from genesis.daemon.health import Health, Level
 from genesis.daemon.journal import CHECKPOINT_ID, PROGRESS_ID
 from genesis.daemon.logs import plain
@@ -43,10 +48,11 @@ from genesis.daemon.reconcile import (
     journaled_breakers,
     reconcile,
 )
-from genesis.daemon.records import INTENT, fill_record, intent_from
+from genesis.daemon.records import INTENT, emulated_from, fill_record, intent_from
 from genesis.daemon.reload import ConfigChange
 from genesis.errors import ConfigError, GenesisError
 from genesis.execution.emulation import EmulatedState
+from genesis.execution.restore import order_from_intent
 from genesis.risk.monitor import day_of
 from genesis.storage.repository import (
     AuditRecord,
@@ -336,6 +342,7 @@ class LiveRecovery:
         self.journaled_fills = journaled_fills
         self.relay = relay  # the native venue's auth-failure relay, if it has one
         self.states: dict[str, bytes] = {}  # strategy id -> its last journaled snapshot
+        self.emulated: list[str] = []  # the icebergs adopted (resumed once the switch is back)
 
     async def begin(self, d: Daemon) -> None:
         assert d.journal is not None
@@ -369,6 +376,8 @@ class LiveRecovery:
         reason = "; ".join(r for r in reasons if r is not None) or None
         if reason is not None:
             self._halt(d, reason, sorted(unknown))
+        # icebergs between two slices go on, through the kill switch and breakers restored
+        d.driver.send(d.kernel.resume_emulated(self.emulated))
         await d.journal.commit()
 
     async def _reconcile_venues(
@@ -417,7 +426,8 @@ class LiveRecovery:
     async def _adopt(
         self, d: Daemon, orders: dict[str, OrderRecord], fills: list[FillRecord]
     ) -> int:
-        """Every journaled order not terminal: rebuilt in the kernel, resolved at the venue."""
+        """Every journaled order not terminal: rebuilt in the kernel, resolved at the venue.
+        An iceberg's slices are adopted with their parent (``genesis.daemon.emulated``)."""
         assert d.journal is not None
         by_order: dict[str, list[OrderFilled]] = {}
         for record in fills:
@@ -426,25 +436,64 @@ class LiveRecovery:
                 by_order.setdefault(order.client_order_id, []).append(
                     _filled(record, order.strategy_id)
                 )
+        states = {r.client_order_id: emulated_from(r) for r in await d.journal.repo.load_emulated()}
+        slices = slices_by_parent(list(orders), orders)
         ids: list[str] = []
-        for row in orders.values():
-            if row.status.is_terminal:
-                continue
+        for cid, row in orders.items():
+            if row.status.is_terminal or slice_of(cid, orders) is not None:
+                continue  # finished, or a slice: its parent adopts it
             venue = next((v for v in self.venues.live if v.name == row.venue), None)
             if venue is None:
                 continue  # a venue this session does not trade: its orders stay as journaled
-            intent, release = await self._intents(d, row)
-            held = _held_state(intent, release)
-            adopted = d.kernel.adopt(intent, by_order.get(row.client_order_id, ()), held)
+            known = _Known(states.get(cid), slices.get(cid, []), by_order, orders)
+            adopted, ask = await self._adopt_one(d, row, known)
             if adopted.status.is_terminal:  # its fills (journaled or backfilled) complete it:
                 d.journal.order(adopted, row.venue)  # the row takes that status; nothing to ask
-            elif held is None or release is not None:  # at the venue: ask it where it stands
-                sent = release or intent
-                venue.recover(sent, sent.ts_init // 1_000_000)
-            ids.append(row.client_order_id)
+            elif ask is not None:  # at the venue: ask it where it stands
+                venue.recover(ask, ask.ts_init // 1_000_000)
+            ids.append(cid)
         # an entry that filled while the process was down gets its stop and target now
         d.driver.send(d.kernel.protect_adopted(ids))
         return len(ids)
+
+    async def _adopt_one(
+        self, d: Daemon, row: OrderRecord, known: _Known
+    ) -> tuple[Order, SubmitOrder | None]:
+        """One journaled order adopted; the order to ask its venue about (None: held here)."""
+        cid = row.client_order_id
+        intent, release = await self._intents(d, row)
+        held = held_state(intent, release, known.state)
+        if held is None:  # the venue's order
+            return d.kernel.adopt(intent, known.fills.get(cid, ())), intent
+        if intent.display_qty is not None:
+            return await self._adopt_iceberg(d, row, intent, held, known)
+        adopted = d.kernel.adopt(intent, known.fills.get(cid, ()), held)
+        _log_restored(d, adopted, d.kernel.emulator.state(cid) or held)
+        return adopted, release  # released: the venue has it as itself
+
+    async def _adopt_iceberg(
+        self, d: Daemon, row: OrderRecord, intent: SubmitOrder, held: EmulatedState, known: _Known
+    ) -> tuple[Order, SubmitOrder | None]:
+        """An iceberg with its slices (``genesis.daemon.emulated.reassemble``); its working
+        slice is the one to ask the venue about. Finished slices' rows take their fills."""
+        assert d.journal is not None
+        pieces = [await self._intent_of(d, f"{row.client_order_id}-s{n}", known.orders)
+                  for n in known.slices]  # fmt: skip
+        iceberg = reassemble(intent, held, pieces, known.fills)
+        adopted = d.kernel.adopt(intent, iceberg.fills, iceberg.state, iceberg.working)
+        for piece, piece_fills in iceberg.finished:
+            d.journal.order(order_from_intent(piece, piece_fills), row.venue)
+        self.emulated.append(row.client_order_id)
+        _log_restored(d, adopted, iceberg.state)
+        return adopted, None if iceberg.working is None else iceberg.working[0]
+
+    async def _intent_of(self, d: Daemon, cid: str, orders: dict[str, OrderRecord]) -> SubmitOrder:
+        """The journaled command of ``cid`` (an iceberg's slice), else its row's terms."""
+        assert d.journal is not None
+        for event in await d.journal.repo.order_events(cid):
+            if event.kind == INTENT:
+                return intent_from(event)
+        return self._row_intent(orders[cid])
 
     async def _intents(self, d: Daemon, row: OrderRecord) -> tuple[SubmitOrder, SubmitOrder | None]:
         """The journaled command and, for an order the kernel held (emulated), the order it
@@ -611,12 +660,31 @@ def _venue_kill(d: Daemon, exc: Any) -> None:
             d.later(d.inbound.put(request))
 
 
-def _held_state(intent: SubmitOrder, release: SubmitOrder | None) -> EmulatedState | None:
-    """What the kernel holds again of an emulated order: released or still watching (its
-    trailing watermark starts again from the first price after the restart)."""
-    if not intent.emulated:
-        return None
-    return EmulatedState(client_order_id=intent.client_order_id, triggered=release is not None)
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What the journal knows for adopting one order: its emulated state (if journaled),
+    its slices' numbers (an iceberg's), every order's fills, every order's row."""
+
+    state: EmulatedState | None
+    slices: list[int]
+    fills: dict[str, list[OrderFilled]]
+    orders: dict[str, OrderRecord]
+
+
+def _log_restored(d: Daemon, order: Order, state: EmulatedState) -> None:
+    """The emulated order held again, with the numbers it was held with."""
+    d.log.info(
+        "emulated_order_restored",
+        client_order_id=order.client_order_id,
+        order_type=order.order_type.value,
+        status=order.status.value,
+        filled=plain(order.filled_qty),
+        watermark=plain(state.watermark),
+        trigger=plain(state.trigger),
+        triggered=state.triggered,
+        slice_no=state.slice_no,
+        slice_leaves=plain(state.slice_leaves),
+    )
 
 
 def _replay_api(d: Daemon, action: str, detail: dict[str, Any]) -> None:

@@ -48,10 +48,29 @@ these run on the same emulator in backtest, paper and live: one behaviour.
 What the emulator holds of an order (the watermark, the trigger, the slice
 number and what the slice has left) is ``EmulatedState``, a frozen snapshot the
 shell journals and a restart hands back through ``restore``.
+
+* **Journaling.** With ``track_changes`` on (the daemon's shell), every change is
+  remembered: a watermark ratchet, a trigger moved, a release, a slice sent,
+  filled or ended, and the status of each held order and of each slice (a slice
+  is kept as its own ``Order``: the venue's view of it, for the journal's row).
+  ``take_changes`` hands them out once each, as they are now, and only what
+  differs from what it handed out last; the shell journals them before it sends
+  the commands of the same round, so nothing a change caused reaches a venue
+  before the change is durable.
+* **Restart.** ``restore`` holds an adopted order again as its state says: a
+  trailing stop keeps its watermark and trigger; an iceberg's working slice
+  (``slice_leaves > 0``) is the parent's again, its events translated as before;
+  an iceberg with no working slice (the last one completed while the process was
+  down) sends its next through ``resume``, asked by the shell once the kill switch
+  and breakers are restored (the gate applies, as to any next slice). An adopted
+  slice the venue answers with a rejection before anything else (proven absent:
+  the crash came between its intent's commit and its send) is replaced by the
+  next slice; the parent still works.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -70,6 +89,8 @@ from genesis.core.events import (
     OrderEvent,
     OrderExpired,
     OrderFilled,
+    OrderPendingCancel,
+    OrderRejected,
     OrderTriggered,
     QuoteTick,
     TradeTick,
@@ -77,7 +98,9 @@ from genesis.core.events import (
 from genesis.core.instruments import Instrument, split_instrument_id
 from genesis.core.money import ROUND_HALF_EVEN, ZERO
 from genesis.core.orders import Order
+from genesis.errors import IllegalTransition
 from genesis.exchange.fills import bar_path
+from genesis.execution.restore import order_from_intent
 from genesis.kernel.support import event_ids
 
 __all__ = [
@@ -148,7 +171,8 @@ class _Held:
     """The emulator's mutable record of one order."""
 
     __slots__ = (
-        "order", "parked", "slice_leaves", "slice_no", "trigger", "triggered", "watermark",
+        "order", "parked", "resumed", "slice", "slice_leaves", "slice_no", "trigger",
+        "triggered", "watermark",
     )  # fmt: skip
 
     def __init__(self, order: Order) -> None:
@@ -159,6 +183,13 @@ class _Held:
         self.parked = False  # touched, held back by ``hold`` until ``release``
         self.slice_no = 0
         self.slice_leaves = ZERO
+        self.slice: Order | None = None  # the last slice sent, as the venue holds it
+        self.resumed = False  # that slice was adopted after a restart, nothing filled yet
+
+    @property
+    def working(self) -> bool:
+        """An iceberg's slice is at the venue with something left to fill."""
+        return self.slice_no > 0 and self.slice_leaves > 0
 
     def state(self) -> EmulatedState:
         return EmulatedState(
@@ -166,6 +197,51 @@ class _Held:
             trigger=self.trigger, triggered=self.triggered, slice_no=self.slice_no,
             slice_leaves=self.slice_leaves,
         )  # fmt: skip
+
+
+_Row = tuple[OrderStatus, Decimal, Decimal, Decimal | None, str]
+
+
+def _row(order: Order) -> _Row:
+    """What an order's journal row shows (a change of any of these is a new row)."""
+    return order.status, order.filled_qty, order.quantity, order.price, order.venue_order_id
+
+
+class _Changes:
+    """What changed since the shell last took it (``Emulator.take_changes``)."""
+
+    __slots__ = ("rows", "states", "touched")
+
+    def __init__(self) -> None:
+        self.touched: dict[str, Order] = {}  # client id -> order (held or slice), in order
+        self.rows: dict[str, _Row] = {}  # the row last handed out, per open order
+        self.states: dict[str, EmulatedState] = {}  # the state last handed out, per held order
+
+    def take(self, held: Mapping[str, _Held]) -> tuple[list[Order], list[EmulatedState]]:
+        orders: list[Order] = []
+        states: list[EmulatedState] = []
+        for cid, order in self.touched.items():
+            row = _row(order)
+            if self.rows.get(cid) != row:
+                orders.append(order)
+                self.rows[cid] = row
+            if order.status.is_terminal:
+                self.rows.pop(cid, None)
+            h = held.get(cid)
+            if h is None:
+                self.states.pop(cid, None)
+                continue
+            state = h.state()
+            if self.states.get(cid) != state:
+                states.append(state)
+                self.states[cid] = state
+        self.touched = {}
+        return orders, states
+
+    def forget(self, cid: str) -> None:
+        """A finished order: what was last handed out of it is no longer needed."""
+        self.rows.pop(cid, None)
+        self.states.pop(cid, None)
 
 
 def touch_prices(
@@ -221,6 +297,28 @@ class Emulator:
         self.gate: Callable[[Order], tuple[str, str] | None] | None = None
         # asked as an order touches its trigger: True parks it until ``release``
         self.hold: Callable[[Order, int], bool] | None = None
+        self._changes: _Changes | None = None  # None: nobody journals (a backtest)
+
+    # --- journaling ---------------------------------------------------------
+
+    def track_changes(self) -> None:
+        """Remember every change for ``take_changes`` (the shell that journals them)."""
+        if self._changes is None:
+            self._changes = _Changes()
+
+    def take_changes(self) -> tuple[list[Order], list[EmulatedState]]:
+        """What changed since the last call, each once and as it is now: the held orders
+        and slices whose journal row changed (status, fills, terms), and the held states
+        that changed (a watermark, a trigger, a release, a slice). Empty when not tracking.
+        """
+        if self._changes is None or not self._changes.touched:
+            return [], []
+        return self._changes.take(self._held)
+
+    def _touch(self, order: Order) -> None:
+        changes = self._changes
+        if changes is not None:
+            changes.touched[order.client_order_id] = order
 
     # --- capabilities -------------------------------------------------------
 
@@ -246,17 +344,23 @@ class Emulator:
         """Hold a SUBMITTED ``order``: its ``intent`` goes out marked ``emulated`` (journaled,
         never sent to a venue), it is acknowledged, and an iceberg's first slice goes."""
         held = self._held[order.client_order_id] = _Held(order)
+        self._touch(order)
         self._send(msgspec.structs.replace(intent, emulated=True))
         self._emit(OrderAccepted(venue_order_id="", **event_ids(order, now)))
-        if order.display_qty is not None and order.order_type is OrderType.LIMIT:
+        if _iceberg(order):
             self._next_slice(held, order.quantity, now)
             return
         if order.order_type is OrderType.TRAILING_STOP_MARKET and last is not None:
             self._trail(held, last)
         self._watch(held)
 
-    def restore(self, order: Order, state: EmulatedState) -> None:
-        """Hold again an order adopted after a restart, as ``state`` left it (no events)."""
+    def restore(self, order: Order, state: EmulatedState, working: Order | None = None) -> None:
+        """Hold again an order adopted after a restart, as ``state`` left it (no events).
+
+        ``working``: an iceberg's working slice as the journal knows it (its intent and
+        fills), kept for the journal's row; with ``state.slice_leaves > 0`` the slice's
+        events are the parent's again. Nothing is sent (see ``resume``).
+        """
         held = self._held[order.client_order_id] = _Held(order)
         # a state journaled without its trigger (what a live adoption rebuilds from the
         # intent) keeps the order's own: a held stop must still fire after a restart
@@ -265,10 +369,28 @@ class Emulator:
             held.trigger = state.trigger
         held.triggered, held.slice_no = state.triggered, state.slice_no
         held.slice_leaves = state.slice_leaves
-        if held.slice_no:
+        held.slice = working
+        # an adopted slice nothing has filled may never have reached the venue
+        held.resumed = working is not None and working.filled_qty == 0
+        self._touch(order)  # the journal's rows take the adopted state (as rebuilt)
+        if working is not None:
+            self._touch(working)
+        if held.working:
             self.children[_slice_id(order.client_order_id, held.slice_no)] = order.client_order_id
-        elif not held.triggered:
+        elif not held.triggered and not _iceberg(order):
             self._watch(held)
+
+    def resume(self, order: Order, now: int) -> bool:
+        """An adopted iceberg whose last slice completed (or none went) sends its next one,
+        if the gate lets it (else it is cancelled here); False when there is nothing to do.
+        """
+        held = self._held.get(order.client_order_id)
+        if held is None or not _iceberg(order) or held.working or not order.is_open:
+            return False
+        if order.status is OrderStatus.PENDING_CANCEL:
+            return False
+        self._next_slice(held, order.leaves_qty, now, gated=True)
+        return True
 
     def state(self, client_order_id: str) -> EmulatedState | None:
         """What the emulator holds of an order (None: not held)."""
@@ -276,7 +398,8 @@ class Emulator:
         return None if held is None else held.state()
 
     def held(self) -> list[EmulatedState]:
-        """Every held order's state, oldest first (what the shell journals)."""
+        """Every held order's state, oldest first (a snapshot; the journal is fed by
+        ``take_changes``)."""
         return [h.state() for h in self._held.values()]
 
     def forget(self, client_order_id: str) -> None:
@@ -287,6 +410,8 @@ class Emulator:
         self._unwatch(held)
         if held.slice_no:
             self.children.pop(_slice_id(client_order_id, held.slice_no), None)
+        if self._changes is not None:  # nothing more to journal of it (a released order's
+            self._changes.forget(client_order_id)  # end is the venue's, journaled as such)
 
     def cancel(self, order: Order, now: int) -> bool:
         """Cancel a held order (already PENDING_CANCEL); False when the venue has it as
@@ -294,9 +419,13 @@ class Emulator:
         held = self._held.get(order.client_order_id)
         if held is None or (held.triggered and not held.slice_no):
             return False
-        if held.slice_no:
+        self._touch(order)
+        if held.working:
             self._send(_cancel(order, _slice_id(order.client_order_id, held.slice_no), now))
-        else:
+            if held.slice is not None:
+                _apply(held.slice, OrderPendingCancel(**event_ids(held.slice, now)))
+                self._touch(held.slice)
+        else:  # held here, or an iceberg between two slices (adopted): nothing at a venue
             self._unwatch(held)
             self._emit(OrderCanceled(**event_ids(order, now)))
         return True
@@ -309,6 +438,7 @@ class Emulator:
             return False
         if trigger is not None and order.order_type is not OrderType.TRAILING_STOP_MARKET:
             held.trigger = trigger
+        self._touch(order)
         return True
 
     # --- prices -------------------------------------------------------------
@@ -352,6 +482,7 @@ class Emulator:
             offset = price * order.trailing_bps / _BPS
         level = price + offset if order.side is Side.BUY else price - offset
         held.trigger = self._instruments(order.instrument_id).price(level, ROUND_HALF_EVEN)
+        self._touch(order)
 
     def _blocked(self, held: _Held, now: int) -> bool:
         """The gate refuses ``held``'s next release: it is cancelled here instead."""
@@ -359,6 +490,7 @@ class Emulator:
         if gate is None or order.client_order_id in self._reduce_only or gate(order) is None:
             return False
         self._unwatch(held)
+        self._touch(order)
         self._emit(OrderCanceled(**event_ids(order, now)))
         return True
 
@@ -386,6 +518,7 @@ class Emulator:
     def _send_triggered(self, held: _Held, now: int) -> None:
         order = held.order
         held.triggered = True
+        self._touch(order)
         self._emit(OrderTriggered(**event_ids(order, now)))
         self._send(self._command(order, order.client_order_id, order.leaves_qty, now))
 
@@ -414,18 +547,24 @@ class Emulator:
 
     # --- iceberg slices -----------------------------------------------------
 
-    def _next_slice(self, held: _Held, leaves: Decimal, now: int) -> None:
+    def _next_slice(self, held: _Held, leaves: Decimal, now: int, gated: bool = False) -> None:
+        """Send slice ``slice_no + 1``; any slice but an accepted order's first is gated."""
         order = held.order
         assert order.display_qty is not None
         if held.slice_no:
             self.children.pop(_slice_id(order.client_order_id, held.slice_no), None)
-            if self._blocked(held, now):
-                return
+        if (held.slice_no or gated) and self._blocked(held, now):
+            return
         held.slice_no += 1
         held.slice_leaves = min(order.display_qty, leaves)
+        held.resumed = False
         child = _slice_id(order.client_order_id, held.slice_no)
         self.children[child] = order.client_order_id
-        self._send(self._command(order, child, held.slice_leaves, now))
+        command = self._command(order, child, held.slice_leaves, now)
+        held.slice = order_from_intent(command)
+        self._touch(order)
+        self._touch(held.slice)
+        self._send(command)
 
     def on_child_event(self, event: OrderEvent) -> list[OrderEvent]:
         """A slice's event, as the parent's events (to apply now, in order)."""
@@ -435,6 +574,13 @@ class Emulator:
             return []
         order = held.order
         ids = event_ids(order, event.ts_event) | {"ts_init": event.ts_init}
+        slice_ = held.slice
+        if slice_ is not None and slice_.client_order_id == event.client_order_id:
+            _apply(slice_, event)
+            self._touch(slice_)
+        self._touch(order)
+        # the venue's first word on an adopted slice: anything but a rejection means it had it
+        unplaced, held.resumed = type(event) is OrderRejected and held.resumed, False
         if type(event) is OrderFilled:
             return self._slice_filled(held, event)
         if type(event) is OrderCancelRejected:
@@ -443,8 +589,13 @@ class Emulator:
             return []
         if type(event) is OrderAccepted or type(event) is OrderTriggered:
             return []  # the parent was acknowledged locally
-        # cancelled, expired or rejected: the slice is gone, and so is the parent
         self.children.pop(event.client_order_id, None)
+        if unplaced and order.is_open and order.status is not OrderStatus.PENDING_CANCEL:
+            # an adopted slice the venue never had (its intent was durable, the crash came
+            # before the send): the parent is still working, so its next slice goes
+            self._next_slice(held, order.leaves_qty, event.ts_event, gated=True)
+            return []
+        # cancelled, expired or rejected: the slice is gone, and so is the parent
         held.slice_no = 0
         if type(event) is OrderExpired:
             return [OrderExpired(**ids)]
@@ -468,6 +619,18 @@ class Emulator:
 
 def _slice_id(parent_id: str, n: int) -> str:
     return f"{parent_id}-s{n}"
+
+
+def _iceberg(order: Order) -> bool:
+    return order.display_qty is not None and order.order_type is OrderType.LIMIT
+
+
+def _apply(slice_: Order, event: OrderEvent) -> None:
+    """A venue event on a slice's own record (the journal's row of it). The parent is
+    the order that counts: an edge the slice's record refuses (a late ack after its
+    fills) leaves the record as it was and changes nothing else."""
+    with contextlib.suppress(IllegalTransition):
+        slice_.apply(event)
 
 
 def _cancel(order: Order, client_id: str, now: int) -> CancelOrder:

@@ -80,6 +80,14 @@ class OrderManager:
     def get(self, client_order_id: str) -> Order | None:
         return self._orders.get(client_order_id)
 
+    def is_duplicate(self, fill: OrderFilled) -> bool:
+        """Whether ``fill``'s trade is already booked (counted as a duplicate if so): asked
+        before an iceberg slice's fill moves its parent's slice bookkeeping."""
+        if (fill.venue, fill.instrument_id, fill.trade_id) not in self._trades:
+            return False
+        self._duplicates += 1
+        return True
+
     def apply(self, event: OrderEvent) -> Order | None:
         """Apply a lifecycle event to its order.
 

@@ -370,7 +370,8 @@ class Kernel:
 
     def emulated_intents(self) -> list[tuple[SubmitOrder, EmulatedState]]:
         """Every order the emulator holds, as its intent and its state (the watermark, the
-        iceberg's slice): what the shell journals so ``adopt`` can hold them again."""
+        iceberg's slice): what ``adopt`` takes to hold them again (the daemon journals the
+        states as they change: ``Emulator.take_changes``)."""
         out: list[tuple[SubmitOrder, EmulatedState]] = []
         for state in self.emulator.held():
             order = self.oms.get(state.client_order_id)
@@ -387,10 +388,15 @@ class Kernel:
         intent: SubmitOrder,
         fills: Sequence[OrderFilled] = (),
         emulated: EmulatedState | None = None,
+        working: tuple[SubmitOrder, Sequence[OrderFilled]] | None = None,
     ) -> Order:
         """Take over an order placed before a restart (live): rebuilt from its journaled
         intent with the fills the journal holds, no risk check, nothing sent. The venue's
         answers then move it on as for any order; a repeated fill is a duplicate.
+
+        ``emulated``: the order was held here, in that state (journaled); an iceberg's
+        ``fills`` are its slices' and ``working`` its working slice's intent and fills.
+        An iceberg with no working slice sends its next one on ``resume_emulated``.
 
         Raises:
             ValueError: an order with that client id is already known.
@@ -401,7 +407,9 @@ class Kernel:
                 order.apply(OrderAccepted(**event_ids(order, intent.ts_init), venue_order_id=""))
             if emulated.triggered and not emulated.slice_no and not order.status.is_terminal:
                 order.apply(OrderTriggered(**event_ids(order, intent.ts_init)))
-            self.emulator.restore(order, emulated)
+            if not order.status.is_terminal:  # a finished order is nobody's to hold
+                slice_ = None if working is None else order_from_intent(*working)
+                self.emulator.restore(order, emulated, slice_)
         if intent.reduce_only:  # before the OMS files it: what it holds back depends on both
             self._reduce_only.add(intent.client_order_id)
         if intent.oco_group:
@@ -412,6 +420,17 @@ class Kernel:
         if intent.oco_emulated:
             self.lists.adopt(order, intent.oco_emulated, intent.ts_init)
         return order
+
+    def resume_emulated(self, client_order_ids: Sequence[str]) -> Sequence[Command]:
+        """Adopted icebergs whose working slice completed while the process was down (or
+        that had none) send their next slice now, through the kill switch and breakers
+        as they stand (an entry they refuse is cancelled here)."""
+        now = self.clock.now_ns()
+        for cid in client_order_ids:
+            order = self.oms.get(cid)
+            if order is not None:
+                self.emulator.resume(order, now)
+        return self._drain()
 
     def restore_strategy(self, strategy_id: str, state: bytes) -> Sequence[Command]:
         """A strategy resumes a journaled state (after its ``on_start``), behind the guard.
@@ -751,9 +770,7 @@ class Kernel:
     def _on_order_event(self, event: OrderEvent) -> None:
         children = self.emulator.children
         if children and event.client_order_id in children:
-            self.last_event_applied = True  # an iceberg slice's: the parent's events follow
-            for parent_event in self.emulator.on_child_event(event):
-                self._on_order_event(parent_event)
+            self._on_slice_event(event)
             return
         try:
             order = self.oms.apply(event)
@@ -790,6 +807,15 @@ class Kernel:
         if type(event) is OrderRejected and self.risk.breakers is not None:
             self.risk.breakers.on_rejected(order.strategy_id, event.code, self.clock.now_ns())
         self.quality.on_event(event, order)
+
+    def _on_slice_event(self, event: OrderEvent) -> None:
+        """An iceberg slice's event: applied as its parent's events, in order."""
+        if type(event) is OrderFilled and self.oms.is_duplicate(event):
+            self.last_event_applied = False  # a slice's fill already booked (its parent's)
+            return
+        self.last_event_applied = True
+        for parent_event in self.emulator.on_child_event(event):
+            self._on_order_event(parent_event)
 
     def restore_fill(self, fill: OrderFilled, order: Order | None = None) -> bool:
         """A fill from before a restart (live): booked as the portfolio's ``restore_fill``

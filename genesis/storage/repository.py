@@ -28,6 +28,7 @@ __all__ = [
     "AuditRecord",
     "BalanceRecord",
     "ConfigVersionRecord",
+    "EmulatedStateRecord",
     "FillRecord",
     "Migration",
     "OrderEventRecord",
@@ -149,6 +150,20 @@ class ConfigVersionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class EmulatedStateRecord:
+    """What the kernel holds of one emulated order (upserted by ``client_order_id``: the
+    latest state wins). ``trigger`` is NULL where the order's own trigger applies."""
+
+    client_order_id: str
+    watermark: Decimal | None  # a trailing stop's best price since acceptance
+    trigger: Decimal | None
+    triggered: bool  # released to its venue
+    slice_no: int  # an iceberg's working slice (0: none)
+    slice_leaves: Decimal  # what that slice has left
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class AuditRecord:
     """One audit-log entry; ``detail_json`` is opaque JSON text."""
 
@@ -167,6 +182,7 @@ WriteRecord = (
     | StrategyStateRecord
     | ConfigVersionRecord
     | AuditRecord
+    | EmulatedStateRecord
 )
 
 
@@ -200,6 +216,8 @@ class Repository(Protocol):
     async def config_versions(self, name: str) -> list[ConfigVersionRecord]: ...
     async def append_audit(self, ts_ns: int, actor: str, action: str, detail_json: str) -> None: ...
     async def audit_log(self, since_ts_ns: int = 0) -> list[AuditRecord]: ...
+    async def save_emulated(self, state: EmulatedStateRecord) -> None: ...
+    async def load_emulated(self) -> list[EmulatedStateRecord]: ...
     async def write_batch(self, records: Sequence[WriteRecord]) -> None: ...
     async def close(self) -> None: ...
 
@@ -282,6 +300,16 @@ _SAVE_CONFIG: Final = (
     "INSERT INTO config_versions (name, sha256, body, ts_ns) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (name, sha256) DO NOTHING"
 )
+_EMULATED_COLS: Final = (
+    "client_order_id, watermark, trigger_price, triggered, slice_no, slice_leaves, ts_ns"
+)
+_SAVE_EMULATED: Final = (
+    f"INSERT INTO emulated_orders ({_EMULATED_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - constant column list
+    "ON CONFLICT (client_order_id) DO UPDATE SET watermark = excluded.watermark, "
+    "trigger_price = excluded.trigger_price, triggered = excluded.triggered, "
+    "slice_no = excluded.slice_no, slice_leaves = excluded.slice_leaves, "
+    "ts_ns = excluded.ts_ns"
+)
 _OPEN_ORDERS: Final = (
     f"SELECT {_ORDER_COLS} FROM orders "  # noqa: S608 - constant column list and markers
     f"WHERE status IN ({', '.join('?' for _ in _OPEN_STATUSES)}) "
@@ -317,6 +345,21 @@ def _order_from(r: Row) -> OrderRecord:
         r[0], r[1], r[2], r[3], Side(r[4]), OrderType(r[5]), Decimal(r[6]),
         None if r[7] is None else Decimal(r[7]), OrderStatus(r[8]), Decimal(r[9]),
         r[10], int(r[11]), int(r[12]),
+    )  # fmt: skip
+
+
+def _emulated_row(e: EmulatedStateRecord) -> tuple[object, ...]:
+    # a flag as 0/1: one INTEGER column on both backends, one shared statement
+    return (
+        e.client_order_id, e.watermark, e.trigger, int(e.triggered), e.slice_no,
+        e.slice_leaves, e.ts_ns,
+    )  # fmt: skip
+
+
+def _emulated_from(r: Row) -> EmulatedStateRecord:
+    return EmulatedStateRecord(
+        r[0], None if r[1] is None else Decimal(r[1]), None if r[2] is None else Decimal(r[2]),
+        bool(r[3]), int(r[4]), Decimal(r[5]), int(r[6]),
     )  # fmt: skip
 
 
@@ -504,6 +547,20 @@ class SqlRepository(abc.ABC):
             rows = await tx.rows(sql, (since_ts_ns,))
         return [AuditRecord(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
+    async def save_emulated(self, state: EmulatedStateRecord) -> None:
+        """Insert or replace the emulated state of ``state.client_order_id``."""
+        async with self._transaction() as tx:
+            await tx.run(_SAVE_EMULATED, _emulated_row(state))
+
+    async def load_emulated(self) -> list[EmulatedStateRecord]:
+        """Every order's latest emulated state, by client order id."""
+        sql = (
+            f"SELECT {_EMULATED_COLS} FROM emulated_orders "  # noqa: S608 - constant column list
+            "ORDER BY client_order_id"
+        )
+        async with self._transaction() as tx:
+            return [_emulated_from(r) for r in await tx.rows(sql)]
+
     async def write_batch(self, records: Sequence[WriteRecord]) -> None:
         """Write mixed records in one transaction (all or nothing), as if one by one in order.
 
@@ -584,6 +641,7 @@ _BATCH: Final[dict[type, tuple[str, Callable[[Any], tuple[object, ...]], int]]] 
     StrategyStateRecord: (_APPEND_STATE, _state_row, 0),
     ConfigVersionRecord: (_SAVE_CONFIG, _config_row, 0),  # DO NOTHING, like fills
     AuditRecord: (_APPEND_AUDIT, _audit_row, 0),
+    EmulatedStateRecord: (_SAVE_EMULATED, _emulated_row, 1),  # latest wins
 }
 
 

@@ -17,6 +17,7 @@ from genesis.storage import (
     AuditRecord,
     BalanceRecord,
     ConfigVersionRecord,
+    EmulatedStateRecord,
     FillRecord,
     OrderEventRecord,
     OrderRecord,
@@ -92,11 +93,11 @@ def real_fills(n: int) -> list[FillRecord]:
 
 
 async def test_migrate_applies_each_version_once(unmigrated_repo: SqlRepository) -> None:
-    """A fresh database gets migration 1; a second migrate applies nothing."""
+    """A fresh database gets migrations 1 and 2; a second migrate applies nothing."""
     first = await unmigrated_repo.migrate()
     second = await unmigrated_repo.migrate()
 
-    assert (first, second) == ([1], [])
+    assert (first, second) == ([1, 2], [])
 
 
 async def test_save_order_round_trips_decimals_exactly(repo: SqlRepository) -> None:
@@ -330,6 +331,42 @@ async def test_data_survives_reopening(db_url: str | None, tmp_path: Path) -> No
     assert loaded == [order()]
 
 
+def emulated(coid: str, watermark: str | None, trigger: str | None, ts: int) -> EmulatedStateRecord:
+    return EmulatedStateRecord(
+        client_order_id=coid,
+        watermark=None if watermark is None else Decimal(watermark),
+        trigger=None if trigger is None else Decimal(trigger),
+        triggered=False,
+        slice_no=0,
+        slice_leaves=Decimal("0"),
+        ts_ns=ts,
+    )
+
+
+async def test_emulated_state_latest_wins_and_reads_back_exactly(repo: SqlRepository) -> None:
+    """A trailing stop ratcheting 63990.00 -> 64000.00 in one batch, then released alone: the
+    last state reads back exactly (scale kept); an iceberg's row and a NULL watermark too."""
+    released = EmulatedStateRecord(
+        client_order_id="T-1", watermark=Decimal("64000.00"), trigger=Decimal("63680.00"),
+        triggered=True, slice_no=0, slice_leaves=Decimal("0"), ts_ns=3,
+    )  # fmt: skip
+    iceberg = EmulatedStateRecord(
+        client_order_id="I-1", watermark=None, trigger=None, triggered=False, slice_no=2,
+        slice_leaves=Decimal("0.00060000"), ts_ns=2,
+    )  # fmt: skip
+    await repo.write_batch(
+        [emulated("T-1", "63990.00", "63670.05", 1), iceberg,
+         emulated("T-1", "64000.00", "63680.00", 2)]
+    )  # fmt: skip
+    await repo.save_emulated(released)
+
+    loaded = await repo.load_emulated()
+
+    assert loaded == [iceberg, released]
+    assert [str(r.slice_leaves) for r in loaded] == ["0.00060000", "0"]
+    assert str(loaded[1].watermark) == "64000.00"
+
+
 async def test_closed_repository_raises_storage_error(repo: SqlRepository) -> None:
     """Any call after close raises StorageError, not a driver exception."""
     await repo.close()
@@ -352,7 +389,7 @@ async def test_default_sqlite_file_uses_wal_and_foreign_keys(tmp_path: Path) -> 
     conn.close()
 
     assert mode == "wal"
-    assert versions == [(1, "initial")]
+    assert versions == [(1, "initial"), (2, "emulated_orders")]
 
 
 async def test_sqlite_url_is_relative_to_data_dir(tmp_path: Path) -> None:

@@ -268,7 +268,7 @@ def test_a_held_orders_intent_is_journaled_but_never_reaches_the_venue() -> None
 def test_a_live_restart_holds_a_journaled_emulated_intent_again() -> None:
     """Recovery's rule: an emulated intent without a journaled release is held (watching), with
     one it is the venue's (released)."""
-    from genesis.daemon.recovery import _held_state
+    from genesis.daemon.emulated import held_state
 
     _, _, commands = _run(_Trailing, count=5)
     [intent] = [c for c in commands if isinstance(c, SubmitOrder) and c.emulated]
@@ -277,22 +277,22 @@ def test_a_live_restart_holds_a_journaled_emulated_intent_again() -> None:
         client_order_id=intent.client_order_id, side=Side.SELL, order_type=OrderType.MARKET,
         quantity=D("0.01"),
     )  # fmt: skip
-    watching, released = _held_state(intent, None), _held_state(intent, release)
+    watching, released = held_state(intent, None, None), held_state(intent, release, None)
     assert watching is not None
     assert released is not None
     assert (watching.triggered, released.triggered) == (False, True)
-    assert _held_state(release, None) is None
+    assert held_state(release, None, None) is None
 
 
 def test_a_held_if_touched_order_restored_from_its_intent_alone_still_triggers() -> None:
     """A live restart rebuilds the held state from the intent (no trigger in it): the order's
     own trigger stays, and the MIT buy at 39430.30 still triggers on print 17."""
-    from genesis.daemon.recovery import _held_state
+    from genesis.daemon.emulated import held_state
 
     emulator, events, commands = _emulator()
     order = _factory().market_if_touched(BTCUSDT, Side.BUY, "0.01", "39430.30")
     intent = msgspec.structs.replace(_intent(order), emulated=True)  # as the kernel sends it
-    state = _held_state(intent, None)
+    state = held_state(intent, None, None)
     assert state is not None
 
     emulator.restore(order, state)
