@@ -30,8 +30,11 @@ SQLite, a file in a temporary directory opened with the daemon's pragmas; Postgr
 round's intents (order row and command) and its progress mark are queued, a durability
 marker after them, and the round goes to the venue only once that marker's commit has
 returned; order events, order states and progress marks follow as the daemon writes
-them. Rounds are pipelined: the loop keeps stepping the kernel while a commit is in
-flight, and one transaction carries every round queued meanwhile (group commit).
+them. Rounds are pipelined by the live daemon's own ``daemon.outbox.Outbox`` (what
+``Daemon.send`` uses on live venues): the loop keeps stepping the kernel while a
+commit is in flight, and one transaction carries every round queued meanwhile (group
+commit). (A paper daemon sends each round after its own commit, in step with the
+replay: it is not this path.)
 ``sustained``: ``--journal-orders`` orders as fast as they go (orders/s = orders sent
 / wall time, the final commit included). ``burst``: the same offered at ``--burst-rate``
 orders/s for ``--burst-s`` seconds (quotes released on a wall-clock schedule); reports
@@ -60,6 +63,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -77,6 +81,7 @@ from genesis.core.enums import Side  # noqa: E402
 from genesis.core.events import OrderAccepted, OrderCanceled, OrderEvent, QuoteTick  # noqa: E402
 from genesis.core.orders import Order  # noqa: E402
 from genesis.daemon.journal import Journal  # noqa: E402
+from genesis.daemon.outbox import Outbox  # noqa: E402
 from genesis.exchange.simulated import SimulatedVenue  # noqa: E402
 from genesis.kernel.driver import Driver  # noqa: E402
 from genesis.kernel.kernel import Kernel  # noqa: E402
@@ -249,55 +254,63 @@ async def _open_journal(backend: str, tmp: Path) -> tuple[Journal, Callable[[], 
 
 
 class JournaledRun:
-    """The daemon's send path, pipelined: step, queue intents + marker, send when durable."""
+    """The live daemon's send path (``Daemon.send`` and its ``Outbox``) over the simulated
+    venue: step, queue intents + marker, each round sent once durable, in order."""
 
     def __init__(self, journal: Journal, k: int, start_ns: int) -> None:
         kernel, venue = _session("submit_cancel", k, start_ns)
         self.kernel, self.journal = kernel, journal
         self.driver = Driver(kernel, venue, record=False, defer_commands=True,
                              on_order_event=self._on_order_event)  # fmt: skip
-        self.rounds: asyncio.Queue[_Round | None] = asyncio.Queue(maxsize=10_000)
+        self.outbox = Outbox(self._dispatch, self._durable, self._lost)
+        self.offered: deque[float] = deque()  # per round with intents, in round order
         self.commit_s: list[float] = []  # marker queued -> its commit returned, per round
         self.wait_s: list[float] = []  # order offered -> sent to the venue, per round
-        self.sent = self.events = self.rounds_peak = 0
+        self.sent = self.events = 0
         self.last_sent_at = 0.0
 
     def _on_order_event(self, event: OrderEvent) -> None:
         order = self.kernel.oms.get(event.client_order_id)
         self.journal.order_event(event, order, VENUE)
 
-    async def _queue_round(self, offered_at: float) -> None:
-        commands = self.driver.take_commands()
-        intents = [c for c in commands if type(c) is SubmitOrder]
-        durable = None
-        if intents:
-            await self.journal.queue_intents(intents, _venue_of)
-            self.journal.progress(self.events + 1, self.kernel.clock.now_ns())
-            durable = await self.journal.commit_later()
-            queued_at = time.perf_counter()
-            durable.add_done_callback(
-                lambda _: self.commit_s.append(time.perf_counter() - queued_at)
-            )
-        await self.rounds.put((commands, durable, offered_at, len(intents)))  # fmt: skip
-        self.rounds_peak = max(self.rounds_peak, self.rounds.qsize())
+    def _dispatch(self, round_: Sequence[Command]) -> None:
+        for command in round_:
+            self.driver.execute(command)
+        n = sum(1 for c in round_ if type(c) is SubmitOrder)
+        if n:
+            self.sent += n
+            self.last_sent_at = time.perf_counter()
+            self.wait_s.append(self.last_sent_at - self.offered.popleft())
 
-    async def _send(self) -> None:
-        """The venue side: each round goes out once its intents are committed, in order."""
-        while (item := await self.rounds.get()) is not None:
-            commands, durable, offered_at, n = item
-            if durable is not None:
-                await durable
-            for command in commands:
-                self.driver.execute(command)
-            if n:
-                self.sent += n
-                self.last_sent_at = time.perf_counter()
-                self.wait_s.append(self.last_sent_at - offered_at)
-            self.rounds.task_done()
+    async def _durable(self, marker: asyncio.Future[None]) -> bool:
+        await marker
+        return True
+
+    def _lost(self, count: int, why: str) -> None:
+        raise AssertionError(f"{count} orders not sent: {why}")
+
+    def _timer(self, queued_at: float) -> Callable[[asyncio.Future[None]], None]:
+        def done(_: asyncio.Future[None]) -> None:
+            self.commit_s.append(time.perf_counter() - queued_at)
+
+        return done
+
+    async def _queue_round(self, offered_at: float) -> None:
+        """``Daemon.send`` for a live session: what the kernel made goes to the outbox."""
+        while self.driver.has_commands():
+            commands = self.driver.take_commands()
+            intents = [c for c in commands if type(c) is SubmitOrder]
+            marker = None
+            if intents:
+                await self.journal.queue_intents(intents, _venue_of)
+                self.journal.progress(self.events + 1, self.kernel.clock.now_ns())
+                marker = await self.journal.commit_later()
+                marker.add_done_callback(self._timer(time.perf_counter()))
+                self.offered.append(offered_at)
+            await self.outbox.put(commands, len(intents), marker)
 
     async def run(self, quotes: Sequence[QuoteTick], rate: float | None) -> float:
         """Replay ``quotes`` (paced at ``rate`` quotes/s when given); return the start time."""
-        sender = asyncio.get_running_loop().create_task(self._send(), name="bench-sender")
         self.driver.start()
         started = time.perf_counter()
         for i, quote in enumerate(quotes):
@@ -317,17 +330,12 @@ class JournaledRun:
             # it a loop that is behind never lets the writer or the sender run
             await asyncio.sleep(0)
         while True:  # the cancels the last rounds caused
-            await self.rounds.join()
+            await self.outbox.drain()
             if not self.driver.has_commands():
                 break
             await self._queue_round(time.perf_counter())
-        await self.rounds.put(None)
-        await sender
         await self.journal.commit()
         return started
-
-
-_Round = tuple[list[Command], "asyncio.Future[None] | None", float, int]
 
 
 def _venue_of(_instrument_id: str) -> str:
@@ -364,7 +372,7 @@ async def _journaled(backend: str, orders: int, rate: float | None) -> dict[str,
         "backend": backend, "orders": run.sent, "wall_s": wall, "per_s": per_s,
         "denied": run.kernel.denied, "commits": journal.stats.batches,
         "records": journal.stats.written, "writer_queue_peak": journal.peak_depth,
-        "rounds_in_flight_peak": run.rounds_peak,
+        "rounds_in_flight_peak": run.outbox.peak,
         "commit_p50_ms": _ms(run.commit_s, 0.5), "commit_p99_ms": _ms(run.commit_s, 0.99),
         "wait_p50_ms": _ms(run.wait_s, 0.5), "wait_p99_ms": _ms(run.wait_s, 0.99),
         "cpu_s": cpu_s, "orders_per_cpu_s": run.sent / cpu_s,
