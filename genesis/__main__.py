@@ -59,6 +59,7 @@ _CLI_MODULES = (
     "genesis.daemon.control",
     "genesis.exchange.sandbox.cli",
     "genesis.data.cli",
+    "genesis.data.download_cli",
     "genesis.analytics.cli",
     "genesis.strategies.cli",
     "genesis.native",

@@ -68,6 +68,7 @@ _QUOTES = (
     "CAD",
 )
 _DEFAULT_STEP = Decimal("0.00000001")
+_BAR_FILES = (".csv", ".parquet")
 
 
 def add_parser(sub: Any) -> None:
@@ -79,8 +80,8 @@ def add_parser(sub: Any) -> None:
         action="append",
         default=None,
         metavar="[[VENUE:]SYMBOL=]FILE",
-        help="bars CSV (.csv or .csv.gz), or a recording replayed event by event: a Binance"
-        " capture (.jsonl[.gz], e.g. from `genesis record`) or raw streams (.txt[.gz]);"
+        help="bars CSV (.csv or .csv.gz) or Parquet (.parquet), or a recording replayed event"
+        " by event: a Binance capture (.jsonl[.gz], e.g. from `genesis record`) or raw streams (.txt[.gz]);"
         " repeat for several symbols or venues (replayed together, interleaved by time, the"
         " strategy trading every instrument they bring); default: the bundled BTCUSDT"
         " 1-minute month",
@@ -378,7 +379,7 @@ def _sample_ns(args: argparse.Namespace, specs: list[DataSpec] | None = None) ->
         if sample_ns <= 0:
             raise ConfigError(f"--sample-ms {args.sample_ms}: below one nanosecond")
         return sample_ns
-    bars = [s.path for s in specs or () if s.path.name.removesuffix(".gz").endswith(".csv")]
+    bars = [s.path for s in specs or () if s.path.name.removesuffix(".gz").endswith(_BAR_FILES)]
     if specs and len(bars) == len(specs):
         return min(infer_interval_ns(path) for path in bars)
     return 1_000_000_000

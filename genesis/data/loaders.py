@@ -1,7 +1,9 @@
-"""Streaming loaders for the CSV market-data files Genesis replays.
+"""Streaming loaders for the CSV (and Parquet) market-data files Genesis replays.
 
 Each reader is a generator over one file (plain, or gzip when the name ends in
-``.gz``): it holds one block of about a thousand rows, never the whole file.
+``.gz``): it holds one block of about a thousand rows, never the whole file. A
+``.parquet`` file (:mod:`genesis.data.parquet`) is read as the same rows of text,
+a batch at a time, so it gets the same checks and messages.
 Columns are found by header name (case-insensitive, a few aliases such as
 ``qty`` for ``quantity``), so their order does not matter. Prices go from the CSV string
 straight to ``Decimal``; timestamps become exact integer ns, UTC
@@ -44,6 +46,7 @@ from typing import IO, Any, Final
 
 from genesis.core.enums import Side
 from genesis.core.events import Bar, QuoteTick, TradeTick
+from genesis.data.parquet import is_parquet, parquet_rows
 from genesis.data.timeparse import TimestampParser, format_ns, make_timestamp_parser
 from genesis.errors import ConfigError, DataError
 
@@ -428,14 +431,33 @@ class _RowReader:
         return self._block
 
 
+class _ParquetReader:
+    """Rows of a Parquet file (:mod:`genesis.data.parquet`) with CSV line numbers: the
+    first data row is line 2, as if the column names were line 1."""
+
+    __slots__ = ("_line", "_rows")
+
+    def __init__(self, rows: Iterator[list[str]]) -> None:
+        self._rows, self._line = rows, 1
+
+    def __iter__(self) -> Iterator[list[str]]:
+        for row in self._rows:
+            self._line += 1
+            yield row
+
+    def line_of(self, row: Sequence[str] | None = None) -> int:
+        """Return the line of the row being read (Parquet rows are read one at a time)."""
+        return self._line
+
+
 class _Table:
     """An open CSV file: column positions, the data rows and a timestamp parser."""
 
     __slots__ = ("columns", "fields", "header", "parse", "path", "reader", "rows")
 
     def __init__(
-        self, path: Path, reader: _RowReader, header: list[str], columns: dict[str, int],
-        fields: _Fields,
+        self, path: Path, reader: _RowReader | _ParquetReader, header: list[str],
+        columns: dict[str, int], fields: _Fields,
     ) -> None:  # fmt: skip
         self.path, self.reader, self.header, self.columns = path, reader, header, columns
         self.fields = tuple((name, kind) for name, kind in fields if name in columns)
@@ -451,8 +473,13 @@ class _Table:
 def _open_table(path: Path, fields: _Fields, required: Sequence[str]) -> Iterator[_Table]:
     # Foreign I/O and decoding errors, during the header or any later row,
     # become DataError here (STYLE R15).
-    reader: _RowReader | None = None
+    reader: _RowReader | _ParquetReader | None = None
     try:
+        if is_parquet(path):
+            names, rows = parquet_rows(path)
+            reader = _ParquetReader(rows)
+            yield _start_table(path, reader, names, fields, required)
+            return
         with _open_text(path) as handle:
             header = next(csv.reader([handle.readline()]), None)
             if header is None or _is_blank(header):
@@ -472,7 +499,11 @@ def _open_text(path: Path) -> IO[str]:
 
 
 def _start_table(
-    path: Path, reader: _RowReader, header: list[str], fields: _Fields, required: Sequence[str]
+    path: Path,
+    reader: _RowReader | _ParquetReader,
+    header: list[str],
+    fields: _Fields,
+    required: Sequence[str],
 ) -> _Table:
     table = _Table(path, reader, header, _resolve_columns(path, header, fields, required), fields)
     first = next((row for row in table.rows if not _is_blank(row)), None)

@@ -7,8 +7,8 @@ gives a :class:`DataSpec`. Each recording brings its venue and its symbols:
 * a capture ``*.jsonl[.gz]`` is Binance, with every symbol in it;
 * raw combined streams ``*.txt[.gz]`` are Binance, the symbols named by the
   messages inside (a file may mix several);
-* bars ``*.csv[.gz]`` are one symbol, written as ``SYMBOL=`` or told by the
-  file name (the rule is in :func:`parse_data_arg`): trade bars (OHLCV) replay
+* bars ``*.csv[.gz]`` (or ``*.parquet``, :mod:`genesis.data.parquet`) are one
+  symbol, written as ``SYMBOL=`` or told by the file name (the rule is in :func:`parse_data_arg`): trade bars (OHLCV) replay
   as :class:`Bar` events, quote bars (``bid_close``, ``ask_close``, ... as in
   the bundled ``-quote.csv`` files, told by their header) as one
   :class:`QuoteTick` per bar at its close (:func:`genesis.data.loaders.read_quote_bars`).
@@ -43,6 +43,7 @@ from genesis.core.instruments import DEFAULT_VENUE, Instrument, InstrumentTable,
 from genesis.data.capture import read_binance_streams, read_spot_capture
 from genesis.data.inference import QUOTE_ASSETS, infer_instrument
 from genesis.data.loaders import read_bars, read_quote_bars
+from genesis.data.parquet import is_parquet, parquet_header
 from genesis.data.timeparse import format_ns
 from genesis.errors import ConfigError, DataError
 
@@ -195,16 +196,16 @@ def _kind(path: Path, where: str) -> Kind:
         return "capture"
     if name.endswith(".txt"):
         return "streams"
-    if name.endswith(".csv"):
+    if name.endswith(".csv") or path.name.endswith(".parquet"):
         return "bars"
     raise ConfigError(
         f"{where}: unknown recording type {path.name!r}, expected .csv (bars), "
-        ".jsonl (capture) or .txt (raw streams), each optionally .gz"
+        ".jsonl (capture) or .txt (raw streams), each optionally .gz, or .parquet (bars)"
     )
 
 
 def _name_words(path: Path) -> list[str]:
-    stem = path.name.removesuffix(".gz").removesuffix(".csv")
+    stem = path.name.removesuffix(".parquet").removesuffix(".gz").removesuffix(".csv")
     return stem.lower().split("-")
 
 
@@ -251,6 +252,9 @@ def is_quote_bars(path: Path) -> bool:
 
 def _is_quote_bars(path: Path, where: str) -> bool:
     """True when the bar file's header is a quote bar one: bid/ask closes, no ``close``."""
+    if is_parquet(path):
+        header = {column.lower() for column in parquet_header(path)}
+        return {"bid_close", "ask_close"} <= header and "close" not in header
     try:
         with _open_text(path) as handle:
             header = {column.strip().lower() for column in handle.readline().split(",")}

@@ -6,7 +6,8 @@ the SIM reliability tests (protocol reference §14; reliability plan R2-R24).
 Served
 ------
 * REST ``/api/v3``: ping, time, exchangeInfo (symbol/symbols/symbolStatus),
-  depth, trades, klines (1m, from replayed klines and trades),
+  depth, trades, klines (history from real bar files, 1m..1d, ``klines.py``;
+  else 1m from replayed klines and trades),
   ticker/bookTicker, POST/DELETE order, POST order/test, GET order,
   GET/DELETE openOrders, allOrders, myTrades (orderId, fromId), account,
   rateLimit/order, POST orderList/oco, DELETE/GET orderList, openOrderList;

@@ -42,6 +42,8 @@ class SandboxConfig:
     clock: Callable[[], int] | None = None  # ms since the epoch
     exchange_info: Path | None = None  # None: the bundled 2021 exchangeInfo
     replay: bool = True  # False: no capture at all (books only from set_book)
+    # symbol -> bar file served as historical klines (klines.py); None: the bundled ones
+    klines: Mapping[str, Path] | None = None
     maker_bps: Decimal = Decimal(10)
     taker_bps: Decimal = Decimal(10)
     weight_limit: int | None = None

@@ -12,6 +12,7 @@ from typing import Any
 from genesis.exchange.sandbox.engine import Engine
 from genesis.exchange.sandbox.errors import ApiError, mandatory, unknown_order
 from genesis.exchange.sandbox.faults import FaultPlan
+from genesis.exchange.sandbox.klines import INTERVAL_MS, KlineHistory
 from genesis.exchange.sandbox.limits import RateLimiter
 from genesis.exchange.sandbox.oco import cancel_list, check_oco, place_oco
 from genesis.exchange.sandbox.orders import BinanceOrder
@@ -99,8 +100,10 @@ class Handlers:
         users: UserHub,
         legacy_listen_key: bool,
         check_delay_s: float,
+        history: KlineHistory | None = None,
     ) -> None:
         self.engine = engine
+        self.history = history if history is not None else KlineHistory({})
         self.info = info
         self.api = api
         self.faults = faults
@@ -245,15 +248,24 @@ class Handlers:
         return list(self.engine.market.market(spec.symbol).trades)[-limit:]
 
     async def klines(self, ctx: Ctx) -> Any:
+        """History from a bar file (``klines.py``) when the symbol has one, else the 1m
+        klines built from replayed klines and trades."""
         spec = require_symbol(self.info, ctx.params)
-        if ctx.params.get("interval") != "1m":
+        interval_ms = INTERVAL_MS.get(ctx.params.get("interval") or "")
+        if "interval" not in ctx.params:
+            raise mandatory("interval")
+        start, end = _opt_int(ctx.params, "startTime"), _opt_int(ctx.params, "endTime")
+        limit = min(_int(ctx.params, "limit", 500), 1000)
+        if spec.symbol in self.history:
+            if interval_ms is None or not self.history.serves(spec.symbol, interval_ms):
+                raise ApiError(-1120, "Invalid interval.")
+            return self.history.rows(spec.symbol, interval_ms, start, end, limit)
+        if interval_ms != INTERVAL_MS["1m"]:
             raise ApiError(-1120, "Invalid interval.")
         rows = self.engine.market.kline_rows(spec.symbol)
-        start, end = _opt_int(ctx.params, "startTime"), _opt_int(ctx.params, "endTime")
         rows = [
             r for r in rows if (start is None or r[0] >= start) and (end is None or r[0] <= end)
         ]
-        limit = min(_int(ctx.params, "limit", 500), 1000)
         return rows[:limit] if start is not None else rows[-limit:]
 
     async def book_ticker(self, ctx: Ctx) -> Any:

@@ -24,6 +24,7 @@ from genesis.exchange.sandbox.engine import Engine
 from genesis.exchange.sandbox.errors import ApiError
 from genesis.exchange.sandbox.faults import FaultPlan
 from genesis.exchange.sandbox.handlers import Handlers
+from genesis.exchange.sandbox.klines import BUNDLED_KLINES, KlineHistory
 from genesis.exchange.sandbox.limits import ConnectionAttempts, RateLimiter
 from genesis.exchange.sandbox.orders import BinanceOrder
 from genesis.exchange.sandbox.rest import RequestLog, RestApi
@@ -97,6 +98,7 @@ class SandboxServer:
             users=self.users,
             legacy_listen_key=config.legacy_listen_key,
             check_delay_s=config.recv_window_check_delay_s,
+            history=KlineHistory(BUNDLED_KLINES if config.klines is None else config.klines),
         )
         self.streams.connects = self.users.connects = self.connects
         self.streams.listen_key_route = self._route_listen_key
