@@ -81,7 +81,8 @@ def add_parser(sub: Any) -> None:
         default=None,
         metavar="[[VENUE:]SYMBOL=]FILE",
         help="bars CSV (.csv or .csv.gz) or Parquet (.parquet), or a recording replayed event"
-        " by event: a Binance capture (.jsonl[.gz], e.g. from `genesis record`) or raw streams (.txt[.gz]);"
+        " by event: a Binance capture (.jsonl[.gz], e.g. from `genesis record`) or raw"
+        " streams (.txt[.gz]);"
         " repeat for several symbols or venues (replayed together, interleaved by time, the"
         " strategy trading every instrument they bring); default: the bundled BTCUSDT"
         " 1-minute month",

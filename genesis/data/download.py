@@ -167,7 +167,7 @@ def parse_utc(text: str, flag: str) -> int:
 
 
 def file_word(symbol: str) -> str:
-    """The symbol as a file name word, lower case letters and digits: ``BTC/USDT`` -> ``btcusdt``."""
+    """The symbol as a file name word (lower case letters, digits): ``BTC/USDT`` -> ``btcusdt``."""
     return re.sub(r"[^a-z0-9]", "", symbol.lower())
 
 

@@ -8,10 +8,11 @@ gives a :class:`DataSpec`. Each recording brings its venue and its symbols:
 * raw combined streams ``*.txt[.gz]`` are Binance, the symbols named by the
   messages inside (a file may mix several);
 * bars ``*.csv[.gz]`` (or ``*.parquet``, :mod:`genesis.data.parquet`) are one
-  symbol, written as ``SYMBOL=`` or told by the file name (the rule is in :func:`parse_data_arg`): trade bars (OHLCV) replay
-  as :class:`Bar` events, quote bars (``bid_close``, ``ask_close``, ... as in
-  the bundled ``-quote.csv`` files, told by their header) as one
-  :class:`QuoteTick` per bar at its close (:func:`genesis.data.loaders.read_quote_bars`).
+  symbol, written as ``SYMBOL=`` or told by the file name (the rule is in
+  :func:`parse_data_arg`): trade bars (OHLCV) replay as :class:`Bar` events,
+  quote bars (``bid_close``, ``ask_close``, ... as in the bundled ``-quote.csv``
+  files, told by their header) as one :class:`QuoteTick` per bar at its close
+  (:func:`genesis.data.loaders.read_quote_bars`).
 
 ``SYMBOL=`` on a capture or streams file keeps only that symbol's events. A
 venue other than ``binance`` qualifies every event's ``instrument_id`` as
