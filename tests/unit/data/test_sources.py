@@ -264,14 +264,24 @@ def test_parse_data_arg_refuses_a_directory(tmp_path):
 
 
 def test_parse_data_arg_refuses_an_unknown_file_type(tmp_path):
-    """Only .csv, .jsonl and .txt recordings (optionally gzipped) are known."""
-    path = tmp_path / "bars.parquet"
+    """Only .csv, .jsonl and .txt recordings (optionally gzipped) and .parquet bars are known."""
+    path = tmp_path / "bars.feather"
     shutil.copy(BYBIT_BTCUSD_1M_TRADES, path)
 
     with pytest.raises(
         ConfigError,
-        match=r"unknown recording type 'bars.parquet', expected \.csv \(bars\), \.jsonl \(capture\) or \.txt \(raw streams\)",
+        match=r"unknown recording type 'bars.feather', expected \.csv \(bars\), \.jsonl \(capture\) or \.txt \(raw streams\)",
     ):
+        parse_data_arg(str(path))
+
+
+def test_parse_data_arg_refuses_a_parquet_name_on_another_format(tmp_path):
+    """A .parquet file that is not Parquet is a DataError naming it."""
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "bybit-btcusd-1m.parquet"
+    shutil.copy(BYBIT_BTCUSD_1M_TRADES, path)
+
+    with pytest.raises(DataError, match=r"bybit-btcusd-1m.parquet:1: cannot read the Parquet"):
         parse_data_arg(str(path))
 
 
