@@ -50,6 +50,9 @@ Known deviations from real Binance
   replaced with ``set_book`` stops following the capture.
 * The pong deadline of 1 minute is not enforced; client ping frames are
   answered by aiohttp and do not count toward the 5 messages/s limit.
+* Klines of a symbol with a history file are only that file's bars (and their
+  aggregates to coarser intervals); quote volume, trade count and taker volumes
+  are 0 there, as the files do not hold them.
 * Unfilled-order counts: every accepted order counts, its first fill
   uncounts it (no per-interval bookkeeping of which window it came from).
 """
