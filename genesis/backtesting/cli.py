@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from genesis import resources
 from genesis.backtesting.events import EventBacktestResult, run_event_backtest
+from genesis.backtesting.metrics import Metrics
 from genesis.backtesting.runner import BacktestConfig, BacktestResult, run_backtest
 from genesis.cliargs import add_venue_fee_arg, decimal_arg
 from genesis.core.enums import AccountingMethod
@@ -434,7 +435,9 @@ def _event_summary(
         ("final equity", m.final_equity),
         ("total return", _pct(m.total_return)),
         ("annual return", _pct(m.annual_return)),
-        ("sharpe / sortino", f"{_num(m.sharpe)} / {_num(m.sortino)}"),
+        ("sharpe / sortino", f"{_num(m.sharpe)} / {_num(m.sortino)} (per bar)"),
+        ("daily sharpe / sortino", _daily(m)),
+        ("cagr / calmar (daily)", f"{_pct(m.daily_cagr)} / {_num(m.daily_calmar)}"),
         ("max drawdown", f"{_pct(m.max_drawdown)} over {m.max_drawdown_duration:,} s"),
         ("win rate", _pct(m.win_rate)),
         ("profit factor", _num(m.profit_factor)),
@@ -459,7 +462,9 @@ def _summary(
         ("final equity", m.final_equity),
         ("total return", _pct(m.total_return)),
         ("annual return", _pct(m.annual_return)),
-        ("sharpe / sortino", f"{_num(m.sharpe)} / {_num(m.sortino)}"),
+        ("sharpe / sortino", f"{_num(m.sharpe)} / {_num(m.sortino)} (per bar)"),
+        ("daily sharpe / sortino", _daily(m)),
+        ("cagr / calmar (daily)", f"{_pct(m.daily_cagr)} / {_num(m.daily_calmar)}"),
         ("max drawdown", f"{_pct(m.max_drawdown)} over {m.max_drawdown_duration / 86400:.1f} days"),
         ("win rate", _pct(m.win_rate)),
         ("profit factor", _num(m.profit_factor)),
@@ -473,6 +478,14 @@ def _table(rows: Sequence[tuple[str, str]], out: IO[str]) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         out.write(f"{key:<{width}}  {value}\n")
+
+
+def _daily(m: Metrics) -> str:
+    """The daily ratios, saying how they are annualised (365 days: crypto trades 24/7)."""
+    return (
+        f"{_num(m.daily_sharpe)} / {_num(m.daily_sortino)}"
+        f" ({m.days} UTC days, x sqrt({m.days_per_year:g}))"
+    )
 
 
 def _pct(value: float | None) -> str:
