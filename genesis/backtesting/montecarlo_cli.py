@@ -24,9 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
-
-from genesis.backtesting.metrics import DAYS_PER_YEAR, daily_closes
 from genesis.backtesting.montecarlo import (
     MonteCarloResult,
     block_paths,
@@ -111,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace, files: RunFiles) -> MonteCarloResult:
     start = files.initial_equity
     if args.method == "blocks":
-        returns, ppy = _returns(files, args.returns)
+        returns, ppy = files.returns(args.returns)
         stats = block_paths(
             returns, float(start), paths=args.paths, seed=args.seed, block=args.block,
             periods_per_year=ppy,
@@ -135,16 +132,6 @@ def _simulate(args: argparse.Namespace, files: RunFiles) -> MonteCarloResult:
         periods_per_year=ppy,
         ruin=args.ruin,
     )
-
-
-def _returns(files: RunFiles, kind: str) -> tuple[np.ndarray[Any, np.dtype[np.float64]], float]:
-    """Daily (UTC) or per-bar simple returns, the first measured from the starting cash."""
-    if kind == "daily":
-        closes, ppy = daily_closes(files.times_ns, files.equity)[1], DAYS_PER_YEAR
-    else:
-        closes, ppy = files.equity, files.periods_per_year
-    wealth = np.concatenate(([float(files.initial_equity)], closes))
-    return wealth[1:] / wealth[:-1] - 1.0, ppy
 
 
 def _table(result: MonteCarloResult, trades: int, output: Path, out: IO[str]) -> None:

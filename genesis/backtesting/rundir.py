@@ -15,10 +15,12 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from genesis.backtesting.metrics import DAYS_PER_YEAR, daily_closes
 from genesis.errors import ConfigError, DataError
 
 __all__ = ["RunFiles", "read_run"]
@@ -38,6 +40,18 @@ class RunFiles:
     trade_pnls: tuple[Decimal, ...]  # net P&L of each closed lot, in closing order
     times_ns: npt.NDArray[np.int64]  # equity.csv timestamps, ns since the epoch (UTC)
     equity: npt.NDArray[np.float64]
+
+    def returns(self, kind: Literal["daily", "bar"]) -> tuple[npt.NDArray[np.float64], float]:
+        """Daily (UTC, as the daily metrics) or per-bar simple returns and periods a year.
+
+        The first return is measured from the starting cash, as in ``metrics.py``.
+        """
+        if kind == "daily":
+            closes, ppy = daily_closes(self.times_ns, self.equity)[1], DAYS_PER_YEAR
+        else:
+            closes, ppy = self.equity, self.periods_per_year
+        wealth = np.concatenate(([float(self.initial_equity)], closes))
+        return wealth[1:] / wealth[:-1] - 1.0, ppy
 
 
 def read_run(directory: Path, *, cash: Decimal | None = None) -> RunFiles:
