@@ -436,8 +436,7 @@ def _event_summary(
         ("total return", _pct(m.total_return)),
         ("annual return", _pct(m.annual_return)),
         ("sharpe / sortino", f"{_num(m.sharpe)} / {_num(m.sortino)} (per bar)"),
-        ("daily sharpe / sortino", _daily(m)),
-        ("cagr / calmar (daily)", f"{_pct(m.daily_cagr)} / {_num(m.daily_calmar)}"),
+        ("daily ratios", _daily(m)),
         ("max drawdown", f"{_pct(m.max_drawdown)} over {m.max_drawdown_duration:,} s"),
         ("win rate", _pct(m.win_rate)),
         ("profit factor", _num(m.profit_factor)),
@@ -463,8 +462,7 @@ def _summary(
         ("total return", _pct(m.total_return)),
         ("annual return", _pct(m.annual_return)),
         ("sharpe / sortino", f"{_num(m.sharpe)} / {_num(m.sortino)} (per bar)"),
-        ("daily sharpe / sortino", _daily(m)),
-        ("cagr / calmar (daily)", f"{_pct(m.daily_cagr)} / {_num(m.daily_calmar)}"),
+        ("daily ratios", _daily(m)),
         ("max drawdown", f"{_pct(m.max_drawdown)} over {m.max_drawdown_duration / 86400:.1f} days"),
         ("win rate", _pct(m.win_rate)),
         ("profit factor", _num(m.profit_factor)),
@@ -483,8 +481,9 @@ def _table(rows: Sequence[tuple[str, str]], out: IO[str]) -> None:
 def _daily(m: Metrics) -> str:
     """The daily ratios, saying how they are annualised (365 days: crypto trades 24/7)."""
     return (
-        f"{_num(m.daily_sharpe)} / {_num(m.daily_sortino)}"
-        f" ({m.days} UTC days, x sqrt({m.days_per_year:g}))"
+        f"sharpe {_num(m.daily_sharpe)}, sortino {_num(m.daily_sortino)},"
+        f" cagr {_pct(m.daily_cagr)}, calmar {_num(m.daily_calmar)}"
+        f" ({m.days} UTC days, {m.days_per_year:g} a year)"
     )
 
 
