@@ -54,6 +54,7 @@ class _Parser(argparse.ArgumentParser):
 # with ``run(args) -> int``; ``COMMANDS`` maps a sub-command to its module.
 _CLI_MODULES = (
     "genesis.backtesting.cli",
+    "genesis.backtesting.montecarlo_cli",
     "genesis.daemon.cli",
     "genesis.config.cli",
     "genesis.daemon.control",

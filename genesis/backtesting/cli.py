@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from genesis import resources
 from genesis.backtesting.events import EventBacktestResult, run_event_backtest
+from genesis.backtesting.metrics import Metrics
 from genesis.backtesting.runner import BacktestConfig, BacktestResult, run_backtest
 from genesis.cliargs import add_venue_fee_arg, decimal_arg
 from genesis.core.enums import AccountingMethod
@@ -436,7 +437,8 @@ def _event_summary(
         ("final equity", m.final_equity),
         ("total return", _pct(m.total_return)),
         ("annual return", _pct(m.annual_return)),
-        ("sharpe / sortino", f"{_num(m.sharpe)} / {_num(m.sortino)}"),
+        ("sharpe / sortino", f"{_num(m.sharpe)} / {_num(m.sortino)} (per bar)"),
+        ("daily ratios", _daily(m)),
         ("max drawdown", f"{_pct(m.max_drawdown)} over {m.max_drawdown_duration:,} s"),
         ("win rate", _pct(m.win_rate)),
         ("profit factor", _num(m.profit_factor)),
@@ -461,7 +463,8 @@ def _summary(
         ("final equity", m.final_equity),
         ("total return", _pct(m.total_return)),
         ("annual return", _pct(m.annual_return)),
-        ("sharpe / sortino", f"{_num(m.sharpe)} / {_num(m.sortino)}"),
+        ("sharpe / sortino", f"{_num(m.sharpe)} / {_num(m.sortino)} (per bar)"),
+        ("daily ratios", _daily(m)),
         ("max drawdown", f"{_pct(m.max_drawdown)} over {m.max_drawdown_duration / 86400:.1f} days"),
         ("win rate", _pct(m.win_rate)),
         ("profit factor", _num(m.profit_factor)),
@@ -475,6 +478,15 @@ def _table(rows: Sequence[tuple[str, str]], out: IO[str]) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         out.write(f"{key:<{width}}  {value}\n")
+
+
+def _daily(m: Metrics) -> str:
+    """The daily ratios, saying how they are annualised (365 days: crypto trades 24/7)."""
+    return (
+        f"sharpe {_num(m.daily_sharpe)}, sortino {_num(m.daily_sortino)},"
+        f" cagr {_pct(m.daily_cagr)}, calmar {_num(m.daily_calmar)}"
+        f" ({m.days} UTC days, {m.days_per_year:g} a year)"
+    )
 
 
 def _pct(value: float | None) -> str:

@@ -23,12 +23,24 @@ import numpy.typing as npt
 
 from genesis.errors import ConfigError, DataError
 
-__all__ = ["Metrics", "compute_metrics", "periods_per_year"]
+__all__ = [
+    "DAYS_PER_YEAR",
+    "DailyFigures",
+    "Metrics",
+    "compute_metrics",
+    "daily_closes",
+    "daily_figures",
+    "periods_per_year",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 _NS_PER_S: Final = 1_000_000_000
+_NS_PER_DAY: Final = 86_400 * _NS_PER_S
+# Crypto trades every calendar day, so daily figures are annualised with 365 days,
+# not the 252 trading days of equities (quantstats' and empyrical's default).
+DAYS_PER_YEAR: Final = 365.0
 _SECONDS_PER_HOUR: Final = 3600.0
 # How far the float curve's last point may sit from the exact ``final_equity``.
 _FINAL_EQUITY_RTOL: Final = 1e-9
@@ -59,6 +71,14 @@ class Metrics:
     fees: str
     rejected_orders: int
     periods_per_year: float
+    initial_equity: str
+    days: int
+    daily_sharpe: float | None
+    daily_sortino: float | None
+    daily_cagr: float
+    daily_calmar: float | None
+    daily_max_drawdown: float
+    days_per_year: float
 
     def to_json(self) -> str:
         """Render as deterministic JSON.
@@ -157,7 +177,7 @@ def compute_metrics(
         pnls=_as_finite("trade_pnls", trade_pnls),
         ppy=float(periods_per_year),
         exposure=exposed / curve.size,
-        exact=(final_equity, fees, rejected),
+        exact=(initial_equity, final_equity, fees, rejected),
     )
 
 
@@ -168,7 +188,7 @@ def _summarise(
     pnls: FloatArray,
     ppy: float,
     exposure: float,
-    exact: tuple[Decimal, Decimal, int],
+    exact: tuple[Decimal, Decimal, Decimal, int],
 ) -> Metrics:
     # ``wealth`` and ``times`` start with the initial equity; the rest is validated input.
     returns: FloatArray = wealth[1:] / wealth[:-1] - 1.0
@@ -176,7 +196,8 @@ def _summarise(
     annual = _annualise(growth, ppy / returns.size)
     peak: FloatArray = np.maximum.accumulate(wealth)
     drawdown = min(float((wealth / peak - 1.0).min()), 0.0)
-    final_equity, fees, rejected_orders = exact
+    initial_equity, final_equity, fees, rejected_orders = exact
+    daily = daily_figures(float(initial_equity), daily_closes(times[1:], wealth[1:])[1])
     return Metrics(
         total_return=growth - 1.0,
         annual_return=annual,
@@ -194,6 +215,86 @@ def _summarise(
         fees=format(fees, "f"),
         rejected_orders=rejected_orders,
         periods_per_year=ppy,
+        initial_equity=format(initial_equity, "f"),
+        days=daily.days,
+        daily_sharpe=daily.sharpe,
+        daily_sortino=daily.sortino,
+        daily_cagr=daily.cagr,
+        daily_calmar=daily.calmar,
+        daily_max_drawdown=daily.max_drawdown,
+        days_per_year=DAYS_PER_YEAR,
+    )
+
+
+# --- daily figures -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DailyFigures:
+    """Risk-adjusted figures on daily returns, as quantstats and freqtrade users read them.
+
+    A per-minute Sharpe annualised with 525,600 periods is correct but unfamiliar (and
+    dominated by microstructure noise); these use one return per UTC day, annualised with
+    ``DAYS_PER_YEAR`` = 365 (crypto trades 24/7). Definitions in ``docs/metrics.md``.
+    """
+
+    days: int  # daily returns: calendar days from the first equity point's to the last's
+    sharpe: float | None
+    sortino: float | None
+    cagr: float
+    calmar: float | None
+    max_drawdown: float  # on the daily closes, initial equity included; <= 0
+
+
+def daily_closes(
+    timestamps_ns: Sequence[int] | IntArray, equity: Sequence[float] | FloatArray
+) -> tuple[IntArray, FloatArray]:
+    """The last equity point of each UTC day, for every calendar day of the curve.
+
+    A day without a point (a gap in the data) carries the previous day's close: the
+    market trades every day, the account just did not move, so its return is 0.
+
+    Args:
+        timestamps_ns: time of each equity point (ns since the epoch), non-decreasing,
+            at least one.
+        equity: the equity at each of those times.
+
+    Returns:
+        ``(days, closes)``: days since the epoch, consecutive from the first point's UTC
+        day to the last's, and the equity standing at the end of each.
+    """
+    seen, closes = _last_per_day(
+        np.asarray(timestamps_ns, dtype=np.int64), np.asarray(equity, dtype=np.float64)
+    )
+    calendar = np.arange(seen[0], seen[-1] + 1, dtype=np.int64)
+    return calendar, closes[np.searchsorted(seen, calendar, side="right") - 1]
+
+
+def _last_per_day(times: IntArray, values: FloatArray) -> tuple[IntArray, FloatArray]:
+    # the UTC days that have a point, and the last value of each (times sorted)
+    days = times // _NS_PER_DAY
+    last = np.append(np.flatnonzero(np.diff(days) != 0), days.size - 1)
+    return days[last], values[last]
+
+
+def daily_figures(initial_equity: float, closes: FloatArray) -> DailyFigures:
+    """Sharpe, Sortino, CAGR, Calmar and drawdown of the daily closes (``daily_closes``).
+
+    The first day's return is measured against ``initial_equity``, as the per-bar
+    returns are; each ratio is the per-bar one's formula with 365 periods a year.
+    """
+    wealth = np.concatenate(([initial_equity], closes))
+    returns: FloatArray = wealth[1:] / wealth[:-1] - 1.0
+    cagr = _annualise(float(wealth[-1] / wealth[0]), DAYS_PER_YEAR / returns.size)
+    peak: FloatArray = np.maximum.accumulate(wealth)
+    drawdown = min(float((wealth / peak - 1.0).min()), 0.0)
+    return DailyFigures(
+        days=int(returns.size),
+        sharpe=_sharpe(returns, DAYS_PER_YEAR),
+        sortino=_sortino(returns, DAYS_PER_YEAR),
+        cagr=cagr,
+        calmar=cagr / -drawdown if drawdown < 0.0 and math.isfinite(cagr) else None,
+        max_drawdown=drawdown,
     )
 
 

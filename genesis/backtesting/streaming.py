@@ -19,12 +19,20 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
-from genesis.backtesting.metrics import Metrics, _annualise
+from genesis.backtesting.metrics import (
+    DAYS_PER_YEAR,
+    Metrics,
+    _annualise,
+    _last_per_day,
+    daily_closes,
+    daily_figures,
+)
 from genesis.errors import DataError
 
 __all__ = ["RunningMetrics"]
 
 _NS_PER_S = 1_000_000_000
+_NS_PER_DAY = 86_400 * _NS_PER_S
 
 
 class _Moments:
@@ -104,6 +112,8 @@ class RunningMetrics:
         self._last_wealth = float(initial_equity)
         self._last_ts = 0
         self._points = 0
+        self._days: list[int] = []  # UTC days seen, and the last equity of each
+        self._closes: list[float] = []
         self._trades = self._wins = 0
         self._gains = self._losses = self._pnl_sum = 0.0
 
@@ -144,8 +154,18 @@ class RunningMetrics:
         returns = wealth / np.concatenate(([self._last_wealth], wealth[:-1])) - 1.0
         self._moments.fold(returns)
         self._drawdown.fold(wealth, times)
+        self._fold_days(wealth, times)
         self._last_wealth, self._last_ts = float(wealth[-1]), int(times[-1])
         self._points += int(wealth.size)
+
+    def _fold_days(self, wealth: npt.NDArray[np.float64], times: npt.NDArray[np.int64]) -> None:
+        """Keep the last equity of each UTC day (one float a day, whatever the bar size)."""
+        days, closes = _last_per_day(times, wealth)  # gaps are filled in at the end
+        if self._days and self._days[-1] == int(days[0]):
+            self._days.pop()
+            self._closes.pop()
+        self._days.extend(days.tolist())
+        self._closes.extend(closes.tolist())
 
     def finish(
         self,
@@ -164,6 +184,8 @@ class RunningMetrics:
         growth = self._last_wealth / float(self._initial)
         annual = _annualise(growth, ppy / m.n)
         worst = self._drawdown.worst
+        day_times = np.asarray(self._days, dtype=np.int64) * _NS_PER_DAY
+        daily = daily_figures(float(self._initial), daily_closes(day_times, self._closes)[1])
         return Metrics(
             total_return=growth - 1.0,
             annual_return=annual,
@@ -181,6 +203,14 @@ class RunningMetrics:
             fees=format(fees, "f"),
             rejected_orders=rejected_orders,
             periods_per_year=ppy,
+            initial_equity=format(self._initial, "f"),
+            days=daily.days,
+            daily_sharpe=daily.sharpe,
+            daily_sortino=daily.sortino,
+            daily_cagr=daily.cagr,
+            daily_calmar=daily.calmar,
+            daily_max_drawdown=daily.max_drawdown,
+            days_per_year=DAYS_PER_YEAR,
         )
 
     def _sharpe(self, ppy: float) -> float | None:

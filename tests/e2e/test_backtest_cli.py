@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import itertools
 import json
 import subprocess
 import sys
@@ -93,6 +94,37 @@ def test_reference_metrics_golden(reference_run: Path) -> None:
     assert m["expectancy"] == pytest.approx(-102.79022486772487, rel=1e-9)
     assert m["exposure"] == pytest.approx(0.4869756390042415, rel=1e-12)
     assert m["periods_per_year"] == 525600.0
+
+
+def test_reference_daily_metrics_golden(reference_run: Path) -> None:
+    """Daily figures of the reference run: 33 UTC days (Dec 31 to Feb 1), 365 days a year.
+
+    The per-minute Sharpe (-57.5) and the daily one (-47.5) agree in kind: the strategy
+    loses fees nearly every day with little spread between days.
+    """
+    m = json.loads((reference_run / "metrics.json").read_text())
+    assert (m["initial_equity"], m["days"], m["days_per_year"]) == ("1000000", 33, 365.0)
+    assert m["daily_sharpe"] == pytest.approx(-47.45208032597047, rel=1e-9)
+    assert m["daily_sortino"] == pytest.approx(-17.76006452870717, rel=1e-9)
+    assert m["daily_cagr"] == pytest.approx(-0.6770375049847752, rel=1e-9)
+    assert m["daily_calmar"] == pytest.approx(-6.96994101470878, rel=1e-9)
+    assert m["daily_max_drawdown"] == pytest.approx(-0.0971367625, rel=1e-9)
+
+
+def test_reference_daily_sharpe_recomputed_by_hand_from_equity_csv(reference_run: Path) -> None:
+    """Last equity row of each UTC day in equity.csv, returns from the 1,000,000 start."""
+    closes: dict[str, float] = {}
+    with (reference_run / "equity.csv").open() as fh:
+        for row in csv.DictReader(fh):
+            closes[row["timestamp"][:10]] = float(row["equity"])  # rows are in time order
+    wealth = [1_000_000.0, *closes.values()]
+    returns = [b / a - 1 for a, b in itertools.pairwise(wealth)]
+    mean = sum(returns) / len(returns)
+    std = (sum((r - mean) ** 2 for r in returns) / (len(returns) - 1)) ** 0.5
+    m = json.loads((reference_run / "metrics.json").read_text())
+
+    assert len(returns) == m["days"] == 33
+    assert m["daily_sharpe"] == pytest.approx(mean / std * 365**0.5, rel=1e-9)
 
 
 def test_fills_csv_has_one_row_per_fill(reference_run: Path) -> None:

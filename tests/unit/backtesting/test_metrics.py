@@ -15,11 +15,18 @@ from typing import Any
 import empyrical
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genesis.backtesting.metrics import Metrics, compute_metrics, periods_per_year
+from genesis.backtesting.metrics import (
+    Metrics,
+    compute_metrics,
+    daily_closes,
+    daily_figures,
+    periods_per_year,
+)
 from genesis.errors import ConfigError, DataError
 from genesis.resources import BTCUSDT_1M_BARS
 
@@ -143,6 +150,14 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "fees": "0",
         "rejected_orders": 0,
         "periods_per_year": 525_600.0,
+        "initial_equity": "100000",
+        "days": 33,
+        "daily_sharpe": -3.9189483531690894,
+        "daily_sortino": -4.333605025583049,
+        "daily_cagr": -0.5943205345254388,
+        "daily_calmar": -4.706170465795983,
+        "daily_max_drawdown": -0.1262853818927525,
+        "days_per_year": 365.0,
     },
     "buy-and-hold-5m": {
         "total_return": -0.07876000000000005,
@@ -161,6 +176,14 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "fees": "0",
         "rejected_orders": 0,
         "periods_per_year": 105_120.0,
+        "initial_equity": "100000",
+        "days": 33,
+        "daily_sharpe": -3.959701815063002,
+        "daily_sortino": -4.32770130292014,
+        "daily_cagr": -0.5964090416729804,
+        "daily_calmar": -4.799835439436918,
+        "daily_max_drawdown": -0.12425614361123738,
+        "days_per_year": 365.0,
     },
     "session-1m-flat-stretches": {
         "total_return": -0.004586768000000019,
@@ -179,6 +202,14 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "fees": "1020.67680",
         "rejected_orders": 0,
         "periods_per_year": 525_600.0,
+        "initial_equity": "100000",
+        "days": 33,
+        "daily_sharpe": -0.46413634026986456,
+        "daily_sortino": -0.6986730598463039,
+        "daily_cagr": -0.049577959515498926,
+        "daily_calmar": -1.6944020904341435,
+        "daily_max_drawdown": -0.029259855022249148,
+        "days_per_year": 365.0,
     },
 }
 
@@ -228,6 +259,80 @@ def test_numpy_arrays_give_the_same_metrics_as_lists() -> None:
     }
 
     assert compute_metrics(**arrays) == compute_metrics(**run)
+
+
+# --- daily figures (the quantstats view) ---------------------------------------------------
+
+DAY_S = 86_400
+
+
+def _daily_returns_by_pandas(run: Run) -> npt.NDArray[np.float64]:
+    """Daily returns as a quantstats user builds them: resample to UTC days, last value,
+    empty days carried forward, the initial equity standing before the first day."""
+    curve = pd.Series(run["equity"], index=pd.to_datetime(run["timestamps_ns"], utc=True))
+    closes = curve.resample("1D").last().ffill().to_numpy()
+    wealth = np.concatenate(([float(run["initial_equity"])], closes))
+    return np.asarray(wealth[1:] / wealth[:-1] - 1.0, dtype=np.float64)
+
+
+@pytest.mark.parametrize("name", list(REAL_RUNS))
+def test_daily_ratios_match_empyrical_on_pandas_daily_returns(name: str) -> None:
+    """Daily Sharpe, Sortino, CAGR, Calmar equal empyrical's on pandas-resampled days (365/yr).
+
+    quantstats' ``sharpe``/``sortino``/``cagr`` (periods=365) are the same formulas:
+    mean / std(ddof=1) x sqrt(365); mean / sqrt(sum(r<0 squared) / n) x sqrt(365);
+    (1 + total) ** (365 / n) - 1.
+    """
+    run = REAL_RUNS[name]()
+    returns = _daily_returns_by_pandas(run)
+    expected = {
+        "days": returns.size,
+        "daily_sharpe": empyrical.sharpe_ratio(returns, annualization=365),
+        "daily_sortino": empyrical.sortino_ratio(returns, annualization=365),
+        "daily_cagr": empyrical.cagr(returns, annualization=365),
+        "daily_calmar": empyrical.calmar_ratio(returns, annualization=365),
+        "daily_max_drawdown": empyrical.max_drawdown(returns),
+    }
+
+    metrics = compute_metrics(**run)
+
+    assert {key: getattr(metrics, key) for key in expected} == pytest.approx(expected, rel=1e-9)
+
+
+def test_daily_figures_of_a_hand_worked_three_day_curve() -> None:
+    """100 -> 110 (day 0) -> 99 (day 1) -> 108.9 (day 2): returns +10 %, -10 %, +10 %."""
+    run = _tiny(
+        [105.0, 110.0, 99.0, 104.0, 108.9],
+        seconds=[60, 3_600, DAY_S + 60, 2 * DAY_S + 60, 2 * DAY_S + 120],
+    )
+    r = np.array([0.1, -0.1, 0.1])
+    mean, std = r.mean(), r.std(ddof=1)  # 1/30, 0.11547
+    downside = math.sqrt(0.01 / 3)  # one losing day of three
+
+    metrics = compute_metrics(**run)
+
+    assert metrics.days == 3
+    assert metrics.daily_sharpe == pytest.approx(mean / std * math.sqrt(365), rel=1e-12)
+    assert metrics.daily_sortino == pytest.approx(mean / downside * math.sqrt(365), rel=1e-12)
+    assert metrics.daily_cagr == pytest.approx(1.089 ** (365 / 3) - 1, rel=1e-12)
+    assert metrics.daily_max_drawdown == pytest.approx(-0.1, rel=1e-12)
+    assert metrics.daily_calmar == pytest.approx((1.089 ** (365 / 3) - 1) / 0.1, rel=1e-12)
+
+
+def test_a_day_without_equity_points_is_a_flat_day() -> None:
+    """A gap day carries the previous close: a zero return that still counts as a day."""
+    days, closes = daily_closes([0, 10 * SECOND_NS, 2 * DAY_S * SECOND_NS], [101.0, 102.0, 99.0])
+
+    assert days.tolist() == [0, 1, 2]
+    assert closes.tolist() == [102.0, 102.0, 99.0]
+
+
+def test_one_day_has_a_cagr_but_no_daily_sharpe() -> None:
+    """A single daily return has no dispersion: Sharpe and Sortino are undefined."""
+    figures = daily_figures(100.0, np.array([101.0]))
+
+    assert (figures.days, figures.sharpe, figures.sortino) == (1, None, None)
+    assert figures.cagr == pytest.approx(1.01**365 - 1, rel=1e-12)
 
 
 # --- hand-worked tiny examples -------------------------------------------------------------
@@ -285,7 +390,15 @@ TINY_JSON = """\
   "final_equity": "115.0",
   "fees": "1.25",
   "rejected_orders": 2,
-  "periods_per_year": 4.0
+  "periods_per_year": 4.0,
+  "initial_equity": "100",
+  "days": 1,
+  "daily_sharpe": null,
+  "daily_sortino": null,
+  "daily_cagr": 1.4279458186331043e+22,
+  "daily_calmar": null,
+  "daily_max_drawdown": 0.0,
+  "days_per_year": 365.0
 }
 """
 
@@ -548,7 +661,10 @@ def test_scaling_the_account_by_a_power_of_two_changes_no_ratio(
 
     double = compute_metrics(**_cents_run(initial_cents, cents, scale=2))
 
-    assert replace(double, final_equity=single.final_equity) == single
+    assert (
+        replace(double, final_equity=single.final_equity, initial_equity=single.initial_equity)
+        == single
+    )
 
 
 @settings(deadline=None, derandomize=True)

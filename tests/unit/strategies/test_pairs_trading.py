@@ -104,10 +104,11 @@ def backtest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_backtest_metrics_are_pinned(backtest: Path) -> None:
     """8 round trips, 6 won, +0.113% over the 20 days, 0.10% worst drawdown, every metric pinned."""
     metrics = json.loads((backtest / "metrics.json").read_text())
-    exact = {k: metrics.pop(k) for k in ("trades", "final_equity", "fees", "rejected_orders")}
+    names = ("trades", "final_equity", "fees", "rejected_orders", "initial_equity", "days")
+    exact = {k: metrics.pop(k) for k in names}
 
     assert exact == {"trades": 8, "final_equity": "1.00113487154", "fees": "0",
-                     "rejected_orders": 0}  # fmt: skip
+                     "rejected_orders": 0, "initial_equity": "1", "days": 21}  # fmt: skip
     assert metrics == pytest.approx(
         {
             "total_return": 0.00113487154, "annual_return": 0.020915386001685077,
@@ -116,6 +117,9 @@ def test_backtest_metrics_are_pinned(backtest: Path) -> None:
             "max_drawdown_duration": 616800, "win_rate": 0.75,
             "profit_factor": 2.4416945441622877, "expectancy": 0.00012787267625,
             "exposure": 0.0, "periods_per_year": 105120.0,
+            "daily_sharpe": 4.3515121807059804, "daily_sortino": 9.429010103161264,
+            "daily_cagr": 0.019909567346627854, "daily_calmar": 28.10729952502159,
+            "daily_max_drawdown": -0.000708341522774325, "days_per_year": 365.0,
         },
         rel=1e-9,
     )  # fmt: skip
