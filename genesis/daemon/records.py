@@ -3,7 +3,6 @@ fills, and the state of the orders the kernel emulates."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 import msgspec
@@ -78,7 +77,8 @@ def event_record(event: OrderEvent) -> OrderEventRecord:
     detail = {k: str(v) for k, v in msgspec.structs.asdict(event).items() if k not in _ID_FIELDS}
     return OrderEventRecord(
         client_order_id=event.client_order_id, ts_ns=event.ts_event,
-        kind=type(event).__name__, detail_json=json.dumps(detail, sort_keys=True),
+        kind=type(event).__name__,
+        detail_json=msgspec.json.encode(detail, order="sorted").decode(),  # json.loads reads it
     )  # fmt: skip
 
 
