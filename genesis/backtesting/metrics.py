@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -216,13 +216,7 @@ def _summarise(
         rejected_orders=rejected_orders,
         periods_per_year=ppy,
         initial_equity=format(initial_equity, "f"),
-        days=daily.days,
-        daily_sharpe=daily.sharpe,
-        daily_sortino=daily.sortino,
-        daily_cagr=daily.cagr,
-        daily_calmar=daily.calmar,
-        daily_max_drawdown=daily.max_drawdown,
-        days_per_year=DAYS_PER_YEAR,
+        **daily.fields(),
     )
 
 
@@ -244,6 +238,14 @@ class DailyFigures:
     cagr: float
     calmar: float | None
     max_drawdown: float  # on the daily closes, initial equity included; <= 0
+
+    def fields(self) -> dict[str, Any]:
+        """The ``Metrics`` fields these fill (``daily_*``, ``days``, ``days_per_year``)."""
+        return {
+            "days": self.days, "daily_sharpe": self.sharpe, "daily_sortino": self.sortino,
+            "daily_cagr": self.cagr, "daily_calmar": self.calmar,
+            "daily_max_drawdown": self.max_drawdown, "days_per_year": DAYS_PER_YEAR,
+        }  # fmt: skip
 
 
 def daily_closes(

@@ -20,7 +20,6 @@ import numpy as np
 import numpy.typing as npt
 
 from genesis.backtesting.metrics import (
-    DAYS_PER_YEAR,
     Metrics,
     _annualise,
     _last_per_day,
@@ -204,13 +203,7 @@ class RunningMetrics:
             rejected_orders=rejected_orders,
             periods_per_year=ppy,
             initial_equity=format(self._initial, "f"),
-            days=daily.days,
-            daily_sharpe=daily.sharpe,
-            daily_sortino=daily.sortino,
-            daily_cagr=daily.cagr,
-            daily_calmar=daily.calmar,
-            daily_max_drawdown=daily.max_drawdown,
-            days_per_year=DAYS_PER_YEAR,
+            **daily.fields(),
         )
 
     def _sharpe(self, ppy: float) -> float | None:
