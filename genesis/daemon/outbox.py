@@ -19,6 +19,9 @@ and every round queued meanwhile rides on the same transaction (group commit).
   slow disk slows decisions instead of piling up orders the venue has not seen).
 * A stop while the journal cannot commit gives up after the grace, as the paper path
   does: the rounds not sent are logged (``orders_not_sent``), never sent unjournaled.
+* A kill switch engaged while rounds wait refuses every new order at once; the orders
+  already durable and waiting still leave (their intents say they were sent), each
+  followed by the kill's cancel in the next round: a window of one commit latency.
 """
 
 from __future__ import annotations
