@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
             f" {invalid[0].detail}"
         )
     config, path, origin = prepare_bars(args, fixed)
-    print(origin, file=sys.stderr)
+    if not args.quiet:
+        print(origin, file=sys.stderr)
     data = Dataset(
         str(path.resolve()), sha256_of(path), config.instrument.symbol, config.interval_ns
     )
