@@ -169,3 +169,19 @@ def test_cells_are_shortest_round_trip_floats_and_empty_for_none() -> None:
     assert format_value(np.float64(-57.517413458641485)) == "-57.517413458641485"
     assert format_value(None) == ""
     assert format_value(945) == "945"
+
+
+def test_progress_bar_counts_finished_runs() -> None:
+    """The stderr bar shows the share of runs finished and clears its line when closed."""
+    import io
+
+    from genesis.backtesting.optimize_cli import _Progress
+
+    out = io.StringIO()
+    bar = _Progress(4, out)
+    bar.update(2)
+    bar.close()
+    shown = out.getvalue().split("\r")
+    assert shown[1].startswith("[" + "." * 30 + "] 0/4 runs")
+    assert shown[2].startswith("[" + "#" * 15 + "." * 15 + "] 2/4 runs")
+    assert shown[-1] == ""
