@@ -55,6 +55,7 @@ class _Parser(argparse.ArgumentParser):
 _CLI_MODULES = (
     "genesis.backtesting.cli",
     "genesis.backtesting.montecarlo_cli",
+    "genesis.backtesting.optimize_cli",
     "genesis.daemon.cli",
     "genesis.config.cli",
     "genesis.daemon.control",

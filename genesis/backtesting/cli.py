@@ -20,6 +20,7 @@ from typing import IO, Any
 from genesis import resources
 from genesis.backtesting.events import EventBacktestResult, run_event_backtest
 from genesis.backtesting.metrics import Metrics
+from genesis.backtesting.runargs import add_run_args
 from genesis.backtesting.runner import BacktestConfig, BacktestResult, run_backtest
 from genesis.cliargs import add_venue_fee_arg, decimal_arg
 from genesis.core.enums import AccountingMethod
@@ -40,14 +41,12 @@ from genesis.data.sources import (
 )
 from genesis.data.timeparse import make_timestamp_parser
 from genesis.errors import ConfigError
-from genesis.execution.emulation import CAPABILITIES
-from genesis.kernel.regimes import parse_regimes
 from genesis.risk.config import RiskConfig, load_risk_config
 from genesis.risk.limits import Tier
 from genesis.settings import load_settings
 from genesis.strategies import registry
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "prepare_bars", "run"]
 
 _QUOTES = (
     "USDT",
@@ -72,57 +71,20 @@ _DEFAULT_STEP = Decimal("0.00000001")
 _BAR_FILES = (".csv", ".parquet")
 
 
+_DATA_HELP = (
+    "bars CSV (.csv or .csv.gz) or Parquet (.parquet), or a recording replayed event"
+    " by event: a Binance capture (.jsonl[.gz], e.g. from `genesis record`) or raw"
+    " streams (.txt[.gz]);"
+    " repeat for several symbols or venues (replayed together, interleaved by time, the"
+    " strategy trading every instrument they bring); default: the bundled BTCUSDT"
+    " 1-minute month"
+)
+
+
 def add_parser(sub: Any) -> None:
     """Register the ``backtest`` sub-command."""
     p = sub.add_parser("backtest", help="run a strategy over historical bars")
-    p.add_argument("--strategy", required=True, help="registered name or pkg.module:Class")
-    p.add_argument(
-        "--data",
-        action="append",
-        default=None,
-        metavar="[[VENUE:]SYMBOL=]FILE",
-        help="bars CSV (.csv or .csv.gz) or Parquet (.parquet), or a recording replayed event"
-        " by event: a Binance capture (.jsonl[.gz], e.g. from `genesis record`) or raw"
-        " streams (.txt[.gz]);"
-        " repeat for several symbols or venues (replayed together, interleaved by time, the"
-        " strategy trading every instrument they bring); default: the bundled BTCUSDT"
-        " 1-minute month",
-    )
-    p.add_argument(
-        "--symbol",
-        default=None,
-        help="the instrument of a single --data FILE (default: from the file's name, as"
-        " binance-ethbtc-5m-... -> ETHBTC; else BTCUSDT)",
-    )
-    p.add_argument(
-        "--param", action="append", default=[], metavar="KEY=VALUE",
-        help="a strategy parameter, checked by the strategy's model (repeatable)",
-    )  # fmt: skip
-    p.add_argument(
-        "--cash", type=decimal_arg("--cash", positive=True), default=Decimal(1_000_000),
-        help="starting balance in the quote currency",
-    )  # fmt: skip
-    p.add_argument(
-        "--fee-bps",
-        type=decimal_arg("--fee-bps"),
-        default=Decimal(0),
-        help="taker fee (and maker unless --maker-fee-bps)",
-    )
-    p.add_argument(
-        "--maker-fee-bps", type=decimal_arg("--maker-fee-bps"), default=None,
-        help="maker fee in basis points (default: --fee-bps)",
-    )  # fmt: skip
-    p.add_argument(
-        "--slippage-bps", type=decimal_arg("--slippage-bps"), default=Decimal(0),
-        help="slippage against the taker, in basis points of the fill price",
-    )  # fmt: skip
-    p.add_argument(
-        "--latency-ms",
-        type=decimal_arg("--latency-ms"),
-        default=Decimal(0),
-        help="order latency; on bars any latency > 0 moves fills to the bar after next"
-        " (prices inside a bar are unknown); on a recording, event time until the venue sees it",
-    )
+    add_run_args(p, _DATA_HELP)
     p.add_argument(
         "--sample-ms",
         type=decimal_arg("--sample-ms", positive=True),
@@ -130,61 +92,7 @@ def add_parser(sub: Any) -> None:
         help="recordings and several --data: equity.csv gets one row per this much event time"
         " (default: the bar interval when every --data is bars, else 1000)",
     )
-    p.add_argument(
-        "--tier",
-        choices=[t.value for t in Tier],
-        default=None,
-        help="apply that tier's risk limits",
-    )
-    p.add_argument(
-        "--risk-config",
-        type=Path,
-        default=None,
-        help="risk limits YAML (config/risk.yaml's format) for --tier (default:"
-        " GENESIS_RISK_CONFIG, else the built-in limits)",
-    )
     add_venue_fee_arg(p, "several venues")
-    p.add_argument(
-        "--capabilities",
-        choices=sorted(CAPABILITIES),
-        default="simulated",
-        help="trade as on that kind of venue: what it lacks the kernel emulates, as live"
-        " (ccxt: stops held locally, stop-loss/take-profit lists kept by the kernel)",
-    )
-    p.add_argument(
-        "--regimes",
-        type=_regimes,
-        default=(),
-        metavar="R[,R...]",
-        help="trade only while the instrument's regime is one of these: trending, ranging,"
-        " volatile (ST-H4; regime from the bars)",
-    )
-    p.add_argument(
-        "--accounting", choices=[m.value for m in AccountingMethod], default="FIFO",
-        help="cost basis of closed lots",
-    )  # fmt: skip
-    p.add_argument(
-        "--tick-size", type=decimal_arg("--tick-size", positive=True), default=None,
-        help="price increment of a symbol not in the venue metadata (default: from the data)",
-    )  # fmt: skip
-    p.add_argument(
-        "--step-size", type=decimal_arg("--step-size", positive=True), default=None,
-        help="quantity increment of a symbol not in the venue metadata (default: 0.00000001)",
-    )  # fmt: skip
-    p.add_argument(
-        "--base", default=None, help="base asset when --symbol is not in the venue metadata"
-    )
-    p.add_argument(
-        "--quote", default=None, help="quote asset when --symbol is not in the venue metadata"
-    )
-    p.add_argument(
-        "--exchange-info",
-        type=Path,
-        default=resources.EXCHANGE_INFO,
-        help="Binance exchangeInfo JSON (.gz ok)",
-    )
-    p.add_argument("--out", type=Path, default=Path("out"), help="output directory")
-    p.add_argument("--quiet", action="store_true", help="no summary table")
 
 
 def parse_params(items: Sequence[str]) -> dict[str, str]:
@@ -309,6 +217,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def prepare_bars(
+    args: argparse.Namespace, params: dict[str, str]
+) -> tuple[BacktestConfig, Path, str]:
+    """The bar engine's config for one ``--data`` bars file (``optimize``'s runs), the
+    file, and where the instrument's increments came from.
+
+    Raises:
+        ConfigError: several --data, a recording or quote bars, a missing file, or an
+            instrument that cannot be resolved.
+    """
+    data = args.data or [str(resources.BTCUSDT_1M_BARS)]
+    path = _single(args, data)
+    if path is None or is_recording(path):
+        raise ConfigError(
+            f"--data {' '.join(data)}: expected one bars file (.csv[.gz] or .parquet) with"
+            " trade bars; recordings, quote bars and several files are backtest-only"
+        )
+    if not path.is_file():
+        raise ConfigError(f"--data {path}: no such file")
+    args.data = path
+    inst, origin = resolve_instrument(args)
+    return _config(args, params, inst, infer_interval_ns(path)), path, origin
+
+
 def _config(
     args: argparse.Namespace, params: dict[str, str], inst: Instrument, interval_ns: int
 ) -> BacktestConfig:
@@ -324,7 +256,7 @@ def _config(
         tier=Tier(args.tier) if args.tier else None,
         risk=_risk_config(args) if args.tier else None,
         regimes=args.regimes,
-        venue_fee_bps=dict(args.venue_fee_bps),
+        venue_fee_bps=dict(getattr(args, "venue_fee_bps", ())),
         capabilities=args.capabilities,
         accounting=AccountingMethod(args.accounting),
         interval_ns=interval_ns,
@@ -335,15 +267,6 @@ def _risk_config(args: argparse.Namespace) -> RiskConfig:
     """--risk-config, else GENESIS_RISK_CONFIG, else the defaults (ConfigError if bad)."""
     path = args.risk_config or load_settings().risk_config
     return load_risk_config(path)
-
-
-def _regimes(text: str) -> tuple[str, ...]:
-    names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
-    try:
-        parse_regimes(names)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return names
 
 
 def is_recording(path: Path) -> bool:

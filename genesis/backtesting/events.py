@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Final
 
 from genesis.backtesting.metrics import Metrics, periods_per_year
-from genesis.backtesting.output import EquityWriter
+from genesis.backtesting.output import Discard, EquityWriter
 
 # the bar runner's wiring, reused as is so both backtests build the same kernel
 from genesis.backtesting.runner import BacktestConfig, _build, run_outputs, write_performance
@@ -119,7 +119,7 @@ class _EventLoop:
         replay: Driver,
         venue: SimulatedVenue,
         config: BacktestConfig,
-        equity: EquityWriter,
+        equity: EquityWriter | Discard,
         metrics: RunningMetrics,
         sample_ns: int,
     ) -> None:

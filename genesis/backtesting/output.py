@@ -14,6 +14,7 @@ from genesis.execution.tca import TcaRecord
 from genesis.portfolio.accounting import ClosedLot
 
 __all__ = [
+    "Discard",
     "EquityWriter",
     "FillWriter",
     "TcaWriter",
@@ -68,6 +69,24 @@ class _DayCache:
         if rest:
             return f"{self._prefix}{clock}.{rest // 1000:06d}"
         return self._prefix + clock
+
+
+class Discard:
+    """Stands in for any writer below in a run that writes no files; counts the rows."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self, *row: object) -> None:
+        self.count += 1
+
+    def add_chunk(self, *rows: object) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
 
 
 class EquityWriter:

@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from genesis.backtesting.metrics import Metrics, periods_per_year
-from genesis.backtesting.output import EquityWriter, FillWriter, TcaWriter, TradeWriter
+from genesis.backtesting.output import (
+    Discard,
+    EquityWriter,
+    FillWriter,
+    TcaWriter,
+    TradeWriter,
+)
 from genesis.backtesting.streaming import RunningMetrics
 from genesis.core.clock import SimClock
 from genesis.core.commands import Command, SubmitOrder
@@ -95,10 +101,13 @@ class BacktestResult:
 def run_backtest(
     config: BacktestConfig,
     bars: Iterable[Bar],
-    out_dir: Path,
+    out_dir: Path | None,
     progress: Callable[[Bar], None] | None = None,
 ) -> BacktestResult:
     """Run ``config.strategy`` over ``bars`` and write trades.csv, equity.csv, metrics.json.
+
+    With ``out_dir`` None the run writes nothing and only returns its result: the
+    same engine, in memory (the parameter search's runs).
 
     Raises:
         ConfigError: unknown strategy or invalid parameters (before any output).
@@ -120,10 +129,10 @@ class RunOutputs:
     spec: registry.StrategySpec
     params: Any
     metrics: RunningMetrics
-    trades: TradeWriter
-    equity: EquityWriter
-    fills: FillWriter
-    tca: TcaWriter
+    trades: TradeWriter | Discard
+    equity: EquityWriter | Discard
+    fills: FillWriter | Discard
+    tca: TcaWriter | Discard
 
     @property
     def sink(self) -> _TradeSink:
@@ -137,11 +146,18 @@ class RunOutputs:
 
 
 @contextmanager
-def run_outputs(config: BacktestConfig, out_dir: Path) -> Iterator[RunOutputs]:
+def run_outputs(config: BacktestConfig, out_dir: Path | None) -> Iterator[RunOutputs]:
     """Validate the strategy, clear ``out_dir``, open the writers; on any failure close them
-    and remove the partial outputs (never a half-written run beside an old one)."""
+    and remove the partial outputs (never a half-written run beside an old one). With
+    ``out_dir`` None nothing is written (the writers discard their rows)."""
     spec = registry.get(config.strategy)
     params = registry.parse_params(spec, config.params, source="--param")
+    if out_dir is None:
+        yield RunOutputs(
+            spec, params, RunningMetrics(config.cash),
+            Discard(), Discard(), Discard(), Discard(),
+        )  # fmt: skip
+        return
     _prepare(out_dir)
     run = RunOutputs(
         spec, params, RunningMetrics(config.cash),
@@ -204,7 +220,7 @@ class _TradeSink:
 
     __slots__ = ("_metrics", "_writer")
 
-    def __init__(self, writer: TradeWriter, metrics: RunningMetrics) -> None:
+    def __init__(self, writer: TradeWriter | Discard, metrics: RunningMetrics) -> None:
         self._writer, self._metrics = writer, metrics
 
     def __call__(self, lot: ClosedLot) -> None:
@@ -275,7 +291,7 @@ class _Loop:
         kernel: Kernel,
         venue: SimulatedVenue,
         instrument: Instrument,
-        equity: EquityWriter,
+        equity: EquityWriter | Discard,
         metrics: RunningMetrics,
         progress: Callable[[Bar], None] | None,
     ) -> None:
@@ -387,7 +403,7 @@ def _finish(
     kernel: Kernel,
     venue: SimulatedVenue,
     loop: _Loop,
-    out_dir: Path,
+    out_dir: Path | None,
     trades: int,
 ) -> BacktestResult:
     portfolio = kernel.portfolio
@@ -401,8 +417,9 @@ def _finish(
         final_equity=portfolio.equity(),
         periods_per_year=periods_per_year(config.interval_ns),
     )
-    (out_dir / "metrics.json").write_text(metrics.to_json(), encoding="utf-8")
-    write_performance(out_dir, kernel)
+    if out_dir is not None:
+        (out_dir / "metrics.json").write_text(metrics.to_json(), encoding="utf-8")
+        write_performance(out_dir, kernel)
     return BacktestResult(
         metrics=metrics,
         bars=loop.bars,
