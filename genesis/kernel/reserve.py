@@ -55,6 +55,12 @@ class _Share:
         self.amount = amount
         self.group = group
 
+    def same(self, other: _Share) -> bool:
+        return (
+            self.key == other.key and self.side is other.side
+            and self.amount == other.amount and self.group == other.group
+        )  # fmt: skip
+
 
 class ReserveIndex:
     """Running totals of what open orders hold back; see the module docstring."""
@@ -90,16 +96,22 @@ class ReserveIndex:
         """Re-file ``order`` after any change: its old share out, its new one in."""
         cid = order.client_order_id
         old = self._shares.pop(cid, None)
-        if old is not None:
-            self._remove(cid, old)
         status = order.status
-        if not status.is_open:  # NEW or finished: holds nothing, opens nothing
-            self._forget_entry(order)
+        if not status.is_open or status is OrderStatus.PENDING_CANCEL:
+            if old is not None:
+                self._remove(cid, old)
+            if not status.is_open:  # NEW or finished: holds nothing, opens nothing
+                self._forget_entry(order)
+            else:  # a cancel in flight reaches the venue before any new order
+                self._file_entry(order)
             return
         self._file_entry(order)
-        if status is OrderStatus.PENDING_CANCEL:
-            return  # a cancel in flight reaches the venue before any new order
         share = self._share(order)
+        if old is not None and old.same(share):  # e.g. SUBMITTED -> ACCEPTED: unchanged
+            self._shares[cid] = old
+            return
+        if old is not None:
+            self._remove(cid, old)
         self._shares[cid] = share
         self._add(cid, order, share)
 
