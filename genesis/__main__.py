@@ -56,6 +56,7 @@ _CLI_MODULES = (
     "genesis.backtesting.cli",
     "genesis.backtesting.montecarlo_cli",
     "genesis.backtesting.optimize_cli",
+    "genesis.backtesting.walkforward_cli",
     "genesis.daemon.cli",
     "genesis.config.cli",
     "genesis.daemon.control",

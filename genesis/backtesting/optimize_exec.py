@@ -20,6 +20,7 @@ runs; ``optimize.rank`` makes the table independent of it.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import socket
 from collections.abc import Callable, Sequence
@@ -35,7 +36,7 @@ from genesis.core.events import Bar
 from genesis.data.loaders import read_bars
 from genesis.errors import ConfigError, DataError
 
-__all__ = ["Dataset", "Task", "dataset_bars", "execute", "run_task", "sha256_of"]
+__all__ = ["Dataset", "Task", "dataset_bars", "execute", "run_task", "sha256_of", "span_bars"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,8 @@ class Task:
     config: BacktestConfig
     data: Dataset
     keep_dir: str | None = None
+    # [start, end) in ns of ts_open: run only the dataset's bars in that span (walk-forward)
+    span: tuple[int, int] | None = None
 
 
 def sha256_of(path: Path) -> str:
@@ -106,11 +109,25 @@ def run_task(task: Task) -> Row:
     """Run one grid point through the backtest engine; its row (``ok`` or
     ``strategy_error``) with every metric as a plain Python value."""
     out = None if task.keep_dir is None else Path(task.keep_dir)
-    result = run_backtest(task.config, dataset_bars(task.data), out)
+    result = run_backtest(task.config, span_bars(dataset_bars(task.data), task.span), out)
     metrics = {f.name: _plain(getattr(result.metrics, f.name)) for f in fields(Metrics)}
     if result.strategy_errors:
         return Row(task.grid, "strategy_error", "; ".join(result.strategy_errors), metrics)
     return Row(task.grid, "ok", "", metrics)
+
+
+def span_bars(bars: tuple[Bar, ...], span: tuple[int, int] | None) -> tuple[Bar, ...]:
+    """The bars opening in ``[start, end)`` (all of them when ``span`` is None); the bars
+    are sorted by ``ts_open``, so this is two binary searches and a slice."""
+    if span is None:
+        return bars
+    lo = bisect.bisect_left(bars, span[0], key=_ts_open)
+    hi = bisect.bisect_left(bars, span[1], key=_ts_open)
+    return bars[lo:hi]
+
+
+def _ts_open(bar: Bar) -> int:
+    return bar.ts_open
 
 
 def _plain(value: Any) -> Any:
