@@ -18,6 +18,7 @@ import csv
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -43,8 +44,8 @@ from genesis.backtesting.optimize_exec import (
     sha256_of,
     span_bars,
 )
-from genesis.backtesting.runner import BacktestConfig
 from genesis.backtesting.runargs import add_run_args
+from genesis.backtesting.runner import BacktestConfig
 from genesis.backtesting.walkforward import (
     OosRun,
     Window,
@@ -226,7 +227,7 @@ def _in_cash(cash: Decimal, times: list[int]) -> OosRun:
     return OosRun(times, [float(cash)] * len(times), [], cash, Decimal(0), 0, 0)
 
 
-def _read_run(run_dir: Path, times: list[int], metrics: dict[str, Any]) -> OosRun:
+def _read_run(run_dir: Path, times: list[int], metrics: Mapping[str, Any]) -> OosRun:
     """A kept out-of-sample run: its equity.csv (one row per test bar) and trades' P&L."""
     with (run_dir / "equity.csv").open(encoding="utf-8") as fh:
         equity = [float(r["equity"]) for r in csv.DictReader(fh)]
