@@ -86,12 +86,14 @@ def test_bad_input_exits_2(
 ) -> None:
     assert main([*BASE, *extra, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_windows_and_durations() -> None:
     day = parse_duration("--test", "1d")
-    assert day == 86_400 * 10**9 and parse_duration("--x", "2w") == 14 * day
+    assert day == 86_400 * 10**9
+    assert parse_duration("--x", "2w") == 14 * day
     rolling = make_windows(0, 10 * day, train=3 * day, test=2 * day, step=2 * day, anchored=False)
     assert [(w.train_start // day, w.test_end // day) for w in rolling] == [(0, 5), (2, 7), (4, 9)]
     anchored = make_windows(0, 10 * day, train=3 * day, test=2 * day, step=2 * day, anchored=True)
