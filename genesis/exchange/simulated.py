@@ -384,7 +384,9 @@ class SimulatedVenue:
 
     def _group_lock(self, group: str, ccy: str) -> Decimal:
         """What the working legs of ``group`` already lock in ``ccy``."""
-        legs = self._groups.get(group, ()) if group else ()
+        legs = self._groups.get(group) if group else None
+        if not legs:
+            return ZERO  # the usual case: no list (no generator per order)
         return sum((w.locked for w in legs if w.lock_ccy == ccy), ZERO)
 
     def _cancel_siblings(self, w: _Working, ts: int, out: list[OrderEvent]) -> None:
