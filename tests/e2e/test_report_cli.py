@@ -12,6 +12,7 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,6 +101,12 @@ def _tables(page: str) -> dict[str, list[list[str]]]:
     parser = _Tables()
     parser.feed(page)
     return parser.tables
+
+
+def _refuse(route: Any, errors: list[str]) -> None:
+    """The page must need no network: any request is an error, and is refused."""
+    errors.append(f"request {route.request.url}")
+    route.abort()
 
 
 def _sections(page: str) -> list[str]:
@@ -226,9 +233,7 @@ def test_chromium_renders_every_plot_with_no_console_error(run_dir: Path, tmp_pa
             page = browser.new_page()
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.route(
-                "http*://**", lambda route: (errors.append(route.request.url), route.abort())
-            )
+            page.route("http*://**", lambda route: _refuse(route, errors))
             page.goto((copy / "report.html").as_uri())
             page.wait_for_selector(".plotly-graph-div .main-svg", timeout=20_000)
             plots = page.locator(".plotly-graph-div").count()
