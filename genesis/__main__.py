@@ -57,6 +57,7 @@ _CLI_MODULES = (
     "genesis.backtesting.montecarlo_cli",
     "genesis.backtesting.optimize_cli",
     "genesis.backtesting.walkforward_cli",
+    "genesis.backtesting.report_cli",
     "genesis.daemon.cli",
     "genesis.config.cli",
     "genesis.daemon.control",
