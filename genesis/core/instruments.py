@@ -68,6 +68,15 @@ def split_instrument_id(value: str) -> tuple[str, str]:
     return venue.strip().lower(), symbol.strip().upper()
 
 
+def _instrument(fields: dict[str, Any]) -> Instrument:
+    """``Instrument.__reduce__``'s constructor call."""
+    return Instrument(**fields)
+
+
+def _fields_of(inst: Instrument) -> dict[str, Any]:
+    return {name: getattr(inst, name) for name in inst.__dataclass_fields__}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Instrument:
     """A tradable symbol with the venue's increments and limits.
@@ -102,6 +111,11 @@ class Instrument:
     market_step_size: Decimal | None = None
     venue: str = "BINANCE"
     source: str = field(default="exchangeInfo", compare=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled by its fields, rebuilt by the constructor (the worker processes of a
+        parameter search): compiled, the frozen class cannot be restored field by field."""
+        return (_instrument, (_fields_of(self),))
 
     def __post_init__(self) -> None:
         for name in ("tick_size", "step_size"):

@@ -72,3 +72,15 @@ def test_nan_and_negative_inputs_are_refused(btcusdt: Instrument) -> None:
         btcusdt.price("NaN")
     with pytest.raises(InvalidOrder, match="must be >= 0"):
         btcusdt.quantity("-1")
+
+
+def test_an_instrument_survives_pickling_compiled_or_not(btcusdt: Instrument) -> None:
+    """A parameter search sends the instrument to its worker processes (pickle); the
+    compiled frozen class is rebuilt by its constructor, every field kept."""
+    import pickle
+
+    back = pickle.loads(pickle.dumps(btcusdt))
+    assert back == btcusdt
+    assert (back.source, back.min_notional, back.market_max_qty) == (
+        btcusdt.source, Decimal("10.00000000"), btcusdt.market_max_qty,
+    )  # fmt: skip
