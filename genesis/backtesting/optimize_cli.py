@@ -16,13 +16,14 @@ import re
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
 from genesis import __version__, native
 from genesis.backtesting.cli import parse_params, prepare_bars
 from genesis.backtesting.optimize import (
+    Axis,
     Row,
     check_names,
     check_objective,
@@ -100,8 +101,27 @@ def add_parser(sub: Any) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Check the search, run it, write optimize.csv and optimize.json, print the best rows."""
+@dataclass(frozen=True, slots=True)
+class Search:
+    """A checked search: the strategy, the grid, its valid and invalid points, the run
+    configuration and the pinned bars file (``prepare``; walk-forward uses it too)."""
+
+    spec: Any
+    axes: list[Axis]
+    fixed: dict[str, str]
+    valid: list[dict[str, str]]
+    invalid: list[Row]
+    config: BacktestConfig
+    path: Path
+    data: Dataset
+
+
+def prepare(args: argparse.Namespace) -> Search:
+    """Check the strategy, grid, fixed params and objective; read the bars file once.
+
+    Raises:
+        ConfigError: what is wrong, in one line (nothing has run).
+    """
     spec = registry.get(args.strategy)
     axes = [parse_axis(text) for text in args.grid]
     fixed = parse_params(args.param)
@@ -120,6 +140,16 @@ def run(args: argparse.Namespace) -> int:
     data = Dataset(
         str(path.resolve()), sha256_of(path), config.instrument.symbol, config.interval_ns
     )
+    return Search(spec, axes, fixed, valid, invalid, config, path, data)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the search, run it, write optimize.csv and optimize.json, print the best rows."""
+    search = prepare(args)
+    spec, axes, fixed, valid, invalid = (
+        search.spec, search.axes, search.fixed, search.valid, search.invalid
+    )  # fmt: skip
+    config, data = search.config, search.data
     _make_dir(args.out)
     tasks = [_task(args, config, fixed, point, data) for point in valid]
     started = time.perf_counter()

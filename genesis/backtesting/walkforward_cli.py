@@ -24,24 +24,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Final
 
-from genesis.backtesting.cli import parse_params, prepare_bars
 from genesis.backtesting.metrics import periods_per_year
 from genesis.backtesting.optimize import (
     Axis,
     Row,
-    check_names,
-    check_objective,
-    expand,
-    parse_axis,
-    validate_points,
 )
-from genesis.backtesting.optimize_cli import _context, _ignore, _make_dir, _workers
+from genesis.backtesting.optimize_cli import _context, _ignore, _make_dir, _workers, prepare
 from genesis.backtesting.optimize_exec import (
     Dataset,
     Task,
     dataset_bars,
     execute,
-    sha256_of,
     span_bars,
 )
 from genesis.backtesting.runargs import add_run_args
@@ -59,7 +52,6 @@ from genesis.backtesting.walkforward import (
     write_windows,
 )
 from genesis.errors import ConfigError
-from genesis.strategies import registry
 
 __all__ = ["CSV", "EQUITY", "MANIFEST", "add_parser", "run"]
 
@@ -97,27 +89,14 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the inputs, run every window, write the three files, print a summary."""
-    spec = registry.get(args.strategy)
-    axes = [parse_axis(text) for text in args.grid]
-    fixed = parse_params(args.param)
-    check_names(spec, axes, fixed)
-    check_objective(args.objective)
     train = parse_duration("--train", args.train)
     test = parse_duration("--test", args.test)
     step = test if args.step is None else parse_duration("--step", args.step)
-    points = expand(axes)
-    valid, invalid = validate_points(spec, points, fixed)
-    if not valid:
-        raise ConfigError(
-            f"no valid parameter set among the grid's {len(points)} points; the first:"
-            f" {invalid[0].detail}"
-        )
-    config, path, origin = prepare_bars(args, fixed)
-    if not args.quiet:
-        print(origin, file=sys.stderr)
-    data = Dataset(
-        str(path.resolve()), sha256_of(path), config.instrument.symbol, config.interval_ns
-    )
+    search = prepare(args)
+    spec, axes, fixed, valid, invalid = (
+        search.spec, search.axes, search.fixed, search.valid, search.invalid
+    )  # fmt: skip
+    config, path, data = search.config, search.path, search.data
     bars = dataset_bars(data)
     if not bars:
         raise ConfigError(f"--data {path}: no bars")
