@@ -75,7 +75,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from genesis import native  # noqa: E402
+from genesis import gcpolicy, native  # noqa: E402
 from genesis.core.commands import Command, SubmitOrder  # noqa: E402
 from genesis.core.enums import Side  # noqa: E402
 from genesis.core.events import OrderAccepted, OrderCanceled, OrderEvent, QuoteTick  # noqa: E402
@@ -471,6 +471,8 @@ def journaled_figures(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.child:  # a measurement runs under the collector policy `python -m genesis` sets
+        gcpolicy.apply()
     if args.child == "journal":
         print(json.dumps(journaled_child(args.backend, args.journal_orders, args.rate)))
         return 0

@@ -19,7 +19,7 @@ from typing import Any
 # (a pairs backtest took 15.9 s with the default pool, 4.2 s with one thread, on 2 cores).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from genesis import __version__, native
+from genesis import __version__, gcpolicy, native
 from genesis.errors import GenesisError
 
 __all__ = ["main"]
@@ -99,8 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and run the command; return the exit code."""
+def main(argv: Sequence[str] | None = None, *, process: bool = False) -> int:
+    """Parse ``argv`` and run the command; return the exit code. ``process``: this is the
+    process's own command (``python -m genesis``, the ``genesis`` script), which sets the
+    process-wide collector policy (``genesis.gcpolicy``); a caller in a process of its own
+    making (tests, an embedding program) keeps its policy."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["-V"], ["--version"]):  # before argparse, which would wrap the line
         print(_version_line())
@@ -108,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in _TOP_LEVEL_OPTIONS):
         argv = ["run", *argv]  # a bare `python -m genesis --tier sniper` runs the daemon
     args = build_parser().parse_args(argv)
+    if process:
+        gcpolicy.apply()  # after the imports: what is loaded now lives as long as the process
     try:
         code: int = args._run(args)
         return code
@@ -128,5 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def entry() -> int:
+    """The ``genesis`` script and ``python -m genesis``."""
+    return main(process=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

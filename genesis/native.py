@@ -70,6 +70,7 @@ NATIVE_MODULES: tuple[str, ...] = (
     "genesis.backtesting.events",
     "genesis.backtesting.output",
     "genesis.core.clock",
+    "genesis.core.enums",
     "genesis.core.ids",
     "genesis.core.instruments",
     "genesis.core.money",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Final
 
 # Enum members are singletons, so identity is a correct hash; Enum's own __hash__ is
 # a Python-level function (hash of the name) that showed up in order-path profiles.
@@ -11,6 +12,8 @@ import enum
 _IDENTITY_HASH = object.__hash__
 
 __all__ = [
+    "OPEN_STATUSES",
+    "TERMINAL_STATUSES",
     "AccountingMethod",
     "LiquiditySide",
     "OrderStatus",
@@ -29,11 +32,19 @@ class Side(enum.Enum):
     # set once below, on each member: attributes, not properties (read on every order
     # by compiled code, where a property is a Python call)
     sign: int  # +1 for a buy, -1 for a sell
-    opposite: Side
+
+    @property
+    def opposite(self) -> Side:
+        """The other side (a property, not a member attribute as ``sign``: this module is
+        compiled, and mypyc crashes on an enum attribute typed as the enum itself)."""
+        return Side.SELL if self is Side.BUY else Side.BUY
 
 
-Side.BUY.sign, Side.SELL.sign = 1, -1
-Side.BUY.opposite, Side.SELL.opposite = Side.SELL, Side.BUY
+# setattr, not ``Side.BUY.sign = 1``: this module is compiled (``genesis.native``), and a
+# compiled store to an attribute declared in the class body is a native slot write,
+# which an enum member does not have
+for _side, _sign in ((Side.BUY, 1), (Side.SELL, -1)):
+    setattr(_side, "sign", _sign)  # noqa: B010
 
 
 class OrderType(enum.Enum):
@@ -79,7 +90,9 @@ class OrderStatus(enum.Enum):
     is_open: bool
 
 
-_TERMINAL = frozenset(
+# The same two facts as sets: compiled code tests ``status in TERMINAL_STATUSES`` (a
+# C static and an identity hash) faster than it reads a member attribute
+TERMINAL_STATUSES: Final = frozenset(
     {
         OrderStatus.DENIED,
         OrderStatus.REJECTED,
@@ -88,9 +101,12 @@ _TERMINAL = frozenset(
         OrderStatus.EXPIRED,
     }
 )
+OPEN_STATUSES: Final = frozenset(
+    s for s in OrderStatus if s not in TERMINAL_STATUSES and s is not OrderStatus.NEW
+)
 for _status in OrderStatus:
-    _status.is_terminal = _status in _TERMINAL
-    _status.is_open = _status not in _TERMINAL and _status is not OrderStatus.NEW
+    setattr(_status, "is_terminal", _status in TERMINAL_STATUSES)  # noqa: B010 (as Side's)
+    setattr(_status, "is_open", _status in OPEN_STATUSES)  # noqa: B010
 
 
 class LiquiditySide(enum.Enum):

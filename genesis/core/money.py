@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_UP, Decimal
+from typing import Final
 
 __all__ = [
     "ROUND_CEILING",
@@ -17,7 +18,7 @@ __all__ = [
     "to_decimal",
 ]
 
-ZERO = Decimal(0)
+ZERO: Final = Decimal(0)  # Final: compiled modules read it as a C static, not a dict lookup
 
 
 def to_decimal(value: object) -> Decimal:

@@ -44,7 +44,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, Final
 
-from genesis.core.enums import OrderStatus, OrderType, Side, TimeInForce
+from genesis.core.enums import OPEN_STATUSES, OrderStatus, OrderType, Side, TimeInForce
 from genesis.core.events import (
     OrderAccepted,
     OrderCanceled,
@@ -215,7 +215,7 @@ class Order:
 
     @property
     def is_open(self) -> bool:
-        return self.status.is_open
+        return self.status in OPEN_STATUSES
 
     def state(self) -> tuple[Any, ...]:
         """Every attribute, in slot order: two orders with equal state are identical."""
@@ -238,16 +238,16 @@ class Order:
         target = TRANSITIONS.get((self.status, type(event)))
         if target is None:
             raise IllegalTransition(self.client_order_id, self.status.value, type(event).__name__)
-        if isinstance(event, OrderFilled):
+        if type(event) is OrderFilled:  # exact types: no event subclasses another
             self._check_fill(event)
             self._apply_fill(event)
-        elif isinstance(event, OrderUpdated):
+        elif type(event) is OrderUpdated:
             self._check_update(event)
             self.quantity = event.quantity
             self.price = event.price if event.price is not None else self.price
             if event.trigger_price is not None:
                 self.trigger_price = event.trigger_price
-        elif isinstance(event, OrderAccepted):
+        elif type(event) is OrderAccepted:
             self.venue_order_id = event.venue_order_id
         self.status = self._settle(target) if target in _SETTLED else target
         self.ts_last = event.ts_event

@@ -330,12 +330,12 @@ class SimulatedVenue:
     ) -> None:
         """Deliver due commands; ``reference`` is (instrument, the first price it will trade)."""
         for arrival, command in self._inflight.due(ts):
-            if isinstance(command, SubmitOrder):
+            if type(command) is SubmitOrder:
                 ref = reference[1] if reference and reference[0] == command.instrument_id else None
                 self._arrive_order(command, arrival, out, ref)
-            elif isinstance(command, CancelOrder):
+            elif type(command) is CancelOrder:
                 self._arrive_cancel(command, arrival, out)
-            elif isinstance(command, ModifyOrder):
+            elif type(command) is ModifyOrder:
                 self._arrive_modify(command, arrival, out)
 
     def _arrive_order(

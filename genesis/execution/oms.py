@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from genesis.core.enums import OrderStatus
+from genesis.core.enums import OPEN_STATUSES, TERMINAL_STATUSES
 from genesis.core.events import OrderCancelRejected, OrderEvent, OrderFilled, OrderModifyRejected
 from genesis.core.orders import Order
 from genesis.errors import IllegalTransition
 
 __all__ = ["OmsStats", "OrderManager"]
-
-_OPEN = frozenset(status for status in OrderStatus if status.is_open)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +57,7 @@ class OrderManager:
         if order.client_order_id in self._orders:
             raise ValueError(f"duplicate client order id {order.client_order_id}")
         self._orders[order.client_order_id] = order
-        if not order.status.is_terminal:
+        if order.status not in TERMINAL_STATUSES:
             self._open[order.client_order_id] = order
         listener = self.listener
         if listener is not None:
@@ -99,15 +97,16 @@ class OrderManager:
         if order is None:
             self._unknown += 1
             return None
-        if isinstance(event, OrderFilled):
+        filled = type(event) is OrderFilled  # exact: no event type subclasses another
+        if filled:
+            assert type(event) is OrderFilled
             key = (event.venue, event.instrument_id, event.trade_id)
             if key in self._trades:
                 self._duplicates += 1
                 return None
         elif (
-            isinstance(event, OrderCancelRejected | OrderModifyRejected)
-            and order.status.is_terminal
-        ):
+            type(event) is OrderCancelRejected or type(event) is OrderModifyRejected
+        ) and order.status in TERMINAL_STATUSES:
             # our request lost a race with the order's end (filled, or cancelled with its
             # OCO list): the venue's refusal is expected and changes nothing
             self._late_refusals += 1
@@ -117,12 +116,12 @@ class OrderManager:
         except IllegalTransition:
             self._illegal += 1
             raise
-        if isinstance(event, OrderFilled):
+        if filled:
             self._trades.add(key)
             if self._forget:
                 self._keys.setdefault(order.client_order_id, []).append(key)
             self._fills += 1
-        if order.status.is_terminal:
+        if order.status in TERMINAL_STATUSES:
             self._open.pop(order.client_order_id, None)
             if self._forget:
                 del self._orders[order.client_order_id]
@@ -136,7 +135,7 @@ class OrderManager:
         return [
             o
             for o in self._open.values()
-            if o.status in _OPEN  # Order.is_open, without two property calls per order
+            if o.status in OPEN_STATUSES  # Order.is_open, without a property call per order
             and (strategy_id is None or o.strategy_id == strategy_id)
             and (instrument_id is None or o.instrument_id == instrument_id)
         ]

@@ -59,6 +59,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
+from genesis.core.enums import TERMINAL_STATUSES
 from genesis.core.events import OrderAccepted, OrderEvent, OrderFilled
 from genesis.core.instruments import Instrument, split_instrument_id
 from genesis.core.money import ZERO
@@ -232,7 +233,7 @@ class FillQuality:
         if type(event) is OrderAccepted and pending.accept_ns is None and not pending.filled:
             pending.accept_ns = event.ts_init
             pending.arrival_price = self._mid(order.instrument_id) or pending.arrival_price
-        if order.status.is_terminal:
+        if order.status in TERMINAL_STATUSES:
             self._finish(order, pending)
 
     def on_fill(self, fill: OrderFilled, order: Order | None) -> None:
@@ -265,7 +266,7 @@ class FillQuality:
             cell.add_latency(legs)
         self._venue_of[fill.instrument_id] = fill.venue
         self._recent.append((fill, decision, arrival, legs))
-        if pending is not None and order is not None and order.status.is_terminal:
+        if pending is not None and order is not None and order.status in TERMINAL_STATUSES:
             del self._pending[fill.client_order_id]
             cell.finish(_fill_ratio(order))  # the order's cell is the fill's
 

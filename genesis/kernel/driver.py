@@ -234,7 +234,7 @@ class Driver:
         if self._record:
             self.order_events.append(event)
         self.stats.order_events += 1
-        if isinstance(event, OrderFilled):
+        if type(event) is OrderFilled:
             self.stats.fills += 1
         self._handle(event)
         if self._on_order_event_cb is not None and self.kernel.last_event_applied:

@@ -83,7 +83,7 @@ from genesis.core.commands import (
     ResetKillSwitch,
     SubmitOrder,
 )
-from genesis.core.enums import OrderStatus, Side
+from genesis.core.enums import OPEN_STATUSES, TERMINAL_STATUSES, OrderStatus, Side
 from genesis.core.events import (
     Bar,
     BookDelta,
@@ -131,6 +131,7 @@ from genesis.kernel.support import (
 from genesis.portfolio.accounting import ClosedLot
 from genesis.portfolio.capacity import EdgeBook
 from genesis.portfolio.performance import PerformanceBook
+from genesis.portfolio.positions import Portfolio
 from genesis.risk.breakers import Trip
 from genesis.risk.engine import RiskEngine
 from genesis.risk.monitor import day_end_ns
@@ -156,7 +157,7 @@ class Kernel:
         *,
         clock: Clock,
         instruments: Callable[[str], Instrument],
-        portfolio: Any,
+        portfolio: Portfolio,
         risk: RiskEngine,
         fee_rate: Decimal,
         log: Any,
@@ -794,7 +795,7 @@ class Kernel:
                 self.errors.append(self.guard.fault(strategy, hook.__name__, exc))
         if self.lists.legs:
             self.lists.on_event(event, order)  # a leg of a list kept here: its partner
-        if order.status.is_terminal:
+        if order.status in TERMINAL_STATUSES:
             self._on_order_done(order, strategy)
 
     def _book_event(self, event: OrderEvent, order: Order, filled: bool) -> None:
@@ -925,7 +926,12 @@ class Kernel:
             )
             self._internal.append(OrderDenied(**event_ids(order, now), code=code, reason=reason))
             return
-        order.apply(OrderSubmitted(**event_ids(order, now)))
+        order.apply(  # spelled out, not **event_ids(...): a dict per order on the hot path
+            OrderSubmitted(
+                ts_event=now, ts_init=now, client_order_id=order.client_order_id,
+                strategy_id=order.strategy_id, instrument_id=order.instrument_id,
+            )
+        )  # fmt: skip
         self.quality.on_submitted(order, now)
         cid = order.client_order_id
         kept = self.lists.group(cid) if self.lists.legs else ""  # a list kept here
@@ -1029,10 +1035,15 @@ class Kernel:
                 self._cancel_one(partner)
 
     def _cancel_one(self, order: Order) -> None:
-        if not order.is_open or order.status is OrderStatus.PENDING_CANCEL:
+        if order.status not in OPEN_STATUSES or order.status is OrderStatus.PENDING_CANCEL:
             return
         now = self.clock.now_ns()
-        order.apply(OrderPendingCancel(**event_ids(order, now)))
+        order.apply(
+            OrderPendingCancel(
+                ts_event=now, ts_init=now, client_order_id=order.client_order_id,
+                strategy_id=order.strategy_id, instrument_id=order.instrument_id,
+            )
+        )  # fmt: skip
         if self.emulator.cancel(order, now):
             return  # held here: cancelled locally, or its working slice is cancelled
         if self._list_cancel_in_flight(order):

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 from genesis.core.instruments import Instrument, split_instrument_id
 from genesis.core.money import ZERO
@@ -43,6 +42,7 @@ from genesis.execution.oms import OrderManager
 from genesis.kernel.market import MarketView
 from genesis.kernel.regimes import RegimeSwitch
 from genesis.kernel.reserve import ReserveIndex
+from genesis.portfolio.positions import Portfolio
 from genesis.risk.checks import RiskInput
 from genesis.risk.engine import RiskEngine
 
@@ -56,7 +56,7 @@ class PreTrade:
         self,
         *,
         instruments: Callable[[str], Instrument],
-        portfolio: Any,
+        portfolio: Portfolio,
         oms: OrderManager,
         market: MarketView,
         risk: RiskEngine,
@@ -142,12 +142,9 @@ class PreTrade:
     def _gross_after(self, order: Order, reference: Decimal) -> Decimal:
         """Gross exposure with ``order`` filled: every instrument's aggregate position at
         its mark, the order's instrument at ``reference``."""
-        gross: Decimal = ZERO
         own = order.instrument_id
-        for view in self._portfolio.positions():
-            if view.instrument_id != own and view.qty != 0 and view.mark_px is not None:
-                gross += abs(view.qty) * view.mark_px
-        after: Decimal = self._portfolio.position_qty(own) + order.side.sign * order.quantity
+        gross = self._portfolio.gross_exposure(excluding=own)
+        after = self._portfolio.position_qty(own) + order.side.sign * order.quantity
         return gross + abs(after) * reference
 
     def _correlated(self, order: Order) -> tuple[str, float, int] | None:

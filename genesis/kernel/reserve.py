@@ -31,7 +31,7 @@ import decimal
 from collections.abc import Callable
 from decimal import Decimal
 
-from genesis.core.enums import OrderStatus, Side
+from genesis.core.enums import OPEN_STATUSES, OrderStatus, Side
 from genesis.core.instruments import Instrument, split_instrument_id
 from genesis.core.money import ZERO
 from genesis.core.orders import Order
@@ -97,10 +97,10 @@ class ReserveIndex:
         cid = order.client_order_id
         old = self._shares.pop(cid, None)
         status = order.status
-        if not status.is_open or status is OrderStatus.PENDING_CANCEL:
+        if status not in OPEN_STATUSES or status is OrderStatus.PENDING_CANCEL:
             if old is not None:
                 self._remove(cid, old)
-            if not status.is_open:  # NEW or finished: holds nothing, opens nothing
+            if status not in OPEN_STATUSES:  # NEW or finished: holds nothing, opens nothing
                 self._forget_entry(order)
             else:  # a cancel in flight reaches the venue before any new order
                 self._file_entry(order)

@@ -37,9 +37,10 @@ that ``qty``, ``avg_open_px`` and ``unrealized_pnl`` are O(1).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Final, Literal
+
+import msgspec
 
 from genesis.core.enums import AccountingMethod, Side
 from genesis.core.money import ZERO
@@ -55,9 +56,10 @@ _PREC: Final = 28  # the default Decimal context precision the rest of Genesis u
 _FINEST_EXP: Final = -12  # pro-rata shares are kept to 12 decimals (finer than any venue)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ClosedLot:
-    """One closed (or partly closed) lot: a realised round trip.
+class ClosedLot(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One closed (or partly closed) lot: a realised round trip (a Struct, as events are:
+    made on every closing fill, and a frozen dataclass's ``__init__`` is interpreted
+    Python even in the compiled build).
 
     Attributes:
         instrument_id: the instrument traded.

@@ -341,6 +341,23 @@ class Portfolio:
         iids = sorted(iid for sid, iid in self._books if sid == strategy_id)
         return [self.position(iid, strategy_id) for iid in iids]
 
+    def gross_exposure(self, excluding: str) -> Decimal:
+        """Every instrument's aggregate position, but ``excluding``'s, at its mark (or last
+        fill price) in its quote currency, summed as absolute values; an instrument with
+        no price yet counts nothing. (Pre-trade's leverage input, per order: no views.)"""
+        gross = ZERO
+        for instrument_id, keys in self._keys_by_instrument.items():
+            if instrument_id == excluding:
+                continue
+            qty = ZERO
+            for key in keys:
+                qty += self._books[key].qty
+            if qty != 0:
+                mark = self.mark_price(instrument_id)
+                if mark is not None:
+                    gross += abs(qty) * mark
+        return gross
+
     def open_position_keys(self) -> set[tuple[str, str]]:
         """``(strategy, instrument)`` of every non-flat position."""
         return {key for key, book in self._books.items() if book.qty != 0}
