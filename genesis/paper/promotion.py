@@ -214,10 +214,18 @@ def evaluate(trades: Sequence[TradeRecord], criteria: PromotionCriteria, now_ns:
         sharpe=sharpe,
         max_drawdown=drawdown,
         realized_pnl=realized,
-        mean_trade_pnl=realized / len(done) if done else None,
+        mean_trade_pnl=_mean(done, realized),
         as_of_ns=now_ns,
     )
     return Evaluation(evidence, _failures(evidence, criteria))
+
+
+def _mean(trades: Sequence[TradeRecord], total: Decimal) -> Decimal | None:
+    """Mean net P&L per trade, rounded half-even to the finest increment of the P&Ls."""
+    if not trades:
+        return None
+    exponent = min(int(t.net_pnl.as_tuple().exponent) for t in trades)
+    return (total / len(trades)).quantize(Decimal(1).scaleb(exponent))
 
 
 def _daily(
