@@ -62,10 +62,12 @@ def test_monitor_proposes_once_with_evidence_and_alerts(
     steps, one promotion alert; a second pass writes nothing; nothing is allocated yet."""
     decisions, again, alerts, audits = asyncio.run(_propose(tmp_path, trades))
 
-    assert [d.action for d in decisions] == [PROPOSED] and again == []
+    assert [d.action for d in decisions] == [PROPOSED]
+    assert again == []
     row = json.loads(audits[-1].detail_json)
     assert (audits[-1].actor, audits[-1].ts_ns) == ("paper", DAY12)
-    assert row["evidence"]["trades"] == 330 and row["evidence"]["sharpe"] == -13.436518
+    assert row["evidence"]["trades"] == 330
+    assert row["evidence"]["sharpe"] == -13.436518
     assert [s["amount"] for s in row["steps"]] == ["2000.00", "5000.00", "10000.00", "20000"]
     assert [a["rule"] for a in alerts] == ["promotion"]
     assert not (tmp_path / ALLOCATIONS_FILE).exists()
@@ -80,7 +82,8 @@ def test_monitor_journals_a_regression_against_the_backtest_interval(
         _propose(tmp_path, trades, expected_trade_pnl=["-5", "20"])
     )
 
-    assert [d.action for d in decisions] == [PROPOSED, REGRESSION] and again == []
+    assert [d.action for d in decisions] == [PROPOSED, REGRESSION]
+    assert again == []
     assert decisions[1].detail["evidence"]["mean_trade_pnl"] == "-19.545455"
     assert [(a["rule"], a["severity"]) for a in alerts] == [  # newest first
         ("regression", "warning"), ("promotion", "info")]  # fmt: skip
@@ -138,8 +141,10 @@ def test_cli_refuses_unknown_ids_and_closed_promotions_without_a_row(
     unknown = _cli("approve", "nope", "--reason", "x", capsys=capsys)
     closed = _cli("approve", pid, "--reason", "x", capsys=capsys)
 
-    assert unknown[0] == 2 and "no promotion 'nope' (unknown_promotion)" in unknown[2]
-    assert closed[0] == 2 and "is rejected; nothing changed (promotion_not_open)" in closed[2]
+    assert unknown[0] == 2
+    assert "no promotion 'nope' (unknown_promotion)" in unknown[2]
+    assert closed[0] == 2
+    assert "is rejected; nothing changed (promotion_not_open)" in closed[2]
     assert len(asyncio.run(_audits(tmp_path))) == before
 
 

@@ -75,7 +75,8 @@ def test_ab_cli_compares_variants_against_the_baseline(
     out = json.loads(capsys.readouterr().out)
 
     variant = out["variants"][0]
-    assert code == 0 and out["baseline"] == str(runs["10-30"])
+    assert code == 0
+    assert out["baseline"] == str(runs["10-30"])
     assert (variant["n_a"], variant["n_b"], variant["different"]) == (945, 962, False)
     assert variant["welch_p_holm"] == variant["welch_p"]  # one comparison: nothing to adjust
     # the runs end flat: mean P&L per trade = (final equity - cash) / trades, from metrics.json
