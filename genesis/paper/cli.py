@@ -51,7 +51,7 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--returns", choices=("daily", "trades"), default="daily", help=returns_help)
     c.add_argument("--alpha", type=float, default=0.05, help="significance level (Holm p)")
     e = modes.add_parser("expect", help="bootstrap interval of a run's mean net P&L per trade")
-    e.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    e.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a `backtest --out` directory")
     e.add_argument("--paths", type=int, default=2000, help="bootstrap resamples")
     e.add_argument("--seed", type=int, default=7, help="random seed (numpy)")
     e.add_argument("--level", type=float, default=0.95, help="interval coverage")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from genesis.config.models import StrategyConfig
 from genesis.errors import StorageError
@@ -32,9 +32,6 @@ from genesis.paper.promotion import (
     regression,
 )
 from genesis.portfolio.performance import TradeRecord
-
-if TYPE_CHECKING:
-    from genesis.daemon.daemon import Daemon
 
 __all__ = ["PromotionMonitor"]
 
@@ -107,9 +104,10 @@ class PromotionMonitor:
             self.alerts.fire("regression", Severity.WARNING, f"strategy {sid} regressed:"
                              f" {d.detail['reason']}", subject=sid)  # fmt: skip
 
-    async def run(self, daemon: Daemon, stopping: asyncio.Event) -> None:
+    async def run(self, daemon: Any, stopping: asyncio.Event) -> None:
         """Check every ``poll_s`` until ``stopping``; a journal fault is the writer's to
-        report (the next pass tries again)."""
+        report (the next pass tries again). ``daemon``: the ``genesis.daemon.Daemon``
+        (typed loosely: the daemon imports this module)."""
         while not stopping.is_set():
             if not daemon.quiet and daemon.driver.started and daemon.halted is None:
                 kernel = daemon.kernel
