@@ -25,6 +25,8 @@ KERNEL_PATHS = (
     "data/inference.py",
     "daemon/records.py",
     "config/models.py",
+    "paper/criteria.py",
+    "paper/promotion.py",
     "config/loader.py",
     "exchange/simulated.py",
     "exchange/darkpool.py",

@@ -29,6 +29,7 @@ from genesis.api.models import (
 from genesis.api.openapi import document
 from genesis.api.table import Handler, Query, Route
 from genesis.daemon.operator import Operator, performance_report
+from genesis.paper.ledger import PromotionLedger, PromotionRefused
 
 __all__ = ["OPERATOR_KEY", "ROUTES", "Query", "Route"]
 
@@ -183,6 +184,44 @@ async def alerts(request: web.Request) -> web.Response:
     return _json(_op(request).alerts(_int(request, "limit", 100, 1000)))
 
 
+def _ledger(request: web.Request) -> PromotionLedger:
+    ledger = _op(request).d.promotions
+    if ledger is None:
+        raise ApiError(404, "no_promotions", "promotions are proposed by a paper daemon with a"
+                       " journal; this daemon has none")  # fmt: skip
+    return ledger
+
+
+async def list_promotions(request: web.Request) -> web.Response:
+    if _op(request).d.promotions is None:
+        return _json([])
+    return _json([p.as_json() for p in await _ledger(request).promotions()])
+
+
+async def approve_promotion(request: web.Request) -> web.Response:
+    return await _decide(request, approve=True)
+
+
+async def reject_promotion(request: web.Request) -> web.Response:
+    return await _decide(request, approve=False)
+
+
+async def _decide(request: web.Request, *, approve: bool) -> web.Response:
+    """The operator's decision on a promotion, journaled with actor ``api``."""
+    reason = _text(request, "reason") or ""
+    ledger, pid = _ledger(request), request.match_info["id"]
+    decide = ledger.approve if approve else ledger.reject
+    try:
+        promotion = await decide(pid, "api", reason, time.time_ns())
+    except PromotionRefused as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from None
+    _op(request).d.log.warning(
+        "promotion_approved" if approve else "promotion_rejected", promotion_id=pid,
+        strategy_id=promotion.strategy_id, reason=reason.strip(), actor="api",
+    )  # fmt: skip
+    return _json(promotion.as_json())
+
+
 async def metrics(request: web.Request) -> web.Response:
     body, content_type = _op(request).metrics()
     response = web.Response(body=body)
@@ -211,6 +250,7 @@ def _static(name: str, content_type: str) -> Handler:
 
 _LIMIT = Query("limit", "integer", "at most this many, newest first (1..1000)", maximum=1000)
 _ID = "/{id}"
+_REASON = Query("reason", "string", "why; kept in the audit log", required=True)
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/v1/orders", submit_order, "Place a manual order", "orders",
@@ -263,6 +303,15 @@ ROUTES: tuple[Route, ...] = (
           "config", RollbackRequest),
     Route("GET", "/api/v1/alerts", alerts, "Recent alerts", "monitoring", query=(_LIMIT,),
           response=S.ARRAY_OF({"type": "object"})),
+    Route("GET", "/api/v1/promotions", list_promotions,
+          "Promotions to live: proposals, evidence, schedule, decisions", "promotions",
+          response=S.ARRAY_OF(S.PROMOTION)),
+    Route("POST", "/api/v1/promotions" + _ID + "/approve", approve_promotion,
+          "Approve a proposed promotion: grants its first capital step", "promotions",
+          query=(_REASON,), response=S.PROMOTION),
+    Route("POST", "/api/v1/promotions" + _ID + "/reject", reject_promotion,
+          "Reject a proposal, or revoke an approved promotion's live allocation",
+          "promotions", query=(_REASON,), response=S.PROMOTION),
     Route("GET", "/metrics", metrics, "Prometheus metrics", "monitoring",
           content="text/plain"),
     Route("GET", "/openapi.json", openapi, "This document", "meta"),

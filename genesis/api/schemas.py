@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ARRAY_OF", "HEALTH", "KILL", "ORDER", "ORDER_ACCEPTED", "POSITION", "RISK",
+__all__ = ["ARRAY_OF", "HEALTH", "KILL", "ORDER", "ORDER_ACCEPTED", "POSITION", "PROMOTION", "RISK",
            "STRATEGY", "VALIDATION", "VERSION"]  # fmt: skip
 
 _MONEY = {"type": ["string", "null"]}
@@ -60,3 +60,9 @@ STRATEGY = _obj({
 })  # fmt: skip
 VERSION = _obj({"strategy_id": _STR, "sha256": _STR, "ts_ns": {"type": "integer"},
                 "running": {"type": "boolean"}})  # fmt: skip
+PROMOTION = _obj({
+    "promotion_id": _STR, "strategy_id": _STR,
+    "status": {"enum": ["proposed", "approved", "held", "completed", "rejected"]},
+    "step": {"type": "integer"}, "of_steps": {"type": "integer"}, "allocation": _MONEY,
+    "evidence": {"type": "object"}, "steps": ARRAY_OF({"type": "object"}),
+})  # fmt: skip

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from genesis.core.instruments import instrument_id, split_instrument_id
+from genesis.paper.criteria import PromotionCriteria
 from genesis.risk.limits import Tier
 
 __all__ = ["StrategyConfig"]
@@ -35,6 +36,8 @@ class StrategyConfig(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     # ST-H4: trade only while the instrument's regime is one of these (empty: always)
     regimes: tuple[str, ...] = ()
+    # PT-2: when this strategy may be proposed for live, and its capital steps (None: never)
+    promotion: PromotionCriteria | None = None
 
     @field_validator("instruments")
     @classmethod
@@ -65,7 +68,9 @@ class StrategyConfig(BaseModel):
 
     def version_id(self) -> str:
         """SHA-256 of the canonical JSON of this configuration (key order and spacing fixed;
-        an empty ``regimes`` is left out, so configs written before it keep their hash)."""
-        dumped = self.model_dump(mode="json", exclude=None if self.regimes else {"regimes"})
+        an empty ``regimes`` and an absent ``promotion`` are left out, so configs written
+        before them keep their hash)."""
+        left_out = {k for k in ("regimes", "promotion") if not getattr(self, k)}
+        dumped = self.model_dump(mode="json", exclude=left_out or None)
         canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()

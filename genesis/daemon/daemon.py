@@ -87,6 +87,8 @@ from genesis.kernel.kernel import Kernel
 from genesis.monitoring import watch
 from genesis.monitoring.alerts import AlertConfig, Alerts
 from genesis.monitoring.metrics import Metrics
+from genesis.paper.ledger import ALLOCATIONS_FILE, PromotionLedger
+from genesis.paper.monitor import PromotionMonitor
 from genesis.risk.config import RiskConfig
 from genesis.risk.limits import Tier
 from genesis.storage.repository import (
@@ -235,6 +237,13 @@ class Daemon:
             if journal is not None
             else None
         )
+        # PT-2: paper proposes promotions to live; the operator decides (genesis/paper)
+        self.promotions: PromotionLedger | None = None
+        self.promotion_monitor: PromotionMonitor | None = None
+        if journal is not None and venues.mode == "paper":
+            allocations = (config.data_dir or Path("data")) / ALLOCATIONS_FILE
+            self.promotions = PromotionLedger(journal.repo, allocations)
+            self.promotion_monitor = PromotionMonitor(self.promotions, self.alerts, self.log)
         self.watcher = ConfigWatcher(
             config.strategies_dir, self.versions, self.inbound.put, self._config_rejected
         )
@@ -317,6 +326,9 @@ class Daemon:
                 group.create_task(self.poller.run(self.stopping), name="control")
             if self.api is not None:
                 group.create_task(self.api(self), name="api")
+            if self.promotion_monitor is not None:
+                monitor = self.promotion_monitor.run(self, self.stopping)
+                group.create_task(monitor, name="promotions")
             await self._trading_loop()
             self._loop_done = True
             self.stopping.set()  # the loop ended: tell the other tasks
