@@ -248,8 +248,8 @@ def test_a_transaction_its_caller_abandoned_is_rolled_back_not_committed(tmp_pat
     abandoned.set()
 
     with pytest.raises(_Abandoned):
-        _write_all(db, [("INSERT INTO t (a, b) VALUES (?, ?)", [1, "x"])], abandoned)
-    _write_all(db, [("INSERT INTO t (a, b) VALUES (?, ?)", [2, "y"])], threading.Event())
+        _write_all(db, [("INSERT INTO t (a, b) VALUES (?, ?)", [1, "x"], None)], abandoned)
+    _write_all(db, [("INSERT INTO t (a, b) VALUES (?, ?)", [2, "y"], None)], threading.Event())
     rows = db.execute("SELECT a, b FROM t").fetchall()
     db.close()
 
