@@ -60,6 +60,7 @@ _CLI_MODULES = (
     "genesis.backtesting.report_cli",
     "genesis.daemon.cli",
     "genesis.config.cli",
+    "genesis.compliance.cli",
     "genesis.daemon.control",
     "genesis.exchange.sandbox.cli",
     "genesis.data.cli",

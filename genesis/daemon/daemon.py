@@ -52,6 +52,7 @@ from genesis.core.events import (
     TradeCompleted,
 )
 from genesis.core.instruments import InstrumentTable
+from genesis.daemon.audit import verify_at_start
 from genesis.daemon.bridge import WAKE, VenueWake
 from genesis.daemon.control import (
     KILL,
@@ -89,6 +90,7 @@ from genesis.monitoring.alerts import AlertConfig, Alerts
 from genesis.monitoring.metrics import Metrics
 from genesis.risk.config import RiskConfig
 from genesis.risk.limits import Tier
+from genesis.storage.chain import ChainStatus
 from genesis.storage.repository import (
     PositionRecord,
     SqlRepository,
@@ -207,6 +209,7 @@ class Daemon:
             "inbound", config.queue_size, QueuePolicy.BLOCK
         )
         self.health = HealthMonitor()
+        self.audit_chain: list[ChainStatus] = []  # the start-up verdict (genesis.daemon.audit)
         self.systemd = Notifier()
         self.stopping = asyncio.Event()
         self.progress = Progress()
@@ -264,6 +267,7 @@ class Daemon:
             if self.journal is not None:
                 self.journal.start()
                 self.log.info("journal_opened", backend=self.journal.backend, mode=self.venues.mode)
+                self.audit_chain = await verify_at_start(self.journal.repo, self.log, self.health)
             await self.recovery.begin(self)
             if self.journal is not None:  # a venue's own kill switch survives a restart
                 self.kernel.venue_kills.update(venue_kills(await self.journal.repo.audit_log(0)))

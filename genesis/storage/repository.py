@@ -567,6 +567,22 @@ class SqlRepository(abc.ABC):
             rows = await tx.rows(sql, (since_ts_ns,))
         return [AuditRecord(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
+    async def chained_between(self, table: str, since_ns: int, until_ns: int) -> list[Row]:
+        """Rows ``(id, *content)`` of a chained table (``chain.CHAINED``) with ``since_ns <=
+        ts_ns < until_ns``, by id: what the compliance report reads.
+
+        Raises:
+            ValueError: ``table`` is not chained.
+        """
+        if table not in CHAINED:
+            raise ValueError(f"{table} is not a chained table")
+        sql = (
+            f"SELECT id, {', '.join(CHAINED[table])} FROM {table} "  # noqa: S608 - checked name
+            "WHERE ts_ns >= ? AND ts_ns < ? ORDER BY id"
+        )
+        async with self._transaction() as tx:
+            return await tx.rows(sql, (since_ns, until_ns))
+
     async def save_emulated(self, state: EmulatedStateRecord) -> None:
         """Insert or replace the emulated state of ``state.client_order_id``."""
         async with self._transaction() as tx:
