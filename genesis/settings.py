@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     strategies_dir: Path = Field(
         default=Path("config/strategies"), description="directory of strategy YAML files"
     )
+    env: Literal["", "dev", "staging", "prod"] = Field(
+        default="",
+        description="environment overlay of the strategy configs: dev, staging or prod"
+        " (<strategies dir>/../env/<env>/<id>.yaml merged over <id>.yaml); empty: none",
+    )
     shutdown_timeout_s: float = Field(
         default=10.0, gt=0, le=300, description="seconds a clean stop may take (0 < s <= 300)"
     )

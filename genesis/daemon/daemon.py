@@ -123,6 +123,7 @@ class DaemonConfig:
     status_interval_s: float = 60.0  # the daemon_status line; 0 = never
     stale_after_s: float = 5.0  # no market event for this long while running: feed DEGRADED
     strategies_dir: Path | None = None  # watched for parameter edits (hot reload)
+    overlay_dir: Path | None = None  # the environment's overlays (GENESIS_ENV), watched too
     data_dir: Path | None = None  # the journal (SQLite) lives here unless database_url is set
     database_url: str | None = None
     on_shutdown: str = "cancel"  # at a clean stop: "cancel" working orders, "keep" them, "flatten"
@@ -239,8 +240,9 @@ class Daemon:
             else None
         )
         self.watcher = ConfigWatcher(
-            config.strategies_dir, self.versions, self.inbound.put, self._config_rejected
-        )
+            config.strategies_dir, self.versions, self.inbound.put, self._config_rejected,
+            overlay=config.overlay_dir,
+        )  # fmt: skip
 
     @property
     def events(self) -> int:
