@@ -61,7 +61,7 @@ _CLI_MODULES = (
     "genesis.daemon.cli",
     "genesis.config.cli",
     "genesis.compliance.cli",
-    "genesis.secretstore",
+    "genesis.secrets_cli",
     "genesis.daemon.control",
     "genesis.exchange.sandbox.cli",
     "genesis.data.cli",

@@ -25,7 +25,8 @@ from keyring.errors import PasswordDeleteError
 from genesis.__main__ import build_parser
 from genesis.errors import ConfigError
 from genesis.logs import configure, get_logger
-from genesis.secretstore import SECRET_FIELDS, SecretFile, run
+from genesis.secrets_cli import run
+from genesis.secretstore import SECRET_FIELDS, SecretFile
 from genesis.settings import load_settings
 from genesis.storage import open_repository
 
