@@ -130,6 +130,7 @@ async def _contents(repo: SqliteRepository) -> tuple[object, ...]:
         await repo.load_orders(), events, await repo.fills_since(0),
         await repo.load_positions(), await repo.load_balances(), await repo.audit_log(),
         await repo.load_strategy_state("S-1"),
+        await repo.verify_chain(),  # the same hashes: batches link as single appends
     )  # fmt: skip
 
 
