@@ -60,6 +60,8 @@ _CLI_MODULES = (
     "genesis.backtesting.report_cli",
     "genesis.daemon.cli",
     "genesis.config.cli",
+    "genesis.compliance.cli",
+    "genesis.secrets_cli",
     "genesis.daemon.control",
     "genesis.paper.cli",
     "genesis.exchange.sandbox.cli",

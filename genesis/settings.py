@@ -2,7 +2,8 @@
 
 Built once at start-up and frozen. Keys and passwords are ``SecretStr``: their
 repr and str are masked, and ``secret_values()`` hands the raw values to the
-log redactor so they never appear in any output.
+log redactor so they never appear in any output. Secrets left unset may come
+from the OS keyring or an encrypted file (``genesis.secretstore``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from genesis.errors import ConfigError
 from genesis.monitoring.urls import secrets_of, split_urls
 from genesis.risk.limits import Tier
+from genesis.secretstore import SECRET_FIELDS, stored_secrets
 
-__all__ = ["API_TOKEN_MIN_BYTES", "Settings", "env_example", "load_settings"]
+__all__ = ["API_TOKEN_MIN_BYTES", "Settings", "env_example", "env_settings", "load_settings"]
 
 API_TOKEN_MIN_BYTES = 32  # a shorter (or default-looking) token refuses to start (R20)
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -63,8 +65,26 @@ class Settings(BaseSettings):
     binance_api_secret: SecretStr | None = Field(
         default=None, description="Binance API secret (live); never logged"
     )
+    secrets_keyring: bool = Field(
+        default=False,
+        description="read API keys and other secrets not set here from the OS keyring"
+        " (service genesis; `genesis secrets set NAME --keyring`)",
+    )
+    secrets_file: Path | None = Field(
+        default=None,
+        description="encrypted file of secrets not set here nor in the keyring"
+        " (`genesis secrets set NAME`); empty: none",
+    )
+    secrets_passphrase: SecretStr | None = Field(  # opens the secrets file: secret
+        default=None, description="passphrase of GENESIS_SECRETS_FILE; never logged"
+    )
     strategies_dir: Path = Field(
         default=Path("config/strategies"), description="directory of strategy YAML files"
+    )
+    env: Literal["", "dev", "staging", "prod"] = Field(
+        default="",
+        description="environment overlay of the strategy configs: dev, staging or prod"
+        " (<strategies dir>/../env/<env>/<id>.yaml merged over <id>.yaml); empty: none",
     )
     shutdown_timeout_s: float = Field(
         default=10.0, gt=0, le=300, description="seconds a clean stop may take (0 < s <= 300)"
@@ -187,7 +207,12 @@ class Settings(BaseSettings):
         """Raw secret strings (API keys, the database password) for the log redactor."""
         values = [
             s.get_secret_value()
-            for s in (self.binance_api_key, self.binance_api_secret, self.api_token)
+            for s in (
+                self.binance_api_key,
+                self.binance_api_secret,
+                self.api_token,
+                self.secrets_passphrase,
+            )
             if s
         ]
         if self.database_url is not None:
@@ -207,14 +232,37 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read the environment and ``.env``, apply ``overrides`` (from CLI flags).
+    """Read the environment and ``.env``, apply ``overrides`` (from CLI flags), then fill
+    the secrets still unset from the OS keyring and the encrypted file
+    (``genesis.secretstore``: flags and environment first, keyring, then file).
 
     Raises:
         ConfigError: one line per invalid setting, naming the variable; secret
-            values are never echoed.
+            values are never echoed. A keyring or secrets file that cannot be read.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    settings = env_settings(**given)
+    if not settings.secrets_keyring and settings.secrets_file is None:
+        return settings
+    missing = tuple(n for n in SECRET_FIELDS if getattr(settings, n) is None)
+    phrase = settings.secrets_passphrase
+    stored = stored_secrets(
+        missing,
+        use_keyring=settings.secrets_keyring,
+        file=settings.secrets_file,
+        passphrase=phrase.get_secret_value() if phrase is not None else None,
+    )
+    return env_settings(**given, **stored) if stored else settings
+
+
+def env_settings(**overrides: Any) -> Settings:
+    """The settings from flags, environment and ``.env`` alone (no keyring, no file).
+
+    Raises:
+        ConfigError: as ``load_settings``.
     """
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(_describe(err) for err in exc.errors())
         raise ConfigError(f"invalid settings: {problems}") from None

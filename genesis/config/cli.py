@@ -7,6 +7,8 @@ accepted hot reload) by SHA-256 in its journal. These commands read that store:
   on disk differs from the running version);
 * ``diff ID [SHA_A [SHA_B]]``: a unified diff of two versions (default: the
   running one against the file on disk);
+* ``diff --env ENV [ID]``: what the environment's overlay (``config/env/ENV/``)
+  changes in each strategy, per key, base value -> merged value;
 * ``rollback ID SHA``: write that version back to the strategy's YAML file; the
   running daemon's watcher validates and applies it like any edit.
 """
@@ -26,6 +28,7 @@ import yaml
 from genesis.backtesting.output import format_ts
 from genesis.config.loader import load_strategy_config, load_strategy_configs
 from genesis.config.models import StrategyConfig
+from genesis.config.overlay import ENVIRONMENTS, changes, overlay_dir
 from genesis.errors import ConfigError
 from genesis.settings import env_example, load_settings
 from genesis.storage import open_repository
@@ -41,8 +44,16 @@ def add_parser(sub: Any) -> None:
     verbs = p.add_subparsers(dest="verb", required=True)
     v = verbs.add_parser("versions", help="stored versions, the running one, drift")
     v.add_argument("id", nargs="?", help="strategy id (default: every strategy)")
-    d = verbs.add_parser("diff", help="diff two versions (default: running vs file)")
-    d.add_argument("id", help="strategy id")
+    d = verbs.add_parser(
+        "diff", help="diff two versions (default: running vs file), or --env's merge vs base"
+    )
+    d.add_argument("id", nargs="?", help="strategy id (with --env: default every strategy)")
+    d.add_argument(
+        "--env",
+        choices=ENVIRONMENTS,
+        default=None,
+        help="show what this environment's overlay changes, per key (no journal needed)",
+    )
     d.add_argument(
         "shas",
         nargs="*",
@@ -64,8 +75,16 @@ def run(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         return 0
     settings = load_settings()
     directory = args.strategies or settings.strategies_dir
+    if args.verb == "diff" and args.env:
+        _env_diff(directory, args.env, args.id, out)
+        return 0
+    if args.verb == "diff" and not args.id:
+        raise ConfigError("config diff: give a strategy id, or --env to see an overlay's changes")
     url = settings.database_url.get_secret_value() if settings.database_url else None
-    files = {c.id: c for c in load_strategy_configs(directory)} if directory.is_dir() else {}
+    overlay = overlay_dir(directory, settings.env)
+    files = (
+        {c.id: c for c in load_strategy_configs(directory, overlay)} if directory.is_dir() else {}
+    )
     ids = [args.id] if args.id else sorted(files)
     stored = asyncio.run(_load(url, settings.data_dir, ids))
     if args.verb == "versions":
@@ -147,6 +166,28 @@ def _diff(
         fromfile=f"{strategy_id}@{a.sha256[:12]}", tofile=f"{strategy_id}@{b_label[:12]}",
     )  # fmt: skip
     out.writelines(lines)
+
+
+def _env_diff(directory: Path, env: str, strategy_id: str | None, out: IO[str]) -> None:
+    """Per strategy, each key the ``env`` overlay changes: ``id  key: base -> merged``."""
+    if not directory.is_dir():
+        raise ConfigError(f"strategy directory {directory} does not exist")
+    overlay = overlay_dir(directory, env)
+    base = {c.id: c for c in load_strategy_configs(directory)}
+    merged = {c.id: c for c in load_strategy_configs(directory, overlay)}
+    if strategy_id is not None and strategy_id not in base:
+        raise ConfigError(f"{strategy_id}: no such strategy in {directory}")
+    out.write(f"# {env}: {overlay} merged over {directory}\n")
+    for sid in [strategy_id] if strategy_id else sorted(base):
+        found = changes(base[sid].model_dump(mode="json"), merged[sid].model_dump(mode="json"))
+        if not found:
+            out.write(f"{sid}  (same as base)\n")
+        for key, old, new in found:
+            out.write(f"{sid}  {key}: {_shown(old)} -> {_shown(new)}\n")
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _rollback(

@@ -20,6 +20,7 @@ import structlog
 from genesis import resources
 from genesis.cliargs import add_venue_fee_arg, decimal_arg
 from genesis.config.loader import load_strategy_configs
+from genesis.config.overlay import overlay_dir
 from genesis.core.instruments import DEFAULT_VENUE, load_exchange_info, split_instrument_id
 from genesis.daemon.assemble import run_paper
 from genesis.daemon.daemon import DaemonConfig
@@ -158,7 +159,9 @@ def run(args: argparse.Namespace) -> int:
     directory = args.strategies or settings.strategies_dir
     if not directory.is_dir():
         raise ConfigError(f"strategy directory {directory} does not exist")
-    configs = tuple(c for c in load_strategy_configs(directory) if c.enabled and c.tier is tier)
+    overlay = overlay_dir(directory, settings.env)
+    loaded = load_strategy_configs(directory, overlay)
+    configs = tuple(c for c in loaded if c.enabled and c.tier is tier)
     if not configs:
         raise ConfigError(f"no enabled strategy for tier {tier.value} in {directory}")
     venues = {split_instrument_id(i)[0] for c in configs for i in c.instruments}
@@ -198,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
         speed=args.speed,
         max_events=args.max_bars,
         strategies_dir=directory,
+        overlay_dir=overlay,
         data_dir=settings.data_dir,
         database_url=settings.database_url.get_secret_value() if settings.database_url else None,
         on_shutdown=settings.on_shutdown,

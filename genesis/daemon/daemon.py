@@ -52,6 +52,7 @@ from genesis.core.events import (
     TradeCompleted,
 )
 from genesis.core.instruments import InstrumentTable
+from genesis.daemon.audit import verify_at_start
 from genesis.daemon.bridge import WAKE, VenueWake
 from genesis.daemon.control import (
     KILL,
@@ -91,6 +92,7 @@ from genesis.paper.ledger import ALLOCATIONS_FILE, PromotionLedger
 from genesis.paper.monitor import PromotionMonitor
 from genesis.risk.config import RiskConfig
 from genesis.risk.limits import Tier
+from genesis.storage.chain import ChainStatus
 from genesis.storage.repository import (
     PositionRecord,
     SqlRepository,
@@ -123,6 +125,7 @@ class DaemonConfig:
     status_interval_s: float = 60.0  # the daemon_status line; 0 = never
     stale_after_s: float = 5.0  # no market event for this long while running: feed DEGRADED
     strategies_dir: Path | None = None  # watched for parameter edits (hot reload)
+    overlay_dir: Path | None = None  # the environment's overlays (GENESIS_ENV), watched too
     data_dir: Path | None = None  # the journal (SQLite) lives here unless database_url is set
     database_url: str | None = None
     on_shutdown: str = "cancel"  # at a clean stop: "cancel" working orders, "keep" them, "flatten"
@@ -209,6 +212,7 @@ class Daemon:
             "inbound", config.queue_size, QueuePolicy.BLOCK
         )
         self.health = HealthMonitor()
+        self.audit_chain: list[ChainStatus] = []  # the start-up verdict (genesis.daemon.audit)
         self.systemd = Notifier()
         self.stopping = asyncio.Event()
         self.progress = Progress()
@@ -245,8 +249,9 @@ class Daemon:
             self.promotions = PromotionLedger(journal.repo, allocations)
             self.promotion_monitor = PromotionMonitor(self.promotions, self.alerts, self.log)
         self.watcher = ConfigWatcher(
-            config.strategies_dir, self.versions, self.inbound.put, self._config_rejected
-        )
+            config.strategies_dir, self.versions, self.inbound.put, self._config_rejected,
+            overlay=config.overlay_dir,
+        )  # fmt: skip
 
     @property
     def events(self) -> int:
@@ -273,6 +278,7 @@ class Daemon:
             if self.journal is not None:
                 self.journal.start()
                 self.log.info("journal_opened", backend=self.journal.backend, mode=self.venues.mode)
+                self.audit_chain = await verify_at_start(self.journal.repo, self.log, self.health)
             await self.recovery.begin(self)
             if self.journal is not None:  # a venue's own kill switch survives a restart
                 self.kernel.venue_kills.update(venue_kills(await self.journal.repo.audit_log(0)))

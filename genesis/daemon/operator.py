@@ -588,6 +588,7 @@ class Operator:
             "events": self.d.events,
             "halted": self.d.halted,
             "venue_kills": venue_kills_json(self.d.kernel.venue_kills),
+            "audit_chain": [s.as_fields() for s in self.d.audit_chain],
         }
 
     def metrics(self) -> tuple[bytes, str]:

@@ -70,8 +70,12 @@ class ConfigWatcher:
         versions: dict[str, StrategyConfig],
         put: Callable[[ConfigChange], Awaitable[None]],
         on_rejected: Callable[[dict[str, Any]], None],
+        overlay: Path | None = None,
     ) -> None:
+        """``overlay``: the environment's directory (``genesis.config.overlay``), merged
+        over each file and watched too (an edit there reloads the strategy it overlays)."""
         self.directory = directory
+        self.overlay = overlay
         self.versions = (
             versions  # the running version of each strategy id (shared, updated on apply)
         )
@@ -82,15 +86,25 @@ class ConfigWatcher:
         """Watch until ``stopping`` is set (returns at once without a directory)."""
         if self.directory is None:
             return
-        async for changes in watchfiles.awatch(self.directory, stop_event=stopping, debounce=200):
+        watched = [self.directory]
+        if self.overlay is not None and self.overlay.is_dir():
+            watched.append(self.overlay)
+        async for changes in watchfiles.awatch(*watched, stop_event=stopping, debounce=200):
             for change, name in sorted(changes):
                 if change is not watchfiles.Change.deleted and name.endswith((".yaml", ".yml")):
-                    await self.reload(Path(name))
+                    await self.reload(self._base_of(Path(name)))
+
+    def _base_of(self, path: Path) -> Path:
+        """An overlay file's strategy file (same name in the strategies directory)."""
+        overlay, directory = self.overlay, self.directory
+        if overlay is None or directory is None or path.parent.resolve() != overlay.resolve():
+            return path
+        return directory / path.name
 
     async def reload(self, path: Path) -> None:
         """Validate an edited file; queue a parameter change, or report why it is refused."""
         try:
-            new = load_strategy_config(path)
+            new = load_strategy_config(path, self.overlay)
         except ConfigError as exc:
             self._rejected(where(str(exc), path))
             return

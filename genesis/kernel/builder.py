@@ -162,6 +162,7 @@ def _risk_engine(spec: SessionSpec) -> RiskEngine:
         limits=config.limits(spec.tier) if spec.tier is not None else None,
         measures=config.measure_settings(),
         currency=spec.base_currency,
+        compliance=config.compliance_rules(),
     )
 
 

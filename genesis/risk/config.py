@@ -1,5 +1,6 @@
 """The risk configuration file (``config/risk.yaml``, ``GENESIS_RISK_CONFIG``): per-tier
-limits, circuit breakers and the measures' sampling (SPEC RK-1, RK-3, RK-4).
+limits, circuit breakers, the measures' sampling and the compliance rule sets
+(SPEC RK-1, RK-3, RK-4, RK-6).
 
 Every key is optional: a tier, a field or a whole section left out keeps the
 default of ``genesis.risk.limits`` (the file shipped in ``config/risk.yaml``
@@ -14,18 +15,28 @@ import dataclasses
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from genesis.errors import ConfigError
+from genesis.risk.compliance import DAYS, ComplianceRules, InstrumentClass, Session
 from genesis.risk.limits import TIER_LIMITS, BreakerLimits, MeasureSettings, Tier, TierLimits
 from genesis.yamlkeys import key_lines
 
 __all__ = ["RiskConfig", "load_risk_config", "parse_risk_config"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
+_HHMM: Final = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
 
 
 class BreakerModel(BaseModel):
@@ -70,12 +81,94 @@ class MeasureModel(BaseModel):
     benchmark: str = ""
 
 
+class SessionModel(BaseModel):
+    """``compliance.rule_sets.<name>.sessions[]``: weekdays and ``HH:MM`` UTC, end exclusive
+    (``24:00`` is the end of the day)."""
+
+    model_config = _STRICT
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
+    start: str = Field(default="00:00", pattern=_HHMM)
+    end: str = Field(default="24:00", pattern=_HHMM)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SessionModel:
+        if _minutes(self.end) <= _minutes(self.start):
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        return self
+
+    def session(self) -> Session:
+        days = frozenset(DAYS.index(d) for d in self.days)
+        return Session(days, _minutes(self.start), _minutes(self.end))
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+class RuleSetModel(BaseModel):
+    """``compliance.rule_sets.<name>``: see ``ComplianceRules``; every rule off by default."""
+
+    model_config = _STRICT
+    fifo: bool = False
+    no_hedging: bool = False
+    leverage: dict[InstrumentClass, Decimal] = Field(default_factory=dict)
+    restricted: list[str] = Field(default_factory=list)
+    sessions: list[SessionModel] = Field(default_factory=list)
+    max_orders: int = Field(default=0, ge=0)
+    order_window_s: int = Field(default=60, ge=1, le=86_400)
+
+    @model_validator(mode="after")
+    def _positive_caps(self) -> RuleSetModel:
+        for klass, cap in self.leverage.items():
+            if not cap > 0:
+                raise ValueError(f"leverage cap of {klass.value} must be > 0 (was {cap})")
+        return self
+
+    def rules(self, name: str) -> ComplianceRules:
+        return ComplianceRules(
+            name=name, fifo=self.fifo, no_hedging=self.no_hedging, leverage=dict(self.leverage),
+            restricted=frozenset(self.restricted),
+            sessions=tuple(s.session() for s in self.sessions),
+            max_orders=self.max_orders, order_window_s=self.order_window_s,
+        )  # fmt: skip
+
+
+class ComplianceModel(BaseModel):
+    """``compliance``: named rule sets and the one in force (``active``, "" for none)."""
+
+    model_config = _STRICT
+    rule_sets: dict[str, RuleSetModel] = Field(default_factory=dict)
+    active: str = ""  # after rule_sets: its validator reads them
+
+    @field_validator("active")
+    @classmethod
+    def _known(cls, active: str, info: ValidationInfo) -> str:
+        sets = info.data.get("rule_sets", {})
+        if active and active not in sets:
+            known = ", ".join(sorted(sets)) or "none"
+            raise ValueError(f"rule set {active!r} is not defined (defined: {known})")
+        return active
+
+    def active_rules(self) -> ComplianceRules | None:
+        if not self.active:
+            return None
+        rules = self.rule_sets[self.active].rules(self.active)
+        return None if rules.empty else rules
+
+
 class RiskConfig(BaseModel):
-    """The whole file: ``tiers`` (sniper, hunter, strategist) and ``measures``."""
+    """The whole file: ``tiers`` (sniper, hunter, strategist), ``measures`` and
+    ``compliance`` (named rule sets and the active one: ``genesis.risk.compliance``)."""
 
     model_config = _STRICT
     tiers: dict[Tier, TierModel] = Field(default_factory=dict)
     measures: MeasureModel = MeasureModel()
+    compliance: ComplianceModel = ComplianceModel()
+
+    def compliance_rules(self) -> ComplianceRules | None:
+        """The active rule set, or None (no compliance checks at all)."""
+        return self.compliance.active_rules()
 
     def limits(self, tier: Tier) -> TierLimits:
         """The tier's limits: the file's values over the defaults."""
@@ -141,7 +234,7 @@ def _problem(exc: ValidationError, source: str, lines: Mapping[tuple[str, ...], 
     field = ".".join(path) or "(document)"
     if err.get("type") == "extra_forbidden":
         reason = "unknown key"
-    elif err.get("type") == "enum":
+    elif err.get("type") == "enum" and path[:1] == ("tiers",):
         reason = f"unknown tier (was {err.get('input')!r}); tiers are sniper, hunter, strategist"
     else:
         reason = f"{err.get('msg', 'invalid')} (was {err.get('input')!r})"

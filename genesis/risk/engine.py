@@ -17,6 +17,9 @@ venue checks again at the actual fill price and rejects an order it cannot
 settle, so a gap between the last price and the fill can still refuse an
 order; both count as rejected orders in the results.
 
+A compliance rule set (RK-6, ``compliance.py``) adds one check, last, only when
+one is configured: without it the list is exactly the above.
+
 Every refusal is counted by code in ``rejections`` (RK-5); with a tier the
 breakers also count them, per strategy, for the rejection-rate breaker.
 """
@@ -45,6 +48,7 @@ from genesis.risk.checks import (
     check_slippage,
     check_stop_loss,
 )
+from genesis.risk.compliance import ComplianceCheck, ComplianceRules
 from genesis.risk.limits import TIER_LIMITS, MeasureSettings, Tier, TierLimits
 from genesis.risk.monitor import DailyLossMonitor, KillSwitch
 from genesis.risk.sampler import EventSampler
@@ -63,12 +67,14 @@ class RiskEngine:
         limits: TierLimits | None = None,
         measures: MeasureSettings | None = None,
         currency: str = "",
+        compliance: ComplianceRules | None = None,
     ) -> None:
         """``daily_loss_limit`` (a fraction) arms the daily-loss kill switch; by default a
         tier's limit, and none without a tier (a research backtest is unconstrained).
         ``limits`` replaces the tier's defaults (the risk config's); ``measures`` sets
         the event-time sampling (tier only: without a tier nothing is sampled);
-        ``currency`` is what equity is measured in (for the risk report)."""
+        ``currency`` is what equity is measured in (for the risk report); ``compliance``
+        the rule set in force, run last (``genesis.risk.compliance``): none adds no check."""
         self.tier = tier
         self.currency = currency
         self.limits = (limits or TIER_LIMITS[tier]) if tier is not None else None
@@ -88,6 +94,10 @@ class RiskEngine:
             ]
             self.breakers = CircuitBreakers(self.limits.breakers)
             self.sampler = EventSampler(self.measures.sample_interval_s, self.measures.max_samples)
+        self.compliance: ComplianceCheck | None = None
+        if compliance is not None and not compliance.empty:
+            self.compliance = ComplianceCheck(compliance, counting=lambda: not self.dry_run)
+            checks.append(self.compliance.check)
         self._checks = tuple(checks)
         self.rejections: Counter[str] = Counter()
         self.dry_run = False  # see ``check``: set by the kernel around a what-if

@@ -119,6 +119,8 @@ class PostgresRepository(SqlRepository):
     """``Repository`` on PostgreSQL; create with ``await PostgresRepository.open(url)``."""
 
     backend = "postgres"
+    # a transaction-scoped lock per chained table: concurrent writers link one at a time
+    _chain_lock = "SELECT pg_advisory_xact_lock(?)"
 
     def __init__(self, pool: asyncpg.Pool, url: str, timeout_s: float = 10.0) -> None:
         self._pool = pool

@@ -21,8 +21,10 @@ from importlib import resources
 from typing import Any, Final, Literal, Protocol
 
 from genesis.core.enums import OrderStatus, OrderType, Side
+from genesis.storage.chain import CHAINED, ChainStatus, Verifier, link_rows
 
 __all__ = [
+    "CHAIN_OF",
     "MAX_PARAMS",
     "TYPE_MAP",
     "AuditRecord",
@@ -39,6 +41,7 @@ __all__ = [
     "StrategyStateRecord",
     "WriteRecord",
     "batch_groups",
+    "chain_head_sql",
     "load_migrations",
     "multi_row",
 ]
@@ -324,12 +327,29 @@ _FILLS_SINCE: Final = (
     "WHERE ts_ns >= ? ORDER BY ts_ns, venue, trade_id"
 )
 _APPEND_EVENT: Final = (
-    "INSERT INTO order_events (client_order_id, ts_ns, kind, detail_json) VALUES (?, ?, ?, ?)"
+    "INSERT INTO order_events (client_order_id, ts_ns, kind, detail_json, prev_hash, row_hash) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
 )
 _APPEND_STATE: Final = "INSERT INTO strategy_state (strategy_id, ts_ns, blob) VALUES (?, ?, ?)"
 _APPEND_AUDIT: Final = (
-    "INSERT INTO audit_log (ts_ns, actor, action, detail_json) VALUES (?, ?, ?, ?)"
+    "INSERT INTO audit_log (ts_ns, actor, action, detail_json, prev_hash, row_hash) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
 )
+# the statements whose rows are hash-chained (genesis.storage.chain): rows are given
+# without their two hashes, which ``link`` appends inside the writing transaction
+CHAIN_OF: Final[dict[str, str]] = {_APPEND_EVENT: "order_events", _APPEND_AUDIT: "audit_log"}
+_CHAIN_PAGE: Final = 10_000
+
+
+_CHAIN_LOCK_KEYS: Final = {"order_events": 0x6765_6E01, "audit_log": 0x6765_6E02}
+
+
+@functools.lru_cache(maxsize=4)
+def chain_head_sql(table: str) -> str:
+    """The last ``row_hash`` of a chained table (NULL before the chain, none when empty)."""
+    if table not in CHAINED:
+        raise ValueError(f"{table} is not a chained table")
+    return f"SELECT row_hash FROM {table} ORDER BY id DESC LIMIT 1"  # noqa: S608 - checked name
 
 
 def _order_row(o: OrderRecord) -> tuple[object, ...]:
@@ -547,6 +567,22 @@ class SqlRepository(abc.ABC):
             rows = await tx.rows(sql, (since_ts_ns,))
         return [AuditRecord(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
+    async def chained_between(self, table: str, since_ns: int, until_ns: int) -> list[Row]:
+        """Rows ``(id, *content)`` of a chained table (``chain.CHAINED``) with ``since_ns <=
+        ts_ns < until_ns``, by id: what the compliance report reads.
+
+        Raises:
+            ValueError: ``table`` is not chained.
+        """
+        if table not in CHAINED:
+            raise ValueError(f"{table} is not a chained table")
+        sql = (
+            f"SELECT id, {', '.join(CHAINED[table])} FROM {table} "  # noqa: S608 - checked name
+            "WHERE ts_ns >= ? AND ts_ns < ? ORDER BY id"
+        )
+        async with self._transaction() as tx:
+            return await tx.rows(sql, (since_ns, until_ns))
+
     async def save_emulated(self, state: EmulatedStateRecord) -> None:
         """Insert or replace the emulated state of ``state.client_order_id``."""
         async with self._transaction() as tx:
@@ -568,15 +604,19 @@ class SqlRepository(abc.ABC):
         records are grouped per table and each group goes in a few multi-row
         statements (``multi_row``: round trips per table, not per record); see
         ``batch_groups`` for why the committed rows are exactly those of writing
-        the records one by one.
+        the records one by one. Chained rows (``CHAIN_OF``) are linked to the head
+        read in the same transaction, so their hashes are those of one by one too.
         """
         groups = batch_groups(records)
         async with self._transaction() as tx:
             for sql, rows in groups:
-                await tx.run_many(sql, rows)
+                table = CHAIN_OF.get(sql)
+                linked = rows if table is None else await self._link(tx, table, rows)
+                await tx.run_many(sql, linked)
 
     async def _append_event(self, tx: _Tx, r: OrderEventRecord) -> None:
-        await tx.run(_APPEND_EVENT, (r.client_order_id, r.ts_ns, r.kind, r.detail_json))
+        (row,) = await self._link(tx, "order_events", [_event_row(r)])
+        await tx.run(_APPEND_EVENT, row)
 
     async def _save_position(self, tx: _Tx, r: PositionRecord) -> None:
         params = (r.venue, r.symbol, r.quantity, r.avg_px, r.realized_pnl, r.ts_ns)
@@ -589,7 +629,48 @@ class SqlRepository(abc.ABC):
         await tx.run(_APPEND_STATE, (r.strategy_id, r.ts_ns, r.blob))
 
     async def _append_audit(self, tx: _Tx, r: AuditRecord) -> None:
-        await tx.run(_APPEND_AUDIT, (r.ts_ns, r.actor, r.action, r.detail_json))
+        (row,) = await self._link(tx, "audit_log", [_audit_row(r)])
+        await tx.run(_APPEND_AUDIT, row)
+
+    # --- the hash chain (genesis.storage.chain) ----------------------------------------
+
+    # run before reading a chain's head: serialises writers that the transaction alone
+    # does not (PostgreSQL); SQLite's BEGIN IMMEDIATE already does
+    _chain_lock: str | None = None
+
+    async def _link(
+        self, tx: _Tx, table: str, rows: Sequence[Sequence[object]]
+    ) -> list[tuple[object, ...]]:
+        """``rows`` of a chained table with their hashes, from the head read in ``tx``."""
+        if self._chain_lock is not None:
+            await tx.rows(self._chain_lock, (_CHAIN_LOCK_KEYS[table],))
+        found = await tx.rows(chain_head_sql(table))
+        linked, _ = link_rows(found[0][0] if found else None, table, rows)
+        return linked
+
+    async def verify_chain(self) -> list[ChainStatus]:
+        """Walk every chained table (in pages of ``_CHAIN_PAGE`` rows, by id).
+
+        Returns:
+            One ``ChainStatus`` per table (``order_events``, ``audit_log``).
+        """
+        found = []
+        for table, columns in CHAINED.items():
+            verifier = Verifier(table)
+            sql = (
+                f"SELECT id, {', '.join(columns)}, prev_hash, row_hash FROM {table} "  # noqa: S608 - constant names
+                f"WHERE id > ? ORDER BY id LIMIT {_CHAIN_PAGE}"
+            )
+            last = 0
+            while True:
+                async with self._transaction() as tx:
+                    page = await tx.rows(sql, (last,))
+                verifier.feed(page)
+                if len(page) < _CHAIN_PAGE:
+                    break
+                last = int(page[-1][0])
+            found.append(verifier.status())
+        return found
 
 
 # --- batches: one executemany per table ---------------------------------------

@@ -21,7 +21,16 @@ from pathlib import Path
 import aiosqlite
 
 from genesis.errors import StorageError
-from genesis.storage.repository import Row, SqlRepository, WriteRecord, batch_groups, multi_row
+from genesis.storage.chain import link_rows
+from genesis.storage.repository import (
+    CHAIN_OF,
+    Row,
+    SqlRepository,
+    WriteRecord,
+    batch_groups,
+    chain_head_sql,
+    multi_row,
+)
 
 __all__ = ["SqliteRepository"]
 
@@ -49,15 +58,24 @@ class _Abandoned(Exception):
     """The caller stopped waiting (cancelled, timed out) before COMMIT: roll back."""
 
 
-def _write_all(
-    db: sqlite3.Connection, statements: list[tuple[str, list[object]]], abandoned: threading.Event
-) -> None:
+# one step of a batch: a ready statement and its parameters (table None), or a chained
+# table's statement with its rows still to be linked to the head (genesis.storage.chain)
+_Step = tuple[str, list[object], str | None]
+
+
+def _write_all(db: sqlite3.Connection, steps: list[_Step], abandoned: threading.Event) -> None:
     """On aiosqlite's thread: one whole transaction; rolled back on any error, and when
     the caller gave up before COMMIT (its retry must not find this batch committed)."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        for statement, params in statements:
-            db.execute(statement, params)
+        for sql, params, table in steps:
+            if table is None:
+                db.execute(sql, params)
+                continue
+            head = db.execute(chain_head_sql(table)).fetchone()
+            rows, _ = link_rows(None if head is None else head[0], table, params)  # type: ignore[arg-type]
+            for statement, flat in multi_row(sql, rows, exact=True):
+                db.execute(statement, flat)
         if abandoned.is_set():
             raise _Abandoned
         db.execute("COMMIT")
@@ -167,17 +185,23 @@ class SqliteRepository(SqlRepository):
         one thread hop per batch, not one per statement. Each hop costs a GIL
         hand-over, which on a busy machine waits for the OS to schedule the
         other thread (milliseconds). ``SqlRepository.write_batch`` says why the
-        rows equal those of writing the records one by one.
+        rows equal those of writing the records one by one. Chained rows are linked
+        there too, after reading their table's head inside the transaction.
 
         Raises:
             StorageError: the transaction failed and was rolled back (transient
                 for locked, busy, I/O errors; permanent for constraint errors).
         """
-        statements = [
-            (statement, [str(p) if type(p) is Decimal else p for p in params])
-            for sql, rows in batch_groups(records)
-            for statement, params in multi_row(sql, rows, exact=True)
-        ]
+        statements: list[_Step] = []
+        for sql, rows in batch_groups(records):
+            table = CHAIN_OF.get(sql)
+            if table is not None:  # text and integers only: linked on the thread, in the tx
+                statements.append((sql, list(rows), table))
+                continue
+            for statement, params in multi_row(sql, rows, exact=True):
+                statements.append(
+                    (statement, [str(p) if type(p) is Decimal else p for p in params], None)
+                )
         async with self._lock:
             if self._closed:
                 raise StorageError(f"SQLite repository {self.path} is closed")

@@ -193,6 +193,10 @@ def test_reads_answer_with_their_shapes(daemon: LiveDaemon) -> None:
     health = daemon.call("GET", "/health")[1]
     assert health["status"] in ("HEALTHY", "DEGRADED", "CRITICAL")
     assert health["mode"] == "paper"
+    assert [(c["table"], c["ok"]) for c in health["audit_chain"]] == [
+        ("order_events", True),
+        ("audit_log", True),
+    ]
     perf = daemon.call("GET", "/api/v1/performance/metrics")[1]
     assert STRATEGY in perf["strategies"]
     assert "equity" in perf

@@ -93,11 +93,11 @@ def real_fills(n: int) -> list[FillRecord]:
 
 
 async def test_migrate_applies_each_version_once(unmigrated_repo: SqlRepository) -> None:
-    """A fresh database gets migrations 1 and 2; a second migrate applies nothing."""
+    """A fresh database gets migrations 1 to 3; a second migrate applies nothing."""
     first = await unmigrated_repo.migrate()
     second = await unmigrated_repo.migrate()
 
-    assert (first, second) == ([1, 2], [])
+    assert (first, second) == ([1, 2, 3], [])
 
 
 async def test_save_order_round_trips_decimals_exactly(repo: SqlRepository) -> None:
@@ -389,7 +389,7 @@ async def test_default_sqlite_file_uses_wal_and_foreign_keys(tmp_path: Path) -> 
     conn.close()
 
     assert mode == "wal"
-    assert versions == [(1, "initial"), (2, "emulated_orders")]
+    assert versions == [(1, "initial"), (2, "emulated_orders"), (3, "audit_chain")]
 
 
 async def test_sqlite_url_is_relative_to_data_dir(tmp_path: Path) -> None:

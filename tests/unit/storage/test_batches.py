@@ -130,6 +130,7 @@ async def _contents(repo: SqliteRepository) -> tuple[object, ...]:
         await repo.load_orders(), events, await repo.fills_since(0),
         await repo.load_positions(), await repo.load_balances(), await repo.audit_log(),
         await repo.load_strategy_state("S-1"),
+        await repo.verify_chain(),  # the same hashes: batches link as single appends
     )  # fmt: skip
 
 
@@ -248,8 +249,8 @@ def test_a_transaction_its_caller_abandoned_is_rolled_back_not_committed(tmp_pat
     abandoned.set()
 
     with pytest.raises(_Abandoned):
-        _write_all(db, [("INSERT INTO t (a, b) VALUES (?, ?)", [1, "x"])], abandoned)
-    _write_all(db, [("INSERT INTO t (a, b) VALUES (?, ?)", [2, "y"])], threading.Event())
+        _write_all(db, [("INSERT INTO t (a, b) VALUES (?, ?)", [1, "x"], None)], abandoned)
+    _write_all(db, [("INSERT INTO t (a, b) VALUES (?, ?)", [2, "y"], None)], threading.Event())
     rows = db.execute("SELECT a, b FROM t").fetchall()
     db.close()
 

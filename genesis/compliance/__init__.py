@@ -1,0 +1,1 @@
+"""Compliance reporting at the edge: the period report and the audit-chain CLI (OP-6)."""

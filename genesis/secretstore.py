@@ -1,0 +1,140 @@
+"""API keys and other secrets from the OS keyring or an encrypted file (SPEC CF-1).
+
+Where each secret setting (``SECRET_FIELDS``) comes from, first found wins:
+
+1. a command line flag, the environment (``GENESIS_BINANCE_API_KEY``...) or ``.env``;
+2. the OS keyring, when ``GENESIS_SECRETS_KEYRING=true`` (service ``genesis``,
+   user name the setting's name: ``binance_api_key``);
+3. the encrypted file ``GENESIS_SECRETS_FILE``, opened with
+   ``GENESIS_SECRETS_PASSPHRASE``.
+
+The file is JSON: the scrypt parameters and salt, and a Fernet token (AES-128-CBC
+with HMAC-SHA256, from ``cryptography``) of the JSON object ``{name: value}``; the
+key is scrypt(passphrase, salt, n=2**15, r=8, p=1). It is written atomically with
+mode 0600. ``python -m genesis secrets`` manages both (``genesis.secrets_cli``).
+
+Values found here become ``SecretStr`` settings like any other: masked in reprs and
+dumps, handed to the log redactor (``Settings.secret_values``), never written to
+the journal. Errors name the file, the setting or the keyring, never a value.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Final
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from genesis.errors import ConfigError
+
+__all__ = ["KEYRING_SERVICE", "SECRET_FIELDS", "SecretFile", "keyring_values", "stored_secrets"]
+
+SECRET_FIELDS: Final = (
+    "binance_api_key", "binance_api_secret", "api_token", "database_url", "alert_urls",
+)  # fmt: skip
+KEYRING_SERVICE: Final = "genesis"
+_FORMAT: Final = "genesis-secrets"
+_SCRYPT: Final = {"n": 2**15, "r": 8, "p": 1}
+
+
+class SecretFile:
+    """An encrypted file of named secrets (see the module docstring for the format)."""
+
+    def __init__(self, path: Path, passphrase: str) -> None:
+        if not passphrase:
+            raise ConfigError(f"{path}: an empty passphrase cannot protect the secrets file")
+        self.path = path
+        self._passphrase = passphrase
+
+    def load(self) -> dict[str, str]:
+        """Every stored secret by name; {} when the file does not exist.
+
+        Raises:
+            ConfigError: unreadable, not a secrets file, or the passphrase is wrong.
+        """
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{self.path}: cannot read the secrets file: {exc}") from None
+        if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
+            raise ConfigError(f"{self.path}: not a genesis secrets file")
+        try:
+            fernet = self._fernet(base64.b64decode(doc["salt"]), doc["kdf"])
+            values = json.loads(fernet.decrypt(doc["token"].encode()))
+        except (InvalidToken, KeyError, TypeError, ValueError):
+            raise ConfigError(
+                f"{self.path}: cannot decrypt the secrets file (wrong passphrase or damaged)"
+            ) from None
+        return {str(k): str(v) for k, v in values.items()}
+
+    def save(self, values: dict[str, str]) -> None:
+        """Encrypt ``values`` under a fresh salt; replace the file atomically (mode 0600)."""
+        salt = os.urandom(16)
+        token = self._fernet(salt, _SCRYPT).encrypt(json.dumps(values, sort_keys=True).encode())
+        doc = {
+            "format": _FORMAT, "version": 1, "kdf": dict(_SCRYPT),
+            "salt": base64.b64encode(salt).decode(), "token": token.decode(),
+        }  # fmt: skip
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(doc, handle)
+        os.replace(tmp, self.path)
+
+    def _fernet(self, salt: bytes, kdf: dict[str, int]) -> Fernet:
+        key = Scrypt(salt=salt, length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"]).derive(
+            self._passphrase.encode()
+        )
+        return Fernet(base64.urlsafe_b64encode(key))
+
+
+def keyring_values(names: tuple[str, ...]) -> dict[str, str]:
+    """The secrets among ``names`` the OS keyring holds (service ``genesis``).
+
+    Raises:
+        ConfigError: no usable keyring backend, or it refused the lookup.
+    """
+    import keyring  # lazily: only sessions that ask for the keyring load it
+    from keyring.errors import KeyringError
+
+    found: dict[str, str] = {}
+    for name in names:
+        try:
+            value = keyring.get_password(KEYRING_SERVICE, name)
+        except KeyringError as exc:
+            raise ConfigError(
+                f"GENESIS_SECRETS_KEYRING: the OS keyring cannot be read ({type(exc).__name__})"
+            ) from None
+        if value:
+            found[name] = value
+    return found
+
+
+def stored_secrets(
+    missing: tuple[str, ...],
+    *,
+    use_keyring: bool,
+    file: Path | None,
+    passphrase: str | None,
+) -> dict[str, str]:
+    """Values for the ``missing`` secret settings: the keyring's first, then the file's.
+
+    Raises:
+        ConfigError: a file without a passphrase, or what ``keyring_values`` and
+            ``SecretFile.load`` raise.
+    """
+    found = keyring_values(missing) if use_keyring and missing else {}
+    left = tuple(n for n in missing if n not in found)
+    if file is not None and left:
+        if not passphrase:
+            raise ConfigError("GENESIS_SECRETS_FILE is set but GENESIS_SECRETS_PASSPHRASE is not")
+        in_file = SecretFile(file, passphrase).load()
+        found.update({n: in_file[n] for n in left if in_file.get(n)})
+    return found
