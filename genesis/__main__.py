@@ -62,6 +62,7 @@ _CLI_MODULES = (
     "genesis.config.cli",
     "genesis.daemon.control",
     "genesis.exchange.sandbox.cli",
+    "genesis.exchange.oanda_sandbox.cli",
     "genesis.data.cli",
     "genesis.data.download_cli",
     "genesis.analytics.cli",
