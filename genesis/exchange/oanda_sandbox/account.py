@@ -120,7 +120,12 @@ class Account:
         self._batch = str(len(self.transactions) + 1)
 
     def record(self, kind: str, ts_ns: int, **fields: Any) -> Tx:
-        """Append a transaction of type ``kind`` and publish it; returns it."""
+        """Append a transaction of type ``kind`` and publish it; returns it.
+
+        An order's own ``type`` field (MARKET...) is not copied: the transaction's
+        type (MARKET_ORDER...) names it, as in OANDA's transaction shapes.
+        """
+        fields.pop("type", None)
         tx_id = str(len(self.transactions) + 1)
         tx: Tx = {
             "id": tx_id,

@@ -173,7 +173,7 @@ class Engine:
             self._check_new(req)
         except Reject as exc:
             kind = _kind_of(body)
-            tx = acct.record(f"{kind}_REJECT", self.now_ns, rejectReason=exc.reason,
+            tx = acct.record(f"{kind}_ORDER_REJECT", self.now_ns, rejectReason=exc.reason,
                              **_echo(body))  # fmt: skip
             return 400, {
                 "orderRejectTransaction": tx,
