@@ -7,7 +7,7 @@
   take-profit, stop-loss and trailing-stop on fill, FOK / IOC / GTC / GTD / GFD;
 * ``streams.PriceStream`` / ``TransactionStream``: chunked HTTP lines,
   heartbeats, stall detection, reconnect with backoff, transaction backfill;
-* ``venue.OandaVenue``: the ``LiveVenue`` the daemon trades through.
+* ``venue.OandaVenue``: a ``LiveVenue`` (not yet wired into the daemon's venue factory).
 
 Tested against ``genesis.exchange.oanda_sandbox`` (``python -m genesis oanda-sandbox``).
 """
