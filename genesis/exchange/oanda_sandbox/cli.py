@@ -33,6 +33,9 @@ def add_parser(sub: Any) -> None:
         "--speed", type=float, default=1.0, help="quotes (minutes) per second; 0: frozen"
     )
     p.add_argument("--heartbeat", type=float, default=5.0, help="stream heartbeat interval (s)")
+    p.add_argument(
+        "--rate-limit", type=int, default=100, help="REST requests per second (OANDA: 100)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the injected faults")
 
 
@@ -50,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
         balance = Decimal("NaN")
     if not balance.is_finite() or balance < 0:
         raise ConfigError(f"--balance {args.balance!r}: expected a number >= 0")
-    if args.speed < 0 or args.heartbeat <= 0:
-        raise ConfigError("--speed must be >= 0 and --heartbeat > 0")
+    if args.speed < 0 or args.heartbeat <= 0 or args.rate_limit <= 0:
+        raise ConfigError("--speed must be >= 0, --heartbeat and --rate-limit > 0")
     config = OandaSandboxConfig(
         token=args.token,
         host=args.host,
@@ -59,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         balance=balance,
         replay_speed=args.speed,
         heartbeat_s=args.heartbeat,
+        rate_limit=args.rate_limit,
         seed=args.seed,
     )
     configure(stream=sys.stderr, secrets=[args.token])
