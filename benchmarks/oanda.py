@@ -43,7 +43,7 @@ from genesis.exchange.oanda import OandaClient, OrderTerms, order_request  # noq
 from genesis.exchange.oanda.venue import OandaVenue  # noqa: E402
 from genesis.logs import configure  # noqa: E402
 
-TOKEN = "bench-token-loopback-oanda"  # noqa: S105 - a loopback test token
+TOKEN = "bench-token-loopback-oanda"
 
 
 def _quantiles(samples_ns: list[int]) -> dict[str, float]:

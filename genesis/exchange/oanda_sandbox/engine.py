@@ -94,6 +94,7 @@ class Engine:
         self._feed(self.quote)
         for order in sorted(self.pending(), key=lambda o: int(o.id)):
             if order.state == "PENDING":
+                self.account.begin_batch()  # what one order's trigger does is one batch
                 self._check(order)
 
     def _feed(self, quote: Quote) -> None:
@@ -427,7 +428,6 @@ class Engine:
             return
         if not self._triggered(order):
             return
-        self.account.begin_batch()
         if order.trade_id is not None:
             trade = self.account.trades[order.trade_id]
             limit = order.price if order.type == "TAKE_PROFIT" else None

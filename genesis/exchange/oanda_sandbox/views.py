@@ -6,7 +6,6 @@ Times are rendered RFC3339 with nanoseconds; ``unix_times`` rewrites them as
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from genesis.exchange.oanda_sandbox.account import ZERO, Trade, money, rfc3339
@@ -48,16 +47,16 @@ def _side(engine: Engine, trades: list[Trade]) -> dict[str, Any]:
 
 def position_json(engine: Engine, instrument: str) -> dict[str, Any]:
     acct = engine.account
-    closed = [t for t in acct.trades.values() if t.instrument == instrument]
-    open_ = [t for t in closed if t.is_open]
+    trades = [t for t in acct.trades.values() if t.instrument == instrument]  # open and closed
+    open_ = [t for t in trades if t.is_open]
     long = _side(engine, [t for t in open_ if t.current_units > 0])
     short = _side(engine, [t for t in open_ if t.current_units < 0])
-    long["pl"] = money(sum((t.realized_pl for t in closed if t.initial_units > 0), ZERO))
-    short["pl"] = money(sum((t.realized_pl for t in closed if t.initial_units < 0), ZERO))
+    long["pl"] = money(sum((t.realized_pl for t in trades if t.initial_units > 0), ZERO))
+    short["pl"] = money(sum((t.realized_pl for t in trades if t.initial_units < 0), ZERO))
     margin = sum((abs(t.current_units) for t in open_), ZERO) * engine.quote.mid
     return {
         "instrument": instrument,
-        "pl": money(sum((t.realized_pl for t in closed), ZERO)),
+        "pl": money(sum((t.realized_pl for t in trades), ZERO)),
         "unrealizedPL": money(sum((engine.unrealized(t) for t in open_), ZERO)),
         "marginUsed": money(margin * engine.spec.margin_rate),
         "resettablePL": "0.0000",
@@ -154,7 +153,3 @@ def unix_times(value: Any) -> Any:
     if isinstance(value, list):
         return [unix_times(v) for v in value]
     return value
-
-
-def decimal_or_none(text: str | None) -> Decimal | None:
-    return Decimal(text) if text else None
