@@ -55,3 +55,34 @@ def test_balance_units_and_ids_are_conserved(steps: list[tuple[int, int, bool]])
     assert [tx["id"] for tx in acct.transactions] == [
         str(i) for i in range(1, len(acct.transactions) + 1)
     ]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+    | st.sampled_from(["GBP_USD", "MARKET", "LIMIT", "STOP", "GTD", "FOK", "1.57", "-1", "NaN", "1e9"]),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(
+        st.sampled_from(["type", "instrument", "units", "price", "timeInForce", "gtdTime",
+                         "priceBound", "positionFill", "clientExtensions", "takeProfitOnFill",
+                         "stopLossOnFill", "trailingStopLossOnFill", "distance", "id"]),
+        children,
+        max_size=6,
+    ),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(_JSON, st.builds(lambda o: {"order": o}, _JSON)))
+def test_any_order_body_is_answered_and_a_refusal_changes_nothing(body: object) -> None:
+    """Arbitrary JSON never raises: 201, or 400 with a reject transaction and no new
+    order, trade or balance change."""
+    engine = _engine()
+    status, out = engine.create_order(body)
+    assert status in (201, 400)
+    if status == 400:
+        assert out["orderRejectTransaction"]["type"].endswith("_ORDER_REJECT")
+        assert out["errorCode"] == out["orderRejectTransaction"]["rejectReason"]
+        assert engine.orders == {}
+        assert engine.account.trades == {}
+        assert engine.account.balance == Decimal(100_000)

@@ -115,3 +115,30 @@ def test_cli_serves_on_loopback_until_terminated() -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "data", "code"),
+    [
+        ("POST", "/orders", "{not json", "INVALID_JSON"),
+        ("GET", "/orders?count=abc", None, None),
+        ("GET", "/transactions/sinceid?id=-1", None, "INVALID_ID"),
+        ("GET", "/pricing?instruments=EUR_USD", None, "INVALID_INSTRUMENTS"),
+    ],
+)
+async def test_bad_requests_are_400_with_oanda_error_bodies(
+    client: OandaClient,
+    server: OandaSandboxServer,
+    method: str,
+    suffix: str,
+    data: str | None,
+    code: str | None,
+) -> None:
+    """Malformed input is a 400 {"errorMessage"[, "errorCode"]}; nothing changes."""
+    url = f"{server.url}/v3/accounts/{client.account_id}{suffix}"
+    async with client.session.request(method, url, data=data, headers=client.headers) as resp:
+        body = await resp.json()
+    assert resp.status == 400
+    assert body.get("errorCode") == code
+    assert body["errorMessage"]
+    assert server.engine.account.transactions == []

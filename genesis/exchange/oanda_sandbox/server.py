@@ -286,7 +286,10 @@ class OandaSandboxServer:
         orders = [o for o in self.engine.orders.values() if state == "ALL" or o.state == state]
         if "pendingOrders" in request.path:
             orders = self.engine.pending()
-        newest = sorted(orders, key=lambda o: -int(o.id))[: int(request.query.get("count", "50"))]
+        count = request.query.get("count", "50")
+        if not count.isdigit() or not 0 < int(count) <= 500:
+            return _error(400, f"Invalid value specified for 'count': {count!r} (1..500)")
+        newest = sorted(orders, key=lambda o: -int(o.id))[: int(count)]
         return _ok(
             request, {"orders": [o.to_json(p) for o in newest], "lastTransactionID": self._last()}
         )
