@@ -6,9 +6,9 @@ reconnected with exponential backoff (``backoff_s`` doubling to ``max_backoff_s`
 a malformed line is counted and skipped, never raised. Authentication
 failures (401/403) end the stream with ``OandaAuthError``: retrying cannot fix them.
 
-``TransactionStream`` remembers the last transaction id it yielded; after a
-reconnect it first backfills ``transactions/sinceid`` so no transaction is
-lost, and it never yields one id twice.
+``TransactionStream`` remembers the last transaction id it yielded; on the
+first line of a new connection it backfills ``transactions/sinceid`` so no
+transaction is lost, and it never yields one id twice.
 """
 
 from __future__ import annotations
@@ -77,10 +77,6 @@ class _LineStream:
             self.stats["reconnects"] += 1
             await asyncio.sleep(delay)
             delay = min(self.max_backoff_s, delay * 2)
-            await self.on_reconnect()
-
-    async def on_reconnect(self) -> None:
-        """Hook run after a break, before the next connect."""
 
     async def _connection(self) -> AsyncIterator[dict[str, Any]]:
         client = self.client
@@ -145,17 +141,18 @@ class TransactionStream(_LineStream):
     def __init__(self, client: OandaClient, last_id: str = "", **kw: Any) -> None:
         super().__init__(client, "/transactions/stream", {}, **kw)
         self.last_id = last_id
-        self._backlog: list[dict[str, Any]] = []
+        self._connects_seen = 0
 
-    async def on_reconnect(self) -> None:
-        if not self.last_id:
-            return
+    async def _backfill(self) -> list[dict[str, Any]]:
+        """What happened since ``last_id``: asked once the new connection is up, so nothing
+        falls between the backfill and the stream (an overlap is dropped by id)."""
         try:
-            self._backlog = await self.client.transactions_since(self.last_id)
-        except Exception as exc:  # the stream's own reconnect will try again
+            backlog = await self.client.transactions_since(self.last_id)
+        except Exception as exc:  # the stream goes on; the next reconnect asks again
             log.warning("oanda_backfill_failed", error=str(exc))
-            return
-        self.stats["backfilled"] += len(self._backlog)
+            return []
+        self.stats["backfilled"] += len(backlog)
+        return backlog
 
     def _fresh(self, obj: dict[str, Any]) -> bool:
         tx_id = str(obj.get("id", ""))
@@ -170,10 +167,12 @@ class TransactionStream(_LineStream):
 
     async def transactions(self) -> AsyncIterator[dict[str, Any]]:
         async for obj in self.objects():
-            while self._backlog:
-                tx = self._backlog.pop(0)
-                if self._fresh(tx):
-                    yield tx
+            if self.stats["connects"] != self._connects_seen:  # the first line of a connection
+                reconnected = self._connects_seen > 0
+                self._connects_seen = self.stats["connects"]
+                for tx in await self._backfill() if reconnected and self.last_id else []:
+                    if self._fresh(tx):
+                        yield tx
             if obj.get("type") == "HEARTBEAT":
                 if not self.last_id:
                     self.last_id = str(obj.get("lastTransactionID", ""))
