@@ -198,7 +198,8 @@ class OandaClient:
         order: bool = False,
     ) -> dict[str, Any]:
         """One call: JSON in and out; raises the mapped ``VenueError`` on failure."""
-        what = f"{method} {path.rsplit('/', 2)[-2] if order else path.rsplit('/', 1)[-1]}"
+        short = path.split(self.account_id, 1)[-1] if self.account_id else path
+        what = f"{method} {short or '/'}"
         attempt = 0
         while True:
             attempt += 1

@@ -74,6 +74,7 @@ class _Tracked:
     cmd: SubmitOrder
     venue_order_id: str = ""  # set once accepted; stream events wait for it
     done: bool = False
+    filled: Decimal = Decimal(0)
     early: list[dict[str, Any]] = field(default_factory=list)  # stream txs before the answer
 
 
@@ -276,7 +277,10 @@ class OandaVenue:
         if not tx_id or tx_id in self._fills_seen:
             return
         self._fills_seen.add(tx_id)
-        self._emit(self._fill_event(t, tx))
+        event = self._fill_event(t, tx)
+        t.filled += event.last_qty
+        t.done = t.done or t.filled >= t.cmd.quantity
+        self._emit(event)
 
     def _fill_event(self, t: _Tracked, tx: dict[str, Any]) -> OrderFilled:
         units = Decimal(str(tx["units"]))
