@@ -112,6 +112,7 @@ def test_cli_serves_on_loopback_until_terminated() -> None:
         with urllib.request.urlopen(request, timeout=10) as resp:
             body = json.loads(resp.read())
         assert body == {"accounts": [{"id": line["account_id"], "tags": []}]}
+        assert line["control_url"].startswith("http://127.0.0.1:")
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
@@ -142,3 +143,26 @@ async def test_bad_requests_are_400_with_oanda_error_bodies(
     assert body.get("errorCode") == code
     assert body["errorMessage"]
     assert server.engine.account.transactions == []
+
+
+async def test_control_port_arms_faults_and_moves_the_market(
+    client: OandaClient, server: OandaSandboxServer
+) -> None:
+    """Over the control port: arm a hook, set a quote, read the stats; bad input is a 400."""
+    base = server.control_url
+    async with client.session.post(f"{base}/faults", json={"hook": "rest.force",
+                                   "params": {"status": 503}}) as resp:  # fmt: skip
+        assert resp.status == 200
+    async with client.session.post(f"{base}/actions", json={"action": "quote",
+                                   "bid": "1.60000", "ask": "1.60010"}) as resp:  # fmt: skip
+        assert resp.status == 200
+    (price,) = await client.pricing(["GBP_USD"])  # the first try draws the forced 503
+    assert (price.bid, price.ask) == (D("1.60000"), D("1.60010"))
+    async with client.session.post(f"{base}/actions", json={"action": "quote",
+                                   "bid": "1.7", "ask": "1.6"}) as resp:  # fmt: skip
+        assert resp.status == 400
+        assert "below" in (await resp.json())["error"]
+    async with client.session.get(f"{base}/stats") as resp:
+        stats = await resp.json()
+    assert stats["faults"] == {"rest.force": 1}
+    assert stats["quote"]["bid"] == "1.60000"

@@ -28,6 +28,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--token", default="canary-token-oanda-sandbox", help="the bearer token clients send"
     )
+    p.add_argument(
+        "--control-port", type=int, default=0, help="fault/replay control port (0: a free one)"
+    )
     p.add_argument("--balance", default="100000", help="the account's opening balance (USD)")
     p.add_argument(
         "--speed", type=float, default=1.0, help="quotes (minutes) per second; 0: frozen"
@@ -59,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         token=args.token,
         host=args.host,
         port=args.port,
+        control_port=args.control_port,
         balance=balance,
         replay_speed=args.speed,
         heartbeat_s=args.heartbeat,
@@ -81,7 +85,12 @@ async def _serve(config: Any) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     # stdout carries only the one JSON line; the token is not echoed
-    line = {"rest_url": server.url, "stream_url": server.url, "account_id": ACCOUNT_ID}
+    line = {
+        "rest_url": server.url,
+        "stream_url": server.url,
+        "control_url": server.control_url,
+        "account_id": ACCOUNT_ID,
+    }
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
     try:

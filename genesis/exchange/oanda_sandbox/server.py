@@ -1,10 +1,11 @@
 """``OandaSandboxServer``: the loopback OANDA v20-compatible server, wired and served.
 
 One aiohttp server on loopback serves both of OANDA's hosts (the REST host and
-the stream host) under ``/v3``. Requests carry ``Authorization: Bearer
-<token>``; a wrong token is 401, another account id 403, more than
-``rate_limit`` requests in one second 429, each with OANDA's error body
-``{"errorMessage": ..., "errorCode"?: ...}``.
+the stream host) under ``/v3``; a second one is the control port (``control.py``:
+fault hooks, replay steps and quotes over HTTP JSON, for a server run by the CLI).
+v20 requests carry ``Authorization: Bearer <token>``; a wrong token is 401,
+another account id 403, more than ``rate_limit`` requests in one second 429,
+each with OANDA's error body ``{"errorMessage": ..., "errorCode"?: ...}``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aiohttp import web
 
 from genesis.exchange.oanda_sandbox.account import ACCOUNT_ID, rfc3339
 from genesis.exchange.oanda_sandbox.closes import close_position, close_trade
+from genesis.exchange.oanda_sandbox.control import control_routes
 from genesis.exchange.oanda_sandbox.engine import Engine
 from genesis.exchange.oanda_sandbox.faults import OandaFaultPlan
 from genesis.exchange.oanda_sandbox.market import (
@@ -55,6 +57,7 @@ class OandaSandboxConfig:
     token: str = "canary-token-oanda-sandbox"  # noqa: S105 - a test canary, not a secret
     host: str = "127.0.0.1"
     port: int = 0
+    control_port: int = 0
     balance: Decimal = Decimal(100_000)
     replay_speed: float = 0.0  # quotes (minutes) per second; 0: only advance() moves them
     heartbeat_s: float = 5.0
@@ -82,36 +85,52 @@ class OandaSandboxServer:
             lambda tx: self.hub.publish("transactions", tx),
         )
         self._window = (0, 0)  # (second, requests in it)
-        self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self.url = ""
+        self.url = self.control_url = ""
 
     # --- lifecycle ----------------------------------------------------------
 
     async def start(self) -> None:
         app = web.Application(middlewares=[self._middleware], client_max_size=1 << 20)
         app.add_routes(self._routes())
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await site.start()
-        server = site._server
-        sockets: list[Any] = list(getattr(server, "sockets", None) or [])
-        port = int(sockets[0].getsockname()[1])
+        control = web.Application(client_max_size=1 << 16)
+        control.add_routes(control_routes(self))
         host = self.config.host if ":" not in self.config.host else f"[{self.config.host}]"
-        self.url = f"http://{host}:{port}"
+        self.url = f"http://{host}:{await self._serve(app, self.config.port)}"
+        self.control_url = f"http://{host}:{await self._serve(control, self.config.control_port)}"
         if self.config.replay_speed > 0:
             self._tasks.append(asyncio.create_task(self._replayer()))
-        log.info("oanda_sandbox_started", url=self.url)
+        log.info("oanda_sandbox_started", url=self.url, control=self.control_url)
+
+    async def _serve(self, app: web.Application, port: int) -> int:
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.host, port)
+        await site.start()
+        self._runners.append(runner)
+        sockets: list[Any] = list(getattr(site._server, "sockets", None) or [])
+        return int(sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.hub.close_all()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for the control port: fired faults, stream connections, the account."""
+        q = self.engine.quote
+        return {
+            "faults": dict(self.faults.stats),
+            "stream_connections": self.hub.connections,
+            "last_transaction_id": self.engine.account.last_id,
+            "open_trades": len(self.engine.account.open_trades()),
+            "quote": {"time": rfc3339(q.ts_ns), "bid": str(q.bid), "ask": str(q.ask)},
+        }
 
     async def _replayer(self) -> None:
         while True:
