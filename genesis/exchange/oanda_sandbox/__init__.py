@@ -15,7 +15,8 @@ positionFill, client extensions, ``@clientID`` specifiers), order cancel;
 trades (list, get, close all or part); positions (list, get, close long or
 short, all or part). Rejections carry OANDA's ``*_REJECT`` transaction with
 ``errorCode`` and ``errorMessage``; times follow ``Accept-Datetime-Format``
-(RFC3339 with nanoseconds, or UNIX).
+(RFC3339 with nanoseconds, or UNIX). Fault hooks (``faults.py``) are armed
+in-process or on the control port (``control.py``), each firing counted.
 
 Known deviations from OANDA
 ---------------------------
