@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from genesis.errors import InvalidOrder, OrderRejectedByVenue
-from genesis.exchange.oanda import OandaClient, OrderTerms, order_request
+from genesis.exchange.oanda import OandaClient, OrderTerms, exit_order_request, order_request
 from genesis.exchange.oanda.errors import OandaNotFound
 from genesis.exchange.oanda_sandbox import OandaSandboxServer
 from tests.oanda.conftest import ASK0, ASK1, BID0, D
@@ -202,3 +202,38 @@ async def test_fills_reduce_the_opposite_trade_first(client: OandaClient) -> Non
     fill = out["orderFillTransaction"]
     assert [c["units"] for c in fill["tradesClosed"]] == ["-300"]
     assert fill["tradeOpened"]["units"] == "-200"
+
+
+async def test_trailing_stop_order_on_an_open_trade(
+    client: OandaClient, server: OandaSandboxServer
+) -> None:
+    """A TRAILING_STOP_LOSS posted for a short trails the ask and buys it back."""
+    await _place(client, type="MARKET", units=D(-1000))
+    (trade,) = await client.trades()
+    inst = client.instrument("GBP_USD")
+    body = exit_order_request("TRAILING_STOP_LOSS", trade["id"], inst, distance=D("0.00100"))
+    out = await client.create_order(body)
+    assert out["orderCreateTransaction"]["type"] == "TRAILING_STOP_LOSS_ORDER"
+    server.set_quote(D("1.57300"), D("1.57310"))  # the ask falls: the level follows it down
+    assert (await client.trade(trade["id"]))["trailingStopLossOrder"][
+        "trailingStopValue"
+    ] == "1.57410"
+    server.set_quote(D("1.57405"), D("1.57415"))
+    closed = await client.trade(trade["id"])
+    # sold at the bid 1.57576, bought back at the ask 1.57415 once it reached 1.57410
+    assert (closed["state"], closed["realizedPL"]) == ("CLOSED", "1.6100")
+
+
+async def test_exit_orders_refused_for_missing_trade_or_duplicate(client: OandaClient) -> None:
+    """No such trade, or a second stop loss on one trade: OANDA's reject codes."""
+    inst = client.instrument("GBP_USD")
+    with pytest.raises(OrderRejectedByVenue) as info:
+        await client.create_order(exit_order_request("STOP_LOSS", "999", inst, price=D("1.5")))
+    assert info.value.code == "TRADE_DOESNT_EXIST"
+    await _place(client, type="MARKET", units=D(10), stop_loss=D("1.50000"))
+    (trade,) = await client.trades()
+    with pytest.raises(OrderRejectedByVenue) as info:
+        await client.create_order(
+            exit_order_request("STOP_LOSS", trade["id"], inst, price=D("1.5"))
+        )
+    assert info.value.code == "STOP_LOSS_ORDER_ALREADY_EXISTS"

@@ -97,3 +97,15 @@ async def test_v20_unix_datetime_format(server: OandaSandboxServer) -> None:
     ctx = _context(server, datetime_format="UNIX")
     resp = await _call(ctx.pricing.get, server.engine.account.id, instruments="GBP_USD")
     assert resp.get("prices", 200)[0].time == "1328054460.000000000"
+
+
+async def test_v20_take_profit_order_on_a_trade(server: OandaSandboxServer) -> None:
+    """v20's order.take_profit attaches an exit to an open trade, visible on the trade."""
+    ctx = _context(server)
+    account_id = server.engine.account.id
+    resp = await _call(ctx.order.market, account_id, instrument="GBP_USD", units=-100)
+    trade_id = resp.get("orderFillTransaction", 201).tradeOpened.tradeID
+    resp = await _call(ctx.order.take_profit, account_id, tradeID=trade_id, price="1.57000")
+    assert resp.get("orderCreateTransaction", 201).type == "TAKE_PROFIT_ORDER"
+    trade = (await _call(ctx.trade.get, account_id, trade_id)).get("trade", 200)
+    assert (trade.takeProfitOrder.price, trade.takeProfitOrder.state) == (1.57, "PENDING")

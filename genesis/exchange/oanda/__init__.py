@@ -14,7 +14,7 @@ Tested against ``genesis.exchange.oanda_sandbox`` (``python -m genesis oanda-san
 
 from __future__ import annotations
 
-from genesis.exchange.oanda.orders import OrderTerms, order_request
+from genesis.exchange.oanda.orders import OrderTerms, exit_order_request, order_request
 from genesis.exchange.oanda.rest import OandaClient, OandaInstrument, Price, RequestLimiter
 from genesis.exchange.oanda.streams import PriceStream, TransactionStream
 
@@ -26,5 +26,6 @@ __all__ = [
     "PriceStream",
     "RequestLimiter",
     "TransactionStream",
+    "exit_order_request",
     "order_request",
 ]

@@ -14,7 +14,7 @@ from typing import Any
 from genesis.errors import InvalidOrder
 from genesis.exchange.oanda.rest import OandaInstrument
 
-__all__ = ["OrderTerms", "order_request"]
+__all__ = ["OrderTerms", "exit_order_request", "order_request"]
 
 _TIFS = {
     "MARKET": ("FOK", "IOC"),
@@ -91,3 +91,30 @@ def _on_fill(terms: OrderTerms, inst: OandaInstrument) -> dict[str, Any]:
         distance = inst.price_text(terms.trailing_stop_distance, "trailing distance")
         out["trailingStopLossOnFill"] = {"distance": distance}
     return out
+
+
+def exit_order_request(
+    kind: str,
+    trade_id: str,
+    inst: OandaInstrument,
+    *,
+    price: Decimal | None = None,
+    distance: Decimal | None = None,
+) -> dict[str, Any]:
+    """The POST /orders body of a trade's TAKE_PROFIT, STOP_LOSS or TRAILING_STOP_LOSS."""
+    if kind not in ("TAKE_PROFIT", "STOP_LOSS", "TRAILING_STOP_LOSS"):
+        raise InvalidOrder(
+            f"OANDA exit order type {kind!r}: TAKE_PROFIT, STOP_LOSS or TRAILING_STOP_LOSS"
+        )
+    if (price is None) == (distance is None):
+        raise InvalidOrder(f"OANDA {kind}: give a price or a distance (exactly one)")
+    if kind == "TAKE_PROFIT" and price is None:
+        raise InvalidOrder("OANDA TAKE_PROFIT needs a price")
+    if kind == "TRAILING_STOP_LOSS" and distance is None:
+        raise InvalidOrder("OANDA TRAILING_STOP_LOSS needs a distance")
+    order: dict[str, Any] = {"type": kind, "tradeID": trade_id, "timeInForce": "GTC"}
+    if price is not None:
+        order["price"] = inst.price_text(price)
+    if distance is not None:
+        order["distance"] = inst.price_text(distance, "distance")
+    return {"order": order}

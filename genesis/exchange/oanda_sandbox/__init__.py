@@ -11,7 +11,8 @@ and transaction streams (chunked, one JSON object per line, ``HEARTBEAT``
 every ``heartbeat_s``), ``transactions/sinceid`` and ``/{id}``; orders
 (MARKET, LIMIT, STOP, MARKET_IF_TOUCHED; take-profit, stop-loss (price or
 distance) and trailing-stop on fill; FOK, IOC, GTC, GTD, GFD; priceBound,
-positionFill, client extensions, ``@clientID`` specifiers), order cancel;
+positionFill, client extensions, ``@clientID`` specifiers), TAKE_PROFIT /
+STOP_LOSS / TRAILING_STOP_LOSS posted for an open trade, order cancel;
 trades (list, get, close all or part); positions (list, get, close long or
 short, all or part). Rejections carry OANDA's ``*_REJECT`` transaction with
 ``errorCode`` and ``errorMessage``; times follow ``Accept-Datetime-Format``

@@ -95,7 +95,7 @@ class Engine:
         for order in sorted(self.pending(), key=lambda o: int(o.id)):
             if order.state == "PENDING":
                 self.account.begin_batch()  # what one order's trigger does is one batch
-                self._check(order)
+                self.check_order(order)
 
     def _feed(self, quote: Quote) -> None:
         self._ns += 1_000_000
@@ -189,7 +189,7 @@ class Engine:
         if req.type == "MARKET" or req.tif in ("FOK", "IOC"):
             self._fill_now(order, out)
         else:
-            self._check(order, out)
+            self.check_order(order, out)
         out["relatedTransactionIDs"] = [str(i) for i in range(first, int(acct.last_id) + 1)]
         out["lastTransactionID"] = acct.last_id
         return 201, out
@@ -422,7 +422,7 @@ class Engine:
         # MARKET_IF_TOUCHED: the price reached the level from the side it started on
         return px >= order.price if order.direction > 0 else px <= order.price
 
-    def _check(self, order: Order, out: dict[str, Any] | None = None) -> None:
+    def check_order(self, order: Order, out: dict[str, Any] | None = None) -> None:
         if order.gtd_ns is not None and self.now_ns >= order.gtd_ns:
             self._cancel(order, "TIME_IN_FORCE_EXPIRED", out)
             return

@@ -26,6 +26,7 @@ from aiohttp import web
 from genesis.exchange.oanda_sandbox.account import ACCOUNT_ID, rfc3339
 from genesis.exchange.oanda_sandbox.closes import close_position, close_trade
 from genesis.exchange.oanda_sandbox.control import control_routes
+from genesis.exchange.oanda_sandbox.dependents import DEPENDENT_TYPES, create_dependent
 from genesis.exchange.oanda_sandbox.engine import Engine
 from genesis.exchange.oanda_sandbox.faults import OandaFaultPlan
 from genesis.exchange.oanda_sandbox.market import (
@@ -296,7 +297,11 @@ class OandaSandboxServer:
         body = await _json(request)
         if isinstance(body, web.Response):
             return body
-        status, out = self.engine.create_order(body)
+        order = body.get("order") if isinstance(body, dict) else None
+        if isinstance(order, dict) and order.get("type") in DEPENDENT_TYPES:
+            status, out = create_dependent(self.engine, body)
+        else:
+            status, out = self.engine.create_order(body)
         return _ok(request, out, status)
 
     async def _orders(self, request: web.Request) -> web.Response:
