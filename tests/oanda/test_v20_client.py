@@ -109,3 +109,29 @@ async def test_v20_take_profit_order_on_a_trade(server: OandaSandboxServer) -> N
     assert resp.get("orderCreateTransaction", 201).type == "TAKE_PROFIT_ORDER"
     trade = (await _call(ctx.trade.get, account_id, trade_id)).get("trade", 200)
     assert (trade.takeProfitOrder.price, trade.takeProfitOrder.state) == (1.57, "PENDING")
+
+
+async def test_v20_transaction_stream(server: OandaSandboxServer) -> None:
+    """v20's transaction stream parser sees the heartbeat, then the order and its fill."""
+    ctx = _context(server)
+    account_id = server.engine.account.id
+    resp = await _call(ctx.transaction.stream, account_id)
+    status, _ = server.engine.create_order(
+        {"order": {"type": "MARKET", "instrument": "GBP_USD", "units": "100"}}
+    )
+    assert status == 201
+
+    def until_two_transactions() -> list[tuple[str, str]]:
+        seen: list[tuple[str, str]] = []
+        for name, msg in resp.parts():  # heartbeats may come between (every 0.05 s here)
+            seen.append((name, msg.type))
+            if sum(t != "HEARTBEAT" for _, t in seen) == 2:
+                return seen
+        return seen
+
+    seen = await _call(until_two_transactions)
+    assert seen[0] == ("transaction.TransactionHeartbeat", "HEARTBEAT")
+    assert [s for s in seen if s[1] != "HEARTBEAT"] == [
+        ("transaction.Transaction", "MARKET_ORDER"),
+        ("transaction.Transaction", "ORDER_FILL"),
+    ]
