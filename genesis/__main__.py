@@ -65,6 +65,7 @@ _CLI_MODULES = (
     "genesis.daemon.control",
     "genesis.paper.cli",
     "genesis.exchange.sandbox.cli",
+    "genesis.exchange.oanda_sandbox.cli",
     "genesis.data.cli",
     "genesis.data.download_cli",
     "genesis.analytics.cli",

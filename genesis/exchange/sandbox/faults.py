@@ -89,7 +89,13 @@ class _Armed:
 
 
 class FaultPlan:
-    """Armed hooks, continuous faults and the count of every injected fault."""
+    """Armed hooks, continuous faults and the count of every injected fault.
+
+    ``known_hooks`` is the set ``arm`` accepts; another sandbox (OANDA's) subclasses
+    the plan with its own set.
+    """
+
+    known_hooks: frozenset[str] = HOOKS
 
     def __init__(self, seed: int = 0) -> None:
         self._rng = random.Random(seed)  # noqa: S311 - fault injection, seeded on purpose
@@ -102,8 +108,9 @@ class FaultPlan:
 
     def arm(self, hook: str, times: int = 1, probability: float = 1.0, **params: Any) -> None:
         """Arm ``hook`` for ``times`` firings (-1: until ``clear``)."""
-        if hook not in HOOKS:
-            raise ValueError(f"unknown fault hook {hook!r}; known: {', '.join(sorted(HOOKS))}")
+        if hook not in self.known_hooks:
+            known = ", ".join(sorted(self.known_hooks))
+            raise ValueError(f"unknown fault hook {hook!r}; known: {known}")
         if times == 0 or times < -1:
             raise ValueError(f"times must be >= 1 or -1, was {times}")
         if not 0.0 < probability <= 1.0:

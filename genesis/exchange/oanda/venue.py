@@ -1,0 +1,337 @@
+"""``OandaVenue``: the ``LiveVenue`` of an OANDA v20 account (FX, netting, units).
+
+``execute`` never blocks: it builds the v20 body locally (a bad order becomes
+``OrderRejected`` at once) and schedules one task per command. The client
+order id travels as the order's ``clientExtensions.id``, so every order can be
+found again with the ``@id`` specifier. Rules of an order request:
+
+* 201 -> ``OrderAccepted``; its ORDER_FILL -> ``OrderFilled``; an immediate
+  ORDER_CANCEL (FOK/IOC/bounds) -> ``OrderExpired``;
+* 400 with a reject transaction -> ``OrderRejected`` with OANDA's errorCode;
+* an unknown outcome (5xx, timeout, lost connection) -> the order stays in
+  flight and is resolved by ``GET /orders/@id``: found -> its state is
+  applied; absent on ``absent_checks`` queries ``absent_delay_s`` apart ->
+  ``OrderRejected`` code ``NOT_PLACED``. OANDA executes an order inside the
+  request, so absence after the answer is lost is proof; nothing is resent.
+
+Fills arrive from the order answer, the transaction stream and its backfills;
+each ORDER_FILL transaction id is delivered once. The kernel keeps exits
+itself (``SubmitOrder.stop_loss`` / ``take_profit`` are submitted by the
+kernel once the entry fills), so no on-fill orders are attached here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from genesis.core.commands import CancelAllOrders, CancelOrder, Command, ModifyOrder, SubmitOrder
+from genesis.core.enums import LiquiditySide, OrderType, Side, TimeInForce
+from genesis.core.events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderModifyRejected,
+    OrderRejected,
+)
+from genesis.errors import InvalidOrder, OrderRejectedByVenue, OrderStatusUnknown, VenueError
+from genesis.exchange.live import EventSink, VenueBalance, VenueOrder, VenueSnapshot
+from genesis.exchange.oanda.errors import OandaNotFound
+from genesis.exchange.oanda.orders import OrderTerms, order_request
+from genesis.exchange.oanda.rest import OandaClient
+from genesis.exchange.oanda.streams import TransactionStream
+
+__all__ = ["OandaVenue", "oanda_name"]
+
+log = structlog.get_logger(__name__)
+_TYPES = {
+    OrderType.MARKET: "MARKET",
+    OrderType.LIMIT: "LIMIT",
+    OrderType.STOP_MARKET: "STOP",
+    OrderType.MARKET_IF_TOUCHED: "MARKET_IF_TOUCHED",
+}
+
+
+def oanda_name(instrument_id: str) -> str:
+    """``OANDA:GBP_USD`` / ``GBP_USD`` / ``GBPUSD`` -> ``GBP_USD``."""
+    symbol = instrument_id.rpartition(":")[2].upper()
+    if "_" not in symbol and len(symbol) == 6:
+        symbol = f"{symbol[:3]}_{symbol[3:]}"
+    return symbol
+
+
+@dataclass(slots=True)
+class _Tracked:
+    cmd: SubmitOrder
+    venue_order_id: str = ""  # set once accepted; stream events wait for it
+    done: bool = False
+    filled: Decimal = Decimal(0)
+    early: list[dict[str, Any]] = field(default_factory=list)  # stream txs before the answer
+
+
+class OandaVenue:
+    """A live OANDA account as the daemon sees it (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: OandaClient,
+        name: str = "OANDA",
+        *,
+        absent_checks: int = 2,
+        absent_delay_s: float = 0.5,
+    ) -> None:
+        self.name = name
+        self.client = client
+        self.absent_checks = absent_checks
+        self.absent_delay_s = absent_delay_s
+        self._sink: EventSink | None = None
+        self._orders: dict[str, _Tracked] = {}  # client order id -> order
+        self._fills_seen: set[str] = set()  # ORDER_FILL transaction ids delivered
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stream: TransactionStream | None = None
+        self.currency = "USD"
+
+    async def start(self, sink: EventSink) -> None:
+        self._sink = sink
+        if not self.client.account_id:
+            await self.client.use_first_account()
+        await self.client.load_instruments()
+        summary = await self.client.summary()
+        self.currency = str(summary.get("currency", "USD"))
+        self._stream = TransactionStream(self.client, str(summary["lastTransactionID"]))
+        self._spawn(self._follow(self._stream))
+
+    def execute(self, command: Command, now_ns: int) -> None:
+        if type(command) is SubmitOrder:
+            self._submit(command)
+        elif type(command) is CancelOrder:
+            self._spawn(self._cancel(command.client_order_id))
+        elif type(command) is CancelAllOrders:
+            for cid, t in list(self._orders.items()):
+                same = (t.cmd.strategy_id, t.cmd.instrument_id)
+                if not t.done and same == (command.strategy_id, command.instrument_id):
+                    self._spawn(self._cancel(cid))
+        elif type(command) is ModifyOrder:
+            self._emit(OrderModifyRejected(**_ids(command), reason="OANDA order replace is not "
+                       "supported: cancel and resubmit", code="UNSUPPORTED"))  # fmt: skip
+
+    async def snapshot(
+        self, instruments: list[str], since_trade_ids: dict[str, int]
+    ) -> VenueSnapshot:
+        """Pending orders with client ids, the account's margin and own fills since an id."""
+        names = {oanda_name(i): i for i in instruments}
+        orders = []
+        for o in await self.client.pending_orders():
+            cid = (o.get("clientExtensions") or {}).get("id")
+            if cid and o.get("instrument") in names:
+                orders.append(_venue_order(o, names[o["instrument"]], cid))
+        summary = await self.client.summary()
+        balance = VenueBalance(self.currency, Decimal(summary["marginAvailable"]),
+                               Decimal(summary["marginUsed"]))  # fmt: skip
+        since = min(since_trade_ids.values(), default=0)
+        fills = []
+        for tx in await self.client.transactions_since(str(since)):
+            t = self._orders.get(str(tx.get("clientOrderID", "")))
+            if tx.get("type") == "ORDER_FILL" and t is not None and tx.get("instrument") in names:
+                fills.append(self._fill_event(t, tx))
+        return VenueSnapshot(tuple(orders), {self.currency: balance}, tuple(fills))
+
+    async def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.client.close()
+
+    # --- plumbing -----------------------------------------------------------
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("oanda_venue_task_failed", error=repr(task.exception()))
+
+    def _emit(self, event: OrderEvent) -> None:
+        if self._sink is not None:
+            self._sink(event)
+
+    def _submit(self, cmd: SubmitOrder) -> None:
+        try:
+            body = order_request(_terms(cmd), self.client.instrument(oanda_name(cmd.instrument_id)))
+        except InvalidOrder as exc:
+            self._emit(OrderRejected(**_ids(cmd), reason=str(exc), code="INVALID_ORDER"))
+            return
+        self._orders[cmd.client_order_id] = _Tracked(cmd)
+        self._spawn(self._place(cmd, body))
+
+    async def _place(self, cmd: SubmitOrder, body: dict[str, Any]) -> None:
+        try:
+            answer = await self.client.create_order(body)
+        except OrderRejectedByVenue as exc:
+            self._orders[cmd.client_order_id].done = True
+            self._emit(OrderRejected(**_ids(cmd), reason=str(exc), code=str(exc.code)))
+            return
+        except (OrderStatusUnknown, VenueError) as exc:
+            log.warning("oanda_order_unknown", client_order_id=cmd.client_order_id, error=str(exc))
+            await self._resolve(cmd)
+            return
+        self._apply_answer(cmd, answer)
+
+    def _apply_answer(self, cmd: SubmitOrder, answer: dict[str, Any]) -> None:
+        t = self._orders[cmd.client_order_id]
+        created = answer.get("orderCreateTransaction") or {}
+        t.venue_order_id = str(created.get("id", ""))
+        self._emit(OrderAccepted(**_ids(cmd), venue_order_id=t.venue_order_id))
+        fill = answer.get("orderFillTransaction")
+        if fill is not None:
+            self._deliver_fill(t, fill)
+        if answer.get("orderCancelTransaction") is not None:
+            t.done = True
+            self._emit(OrderExpired(**_ids(cmd)))
+        self._replay_early(t)
+
+    def _replay_early(self, t: _Tracked) -> None:
+        early, t.early = t.early, []
+        for tx in early:
+            self._on_order_tx(t, tx)
+
+    async def _resolve(self, cmd: SubmitOrder) -> None:
+        """Find the order by client id; absent on every check -> NOT_PLACED."""
+        for attempt in range(self.absent_checks):
+            await asyncio.sleep(self.absent_delay_s * (attempt + 1))
+            try:
+                order = await self.client.order(f"@{cmd.client_order_id}")
+            except OandaNotFound:
+                continue
+            except VenueError as exc:
+                log.warning("oanda_resolve_failed", error=str(exc))
+                continue
+            await self._adopt(cmd, order)
+            return
+        self._orders[cmd.client_order_id].done = True
+        reason = "the order request's answer was lost and the order is not on the venue"
+        self._emit(OrderRejected(**_ids(cmd), code="NOT_PLACED", reason=reason))
+
+    async def _adopt(self, cmd: SubmitOrder, order: dict[str, Any]) -> None:
+        t = self._orders[cmd.client_order_id]
+        t.venue_order_id = str(order["id"])
+        self._emit(OrderAccepted(**_ids(cmd), venue_order_id=t.venue_order_id))
+        if order.get("state") == "FILLED":
+            txs = await self.client.transactions_since(str(int(order["fillingTransactionID"]) - 1))
+            for tx in txs[:1]:
+                self._deliver_fill(t, tx)
+        elif order.get("state") == "CANCELLED":
+            t.done = True
+            self._emit(OrderExpired(**_ids(cmd)))
+        self._replay_early(t)
+
+    async def _cancel(self, cid: str) -> None:
+        t = self._orders.get(cid)
+        if t is None:
+            return
+        try:
+            await self.client.cancel_order(f"@{cid}")
+        except VenueError as exc:
+            self._emit(OrderCancelRejected(**_ids(t.cmd), reason=str(exc)))
+            return
+        t.done = True
+        self._emit(OrderCanceled(**_ids(t.cmd)))
+
+    # --- the transaction stream --------------------------------------------
+
+    async def _follow(self, stream: TransactionStream) -> None:
+        async for tx in stream.transactions():
+            t = self._orders.get(str(tx.get("clientOrderID", "")))
+            if t is None:
+                continue
+            if not t.venue_order_id:  # the order's own answer has not come yet
+                t.early.append(tx)
+                continue
+            self._on_order_tx(t, tx)
+
+    def _on_order_tx(self, t: _Tracked, tx: dict[str, Any]) -> None:
+        if tx.get("type") == "ORDER_FILL":
+            self._deliver_fill(t, tx)
+        elif (
+            tx.get("type") == "ORDER_CANCEL" and tx.get("reason") != "CLIENT_REQUEST" and not t.done
+        ):
+            t.done = True  # expired (GTD), or cancelled by the venue
+            self._emit(OrderExpired(**_ids(t.cmd)))
+
+    def _deliver_fill(self, t: _Tracked, tx: dict[str, Any]) -> None:
+        tx_id = str(tx.get("id", ""))
+        if not tx_id or tx_id in self._fills_seen:
+            return
+        self._fills_seen.add(tx_id)
+        event = self._fill_event(t, tx)
+        t.filled += event.last_qty
+        t.done = t.done or t.filled >= t.cmd.quantity
+        self._emit(event)
+
+    def _fill_event(self, t: _Tracked, tx: dict[str, Any]) -> OrderFilled:
+        units = Decimal(str(tx["units"]))
+        inst = self.client.instrument(oanda_name(t.cmd.instrument_id))
+        return OrderFilled(
+            **_ids(t.cmd),
+            venue=self.name,
+            trade_id=str(tx["id"]),
+            side=Side.BUY if units > 0 else Side.SELL,
+            last_qty=abs(units),
+            last_px=Decimal(str(tx["price"])).quantize(inst.tick),
+            fee=Decimal(str(tx.get("commission", "0"))),
+            fee_currency=self.currency,
+            liquidity=LiquiditySide.TAKER,
+            venue_order_id=str(tx.get("orderID", t.venue_order_id)),
+        )
+
+
+def _ids(cmd: Command) -> dict[str, Any]:
+    cid = getattr(cmd, "client_order_id", "")
+    now = time.time_ns()
+    return {"ts_event": now, "ts_init": now, "client_order_id": cid,
+            "strategy_id": cmd.strategy_id, "instrument_id": cmd.instrument_id}  # fmt: skip
+
+
+def _terms(cmd: SubmitOrder) -> OrderTerms:
+    kind = _TYPES.get(cmd.order_type)
+    if kind is None:
+        raise InvalidOrder(f"OANDA has no {cmd.order_type.value} entry order")
+    tif = cmd.time_in_force.value
+    if kind == "MARKET" and cmd.time_in_force is TimeInForce.GTC:
+        tif = "FOK"
+    units = cmd.quantity if cmd.side is Side.BUY else -cmd.quantity
+    price = cmd.trigger_price if kind in ("STOP", "MARKET_IF_TOUCHED") else cmd.price
+    return OrderTerms(type=kind, instrument=oanda_name(cmd.instrument_id), units=units,
+                      price=price, time_in_force=tif, client_id=cmd.client_order_id,
+                      position_fill="REDUCE_ONLY" if cmd.reduce_only else "DEFAULT")  # fmt: skip
+
+
+def _venue_order(o: dict[str, Any], instrument_id: str, cid: str) -> VenueOrder:
+    units = Decimal(str(o.get("units", "0")))
+    kinds = {v: k for k, v in _TYPES.items()}
+    price = o.get("price")
+    return VenueOrder(
+        instrument_id=instrument_id,
+        client_order_id=cid,
+        venue_order_id=str(o["id"]),
+        side=Side.BUY if units > 0 else Side.SELL,
+        order_type=kinds.get(str(o.get("type")), OrderType.LIMIT),
+        quantity=abs(units),
+        filled_qty=Decimal(0),
+        price=Decimal(str(price)) if price is not None else None,
+        status=str(o.get("state", "PENDING")),
+    )
