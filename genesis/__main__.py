@@ -61,6 +61,7 @@ _CLI_MODULES = (
     "genesis.daemon.cli",
     "genesis.config.cli",
     "genesis.daemon.control",
+    "genesis.daemon.journal_export",
     "genesis.exchange.sandbox.cli",
     "genesis.data.cli",
     "genesis.data.download_cli",

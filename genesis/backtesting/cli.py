@@ -32,6 +32,7 @@ from genesis.core.instruments import (
     load_exchange_info,
 )
 from genesis.data.loaders import infer_interval_ns, infer_tick_size, read_bars
+from genesis.data.session_log import is_session_log
 from genesis.data.sources import (
     DataSpec,
     is_quote_bars,
@@ -84,7 +85,14 @@ _DATA_HELP = (
 def add_parser(sub: Any) -> None:
     """Register the ``backtest`` sub-command."""
     p = sub.add_parser("backtest", help="run a strategy over historical bars")
-    add_run_args(p, _DATA_HELP)
+    add_run_args(p, _DATA_HELP, strategy_required=False)
+    p.add_argument(
+        "--journal",
+        type=Path,
+        default=None,
+        help="with a session log as --data: the session's journal (default: genesis.db"
+        " beside the log)",
+    )
     p.add_argument(
         "--sample-ms",
         type=decimal_arg("--sample-ms", positive=True),
@@ -188,6 +196,10 @@ def _unlisted(args: argparse.Namespace) -> tuple[Instrument, str]:
 def run(args: argparse.Namespace) -> int:
     """Execute the backtest; return the process exit code (errors raise GenesisError)."""
     data = args.data or [str(resources.BTCUSDT_1M_BARS)]
+    if len(data) == 1 and is_session_log(Path(data[0])):
+        return _run_session(args, Path(data[0]))
+    if args.strategy is None:
+        raise ConfigError("--strategy is required (except with a session log as --data)")
     single = _single(args, data)
     if single is None:
         return _run_multi(args, data)
@@ -331,6 +343,42 @@ def _run_recording(
         sys.stderr.write("\r" + " " * 60 + "\r")
     if not args.quiet:
         _event_summary(args, result, time.perf_counter() - started, sys.stdout)
+    for error in result.strategy_errors:
+        print(f"strategy disabled after an error: {error}", file=sys.stderr)
+    return 0
+
+
+def _run_session(args: argparse.Namespace, log: Path) -> int:
+    """A paper session's log, replayed with the session's own strategies and settings."""
+    from genesis.backtesting.session import load_session, replay_session
+
+    given = [name for name in ("strategy", "param", "tier") if getattr(args, name)]
+    if given:
+        raise ConfigError(
+            f"--data {log} is a session log: it replays the session's own strategies, params"
+            f" and settings from its journal; drop --{', --'.join(given)}"
+        )
+    session = load_session(log, args.journal)
+    for action in sorted(set(session.not_replayed)):
+        print(
+            f"genesis: the session has {action} rows (control API orders), which a replay"
+            " cannot repeat: its orders differ from the session's from there",
+            file=sys.stderr,
+        )
+    started = time.perf_counter()
+    result = replay_session(session, args.out)
+    if not args.quiet:
+        config = session.config
+        rows = [
+            ("session", f"{log.name} (journal {session.journal})"),
+            ("strategies", ", ".join(c.id for c in config.strategies)),
+            ("settings", f"tier {config.tier.value}, cash {config.cash}, fee {config.fee_bps} bps"),
+            ("events", f"{result.events:,} in {time.perf_counter() - started:.2f} s"),
+            ("orders", f"{result.orders} ({result.fills} fills, {result.trades} closed lots)"),
+            ("balances", ", ".join(f"{a} {v}" for a, v in result.balances.items())),
+            ("output", str(args.out)),
+        ]
+        _table(rows, sys.stdout)
     for error in result.strategy_errors:
         print(f"strategy disabled after an error: {error}", file=sys.stderr)
     return 0

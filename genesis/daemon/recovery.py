@@ -50,6 +50,7 @@ from genesis.daemon.reconcile import (
 )
 from genesis.daemon.records import INTENT, emulated_from, fill_record, intent_from
 from genesis.daemon.reload import ConfigChange
+from genesis.daemon.session_record import paper_detail
 from genesis.errors import ConfigError, GenesisError
 from genesis.execution.emulation import EmulatedState
 from genesis.execution.restore import order_from_intent
@@ -124,6 +125,8 @@ async def start_session(d: Daemon, mode: str, audits: list[AuditRecord], **extra
     now = d.kernel.clock.now_ns()
     configs = {c.id: c.model_dump(mode="json") for c in d.config.strategies}
     detail = {"mode": mode, "configs": configs, **extra, **d.market.describe()}
+    if mode == PAPER:  # what a replay of its session log builds the same kernel from
+        detail["paper"] = paper_detail(d.config)
     d.journal.audit("session_started", detail, now)
     for config in d.config.strategies:
         d.journal.store_version(config, now)

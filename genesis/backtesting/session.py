@@ -1,0 +1,261 @@
+"""``backtest --data SESSION_LOG``: a paper session replayed, order for order and fill for fill.
+
+Theory of operation
+-------------------
+Every paper session writes its session log (``$GENESIS_DATA_DIR/session-SYMBOLS.jsonl``,
+``genesis.data.session_log``): each market event it consumed, in order, before the
+strategies saw it, on live data and on recordings alike. Its journal
+(``genesis.db`` beside it) holds what it was started with: the ``session_started``
+row carries the strategy configs and the ``paper`` settings (tier, cash, fees,
+daily-loss limit, risk limits, instruments; ``genesis.daemon.session_record``).
+
+The replay builds the kernel and the simulated venues with the paper daemon's own
+function (``daemon.assemble.paper_parts``), so nothing is configured twice, and
+drives them the way the daemon does: the same ``Driver`` with deferred commands,
+each event's rounds executed one command at a time until none is left (what the
+daemon's ``send`` does once a round's intents are committed), the strategies
+started before the first event at the session's start time, and at the end the
+shutdown orders the journal records and the strategies' ``on_stop``.
+
+What an operator did during the session is re-applied at the event index the
+journal gives it, as a paper restart does: parameter edits (``config_applied``),
+kill-switch engagements and resets, and the shutdown orders. Orders placed
+through the control API are not replayed: the replay says so, and its orders
+then differ from the session's from that point.
+
+Outputs: ``orders.csv`` (every order intent, in the order sent), ``fills.csv``
+(every fill, in the order booked) and ``trades.csv`` (closed lots), in the
+backtest's formats. ``genesis journal export`` writes the session's own
+``orders.csv`` and ``fills.csv`` from its journal with the same writers: the
+files of a replay and of its session are byte-identical.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genesis.backtesting.output import FillWriter, OrderWriter, TradeWriter
+from genesis.backtesting.runner import _discard, _prepare
+from genesis.config.models import StrategyConfig
+from genesis.core.commands import Command, EngageKillSwitch, ResetKillSwitch, SubmitOrder
+from genesis.core.events import OrderEvent, OrderFilled
+from genesis.data.session_log import is_session_log, read_session_log
+from genesis.errors import ConfigError
+from genesis.kernel.driver import Driver
+from genesis.kernel.kernel import Kernel
+from genesis.storage.repository import AuditRecord
+
+__all__ = ["SessionReplay", "SessionResult", "is_session_log", "load_session", "replay_session"]
+
+_NOT_REPLAYED = ("api_order", "api_close_position", "api_cancel", "api_modify")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionReplay:
+    """A session to replay: its log, its configuration, the operator actions to re-apply."""
+
+    log: Path
+    journal: Path
+    config: Any  # the session's DaemonConfig (genesis.daemon.daemon)
+    actions: tuple[tuple[int, AuditRecord], ...]  # (event index, action), in order
+    not_replayed: tuple[str, ...]  # control-API actions the replay cannot repeat
+
+
+@dataclass(slots=True)
+class SessionResult:
+    events: int = 0
+    orders: int = 0
+    fills: int = 0
+    trades: int = 0
+    balances: dict[str, str] = field(default_factory=dict)
+    strategy_errors: list[str] = field(default_factory=list)
+
+
+class _NullLog:
+    def _noop(self, *args: object, **kwargs: object) -> None:
+        return None
+
+    debug = info = warning = error = critical = _noop
+
+
+def load_session(log: Path, journal: Path | None = None) -> SessionReplay:
+    """Read the session's configuration from its journal (default: ``genesis.db`` beside
+    the log).
+
+    Raises:
+        ConfigError: no journal, a live or older journal, or settings that do not read back.
+    """
+    from genesis.daemon.recovery import replay_actions
+    from genesis.daemon.session_record import paper_config
+
+    db = journal or log.parent / "genesis.db"
+    if not db.is_file():
+        raise ConfigError(
+            f"--data {log}: a session log is replayed with its session's journal, and {db}"
+            " does not exist; pass --journal FILE (the genesis.db of the session)"
+        )
+    audits = asyncio.run(_audit_log(db))
+    started = next((a for a in audits if a.action == "session_started"), None)
+    if started is None:
+        raise ConfigError(f"{db}: no session_started row; is this the session's journal?")
+    detail = json.loads(started.detail_json)
+    if detail.get("mode") != "paper":
+        raise ConfigError(
+            f"{db}: a {detail.get('mode')} session; only a paper session's fills are the"
+            " simulated venue's to reproduce"
+        )
+    return SessionReplay(
+        log=log,
+        journal=db,
+        config=paper_config(detail, str(db)),
+        actions=tuple(replay_actions(audits)),
+        not_replayed=tuple(a.action for a in audits if a.action in _NOT_REPLAYED),
+    )
+
+
+async def _audit_log(db: Path) -> list[AuditRecord]:
+    from genesis.storage.sqlite import SqliteRepository
+
+    repo = await SqliteRepository.open(db)
+    try:
+        return await repo.audit_log(0)
+    finally:
+        await repo.close()
+
+
+def replay_session(session: SessionReplay, out_dir: Path) -> SessionResult:
+    """Replay ``session`` and write orders.csv, fills.csv and trades.csv to ``out_dir``.
+
+    Raises:
+        ConfigError: ``out_dir`` cannot be written.
+        DataError: a line of the log is not an event (file:line); no output is left.
+    """
+    from genesis.daemon.assemble import paper_parts
+
+    _prepare(out_dir)
+    orders = OrderWriter(out_dir / "orders.csv")
+    fills = FillWriter(out_dir / "fills.csv")
+    trades = TradeWriter(out_dir / "trades.csv")
+    try:
+        kernel, venues = paper_parts(session.config, _NullLog(), closed_lot_sink=trades.add)
+        driver = Driver(
+            kernel,
+            venues,
+            record=False,
+            defer_commands=True,
+            on_command=_intents(orders.add),
+            on_order_event=_fills(fills.add),
+        )
+        replay = _Replay(driver, list(session.actions), session.config.strategies)
+        events = replay.run(session.log)
+    except BaseException:
+        for writer in (orders, fills, trades):
+            writer.close()
+        _discard(out_dir)
+        raise
+    for writer in (orders, fills, trades):
+        writer.close()
+    return SessionResult(
+        events=events,
+        orders=orders.count,
+        fills=fills.count,
+        trades=trades.count,
+        balances={a: str(v) for a, v in sorted(kernel.portfolio.balances().items()) if v != 0},
+        strategy_errors=[f"{e.strategy_id}: {e.error_type}: {e.message}" for e in kernel.errors],
+    )
+
+
+def _intents(add: Callable[[SubmitOrder], None]) -> Callable[[Command], None]:
+    def on_command(command: Command) -> None:
+        if type(command) is SubmitOrder:
+            add(command)
+
+    return on_command
+
+
+def _fills(add: Callable[[OrderFilled], None]) -> Callable[[OrderEvent], None]:
+    def on_order_event(event: OrderEvent) -> None:
+        if type(event) is OrderFilled:
+            add(event)
+
+    return on_order_event
+
+
+class _Replay:
+    """The daemon's trading loop without the daemon: events, rounds, operator actions."""
+
+    def __init__(
+        self,
+        driver: Driver,
+        actions: list[tuple[int, AuditRecord]],
+        strategies: tuple[StrategyConfig, ...],
+    ) -> None:
+        self.driver = driver
+        self.kernel: Kernel = driver.kernel
+        self.actions = actions
+        self.versions = {c.id: c for c in strategies}  # as the daemon's: an edit applies once
+
+    def run(self, log: Path) -> int:
+        self._apply_until(-1)  # before the strategies started
+        self.driver.start()
+        self._rounds()
+        count = 0
+        for event in read_session_log(log):
+            self._apply_until(count)
+            self.driver.step(event)
+            self._rounds()
+            count += 1
+        self._apply_until(count)  # what happened after the last event: the shutdown orders
+        self.driver.finish()
+        self._rounds()
+        return count
+
+    def _rounds(self) -> None:
+        """Execute the kernel's commands one by one until none is left (the daemon's send)."""
+        driver = self.driver
+        while driver.has_commands():
+            for command in driver.take_commands():
+                driver.execute(command)
+
+    def _apply_until(self, index: int) -> None:
+        while self.actions and self.actions[0][0] <= index:
+            self._apply(self.actions.pop(0)[1])
+            self._rounds()
+
+    def _apply(self, audit: AuditRecord) -> None:
+        """One operator action, as ``PaperRecovery`` re-applies it."""
+        detail: dict[str, Any] = json.loads(audit.detail_json)
+        now = self.kernel.clock.now_ns()
+        if audit.action == "config_applied":
+            self._set_params(StrategyConfig.model_validate(detail["config"]))
+        elif audit.action == "kill_switch_engaged":
+            self.driver.command(
+                EngageKillSwitch(
+                    ts_init=now,
+                    reason=str(detail.get("reason", "")),
+                    source=str(detail.get("source", "operator")),
+                    request_id=str(detail.get("request_id", "")),
+                    flatten=bool(detail.get("flatten")),
+                )
+            )
+        elif audit.action == "kill_switch_reset":
+            reason, request_id = str(detail.get("reason", "")), str(detail.get("request_id", ""))
+            self.driver.command(ResetKillSwitch(ts_init=now, reason=reason, request_id=request_id))
+        elif audit.action == "shutdown_orders":
+            kernel = self.kernel
+            flatten = detail.get("scope") == "flatten"
+            self.driver.send(kernel.flatten() if flatten else kernel.cancel_entries())
+
+    def _set_params(self, config: StrategyConfig) -> None:
+        from genesis.strategies import registry
+
+        if config.id in self.kernel.strategies and self.versions.get(config.id) != config:
+            self.versions[config.id] = config
+            spec = registry.get(config.strategy)
+            params = registry.parse_params(spec, config.params, source=config.id)
+            self.kernel.replace_params(config.id, params)
