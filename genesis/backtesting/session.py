@@ -17,6 +17,12 @@ daemon's ``send`` does once a round's intents are committed), the strategies
 started before the first event at the session's start time, and at the end the
 shutdown orders the journal records and the strategies' ``on_stop``.
 
+The replay ends where the journal says the session got (its last checkpoint, or
+the progress mark a kill -9 left): the feed writes an event to the log before the
+trading loop takes it, so a session stopped by SIGTERM (or killed) can leave a
+last event or two in the log that it never processed. A replay of the whole log
+would trade on them; the session did not.
+
 What an operator did during the session is re-applied at the event index the
 journal gives it, as a paper restart does: parameter edits (``config_applied``),
 kill-switch engagements and resets, and the shutdown orders. Orders placed
@@ -62,6 +68,7 @@ class SessionReplay:
     log: Path
     journal: Path
     config: Any  # the session's DaemonConfig (genesis.daemon.daemon)
+    events: int  # the events the journal proves the session processed (the replay's end)
     actions: tuple[tuple[int, AuditRecord], ...]  # (event index, action), in order
     not_replayed: tuple[str, ...]  # control-API actions the replay cannot repeat
 
@@ -99,7 +106,7 @@ def load_session(log: Path, journal: Path | None = None) -> SessionReplay:
             f"--data {log}: a session log is replayed with its session's journal, and {db}"
             " does not exist; pass --journal FILE (the genesis.db of the session)"
         )
-    audits = asyncio.run(_audit_log(db))
+    audits, done = asyncio.run(_journal(db))
     started = next((a for a in audits if a.action == "session_started"), None)
     if started is None:
         raise ConfigError(f"{db}: no session_started row; is this the session's journal?")
@@ -113,19 +120,26 @@ def load_session(log: Path, journal: Path | None = None) -> SessionReplay:
         log=log,
         journal=db,
         config=paper_config(detail, str(db)),
+        events=done,
         actions=tuple(replay_actions(audits)),
         not_replayed=tuple(a.action for a in audits if a.action in _NOT_REPLAYED),
     )
 
 
-async def _audit_log(db: Path) -> list[AuditRecord]:
+async def _journal(db: Path) -> tuple[list[AuditRecord], int]:
+    """The audit log, and how many events the journal proves the session processed."""
+    from genesis.daemon.journal import CHECKPOINT_ID, PROGRESS_ID
+    from genesis.daemon.recovery import events_done
     from genesis.storage.sqlite import SqliteRepository
 
     repo = await SqliteRepository.open(db)
     try:
-        return await repo.audit_log(0)
+        audits = await repo.audit_log(0)
+        checkpoint = await repo.load_strategy_state(CHECKPOINT_ID)
+        progress = await repo.load_strategy_state(PROGRESS_ID)
     finally:
         await repo.close()
+    return audits, events_done(checkpoint, progress, audits)
 
 
 def replay_session(session: SessionReplay, out_dir: Path) -> SessionResult:
@@ -152,7 +166,7 @@ def replay_session(session: SessionReplay, out_dir: Path) -> SessionResult:
             on_order_event=_fills(fills.add),
         )
         replay = _Replay(driver, list(session.actions), session.config.strategies)
-        events = replay.run(session.log)
+        events = replay.run(session.log, session.events)
     except BaseException:
         for writer in (orders, fills, trades):
             writer.close()
@@ -200,12 +214,14 @@ class _Replay:
         self.actions = actions
         self.versions = {c.id: c for c in strategies}  # as the daemon's: an edit applies once
 
-    def run(self, log: Path) -> int:
+    def run(self, log: Path, limit: int) -> int:
         self._apply_until(-1)  # before the strategies started
         self.driver.start()
         self._rounds()
         count = 0
         for event in read_session_log(log):
+            if count == limit:
+                break  # logged as the session stopped, never processed (see above)
             self._apply_until(count)
             self.driver.step(event)
             self._rounds()
