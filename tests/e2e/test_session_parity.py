@@ -3,11 +3,13 @@ orders and fills byte for byte, as ``genesis journal export`` writes them from i
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,9 +60,11 @@ def _stop_after_fills(proc: subprocess.Popen[str], fills: int, sig: signal.Signa
     proc.communicate(timeout=60)
 
 
-def _replay_and_export(data_dir: Path, out: Path) -> tuple[Path, Path]:
+def _replay_and_export(
+    data_dir: Path, out: Path, log_name: str = "session-BTCUSDT.jsonl"
+) -> tuple[Path, Path]:
     """``backtest --data SESSION_LOG`` and ``journal export``; return both directories."""
-    log = data_dir / "session-BTCUSDT.jsonl"
+    log = data_dir / log_name
     replay, exported = out / "replay", out / "exported"
     assert main(["backtest", "--data", str(log), "--out", str(replay), "--quiet"]) == 0
     db = data_dir / "genesis.db"
@@ -142,4 +146,51 @@ def test_session_stopped_by_sigterm_replays_only_what_it_processed(tmp_path: Pat
     orders = (exported / "orders.csv").read_bytes()
     assert _rows(exported / "fills.csv") >= 10
     assert (replay / "orders.csv").read_bytes() == orders
+    assert (replay / "fills.csv").read_bytes() == (exported / "fills.csv").read_bytes()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[dict[str, str]]:
+    """The loopback Binance-compatible exchange replaying the real 2021 capture, live."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genesis", "sandbox", "--port", "0", "--control-port", "0",
+         "--speed", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    urls: dict[str, str] = json.loads(proc.stdout.readline())
+    try:
+        yield urls
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_paper_session_on_live_data_replays_byte_identical(
+    tmp_path: Path, sandbox: dict[str, str]
+) -> None:
+    """Paper on live streams (the loopback exchange's NKNUSDT book, trades and tickers, stamped
+    as received): the replay of its session log gives its orders and fills."""
+    strategies = tmp_path / "strategies"
+    strategies.mkdir()
+    (strategies / "nkn.yaml").write_text(
+        "strategy: book_imbalance\ntier: sniper\ninstruments: [NKNUSDT]\nenabled: true\n"
+    )
+    env = {**os.environ, "GENESIS_DATA_DIR": str(tmp_path), "GENESIS_MARKET_DATA": "live",
+           "GENESIS_MARKET_REST_URL": sandbox["rest_url"],
+           "GENESIS_MARKET_WS_URL": sandbox["ws_url"]}  # fmt: skip
+    env.pop("GENESIS_TIER", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "genesis", "--tier", "sniper", "--strategies", str(strategies),
+         "--cash", "10000", "--live-streams", "depth@100ms,bookTicker,trade",
+         "--max-bars", "80"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    replay, exported = _replay_and_export(tmp_path, tmp_path / "out", "session-NKNUSDT.jsonl")
+
+    assert '"market_data":"live"' in done.stdout.replace(" ", "")
+    assert _rows(exported / "fills.csv") > 0
+    assert (replay / "orders.csv").read_bytes() == (exported / "orders.csv").read_bytes()
     assert (replay / "fills.csv").read_bytes() == (exported / "fills.csv").read_bytes()
