@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -192,5 +193,56 @@ def test_paper_session_on_live_data_replays_byte_identical(
 
     assert '"market_data":"live"' in done.stdout.replace(" ", "")
     assert _rows(exported / "fills.csv") > 0
+    assert (replay / "orders.csv").read_bytes() == (exported / "orders.csv").read_bytes()
+    assert (replay / "fills.csv").read_bytes() == (exported / "fills.csv").read_bytes()
+
+
+def _read_until(proc: subprocess.Popen[str], needle: str, count: int = 1) -> None:
+    """Read the daemon's log until ``needle`` has appeared ``count`` more times."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while count > 0:
+        line = proc.stdout.readline()
+        if not line or time.monotonic() > deadline:
+            raise AssertionError(f"{needle} not seen")
+        count -= needle in line
+
+
+def test_operator_actions_are_replayed_where_they_happened(tmp_path: Path) -> None:
+    """A parameter edit, a kill and a reset mid-session: the replay applies each at its event
+    index (from the journal) and still gives the session's orders and fills."""
+    strategies = tmp_path / "strategies"
+    strategies.mkdir()
+    source = (BUSY_SNIPER / "sniper-breakout-btc.yaml").read_text(encoding="utf-8")
+    config = strategies / "sniper-breakout-btc.yaml"
+    config.write_text(source, encoding="utf-8")
+    data_dir = tmp_path / "session"
+    data_dir.mkdir()
+    env = {**os.environ, "GENESIS_DATA_DIR": str(data_dir)}
+    proc = _daemon(
+        data_dir, "--strategies", str(strategies), "--max-bars", "6000", "--speed", "200"
+    )
+    try:
+        _read_until(proc, '"order_filled"', 4)
+        config.write_text(source.replace('"0.02"\n  max_risk', '"0.03"\n  max_risk'), "utf-8")
+        _read_until(proc, '"config_applied"')
+        _read_until(proc, '"order_filled"', 4)
+        for verb in ("kill", "reset"):
+            subprocess.run(
+                [sys.executable, "-m", "genesis", verb, "--reason", "parity test"],
+                env=env, cwd=data_dir, check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
+            _read_until(proc, f'"kill_switch_{"engaged" if verb == "kill" else "reset"}"')
+        _read_until(proc, '"order_filled"', 2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+
+    replay, exported = _replay_and_export(data_dir, tmp_path)
+
+    with sqlite3.connect(data_dir / "genesis.db") as db:
+        actions = [a for (a,) in db.execute("SELECT action FROM audit_log ORDER BY ts_ns")]
+    assert {"config_applied", "kill_switch_engaged", "kill_switch_reset"} <= set(actions)
+    assert _rows(exported / "fills.csv") >= 10
     assert (replay / "orders.csv").read_bytes() == (exported / "orders.csv").read_bytes()
     assert (replay / "fills.csv").read_bytes() == (exported / "fills.csv").read_bytes()
