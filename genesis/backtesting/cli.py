@@ -4,6 +4,8 @@
 recording (a Binance capture ``.jsonl[.gz]`` or raw streams ``.txt[.gz]``,
 named as ``data.sources.open_events`` tells them apart) is replayed event by
 event through the paper-mode loop (``events.py``). Both write the same files.
+A paper session's log (told by its first line) replays that session, with its
+strategies and settings from its journal (``session.py``).
 """
 
 from __future__ import annotations
@@ -77,8 +79,9 @@ _DATA_HELP = (
     " by event: a Binance capture (.jsonl[.gz], e.g. from `genesis record`) or raw"
     " streams (.txt[.gz]);"
     " repeat for several symbols or venues (replayed together, interleaved by time, the"
-    " strategy trading every instrument they bring); default: the bundled BTCUSDT"
-    " 1-minute month"
+    " strategy trading every instrument they bring); or a paper session's log"
+    " (session-*.jsonl), replayed with the session's own strategies and settings from its"
+    " journal; default: the bundled BTCUSDT 1-minute month"
 )
 
 
@@ -361,7 +364,7 @@ def _run_session(args: argparse.Namespace, log: Path) -> int:
     session = load_session(log, args.journal)
     for action in sorted(set(session.not_replayed)):
         print(
-            f"genesis: the session has {action} rows (control API orders), which a replay"
+            f"genesis: the session's journal has {action} rows, an operator action a replay"
             " cannot repeat: its orders differ from the session's from there",
             file=sys.stderr,
         )

@@ -26,8 +26,9 @@ would trade on them; the session did not.
 What an operator did during the session is re-applied at the event index the
 journal gives it, as a paper restart does: parameter edits (``config_applied``),
 kill-switch engagements and resets, and the shutdown orders. Orders placed
-through the control API are not replayed: the replay says so, and its orders
-then differ from the session's from that point.
+through the control API and one venue's kill switch (``--account``) are not
+replayed: the replay says so, and its orders then differ from the session's
+from that point.
 
 Outputs: ``orders.csv`` (every order intent, in the order sent), ``fills.csv``
 (every fill, in the order booked) and ``trades.csv`` (closed lots), in the
@@ -58,7 +59,11 @@ from genesis.storage.repository import AuditRecord
 
 __all__ = ["SessionReplay", "SessionResult", "is_session_log", "load_session", "replay_session"]
 
-_NOT_REPLAYED = ("api_order", "api_close_position", "api_cancel", "api_modify")
+# the control API's orders, and one venue's kill switch (genesis kill --account)
+_NOT_REPLAYED = (
+    "api_order", "api_close_position", "api_cancel", "api_modify",
+    "venue_kill_engaged", "venue_kill_reset",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +75,7 @@ class SessionReplay:
     config: Any  # the session's DaemonConfig (genesis.daemon.daemon)
     events: int  # the events the journal proves the session processed (the replay's end)
     actions: tuple[tuple[int, AuditRecord], ...]  # (event index, action), in order
-    not_replayed: tuple[str, ...]  # control-API actions the replay cannot repeat
+    not_replayed: tuple[str, ...]  # operator actions the replay cannot repeat
 
 
 @dataclass(slots=True)

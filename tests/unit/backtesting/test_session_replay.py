@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from genesis.data.sources import DataSpec, open_sources
 from genesis.errors import ConfigError
 from genesis.risk.config import load_risk_config
 from genesis.risk.limits import Tier
+from genesis.storage.factory import open_repository
 
 ROOT = Path(__file__).resolve().parents[3]
 D = Decimal
@@ -193,3 +196,52 @@ def test_backtest_without_a_strategy_says_it_is_required(
     assert "--strategy is required (except with a session log as --data)" in (
         capsys.readouterr().err
     )
+
+
+async def _journal(db: Path, detail: dict[str, object], *actions: str) -> None:
+    repo = await open_repository(None, db.parent)
+    try:
+        await repo.append_audit(1, "daemon", "session_started", json.dumps(detail))
+        for n, action in enumerate(actions, 2):
+            await repo.append_audit(n, "api", action, json.dumps({"event_index": 1}))
+    finally:
+        await repo.close()
+
+
+def test_a_session_with_control_api_orders_replays_and_says_what_it_cannot_repeat(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An api_order row: the replay runs the journaled session (exit 0, its files written)
+    and says on stderr that the operator's order is not repeated."""
+    config = _config()
+    strategies = config.strategies[:1]
+    detail = {"mode": "paper", "configs": {c.id: c.model_dump(mode="json") for c in strategies},
+              "paper": {**paper_detail(config), "strategies": [strategies[0].id]}}  # fmt: skip
+    asyncio.run(_journal(tmp_path / "genesis.db", detail, "api_order"))
+    log = SessionLog(tmp_path / "session-BTCUSDT.jsonl")
+    for n in (1, 2, 3):
+        log.append(_tick(n))
+    log.close()
+
+    code = main(["backtest", "--data", str(log.path), "--out", str(tmp_path / "out")])
+
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "api_order rows, an operator action a replay cannot repeat" in err
+    assert "strategies  z-breakout" in out
+    assert "tier sniper, cash 2000.50, fee 7.5 bps" in out
+    assert (tmp_path / "out" / "orders.csv").read_text().startswith("time,instrument,")
+    assert (tmp_path / "out" / "fills.csv").read_text().startswith("time,venue,")
+
+
+def test_a_live_journal_is_not_replayed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A live session's journal: exit 2, the venue's fills are not the simulator's."""
+    asyncio.run(_journal(tmp_path / "genesis.db", {"mode": "live", "configs": {}}))
+    log = SessionLog(tmp_path / "live-session-BTCUSDT.jsonl")
+    log.append(_tick(1))
+    log.close()
+
+    code = main(["backtest", "--data", str(log.path), "--out", str(tmp_path / "out")])
+
+    assert code == 2
+    assert "a live session; only a paper session's fills" in capsys.readouterr().err
