@@ -369,7 +369,8 @@ def _run_session(args: argparse.Namespace, log: Path) -> int:
             file=sys.stderr,
         )
     started = time.perf_counter()
-    result = replay_session(session, args.out)
+    sample_ns = int(args.sample_ms * 1_000_000) if args.sample_ms else 1_000_000_000
+    result = replay_session(session, args.out, sample_ns)
     if not args.quiet:
         config = session.config
         rows = [
@@ -378,6 +379,7 @@ def _run_session(args: argparse.Namespace, log: Path) -> int:
             ("settings", f"tier {config.tier.value}, cash {config.cash}, fee {config.fee_bps} bps"),
             ("events", f"{result.events:,} in {time.perf_counter() - started:.2f} s"),
             ("orders", f"{result.orders} ({result.fills} fills, {result.trades} closed lots)"),
+            ("final equity", result.final_equity),
             ("balances", ", ".join(f"{a} {v}" for a, v in result.balances.items())),
             ("output", str(args.out)),
         ]

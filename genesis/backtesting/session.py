@@ -31,8 +31,10 @@ replayed: the replay says so, and its orders then differ from the session's
 from that point.
 
 Outputs: ``orders.csv`` (every order intent, in the order sent), ``fills.csv``
-(every fill, in the order booked) and ``trades.csv`` (closed lots), in the
-backtest's formats. ``genesis journal export`` writes the session's own
+(every fill, in the order booked), ``trades.csv`` (closed lots), ``equity.csv``
+(the portfolio's equity in the first instrument's quote currency on a grid of
+event time, as the event backtest samples it), ``metrics.json`` and
+``performance.json``, in the backtest's formats. ``genesis journal export`` writes the session's own
 ``orders.csv`` and ``fills.csv`` from its journal with the same writers: the
 files of a replay and of its session are byte-identical.
 """
@@ -43,11 +45,15 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from genesis.backtesting.output import FillWriter, OrderWriter, TradeWriter
-from genesis.backtesting.runner import _discard, _prepare
+from genesis.backtesting.events import DEFAULT_SAMPLE_NS
+from genesis.backtesting.metrics import periods_per_year
+from genesis.backtesting.output import EquityWriter, FillWriter, OrderWriter, TradeWriter
+from genesis.backtesting.runner import _discard, _prepare, _TradeSink, write_performance
+from genesis.backtesting.streaming import RunningMetrics
 from genesis.config.models import StrategyConfig
 from genesis.core.commands import Command, EngageKillSwitch, ResetKillSwitch, SubmitOrder
 from genesis.core.events import OrderEvent, OrderFilled
@@ -84,6 +90,7 @@ class SessionResult:
     orders: int = 0
     fills: int = 0
     trades: int = 0
+    final_equity: str = ""
     balances: dict[str, str] = field(default_factory=dict)
     strategy_errors: list[str] = field(default_factory=list)
 
@@ -147,8 +154,11 @@ async def _journal(db: Path) -> tuple[list[AuditRecord], int]:
     return audits, events_done(checkpoint, progress, audits)
 
 
-def replay_session(session: SessionReplay, out_dir: Path) -> SessionResult:
-    """Replay ``session`` and write orders.csv, fills.csv and trades.csv to ``out_dir``.
+def replay_session(
+    session: SessionReplay, out_dir: Path, sample_ns: int = DEFAULT_SAMPLE_NS
+) -> SessionResult:
+    """Replay ``session``; write orders.csv, fills.csv, trades.csv, equity.csv (one row per
+    ``sample_ns`` of event time, as the event backtest's), metrics.json and performance.json.
 
     Raises:
         ConfigError: ``out_dir`` cannot be written.
@@ -160,8 +170,13 @@ def replay_session(session: SessionReplay, out_dir: Path) -> SessionResult:
     orders = OrderWriter(out_dir / "orders.csv")
     fills = FillWriter(out_dir / "fills.csv")
     trades = TradeWriter(out_dir / "trades.csv")
+    equity = EquityWriter(out_dir / "equity.csv")
+    writers = (orders, fills, trades, equity)
+    metrics = RunningMetrics(session.config.cash)
     try:
-        kernel, venues = paper_parts(session.config, _NullLog(), closed_lot_sink=trades.add)
+        kernel, venues = paper_parts(
+            session.config, _NullLog(), closed_lot_sink=_TradeSink(trades, metrics)
+        )
         driver = Driver(
             kernel,
             venues,
@@ -171,22 +186,74 @@ def replay_session(session: SessionReplay, out_dir: Path) -> SessionResult:
             on_order_event=_fills(fills.add),
         )
         replay = _Replay(driver, list(session.actions), session.config.strategies)
+        replay.equity = _Grid(equity, metrics, kernel, sample_ns)
         events = replay.run(session.log, session.events)
+        rejected = kernel.denied + sum(v.rejected for v in venues.values())
+        config = session.config
+        quote = config.instruments.get(config.instrument_ids[0]).quote  # what equity is in
+        _write_metrics(out_dir, kernel, metrics, (rejected, quote), sample_ns)
     except BaseException:
-        for writer in (orders, fills, trades):
+        for writer in writers:
             writer.close()
         _discard(out_dir)
         raise
-    for writer in (orders, fills, trades):
+    for writer in writers:
         writer.close()
     return SessionResult(
         events=events,
         orders=orders.count,
         fills=fills.count,
         trades=trades.count,
+        final_equity=format(kernel.portfolio.equity(), "f"),
         balances={a: str(v) for a, v in sorted(kernel.portfolio.balances().items()) if v != 0},
         strategy_errors=[f"{e.strategy_id}: {e.error_type}: {e.message}" for e in kernel.errors],
     )
+
+
+def _write_metrics(
+    out_dir: Path,
+    kernel: Kernel,
+    metrics: RunningMetrics,
+    counted: tuple[int, str],
+    sample_ns: int,
+) -> None:
+    """``metrics.json`` (fees in the equity's currency) and the performance files."""
+    rejected, quote = counted
+    portfolio = kernel.portfolio
+    fees = portfolio.fees_by_currency().get(quote, Decimal(0))
+    final = metrics.finish(
+        exposed_bars=0,
+        fees=fees,
+        rejected_orders=rejected,
+        final_equity=portfolio.equity(),
+        periods_per_year=periods_per_year(sample_ns),
+    )
+    (out_dir / "metrics.json").write_text(final.to_json(), encoding="utf-8")
+    write_performance(out_dir, kernel)
+
+
+class _Grid:
+    """Equity on a fixed grid of event time, the state before each event (as ``multi``)."""
+
+    def __init__(
+        self, out: EquityWriter, metrics: RunningMetrics, kernel: Kernel, sample_ns: int
+    ) -> None:
+        self.out, self.metrics, self.kernel, self.sample_ns = out, metrics, kernel, sample_ns
+        self.next_ns: int | None = None
+
+    def before(self, ts: int) -> None:
+        if self.next_ns is None:
+            self.next_ns = (ts // self.sample_ns + 1) * self.sample_ns
+        while self.next_ns <= ts:
+            self.record()
+
+    def record(self) -> None:
+        if self.next_ns is None:
+            return  # no event: no grid
+        value = self.kernel.portfolio.equity()
+        self.out.add(self.next_ns, format(value, "f"))
+        self.metrics.add(self.next_ns, float(value))
+        self.next_ns += self.sample_ns
 
 
 def _intents(add: Callable[[SubmitOrder], None]) -> Callable[[Command], None]:
@@ -218,6 +285,7 @@ class _Replay:
         self.kernel: Kernel = driver.kernel
         self.actions = actions
         self.versions = {c.id: c for c in strategies}  # as the daemon's: an edit applies once
+        self.equity: _Grid | None = None
 
     def run(self, log: Path, limit: int) -> int:
         self._apply_until(-1)  # before the strategies started
@@ -228,12 +296,16 @@ class _Replay:
             if count == limit:
                 break  # logged as the session stopped, never processed (see above)
             self._apply_until(count)
+            if self.equity is not None:
+                self.equity.before(event.ts_init)
             self.driver.step(event)
             self._rounds()
             count += 1
         self._apply_until(count)  # what happened after the last event: the shutdown orders
         self.driver.finish()
         self._rounds()
+        if self.equity is not None:
+            self.equity.record()  # after on_stop, at the first grid point after the last event
         return count
 
     def _rounds(self) -> None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -42,10 +43,14 @@ def _daemon(data_dir: Path, *args: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-def _run_to_end(data_dir: Path, *args: str) -> None:
+def _run_to_end(data_dir: Path, *args: str) -> dict[str, object]:
+    """Run the session to its end; return its ``daemon_stopped`` line."""
     proc = _daemon(data_dir, *args)
-    proc.communicate(timeout=300)
+    out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0
+    last: dict[str, object] = json.loads(out.splitlines()[-1])
+    assert last["event"] == "daemon_stopped"
+    return last
 
 
 def _stop_after_fills(proc: subprocess.Popen[str], fills: int, sig: signal.Signals) -> None:
@@ -84,7 +89,7 @@ def test_paper_session_on_l2_streams_replays_byte_identical(tmp_path: Path) -> N
     (strategies / "imbalance-btc.yaml").write_text(IMBALANCE, encoding="utf-8")
     data_dir = tmp_path / "session"
     data_dir.mkdir()
-    _run_to_end(
+    stopped = _run_to_end(
         data_dir, "--strategies", str(strategies), "--cash", "10000", "--speed", "0",
         "--max-bars", "20000", "--data", str(STREAMS),
     )  # fmt: skip
@@ -94,6 +99,9 @@ def test_paper_session_on_l2_streams_replays_byte_identical(tmp_path: Path) -> N
     assert (replay / "orders.csv").read_bytes() == (exported / "orders.csv").read_bytes()
     assert (replay / "fills.csv").read_bytes() == (exported / "fills.csv").read_bytes()
     assert (_rows(replay / "orders.csv"), _rows(replay / "fills.csv")) == (40, 21)
+    metrics = json.loads((replay / "metrics.json").read_text())
+    assert Decimal(metrics["final_equity"]) == Decimal(str(stopped["equity"]))
+    assert Decimal(metrics["final_equity"]) == Decimal("9996.2537698959")
 
 
 @pytest.fixture(scope="module")

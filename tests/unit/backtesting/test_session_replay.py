@@ -228,10 +228,14 @@ def test_a_session_with_control_api_orders_replays_and_says_what_it_cannot_repea
     out, err = capsys.readouterr()
     assert code == 0
     assert "api_order rows, an operator action a replay cannot repeat" in err
-    assert "strategies  z-breakout" in out
+    assert "strategies    z-breakout\n" in out
     assert "tier sniper, cash 2000.50, fee 7.5 bps" in out
     assert (tmp_path / "out" / "orders.csv").read_text().startswith("time,instrument,")
     assert (tmp_path / "out" / "fills.csv").read_text().startswith("time,venue,")
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["final_equity"] == "2000.50"
+    assert (tmp_path / "out" / "equity.csv").read_text().splitlines()[1:] == [
+        "1970-01-01 00:00:01,2000.50"  # the grid point after the last event (ts 3 ns)
+    ]
 
 
 def test_a_live_journal_is_not_replayed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
