@@ -26,7 +26,7 @@ from genesis.daemon.records import INTENT, intent_from
 from genesis.errors import ConfigError, DataError
 from genesis.settings import load_settings
 from genesis.storage import open_repository
-from genesis.storage.factory import DEFAULT_SQLITE_NAME, LIVE_SQLITE_NAME
+from genesis.storage.factory import DEFAULT_SQLITE_NAME, LIVE_SQLITE_NAME, sqlite_path
 from genesis.storage.repository import OrderEventRecord, SqlRepository
 
 __all__ = ["add_parser", "fill_from", "journal_rows", "run", "write_export"]
@@ -69,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
         url = settings.database_url.get_secret_value() if settings.database_url else None
         data_dir = settings.data_dir
     name = LIVE_SQLITE_NAME if args.live else DEFAULT_SQLITE_NAME
+    path = sqlite_path(url, data_dir, name)
+    if path is not None and not path.is_file():  # opening would create an empty journal
+        raise ConfigError(f"no journal at {path}; pass --journal FILE or set GENESIS_DATA_DIR")
     intents, filled = asyncio.run(_read(url, data_dir, name))
     orders, fills = write_export(intents, filled, args.out)
     print(json.dumps({"orders": orders, "fills": fills, "out": str(args.out)}))

@@ -249,3 +249,17 @@ def test_a_live_journal_is_not_replayed(tmp_path: Path, capsys: pytest.CaptureFi
 
     assert code == 2
     assert "a live session; only a paper session's fills" in capsys.readouterr().err
+
+
+def test_journal_export_without_a_journal_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No genesis.db in the data directory: exit 2 naming it, and no empty journal is made."""
+    monkeypatch.setenv("GENESIS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("GENESIS_DATABASE_URL", raising=False)
+
+    code = main(["journal", "export", "--out", str(tmp_path / "out")])
+
+    assert code == 2
+    assert f"no journal at {tmp_path / 'genesis.db'}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
