@@ -64,6 +64,7 @@ _CLI_MODULES = (
     "genesis.secrets_cli",
     "genesis.daemon.control",
     "genesis.paper.cli",
+    "genesis.daemon.journal_export",
     "genesis.exchange.sandbox.cli",
     "genesis.exchange.oanda_sandbox.cli",
     "genesis.data.cli",

@@ -4,6 +4,8 @@
 recording (a Binance capture ``.jsonl[.gz]`` or raw streams ``.txt[.gz]``,
 named as ``data.sources.open_events`` tells them apart) is replayed event by
 event through the paper-mode loop (``events.py``). Both write the same files.
+A paper session's log (told by its first line) replays that session, with its
+strategies and settings from its journal (``session.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from genesis.core.instruments import (
     load_exchange_info,
 )
 from genesis.data.loaders import infer_interval_ns, infer_tick_size, read_bars
+from genesis.data.session_log import is_session_log
 from genesis.data.sources import (
     DataSpec,
     is_quote_bars,
@@ -76,15 +79,23 @@ _DATA_HELP = (
     " by event: a Binance capture (.jsonl[.gz], e.g. from `genesis record`) or raw"
     " streams (.txt[.gz]);"
     " repeat for several symbols or venues (replayed together, interleaved by time, the"
-    " strategy trading every instrument they bring); default: the bundled BTCUSDT"
-    " 1-minute month"
+    " strategy trading every instrument they bring); or a paper session's log"
+    " (session-*.jsonl), replayed with the session's own strategies and settings from its"
+    " journal; default: the bundled BTCUSDT 1-minute month"
 )
 
 
 def add_parser(sub: Any) -> None:
     """Register the ``backtest`` sub-command."""
     p = sub.add_parser("backtest", help="run a strategy over historical bars")
-    add_run_args(p, _DATA_HELP)
+    add_run_args(p, _DATA_HELP, strategy_required=False)
+    p.add_argument(
+        "--journal",
+        type=Path,
+        default=None,
+        help="with a session log as --data: the session's journal (default: genesis.db"
+        " beside the log)",
+    )
     p.add_argument(
         "--sample-ms",
         type=decimal_arg("--sample-ms", positive=True),
@@ -188,6 +199,10 @@ def _unlisted(args: argparse.Namespace) -> tuple[Instrument, str]:
 def run(args: argparse.Namespace) -> int:
     """Execute the backtest; return the process exit code (errors raise GenesisError)."""
     data = args.data or [str(resources.BTCUSDT_1M_BARS)]
+    if len(data) == 1 and is_session_log(Path(data[0])):
+        return _run_session(args, Path(data[0]))
+    if args.strategy is None:
+        raise ConfigError("--strategy is required (except with a session log as --data)")
     single = _single(args, data)
     if single is None:
         return _run_multi(args, data)
@@ -331,6 +346,44 @@ def _run_recording(
         sys.stderr.write("\r" + " " * 60 + "\r")
     if not args.quiet:
         _event_summary(args, result, time.perf_counter() - started, sys.stdout)
+    for error in result.strategy_errors:
+        print(f"strategy disabled after an error: {error}", file=sys.stderr)
+    return 0
+
+
+def _run_session(args: argparse.Namespace, log: Path) -> int:
+    """A paper session's log, replayed with the session's own strategies and settings."""
+    from genesis.backtesting.session import load_session, replay_session
+
+    given = [name for name in ("strategy", "param", "tier") if getattr(args, name)]
+    if given:
+        raise ConfigError(
+            f"--data {log} is a session log: it replays the session's own strategies, params"
+            f" and settings from its journal; drop --{', --'.join(given)}"
+        )
+    session = load_session(log, args.journal)
+    for action in sorted(set(session.not_replayed)):
+        print(
+            f"genesis: the session's journal has {action} rows, an operator action a replay"
+            " cannot repeat: its orders differ from the session's from there",
+            file=sys.stderr,
+        )
+    started = time.perf_counter()
+    sample_ns = int(args.sample_ms * 1_000_000) if args.sample_ms else 1_000_000_000
+    result = replay_session(session, args.out, sample_ns)
+    if not args.quiet:
+        config = session.config
+        rows = [
+            ("session", f"{log.name} (journal {session.journal})"),
+            ("strategies", ", ".join(c.id for c in config.strategies)),
+            ("settings", f"tier {config.tier.value}, cash {config.cash}, fee {config.fee_bps} bps"),
+            ("events", f"{result.events:,} in {time.perf_counter() - started:.2f} s"),
+            ("orders", f"{result.orders} ({result.fills} fills, {result.trades} closed lots)"),
+            ("final equity", result.final_equity),
+            ("balances", ", ".join(f"{a} {v}" for a, v in result.balances.items())),
+            ("output", str(args.out)),
+        ]
+        _table(rows, sys.stdout)
     for error in result.strategy_errors:
         print(f"strategy disabled after an error: {error}", file=sys.stderr)
     return 0

@@ -46,7 +46,13 @@ from genesis.backtesting.metrics import Metrics, periods_per_year
 from genesis.backtesting.output import Discard, EquityWriter
 
 # the bar runner's wiring, reused as is so both backtests build the same kernel
-from genesis.backtesting.runner import BacktestConfig, _build, run_outputs, write_performance
+from genesis.backtesting.runner import (
+    BacktestConfig,
+    _build,
+    order_sink,
+    run_outputs,
+    write_performance,
+)
 from genesis.backtesting.streaming import RunningMetrics
 from genesis.core.events import Bar, MarketEvent
 from genesis.errors import ConfigError, DataError
@@ -105,7 +111,12 @@ def run_event_backtest(
             config, run.spec.cls, run.params, run.sink, run.fills.add, run.tca.add
         )
         loop = _EventLoop(
-            Driver(kernel, venue, record=False), venue, config, run.equity, run.metrics, sample_ns
+            Driver(kernel, venue, record=False, on_command=order_sink(run)),
+            venue,
+            config,
+            run.equity,
+            run.metrics,
+            sample_ns,
         )
         loop.run(events, source, progress)
     return _finish(config, loop, out_dir, run.trades.count, sample_ns)

@@ -22,6 +22,7 @@ from genesis.backtesting.runner import (
     BacktestConfig,
     RunOutputs,
     emulate_as,
+    order_sink,
     run_outputs,
     write_performance,
 )
@@ -149,7 +150,7 @@ def run_multi_backtest(
     accounts = _accounts(ids, found.table, config.cash)
     with run_outputs(replace(config, instrument=found.table.get(ids[0])), out_dir) as run:
         kernel, venues = _kernel(config, run, ids, found.table, accounts)
-        driver = Driver(kernel, venues, record=False)
+        driver = Driver(kernel, venues, record=False, on_command=order_sink(run))
         events = _replay(driver, run, open_sources(specs), sample_ns, progress)
     fees = kernel.portfolio.fees_by_currency().get(kernel.instruments(ids[0]).quote, Decimal(0))
     rejected = kernel.denied + sum(v.rejected for v in venues.values())

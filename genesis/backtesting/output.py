@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from genesis.core.commands import SubmitOrder
 from genesis.core.events import OrderFilled
 from genesis.execution.tca import TcaRecord
 from genesis.portfolio.accounting import ClosedLot
@@ -17,6 +18,7 @@ __all__ = [
     "Discard",
     "EquityWriter",
     "FillWriter",
+    "OrderWriter",
     "TcaWriter",
     "TradeWriter",
     "format_ts",
@@ -181,6 +183,70 @@ class FillWriter:
                 fill.client_order_id,
                 fill.strategy_id,
                 fill.trade_id,
+            )
+        )
+        self.count += 1
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+ORDER_COLUMNS = (
+    "time",
+    "instrument",
+    "client_order_id",
+    "strategy",
+    "side",
+    "type",
+    "quantity",
+    "price",
+    "trigger_price",
+    "time_in_force",
+    "post_only",
+    "reduce_only",
+    "oco_group",
+    "stop_loss",
+    "take_profit",
+    "emulated",
+)
+
+
+def _text(value: object) -> object:
+    return "" if value is None else value
+
+
+class OrderWriter:
+    """Streams every order intent to ``orders.csv``: one row per ``SubmitOrder`` the kernel
+    sent (held orders included), in the order sent. The journal export writes the same rows
+    from a session's journaled intents (``genesis journal export``), so a replay and the
+    session it replays compare byte for byte."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh: IO[str] = path.open("w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._fh, lineterminator="\n")
+        self._writer.writerow(ORDER_COLUMNS)
+        self._days = _DayCache()
+        self.count = 0
+
+    def add(self, cmd: SubmitOrder) -> None:
+        self._writer.writerow(
+            (
+                self._days.format(cmd.ts_init),
+                cmd.instrument_id,
+                cmd.client_order_id,
+                cmd.strategy_id,
+                cmd.side.value,
+                cmd.order_type.value,
+                cmd.quantity,
+                _text(cmd.price),
+                _text(cmd.trigger_price),
+                cmd.time_in_force.value,
+                int(cmd.post_only),
+                int(cmd.reduce_only),
+                cmd.oco_group,
+                _text(cmd.stop_loss),
+                _text(cmd.take_profit),
+                int(cmd.emulated),
             )
         )
         self.count += 1

@@ -21,10 +21,18 @@ from genesis.risk.limits import Tier
 __all__ = ["add_run_args"]
 
 
-def add_run_args(p: argparse.ArgumentParser, data_help: str) -> None:
+def add_run_args(
+    p: argparse.ArgumentParser, data_help: str, *, strategy_required: bool = True
+) -> None:
     """The options of one run shared by ``backtest`` and ``optimize``: strategy, data,
-    instrument, cash, fees, slippage, latency, risk tier, venue kind, accounting, output."""
-    p.add_argument("--strategy", required=True, help="registered name or pkg.module:Class")
+    instrument, cash, fees, slippage, latency, risk tier, venue kind, accounting, output.
+    ``strategy_required`` False: the command checks it (backtest: not for a session log)."""
+    p.add_argument(
+        "--strategy",
+        required=strategy_required,
+        help="registered name or pkg.module:Class"
+        + ("" if strategy_required else " (required, except with a session log as --data)"),
+    )
     p.add_argument(
         "--data", action="append", default=None, metavar="[[VENUE:]SYMBOL=]FILE", help=data_help
     )

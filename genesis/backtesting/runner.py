@@ -26,6 +26,7 @@ from genesis.backtesting.output import (
     Discard,
     EquityWriter,
     FillWriter,
+    OrderWriter,
     TcaWriter,
     TradeWriter,
 )
@@ -49,7 +50,7 @@ from genesis.risk.config import RiskConfig
 from genesis.risk.limits import Tier
 from genesis.strategies import registry
 
-__all__ = ["BacktestConfig", "BacktestResult", "run_backtest"]
+__all__ = ["BacktestConfig", "BacktestResult", "order_sink", "run_backtest"]
 
 _BPS = Decimal(10_000)
 _DEDUP_WINDOW = 10_000  # fills remembered for de-duplication (bounded memory)
@@ -118,6 +119,7 @@ def run_backtest(
             config, run.spec.cls, run.params, run.sink, run.fills.add, run.tca.add
         )
         loop = _Loop(kernel, venue, config.instrument, run.equity, run.metrics, progress)
+        loop.orders = run.orders
         loop.run(bars)
     return _finish(config, kernel, venue, loop, out_dir, run.trades.count)
 
@@ -133,6 +135,7 @@ class RunOutputs:
     equity: EquityWriter | Discard
     fills: FillWriter | Discard
     tca: TcaWriter | Discard
+    orders: OrderWriter | Discard
 
     @property
     def sink(self) -> _TradeSink:
@@ -143,6 +146,7 @@ class RunOutputs:
         self.trades.close()
         self.fills.close()
         self.tca.close()
+        self.orders.close()
 
 
 @contextmanager
@@ -155,7 +159,7 @@ def run_outputs(config: BacktestConfig, out_dir: Path | None) -> Iterator[RunOut
     if out_dir is None:
         yield RunOutputs(
             spec, params, RunningMetrics(config.cash),
-            Discard(), Discard(), Discard(), Discard(),
+            Discard(), Discard(), Discard(), Discard(), Discard(),
         )  # fmt: skip
         return
     _prepare(out_dir)
@@ -163,6 +167,7 @@ def run_outputs(config: BacktestConfig, out_dir: Path | None) -> Iterator[RunOut
         spec, params, RunningMetrics(config.cash),
         TradeWriter(out_dir / "trades.csv"), EquityWriter(out_dir / "equity.csv"),
         FillWriter(out_dir / "fills.csv"), TcaWriter(out_dir / "tca.csv"),
+        OrderWriter(out_dir / "orders.csv"),
     )  # fmt: skip
     try:
         yield run
@@ -177,6 +182,7 @@ _OUTPUTS = (
     "trades.csv",
     "equity.csv",
     "fills.csv",
+    "orders.csv",
     "tca.csv",
     "metrics.json",
     "performance.json",
@@ -269,6 +275,17 @@ def _build(
     return kernel, venue
 
 
+def order_sink(run: RunOutputs) -> Callable[[Command], None]:
+    """A driver's ``on_command`` that writes every order intent to ``orders.csv``."""
+    add = run.orders.add
+
+    def on_command(command: Command) -> None:
+        if type(command) is SubmitOrder:
+            add(command)
+
+    return on_command
+
+
 def emulate_as(kernel: Kernel, venues: Iterable[str], kind: str) -> None:
     """Have the kernel treat each of ``venues`` as a ``kind`` venue (``CAPABILITIES``).
 
@@ -305,6 +322,7 @@ class _Loop:
         self.bars = 0
         self.fills = 0
         self.first_ts: int | None = None
+        self.orders: OrderWriter | Discard = Discard()  # every intent sent (orders.csv)
 
     def run(self, bars: Iterable[Bar]) -> None:  # noqa: C901 - the hot loop, kept inline
         kernel, venue = self.kernel, self.venue
@@ -393,6 +411,8 @@ class _Loop:
         if commands:
             now = self.kernel.clock.now_ns()
             for cmd in commands:
+                if type(cmd) is SubmitOrder:
+                    self.orders.add(cmd)
                 # a held order's intent (emulated) is the kernel's: its release goes later
                 if not (type(cmd) is SubmitOrder and cmd.emulated):
                     self.venue.execute(cmd, now)

@@ -34,14 +34,17 @@ from genesis.daemon.recovery import LiveRecovery, PaperRecovery
 from genesis.daemon.venues import LiveVenues, PaperVenues, paper_venue_name
 from genesis.data.book import SharedBooks
 from genesis.errors import ConfigError
-from genesis.exchange.darkpool import simulated_venue
+from genesis.exchange.darkpool import DarkPoolVenue, simulated_venue
 from genesis.exchange.fills import FeeModel
+from genesis.exchange.simulated import SimulatedVenue
 from genesis.execution.emulation import CAPABILITIES
 from genesis.kernel.builder import SessionSpec, build_kernel, strategy_specs
+from genesis.kernel.kernel import Kernel
+from genesis.portfolio import ClosedLot
 from genesis.storage.factory import open_repository
 from genesis.storage.repository import AuditRecord, FillRecord, SqlRepository
 
-__all__ = ["paper_daemon", "run_live", "run_paper"]
+__all__ = ["paper_daemon", "paper_parts", "run_live", "run_paper"]
 
 
 def _log(log: Any | None) -> Any:
@@ -62,11 +65,13 @@ def _paper_accounts(config: DaemonConfig) -> dict[str, dict[str, Decimal]]:
     }
 
 
-def paper_daemon(
-    config: DaemonConfig, repo: SqlRepository | None, live: LiveStreams | None, log: Any = None
-) -> Daemon:
-    """Paper trading: simulated venues, recordings or live streams, rebuild on restart."""
-    log = _log(log)
+def paper_parts(
+    config: DaemonConfig, log: Any, closed_lot_sink: Callable[[ClosedLot], None] | None = None
+) -> tuple[Kernel, dict[str, SimulatedVenue | DarkPoolVenue]]:
+    """A paper session's kernel and its simulated venues (one per venue, keyed by name):
+    what the paper daemon trades with, and what a replay of its session log trades with
+    (``genesis.backtesting.session``, which observes closed lots), so both are built by
+    this one function."""
     accounts = _paper_accounts(config)
     books = SharedBooks()  # the simulated venues' L2 books are the kernel's: one copy
     sims = {  # a venue named dark is a simulated dark pool (exchange/darkpool.py)
@@ -87,10 +92,18 @@ def paper_daemon(
     base = (
         config.instruments.get(config.instrument_ids[0]).quote if config.instrument_ids else "USDT"
     )
-    spec = replace(_spec(config, total, base), books=books)
+    spec = replace(_spec(config, total, base), books=books, closed_lot_sink=closed_lot_sink)
     if len(accounts) > 1:  # each venue's account funds only its own orders
         spec = replace(spec, venue_balances=accounts)
-    kernel = build_kernel(spec, log)
+    return build_kernel(spec, log), sims
+
+
+def paper_daemon(
+    config: DaemonConfig, repo: SqlRepository | None, live: LiveStreams | None, log: Any = None
+) -> Daemon:
+    """Paper trading: simulated venues, recordings or live streams, rebuild on restart."""
+    log = _log(log)
+    kernel, sims = paper_parts(config, log)
     market = MarketSource(
         recording=config.data,
         instrument_ids=config.instrument_ids,

@@ -10,7 +10,9 @@ events for every instrument of the session, whatever venues they are on:
   through their adapter), their events interleaved in arrival order. Every
   live event is written to the session log before the strategies see it, so
   a paper restart rebuilds from exactly what was seen, the way a recording
-  session rebuilds from its files.
+  session rebuilds from its files. A paper session on recordings writes the
+  session log too (a restart appends only the events not yet in it), so every
+  paper session leaves the one file ``backtest --data SESSION_LOG`` replays.
 
 Paper on live data falls back to the recording when the live endpoints
 cannot be reached at the start of a new session; the choice is journaled
@@ -178,11 +180,24 @@ class MarketSource:
 
     async def _paced(self, skip: int) -> AsyncGenerator[MarketEvent, None]:
         delay = 1.0 / self.speed if self.speed > 0 else 0.0
+        logged = self._open_log()
         for n, event in enumerate(self._limited(open_sources(self.recording))):
             if n < skip:
                 continue  # already processed before a restart: resume at once
+            if self._session is not None and n >= logged:
+                self._session.append(event)  # the session log, as on live data (see above)
             yield event
             await asyncio.sleep(delay)
+
+    def _open_log(self) -> int:
+        """Paper on a recording writes the session log too (the events it consumed, for
+        ``backtest --data SESSION_LOG``); return how many events it already holds (a
+        restart appends only what is new)."""
+        if not self.replay_session_log:
+            return 0
+        if self._session is None:
+            self._session = SessionLog(self.session_path)
+        return self._session.lines
 
     async def _from_venue(self, fed: int) -> AsyncGenerator[MarketEvent, None]:
         limit = self.max_events

@@ -48,8 +48,9 @@ from genesis.daemon.reconcile import (
     journaled_breakers,
     reconcile,
 )
-from genesis.daemon.records import INTENT, emulated_from, fill_record, intent_from
+from genesis.daemon.records import INTENT, emulated_from, event_record, fill_record, intent_from
 from genesis.daemon.reload import ConfigChange
+from genesis.daemon.session_record import paper_detail
 from genesis.errors import ConfigError, GenesisError
 from genesis.execution.emulation import EmulatedState
 from genesis.execution.restore import order_from_intent
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
     from genesis.daemon.daemon import Daemon
     from genesis.daemon.venues import LiveVenues
 
-__all__ = ["LiveRecovery", "PaperRecovery"]
+__all__ = ["LiveRecovery", "PaperRecovery", "events_done", "replay_actions"]
 
 _REPLAYED = (
     "config_applied", ENGAGED, CLEARED, "shutdown_orders",
@@ -91,6 +92,14 @@ def _acted(audits: list[AuditRecord]) -> int:
     """The highest event index any journaled action names (0 without one)."""
     indexes = (_detail(a).get("event_index") for a in audits)
     return max((int(i) for i in indexes if isinstance(i, int)), default=0)
+
+
+def events_done(checkpoint: Any, progress: Any, audits: list[AuditRecord]) -> int:
+    """How many market events the journal proves the session processed, from its
+    checkpoint and progress rows (``StrategyStateRecord`` or None) and its audit log."""
+    # an audit row at event index N is durable proof that N events were processed,
+    # though the progress record can lag it (a kill -9 between the two commits)
+    return max(_events(checkpoint), _events(progress), _acted(audits))
 
 
 def session_configs(audits: list[AuditRecord]) -> dict[str, Any]:
@@ -124,6 +133,8 @@ async def start_session(d: Daemon, mode: str, audits: list[AuditRecord], **extra
     now = d.kernel.clock.now_ns()
     configs = {c.id: c.model_dump(mode="json") for c in d.config.strategies}
     detail = {"mode": mode, "configs": configs, **extra, **d.market.describe()}
+    if mode == PAPER:  # what a replay of its session log builds the same kernel from
+        detail["paper"] = paper_detail(d.config)
     d.journal.audit("session_started", detail, now)
     for config in d.config.strategies:
         d.journal.store_version(config, now)
@@ -157,9 +168,7 @@ class PaperRecovery:
         checkpoint = await repo.load_strategy_state(CHECKPOINT_ID)
         progress = await repo.load_strategy_state(PROGRESS_ID)
         at_checkpoint = _events(checkpoint)
-        # an audit row at event index N is durable proof that N events were processed,
-        # though the progress record can lag it (a kill -9 between the two commits)
-        done = max(at_checkpoint, _events(progress), _acted(audits))
+        done = events_done(checkpoint, progress, audits)
         limit = d.market.max_events
         if limit is not None and done > limit:
             raise ConfigError(
@@ -248,7 +257,8 @@ class PaperRecovery:
             return reason
         have = {(f.venue, f.symbol, f.trade_id) for f in journaled}
         missing = [f for f in d.rebuilt_fills if (f.venue, f.instrument_id, f.trade_id) not in have]
-        for fill in missing:
+        for fill in missing:  # its order event row too: the journal's fills, complete
+            await d.journal.writer.submit(event_record(fill))
             await d.journal.writer.submit(fill_record(fill))
         corrected = await self._correct_orders(d)
         await d.journal.commit()

@@ -1,8 +1,10 @@
-"""The session log: every live market event a paper session consumed, exactly, in order.
+"""The session log: every market event a paper session consumed, exactly, in order.
 
 A paper session on live data has no recording to rebuild from after a crash,
 so the daemon writes each event here before the trading loop sees it; a
-restart replays this file the way it replays a bundled recording. One JSON
+restart replays this file the way it replays a bundled recording. A session
+on recordings writes it too, so every paper session can be replayed from its
+log (``backtest --data SESSION_LOG``, ``genesis.backtesting.session``). One JSON
 object per line, ``{"type": "<EventClass>", "event": {...}}``: the event's
 own fields with Decimals as strings and integer nanosecond stamps, so a read
 gives back events equal to the ones written (a capture-format file would
@@ -25,7 +27,7 @@ import msgspec
 from genesis.core.events import Bar, BookDelta, BookSnapshot, MarketEvent, QuoteTick, TradeTick
 from genesis.errors import DataError
 
-__all__ = ["SessionLog", "read_session_log"]
+__all__ = ["SessionLog", "is_session_log", "read_session_log"]
 
 _TYPES: dict[str, type[MarketEvent]] = {
     cls.__name__: cls for cls in (Bar, BookDelta, BookSnapshot, QuoteTick, TradeTick)
@@ -39,7 +41,7 @@ class SessionLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        _cut_torn_tail(path)
+        self.lines = _cut_torn_tail(path)  # complete lines (events) already in the file
         self._file: IO[bytes] = path.open("ab")
         self.written = 0
 
@@ -51,6 +53,7 @@ class SessionLog:
         self._file.write(line + b"\n")
         self._file.flush()  # in the OS before the trading loop sees the event
         self.written += 1
+        self.lines += 1
 
     def sync(self) -> None:
         os.fsync(self._file.fileno())
@@ -77,6 +80,20 @@ def read_session_log(path: Path) -> Iterator[MarketEvent]:
             yield _decode(raw, f"{path}:{number}")
 
 
+def is_session_log(path: Path) -> bool:
+    """Whether ``path`` is a session log: its first line is a logged event (any name;
+    ``backtest --data`` tells it from a capture or a bars file this way)."""
+    if path.name.endswith(".gz") or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline(1 << 20)
+        _decode(first, str(path))
+    except (OSError, DataError):
+        return False
+    return True
+
+
 def _decode(raw: bytes, where: str) -> MarketEvent:
     try:
         record: Any = msgspec.json.decode(raw)
@@ -87,11 +104,12 @@ def _decode(raw: bytes, where: str) -> MarketEvent:
     return event
 
 
-def _cut_torn_tail(path: Path) -> None:
+def _cut_torn_tail(path: Path) -> int:
+    """Cut a torn last line; return the complete lines left."""
     if not path.exists() or path.stat().st_size == 0:
-        return
+        return 0
     with path.open("rb+") as handle:
         data = handle.read()
-        if data.endswith(b"\n"):
-            return
-        handle.truncate(data.rfind(b"\n") + 1)
+        if not data.endswith(b"\n"):
+            handle.truncate(data.rfind(b"\n") + 1)
+        return data.count(b"\n")

@@ -207,6 +207,7 @@ class Repository(Protocol):
     async def load_orders(self) -> list[OrderRecord]: ...
     async def append_order_event(self, event: OrderEventRecord) -> None: ...
     async def order_events(self, client_order_id: str) -> list[OrderEventRecord]: ...
+    async def order_events_of_kind(self, kind: str) -> list[OrderEventRecord]: ...
     async def save_fill(self, fill: FillRecord) -> bool: ...
     async def fills_since(self, ts_ns: int) -> list[FillRecord]: ...
     async def save_balances(self, balances: Sequence[BalanceRecord]) -> None: ...
@@ -472,6 +473,17 @@ class SqlRepository(abc.ABC):
         )
         async with self._transaction() as tx:
             rows = await tx.rows(sql, (client_order_id,))
+        return [OrderEventRecord(r[0], int(r[1]), r[2], r[3]) for r in rows]
+
+    async def order_events_of_kind(self, kind: str) -> list[OrderEventRecord]:
+        """Every order's events of one kind (``SubmitOrder``: the intents; ``OrderFilled``),
+        in the order they were appended (the session's own order)."""
+        sql = (
+            "SELECT client_order_id, ts_ns, kind, detail_json FROM order_events "
+            "WHERE kind = ? ORDER BY id"
+        )
+        async with self._transaction() as tx:
+            rows = await tx.rows(sql, (kind,))
         return [OrderEventRecord(r[0], int(r[1]), r[2], r[3]) for r in rows]
 
     async def save_fill(self, fill: FillRecord) -> bool:
