@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Final, Protocol
 
 from genesis.core.events import TimerFired
 
 __all__ = ["Clock", "SimClock"]
 
-_NONE_FIRED: tuple[TimerFired, ...] = ()
+_NONE_FIRED: Final[tuple[TimerFired, ...]] = ()
 
 
 class Clock(Protocol):

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from genesis.core.enums import Side
 from genesis.core.money import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ZERO, quantize, to_decimal
@@ -31,7 +31,7 @@ __all__ = [
     "split_instrument_id",
 ]
 
-DEFAULT_VENUE = "binance"
+DEFAULT_VENUE: Final = "binance"
 """The venue of a bare symbol: ``BTCUSDT`` means ``binance:BTCUSDT``."""
 
 

@@ -70,7 +70,7 @@ def quantize(value: Decimal, increment: Decimal, rounding: str = ROUND_DOWN) -> 
 # increment -> (that very object, whether its coefficient is the single digit 1): a
 # handful of ticks and steps per process. Keyed by value but checked by identity, since
 # Decimal("0.1") == Decimal("0.10") and only the first quantizes in steps of 0.1.
-_ONE_DIGIT: dict[Decimal, tuple[Decimal, bool]] = {}
+_ONE_DIGIT: Final[dict[Decimal, tuple[Decimal, bool]]] = {}
 
 
 def is_multiple(value: Decimal, increment: Decimal) -> bool:

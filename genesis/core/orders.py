@@ -112,6 +112,10 @@ TRANSITIONS: Final[Mapping[tuple[OrderStatus, type[OrderEvent]], OrderStatus]] =
 }
 
 _SETTLED: Final = frozenset({S.ACCEPTED, S.PARTIALLY_FILLED})
+# TRANSITIONS by event type, then status: Order.apply's lookup without a key tuple
+_NEXT: Final[dict[type[OrderEvent], dict[OrderStatus, OrderStatus]]] = {}
+for (_status, _event), _target in TRANSITIONS.items():
+    _NEXT.setdefault(_event, {})[_status] = _target
 
 
 # every attribute of an Order, in slot order (``Order.state``; a compiled Order has
@@ -235,7 +239,8 @@ class Order:
             IllegalTransition: the edge is not in ``TRANSITIONS`` or the event is
                 inconsistent with the order; the order is unchanged.
         """
-        target = TRANSITIONS.get((self.status, type(event)))
+        by_status = _NEXT.get(type(event))
+        target = None if by_status is None else by_status.get(self.status)
         if target is None:
             raise IllegalTransition(self.client_order_id, self.status.value, type(event).__name__)
         if type(event) is OrderFilled:  # exact types: no event subclasses another
@@ -257,8 +262,8 @@ class Order:
 
     def _settle(self, target: OrderStatus) -> OrderStatus:
         if self.filled_qty >= self.quantity:
-            return S.FILLED
-        return S.PARTIALLY_FILLED if self.filled_qty > 0 else S.ACCEPTED
+            return OrderStatus.FILLED
+        return OrderStatus.PARTIALLY_FILLED if self.filled_qty > 0 else OrderStatus.ACCEPTED
 
     def _check_fill(self, fill: OrderFilled) -> None:
         reason = ""

@@ -15,6 +15,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Final
 
 from genesis.core.commands import Command
 from genesis.core.enums import LiquiditySide, Side
@@ -33,7 +34,7 @@ __all__ = [
     "parse_venue_fee",
 ]
 
-_BPS = Decimal(10_000)
+_BPS: Final = Decimal(10_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,7 @@ class LatencyModel:
         return self.base_ns + self._rng.randint(0, self.jitter_ns)
 
 
-_NEVER = 1 << 62  # next_ns of an empty line
+_NEVER: Final = 1 << 62  # next_ns of an empty line
 
 
 class InFlight:

@@ -795,8 +795,11 @@ class SimulatedVenue:
         cmd = w.cmd
         self.account.release(w.lock_ccy, w.locked)
         w.locked = ZERO
-        self._by_id.pop(cmd.client_order_id, None)
-        self._working[cmd.instrument_id].pop(cmd.client_order_id, None)
+        cid, working = cmd.client_order_id, self._working[cmd.instrument_id]
+        if cid in self._by_id:  # in and del, not pop: C calls when compiled
+            del self._by_id[cid]
+        if cid in working:
+            del working[cid]
         legs = self._groups.get(cmd.oco_group) if cmd.oco_group else None
         if legs is not None:
             legs[:] = [leg for leg in legs if leg is not w]

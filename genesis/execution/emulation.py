@@ -100,6 +100,7 @@ from genesis.core.money import ROUND_HALF_EVEN, ZERO
 from genesis.core.orders import Order
 from genesis.errors import IllegalTransition
 from genesis.exchange.fills import bar_path
+from genesis.execution.emulated_state import EmulatedState
 from genesis.execution.restore import order_from_intent
 from genesis.kernel.support import event_ids
 
@@ -154,17 +155,6 @@ CAPABILITIES: Final[Mapping[str, VenueCapabilities]] = {
         frozenset({OrderType.MARKET, OrderType.LIMIT}), oco=False, iceberg=False, modify=False
     ),
 }
-
-
-class EmulatedState(msgspec.Struct, frozen=True, kw_only=True):
-    """What the emulator holds of one order: journaled, restored after a restart."""
-
-    client_order_id: str
-    watermark: Decimal | None = None  # trailing stop: the best price since acceptance
-    trigger: Decimal | None = None  # the level that triggers it now
-    triggered: bool = False  # released to the venue (a triggered order is the venue's)
-    slice_no: int = 0  # iceberg: the working slice's number (0: none yet)
-    slice_leaves: Decimal = ZERO  # iceberg: what the working slice has left
 
 
 class _Held:

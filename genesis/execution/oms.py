@@ -122,11 +122,15 @@ class OrderManager:
                 self._keys.setdefault(order.client_order_id, []).append(key)
             self._fills += 1
         if order.status in TERMINAL_STATUSES:
-            self._open.pop(order.client_order_id, None)
-            if self._forget:
-                del self._orders[order.client_order_id]
-                self._trades.difference_update(self._keys.pop(order.client_order_id, ()))
+            self._finished(order.client_order_id)
         return order
+
+    def _finished(self, cid: str) -> None:
+        if cid in self._open:  # in and del, not pop: C calls when compiled
+            del self._open[cid]
+        if self._forget:
+            del self._orders[cid]
+            self._trades.difference_update(self._keys.pop(cid, ()))
 
     def open_orders(
         self, strategy_id: str | None = None, instrument_id: str | None = None

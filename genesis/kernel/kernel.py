@@ -70,7 +70,7 @@ import functools
 from collections import deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from genesis.analytics.regime import Regime
 from genesis.core.clock import Clock
@@ -145,7 +145,7 @@ __all__ = ["Kernel"]
 # the hooks market data calls; a strategy hears one only if its class overrides it
 _MARKET_HOOKS = ("on_bar", "on_trade", "on_quote", "on_book")
 _TIMER_OWNERS_MAX = 4096  # timer names whose owning strategy is remembered
-_NEVER_QUIET = Decimal("Infinity")  # no equity is above it: the first check runs in full
+_NEVER_QUIET: Final = Decimal("Infinity")  # no equity is above it: the first check runs in full
 _ALWAYS_QUIET = Decimal("-Infinity")
 
 
@@ -866,7 +866,8 @@ class Kernel:
         self.emulator.forget(order.client_order_id)
         self.lists.forget(order.client_order_id)
         self._reduce_only.discard(order.client_order_id)
-        self._oco_group.pop(order.client_order_id, None)
+        if order.client_order_id in self._oco_group:  # not pop: see ReserveIndex.update
+            del self._oco_group[order.client_order_id]
         if self._closing and (order.strategy_id, order.instrument_id) in self._closing:
             self._close_ready()  # being flattened: no new exits, close once all are gone
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Final
 
 from genesis.core.enums import Side
 from genesis.core.events import Bar, BookDelta, BookSnapshot, QuoteTick, TradeTick
@@ -11,7 +12,7 @@ from genesis.data.book import BookSync, OrderBook
 
 __all__ = ["MarketView"]
 
-_TWO = Decimal(2)
+_TWO: Final = Decimal(2)
 
 
 class MarketView:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Final
 
 from genesis.analytics.liquidity import expected_slippage_bps
 from genesis.core.enums import Side
@@ -27,7 +28,7 @@ from genesis.kernel.market import MarketView
 __all__ = ["ParentDesk"]
 
 _NS = 1_000_000_000
-_BPS = Decimal(10_000)
+_BPS: Final = Decimal(10_000)
 
 
 class ParentDesk:

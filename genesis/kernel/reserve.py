@@ -30,6 +30,7 @@ from __future__ import annotations
 import decimal
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Final
 
 from genesis.core.enums import OPEN_STATUSES, OrderStatus, Side
 from genesis.core.instruments import Instrument, split_instrument_id
@@ -38,7 +39,7 @@ from genesis.core.orders import Order
 
 __all__ = ["ReserveIndex"]
 
-_EXACT = decimal.Context(
+_EXACT: Final = decimal.Context(
     prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[]
 )
 
@@ -95,7 +96,10 @@ class ReserveIndex:
     def update(self, order: Order) -> None:
         """Re-file ``order`` after any change: its old share out, its new one in."""
         cid = order.client_order_id
-        old = self._shares.pop(cid, None)
+        # get + del, not pop: mypyc compiles these two to C calls, pop to a method lookup
+        old = self._shares.get(cid)
+        if old is not None:
+            del self._shares[cid]
         status = order.status
         if status not in OPEN_STATUSES or status is OrderStatus.PENDING_CANCEL:
             if old is not None:
@@ -164,7 +168,8 @@ class ReserveIndex:
         key = (order.strategy_id, order.instrument_id)
         entries = self._entries.get(key)
         if entries is not None:
-            entries.pop(order.client_order_id, None)
+            if order.client_order_id in entries:
+                del entries[order.client_order_id]
             if not entries:
                 del self._entries[key]
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from genesis.core.events import OrderFilled
 from genesis.core.money import ZERO
@@ -46,7 +46,7 @@ from genesis.portfolio.accounting import ClosedLot
 
 __all__ = ["PerformanceBook", "StrategyPerformance", "TradeRecord"]
 
-_BPS = 10_000.0
+_BPS: Final = 10_000.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from genesis.core.events import BreakerCleared, BreakerTripped, Event
 from genesis.risk.limits import BreakerLimits
@@ -43,7 +43,7 @@ __all__ = ["ENGINE", "STRATEGY", "CircuitBreakers", "Trip"]
 
 ENGINE, STRATEGY = "engine", "strategy"
 _NS = 1_000_000_000
-_NEVER = 2**63 - 1
+_NEVER: Final = 2**63 - 1
 _UNCOUNTED = frozenset({"KILL_SWITCH"})  # and every BREAKER_* code
 _PRIOR_LOSSES, _PRIOR_TRADES = 10, 20  # a 50% loss rate worth 20 trades
 

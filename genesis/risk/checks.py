@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-
-import msgspec
+from typing import Any, Final
 
 from genesis.core.enums import Side
 from genesis.core.instruments import Instrument
@@ -34,32 +33,72 @@ __all__ = [
 ]
 
 
-class RiskInput(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """What the checks may look at for one order (built once per order: a Struct, as
-    events are, costs a fifth of a frozen dataclass to make)."""
+_RISK_FIELDS: Final = (
+    "correlated", "equity", "expected_slippage", "fee_rate", "free_base", "free_quote",
+    "gross_after", "increases", "instrument", "limits", "open_positions", "position_qty",
+    "reduce_only", "reference_price", "requires_stop_loss", "tier",
+)  # fmt: skip
 
-    instrument: Instrument
-    reference_price: Decimal  # limit price, else the last traded price
-    equity: Decimal  # read by the tier checks only (0 when no tier is active)
-    free_quote: Decimal  # quote balance minus what open buy orders reserve
-    free_base: Decimal  # base balance minus what open sell orders reserve
-    position_qty: Decimal  # the strategy's signed position (tier checks only; 0 without a tier)
-    fee_rate: Decimal  # worst-case (taker) fee as a fraction of notional
-    tier: Tier | None
-    limits: TierLimits | None
-    requires_stop_loss: bool
-    reduce_only: bool  # an exit (stop loss, take profit, close): never blocked by sizing
-    # positions held or being opened (by working entries) across every strategy, other
-    # than the one this order is on (tier checks of an entry from flat only; else 0)
-    open_positions: int = 0
-    # whether the order grows the strategy's position (None: worked out from the fields)
-    increases: bool | None = None
-    # the tier's entry checks only (computed for entries, else None: the check passes)
-    gross_after: Decimal | None = None  # gross exposure after the order, equity's currency
-    expected_slippage: Decimal | None = None  # fraction of the mid (book walk, else spread)
-    # the held instrument whose returns move most with this order's, its correlation
-    # (signed by the two positions' directions) and the number of aligned returns
-    correlated: tuple[str, float, int] | None = None
+
+class RiskInput:
+    """What the checks may look at for one order, built once per order.
+
+    A plain class, not a Struct or a dataclass: this module is compiled, and the checks
+    read a native class's fields as C struct members (a Struct's through Python's
+    generic attribute lookup, about 45 reads per order). Treat it as frozen; tests vary
+    one with ``replace``.
+    """
+
+    def __init__(
+        self,
+        *,
+        instrument: Instrument,
+        reference_price: Decimal,
+        equity: Decimal,
+        free_quote: Decimal,
+        free_base: Decimal,
+        position_qty: Decimal,
+        fee_rate: Decimal,
+        tier: Tier | None,
+        limits: TierLimits | None,
+        requires_stop_loss: bool,
+        reduce_only: bool,
+        open_positions: int = 0,
+        increases: bool | None = None,
+        gross_after: Decimal | None = None,
+        expected_slippage: Decimal | None = None,
+        correlated: tuple[str, float, int] | None = None,
+    ) -> None:
+        self.instrument = instrument
+        self.reference_price = reference_price  # limit price, else the last traded price
+        self.equity = equity  # read by the tier checks only (0 when no tier is active)
+        self.free_quote = free_quote  # quote balance minus what open buy orders reserve
+        self.free_base = free_base  # base balance minus what open sell orders reserve
+        self.position_qty = position_qty  # the strategy's signed position (tier checks only)
+        self.fee_rate = fee_rate  # worst-case (taker) fee as a fraction of notional
+        self.tier = tier
+        self.limits = limits
+        self.requires_stop_loss = requires_stop_loss
+        self.reduce_only = reduce_only  # an exit: never blocked by sizing
+        # positions held or being opened (by working entries) across every strategy, other
+        # than the one this order is on (tier checks of an entry from flat only; else 0)
+        self.open_positions = open_positions
+        # whether the order grows the strategy's position (None: worked out from the fields)
+        self.increases = increases
+        # the tier's entry checks only (computed for entries, else None: the check passes)
+        self.gross_after = gross_after  # gross exposure after the order, equity's currency
+        self.expected_slippage = expected_slippage  # fraction of the mid (book walk, else spread)
+        # the held instrument whose returns move most with this order's, its correlation
+        # (signed by the two positions' directions) and the number of aligned returns
+        self.correlated = correlated
+
+    def replace(self, **changes: Any) -> RiskInput:
+        """A copy with ``changes`` (field name -> value)."""
+        unknown = set(changes) - set(_RISK_FIELDS)
+        if unknown:
+            raise TypeError(f"RiskInput has no field {sorted(unknown)}")
+        fields = {name: getattr(self, name) for name in _RISK_FIELDS}
+        return RiskInput(**(fields | changes))
 
 
 Check = Callable[[Order, RiskInput], RiskRejected | None]

@@ -20,12 +20,13 @@ and the limit would never trip.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Final
 
 from genesis.core.events import DailyLossBaseline, Event, KillSwitchChanged
 
 __all__ = ["DailyLossMonitor", "KillSwitch", "day_end_ns", "day_of"]
 
-_DAY_NS = 86_400 * 1_000_000_000
+_DAY_NS: Final = 86_400 * 1_000_000_000
 _NO_FLOOR = Decimal("-Infinity")
 _MARGIN = Decimal("1e-9")
 

@@ -8,8 +8,6 @@ import dataclasses
 import json
 from decimal import Decimal
 
-import msgspec
-
 from genesis.core.enums import Side
 from genesis.core.events import BreakerCleared, BreakerTripped, Event
 from genesis.daemon.reconcile import (
@@ -182,7 +180,7 @@ def test_engine_refuses_entries_but_passes_exits_while_paused() -> None:
     assert engine.breakers is not None
     for _ in range(10):
         engine.breakers.on_trade("s1", D(-1), T0)
-    risk = msgspec.structs.replace(RISK, limits=engine.limits)
+    risk = RISK.replace(limits=engine.limits)
 
     entry = engine.check(order(Side.BUY, "0.001"), lambda: risk, T0 + S)
     exit_ = engine.check(order(Side.SELL, "0.5"), lambda: risk, T0 + S)

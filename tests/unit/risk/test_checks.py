@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import msgspec
 import pytest
 
 from genesis.core.enums import OrderType, Side
@@ -44,7 +43,7 @@ BASE = RiskInput(
 
 
 def _risk(**changes: object) -> RiskInput:
-    return msgspec.structs.replace(BASE, **changes)
+    return BASE.replace(**changes)
 
 
 # --- instrument filters -----------------------------------------------------------

@@ -14,8 +14,6 @@ import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
-import msgspec
-
 from genesis.core.enums import OrderType, Side
 from genesis.core.events import BookDelta, BookSnapshot, QuoteTick
 from genesis.data.capture import read_binance_streams
@@ -47,7 +45,7 @@ BASE = RiskInput(
 
 
 def _risk(**changes: object) -> RiskInput:
-    return msgspec.structs.replace(BASE, **changes)
+    return BASE.replace(**changes)
 
 
 def test_leverage_at_the_limit_passes() -> None:
@@ -69,8 +67,8 @@ def test_leverage_of_an_exit_is_not_checked() -> None:
     """A reduce-only order, or one that does not grow the position, always passes."""
     over = _risk(gross_after=D(50_000))
 
-    assert check_leverage(order(), msgspec.structs.replace(over, reduce_only=True)) is None
-    assert check_leverage(order(), msgspec.structs.replace(over, increases=False)) is None
+    assert check_leverage(order(), over.replace(reduce_only=True)) is None
+    assert check_leverage(order(), over.replace(increases=False)) is None
 
 
 def test_configured_leverage_is_the_limit() -> None:
