@@ -40,6 +40,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -113,33 +114,42 @@ def _genesis_check(row: dict[str, str]) -> dict[str, Any]:
 # --- driver -------------------------------------------------------------------
 
 
-def run_child(argv: list[str]) -> tuple[dict[str, Any], float]:
-    """Run ``argv``; its last stdout line as JSON and the wall seconds (spawn to exit).
+def run_child(argv: list[str]) -> dict[str, Any]:
+    """Run ``argv``; its last stdout line as JSON, plus ``wall_seconds`` (spawn to exit),
+    ``cpu_seconds`` (user + system of the child and every process it waited for: its
+    pool's workers) and ``load_avg_1m`` (the machine's, at the start).
 
     Raises:
         SystemExit: the child failed or printed no JSON (its stderr is shown).
     """
-    started = time.perf_counter()
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        raise SystemExit(
-            f"{' '.join(argv)} failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
-        )
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        code = os.waitstatus_to_exitcode(status)
+        proc.returncode = code  # reaped here, not by Popen
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    lines = stdout.strip().splitlines()
+    if code != 0 or not lines:
+        raise SystemExit(f"{' '.join(argv)} failed (exit {code}):\n{stderr[-3000:]}")
     report: dict[str, Any] = json.loads(lines[-1])
-    return report, wall
+    report["wall_seconds"] = round(wall, 4)
+    report["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 4)
+    report["load_avg_1m"] = round(load, 2)
+    return report
 
 
 def run_genesis(workers: int) -> dict[str, Any]:
     """Genesis' search on ``workers`` processes, in a fresh interpreter."""
     out = OUT_DIR / f"genesis-w{workers}"
-    report, wall = run_child(
+    return run_child(
         [sys.executable, __file__, "--child", "genesis", "--workers", str(workers),
          "--out", str(out)]
     )  # fmt: skip
-    report["wall_seconds"] = round(wall, 4)
-    return report
 
 
 def run_peer(python: Path, peers_dir: Path, processes: int | None) -> dict[str, Any]:
@@ -151,9 +161,7 @@ def run_peer(python: Path, peers_dir: Path, processes: int | None) -> dict[str, 
     ]  # fmt: skip
     if processes is not None:
         argv += ["--processes", str(processes)]
-    report, wall = run_child(argv)
-    report["wall_seconds"] = round(wall, 4)
-    return report
+    return run_child(argv)
 
 
 def compare(genesis: dict[str, Any], peer: dict[str, Any]) -> list[dict[str, Any]]:
@@ -205,7 +213,6 @@ def _drive(args: argparse.Namespace) -> None:
             f"need {args.bench_python} (benchmarks/setup_peers.sh) and {args.peers_dir}"
             " (--peers-dir), or --skip-peer"
         )
-    load = os.getloadavg()[0]
     print(f"{len(grid_sets())} sets; genesis --workers 1 ...", file=sys.stderr)
     one = run_genesis(1)
     print(f"  {one['seconds']} s; genesis --workers {args.workers} ...", file=sys.stderr)
@@ -213,22 +220,20 @@ def _drive(args: argparse.Namespace) -> None:
     print(f"  {many['seconds']} s", file=sys.stderr)
     if one["sets"] != len(grid_sets()) or many["checks"] != one["checks"]:
         raise SystemExit(f"genesis: {one['sets']} sets, or workers 1 and N disagree")
-    result = _genesis_figures(one, many, args.workers, load)
+    result = _genesis_figures(one, many, args.workers)
     if not args.skip_peer:
         result.update(_peer_figures(args, one, many))
     sys.stdout.write(json.dumps(result) + "\n")
 
 
-def _genesis_figures(
-    one: dict[str, Any], many: dict[str, Any], n: int, load: float
-) -> dict[str, Any]:
+def _genesis_figures(one: dict[str, Any], many: dict[str, Any], n: int) -> dict[str, Any]:
     sets = one["sets"]
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": _provenance.machine(),
         "genesis_commit": _provenance.commit(),
         "genesis_compiled": one["compiled"],
-        "load_avg_1m_at_start": round(load, 2),
+        "load_avg_1m_at_start": one["load_avg_1m"],
         "grid": "sma_cross fast=5..50:5 x slow=20..240:10, fast < slow",
         "bars": 45_031,
         "sets": sets,
@@ -236,6 +241,9 @@ def _genesis_figures(
         f"genesis_seconds_{n}": many["seconds"],
         "genesis_wall_seconds_1": one["wall_seconds"],
         f"genesis_wall_seconds_{n}": many["wall_seconds"],
+        "genesis_cpu_seconds_1": one["cpu_seconds"],
+        f"genesis_cpu_seconds_{n}": many["cpu_seconds"],
+        f"genesis_load_avg_1m_{n}": many["load_avg_1m"],
         "genesis_sets_per_s_1": round(sets / one["seconds"], 2),
         f"genesis_sets_per_s_{n}": round(sets / many["seconds"], 2),
         "workers": n,
@@ -261,6 +269,8 @@ def _peer_figures(
             "backtesting_version": peer["version"],
             f"backtesting_seconds_{p}": peer["seconds"],
             f"backtesting_wall_seconds_{p}": peer["wall_seconds"],
+            f"backtesting_cpu_seconds_{p}": peer["cpu_seconds"],
+            f"backtesting_load_avg_1m_{p}": peer["load_avg_1m"],
             f"backtesting_sets_per_s_{p}": round(peer["sets"] / peer["seconds"], 2),
             f"backtesting_pool_{p}": peer["pool"],
             "backtesting_best": peer["best"],
