@@ -35,13 +35,13 @@ from genesis.backtesting.optimize import (
     validate_points,
     write_csv,
 )
-from genesis.backtesting.optimize_exec import Dataset, Task, execute, sha256_of
+from genesis.backtesting.optimize_exec import Dataset, Task, execute, run_task, sha256_of
 from genesis.backtesting.runargs import add_run_args
 from genesis.backtesting.runner import BacktestConfig
 from genesis.errors import ConfigError
 from genesis.strategies import registry
 
-__all__ = ["CSV", "MANIFEST", "add_parser", "run"]
+__all__ = ["CSV", "MANIFEST", "add_parser", "add_scheduler_arg", "prepare", "run"]
 
 CSV = "optimize.csv"
 MANIFEST = "optimize.json"
@@ -86,18 +86,23 @@ def add_parser(sub: Any) -> None:
         "--workers", type=_workers, default=os.cpu_count() or 1,
         help="local processes (1: in this process)",
     )  # fmt: skip
+    add_scheduler_arg(p)
+    p.add_argument(
+        "--keep-runs",
+        action="store_true",
+        help="also write each run's backtest files to DIR/runs/NAME-VALUE_... (with"
+        " --scheduler: on the workers' filesystem)",
+    )
+
+
+def add_scheduler_arg(p: argparse.ArgumentParser) -> None:
+    """``--scheduler tcp://HOST:PORT`` (optimize and walkforward)."""
     p.add_argument(
         "--scheduler",
         default=None,
         metavar="tcp://HOST:PORT",
         help="run on this Dask distributed scheduler instead (needs genesis[research]); its"
         " workers must see --data at the same path",
-    )
-    p.add_argument(
-        "--keep-runs",
-        action="store_true",
-        help="also write each run's backtest files to DIR/runs/NAME-VALUE_... (with"
-        " --scheduler: on the workers' filesystem)",
     )
 
 
@@ -183,6 +188,7 @@ def _execute(args: argparse.Namespace, tasks: list[Task]) -> list[Row]:
     try:
         return execute(
             tasks,
+            run_task,
             workers=args.workers,
             scheduler=args.scheduler,
             done=progress.update if progress else _ignore,

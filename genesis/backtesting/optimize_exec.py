@@ -14,6 +14,12 @@ search recorded before parsing it: a Dask worker on another machine must see
 the same file at the same path, and one that does not fails loudly rather
 than search other data.
 
+A run whose files the caller needs (walk-forward's out-of-sample runs) goes
+through ``run_task_files`` instead: it writes the backtest's files in a
+temporary directory of the worker and returns their bytes with the row, so the
+caller writes them where it wants, on its own machine, whichever executor ran
+the task.
+
 Results come back in completion order, which differs between executors and
 runs; ``optimize.rank`` makes the table independent of it.
 """
@@ -23,11 +29,12 @@ from __future__ import annotations
 import bisect
 import hashlib
 import socket
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from genesis.backtesting.metrics import Metrics
 from genesis.backtesting.optimize import Row
@@ -36,7 +43,18 @@ from genesis.core.events import Bar
 from genesis.data.loaders import read_bars
 from genesis.errors import ConfigError, DataError
 
-__all__ = ["Dataset", "Task", "dataset_bars", "execute", "run_task", "sha256_of", "span_bars"]
+__all__ = [
+    "Dataset",
+    "Task",
+    "dataset_bars",
+    "execute",
+    "run_task",
+    "run_task_files",
+    "sha256_of",
+    "span_bars",
+]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +126,19 @@ def _check_file(data: Dataset) -> None:
 def run_task(task: Task) -> Row:
     """Run one grid point through the backtest engine; its row (``ok`` or
     ``strategy_error``) with every metric as a plain Python value."""
-    out = None if task.keep_dir is None else Path(task.keep_dir)
+    return _run(task, None if task.keep_dir is None else Path(task.keep_dir))
+
+
+def run_task_files(task: Task) -> tuple[Row, dict[str, bytes]]:
+    """Run one task with its backtest files written to a temporary directory here (the
+    task's ``keep_dir`` is ignored); its row and each file's name and bytes."""
+    with tempfile.TemporaryDirectory(prefix="genesis-run-") as tmp:
+        row = _run(task, Path(tmp))
+        files = {p.name: p.read_bytes() for p in sorted(Path(tmp).iterdir()) if p.is_file()}
+    return row, files
+
+
+def _run(task: Task, out: Path | None) -> Row:
     result = run_backtest(task.config, span_bars(dataset_bars(task.data), task.span), out)
     metrics = {f.name: _plain(getattr(result.metrics, f.name)) for f in fields(Metrics)}
     if result.strategy_errors:
@@ -136,34 +166,39 @@ def _plain(value: Any) -> Any:
 
 def execute(
     tasks: Sequence[Task],
+    run: Callable[[Task], T],
     *,
     workers: int,
     scheduler: str | None,
     done: Callable[[int], None],
-) -> list[Row]:
-    """Run every task: on the Dask cluster at ``scheduler`` when given, else on ``workers``
-    local processes (in this process when ``workers`` is 1). ``done(n)`` is called after
-    each finished run with the number finished so far. Rows come in completion order.
+) -> list[T]:
+    """Run every task with ``run`` (``run_task`` or ``run_task_files``: module-level, so
+    that a worker imports it by name): on the Dask cluster at ``scheduler`` when given,
+    else on ``workers`` local processes (in this process when ``workers`` is 1).
+    ``done(n)`` is called after each finished run with the number finished so far.
+    Results come in completion order.
 
     Raises:
         ConfigError: dask is not installed, or the scheduler cannot be reached.
         GenesisError: a run failed on bad input (raised as the worker raised it).
     """
     if scheduler is not None:
-        return _on_dask(tasks, scheduler, done)
+        return _on_dask(tasks, scheduler, done, run)
     if workers <= 1 or len(tasks) <= 1:
-        rows = []
+        rows: list[T] = []
         for task in tasks:
-            rows.append(run_task(task))
+            rows.append(run(task))
             done(len(rows))
         return rows
-    return _on_processes(tasks, min(workers, len(tasks)), done)
+    return _on_processes(tasks, min(workers, len(tasks)), done, run)
 
 
-def _on_processes(tasks: Sequence[Task], workers: int, done: Callable[[int], None]) -> list[Row]:
-    rows: list[Row] = []
+def _on_processes(
+    tasks: Sequence[Task], workers: int, done: Callable[[int], None], run: Callable[[Task], T]
+) -> list[T]:
+    rows: list[T] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run_task, task) for task in tasks]
+        futures = [pool.submit(run, task) for task in tasks]
         try:
             for future in as_completed(futures):
                 rows.append(future.result())
@@ -174,7 +209,9 @@ def _on_processes(tasks: Sequence[Task], workers: int, done: Callable[[int], Non
     return rows
 
 
-def _on_dask(tasks: Sequence[Task], address: str, done: Callable[[int], None]) -> list[Row]:
+def _on_dask(
+    tasks: Sequence[Task], address: str, done: Callable[[int], None], run: Callable[[Task], T]
+) -> list[T]:
     try:
         from distributed import Client
         from distributed import as_completed as dask_completed
@@ -187,9 +224,9 @@ def _on_dask(tasks: Sequence[Task], address: str, done: Callable[[int], None]) -
         client = Client(address, timeout="10s")  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError(f"--scheduler {address}: cannot connect ({exc})") from None
-    rows: list[Row] = []
+    rows: list[T] = []
     with client:
-        futures = client.map(run_task, list(tasks), pure=False)
+        futures = client.map(run, list(tasks), pure=False)
         for future in dask_completed(futures):  # type: ignore[no-untyped-call]
             rows.append(future.result())
             done(len(rows))

@@ -1,12 +1,15 @@
 """``python -m genesis walkforward``: the grid searched in sample, run out of sample (BT-5).
 
 Takes ``optimize``'s inputs (the backtest's options, ``--grid``, ``--param``,
-``--objective``, ``--workers``) plus the window lengths. Everything is checked
-before anything runs; then every window's in-sample search runs in one batch
-on the local processes (``optimize_exec``), each window's best row is picked
-as ``optimize`` ranks, the chosen parameters run on the test spans (second
-batch; their backtest files kept in ``DIR/windows/NNN``), and the
-out-of-sample runs are stitched (``walkforward``). Writes
+``--objective``, ``--workers``, ``--scheduler``) plus the window lengths.
+Everything is checked before anything runs; then every window's in-sample
+search runs in one batch on the local processes or the Dask cluster
+(``optimize_exec``), each window's best row is picked as ``optimize`` ranks,
+the chosen parameters run on the test spans (second batch, same executor:
+each run's backtest files come back as bytes and are written here, in
+``DIR/windows/NNN``, so a remote worker's disk never matters), and the
+out-of-sample runs are stitched (``walkforward``). The result depends only on
+the inputs: the same files in process, on N processes and on Dask. Writes
 ``DIR/walkforward.csv``, ``DIR/walkforward.json`` and
 ``DIR/walkforward_equity.csv``. Bad input is one line on stderr and exit 2.
 """
@@ -29,12 +32,21 @@ from genesis.backtesting.optimize import (
     Axis,
     Row,
 )
-from genesis.backtesting.optimize_cli import _context, _ignore, _make_dir, _workers, prepare
+from genesis.backtesting.optimize_cli import (
+    _context,
+    _ignore,
+    _make_dir,
+    _workers,
+    add_scheduler_arg,
+    prepare,
+)
 from genesis.backtesting.optimize_exec import (
     Dataset,
     Task,
     dataset_bars,
     execute,
+    run_task,
+    run_task_files,
     span_bars,
 )
 from genesis.backtesting.runargs import add_run_args
@@ -85,6 +97,7 @@ def add_parser(sub: Any) -> None:
         help="train always from the data's first bar (default: rolling, fixed --train)",
     )  # fmt: skip
     p.add_argument("--workers", type=_workers, default=1, help="local processes (1: in this one)")
+    add_scheduler_arg(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -155,7 +168,8 @@ def _search(
         for point in valid
     ]
     by_window: dict[int, list[Row]] = defaultdict(list)
-    for row in execute(tasks, workers=args.workers, scheduler=None, done=_ignore):
+    rows = execute(tasks, run_task, workers=args.workers, scheduler=args.scheduler, done=_ignore)
+    for row in rows:
         grid = dict(row.grid)
         index = int(grid.pop(_WINDOW))
         by_window[index].append(replace(row, grid=grid))
@@ -171,23 +185,19 @@ def _out_of_sample(
     data: Dataset,
     bars: Any,
 ) -> tuple[list[OosRun], list[dict[str, Any] | None]]:
-    """Run each window's chosen parameters on its test span (files in DIR/windows/NNN);
-    a window with no chosen row stays in cash."""
+    """Run each window's chosen parameters on its test span (files written to
+    DIR/windows/NNN here); a window with no chosen row stays in cash."""
     tasks = [
         Task(
             {_WINDOW: str(w.index)},
             replace(config, params={**fixed, **row.grid}),
             data,
-            str((args.out / "windows" / f"{w.index:03d}").resolve()),
             span=(w.test_start, w.test_end),
         )
         for w, row in zip(windows, chosen, strict=True)
         if row is not None
     ]
-    rows = {
-        int(r.grid[_WINDOW]): r
-        for r in execute(tasks, workers=args.workers, scheduler=None, done=_ignore)
-    }
+    rows = _run_chosen(args, tasks)
     runs: list[OosRun] = []
     metrics: list[dict[str, Any] | None] = []
     for w in windows:
@@ -200,6 +210,23 @@ def _out_of_sample(
         runs.append(_read_run(args.out / "windows" / f"{w.index:03d}", times, row.metrics))
         metrics.append({m: row.metrics[m] for m in metric_names()})
     return runs, metrics
+
+
+def _run_chosen(args: argparse.Namespace, tasks: list[Task]) -> dict[int, Row]:
+    """Run the out-of-sample tasks; write each one's files to DIR/windows/NNN; its row by
+    window."""
+    done = execute(
+        tasks, run_task_files, workers=args.workers, scheduler=args.scheduler, done=_ignore
+    )
+    rows: dict[int, Row] = {}
+    for row, files in done:
+        index = int(row.grid[_WINDOW])
+        run_dir = args.out / "windows" / f"{index:03d}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for name, content in files.items():
+            (run_dir / name).write_bytes(content)
+        rows[index] = row
+    return rows
 
 
 def _in_cash(cash: Decimal, times: list[int]) -> OosRun:

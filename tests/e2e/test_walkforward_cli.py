@@ -1,5 +1,6 @@
 """``python -m genesis walkforward`` end to end on the bundled BTCUSDT month with sma_cross:
-golden windows and stitched equity, rolling vs anchored, workers 1 vs 2, bad input exit 2."""
+golden windows and stitched metrics, rolling vs anchored, the same files in process, on two
+processes and on a Dask LocalCluster, bad input exit 2."""
 
 from __future__ import annotations
 
@@ -32,9 +33,19 @@ def _chosen(out: Path) -> list[tuple[str, str]]:
     return [(r["fast"], r["slow"]) for r in rows]
 
 
-def _final(out: Path) -> str:
+def _stitched(out: Path) -> dict[str, object]:
     payload = json.loads((out / "walkforward.json").read_text("utf-8"))
-    return str(payload["stitched"]["final_equity"])
+    stitched: dict[str, object] = payload["stitched"]
+    return stitched
+
+
+def _final(out: Path) -> str:
+    return str(_stitched(out)["final_equity"])
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    """Every file the run wrote, by its path under ``out``."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +70,24 @@ def test_golden_rolling(rolling: Path) -> None:
     assert (rolling / "windows" / "006" / "trades.csv").is_file()
 
 
+def test_golden_stitched_metrics(rolling: Path) -> None:
+    """The chained out-of-sample curve's metrics, per bar and daily, pinned."""
+    stitched = _stitched(rolling)
+    assert {k: stitched[k] for k in ("trades", "max_drawdown_duration", "days", "fees")} == {
+        "trades": 1508,
+        "max_drawdown_duration": 2341800,
+        "days": 29,
+        "fees": "0.000000",
+    }
+    assert stitched["total_return"] == pytest.approx(-0.013336818092761327, rel=1e-12)
+    assert stitched["sharpe"] == pytest.approx(-8.991747510914053, rel=1e-12)
+    assert stitched["max_drawdown"] == pytest.approx(-0.01632197830387816, rel=1e-12)
+    assert stitched["win_rate"] == pytest.approx(0.33819628647214856, rel=1e-12)
+    assert stitched["profit_factor"] == pytest.approx(0.795369024736228, rel=1e-12)
+    assert stitched["daily_sharpe"] == pytest.approx(-10.639889400703598, rel=1e-12)
+    assert stitched["daily_max_drawdown"] == pytest.approx(-0.014067666087912545, rel=1e-12)
+
+
 def test_anchored_differs(rolling: Path, tmp_path: Path) -> None:
     anchored = _run(tmp_path, "--anchored")
     assert _chosen(anchored) == [("5", "15")] * 7
@@ -67,9 +96,36 @@ def test_anchored_differs(rolling: Path, tmp_path: Path) -> None:
 
 
 def test_two_workers_same_result(rolling: Path, tmp_path: Path) -> None:
-    two = _run(tmp_path, "--workers", "2")
-    for name in ("walkforward.csv", "walkforward_equity.csv"):
-        assert (two / name).read_bytes() == (rolling / name).read_bytes()
+    """--workers 2: every file byte-identical, each window's backtest files included."""
+    assert _files(_run(tmp_path, "--workers", "2")) == _files(rolling)
+
+
+def test_dask_local_cluster_same_result(rolling: Path, tmp_path: Path) -> None:
+    """On a LocalCluster of two worker processes: the same windows, chosen parameters,
+    stitched metrics and files, byte for byte."""
+    distributed = pytest.importorskip(
+        "distributed", reason="dask.distributed not installed (pip install 'genesis[research]')"
+    )
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as cluster:
+        on_dask = _run(tmp_path, "--scheduler", cluster.scheduler_address)
+    assert _chosen(on_dask) == _chosen(rolling)
+    assert _stitched(on_dask) == _stitched(rolling)
+    files = _files(on_dask)
+    assert "windows/006/equity.csv" in files
+    assert files == _files(rolling)
+
+
+def test_unreachable_scheduler_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A scheduler nobody listens on is one line naming it, exit 2, before any window."""
+    pytest.importorskip("distributed")
+    address = "tcp://127.0.0.1:9"  # discard port: nothing listens there
+    assert main([*BASE, *WINDOWS, "--out", str(tmp_path), "--scheduler", address]) == 2
+    err = capsys.readouterr().err
+    assert f"--scheduler {address}: cannot connect" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "walkforward.csv").exists()
 
 
 @pytest.mark.parametrize(
