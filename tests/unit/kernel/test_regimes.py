@@ -108,7 +108,8 @@ def test_an_empty_regimes_keeps_the_config_hash() -> None:
     plain = StrategyConfig(id="x", strategy="sma_cross", tier="hunter", instruments=("BTCUSDT",))
     gated = plain.model_copy(update={"regimes": ("ranging",)})
 
-    before = plain.model_dump(mode="json", exclude={"regimes"})  # the fields it used to hash
+    # the fields it used to hash (before regimes, and promotion, existed)
+    before = plain.model_dump(mode="json", exclude={"regimes", "promotion"})
     legacy = hashlib.sha256(json.dumps(before, sort_keys=True, separators=(",", ":")).encode())
 
     assert plain.version_id() == legacy.hexdigest()
