@@ -179,7 +179,7 @@ class Journal:
         """After an event that wrote anything: how far the session has got (see above)."""
         if self._dirty:
             blob = b'{"events": %d}' % events_started  # json.dumps's bytes, per event: cheaper
-            self.writer.submit_nowait(StrategyStateRecord(PROGRESS_ID, now_ns, blob))
+            self.writer.submit_nowait(StrategyStateRecord(PROGRESS_ID, now_ns, blob, True))
             self._dirty = False
 
     async def commit(self) -> None:
@@ -281,5 +281,5 @@ class Journal:
                 mid()
         blob = json.dumps({"events": events}).encode()
         self.writer.submit_nowait(StrategyStateRecord(CHECKPOINT_ID, now_ns, blob))
-        self.writer.submit_nowait(StrategyStateRecord(PROGRESS_ID, now_ns, blob))
+        self.writer.submit_nowait(StrategyStateRecord(PROGRESS_ID, now_ns, blob, True))
         self._dirty = False

@@ -20,6 +20,8 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any, Final, Literal, Protocol
 
+import msgspec
+
 from genesis.core.enums import OrderStatus, OrderType, Side
 from genesis.storage.chain import CHAINED, ChainStatus, Verifier, link_rows
 
@@ -64,8 +66,9 @@ TYPE_MAP: Final[dict[Backend, dict[str, str]]] = {
 _MIGRATION_NAME: Final = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
-@dataclass(frozen=True, slots=True)
-class OrderRecord:
+# The records the writer queues are Structs, not frozen dataclasses: several are made
+# for every order, and a frozen dataclass sets each field through object.__setattr__.
+class OrderRecord(msgspec.Struct, frozen=True, gc=False):
     """The persisted state of one order (upserted by ``client_order_id``)."""
 
     client_order_id: str
@@ -83,8 +86,7 @@ class OrderRecord:
     ts_last: int  # ns
 
 
-@dataclass(frozen=True, slots=True)
-class OrderEventRecord:
+class OrderEventRecord(msgspec.Struct, frozen=True, gc=False):
     """One lifecycle event of a known order; ``detail_json`` is opaque JSON text."""
 
     client_order_id: str
@@ -93,8 +95,7 @@ class OrderEventRecord:
     detail_json: str
 
 
-@dataclass(frozen=True, slots=True)
-class FillRecord:
+class FillRecord(msgspec.Struct, frozen=True, gc=False):
     """One execution; unique by ``(venue, symbol, trade_id)``."""
 
     venue: str
@@ -110,8 +111,7 @@ class FillRecord:
     ts_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class PositionRecord:
+class PositionRecord(msgspec.Struct, frozen=True, gc=False):
     """Net position in one instrument at one venue; ``quantity`` is signed."""
 
     venue: str
@@ -122,8 +122,7 @@ class PositionRecord:
     ts_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class BalanceRecord:
+class BalanceRecord(msgspec.Struct, frozen=True, gc=False):
     """Balance of one asset at one venue."""
 
     venue: str
@@ -133,13 +132,18 @@ class BalanceRecord:
     ts_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class StrategyStateRecord:
-    """One snapshot of a strategy's opaque state."""
+class StrategyStateRecord(msgspec.Struct, frozen=True, gc=False):
+    """One snapshot of a strategy's opaque state.
+
+    ``latest_only``: a mark only the newest of which is ever read (the daemon's progress
+    mark, queued after every event); the writer keeps the last of one transaction's
+    marks for a strategy id and drops those it supersedes (``storage.writer``).
+    """
 
     strategy_id: str
     ts_ns: int
     blob: bytes
+    latest_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +156,7 @@ class ConfigVersionRecord:
     ts_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class EmulatedStateRecord:
+class EmulatedStateRecord(msgspec.Struct, frozen=True, gc=False):
     """What the kernel holds of one emulated order (upserted by ``client_order_id``: the
     latest state wins). ``trigger`` is NULL where the order's own trigger applies."""
 
@@ -166,8 +169,7 @@ class EmulatedStateRecord:
     ts_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
+class AuditRecord(msgspec.Struct, frozen=True, gc=False):
     """One audit-log entry; ``detail_json`` is opaque JSON text."""
 
     ts_ns: int

@@ -37,7 +37,12 @@ from dataclasses import dataclass
 
 from genesis.errors import ConfigError, StorageError
 from genesis.retry import Backoff, BackoffPolicy, retry
-from genesis.storage.repository import OrderRecord, Repository, WriteRecord
+from genesis.storage.repository import (
+    OrderRecord,
+    Repository,
+    StrategyStateRecord,
+    WriteRecord,
+)
 
 __all__ = ["BatchingWriter", "QueueStats"]
 
@@ -245,7 +250,7 @@ class BatchingWriter:
             raise
 
     async def _commit(self, batch: Sequence[_Item]) -> None:
-        records = [rec for rec, _ in batch if rec is not None]
+        records = _without_superseded([rec for rec, _ in batch if rec is not None])
         if records:
             await self._write_until_committed(records, batch)
             self._written += len(records)
@@ -311,3 +316,24 @@ class BatchingWriter:
         for _, fut in pending:
             if fut is not None and not fut.done():
                 fut.set_exception(exc)
+
+
+def _without_superseded(records: list[WriteRecord]) -> list[WriteRecord]:
+    """``records`` less every ``latest_only`` state mark that a later one of the same
+    strategy id in the same batch supersedes. One transaction writes them all, so no
+    reader could ever see the dropped ones, and the table is read by its newest row:
+    the result is the same, with one row where a busy loop queued hundreds."""
+    last: dict[str, int] = {}
+    marks = 0
+    for i, record in enumerate(records):
+        if type(record) is StrategyStateRecord and record.latest_only:
+            last[record.strategy_id] = i
+            marks += 1
+    if marks == len(last):
+        return records  # nothing superseded
+    keep = set(last.values())
+    return [
+        r
+        for i, r in enumerate(records)
+        if i in keep or not (type(r) is StrategyStateRecord and r.latest_only)
+    ]

@@ -255,3 +255,18 @@ def test_a_transaction_its_caller_abandoned_is_rolled_back_not_committed(tmp_pat
     db.close()
 
     assert rows == [(2, "y")]
+
+
+def test_a_batch_keeps_only_the_last_latest_only_mark_of_each_id() -> None:
+    """Superseded progress marks in one transaction are dropped; other rows keep order."""
+    from genesis.storage.repository import StrategyStateRecord
+    from genesis.storage.writer import _without_superseded
+
+    p1 = StrategyStateRecord("progress", 1, b"1", True)
+    snap = StrategyStateRecord("sma", 1, b"s")  # a strategy snapshot: every one is kept
+    p2 = StrategyStateRecord("progress", 2, b"2", True)
+    q1 = StrategyStateRecord("other", 2, b"o", True)
+    snap2 = StrategyStateRecord("sma", 3, b"t")
+    p3 = StrategyStateRecord("progress", 3, b"3", True)
+    assert _without_superseded([p1, snap, p2, q1, snap2, p3]) == [snap, q1, snap2, p3]
+    assert _without_superseded([snap, p1, q1]) == [snap, p1, q1]
