@@ -43,7 +43,6 @@ from genesis.data.timeparse import make_timestamp_parser
 from genesis.errors import ConfigError
 from genesis.risk.config import RiskConfig, load_risk_config
 from genesis.risk.limits import Tier
-from genesis.settings import load_settings
 from genesis.strategies import registry
 
 __all__ = ["add_parser", "prepare_bars", "run"]
@@ -115,7 +114,7 @@ def parse_params(items: Sequence[str]) -> dict[str, str]:
 
 def resolve_instrument(args: argparse.Namespace) -> tuple[Instrument, str]:
     """The instrument for ``--symbol`` and a sentence saying where its increments came from."""
-    table = _exchange_info(args.exchange_info)
+    table = _exchange_info(args.exchange_info, args.symbol)
     if args.symbol in table:
         inst = table.get(args.symbol)
         origin = f"{args.exchange_info.name}"
@@ -130,11 +129,12 @@ def resolve_instrument(args: argparse.Namespace) -> tuple[Instrument, str]:
     return _unlisted(args)
 
 
-def _exchange_info(path: Path) -> InstrumentTable:
+def _exchange_info(path: Path, symbol: str) -> InstrumentTable:
+    """The exchangeInfo file's instrument for ``symbol`` (an empty table: not listed)."""
     if not path.is_file():
         raise ConfigError(f"--exchange-info {path}: no such file")
     try:
-        return load_exchange_info(path)
+        return load_exchange_info(path, symbols=(symbol,))
     except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(
             f"--exchange-info {path}: not a Binance exchangeInfo JSON ({type(exc).__name__}: {exc})"
@@ -265,6 +265,8 @@ def _config(
 
 def _risk_config(args: argparse.Namespace) -> RiskConfig:
     """--risk-config, else GENESIS_RISK_CONFIG, else the defaults (ConfigError if bad)."""
+    from genesis.settings import load_settings  # pydantic-settings: only a tiered run needs it
+
     path = args.risk_config or load_settings().risk_config
     return load_risk_config(path)
 
