@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from genesis.config.models import StrategyConfig
@@ -66,6 +65,8 @@ def parse_strategy_config(text: str, source: str, default_id: str) -> StrategyCo
 
 
 def _parse(text: str, source: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    import yaml  # here, not at the top: a backtest without YAML files never loads it
+
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

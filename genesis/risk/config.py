@@ -16,7 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from genesis.errors import ConfigError
@@ -117,6 +116,8 @@ def parse_risk_config(text: str, source: str) -> RiskConfig:
     Raises:
         ConfigError: as ``load_risk_config``.
     """
+    import yaml  # here, not at the top: a backtest without a risk file never loads it
+
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
