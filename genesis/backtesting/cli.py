@@ -31,7 +31,8 @@ from genesis.core.instruments import (
     InstrumentTable,
     load_exchange_info,
 )
-from genesis.data.loaders import infer_interval_ns, infer_tick_size, read_bars
+from genesis.data.barcache import cache_dir, cached_bars
+from genesis.data.loaders import infer_interval_ns, infer_tick_size
 from genesis.data.sources import (
     DataSpec,
     is_quote_bars,
@@ -204,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
     interval = infer_interval_ns(args.data)
     config = _config(args, params, inst, interval)
     print(origin, file=sys.stderr)
-    bars = read_bars(args.data, inst.symbol, interval_ns=interval)
+    bars = cached_bars(args.data, inst.symbol, interval, cache_dir())
     progress = _Progress(args.data, sys.stderr) if sys.stderr.isatty() else None
     started = time.perf_counter()
     result = run_backtest(config, bars, args.out, progress.update if progress else None)
