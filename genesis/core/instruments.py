@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from types import GenericAlias
 from typing import Any
 
 import msgspec
@@ -355,6 +356,12 @@ class InstrumentTable:
         return sorted(self._by_symbol)
 
 
+# each ``symbols[]`` entry's name only (a struct built at run time: this module is compiled)
+_SYMBOL_NAMES: Any = msgspec.json.Decoder(
+    GenericAlias(list, (msgspec.defstruct("SymbolName", [("symbol", str, "")]),))
+)
+
+
 def load_exchange_info(
     path: str | Path, *, trading_only: bool = False, symbols: Collection[str] | None = None
 ) -> InstrumentTable:
@@ -378,14 +385,14 @@ def load_exchange_info(
 
 def _raw_symbols(path: Path, symbols: Collection[str]) -> list[Any]:
     """The ``symbols[]`` entries of an exchangeInfo file naming one of ``symbols``, in file
-    order, each decoded as ``json.load`` would; the other entries are only scanned."""
+    order, each decoded as ``json.load`` would; of the others only the name is read."""
     data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    wanted = {msgspec.json.encode(s) for s in symbols}  # the JSON text of each name
-    top = msgspec.json.decode(data, type=dict[str, msgspec.Raw])
-    entries = msgspec.json.decode(top["symbols"], type=list[msgspec.Raw])
+    listed = msgspec.json.decode(data, type=dict[str, msgspec.Raw])["symbols"]
+    entries = msgspec.json.decode(listed, type=list[msgspec.Raw])
+    names = _SYMBOL_NAMES.decode(listed)
+    wanted = set(symbols)
     return [
-        msgspec.json.decode(entry)
-        for entry in entries
-        if bytes(msgspec.json.decode(entry, type=dict[str, msgspec.Raw]).get("symbol", b""))
-        in wanted
+        msgspec.json.decode(raw)
+        for raw, n in zip(entries, names, strict=True)
+        if n.symbol in wanted
     ]
