@@ -52,16 +52,11 @@ _FIELDS: Final = 5  # open, high, low, close, volume
 _LOADER_DIGEST: dict[str, str] = {}
 
 
-class _Entry(msgspec.Struct, frozen=True, kw_only=True):
-    """One cached bar file: open times and indexes into the distinct decimal texts."""
-
-    format: int
-    instrument_id: str
-    interval_ns: int
-    rows: int
-    ts_open: bytes  # array("q")
-    index: bytes  # array("i"): rows x (open, high, low, close, volume)
-    texts: list[str]
+# One cached bar file: format, instrument id, interval, rows, the open times (int64
+# bytes), rows x (open, high, low, close, volume) indexes into the texts (int32 bytes),
+# and the distinct decimal texts. A plain tuple, not a msgspec Struct: this module is
+# compiled, and mypyc compiles no Struct subclass.
+_Entry = tuple[int, str, int, int, bytes, bytes, list[str]]
 
 
 def cache_dir() -> Path | None:
@@ -112,35 +107,38 @@ def _load(entry: Path, instrument_id: str, interval_ns: int) -> _Entry | None:
     except FileNotFoundError:
         return None
     try:
-        loaded = msgspec.msgpack.decode(data, type=_Entry)
+        loaded: _Entry = msgspec.msgpack.decode(data, type=_Entry)
     except msgspec.DecodeError:
         return None
+    form, iid, interval, rows, opens, index, _ = loaded
     fits = (
-        loaded.format == _FORMAT
-        and loaded.instrument_id == instrument_id
-        and loaded.interval_ns == interval_ns
-        and len(loaded.ts_open) == 8 * loaded.rows
-        and len(loaded.index) == _FIELDS * loaded.rows * array("i").itemsize
+        form == _FORMAT
+        and iid == instrument_id
+        and interval == interval_ns
+        and len(opens) == 8 * rows
+        and len(index) == _FIELDS * rows * array("i").itemsize
     )
     return loaded if fits else None
 
 
 def _bars(entry: _Entry) -> Iterator[Bar]:
     """The entry's bars, built as they are consumed."""
-    values = [Decimal(text) for text in entry.texts]
+    _, iid, interval, _, ts_bytes, index_bytes, texts = entry
+    values = [Decimal(text) for text in texts]
     opens = array("q")
-    opens.frombytes(entry.ts_open)
-    index = array("i")
-    index.frombytes(entry.index)
-    pick = values.__getitem__
-    columns = (map(pick, index[i::_FIELDS]) for i in range(_FIELDS))
-    iid, interval = entry.instrument_id, entry.interval_ns
-    for ts, o, h, lo, c, v in zip(opens, *columns, strict=True):
+    opens.frombytes(ts_bytes)
+    packed = array("i")
+    packed.frombytes(index_bytes)
+    index: list[int] = packed.tolist()  # a list: compiled code indexes it natively
+    i = 0
+    for ts in opens:
         end = ts + interval
         yield Bar(
             ts_event=end, ts_init=end, instrument_id=iid, ts_open=ts,
-            open=o, high=h, low=lo, close=c, volume=v,
+            open=values[index[i]], high=values[index[i + 1]], low=values[index[i + 2]],
+            close=values[index[i + 3]], volume=values[index[i + 4]],
         )  # fmt: skip
+        i += _FIELDS
 
 
 def _parse_and_store(
@@ -156,13 +154,8 @@ def _parse_and_store(
             text = str(value)
             index.append(intern(text, len(texts)))
         yield bar
-    _store(
-        entry,
-        _Entry(
-            format=_FORMAT, instrument_id=instrument_id, interval_ns=interval_ns,
-            rows=len(opens), ts_open=opens.tobytes(), index=index.tobytes(), texts=list(texts),
-        ),
-    )  # fmt: skip
+    columns = (_FORMAT, instrument_id, interval_ns, len(opens), opens.tobytes(), index.tobytes())
+    _store(entry, (*columns, list(texts)))
 
 
 def _store(entry: Path, columns: _Entry) -> None:
