@@ -71,7 +71,6 @@ NATIVE_MODULES: tuple[str, ...] = (
     "genesis.analytics.market_making",
     "genesis.backtesting.events",
     "genesis.backtesting.output",
-    "genesis.backtesting.runner",
     "genesis.core.clock",
     "genesis.core.ids",
     "genesis.core.instruments",

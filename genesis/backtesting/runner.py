@@ -56,23 +56,12 @@ _DEDUP_WINDOW = 10_000  # fills remembered for de-duplication (bounded memory)
 
 
 class _NullLog:
-    """The backtest's logger: every call is one ``return None`` (one method per level:
-    this module is compiled, and mypyc takes no aliases in a class body)."""
+    """The backtest's logger: every call is one ``return None``."""
 
-    def debug(self, *args: Any, **kwargs: Any) -> None:
+    def _noop(self, *args: Any, **kwargs: Any) -> None:
         return None
 
-    def info(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def warning(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def error(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def critical(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    debug = info = warning = error = critical = _noop
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,6 +4,7 @@ bundled bar file; bad files, stale and corrupt entries never reach a run."""
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import pytest
@@ -112,14 +113,16 @@ def test_a_corrupt_entry_is_ignored_and_rewritten(tmp_path: Path) -> None:
     assert [b.close for b in cached_bars(path, "SYM", MINUTE_NS, tmp_path)] == [2]
 
 
-def test_only_the_newest_entries_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past MAX_ENTRIES the oldest entries go."""
-    monkeypatch.setattr(barcache, "MAX_ENTRIES", 2)
+def test_only_the_newest_entries_are_kept(tmp_path: Path) -> None:
+    """Past MAX_ENTRIES the oldest entries go (by modification time)."""
     path = _bars_file(tmp_path, ["2022-01-01 00:00:00,1,2,1,2,5"])
-    for symbol in ("A", "B", "C"):
+    symbols = [f"S{i}" for i in range(barcache.MAX_ENTRIES + 2)]
+    for age, symbol in enumerate(symbols):
         list(cached_bars(path, symbol, MINUTE_NS, tmp_path))
+        entry = entry_path(tmp_path, path, symbol, MINUTE_NS)
+        os.utime(entry, ns=(age * 10**9, age * 10**9))  # strictly older to newer
     kept = sorted(p.name for p in (tmp_path / "bars").iterdir())
-    wanted = sorted(entry_path(tmp_path, path, s, MINUTE_NS).name for s in ("B", "C"))
+    wanted = sorted(entry_path(tmp_path, path, s, MINUTE_NS).name for s in symbols[2:])
     assert kept == wanted
 
 
