@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 __all__ = ["key_lines"]
 
 
 def key_lines(node: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
     """(key path) -> 1-based line of that key, for every mapping key in the document."""
+    import yaml  # here, not at the top: a backtest without YAML files never loads it
+
     lines: dict[tuple[str, ...], int] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:

@@ -32,3 +32,12 @@ def _decimal_context_unchanged() -> object:
     if found != _DECIMAL_CONTEXT:
         ctx.prec, ctx.rounding = _DECIMAL_CONTEXT
         pytest.fail(f"the global Decimal context changed from {_DECIMAL_CONTEXT} to {found}")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _bar_cache_in_the_session_tmp(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """Parsed bar files are cached (genesis.data.barcache) under the session's temporary
+    directory, never in the user's ~/.cache; subprocesses inherit the setting."""
+    os.environ["GENESIS_CACHE_DIR"] = str(tmp_path_factory.mktemp("genesis-cache"))
+    yield
+    os.environ.pop("GENESIS_CACHE_DIR", None)

@@ -33,7 +33,8 @@ from genesis.core.instruments import (
     InstrumentTable,
     load_exchange_info,
 )
-from genesis.data.loaders import infer_interval_ns, infer_tick_size, read_bars
+from genesis.data.barcache import cache_dir, cached_bars
+from genesis.data.loaders import infer_interval_ns, infer_tick_size
 from genesis.data.session_log import is_session_log
 from genesis.data.sources import (
     DataSpec,
@@ -46,7 +47,6 @@ from genesis.data.timeparse import make_timestamp_parser
 from genesis.errors import ConfigError
 from genesis.risk.config import RiskConfig, load_risk_config
 from genesis.risk.limits import Tier
-from genesis.settings import load_settings
 from genesis.strategies import registry
 
 __all__ = ["add_parser", "prepare_bars", "run"]
@@ -126,7 +126,7 @@ def parse_params(items: Sequence[str]) -> dict[str, str]:
 
 def resolve_instrument(args: argparse.Namespace) -> tuple[Instrument, str]:
     """The instrument for ``--symbol`` and a sentence saying where its increments came from."""
-    table = _exchange_info(args.exchange_info)
+    table = _exchange_info(args.exchange_info, args.symbol)
     if args.symbol in table:
         inst = table.get(args.symbol)
         origin = f"{args.exchange_info.name}"
@@ -141,11 +141,12 @@ def resolve_instrument(args: argparse.Namespace) -> tuple[Instrument, str]:
     return _unlisted(args)
 
 
-def _exchange_info(path: Path) -> InstrumentTable:
+def _exchange_info(path: Path, symbol: str) -> InstrumentTable:
+    """The exchangeInfo file's instrument for ``symbol`` (an empty table: not listed)."""
     if not path.is_file():
         raise ConfigError(f"--exchange-info {path}: no such file")
     try:
-        return load_exchange_info(path)
+        return load_exchange_info(path, symbols=(symbol,))
     except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(
             f"--exchange-info {path}: not a Binance exchangeInfo JSON ({type(exc).__name__}: {exc})"
@@ -219,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
     interval = infer_interval_ns(args.data)
     config = _config(args, params, inst, interval)
     print(origin, file=sys.stderr)
-    bars = read_bars(args.data, inst.symbol, interval_ns=interval)
+    bars = cached_bars(args.data, inst.symbol, interval, cache_dir())
     progress = _Progress(args.data, sys.stderr) if sys.stderr.isatty() else None
     started = time.perf_counter()
     result = run_backtest(config, bars, args.out, progress.update if progress else None)
@@ -280,6 +281,8 @@ def _config(
 
 def _risk_config(args: argparse.Namespace) -> RiskConfig:
     """--risk-config, else GENESIS_RISK_CONFIG, else the defaults (ConfigError if bad)."""
+    from genesis.settings import load_settings  # pydantic-settings: only a tiered run needs it
+
     path = args.risk_config or load_settings().risk_config
     return load_risk_config(path)
 

@@ -40,7 +40,7 @@ from genesis.backtesting.metrics import Metrics
 from genesis.backtesting.optimize import Row
 from genesis.backtesting.runner import BacktestConfig, run_backtest
 from genesis.core.events import Bar
-from genesis.data.loaders import read_bars
+from genesis.data.barcache import cache_dir, cached_bars
 from genesis.errors import ConfigError, DataError
 
 __all__ = [
@@ -102,7 +102,7 @@ def dataset_bars(data: Dataset) -> tuple[Bar, ...]:
     if bars is None:
         _check_file(data)
         _CACHE.clear()  # one dataset per process
-        bars = tuple(read_bars(data.path, data.symbol, interval_ns=data.interval_ns))
+        bars = tuple(cached_bars(Path(data.path), data.symbol, data.interval_ns, cache_dir()))
         _CACHE[data] = bars
     return bars
 

@@ -48,21 +48,30 @@ def format_ts(ts_ns: int) -> str:
 
 
 class _DayCache:
-    """Formats timestamps fast: the date part cached per day, the time of day per second."""
+    """Formats timestamps fast: the date part cached per day, the time of day per second.
 
-    __slots__ = ("_day", "_prefix", "_times")
+    Called once per equity row: the offset into the cached day takes one subtraction
+    and small-integer arithmetic (no ``divmod`` of the full nanosecond timestamp, which
+    built a tuple per row), and callers call ``format`` on the instance so that the
+    compiled build dispatches it natively.
+    """
+
+    __slots__ = ("_day_ns", "_prefix", "_times")
 
     def __init__(self) -> None:
-        self._day = -1
+        self._day_ns = 0  # start of the cached day; no day is cached while _prefix is ""
         self._prefix = ""
         self._times: dict[int, str] = {}
 
     def format(self, ts_ns: int) -> str:
-        day, in_day = divmod(ts_ns, _DAY_NS)
-        if day != self._day:
-            self._day = day
+        offset = ts_ns - self._day_ns
+        if offset < 0 or offset >= _DAY_NS or not self._prefix:
+            day = ts_ns // _DAY_NS
+            self._day_ns = day * _DAY_NS
             self._prefix = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d ")
-        seconds, rest = divmod(in_day, _NS)
+            offset = ts_ns - self._day_ns
+        seconds = offset // _NS
+        rest = offset - seconds * _NS
         clock = self._times.get(seconds)
         if clock is None:
             minutes, sec = divmod(seconds, 60)
@@ -105,8 +114,9 @@ class EquityWriter:
 
     def add_chunk(self, times_ns: array[int], equity: list[str]) -> None:
         """Write one row per (time, equity text) pair, in one write call."""
-        fmt = self._days.format
-        self._fh.write("".join([f"{fmt(t)},{e}\n" for t, e in zip(times_ns, equity, strict=True)]))
+        days = self._days
+        rows = [f"{days.format(t)},{e}\n" for t, e in zip(times_ns, equity, strict=True)]
+        self._fh.write("".join(rows))
 
     def close(self) -> None:
         self._fh.close()
@@ -123,11 +133,11 @@ class TradeWriter:
         self.count = 0
 
     def add(self, lot: ClosedLot) -> None:
-        fmt = self._days.format
+        days = self._days
         self._writer.writerow(
             (
-                fmt(lot.entry_ts),
-                fmt(lot.exit_ts),
+                days.format(lot.entry_ts),
+                days.format(lot.exit_ts),
                 lot.direction,
                 lot.quantity,
                 lot.entry_px,

@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from genesis.config.models import StrategyConfig
@@ -109,6 +108,8 @@ def _known(lines: Mapping[tuple[str, ...], int], key: tuple[str, ...]) -> bool:
 
 
 def _parse(text: str, source: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    import yaml  # here, not at the top: a backtest without YAML files never loads it
+
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import decimal
 import gzip
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from types import GenericAlias
 from typing import Any, Final
+
+import msgspec
 
 from genesis.core.enums import Side
 from genesis.core.money import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ZERO, quantize, to_decimal
@@ -353,13 +356,43 @@ class InstrumentTable:
         return sorted(self._by_symbol)
 
 
-def load_exchange_info(path: str | Path, *, trading_only: bool = False) -> InstrumentTable:
-    """Read a Binance ``exchangeInfo`` JSON file (plain or ``.gz``) into instruments."""
+# each ``symbols[]`` entry's name only (a struct built at run time: this module is compiled)
+_SYMBOL_NAMES: Any = msgspec.json.Decoder(
+    GenericAlias(list, (msgspec.defstruct("SymbolName", [("symbol", str, "")]),))
+)
+
+
+def load_exchange_info(
+    path: str | Path, *, trading_only: bool = False, symbols: Collection[str] | None = None
+) -> InstrumentTable:
+    """Read a Binance ``exchangeInfo`` JSON file (plain or ``.gz``) into instruments.
+
+    With ``symbols``, only those symbols' entries are decoded and built (the others are
+    skipped unparsed): a backtest needs one instrument of ~1,700, and decoding and
+    building them all was ~60 ms of its start.
+    """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        data = json.load(fh)
-    raws = data["symbols"]
+    if symbols is not None:
+        raws: list[Any] = _raw_symbols(path, symbols)
+    else:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as fh:
+            raws = json.load(fh)["symbols"]
     if trading_only:
         raws = [r for r in raws if r.get("status") == "TRADING"]
     return InstrumentTable(instrument_from_binance(r) for r in raws)
+
+
+def _raw_symbols(path: Path, symbols: Collection[str]) -> list[Any]:
+    """The ``symbols[]`` entries of an exchangeInfo file naming one of ``symbols``, in file
+    order, each decoded as ``json.load`` would; of the others only the name is read."""
+    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    listed = msgspec.json.decode(data, type=dict[str, msgspec.Raw])["symbols"]
+    entries = msgspec.json.decode(listed, type=list[msgspec.Raw])
+    names = _SYMBOL_NAMES.decode(listed)
+    wanted = set(symbols)
+    return [
+        msgspec.json.decode(raw)
+        for raw, n in zip(entries, names, strict=True)
+        if n.symbol in wanted
+    ]

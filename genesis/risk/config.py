@@ -17,7 +17,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -210,6 +209,8 @@ def parse_risk_config(text: str, source: str) -> RiskConfig:
     Raises:
         ConfigError: as ``load_risk_config``.
     """
+    import yaml  # here, not at the top: a backtest without a risk file never loads it
+
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

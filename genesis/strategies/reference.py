@@ -44,13 +44,18 @@ class _Averages:
     fast_avg > slow_avg  ⇔  fast_sum * slow > slow_sum * fast, with no division,
     so a tie between the two averages is a true tie (as in the peers' exact sums).
     Both sums share one window of closes (the slow one), kept inline: this runs
-    on every bar.
+    on every bar. The two products are compared directly, with the window lengths
+    held as ``Decimal`` too: no difference and no int-to-Decimal conversion a bar
+    (the comparison of exact products is exact, as the difference's sign was).
     """
 
-    __slots__ = ("count", "fast_n", "fast_sum", "prev", "slow_n", "slow_sum", "window")
+    __slots__ = (
+        "count", "fast_d", "fast_n", "fast_sum", "prev", "slow_d", "slow_n", "slow_sum", "window",
+    )  # fmt: skip
 
     def __init__(self, fast: int, slow: int) -> None:
         self.fast_n, self.slow_n = fast, slow
+        self.fast_d, self.slow_d = Decimal(fast), Decimal(slow)
         self.window: deque[Decimal] = deque()
         self.fast_sum = self.slow_sum = Decimal(0)
         self.count = 0
@@ -61,19 +66,20 @@ class _Averages:
         window = self.window
         window.append(close)
         count = self.count = self.count + 1
-        fast_n, slow_n = self.fast_n, self.slow_n
+        fast_n = self.fast_n
         fast_sum = self.fast_sum + close
         if count > fast_n:
             fast_sum -= window[-fast_n - 1]
         self.fast_sum = fast_sum
         slow_sum = self.slow_sum + close
-        if count > slow_n:
+        if count > self.slow_n:
             slow_sum -= window.popleft()
-        self.slow_sum = slow_sum
-        if count < slow_n:
+        elif count < self.slow_n:
+            self.slow_sum = slow_sum
             return None
-        diff = fast_sum * slow_n - slow_sum * fast_n
-        return (diff > 0) - (diff < 0)
+        self.slow_sum = slow_sum
+        fast_side, slow_side = fast_sum * self.slow_d, slow_sum * self.fast_d
+        return (fast_side > slow_side) - (fast_side < slow_side)
 
     def closes(self) -> list[Decimal]:
         return list(self.window)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from collections.abc import Iterator
 
-from genesis.__main__ import build_parser
+from genesis.__main__ import COMMANDS, build_parser
 
 
 def _parsers(
@@ -41,3 +43,33 @@ def test_every_help_page_renders_with_defaults_shown() -> None:
     assert pages >= 12
     backtest = dict(_parsers(build_parser()))["genesis backtest"].format_help()
     assert "starting balance in the quote currency (default: 1000000)" in " ".join(backtest.split())
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Each top-level sub-command and the module whose ``run`` it calls."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {name: child.get_default("_run").__module__ for name, child in sub.choices.items()}
+
+
+def test_the_command_table_names_the_module_each_command_registers_from() -> None:
+    """``COMMANDS`` (what a run imports) is exactly what the full parser registers."""
+    assert _commands(build_parser()) == COMMANDS
+
+
+def test_a_command_parser_has_only_its_command() -> None:
+    """``build_parser("backtest")`` has the backtest's options and no other command."""
+    parser = build_parser("backtest")
+    assert list(_commands(parser)) == ["backtest"]
+    args = parser.parse_args(["backtest", "--strategy", "sma_cross", "--cash", "5"])
+    assert (args.command, args.strategy, str(args.cash)) == ("backtest", "sma_cross", "5")
+
+
+def test_a_backtest_does_not_import_the_daemon_or_the_api() -> None:
+    """A fresh interpreter building the backtest's parser loads no other command's module."""
+    code = (
+        "import sys; from genesis.__main__ import build_parser; build_parser('backtest');"
+        " print(sorted(m for m in ('genesis.daemon.daemon', 'genesis.api.server', 'aiohttp',"
+        " 'genesis.exchange.sandbox.server', 'genesis.backtesting.cli') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["['genesis.backtesting.cli']"]

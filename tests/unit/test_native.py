@@ -61,6 +61,33 @@ def test_any_module_of_the_package_counts_not_only_the_compiled_ones(package: Pa
     assert "genesis/events.py changed since the build" in reason
 
 
+def _record_stats(package: Path) -> None:
+    record = json.loads((package / native.RECORD).read_text())
+    record["stats"] = native.source_stats(package)
+    (package / native.RECORD).write_text(json.dumps(record))
+
+
+def test_with_stats_an_edit_is_found_and_a_touch_is_not(package: Path) -> None:
+    """A build recording stats re-hashes only sources whose size or time moved."""
+    _record_stats(package)
+    assert native.stale_reason(package, MODULES) is None
+    beta = package / "beta.py"
+    os.utime(beta, ns=(beta.stat().st_atime_ns, beta.stat().st_mtime_ns + 10**9))  # a touch
+    assert native.stale_reason(package, MODULES) is None
+    beta.write_text("WHERE = 'source of beat'\n")  # same size, new bytes
+    reason = native.stale_reason(package, MODULES) or ""
+    assert "genesis/beta.py changed since the build" in reason
+
+
+def test_with_stats_an_added_or_removed_source_is_found(package: Path) -> None:
+    _record_stats(package)
+    (package / "gamma.py").write_text("")
+    assert "genesis/gamma.py changed" in (native.stale_reason(package, MODULES) or "")
+    (package / "gamma.py").unlink()
+    (package / "__init__.py").unlink()
+    assert "genesis/__init__.py changed" in (native.stale_reason(package, MODULES) or "")
+
+
 def test_a_build_for_another_python_or_module_list_is_refused(package: Path) -> None:
     record = json.loads((package / native.RECORD).read_text())
     (package / native.RECORD).write_text(json.dumps({**record, "suffix": ".cpython-312.so"}))

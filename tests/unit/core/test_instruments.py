@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 from decimal import ROUND_UP, Decimal
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +22,19 @@ def btcusdt() -> Instrument:
 def test_exchange_info_loads_every_symbol() -> None:
     """All 1,695 symbols of the 2021-10-12 exchangeInfo become instruments."""
     assert len(load_exchange_info(resources.EXCHANGE_INFO)) == 1695
+
+
+def test_exchange_info_for_some_symbols_builds_the_same_instruments(tmp_path: Path) -> None:
+    """``symbols=`` builds only those instruments, equal to the full table's; the plain
+    JSON reads the same; an unlisted symbol gives an empty table."""
+    full = load_exchange_info(resources.EXCHANGE_INFO)
+    some = load_exchange_info(resources.EXCHANGE_INFO, symbols=("BTCUSDT", "ETHBTC", "NOPE"))
+    assert [i.symbol for i in some] == ["ETHBTC", "BTCUSDT"]  # file order
+    assert [some.get(s) for s in ("BTCUSDT", "ETHBTC")] == [full.get("BTCUSDT"), full.get("ETHBTC")]
+    plain = tmp_path / "info.json"
+    plain.write_bytes(gzip.decompress(Path(resources.EXCHANGE_INFO).read_bytes()))
+    assert load_exchange_info(plain, symbols=["BTCUSDT"]).get("BTCUSDT") == full.get("BTCUSDT")
+    assert len(load_exchange_info(plain, symbols=["NOPE"])) == 0
 
 
 def test_btcusdt_filters(btcusdt: Instrument) -> None:

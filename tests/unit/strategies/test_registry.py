@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -16,6 +18,23 @@ from genesis.strategies.sniper.momentum_breakout import MomentumBreakout
 def test_builtin_names_are_known() -> None:
     """Both built-in strategies are registered by name."""
     assert {"sma_cross", "momentum_breakout"} <= set(registry.known_names())
+
+
+def test_the_builtin_name_table_names_the_module_registering_each_name() -> None:
+    """``BUILTIN_NAMES`` lists every built-in name with the module that registers it."""
+    modules = {n: registry.get(n).cls.__module__ for n in registry.known_names()}
+    builtins = {n: m for n, m in modules.items() if m.startswith("genesis.strategies.")}
+    assert builtins == registry.BUILTIN_NAMES
+
+
+def test_a_builtin_name_imports_only_its_module() -> None:
+    """A fresh interpreter resolving sma_cross loads no other strategy module."""
+    code = (
+        "import sys; from genesis.strategies import registry; registry.get('sma_cross');"
+        " print(sorted(set(registry.BUILTIN_NAMES.values()) & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['genesis.strategies.reference']"
 
 
 def test_registered_name_resolves_to_class_params_and_tiers() -> None:
