@@ -13,7 +13,9 @@ Strategist tier: every pre-trade check on, each order carries confidence 1.0), t
 ``SimulatedVenue`` with zero latency and zero fees (each command is answered inside
 the step, as Nautilus' venue does), driven by ``kernel.driver.Driver``, compiled when
 ``python -m genesis native build`` has run (``genesis_native`` in the report). Timed:
-the replay loop only (``Driver.run``), after the quotes are parsed.
+the replay loop only (``Driver.run``), after the quotes are parsed. Each measurement
+process runs under the garbage-collector policy every ``python -m genesis`` process sets
+(``genesis.gcpolicy``: frozen start-up objects, young generation every 50,000 allocations).
 
 NautilusTrader 1.221 (``../shared/tools/peer-orders/bench_nautilus_orders.py``, its own
 synthetic quotes as a clock at one per second, RiskEngine and ExecutionEngine on, order
