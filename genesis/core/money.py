@@ -62,7 +62,7 @@ def quantize(value: Decimal, increment: Decimal, rounding: str = ROUND_DOWN) -> 
         shape = increment.as_tuple()
         known = _ONE_DIGIT[increment] = (increment, shape.digits == (1,) and not shape.sign)
     if known[1]:  # 0.01, 1, 1E+2: one decimal quantize does it (most ticks and steps)
-        return value.quantize(increment, rounding=rounding)
+        return value.quantize(increment, rounding)  # positional: no keyword parsing per call
     units = (value / increment).to_integral_value(rounding=rounding)
     return (units * increment).quantize(increment)
 

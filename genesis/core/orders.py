@@ -153,8 +153,10 @@ _FIELDS: Final = (
 class Order:
     """The local record of one order; changed only through ``apply``."""
 
-    # ``watch``: told after every applied event (the OMS's index of what open orders
-    # hold back); not part of the order's state
+    # ``watch``: told after every applied event that can change what the order holds back
+    # (the OMS's index of open orders): not after an acknowledgement or a trigger, which
+    # move it from one open status to another with the same quantity and prices; not
+    # part of the order's state
     __slots__ = (*_FIELDS, "watch")
 
     def __init__(
@@ -257,7 +259,8 @@ class Order:
         self.status = self._settle(target) if target in _SETTLED else target
         self.ts_last = event.ts_event
         watch = self.watch
-        if watch is not None:
+        kind = type(event)
+        if watch is not None and kind is not OrderAccepted and kind is not OrderTriggered:
             watch(self)
 
     def _settle(self, target: OrderStatus) -> OrderStatus:

@@ -423,6 +423,8 @@ def _latency(fill_ns: int, decision_ns: int, pending: _Pending) -> tuple[int | N
 
 def _fill_ratio(order: Order) -> float:
     filled, quantity = order.filled_qty, order.quantity
+    if not filled:  # most cancelled orders: no Decimal division, no float conversion
+        return 0.0
     if filled == quantity:
         return 1.0
     return float(filled / quantity) if quantity else 0.0

@@ -153,7 +153,7 @@ class PreTrade:
         """The held instrument whose returns move most with ``order``'s (see the module
         docstring), its direction-signed correlation and sample count; None if none."""
         sampler, limits = self._risk.sampler, self._risk.limits
-        if sampler is None or limits is None:
+        if sampler is None or limits is None or not self._portfolio.has_open_positions():
             return None
         held = sorted({iid for _, iid in self._portfolio.open_position_keys()})
         base = self._instruments(order.instrument_id).base

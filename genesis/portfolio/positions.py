@@ -358,6 +358,10 @@ class Portfolio:
                     gross += abs(qty) * mark
         return gross
 
+    def has_open_positions(self) -> bool:
+        """Whether any (strategy, instrument) position is not flat (no set built)."""
+        return any(book.qty != 0 for book in self._books.values())
+
     def open_position_keys(self) -> set[tuple[str, str]]:
         """``(strategy, instrument)`` of every non-flat position."""
         return {key for key, book in self._books.items() if book.qty != 0}
