@@ -117,21 +117,25 @@ class OrderBench(Strategy[OrderBenchParams]):
         self.buy = True
         self.submitted = self.cancels = self.fills = self.other = 0
         self.waiting: dict[str, Order] = {}  # submitted, not yet acknowledged
-        self.qty = Decimal("0.02") if self.params.mode == "submit_cancel" else Decimal("0.001")
+        self.cancelling = self.params.mode == "submit_cancel"
+        self.qty = Decimal("0.02") if self.cancelling else Decimal("0.001")
 
     def on_quote(self, quote: QuoteTick) -> None:
-        orders, iid = self.ctx.orders, self.instrument_id
-        for _ in range(self.params.k):
-            if self.params.mode == "submit_cancel":
-                order = orders.limit(iid, Side.BUY, self.qty, quote.bid / 2, confidence=1.0)
-            else:
-                side = Side.BUY if self.buy else Side.SELL
-                self.buy = not self.buy
-                order = orders.market(iid, side, self.qty, confidence=1.0)
-            if self.params.mode == "submit_cancel":
+        # as the peer's strategy: the mode read once, the price made once per quote
+        orders, iid, qty = self.ctx.orders, self.instrument_id, self.qty
+        if self.cancelling:
+            price = quote.bid / 2
+            for _ in range(self.params.k):
+                order = orders.limit(iid, Side.BUY, qty, price, confidence=1.0)
                 self.waiting[order.client_order_id] = order
-            self.ctx.submit(order)
-            self.submitted += 1
+                self.ctx.submit(order)
+            self.submitted += self.params.k
+            return
+        for _ in range(self.params.k):
+            side = Side.BUY if self.buy else Side.SELL
+            self.buy = not self.buy
+            self.ctx.submit(orders.market(iid, side, qty, confidence=1.0))
+        self.submitted += self.params.k
 
     def on_order(self, event: OrderEvent) -> None:
         order = self.waiting.pop(event.client_order_id, None)

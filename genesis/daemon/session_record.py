@@ -33,8 +33,11 @@ from genesis.risk.limits import Tier
 
 __all__ = ["paper_config", "paper_detail"]
 
+# every field that is not text is a Decimal (or None); read off the field types by what
+# they are not, because compiled (``genesis.native``) an optional Decimal's type reads
+# back as ``type``, not as text naming Decimal
 _DECIMAL_FIELDS = frozenset(
-    f.name for f in dataclasses.fields(Instrument) if "Decimal" in str(f.type)
+    f.name for f in dataclasses.fields(Instrument) if f.type not in (str, "str")
 )
 
 

@@ -34,6 +34,7 @@ from genesis.core.commands import Command, KernelCommand, SubmitOrder
 from genesis.core.events import Bar, Event, MarketEvent, OrderEvent, OrderFilled
 from genesis.core.instruments import split_instrument_id
 from genesis.errors import ConfigError
+from genesis.exchange.simulated import SimulatedVenue
 from genesis.kernel.kernel import Kernel
 
 __all__ = ["Driver", "DriverStats", "VenuePort", "merge_streams"]
@@ -92,6 +93,9 @@ class Driver:
             dict(venues) if isinstance(venues, Mapping) else {"": venues}
         )
         self._single = None if isinstance(venues, Mapping) else venues
+        # the one venue when it is the simulated engine: called natively when compiled (a
+        # call through the VenuePort protocol is a Python method call, four per order)
+        self._sim = venues if type(venues) is SimulatedVenue else None
         self.clock: SimClock = kernel.clock
         self.stats = DriverStats()
         self.order_events: list[OrderEvent] = []
@@ -161,7 +165,8 @@ class Driver:
             self._deliver_others(port, clock.now_ns())
             again = True  # another venue may have answered
         else:
-            order_events = port.process(event)
+            sim = self._sim
+            order_events = port.process(event) if sim is None else sim.process(event)
             for order_event in order_events:
                 self._on_order_event(order_event)
         # timers set on the way (by a timer or an order event) may be due, and a bar's
@@ -250,6 +255,9 @@ class Driver:
 
     def _execute(self, commands: Sequence[Command]) -> None:
         now = self.clock.now_ns()
+        if self._sim is not None:
+            self._execute_simulated(self._sim, commands, now)
+            return
         touched: list[VenuePort] = []
         for command in commands:
             if self._on_command is not None:
@@ -266,3 +274,23 @@ class Driver:
             if due is not None and due <= now:  # zero latency: the venue sees it at once
                 for order_event in port.deliver_until(now):
                     self._on_order_event(order_event)
+
+    def _execute_simulated(
+        self, sim: SimulatedVenue, commands: Sequence[Command], now: int
+    ) -> None:
+        """``_execute`` for the one simulated venue (the same steps, native calls)."""
+        touched = False
+        for command in commands:
+            if self._on_command is not None:
+                self._on_command(command)
+            if type(command) is SubmitOrder and command.emulated:
+                continue  # an order the kernel holds: its intent is journaled, never sent
+            sim.execute(command, now)
+            touched = True
+            self.stats.commands += 1
+        if not touched:
+            return
+        due = sim.next_arrival_ns()
+        if due is not None and due <= now:  # zero latency: the venue sees it at once
+            for order_event in sim.deliver_until(now):
+                self._on_order_event(order_event)
