@@ -241,10 +241,11 @@ class Order:
             IllegalTransition: the edge is not in ``TRANSITIONS`` or the event is
                 inconsistent with the order; the order is unchanged.
         """
-        by_status = _NEXT.get(type(event))
+        kind = type(event)
+        by_status = _NEXT.get(kind)
         target = None if by_status is None else by_status.get(self.status)
         if target is None:
-            raise IllegalTransition(self.client_order_id, self.status.value, type(event).__name__)
+            raise IllegalTransition(self.client_order_id, self.status.value, kind.__name__)
         if type(event) is OrderFilled:  # exact types: no event subclasses another
             self._check_fill(event)
             self._apply_fill(event)
@@ -259,7 +260,6 @@ class Order:
         self.status = self._settle(target) if target in _SETTLED else target
         self.ts_last = event.ts_event
         watch = self.watch
-        kind = type(event)
         if watch is not None and kind is not OrderAccepted and kind is not OrderTriggered:
             watch(self)
 

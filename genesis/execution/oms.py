@@ -97,9 +97,9 @@ class OrderManager:
         if order is None:
             self._unknown += 1
             return None
-        filled = type(event) is OrderFilled  # exact: no event type subclasses another
-        if filled:
-            assert type(event) is OrderFilled
+        filled = False
+        if type(event) is OrderFilled:  # exact: no event type subclasses another
+            filled = True
             key = (event.venue, event.instrument_id, event.trade_id)
             if key in self._trades:
                 self._duplicates += 1

@@ -346,12 +346,10 @@ class Portfolio:
         fill price) in its quote currency, summed as absolute values; an instrument with
         no price yet counts nothing. (Pre-trade's leverage input, per order: no views.)"""
         gross = ZERO
-        for instrument_id, keys in self._keys_by_instrument.items():
+        for instrument_id in self._keys_by_instrument:
             if instrument_id == excluding:
                 continue
-            qty = ZERO
-            for key in keys:
-                qty += self._books[key].qty
+            qty = self.position_qty(instrument_id)
             if qty != 0:
                 mark = self.mark_price(instrument_id)
                 if mark is not None:
