@@ -52,6 +52,7 @@ from genesis.core.events import (
     TradeCompleted,
 )
 from genesis.core.instruments import InstrumentTable
+from genesis.daemon.allocations import AllocationWatcher
 from genesis.daemon.audit import verify_at_start
 from genesis.daemon.bridge import WAKE, VenueWake
 from genesis.daemon.control import (
@@ -248,6 +249,12 @@ class Daemon:
             allocations = (config.data_dir or Path("data")) / ALLOCATIONS_FILE
             self.promotions = PromotionLedger(journal.repo, allocations)
             self.promotion_monitor = PromotionMonitor(self.promotions, self.alerts, self.log)
+        # PT-2: live trades each promoted strategy within its approved allocation
+        self.allocations = (
+            AllocationWatcher(self, (config.data_dir or Path("data")) / ALLOCATIONS_FILE)
+            if venues.mode == "live"
+            else None
+        )
         self.watcher = ConfigWatcher(
             config.strategies_dir, self.versions, self.inbound.put, self._config_rejected,
             overlay=config.overlay_dir,
@@ -332,6 +339,8 @@ class Daemon:
                 group.create_task(self.poller.run(self.stopping), name="control")
             if self.api is not None:
                 group.create_task(self.api(self), name="api")
+            if self.allocations is not None:
+                group.create_task(self.allocations.run(self.stopping), name="allocations")
             if self.promotion_monitor is not None:
                 monitor = self.promotion_monitor.run(self, self.stopping)
                 group.create_task(monitor, name="promotions")

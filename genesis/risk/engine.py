@@ -18,7 +18,8 @@ settle, so a gap between the last price and the fill can still refuse an
 order; both count as rejected orders in the results.
 
 A compliance rule set (RK-6, ``compliance.py``) adds one check, last, only when
-one is configured: without it the list is exactly the above.
+one is configured: without it the list is exactly the above. The live daemon
+adds its allocation cap after it (``add_check``, ``allocation.py``).
 
 Every refusal is counted by code in ``rejections`` (RK-5); with a tier the
 breakers also count them, per strategy, for the rejection-rate breaker.
@@ -156,6 +157,11 @@ class RiskEngine:
             if paused is not None:
                 return RiskRejected(*paused)
         return None
+
+    def add_check(self, check: Check) -> None:
+        """Run ``check`` after every other (the live daemon's allocation cap,
+        ``genesis.risk.allocation``): set before trading starts."""
+        self._checks = (*self._checks, check)
 
     @property
     def rejected(self) -> int:
