@@ -5,7 +5,8 @@ kill`` does: whoever may open the journal (the data directory, or the PostgreSQL
 URL) is the operator; its rows carry actor ``operator``. A decision is durable at
 once; a running daemon's monitor sees it at its next pass. ``ab compare`` reads
 finished backtest run directories (``backtest --out``, ``optimize --keep-runs``)
-on the same data; ``ab expect`` prints the interval a paper strategy is held to.
+on the same data, or with ``--journal`` the strategies of one paper session (variants
+running side by side in one daemon); ``ab expect`` prints the interval a paper strategy is held to.
 Output is JSON on stdout; bad input is one line on stderr and exit code 2.
 """
 
@@ -15,16 +16,19 @@ import argparse
 import asyncio
 import json
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from genesis.backtesting.rundir import read_run
 from genesis.errors import ConfigError
 from genesis.paper.ledger import ALLOCATIONS_FILE, PromotionLedger, PromotionRefused
+from genesis.paper.session import session_returns
 from genesis.paper.stats import bootstrap_mean, compare, holm
 from genesis.settings import load_settings
 from genesis.storage import open_repository
 from genesis.storage.factory import DEFAULT_SQLITE_NAME
+from genesis.storage.repository import AuditRecord
 
 __all__ = ["add_parser", "run"]
 
@@ -45,11 +49,17 @@ def add_parser(sub: Any) -> None:
     ab = sub.add_parser("ab", help="A/B: compare parameter sets' returns; backtest expectation")
     modes = ab.add_subparsers(dest="mode", required=True)
     c = modes.add_parser("compare", help="each run against the first: Welch t and Mann-Whitney")
-    runs_help = "backtest run directories on the same data; the first is the baseline"
-    c.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help=runs_help)
+    runs_help = ("backtest run directories on the same data, or with --journal a paper"
+                 " session's strategy ids; the first is the baseline")  # fmt: skip
+    c.add_argument("runs", nargs="+", metavar="RUN_DIR|STRATEGY_ID", help=runs_help)
     returns_help = "daily: UTC daily returns of equity.csv; trades: each trade's net P&L"
     c.add_argument("--returns", choices=("daily", "trades"), default="daily", help=returns_help)
     c.add_argument("--alpha", type=float, default=0.05, help="significance level (Holm p)")
+    c.add_argument("--journal", type=Path, default=None, metavar="FILE",
+                   help="a paper session's SQLite journal (genesis.db): compare its strategies,"
+                        " each one parameter set running in the same daemon")  # fmt: skip
+    c.add_argument("--capital", type=Decimal, default=None,
+                   help="with --journal and daily returns: each strategy's capital")  # fmt: skip
     e = modes.add_parser("expect", help="bootstrap interval of a run's mean net P&L per trade")
     e.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a `backtest --out` directory")
     e.add_argument("--paths", type=int, default=2000, help="bootstrap resamples")
@@ -59,8 +69,13 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "ab":
-        out = ab_compare(args.runs, args.returns, args.alpha) if args.mode == "compare" else (
-            ab_expect(args.run_dir, args.paths, args.seed, args.level))  # fmt: skip
+        if args.mode == "expect":
+            out = ab_expect(args.run_dir, args.paths, args.seed, args.level)
+        elif args.journal is not None:
+            out = ab_compare_session(args.journal, args.runs, args.returns, args.alpha,
+                                     args.capital)  # fmt: skip
+        else:
+            out = ab_compare([Path(r) for r in args.runs], args.returns, args.alpha)
         print(json.dumps(out, sort_keys=True))
         return 0
     settings = load_settings()
@@ -88,12 +103,43 @@ async def _promotion(args: argparse.Namespace, url: str | None, data_dir: Path) 
 
 def ab_compare(runs: list[Path], returns: str, alpha: float) -> dict[str, Any]:
     """Every run after the first compared with the first (see ``genesis.paper.stats``)."""
-    if len(runs) < 2:
-        raise ConfigError("ab compare needs a baseline run and at least one variant")
+    _check_compare(runs, alpha)
+    out = _compared([(str(r), _returns(r, returns)) for r in runs], returns, alpha, "run")
+    return {"baseline": str(runs[0]), **out}
+
+
+def ab_compare_session(
+    journal: Path, strategy_ids: list[str], returns: str, alpha: float, capital: Decimal | None
+) -> dict[str, Any]:
+    """Strategies of one paper session compared with the first (``genesis.paper.session``)."""
+    _check_compare(strategy_ids, alpha)
+    if not journal.is_file():  # opening would create an empty journal
+        raise ConfigError(f"--journal {journal}: no such file")
+    rows = asyncio.run(_audit_rows(f"sqlite:///{journal.resolve()}", journal.parent))
+    series = session_returns(rows, strategy_ids, returns, capital)
+    out = _compared(list(zip(strategy_ids, series, strict=True)), returns, alpha, "strategy")
+    return {"journal": str(journal), "baseline": strategy_ids[0], **out}
+
+
+async def _audit_rows(url: str, data_dir: Path) -> list[AuditRecord]:
+    repo = await open_repository(url, data_dir)
+    try:
+        return await repo.audit_log(0)
+    finally:
+        await repo.close()
+
+
+def _check_compare(names: list[Any], alpha: float) -> None:
+    if len(names) < 2:
+        raise ConfigError("ab compare needs a baseline and at least one variant")
     if not 0 < alpha < 1:
         raise ConfigError(f"--alpha is in (0, 1), was {alpha}")
-    series = [(str(r), _returns(r, returns)) for r in runs]
-    base_name, base = series[0]
+
+
+def _compared(
+    series: list[tuple[str, list[float]]], returns: str, alpha: float, key: str
+) -> dict[str, Any]:
+    _, base = series[0]
     pairs = [compare(base, values).fields() for _, values in series[1:]]
     for pair, p_holm in zip(pairs, holm([p["welch_p"] for p in pairs]), strict=True):
         pair["welch_p_holm"] = p_holm
@@ -101,8 +147,7 @@ def ab_compare(runs: list[Path], returns: str, alpha: float) -> dict[str, Any]:
     return {
         "returns": returns,
         "alpha": alpha,
-        "baseline": base_name,
-        "variants": [{"run": name, **pair} for (name, _), pair in
+        "variants": [{key: name, **pair} for (name, _), pair in
                      zip(series[1:], pairs, strict=True)],
     }  # fmt: skip
 
