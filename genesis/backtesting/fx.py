@@ -127,12 +127,12 @@ def run_fx_backtest(
     interval = infer_interval_ns(bid_path)
     first, events = _peek(events)
     ledger = FxLedger(pair, config.instrument.symbol, account, config.cash, config.accounting)
+    config = replace(config, interval_ns=interval)
     kernel_cash = config.cash if account == pair.quote else config.cash * _mid(first)
-    config = replace(config, cash=kernel_cash, interval_ns=interval)
     for name in FX_OUTPUTS:
         (out_dir / name).unlink(missing_ok=True)
-    with run_outputs(config, out_dir) as run:
-        loop = _FxLoop(config, run, ledger, out_dir)
+    with run_outputs(config, out_dir) as run:  # metrics start from the account's cash
+        loop = _FxLoop(replace(config, cash=kernel_cash), run, ledger, out_dir)
         try:
             loop.run(events)
         finally:
@@ -181,7 +181,7 @@ class _FxLoop:
         self.driver = Driver(kernel, venue, record=False, on_command=order_sink(run))
         self.financing_out = (out_dir / "financing.csv").open("w", encoding="utf-8")
         self.financing_out.write(_FINANCING_HEADER)
-        self.bars = 0
+        self.bars = self.exposed = 0
         self.mid = Decimal(0)
 
     def run(self, events: Iterator[MarketEvent]) -> None:
@@ -203,6 +203,8 @@ class _FxLoop:
                 self.mid = (event.bid + event.ask) / 2
             elif type(event) is Bar:
                 self.bars += 1
+                if ledger.units:
+                    self.exposed += 1
                 record(event.ts_open, ledger.nav(event.close))
         driver.finish()
 
@@ -227,7 +229,7 @@ class _FxLoop:
         fees = portfolio.fees_by_currency().get(quote, Decimal(0))
         rejected = kernel.denied + self.venue.rejected
         metrics = self.run_outputs.metrics.finish(
-            exposed_bars=0,
+            exposed_bars=self.exposed,
             fees=fees,
             rejected_orders=rejected,
             final_equity=self.ledger.nav(self.mid),
