@@ -262,4 +262,3 @@ def _financing_row(entry: FinancingEntry) -> str:
         f"{format_ns(entry.ts)},{entry.instrument_id},{entry.units},{entry.mid},"
         f"{entry.annual_rate},{entry.days},{entry.amount_quote},{entry.amount},{entry.currency}\n"
     )
-

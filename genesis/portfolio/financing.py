@@ -104,9 +104,7 @@ def financing(
     rate = pair.financing_rate(units)
     days = rollover_days(rollover_ns)
     quote = abs(units) * mid * rate * days / DAYS_PER_YEAR
-    amount = to_account(quote, pair, mid, account).quantize(
-        ACCOUNT_UNIT, rounding=ROUND_HALF_EVEN
-    )
+    amount = to_account(quote, pair, mid, account).quantize(ACCOUNT_UNIT, rounding=ROUND_HALF_EVEN)
     return FinancingEntry(
         ts=rollover_ns,
         instrument_id=instrument_id,

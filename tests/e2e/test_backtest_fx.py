@@ -133,7 +133,7 @@ def test_financing_rates_come_from_the_command_line(tmp_path: Path) -> None:
     args = [*GOLDEN, "--financing-long", "0.01", "--out", str(tmp_path)]
     assert main(args) == 0
     rows = _rows(tmp_path / "financing.csv")
-    assert rows[0]["annual_rate"] == "0.01" and rows[0]["amount"] == "1.3013"
+    assert (rows[0]["annual_rate"], rows[0]["amount"]) == ("0.01", "1.3013")
 
 
 @pytest.mark.parametrize(

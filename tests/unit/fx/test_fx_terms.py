@@ -64,7 +64,7 @@ def test_a_third_currency_cannot_be_converted() -> None:
 
 
 def test_conversion_rounds_half_even_to_the_account_unit() -> None:
-    assert ACCOUNT_UNIT == D("0.0001")
+    assert str(ACCOUNT_UNIT) == "0.0001"
     assert to_account(D("0.00025"), fx_pair("GBPUSD"), D(1), "GBP") == D("0.0002")
     assert to_account(D("0.00035"), fx_pair("GBPUSD"), D(1), "GBP") == D("0.0004")
 

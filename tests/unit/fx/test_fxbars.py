@@ -32,12 +32,13 @@ def test_the_bundled_month_merges_into_29770_minutes_347_crossed() -> None:
     stats = BidAskStats()
     kinds = [type(e) for e in read_bid_ask_bars(BID, ASK, "GBPUSD", stats)]
     assert (stats.bars, stats.bid_only, stats.ask_only, stats.crossed) == (29_770, 0, 0, 347)
-    assert kinds[:2] == [QuoteTick, Bar] and len(kinds) == 2 * 29_770
+    assert (kinds[:2], len(kinds)) == ([QuoteTick, Bar], 2 * 29_770)
 
 
 def test_first_minute_quote_is_the_closes_and_the_bar_their_mids() -> None:
     quote, bar = islice(read_bid_ask_bars(BID, ASK, "GBPUSD"), 2)
-    assert isinstance(quote, QuoteTick) and isinstance(bar, Bar)
+    assert isinstance(quote, QuoteTick)
+    assert isinstance(bar, Bar)
     assert (quote.bid, quote.ask, quote.ts_init) == (D("1.57576"), D("1.57585"), bar.ts_event)
     assert (bar.open, bar.high, bar.low, bar.close) == (
         D("1.576025"), D("1.57608"), D("1.575805"), D("1.575805"),

@@ -33,9 +33,11 @@ FIRST, MIDDLE, LAST = _quote(1), _quote(500), _quote(1000)
 
 
 def test_the_quotes_are_the_ones_the_docstring_names() -> None:
-    assert (FIRST, MIDDLE, LAST) == (
+    expected = (
         (D("86.655"), D("86.728")), (D("86.771"), D("86.788")), (D("86.836"), D("86.854")),
     )  # fmt: skip
+    quotes = (FIRST, MIDDLE, LAST)
+    assert quotes == expected
 
 
 def test_realized_jpy_pnl_is_converted_to_usd_at_the_closing_rate() -> None:
@@ -77,7 +79,8 @@ def test_financing_goes_to_the_balance_and_the_journal() -> None:
     assert ledger.rollover(wednesday, sum(LAST) / 2) is None  # flat: nothing
     ledger.fill(T0, Side.BUY, D(10_000), FIRST[1])
     entry = ledger.rollover(wednesday, sum(LAST) / 2)
-    assert entry is not None and entry.amount == D("-2.0548")  # 10,000 x -2.5 % x 3 / 365
+    assert entry is not None
+    assert entry.amount == D("-2.0548")  # 10,000 x -2.5 % x 3 / 365
     assert (ledger.financing, ledger.balance, ledger.entries) == (
         D("-2.0548"), D("9997.9452"), [entry],
     )  # fmt: skip
