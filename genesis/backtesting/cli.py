@@ -202,7 +202,11 @@ def _unlisted(args: argparse.Namespace) -> tuple[Instrument, str]:
 def run(args: argparse.Namespace) -> int:
     """Execute the backtest; return the process exit code (errors raise GenesisError)."""
     if getattr(args, "ask_data", None) is not None:
-        return run_fx(args)
+        return run_fx(
+            args,
+            parse_params(args.param),
+            lambda params, inst: _config(args, params, inst, 60_000_000_000),
+        )
     data = args.data or [str(resources.BTCUSDT_1M_BARS)]
     if len(data) == 1 and is_session_log(Path(data[0])):
         return _run_session(args, Path(data[0]))

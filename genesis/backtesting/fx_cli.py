@@ -12,14 +12,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
 from genesis.backtesting.fx import FxResult, run_fx_backtest
+from genesis.backtesting.runner import BacktestConfig
 from genesis.cliargs import decimal_arg
 from genesis.core.fx import FxPair, fx_pair, to_account
+from genesis.core.instruments import Instrument
 from genesis.errors import ConfigError
+from genesis.strategies import registry
 
 __all__ = ["add_fx_args", "run_fx"]
 
@@ -65,11 +69,16 @@ def fx_terms(args: argparse.Namespace) -> tuple[FxPair, str]:
     return pair, account
 
 
-def run_fx(args: argparse.Namespace) -> int:
-    """Run the FX backtest of ``--data BID --ask-data ASK``; the process exit code."""
-    from genesis.backtesting.cli import _config, parse_params
-    from genesis.strategies import registry
+def run_fx(
+    args: argparse.Namespace,
+    params: dict[str, str],
+    make_config: Callable[[dict[str, str], Instrument], BacktestConfig],
+) -> int:
+    """Run the FX backtest of ``--data BID --ask-data ASK``; the process exit code.
 
+    ``params`` are the ``--param`` values; ``make_config`` the backtest command's own
+    config of a run (costs, tier, accounting) for an instrument.
+    """
     if args.strategy is None:
         raise ConfigError("--strategy is required")
     if not args.data or len(args.data) != 1:
@@ -80,11 +89,10 @@ def run_fx(args: argparse.Namespace) -> int:
             raise ConfigError(f"{flag} {path}: no such file")
     if args.symbol is None:
         raise ConfigError("--ask-data needs --symbol, the pair (e.g. GBPUSD)")
-    params = parse_params(args.param)
     registry.parse_params(registry.get(args.strategy), params, source="--param")
     pair, account = fx_terms(args)
     inst = pair.instrument()
-    config = _config(args, params, inst, 60_000_000_000)
+    config = make_config(params, inst)
     print(
         f"fx pair {pair.symbol}: pip {pair.pip}, tick {pair.tick_size}, units step"
         f" {pair.units_step}, margin {pair.margin_rate}, financing long {pair.long_rate}"
@@ -101,8 +109,6 @@ def run_fx(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace, result: FxResult, seconds: float, out: IO[str]) -> None:
-    from genesis.backtesting.cli import _pct, _table
-
     m, ledger, stats = result.metrics, result.ledger, result.stats
     ccy = ledger.account
     rows = [
@@ -122,4 +128,10 @@ def _summary(args: argparse.Namespace, result: FxResult, seconds: float, out: IO
         ("max drawdown", _pct(m.max_drawdown)),
         ("output", str(args.out)),
     ]
-    _table(rows, out)
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        out.write(f"{key:<{width}}  {value}\n")
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.2f}%"
