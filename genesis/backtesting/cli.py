@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from genesis import resources
 from genesis.backtesting.events import EventBacktestResult, run_event_backtest
+from genesis.backtesting.fx_cli import add_fx_args, run_fx
 from genesis.backtesting.metrics import Metrics
 from genesis.backtesting.runargs import add_run_args
 from genesis.backtesting.runner import BacktestConfig, BacktestResult, run_backtest
@@ -104,6 +105,7 @@ def add_parser(sub: Any) -> None:
         " (default: the bar interval when every --data is bars, else 1000)",
     )
     add_venue_fee_arg(p, "several venues")
+    add_fx_args(p)
 
 
 def parse_params(items: Sequence[str]) -> dict[str, str]:
@@ -199,6 +201,12 @@ def _unlisted(args: argparse.Namespace) -> tuple[Instrument, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Execute the backtest; return the process exit code (errors raise GenesisError)."""
+    if getattr(args, "ask_data", None) is not None:
+        return run_fx(
+            args,
+            parse_params(args.param),
+            lambda params, inst: _config(args, params, inst, 60_000_000_000),
+        )
     data = args.data or [str(resources.BTCUSDT_1M_BARS)]
     if len(data) == 1 and is_session_log(Path(data[0])):
         return _run_session(args, Path(data[0]))

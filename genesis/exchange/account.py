@@ -61,6 +61,10 @@ class SimAccount:
             return qty * px + fee <= self.free(inst.quote) + own_lock
         return qty <= self.free(inst.base) + own_lock and fee <= self.free(inst.quote) + qty * px
 
+    def credit(self, currency: str, amount: Decimal) -> None:
+        """Add ``amount`` (negative: take it) to ``currency``: a financing entry (FX rollover)."""
+        self._balances[currency] = self._balances.get(currency, ZERO) + amount
+
     def settle(self, inst: Instrument, side: Side, qty: Decimal, px: Decimal, fee: Decimal) -> None:
         """Move the assets of one fill; the fee is charged in quote."""
         notional = qty * px

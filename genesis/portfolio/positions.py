@@ -147,6 +147,7 @@ class Portfolio:
         self._closed: list[ClosedLot] = []
         self._sink = closed_lot_sink
         self._fees: dict[str, Decimal] = {}
+        self._financing: dict[str, Decimal] = {}  # FX rollover entries, by currency
         self._marks: dict[str, Decimal] = {}
         self._last_px: dict[str, Decimal] = {}
         # equity() until a balance, a mark or a fill price changes (checked after every event)
@@ -418,6 +419,22 @@ class Portfolio:
     def fees_by_currency(self) -> dict[str, Decimal]:
         """Return every fee paid, by fee currency, in native units."""
         return dict(self._fees)
+
+    def book_financing(self, currency: str, amount: Decimal) -> None:
+        """Credit ``amount`` of ``currency`` (negative: charge) as a financing entry: an FX
+        position held over the daily rollover (``genesis.portfolio.financing``).
+
+        Raises:
+            DataError: ``amount`` is not a finite Decimal; nothing changes.
+        """
+        if not (isinstance(amount, Decimal) and amount.is_finite()):
+            raise DataError(f"financing of {currency}: expected a finite Decimal, was {amount!r}")
+        self._credit(currency, amount)
+        self._financing[currency] = self._financing.get(currency, ZERO) + amount
+
+    def financing_by_currency(self) -> dict[str, Decimal]:
+        """Every financing entry booked, summed by currency (empty: none)."""
+        return dict(self._financing)
 
     def book(self, instrument_id: str, strategy_id: str) -> LotBook | None:
         """Return the live LotBook of one position, or None; callers must not mutate it."""
