@@ -141,7 +141,9 @@ class Engine:
 
     def find_order(self, spec: str) -> Order | None:
         if spec.startswith("@"):
-            return next((o for o in self.orders.values() if o.client_id == spec[1:]), None)
+            # the newest holder of the id (a replacement may keep the replaced order's)
+            found = (o for o in reversed(self.orders.values()) if o.client_id == spec[1:])
+            return next(found, None)
         return self.orders.get(spec)
 
     def find_trade(self, spec: str) -> Trade | None:
