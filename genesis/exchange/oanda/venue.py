@@ -15,7 +15,11 @@ found again with the ``@id`` specifier. Rules of an order request:
   request, so absence after the answer is lost is proof; nothing is resent.
 
 Fills arrive from the order answer, the transaction stream and its backfills;
-each ORDER_FILL transaction id is delivered once. The kernel keeps exits
+each ORDER_FILL transaction id is delivered once. A ``ModifyOrder`` is an order
+replace (``replace``: the replacement's client id is ``X-rN``, reported as
+``X``); ``recover`` resumes a journaled order after a restart by its client id
+(a replacement first), never resending it; an operator's ``CancelAllOrders``
+cancels every pending entry order of the instrument, placed here or not. The kernel keeps exits
 itself (``SubmitOrder.stop_loss`` / ``take_profit`` are submitted by the
 kernel once the entry fills), so no on-fill orders are attached here.
 """
