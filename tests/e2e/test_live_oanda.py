@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -218,3 +219,81 @@ def test_fx_on_oanda_survives_kill_9_mid_trade(home: Path, fx: dict[str, str]) -
     assert not any(TOKEN in line for d in daemons for line in d.raw + d.err)
     print(f"orders {len(created)}, fills {len(venue_fills)}, backfilled {backfilled},"
           f" adopted {adopted}")  # fmt: skip
+
+
+_RESTER = """
+from decimal import Decimal
+from genesis.core.enums import OrderStatus
+from genesis.errors import InvalidOrder
+from genesis.strategies.base import Strategy
+from genesis.strategies.params import StrategyParams
+
+
+class FxResterParams(StrategyParams):
+    units: Decimal = Decimal(1000)
+
+
+class FxRester(Strategy[FxResterParams]):
+    Params = FxResterParams
+
+    def on_start(self):
+        self.quotes = 0
+
+    def on_quote(self, quote):
+        self.quotes += 1
+        sym = quote.instrument_id
+        orders = self.ctx.open_orders(sym)
+        if not orders and self.quotes == 1:
+            self.ctx.buy(sym, self.params.units, price=Decimal("1.50000"), confidence=1.0)
+        for order in orders:
+            if order.status is OrderStatus.ACCEPTED and order.price == Decimal("1.50000"):
+                try:
+                    self.ctx.modify(order, price=Decimal("1.50010"), quantity=Decimal(1200))
+                except InvalidOrder:
+                    pass
+"""
+
+
+def test_a_restart_adopts_the_replacement_of_a_modified_order(
+    home: Path, fx: dict[str, str]
+) -> None:
+    """A resting bid modified through an order replace (X -> X-r1), then kill -9: the next
+    process adopts X-r1 as X with its new terms, sends nothing for it, and its clean stop
+    cancels X-r1. The venue created X and X-r1 only; the journal ends as the venue."""
+    (home / "fxflip.py").write_text(_RESTER)
+    (home / "strategies" / "fxflip.yaml").write_text(
+        _CONFIG.replace("fxflip:FxFlipper", "fxflip:FxRester")
+    )
+    first = _start(home, fx)
+    first.wait(
+        lambda: any(e["event_type"] == "OrderUpdated" for e in first.named("order_event")),
+        feed=True,
+        timeout_s=60,
+    )
+    (cid,) = {e["client_order_id"] for e in first.named("order_submitted")}
+    first.stop(signal.SIGKILL)
+    second = _start(home, fx)
+    second.wait(
+        lambda: any(e["event_type"] == "OrderUpdated" for e in second.named("order_event")),
+        feed=True,
+        timeout_s=60,
+    )
+    (reconciled,) = second.named("live_reconciled")
+    assert (reconciled["orders_adopted"], reconciled["unknown_orders"]) == (1, 0)
+    assert not second.named("daemon_halted")
+    assert not second.named("order_submitted")  # nothing new, nothing resent
+    code, err = second.stop()
+    assert code == 0, err[-2000:]
+
+    ledger = _ledger(fx)
+    creates = [(t["clientExtensions"]["id"], t["reason"], t["units"], t["price"])
+               for t in ledger if t["type"] == "LIMIT_ORDER"]  # fmt: skip
+    assert creates == [(cid, "CLIENT_ORDER", "1000", "1.50000"),
+                       (f"{cid}-r1", "REPLACEMENT", "1200", "1.50010")]  # fmt: skip
+    cancels = [(t["clientOrderID"], t["reason"]) for t in ledger if t["type"] == "ORDER_CANCEL"]
+    assert cancels == [(cid, "CLIENT_REQUEST_REPLACED"), (f"{cid}-r1", "CLIENT_REQUEST")]
+    assert _journal_orders(home) == {cid: "CANCELED"}
+    with sqlite3.connect(home / "data" / "genesis-live.db") as db:
+        (row,) = db.execute("SELECT quantity, price FROM orders").fetchall()
+    assert (D(row[0]), D(row[1])) == (D(1200), D("1.50010"))  # the terms it ended with
+    assert _journal_fills(home) == _venue_fills(ledger) == []
