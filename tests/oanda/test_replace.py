@@ -179,6 +179,7 @@ async def test_modify_of_an_order_gone_at_the_venue_is_rejected(
     v, events = venue
     v.execute(_submit("g", 100, "1.50000"), 1)
     await _until(events, 1)
+    server.faults.streams_silenced = True  # the venue object does not hear of it
     server.engine.cancel_order("@g")  # gone behind the venue object's back
     v.execute(_modify("g", 100, "1.51000"), 2)
     await _until(events, 2)
@@ -258,3 +259,20 @@ async def test_restart_adopts_the_replacement_and_never_resends(
         assert (fill.client_order_id, fill.last_qty, fill.last_px) == ("x", D(300), D("1.51000"))
     finally:
         await v2.close()
+
+
+async def test_a_cancel_made_by_hand_at_the_venue_ends_the_order(
+    venue: tuple[OandaVenue, list[OrderEvent]], server: OandaSandboxServer
+) -> None:
+    """A pending order cancelled outside (the OANDA UI: reason CLIENT_REQUEST too) is
+    CANCELED through the transaction stream; a cancel of the replaced half is not."""
+    v, events = venue
+    v.execute(_submit("h", 100, "1.50000"), 1)
+    await _until(events, 1)
+    v.execute(_modify("h", 100, "1.51000"), 2)
+    await _until(events, 2)
+    server.engine.cancel_order("@h-r1")
+    await _until(events, 3)
+    await asyncio.sleep(0.1)
+    assert _shape(events) == [("OrderAccepted", "h"), ("OrderUpdated", "h"),
+                              ("OrderCanceled", "h")]  # fmt: skip

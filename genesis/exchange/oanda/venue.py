@@ -328,8 +328,9 @@ class OandaVenue:
         except VenueError as exc:
             self._emit(OrderCancelRejected(**_ids(t.cmd), reason=str(exc)))
             return
-        t.done = True
-        self._emit(OrderCanceled(**_ids(t.cmd)))
+        if not t.done:  # the stream's copy of the cancel may have ended it already
+            t.done = True
+            self._emit(OrderCanceled(**_ids(t.cmd)))
 
     # --- the transaction stream --------------------------------------------
 
@@ -349,11 +350,11 @@ class OandaVenue:
             self._deliver_fill(t, tx)
         elif (
             tx.get("type") == "ORDER_CANCEL"
-            and tx.get("reason") not in ("CLIENT_REQUEST", "CLIENT_REQUEST_REPLACED")
+            and tx.get("reason") != "CLIENT_REQUEST_REPLACED"  # the replacement goes on
             and str(tx.get("orderID", "")) == t.venue_order_id
             and not t.done
         ):
-            self._end(t, tx)  # expired (GTD), or cancelled by the venue
+            self._end(t, tx)  # expired (GTD), cancelled by the venue or by hand (UI, API)
 
     def _deliver_fill(self, t: _Tracked, tx: dict[str, Any]) -> None:
         tx_id = str(tx.get("id", ""))
