@@ -158,6 +158,7 @@ def test_fx_on_oanda_survives_kill_9_mid_trade(home: Path, fx: dict[str, str]) -
     restarted at once each time; a last run stops cleanly. No order lost or sent twice, the
     journal's fills == the venue's ORDER_FILLs, the logs' fills are the venue's, once."""
     daemons: list[Daemon] = []
+    ready_s: list[float] = []  # restart to trading (process start included)
     first = _start(home, fx)
     daemons.append(first)
     first.wait(lambda: len(first.named("order_filled")) >= 2, feed=True, timeout_s=60)
@@ -173,9 +174,11 @@ def test_fx_on_oanda_survives_kill_9_mid_trade(home: Path, fx: dict[str, str]) -
             time.sleep(0.5)
             assert len(_venue_fills(_ledger(fx))) > len(_journal_fills(home))
         d.stop(signal.SIGKILL)
+        began = time.monotonic()
         nxt = _start(home, fx)
         daemons.append(nxt)
         nxt.wait(lambda n=nxt: bool(n.named("market_data_selected")), feed=False, timeout_s=60)  # type: ignore[misc]
+        ready_s.append(time.monotonic() - began)
         assert not nxt.named("daemon_halted"), nxt.named("daemon_halted")
     last = daemons[-1]
     fills_before = len(last.named("order_filled"))
@@ -218,7 +221,7 @@ def test_fx_on_oanda_survives_kill_9_mid_trade(home: Path, fx: dict[str, str]) -
             assert TOKEN.encode() not in path.read_bytes()
     assert not any(TOKEN in line for d in daemons for line in d.raw + d.err)
     print(f"orders {len(created)}, fills {len(venue_fills)}, backfilled {backfilled},"
-          f" adopted {adopted}")  # fmt: skip
+          f" adopted {adopted}, restart-to-ready s: {[round(r, 2) for r in ready_s]}")  # fmt: skip
 
 
 _RESTER = """
