@@ -35,6 +35,7 @@ __all__ = ["KEYRING_SERVICE", "SECRET_FIELDS", "SecretFile", "keyring_values", "
 
 SECRET_FIELDS: Final = (
     "binance_api_key", "binance_api_secret", "api_token", "database_url", "alert_urls",
+    "oanda_token",
 )  # fmt: skip
 KEYRING_SERVICE: Final = "genesis"
 _FORMAT: Final = "genesis-secrets"

@@ -118,6 +118,21 @@ class Settings(BaseSettings):
         default="wss://ws-api.binance.com:443/ws-api/v3",
         description="live trading: the WebSocket API (user data)",
     )
+    oanda_rest_url: str = Field(
+        default="https://api-fxtrade.oanda.com",
+        description="live trading on OANDA v20 (instruments oanda:GBP_USD ...): the REST host"
+        " (practice accounts: https://api-fxpractice.oanda.com)",
+    )
+    oanda_stream_url: str = Field(
+        default="https://stream-fxtrade.oanda.com",
+        description="OANDA v20: the streaming host (practice: https://stream-fxpractice.oanda.com)",
+    )
+    oanda_account_id: str = Field(
+        default="", description="OANDA v20 account id (101-004-...); empty: the token's first"
+    )
+    oanda_token: SecretStr | None = Field(  # the bearer token: secret, never logged
+        default=None, description="OANDA v20 personal access token (live); never logged"
+    )
     ccxt_venues: dict[str, Any] = Field(
         default_factory=dict,
         description='other venues through ccxt, JSON: {"okx": {"exchange": "okx"}}; keys in'
@@ -212,6 +227,7 @@ class Settings(BaseSettings):
                 self.binance_api_secret,
                 self.api_token,
                 self.secrets_passphrase,
+                self.oanda_token,
             )
             if s
         ]

@@ -15,7 +15,8 @@ from genesis.risk.limits import Tier
 
 __all__ = ["StrategyConfig"]
 
-_INSTRUMENT = re.compile(r"(?:[a-z0-9_-]+:)?[A-Z0-9]+")
+# OANDA names its instruments BASE_QUOTE (oanda:GBP_USD, oanda:SPX500_USD)
+_INSTRUMENT = re.compile(r"(?:[a-z0-9_-]+:)?[A-Z0-9]+(?:_[A-Z0-9]+)*")
 
 
 class StrategyConfig(BaseModel):
@@ -47,7 +48,8 @@ class StrategyConfig(BaseModel):
         bad = [s for s in value if not _INSTRUMENT.fullmatch(s)]
         if bad:
             raise ValueError(
-                "instruments are SYMBOL or venue:SYMBOL (symbol: upper-case letters and digits;"
+                "instruments are SYMBOL or venue:SYMBOL (symbol: upper-case letters and digits,"
+                " parts joined by _ as in oanda:GBP_USD;"
                 f" venue: lower-case letters, digits, _ or -), was {bad}"
             )
         ids = tuple(instrument_id(*split_instrument_id(s)) for s in value)

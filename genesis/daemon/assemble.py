@@ -217,8 +217,7 @@ def live_daemon(
         spec = replace(spec, venue_balances=accounts)
     kernel = build_kernel(spec, log)
     for venue in venues:  # what each venue lacks (ccxt: stops, OCO) the kernel emulates
-        kind = "binance" if isinstance(venue, BinanceLive) else "ccxt"
-        kernel.emulator.set_capabilities(venue.key, CAPABILITIES[kind])
+        kernel.emulator.set_capabilities(venue.key, CAPABILITIES[_kind(venue)])
     ids = config.instrument_ids
     market = MarketSource(
         recording=(),
@@ -243,6 +242,13 @@ def live_daemon(
     )
 
 
+def _kind(venue: LiveVenue) -> str:
+    """The venue's row of ``CAPABILITIES``: native Binance, native OANDA, or ccxt."""
+    if isinstance(venue, BinanceLive):
+        return "binance"
+    return "oanda" if type(venue).__name__ == "OandaLive" else "ccxt"
+
+
 def _assets(config: DaemonConfig, instrument_id: str) -> tuple[str, str]:
     inst = config.instruments.get(instrument_id)
     return inst.base, inst.quote
@@ -255,9 +261,11 @@ async def open_live_venues(
     ccxt_venues: Mapping[str, Any],
     journal: tuple[SqlRepository, list[AuditRecord], list[FillRecord]],
     mailbox: Mailbox,
+    oanda: Any = None,
 ) -> tuple[list[LiveVenue], Any]:
-    """Connect every venue the strategies trade: Binance natively, the others through ccxt
-    (``GENESIS_CCXT_VENUES``); return them and the native venue's auth relay (or None).
+    """Connect every venue the strategies trade: Binance and OANDA (``oanda``: its
+    ``OandaEndpoints``) natively, the others through ccxt (``GENESIS_CCXT_VENUES``); return
+    them and the native Binance venue's auth relay (or None).
 
     Raises:
         ConfigError: a venue with no configuration, or one that refuses or cannot be reached;
@@ -282,6 +290,16 @@ async def open_live_venues(
                 )
                 relay = session.relay
                 opened.append(BinanceLive(session, live.ws_url, live.kinds))
+            elif key == "oanda":
+                from genesis.daemon.oanda_live import open_oanda_live
+
+                if oanda is None:
+                    raise ConfigError(
+                        "live trading on oanda: set GENESIS_OANDA_TOKEN (and"
+                        " GENESIS_OANDA_REST_URL / _STREAM_URL / _ACCOUNT_ID for a practice"
+                        " account)"
+                    )
+                opened.append(await open_oanda_live(oanda, ids, journal[2], mailbox))
             elif key in ccxt_venues:
                 spec = CcxtSpec.parse(key, ccxt_venues[key])
                 opened.append(await open_ccxt_live(key, spec, ids, journal[2], mailbox))
@@ -299,7 +317,11 @@ async def open_live_venues(
 
 
 def run_live(
-    config: DaemonConfig, endpoints: Any, live: LiveStreams, ccxt_venues: Mapping[str, Any] = {}
+    config: DaemonConfig,
+    endpoints: Any,
+    live: LiveStreams,
+    ccxt_venues: Mapping[str, Any] = {},
+    oanda: Any = None,
 ) -> int:
     """Open the journal and every venue, reconcile, trade until stopped; return the exit code."""
     from genesis.daemon.live_session import open_live_journal
@@ -309,7 +331,7 @@ def run_live(
         mailbox = Mailbox()
         try:
             venues, relay = await open_live_venues(
-                config, endpoints, live, ccxt_venues, journal, mailbox
+                config, endpoints, live, ccxt_venues, journal, mailbox, oanda
             )
         except BaseException:
             await journal[0].close()

@@ -130,7 +130,8 @@ def add_parser(sub: Any) -> None:
         "--live",
         action="store_true",
         help="trade live: Binance natively (GENESIS_BINANCE_REST_URL ..., keys from settings),"
-        " other venues through ccxt (GENESIS_CCXT_VENUES); journal in genesis-live.db;"
+        " OANDA natively (oanda:GBP_USD; GENESIS_OANDA_TOKEN ...), other venues through ccxt"
+        " (GENESIS_CCXT_VENUES); journal in genesis-live.db;"
         " operator commands then take --live",
     )
 
@@ -230,7 +231,21 @@ def run(args: argparse.Namespace) -> int:
             credentials=credentials,
         )
     )
-    return run_live(config, endpoints, live, settings.ccxt_venues)
+    return run_live(config, endpoints, live, settings.ccxt_venues, _oanda(settings))
+
+
+def _oanda(settings: Settings) -> Any:
+    """The OANDA venue's endpoints and token, or None without a token."""
+    from genesis.daemon.oanda_live import OandaEndpoints
+
+    if settings.oanda_token is None:
+        return None
+    return OandaEndpoints(
+        rest_url=settings.oanda_rest_url,
+        stream_url=settings.oanda_stream_url,
+        account_id=settings.oanda_account_id,
+        token=settings.oanda_token.get_secret_value(),
+    )
 
 
 def _data_specs(

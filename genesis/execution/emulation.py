@@ -154,6 +154,14 @@ CAPABILITIES: Final[Mapping[str, VenueCapabilities]] = {
     "ccxt": VenueCapabilities(
         frozenset({OrderType.MARKET, OrderType.LIMIT}), oco=False, iceberg=False, modify=False
     ),
+    # OANDA v20: MARKET, LIMIT and STOP entries (a stop-limit is held here); a trade's
+    # stop and target are kept by the kernel (execution.oco); modify is an order replace
+    "oanda": VenueCapabilities(
+        frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP_MARKET}),
+        oco=False,
+        iceberg=False,
+        modify=False,
+    ),
 }
 
 

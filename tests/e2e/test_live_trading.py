@@ -142,15 +142,24 @@ class Daemon:
     """One live daemon process; its stdout lines are collected by a thread."""
 
     def __init__(
-        self, home: Path, urls: dict[str, str], extra: dict[str, str] | None = None
+        self,
+        home: Path,
+        urls: dict[str, str],
+        extra: dict[str, str] | None = None,
+        *,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
+        """``args`` after ``--live`` (default: the Binance sandbox's NKNUSDT and its
+        streams); ``env`` the whole environment (default: ``_env`` with ``extra``)."""
         self.urls = urls
+        if args is None:
+            args = ["--symbol", "NKNUSDT", "--live-streams", "bookTicker,depth@100ms,trade"]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "genesis", "--tier", "sniper", "--live",
-             "--strategies", str(home / "strategies"), "--symbol", "NKNUSDT",
-             "--live-streams", "bookTicker,depth@100ms,trade"],
+             "--strategies", str(home / "strategies"), *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=home,
-            env=_env(home, urls, **(extra or {})),
+            env=env if env is not None else _env(home, urls, **(extra or {})),
         )  # fmt: skip
         _STARTED.append(self.proc)
         self.lines: list[dict[str, Any]] = []

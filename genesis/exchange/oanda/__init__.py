@@ -7,7 +7,8 @@
   take-profit, stop-loss and trailing-stop on fill, FOK / IOC / GTC / GTD / GFD;
 * ``streams.PriceStream`` / ``TransactionStream``: chunked HTTP lines,
   heartbeats, stall detection, reconnect with backoff, transaction backfill;
-* ``venue.OandaVenue``: a ``LiveVenue`` (not yet wired into the daemon's venue factory).
+* ``venue.OandaVenue``: a ``LiveVenue``; modify is an order replace (``replace``);
+  the daemon trades through it as ``genesis.daemon.oanda_live.OandaLive``.
 
 Tested against ``genesis.exchange.oanda_sandbox`` (``python -m genesis oanda-sandbox``).
 """

@@ -94,6 +94,8 @@ class Price:
     bid: Decimal
     ask: Decimal
     tradeable: bool
+    bid_size: Decimal = Decimal(0)  # the best level's liquidity (units), 0 when not sent
+    ask_size: Decimal = Decimal(0)
 
 
 def parse_price(obj: dict[str, Any]) -> Price:
@@ -106,7 +108,19 @@ def parse_price(obj: dict[str, Any]) -> Price:
         raise ValueError(f"malformed PRICE {str(obj)[:120]!r}: {exc!r}") from None
     if not (bid.is_finite() and ask.is_finite() and 0 < bid <= ask):
         raise ValueError(f"PRICE {instrument}: bid {bid} / ask {ask} are not a valid quote")
-    return Price(instrument, stamp, bid, ask, bool(obj.get("tradeable", True)))
+    tradeable = bool(obj.get("tradeable", True))
+    return Price(
+        instrument, stamp, bid, ask, tradeable, _size(obj["bids"][0]), _size(obj["asks"][0])
+    )
+
+
+def _size(level: Any) -> Decimal:
+    """A price level's ``liquidity``: a non-negative number, else 0."""
+    try:
+        size = Decimal(str(level.get("liquidity", 0))) if isinstance(level, dict) else Decimal(0)
+    except InvalidOperation:
+        return Decimal(0)
+    return size if size.is_finite() and size >= 0 else Decimal(0)
 
 
 class RequestLimiter:
@@ -295,6 +309,13 @@ class OandaClient:
     async def create_order(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST /orders with a built body (``orders.order_request``); the raw answer."""
         return await self.request("POST", self._path("/orders"), body=body, order=True)
+
+    async def replace_order(self, spec: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT /orders/{spec}: cancel the pending order and create ``body``'s order in its
+        place, atomically; the raw answer (``orderCancelTransaction``,
+        ``orderCreateTransaction`` and what the new order did at once). A lost answer is
+        ``OrderStatusUnknown``: query the replacement's client id, never resend."""
+        return await self.request("PUT", self._path(f"/orders/{spec}"), body=body, order=True)
 
     async def cancel_order(self, spec: str) -> dict[str, Any]:
         """Cancel a pending order by id or ``@clientID``."""

@@ -50,6 +50,7 @@ class _LineStream:
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.stats: Counter[str] = Counter()  # connects, reconnects, heartbeats, malformed
+        self.connected = False  # a connection is up and its lines are being read
         self._closed = False
 
     def close(self) -> None:
@@ -93,13 +94,17 @@ class _LineStream:
                     body = raw[:200].decode("utf-8", "replace")
                 raise error_from_response(resp.status, body, f"GET {self._suffix}")
             self.stats["connects"] += 1
-            while not self._closed:
-                line = await asyncio.wait_for(resp.content.readline(), self.stall_s)
-                if not line:
-                    raise ConnectionResetError("the stream ended")
-                obj = self._parse(line)
-                if obj is not None:
-                    yield obj
+            self.connected = True
+            try:
+                while not self._closed:
+                    line = await asyncio.wait_for(resp.content.readline(), self.stall_s)
+                    if not line:
+                        raise ConnectionResetError("the stream ended")
+                    obj = self._parse(line)
+                    if obj is not None:
+                        yield obj
+            finally:
+                self.connected = False
 
     def _parse(self, line: bytes) -> dict[str, Any] | None:
         if not line.strip():

@@ -15,7 +15,11 @@ found again with the ``@id`` specifier. Rules of an order request:
   request, so absence after the answer is lost is proof; nothing is resent.
 
 Fills arrive from the order answer, the transaction stream and its backfills;
-each ORDER_FILL transaction id is delivered once. The kernel keeps exits
+each ORDER_FILL transaction id is delivered once. A ``ModifyOrder`` is an order
+replace (``replace``: the replacement's client id is ``X-rN``, reported as
+``X``); ``recover`` resumes a journaled order after a restart by its client id
+(a replacement first), never resending it; an operator's ``CancelAllOrders``
+cancels every pending entry order of the instrument, placed here or not. The kernel keeps exits
 itself (``SubmitOrder.stop_loss`` / ``take_profit`` are submitted by the
 kernel once the entry fills), so no on-fill orders are attached here.
 """
@@ -40,13 +44,13 @@ from genesis.core.events import (
     OrderEvent,
     OrderExpired,
     OrderFilled,
-    OrderModifyRejected,
     OrderRejected,
 )
 from genesis.errors import InvalidOrder, OrderRejectedByVenue, OrderStatusUnknown, VenueError
 from genesis.exchange.live import EventSink, VenueBalance, VenueOrder, VenueSnapshot
 from genesis.exchange.oanda.errors import OandaNotFound
 from genesis.exchange.oanda.orders import OrderTerms, order_request
+from genesis.exchange.oanda.replace import find_replacement, local_id, replace
 from genesis.exchange.oanda.rest import OandaClient
 from genesis.exchange.oanda.streams import TransactionStream
 
@@ -76,6 +80,9 @@ class _Tracked:
     done: bool = False
     filled: Decimal = Decimal(0)
     early: list[dict[str, Any]] = field(default_factory=list)  # stream txs before the answer
+    wire: str = ""  # the client id the venue knows it by now (``X-rN`` once replaced)
+    replaces: int = 0  # replacements made (``replace.replacement_id``)
+    replacing: bool = False  # a replace request is out: stream news waits for its answer
 
 
 class OandaVenue:
@@ -95,6 +102,7 @@ class OandaVenue:
         self.absent_delay_s = absent_delay_s
         self._sink: EventSink | None = None
         self._orders: dict[str, _Tracked] = {}  # client order id -> order
+        self._wire: dict[str, str] = {}  # a replacement's client id -> the kernel's
         self._fills_seen: set[str] = set()  # ORDER_FILL transaction ids delivered
         self._tasks: set[asyncio.Task[None]] = set()
         self._stream: TransactionStream | None = None
@@ -116,13 +124,44 @@ class OandaVenue:
         elif type(command) is CancelOrder:
             self._spawn(self._cancel(command.client_order_id))
         elif type(command) is CancelAllOrders:
+            if command.strategy_id == "operator":  # a kill: every pending order of it
+                self._spawn(self._cancel_instrument(command.instrument_id))
+                return
             for cid, t in list(self._orders.items()):
                 same = (t.cmd.strategy_id, t.cmd.instrument_id)
                 if not t.done and same == (command.strategy_id, command.instrument_id):
                     self._spawn(self._cancel(cid))
         elif type(command) is ModifyOrder:
-            self._emit(OrderModifyRejected(**_ids(command), reason="OANDA order replace is not "
-                       "supported: cancel and resubmit", code="UNSUPPORTED"))  # fmt: skip
+            self._spawn(replace(self, command))
+
+    def recover(self, cmd: SubmitOrder, timestamp_ms: int | None = None) -> None:
+        """Resume an order journaled before a restart, by its client id, never resent: a
+        replacement (``X-rN``) found first becomes the order; else the order found is
+        adopted; absent on every check, it ends as rejected ``NOT_PLACED``."""
+        if cmd.client_order_id in self._orders:
+            return
+        self._orders[cmd.client_order_id] = _Tracked(cmd)
+        self._spawn(self._recover(cmd))
+
+    async def _recover(self, cmd: SubmitOrder) -> None:
+        if not await find_replacement(self, self._orders[cmd.client_order_id]):
+            await self._resolve(cmd)
+
+    @property
+    def stream(self) -> TransactionStream | None:
+        """The transaction stream, once started."""
+        return self._stream
+
+    def known_client_ids(self) -> set[str]:
+        """Client ids of every order this venue object placed or resumed."""
+        return set(self._orders)
+
+    def ids(self, cmd: Command) -> dict[str, Any]:
+        return _ids(cmd)
+
+    def body_of(self, cmd: SubmitOrder) -> dict[str, Any]:
+        """The v20 body of ``cmd``; raises ``InvalidOrder``."""
+        return order_request(_terms(cmd), self.client.instrument(oanda_name(cmd.instrument_id)))
 
     async def snapshot(
         self, instruments: list[str], since_trade_ids: dict[str, int]
@@ -132,17 +171,20 @@ class OandaVenue:
         orders = []
         for o in await self.client.pending_orders():
             cid = (o.get("clientExtensions") or {}).get("id")
-            if cid and o.get("instrument") in names:
-                orders.append(_venue_order(o, names[o["instrument"]], cid))
+            if cid and o.get("instrument") in names:  # a replacement is its order's
+                orders.append(_venue_order(o, names[o["instrument"]], local_id(str(cid))))
         summary = await self.client.summary()
         balance = VenueBalance(self.currency, Decimal(summary["marginAvailable"]),
                                Decimal(summary["marginUsed"]))  # fmt: skip
-        since = min(since_trade_ids.values(), default=0)
+        since = min((since_trade_ids.get(i, 0) for i in instruments), default=0)
         fills = []
-        for tx in await self.client.transactions_since(str(since)):
-            t = self._orders.get(str(tx.get("clientOrderID", "")))
-            if tx.get("type") == "ORDER_FILL" and t is not None and tx.get("instrument") in names:
-                fills.append(self._fill_event(t, tx))
+        for tx in await self.client.transactions_since(str(max(since, 0))):
+            cid = str(tx.get("clientOrderID", ""))
+            if tx.get("type") == "ORDER_FILL" and cid and tx.get("instrument") in names:
+                cmd = SubmitOrder(ts_init=0, strategy_id="", client_order_id=local_id(cid),
+                                  instrument_id=names[tx["instrument"]], side=Side.BUY,
+                                  order_type=OrderType.MARKET, quantity=Decimal(1))  # fmt: skip
+                fills.append(self._fill_event(_Tracked(cmd), tx))
         return VenueSnapshot(tuple(orders), {self.currency: balance}, tuple(fills))
 
     async def close(self) -> None:
@@ -230,35 +272,75 @@ class OandaVenue:
         t = self._orders[cmd.client_order_id]
         t.venue_order_id = str(order["id"])
         self._emit(OrderAccepted(**_ids(cmd), venue_order_id=t.venue_order_id))
-        if order.get("state") == "FILLED":
-            txs = await self.client.transactions_since(str(int(order["fillingTransactionID"]) - 1))
-            for tx in txs[:1]:
-                self._deliver_fill(t, tx)
-        elif order.get("state") == "CANCELLED":
-            t.done = True
-            self._emit(OrderExpired(**_ids(cmd)))
+        await self._apply_state(t, order)
         self._replay_early(t)
+
+    async def _apply_state(self, t: _Tracked, order: dict[str, Any]) -> None:
+        """A queried order's end, if it has one: its fill, or its cancel (read for why)."""
+        state, key = order.get("state"), ""
+        if state == "FILLED":
+            key = "fillingTransactionID"
+        elif state == "CANCELLED":
+            key = "cancellingTransactionID"
+        if not key or not str(order.get(key, "")).isdigit():
+            return
+        txs = await self.client.transactions_since(str(int(order[key]) - 1))
+        for tx in txs[:1]:
+            if state == "FILLED":
+                self._deliver_fill(t, tx)
+            elif not t.done:
+                self._end(t, tx)
+
+    def _end(self, t: _Tracked, cancel: dict[str, Any]) -> None:
+        """The order's ORDER_CANCEL: cancelled at our request, else expired."""
+        t.done = True
+        if cancel.get("reason") == "CLIENT_REQUEST":
+            self._emit(OrderCanceled(**_ids(t.cmd)))
+        else:
+            self._emit(OrderExpired(**_ids(t.cmd)))
+
+    async def _cancel_instrument(self, instrument_id: str) -> None:
+        """Cancel every pending entry order of the instrument at the venue, ours or not."""
+        try:
+            pending = await self.client.pending_orders()
+        except VenueError as exc:
+            log.error("oanda_cancel_all_failed", instrument=instrument_id, error=str(exc))
+            return
+        for o in pending:
+            if o.get("instrument") != oanda_name(instrument_id) or o.get("tradeID"):
+                continue
+            cid = self._wire.get(str((o.get("clientExtensions") or {}).get("id", "")), "")
+            cid = cid or str((o.get("clientExtensions") or {}).get("id", ""))
+            if cid in self._orders:
+                await self._cancel(cid)
+                continue
+            try:
+                await self.client.cancel_order(str(o["id"]))
+            except VenueError as exc:
+                log.error("oanda_cancel_failed", order_id=o.get("id"), error=str(exc))
 
     async def _cancel(self, cid: str) -> None:
         t = self._orders.get(cid)
         if t is None:
             return
         try:
-            await self.client.cancel_order(f"@{cid}")
+            await self.client.cancel_order(f"@{t.wire or cid}")
         except VenueError as exc:
             self._emit(OrderCancelRejected(**_ids(t.cmd), reason=str(exc)))
             return
-        t.done = True
-        self._emit(OrderCanceled(**_ids(t.cmd)))
+        if not t.done:  # the stream's copy of the cancel may have ended it already
+            t.done = True
+            self._emit(OrderCanceled(**_ids(t.cmd)))
 
     # --- the transaction stream --------------------------------------------
 
     async def _follow(self, stream: TransactionStream) -> None:
         async for tx in stream.transactions():
-            t = self._orders.get(str(tx.get("clientOrderID", "")))
+            cid = str(tx.get("clientOrderID", ""))
+            t = self._orders.get(self._wire.get(cid, cid))
             if t is None:
                 continue
-            if not t.venue_order_id:  # the order's own answer has not come yet
+            if not t.venue_order_id or t.replacing:  # the order's own answer has not come yet
                 t.early.append(tx)
                 continue
             self._on_order_tx(t, tx)
@@ -267,10 +349,12 @@ class OandaVenue:
         if tx.get("type") == "ORDER_FILL":
             self._deliver_fill(t, tx)
         elif (
-            tx.get("type") == "ORDER_CANCEL" and tx.get("reason") != "CLIENT_REQUEST" and not t.done
+            tx.get("type") == "ORDER_CANCEL"
+            and tx.get("reason") != "CLIENT_REQUEST_REPLACED"  # the replacement goes on
+            and str(tx.get("orderID", "")) == t.venue_order_id
+            and not t.done
         ):
-            t.done = True  # expired (GTD), or cancelled by the venue
-            self._emit(OrderExpired(**_ids(t.cmd)))
+            self._end(t, tx)  # expired (GTD), cancelled by the venue or by hand (UI, API)
 
     def _deliver_fill(self, t: _Tracked, tx: dict[str, Any]) -> None:
         tx_id = str(tx.get("id", ""))

@@ -12,7 +12,11 @@ every ``heartbeat_s``), ``transactions/sinceid`` and ``/{id}``; orders
 (MARKET, LIMIT, STOP, MARKET_IF_TOUCHED; take-profit, stop-loss (price or
 distance) and trailing-stop on fill; FOK, IOC, GTC, GTD, GFD; priceBound,
 positionFill, client extensions, ``@clientID`` specifiers), TAKE_PROFIT /
-STOP_LOSS / TRAILING_STOP_LOSS posted for an open trade, order cancel;
+STOP_LOSS / TRAILING_STOP_LOSS posted for an open trade, order cancel, order
+replace (``PUT /orders/{spec}``: the cancel, reason CLIENT_REQUEST_REPLACED with
+``replacedByOrderID``, and the replacement, reason REPLACEMENT with
+``replacesOrderID``, in one batch; the replacement may keep the replaced
+order's client id);
 trades (list, get, close all or part); positions (list, get, close long or
 short, all or part). Rejections carry OANDA's ``*_REJECT`` transaction with
 ``errorCode`` and ``errorMessage``; times follow ``Accept-Datetime-Format``
@@ -28,8 +32,9 @@ Known deviations from OANDA
   liquidity; times are the replay's (February 2012), not the wall clock, and
   they jump back when the replay wraps at the end of the file.
 * GFD is accepted and kept like GTC (no trading-day end); trigger conditions
-  other than DEFAULT, guaranteed stops, order replace (PUT /orders/{spec}),
-  ``PUT /trades/{spec}/orders``, client-extension edits, candles, order book,
+  other than DEFAULT, guaranteed stops, replacing a trade's dependent order
+  (TAKE_PROFIT, STOP_LOSS, TRAILING_STOP_LOSS: 404; only entry orders are
+  replaced), ``PUT /trades/{spec}/orders``, client-extension edits, candles, order book,
   ``/changes`` and the 2 new connections per second limit are not served.
 * Trade ids are the opening fill's transaction id, as on OANDA; account,
   user and request ids are fixed test values.

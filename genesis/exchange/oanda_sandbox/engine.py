@@ -141,7 +141,9 @@ class Engine:
 
     def find_order(self, spec: str) -> Order | None:
         if spec.startswith("@"):
-            return next((o for o in self.orders.values() if o.client_id == spec[1:]), None)
+            # the newest holder of the id (a replacement may keep the replaced order's)
+            found = (o for o in reversed(self.orders.values()) if o.client_id == spec[1:])
+            return next(found, None)
         return self.orders.get(spec)
 
     def find_trade(self, spec: str) -> Trade | None:
@@ -194,9 +196,9 @@ class Engine:
         out["lastTransactionID"] = acct.last_id
         return 201, out
 
-    def _check_new(self, req: OrderRequest) -> None:
+    def _check_new(self, req: OrderRequest, replacing: Order | None = None) -> None:
         cid = (req.client_extensions or {}).get("id")
-        if cid and any(o.client_id == cid for o in self.orders.values()):
+        if cid and any(o.client_id == cid and o is not replacing for o in self.orders.values()):
             raise Reject("CLIENT_ORDER_ID_ALREADY_EXISTS", f"client order id {cid!r} is in use")
         long, short = self.account.position_units(req.instrument)
         reduces = -min(abs(req.units), abs(short if req.units > 0 else long))
@@ -230,9 +232,9 @@ class Engine:
     def margin_available(self) -> Decimal:
         return max(ZERO, self.nav() - self.margin_used())
 
-    def _open_order(self, req: OrderRequest) -> Order:
-        spec = _order_fields(req, self.spec.display_precision)
-        tx = self.account.record(f"{req.type}_ORDER", self.now_ns, reason="CLIENT_ORDER", **spec)
+    def _open_order(self, req: OrderRequest, reason: str = "CLIENT_ORDER", **extra: Any) -> Order:
+        spec = {**_order_fields(req, self.spec.display_precision), **extra}
+        tx = self.account.record(f"{req.type}_ORDER", self.now_ns, reason=reason, **spec)
         order = Order(
             id=tx["id"],
             type=req.type,
@@ -304,19 +306,27 @@ class Engine:
             self._on_fill_orders(req, opened)
         return True
 
-    def _cancel(self, order: Order, reason: str, out: dict[str, Any] | None = None) -> Tx:
+    def _cancel(
+        self, order: Order, reason: str, out: dict[str, Any] | None = None, **extra: Any
+    ) -> Tx:
         order.state = "CANCELLED"
-        return self._record_cancel(order, reason, out)
+        return self._record_cancel(order, reason, out, **extra)
 
     def _record_cancel(
-        self, order: Order, reason: str, out: dict[str, Any] | None, keep_state: bool = False
+        self,
+        order: Order,
+        reason: str,
+        out: dict[str, Any] | None,
+        keep_state: bool = False,
+        **extra: Any,
     ) -> Tx:
-        fields: dict[str, Any] = {"orderID": order.id, "reason": reason}
+        fields: dict[str, Any] = {"orderID": order.id, "reason": reason, **extra}
         if order.client_id:
             fields["clientOrderID"] = order.client_id
         tx = self.account.record("ORDER_CANCEL", self.now_ns, **fields)
         if not keep_state:
-            order.outcome = {"cancellingTransactionID": tx["id"], "cancelledTime": tx["time"]}
+            order.outcome = {"cancellingTransactionID": tx["id"], "cancelledTime": tx["time"],
+                             **extra}  # fmt: skip
         if out is not None:
             out["orderCancelTransaction"] = tx
         return tx
@@ -345,6 +355,53 @@ class Engine:
             "relatedTransactionIDs": [tx["id"]],
             "lastTransactionID": self.account.last_id,
         }
+
+    def replace_order(self, spec: str, body: object) -> Response:
+        """PUT /orders/{spec}: cancel a pending entry order and create its replacement in
+        one batch (201: ``orderCancelTransaction`` reason CLIENT_REQUEST_REPLACED with
+        ``replacedByOrderID``, ``orderCreateTransaction`` reason REPLACEMENT with
+        ``replacesOrderID``, then what the new order did at once: its fill, or its cancel
+        as ``replacingOrderCancelTransaction``); 400 with the reject (the order stands);
+        404 when no such pending order exists. The replacement may reuse the replaced
+        order's client id."""
+        acct = self.account
+        acct.begin_batch()
+        first = int(acct.last_id) + 1
+        old = self.find_order(spec)
+        if old is None or old.state != "PENDING" or old.trade_id is not None:
+            why = "does not exist" if old is None else "is not a pending entry order"
+            tx = acct.record("ORDER_CANCEL_REJECT", self.now_ns, orderID=spec,
+                             rejectReason="ORDER_DOESNT_EXIST")  # fmt: skip
+            return 404, {"orderCancelRejectTransaction": tx, "relatedTransactionIDs": [tx["id"]],
+                         "lastTransactionID": acct.last_id, "errorCode": "ORDER_DOESNT_EXIST",
+                         "errorMessage": f"The order {spec} {why}"}  # fmt: skip
+        try:
+            req = parse_order(body, self.specs, self.now_ns)
+            self._check_new(req, replacing=old)
+        except Reject as exc:
+            kind = f"{_kind_of(body)}_ORDER_REJECT"
+            tx = acct.record(kind, self.now_ns, rejectReason=exc.reason, replacesOrderID=old.id,
+                             **_echo(body))  # fmt: skip
+            return 400, {"orderRejectTransaction": tx, "relatedTransactionIDs": [tx["id"]],
+                         "lastTransactionID": acct.last_id, "errorCode": exc.reason,
+                         "errorMessage": exc.message}  # fmt: skip
+        new_id = str(int(acct.last_id) + 2)  # the cancel comes first, the create next
+        out: dict[str, Any] = {"orderCancelTransaction": self._cancel(
+            old, "CLIENT_REQUEST_REPLACED", replacedByOrderID=new_id)}  # fmt: skip
+        order = self._open_order(req, "REPLACEMENT", replacesOrderID=old.id)
+        out["orderCreateTransaction"] = order.spec.pop("_tx")
+        now: dict[str, Any] = {}
+        if req.type == "MARKET" or req.tif in ("FOK", "IOC"):
+            self._fill_now(order, now)
+        else:
+            self.check_order(order, now)
+        if "orderFillTransaction" in now:
+            out["orderFillTransaction"] = now["orderFillTransaction"]
+        if "orderCancelTransaction" in now:
+            out["replacingOrderCancelTransaction"] = now["orderCancelTransaction"]
+        out["relatedTransactionIDs"] = [str(i) for i in range(first, int(acct.last_id) + 1)]
+        out["lastTransactionID"] = acct.last_id
+        return 201, out
 
     # --- dependent orders ---------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ __all__ = ["OandaSandboxConfig", "OandaSandboxServer"]
 log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _ORDER_PATHS = ("/orders", "/close")
+_REPLACE = re.compile(r"/v3/accounts/[^/]+/orders/[^/]+")  # PUT: an order replace
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,6 +179,8 @@ class OandaSandboxServer:
             return _error(int(forced.get("status", 503)), str(forced.get("errorMessage", "forced")),
                           headers={"Retry-After": str(forced.get("retry_after", 1))})  # fmt: skip
         placing = request.method in ("POST", "PUT") and request.path.endswith(_ORDER_PATHS)
+        if request.method == "PUT" and _REPLACE.fullmatch(request.path) is not None:
+            placing = True
         if placing:
             before = self.faults.take("order.error_before")
             if before is not None:
@@ -219,6 +223,7 @@ class OandaSandboxServer:
             web.get(a + "/pendingOrders", self._orders),
             web.get(a + "/orders/{spec}", self._order),
             web.put(a + "/orders/{spec}/cancel", self._cancel),
+            web.put(a + "/orders/{spec}", self._replace),
             web.get(a + "/trades", self._trades),
             web.get(a + "/openTrades", self._trades),
             web.get(a + "/trades/{spec}", self._trade),
@@ -327,6 +332,13 @@ class OandaSandboxServer:
 
     async def _cancel(self, request: web.Request) -> web.Response:
         status, out = self.engine.cancel_order(request.match_info["spec"])
+        return _ok(request, out, status)
+
+    async def _replace(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        if isinstance(body, web.Response):
+            return body
+        status, out = self.engine.replace_order(request.match_info["spec"], body)
         return _ok(request, out, status)
 
     async def _trades(self, request: web.Request) -> web.Response:

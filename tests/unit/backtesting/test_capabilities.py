@@ -19,5 +19,5 @@ def test_a_kind_makes_the_kernel_emulate_what_that_venue_lacks() -> None:
 
 def test_an_unknown_kind_is_refused_naming_the_known_ones() -> None:
     """A typo is a ConfigError that lists the kinds, not a KeyError."""
-    with pytest.raises(ConfigError, match="binance, ccxt, simulated"):
+    with pytest.raises(ConfigError, match="binance, ccxt, oanda, simulated"):
         emulate_as(make_kernel(), ["binance"], "cxxt")

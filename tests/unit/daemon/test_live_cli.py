@@ -37,7 +37,9 @@ def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str,
     monkeypatch.setattr(
         assemble,
         "run_live",
-        lambda config, ep, live, ccxt=None: seen.setdefault("live", (config, ep, live)) and 0,
+        lambda config, ep, live, ccxt=None, oanda=None: (
+            seen.update(live=(config, ep, live), **({"oanda": oanda} if oanda else {})) or 0
+        ),
     )
     yield seen
     structlog.reset_defaults()
@@ -130,3 +132,27 @@ def test_live_refuses_a_recording(
     assert main([*ARGS, "--live", "--market-data", "recording"]) == 2
     assert "drop --data/--market-data" in capsys.readouterr().err
     assert calls == {}
+
+
+def test_live_on_oanda_takes_its_endpoints_from_settings(
+    calls: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An oanda:GBP_USD strategy needs no Binance key; GENESIS_OANDA_* are handed on."""
+    from genesis.daemon.oanda_live import OandaEndpoints
+
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "fx.yaml").write_text(
+        'strategy: "momentum_breakout"\ntier: sniper\ninstruments: ["oanda:GBP_USD"]\n'
+    )
+    for name, value in {"GENESIS_OANDA_TOKEN": "canary-oanda-cli-token",
+                        "GENESIS_OANDA_REST_URL": "http://127.0.0.1:1",
+                        "GENESIS_OANDA_ACCOUNT_ID": "101-004-1-001"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    assert main(["run", "--tier", "sniper", "--strategies", str(tmp_path / "s"), "--live"]) == 0
+    config, endpoints, _ = calls["live"]
+    assert endpoints is None  # no Binance instrument: no Binance key asked for
+    assert config.instrument_ids == ("oanda:GBP_USD",)
+    assert calls["oanda"] == OandaEndpoints(
+        rest_url="http://127.0.0.1:1", stream_url="https://stream-fxtrade.oanda.com",
+        account_id="101-004-1-001", token="canary-oanda-cli-token",
+    )  # fmt: skip

@@ -1,0 +1,222 @@
+"""Modify on OANDA v20 (EX-2): ``PUT /v3/accounts/{id}/orders/{spec}``, an order replace.
+
+OANDA cannot amend a pending order in place: a replace cancels it and creates
+the new order in one transaction batch (``orderCancelTransaction`` with reason
+``CLIENT_REQUEST_REPLACED`` and ``replacedByOrderID``, ``orderCreateTransaction``
+with reason ``REPLACEMENT`` and ``replacesOrderID``); a refused replace changes
+nothing. So a ``ModifyOrder`` is one replace request.
+
+Identity, as on Binance (``genesis.exchange.binance.replace``): the kernel's
+order keeps its client id; the n-th replacement of order ``X`` carries the
+client extension id ``X-rN`` (a pure function of the two, so a restart can
+tell whose it is), and every transaction of ``X-rN`` is an event of ``X``. The
+replacement asks what is left (the new total less what ``X`` has filled; a
+pending OANDA order fills whole, so that is the new total). The cancel half
+(``CLIENT_REQUEST_REPLACED``) is not ``X``'s end. While the request is out, the
+transaction stream's news of ``X`` waits for the answer, so the kernel sees
+``OrderUpdated`` before a fill of the new order.
+
+Outcomes, as ``OrderUpdated`` / ``OrderModifyRejected`` / ``OrderExpired`` of ``X``:
+
+* 201: ``OrderUpdated`` with the new terms, then what the new order did at once
+  (its fill; ``replacingOrderCancelTransaction``: ``OrderExpired``);
+* 400 (a reject transaction: the new terms are refused) or 404 (no such pending
+  order: it filled or ended meanwhile, which the stream reports):
+  ``OrderModifyRejected`` with OANDA's errorCode; the order is as it was;
+* unknown (timeout, 5xx, lost answer): ``X-rN`` is queried; found, it is the
+  success; absent on every check, the replace did not happen (it is atomic):
+  ``OrderModifyRejected`` code ``NOT_REPLACED``. A replace is never sent twice.
+
+Restart: a ``ModifyOrder`` is not journaled; recovering ``X`` probes ``X-r1``,
+``X-r2``... first and, if a replacement exists, adopts the last one as ``X``
+(``OrderAccepted``, then ``OrderPendingUpdate`` + ``OrderUpdated`` with its
+terms, then its state); the original is never resent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import structlog
+
+from genesis.core.commands import ModifyOrder, SubmitOrder
+from genesis.core.enums import OrderType
+from genesis.core.events import (
+    OrderAccepted,
+    OrderModifyRejected,
+    OrderPendingUpdate,
+    OrderUpdated,
+)
+from genesis.errors import InvalidOrder, OrderRejectedByVenue, VenueError
+from genesis.exchange.oanda.errors import OandaNotFound
+
+if TYPE_CHECKING:
+    from genesis.exchange.oanda.venue import OandaVenue, _Tracked
+
+__all__ = ["find_replacement", "local_id", "replace", "replacement_id"]
+
+log = structlog.get_logger(__name__)
+
+_MAX_REPLACES = 50  # replacement ids probed after a restart
+_SUFFIX = re.compile(r"^(.+)-r([0-9]+)$")
+_TRIGGERED = (OrderType.STOP_MARKET, OrderType.MARKET_IF_TOUCHED)
+
+
+def replacement_id(client_order_id: str, n: int) -> str:
+    """The client extension id of the ``n``-th replacement of ``client_order_id``."""
+    return f"{client_order_id}-r{n}"
+
+
+def local_id(wire_id: str) -> str:
+    """The kernel's client id of a venue client id: ``X-rN`` -> ``X``, else itself.
+    (The kernel's own ids end in a sequence number, never in ``-rN``.)"""
+    match = _SUFFIX.match(wire_id)
+    return match.group(1) if match else wire_id
+
+
+async def replace(venue: OandaVenue, cmd: ModifyOrder) -> None:
+    """Carry one ``ModifyOrder`` to OANDA and emit what became of it."""
+    t = venue._orders.get(cmd.client_order_id)
+    refusal = _refusal(t, cmd)
+    if t is None or refusal:
+        _reject(venue, cmd, refusal or "unknown or finished order", "LOCAL")
+        return
+    after = _terms(t.cmd, cmd.quantity, cmd.price, cmd.trigger_price)
+    new_cid = replacement_id(cmd.client_order_id, t.replaces + 1)
+    wire = msgspec.structs.replace(after, client_order_id=new_cid, quantity=cmd.quantity - t.filled)
+    try:
+        body = venue.body_of(wire)
+    except InvalidOrder as exc:
+        _reject(venue, cmd, f"INVALID_ORDER: {exc}", "INVALID_ORDER")
+        return
+    old_wire = t.wire or t.cmd.client_order_id
+    t.replaces += 1
+    t.replacing = True
+    venue._wire[new_cid] = cmd.client_order_id
+    try:
+        answer = await venue.client.replace_order(f"@{old_wire}", body)
+    except (OrderRejectedByVenue, OandaNotFound) as exc:
+        _reject(venue, cmd, f"REPLACE_REJECTED: {exc}", str(getattr(exc, "code", "REJECTED")))
+    except VenueError as exc:  # OrderStatusUnknown among them: the new id says
+        log.warning("oanda_replace_outcome_unknown", client_order_id=cmd.client_order_id,
+                    error=type(exc).__name__)  # fmt: skip
+        await _resolve(venue, t, cmd, after, new_cid)
+    else:
+        created = answer.get("orderCreateTransaction") or {}
+        _updated(venue, t, after, new_cid, str(created.get("id", "")))
+        if answer.get("orderFillTransaction") is not None:
+            venue._deliver_fill(t, answer["orderFillTransaction"])
+        if answer.get("replacingOrderCancelTransaction") is not None and not t.done:
+            venue._end(t, answer["replacingOrderCancelTransaction"])
+    finally:
+        t.replacing = False
+        venue._replay_early(t)
+
+
+async def find_replacement(venue: OandaVenue, t: _Tracked) -> bool:
+    """After a restart: whether ``t`` was replaced (``X-r1``, ``X-r2``... exist at the
+    venue); if so the last replacement becomes ``t`` (see the module docstring). A query
+    that fails stops the probe (the original is then resolved as before)."""
+    cid = t.cmd.client_order_id
+    latest: dict[str, Any] | None = None
+    n = 0
+    while n < _MAX_REPLACES:
+        try:
+            latest_try = await venue.client.order(f"@{replacement_id(cid, n + 1)}")
+        except OandaNotFound:
+            break
+        except VenueError as exc:
+            log.warning("oanda_replacement_probe_failed", client_order_id=cid,
+                        error=type(exc).__name__)  # fmt: skip
+            break
+        latest, n = latest_try, n + 1
+    if latest is None:
+        return False
+    try:
+        units = abs(Decimal(str(latest["units"])))
+        price = Decimal(str(latest["price"])) if latest.get("price") is not None else None
+    except (KeyError, ArithmeticError) as exc:
+        log.warning("oanda_replacement_unreadable", client_order_id=cid, error=repr(exc))
+        return False
+    trigger = price if t.cmd.order_type in _TRIGGERED else None
+    after = _terms(t.cmd, t.filled + units, None if trigger else price, trigger)
+    t.replaces = n
+    venue._wire[replacement_id(cid, n)] = cid
+    t.wire, t.venue_order_id = replacement_id(cid, n), str(latest["id"])
+    ids = venue.ids(t.cmd)
+    venue._emit(OrderAccepted(**ids, venue_order_id=t.venue_order_id))
+    venue._emit(OrderPendingUpdate(**ids))
+    t.cmd = after
+    venue._emit(OrderUpdated(**ids, quantity=after.quantity, price=after.price,
+                             trigger_price=after.trigger_price))  # fmt: skip
+    log.warning("oanda_replacement_adopted", client_order_id=cid, venue_client_id=t.wire)
+    await venue._apply_state(t, latest)
+    return True
+
+
+def _terms(
+    cmd: SubmitOrder, quantity: Decimal, price: Decimal | None, trigger: Decimal | None
+) -> SubmitOrder:
+    return msgspec.structs.replace(
+        cmd, quantity=quantity, price=price if price is not None else cmd.price,
+        trigger_price=trigger if trigger is not None else cmd.trigger_price,
+    )  # fmt: skip
+
+
+def _refusal(t: _Tracked | None, cmd: ModifyOrder) -> str:
+    if t is None or t.done:
+        return "unknown or finished order"
+    if not t.venue_order_id:
+        return "the order's placement is not confirmed yet; modify once it is accepted"
+    if t.replacing:
+        return "a replace of this order is already in flight"
+    if t.cmd.order_type is OrderType.MARKET:
+        return "a market order cannot be replaced"
+    if cmd.quantity <= t.filled:
+        return f"quantity {cmd.quantity} is not above the filled quantity {t.filled}"
+    return ""
+
+
+def _updated(
+    venue: OandaVenue, t: _Tracked, after: SubmitOrder, new_cid: str, venue_order_id: str
+) -> None:
+    t.cmd, t.wire = after, new_cid
+    if venue_order_id:
+        t.venue_order_id = venue_order_id
+    venue._emit(OrderUpdated(**venue.ids(after), quantity=after.quantity, price=after.price,
+                             trigger_price=after.trigger_price))  # fmt: skip
+
+
+async def _resolve(
+    venue: OandaVenue, t: _Tracked, cmd: ModifyOrder, after: SubmitOrder, new_cid: str
+) -> None:
+    """An unknown outcome: the replacement's own query says whether it stands."""
+    for attempt in range(venue.absent_checks):
+        await asyncio.sleep(venue.absent_delay_s * (attempt + 1))
+        try:
+            order = await venue.client.order(f"@{new_cid}")
+        except OandaNotFound:
+            continue
+        except VenueError as exc:
+            log.warning("oanda_replace_resolve_failed", error=type(exc).__name__)
+            continue
+        _updated(venue, t, after, new_cid, str(order.get("id", "")))
+        await venue._apply_state(t, order)
+        return
+    venue._wire.pop(new_cid, None)
+    t.replaces -= 1  # never placed: the next replace may take its id
+    _reject(venue, cmd, "the replace's answer was lost and no replacement is on the venue",
+            "NOT_REPLACED")  # fmt: skip
+
+
+def _reject(venue: OandaVenue, cmd: ModifyOrder, reason: str, code: str) -> None:
+    now = time.time_ns()
+    venue._emit(OrderModifyRejected(
+        reason=reason, code=code, client_order_id=cmd.client_order_id,
+        strategy_id=cmd.strategy_id, instrument_id=cmd.instrument_id, ts_event=now, ts_init=now,
+    ))  # fmt: skip
