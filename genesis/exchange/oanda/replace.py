@@ -39,24 +39,43 @@ import asyncio
 import re
 import time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 import structlog
 
-from genesis.core.commands import ModifyOrder, SubmitOrder
+from genesis.core.commands import Command, ModifyOrder, SubmitOrder
 from genesis.core.enums import OrderType
 from genesis.core.events import (
     OrderAccepted,
+    OrderEvent,
     OrderModifyRejected,
     OrderPendingUpdate,
     OrderUpdated,
 )
 from genesis.errors import InvalidOrder, OrderRejectedByVenue, VenueError
 from genesis.exchange.oanda.errors import OandaNotFound
+from genesis.exchange.oanda.rest import OandaClient
+from genesis.exchange.oanda.tracked import Tracked as _Tracked
 
-if TYPE_CHECKING:
-    from genesis.exchange.oanda.venue import OandaVenue, _Tracked
+
+class OandaVenue(Protocol):
+    """What a replace uses of ``venue.OandaVenue`` (which imports this module)."""
+
+    client: OandaClient
+    absent_checks: int
+    absent_delay_s: float
+    _orders: dict[str, _Tracked]
+    _wire: dict[str, str]
+
+    def ids(self, cmd: Command) -> dict[str, Any]: ...
+    def body_of(self, cmd: SubmitOrder) -> dict[str, Any]: ...
+    def _emit(self, event: OrderEvent) -> None: ...
+    def _replay_early(self, t: _Tracked) -> None: ...
+    async def _apply_state(self, t: _Tracked, order: dict[str, Any]) -> None: ...
+    def _end(self, t: _Tracked, cancel: dict[str, Any]) -> None: ...
+    def _deliver_fill(self, t: _Tracked, tx: dict[str, Any]) -> None: ...
+
 
 __all__ = ["find_replacement", "local_id", "replace", "replacement_id"]
 

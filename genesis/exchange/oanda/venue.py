@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -53,6 +52,7 @@ from genesis.exchange.oanda.orders import OrderTerms, order_request
 from genesis.exchange.oanda.replace import find_replacement, local_id, replace
 from genesis.exchange.oanda.rest import OandaClient
 from genesis.exchange.oanda.streams import TransactionStream
+from genesis.exchange.oanda.tracked import Tracked as _Tracked
 
 __all__ = ["OandaVenue", "oanda_name"]
 
@@ -71,18 +71,6 @@ def oanda_name(instrument_id: str) -> str:
     if "_" not in symbol and len(symbol) == 6:
         symbol = f"{symbol[:3]}_{symbol[3:]}"
     return symbol
-
-
-@dataclass(slots=True)
-class _Tracked:
-    cmd: SubmitOrder
-    venue_order_id: str = ""  # set once accepted; stream events wait for it
-    done: bool = False
-    filled: Decimal = Decimal(0)
-    early: list[dict[str, Any]] = field(default_factory=list)  # stream txs before the answer
-    wire: str = ""  # the client id the venue knows it by now (``X-rN`` once replaced)
-    replaces: int = 0  # replacements made (``replace.replacement_id``)
-    replacing: bool = False  # a replace request is out: stream news waits for its answer
 
 
 class OandaVenue:
