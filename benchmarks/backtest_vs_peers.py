@@ -27,7 +27,8 @@ net P&L to 6 decimals). On the first difference the script prints it and
 exits 1. Output: one JSON line on stdout; progress goes to stderr.
 
 Usage: ``python benchmarks/backtest_vs_peers.py [--scale 1|10] [--repeat N]
-[--peers-dir DIR] [--engines a,b] [--linearity]``
+[--peers-dir DIR] [--engines a,b] [--linearity] [--whole-process]``; ``--whole-process``
+is the issue's bar (see ``whole_process``)
 """
 
 from __future__ import annotations
@@ -438,6 +439,53 @@ def _peer_versions() -> dict[str, str]:
     return run_child([str(BENCH_PYTHON), "-c", code], ROOT).report
 
 
+# --- whole process ----------------------------------------------------------------
+
+REFERENCE_COMMAND = (
+    "-m", "genesis", "backtest", "--strategy", "sma_cross", "--param", "fast=10",
+    "--param", "slow=30", "--param", "quantity=1", "--cash", "1000000", "--fee-bps", "10",
+)  # fmt: skip
+
+
+def whole_process(setup: Setup, rounds: int) -> dict[str, Any]:
+    """The reference command (interpreter start, imports, instrument, bars, engine, every
+    output file) against the whole ``bench_backtesting.py`` process (pandas import, CSV
+    load, ``Backtest.run``, trades file), alternating, ``rounds`` times each.
+
+    Both sides run with their bytecode caches, as an installed package has them: pip
+    compiled the peers' at install; Genesis' (an editable checkout, where a
+    ``PYTHONDONTWRITEBYTECODE`` environment would otherwise leave none and every run
+    would recompile ~55 modules) are compiled here first. The bar cache is warmed by a
+    first untimed run, as a research loop has it after its first backtest.
+    """
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "genesis")],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    peer = next(p for p in PEERS if p.key == "backtesting")
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, *REFERENCE_COMMAND, "--out", str(Path(tmp) / "run")]
+        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)  # warm the bar cache
+        genesis: list[float] = []
+        backtesting: list[float] = []
+        for i in range(rounds):
+            print(f"whole process: round {i + 1}/{rounds}", file=sys.stderr)
+            started = time.perf_counter()
+            subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+            genesis.append(time.perf_counter() - started)
+            backtesting.append(run_peer(setup, peer, 1)[0].wall_s)
+    return {
+        "measure": "whole process, reference command vs bench_backtesting.py",
+        "rounds": rounds,
+        "genesis_wall_s_min": round(min(genesis), 4),
+        "genesis_wall_s_median": round(statistics.median(genesis), 4),
+        "backtesting_wall_s_min": round(min(backtesting), 4),
+        "backtesting_wall_s_median": round(statistics.median(backtesting), 4),
+        "ratio_min": round(min(backtesting) / min(genesis), 3),
+        "ratio_median": round(statistics.median(backtesting) / statistics.median(genesis), 3),
+    }
+
+
 # --- command line ---------------------------------------------------------------
 
 
@@ -464,6 +512,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="comma-separated subset of: " + ", ".join(p.key for p in PEERS),
     )
     parser.add_argument(
+        "--whole-process",
+        action="store_true",
+        help="the issue's measure: the whole reference command vs the whole backtesting.py "
+        "process, interleaved --repeat rounds (bytecode caches compiled first on both sides)",
+    )
+    parser.add_argument(
         "--linearity",
         action="store_true",
         help="Genesis alone at scale 1 and 10: time and peak RSS ratios",
@@ -484,7 +538,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup = locate(args.peers_dir)
     load = os.getloadavg()[0]  # other work on the machine skews every figure: record it
-    if args.linearity:
+    if args.whole_process:
+        summary = whole_process(setup, args.repeat)
+    elif args.linearity:
         summary = linearity(setup, args.repeat)
     else:
         summary = compare(setup, args.scale, args.repeat, args.peers)

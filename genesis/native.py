@@ -41,15 +41,11 @@ pure Python.
 from __future__ import annotations
 
 import hashlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import json
 import os
-import shutil
-import subprocess
 import sys
-import sysconfig
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,8 +247,13 @@ def _extensions_on_disk(package: Path) -> list[Path]:
     return found
 
 
-class _SourceFinder(importlib.abc.MetaPathFinder):
-    """Imports the compiled modules from their sources (see the module docstring)."""
+class _SourceFinder:
+    """Imports the compiled modules from their sources (see the module docstring).
+
+    A meta path finder by protocol (``find_spec``), not a subclass of
+    ``importlib.abc.MetaPathFinder``: importing ``importlib.abc`` (and through it
+    ``importlib.resources``, ``tempfile``, ``random``...) cost every command's start
+    several milliseconds."""
 
     def __init__(self, package: Path, modules: Sequence[str]) -> None:
         self._sources = {name: _source(package, name) for name in modules}
@@ -322,6 +323,8 @@ def build(package: Path = PACKAGE, modules: Sequence[str] = NATIVE_MODULES) -> s
         " '--build-temp', 'build/native/temp'])\n"
     )
     env = {**os.environ, "GENESIS_NATIVE": "0", "CC": compiler}
+    import subprocess
+
     done = subprocess.run(  # noqa: S603 (our interpreter, our script, our module paths)
         [sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True
     )
@@ -349,6 +352,8 @@ def clean(package: Path = PACKAGE) -> int:
     """Remove every extension of the package (any Python's), the record and the build
     directory; return the files removed."""
     removed = _remove_build(package)
+    import shutil
+
     shutil.rmtree(package.parent / "build" / "native", ignore_errors=True)
     return removed
 
@@ -370,6 +375,9 @@ def _version(dist: str) -> str:
 
 
 def _compiler() -> str | None:
+    import shutil
+    import sysconfig
+
     wanted = os.environ.get("CC") or str(sysconfig.get_config_var("CC") or "cc").split()[0]
     for name in (wanted, "cc", "gcc", "clang"):
         found = shutil.which(name)

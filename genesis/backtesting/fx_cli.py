@@ -15,15 +15,17 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from genesis.backtesting.fx import FxResult, run_fx_backtest
 from genesis.backtesting.runner import BacktestConfig
 from genesis.cliargs import decimal_arg
-from genesis.core.fx import FxPair, fx_pair, to_account
 from genesis.core.instruments import Instrument
 from genesis.errors import ConfigError
 from genesis.strategies import registry
+
+if TYPE_CHECKING:  # the FX engine is imported by an FX run only: a backtest parser needs none of it
+    from genesis.backtesting.fx import FxResult
+    from genesis.core.fx import FxPair
 
 __all__ = ["add_fx_args", "run_fx"]
 
@@ -61,6 +63,8 @@ def fx_terms(args: argparse.Namespace) -> tuple[FxPair, str]:
     Raises:
         ConfigError: not a currency pair, or an account currency it cannot convert to.
     """
+    from genesis.core.fx import fx_pair, to_account
+
     pair = fx_pair(args.symbol).with_rates(args.financing_long, args.financing_short)
     if args.margin_rate is not None:
         pair = replace(pair, margin_rate=args.margin_rate)
@@ -100,6 +104,8 @@ def run_fx(
         file=sys.stderr,
     )
     started = time.perf_counter()
+    from genesis.backtesting.fx import run_fx_backtest
+
     result = run_fx_backtest(config, pair, account, bid, args.ask_data, args.out)
     if not args.quiet:
         _summary(args, result, time.perf_counter() - started, sys.stdout)

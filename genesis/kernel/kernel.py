@@ -135,7 +135,6 @@ from genesis.portfolio.positions import Portfolio
 from genesis.risk.breakers import Trip
 from genesis.risk.engine import RiskEngine
 from genesis.risk.monitor import day_end_ns
-from genesis.risk.report import kernel_risk_report
 from genesis.strategies.base import Strategy
 from genesis.strategies.context import StrategyContext
 from genesis.strategies.guard import StrategyGuard
@@ -644,6 +643,8 @@ class Kernel:
     def risk_report(self) -> dict[str, Any]:
         """Exposure, margin use, VaR/CVaR, beta, drawdown, breakers and the risk score now,
         JSON-able (``genesis.risk.measures``): what the API and the metrics read."""
+        from genesis.risk.report import kernel_risk_report  # a daemon's; a backtest never asks
+
         return kernel_risk_report(self)
 
     def _drain(self) -> Sequence[Command]:
