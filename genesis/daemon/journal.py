@@ -129,9 +129,18 @@ class Journal:
     ) -> int:
         """Queue the intents of one round (awaits room in the queue); return how many."""
         n = 0
+        writer = self.writer
         for intent in intents:
-            await self.writer.submit(intent_record(intent, venue_of(intent.instrument_id)))
-            await self.writer.submit(intent_detail(intent))
+            row, detail = (
+                intent_record(intent, venue_of(intent.instrument_id)),
+                intent_detail(intent),
+            )
+            if writer.room() >= 2:  # the usual case: no coroutine per record
+                writer.submit_nowait(row)
+                writer.submit_nowait(detail)
+            else:
+                await writer.submit(row)
+                await writer.submit(detail)
             n += 1
         self._dirty = self._dirty or n > 0
         return n

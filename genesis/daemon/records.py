@@ -73,12 +73,28 @@ def order_record(order: Order, venue: str) -> OrderRecord:
     )  # fmt: skip
 
 
+# event type -> its detail fields (every field but the ids), sorted: the detail's keys in
+# the order ``msgspec.json.encode(..., order="sorted")`` wrote them, found once per type
+_DETAIL_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _detail_fields(kind: type) -> tuple[str, ...]:
+    names = _DETAIL_FIELDS.get(kind)
+    if names is None:
+        fields = msgspec.structs.fields(kind)
+        names = tuple(sorted(f.name for f in fields if f.name not in _ID_FIELDS))
+        _DETAIL_FIELDS[kind] = names
+    return names
+
+
 def event_record(event: OrderEvent) -> OrderEventRecord:
-    detail = {k: str(v) for k, v in msgspec.structs.asdict(event).items() if k not in _ID_FIELDS}
+    """The event as its journal row: every field but the ids as text, keys sorted
+    (``json.loads`` reads it; the hash chain covers these exact bytes)."""
+    kind = type(event)
+    detail = {k: str(getattr(event, k)) for k in _detail_fields(kind)}
     return OrderEventRecord(
-        client_order_id=event.client_order_id, ts_ns=event.ts_event,
-        kind=type(event).__name__,
-        detail_json=msgspec.json.encode(detail, order="sorted").decode(),  # json.loads reads it
+        client_order_id=event.client_order_id, ts_ns=event.ts_event, kind=kind.__name__,
+        detail_json=msgspec.json.encode(detail).decode(),
     )  # fmt: skip
 
 

@@ -147,6 +147,10 @@ class BatchingWriter:
         self._items.append((record, None))
         self._ready.set()
 
+    def room(self) -> int:
+        """How many records ``submit_nowait`` can queue now before the queue is full."""
+        return self._max_depth - len(self._items)
+
     async def submit(self, record: WriteRecord) -> None:
         """Queue a record, waiting for room when the queue is full."""
         self._check_usable()
