@@ -1,7 +1,8 @@
 """A paper daemon reloads its compliance rules from the risk config file while it trades
 (RK-6, CF-3): an edit that restricts the traded instrument refuses every later entry with
 ``COMPLIANCE_RESTRICTED`` (its exits still go), a broken edit changes nothing, and a
-restart after a crash rebuilds the session with the rules where they changed.
+restart after a crash, and a replay of the session log, rebuild the session with the
+rules where they changed.
 
 The busy Sniper (``tests/data/strategies``) trades the bundled BTCUSDT 1m bars of
 January 2022 (``genesis.resources.BTCUSDT_1M_BARS``), as in ``test_paper_restart.py``.
@@ -17,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from genesis import resources
+from genesis.backtesting.session import load_session, replay_session
 from genesis.config.loader import load_strategy_configs
 from genesis.core.instruments import load_exchange_info
 from genesis.daemon.assemble import paper_daemon
 from genesis.daemon.daemon import Daemon, DaemonConfig
 from genesis.daemon.risk_reload import APPLIED, REJECTED
 from genesis.data.loaders import read_bars
+from genesis.data.session_log import SessionLog
 from genesis.data.sources import DataSpec
 from genesis.risk.config import parse_risk_config
 from genesis.risk.limits import Tier
@@ -70,11 +73,13 @@ async def _started(config: DaemonConfig, log: _Log) -> Daemon:
     return daemon
 
 
-async def _feed(daemon: Daemon, first: int, last: int) -> None:
+async def _feed(daemon: Daemon, first: int, last: int, log: SessionLog) -> None:
+    """Bars ``first`` to ``last``, each written to the session log first (as the feed)."""
     for n, bar in enumerate(read_bars(resources.BTCUSDT_1M_BARS, "BTCUSDT")):
         if n >= last:
             return
         if n >= first:
+            log.append(bar)
             await daemon._market_event(bar)
 
 
@@ -109,10 +114,11 @@ async def test_an_edit_restricting_the_instrument_refuses_later_entries(tmp_path
     config = _config(path, events=3000)
     log = _Log()
     first = await _started(config, log)
+    session = SessionLog(tmp_path / "session-BTCUSDT.jsonl")
     stopping = asyncio.Event()
     watch = asyncio.create_task(first.risk_watcher.run(stopping))
     try:
-        await _feed(first, 0, 600)
+        await _feed(first, 0, 600, session)
         before = await _intents(first)
         assert any(i["side"] == "BUY" for i in before)  # it trades BTC before the edit
         assert first.kernel.risk.compliance is None  # no active set: no check at all
@@ -120,7 +126,7 @@ async def test_an_edit_restricting_the_instrument_refuses_later_entries(tmp_path
         await asyncio.sleep(0.3)  # the watch is set up
         await _edit(first, path, RESTRICTED)
         assert first.risk_watcher.rule_set == "desk"
-        await _feed(first, 600, 1800)
+        await _feed(first, 600, 1800, session)
         after = (await _intents(first))[len(before) :]
         denied = _denied(log)
 
@@ -136,7 +142,7 @@ async def test_an_edit_restricting_the_instrument_refuses_later_entries(tmp_path
 
         await _edit(first, path, BROKEN)
         assert first.risk_watcher.rule_set == "desk"  # the rules in force stay
-        await _feed(first, 1800, 2400)
+        await _feed(first, 1800, 2400, session)
         later = _denied(log)
         assert len(later) > len(denied)
         assert all(i["side"] == "SELL" for i in (await _intents(first))[len(before) :])
@@ -144,6 +150,7 @@ async def test_an_edit_restricting_the_instrument_refuses_later_entries(tmp_path
         stopping.set()
         await watch
         await first._close()  # a crash: no clean stop (what was queued is committed)
+        session.close()
     errors = [f for level, e, f in log.lines if e == REJECTED and level == "error"]
     assert len(errors) == 1
     assert (errors[0]["file"], errors[0]["line"], errors[0]["field"]) == (
@@ -159,6 +166,15 @@ async def test_an_edit_restricting_the_instrument_refuses_later_entries(tmp_path
     applied = json.loads(audits[0][1])
     assert (applied["rule_set"], applied["event_index"]) == ("desk", 600)
     assert len(audits[0][2]) == 64  # hash-chained
+
+    # backtest --data SESSION_LOG: the replay re-applies the rules at event 600 and makes
+    # the session's fills, no more, no fewer
+    with sqlite3.connect(tmp_path / "genesis.db") as db:
+        journaled = db.execute("SELECT COUNT(*) FROM fills").fetchone()[0]
+    replay = await asyncio.to_thread(load_session, session.path)  # it runs its own loop
+    replayed = replay_session(replay, tmp_path / "replay")
+    assert journaled > 0
+    assert replayed.fills == journaled
 
     # the restart rebuilds 0..600 without rules and the rest with desk: the fills agree
     path.write_text(RESTRICTED)
