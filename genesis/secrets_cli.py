@@ -5,6 +5,11 @@ line, which other users can see in ``ps``); ``list`` prints each secret setting'
 name and where it is kept (env, keyring, file), never a value; ``delete NAME
 [--keyring]`` removes one. The file is ``GENESIS_SECRETS_FILE``, opened with
 ``GENESIS_SECRETS_PASSPHRASE`` (asked for when unset). See ``genesis.secretstore``.
+
+NAME is a secret setting (``binance_api_key``...) or a ccxt venue's key:
+``ccxt_<venue>_api_key``, ``ccxt_<venue>_api_secret``, ``ccxt_<venue>_password``
+(``GENESIS_CCXT_OKX_API_KEY`` is ``ccxt_okx_api_key``). ``list`` adds the ccxt
+names of the venues in ``GENESIS_CCXT_VENUES`` and those the file holds.
 """
 
 from __future__ import annotations
@@ -17,7 +22,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from genesis.errors import ConfigError
-from genesis.secretstore import KEYRING_SERVICE, SECRET_FIELDS, SecretFile, keyring_values
+from genesis.secretstore import (
+    KEYRING_SERVICE,
+    SECRET_FIELDS,
+    SecretFile,
+    ccxt_secret_names,
+    is_secret_name,
+    keyring_values,
+)
 from genesis.settings import env_settings
 
 __all__ = ["add_parser", "run"]
@@ -29,11 +41,24 @@ def add_parser(sub: Any) -> None:
     verbs = p.add_subparsers(dest="verb", required=True)
     for verb, text in (("set", "store one secret (value from stdin)"), ("delete", "remove one")):
         v = verbs.add_parser(verb, help=text)
-        v.add_argument("name", choices=SECRET_FIELDS, help="the setting it fills")
+        v.add_argument(
+            "name", type=_name,
+            help=f"the setting it fills: {', '.join(SECRET_FIELDS)}, or a ccxt venue's"
+            " ccxt_<venue>_api_key, ccxt_<venue>_api_secret, ccxt_<venue>_password",
+        )  # fmt: skip
         v.add_argument(
             "--keyring", action="store_true", help="the OS keyring instead of the file (default)"
         )
     verbs.add_parser("list", help="names stored and where, never values")
+
+
+def _name(text: str) -> str:
+    if not is_secret_name(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a secret's name: one of {', '.join(SECRET_FIELDS)}, or"
+            " ccxt_<venue>_api_key, ccxt_<venue>_api_secret, ccxt_<venue>_password"
+        )
+    return text
 
 
 def run(args: argparse.Namespace, out: IO[str] = sys.stdout, stdin: IO[str] = sys.stdin) -> int:
@@ -44,7 +69,8 @@ def run(args: argparse.Namespace, out: IO[str] = sys.stdout, stdin: IO[str] = sy
         settings.secrets_passphrase.get_secret_value() if settings.secrets_passphrase else ""
     )
     if args.verb == "list":
-        _list(file, passphrase, settings.secrets_keyring, out)
+        ccxt = tuple(n for v in sorted(settings.ccxt_venues) for n in ccxt_secret_names(v).values())
+        _list(file, passphrase, settings.secrets_keyring, ccxt, out)
     elif args.keyring:
         _keyring_change(args.verb, args.name, stdin, out)
     else:
@@ -86,11 +112,15 @@ def _keyring_change(verb: str, name: str, stdin: IO[str], out: IO[str]) -> None:
     out.write(f"{verb} {name} in the OS keyring (service {KEYRING_SERVICE})\n")
 
 
-def _list(file: Path | None, passphrase: str, use_keyring: bool, out: IO[str]) -> None:
+def _list(
+    file: Path | None, passphrase: str, use_keyring: bool, ccxt: tuple[str, ...], out: IO[str]
+) -> None:
     in_file = SecretFile(file, passphrase).load() if file is not None and passphrase else {}
-    in_ring = keyring_values(SECRET_FIELDS) if use_keyring else {}
-    in_env = {n for n in SECRET_FIELDS if os.environ.get(f"GENESIS_{n.upper()}")}
-    for name in SECRET_FIELDS:
+    stored_ccxt = sorted(n for n in in_file if n not in SECRET_FIELDS and is_secret_name(n))
+    names = (*SECRET_FIELDS, *dict.fromkeys((*ccxt, *stored_ccxt)))
+    in_ring = keyring_values(names) if use_keyring else {}
+    in_env = {n for n in names if os.environ.get(f"GENESIS_{n.upper()}")}
+    for name in names:
         held = (("env", in_env), ("keyring", in_ring), ("file", in_file))
         where = [w for w, names in held if name in names]
         out.write(f"{name}  {', '.join(where) or '-'}\n")

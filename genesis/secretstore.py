@@ -16,6 +16,13 @@ mode 0600. ``python -m genesis secrets`` manages both (``genesis.secrets_cli``).
 Values found here become ``SecretStr`` settings like any other: masked in reprs and
 dumps, handed to the log redactor (``Settings.secret_values``), never written to
 the journal. Errors name the file, the setting or the keyring, never a value.
+
+A ccxt venue's keys (``GENESIS_CCXT_VENUES``) follow the same precedence under the
+names ``ccxt_<venue>_api_key``, ``ccxt_<venue>_api_secret`` and
+``ccxt_<venue>_password`` (the variable's name without ``GENESIS_``, lower case; a
+``-`` in the venue is ``_``): ``GENESIS_CCXT_OKX_API_KEY`` in the environment or
+``.env``, else ``ccxt_okx_api_key`` in the keyring, else in the file
+(``Settings.ccxt_keys``).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from pathlib import Path
 from typing import Final
 
@@ -31,12 +39,24 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from genesis.errors import ConfigError
 
-__all__ = ["KEYRING_SERVICE", "SECRET_FIELDS", "SecretFile", "keyring_values", "stored_secrets"]
+__all__ = [
+    "CCXT_KEYS",
+    "KEYRING_SERVICE",
+    "SECRET_FIELDS",
+    "SecretFile",
+    "ccxt_secret_names",
+    "is_secret_name",
+    "keyring_values",
+    "stored_secrets",
+]
 
 SECRET_FIELDS: Final = (
     "binance_api_key", "binance_api_secret", "api_token", "database_url", "alert_urls",
     "oanda_token",
 )  # fmt: skip
+# ccxt's credential field -> the suffix of its secret's name (and of its variable)
+CCXT_KEYS: Final = (("apiKey", "api_key"), ("secret", "api_secret"), ("password", "password"))
+_CCXT_NAME: Final = re.compile(r"^ccxt_[a-z0-9_]+_(api_key|api_secret|password)$")
 KEYRING_SERVICE: Final = "genesis"
 _FORMAT: Final = "genesis-secrets"
 _SCRYPT: Final = {"n": 2**15, "r": 8, "p": 1}
@@ -94,6 +114,18 @@ class SecretFile:
             self._passphrase.encode()
         )
         return Fernet(base64.urlsafe_b64encode(key))
+
+
+def ccxt_secret_names(venue: str) -> dict[str, str]:
+    """ccxt's credential field -> the secret's name, for ``venue`` (``okx``:
+    ``{"apiKey": "ccxt_okx_api_key", ...}``)."""
+    stem = venue.lower().replace("-", "_")
+    return {field: f"ccxt_{stem}_{suffix}" for field, suffix in CCXT_KEYS}
+
+
+def is_secret_name(name: str) -> bool:
+    """A name ``genesis secrets`` stores: a secret setting or a ccxt venue's key."""
+    return name in SECRET_FIELDS or _CCXT_NAME.match(name) is not None
 
 
 def keyring_values(names: tuple[str, ...]) -> dict[str, str]:

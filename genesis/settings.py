@@ -11,31 +11,85 @@ from __future__ import annotations
 import enum
 import json
 import os
+import re
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from genesis.errors import ConfigError
 from genesis.monitoring.urls import secrets_of, split_urls
 from genesis.risk.limits import Tier
-from genesis.secretstore import SECRET_FIELDS, stored_secrets
+from genesis.secretstore import SECRET_FIELDS, ccxt_secret_names, stored_secrets
 
 __all__ = ["API_TOKEN_MIN_BYTES", "Settings", "env_example", "env_settings", "load_settings"]
 
 API_TOKEN_MIN_BYTES = 32  # a shorter (or default-looking) token refuses to start (R20)
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
+_ENV_FILE = ".env"
+# a ccxt venue's key variable (GENESIS_CCXT_OKX_API_KEY): read by ``Settings.ccxt_keys``
+_CCXT_VAR = re.compile(r"^genesis_ccxt_.+_(api_key|api_secret|password)$", re.IGNORECASE)
+
+
+class _DotEnv(DotEnvSettingsSource):
+    """``.env`` without the ccxt venues' key variables: they are not settings (the
+    venues are named at run time), and an unknown ``GENESIS_`` name would refuse the start."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k: v for k, v in super()._load_env_vars().items() if not _CCXT_VAR.match(k)}
+
+
+def _dotenv_ccxt() -> dict[str, str]:
+    """The ccxt key variables of ``.env`` (upper-case names), when the file exists."""
+    from dotenv import dotenv_values
+
+    if not Path(_ENV_FILE).is_file():
+        return {}
+    values = dotenv_values(_ENV_FILE, encoding="utf-8")
+    return {k.upper(): v for k, v in values.items() if v and _CCXT_VAR.match(k)}
+
+
+def _ccxt_given() -> dict[str, str]:
+    """Every ccxt key variable set in ``.env`` or the environment (which wins)."""
+    env = {k.upper(): v for k, v in os.environ.items() if v.strip() and _CCXT_VAR.match(k)}
+    return {**_dotenv_ccxt(), **env}
 
 
 class Settings(BaseSettings):
     """Everything the process needs to start; see README for each variable."""
 
     model_config = SettingsConfigDict(
-        env_prefix="GENESIS_", env_file=".env", extra="forbid", frozen=True
+        env_prefix="GENESIS_", env_file=_ENV_FILE, extra="forbid", frozen=True
     )
+    # ccxt venues' keys found in the keyring or the secrets file (``load_settings``)
+    _ccxt_stored: dict[str, SecretStr] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _DotEnv(settings_cls), file_secret_settings)
 
     tier: Tier | None = Field(
         default=None,
@@ -136,7 +190,8 @@ class Settings(BaseSettings):
     ccxt_venues: dict[str, Any] = Field(
         default_factory=dict,
         description='other venues through ccxt, JSON: {"okx": {"exchange": "okx"}}; keys in'
-        " GENESIS_CCXT_<VENUE>_API_KEY, _API_SECRET, _PASSWORD",
+        " GENESIS_CCXT_<VENUE>_API_KEY, _API_SECRET, _PASSWORD (environment or .env), or in"
+        " the keyring or secrets file as ccxt_<venue>_api_key... (`genesis secrets set`)",
     )
 
     alert_urls: SecretStr | None = Field(  # the URLs carry tokens: secret
@@ -237,14 +292,25 @@ class Settings(BaseSettings):
                 values.append(password)
         if self.alert_urls is not None:
             values += secrets_of(split_urls(self.alert_urls.get_secret_value()))
-        values += [
-            value
-            for name, value in os.environ.items()
-            if name.startswith("GENESIS_CCXT_")
-            and name.endswith(("_API_KEY", "_API_SECRET", "_PASSWORD"))
-            and value.strip()
-        ]
+        values += list(_ccxt_given().values())
+        values += [v.get_secret_value() for v in self._ccxt_stored.values()]
         return values
+
+    def ccxt_keys(self, venue: str) -> dict[str, str]:
+        """ccxt's ``apiKey``/``secret``/``password`` for ``venue`` (a ``GENESIS_CCXT_VENUES``
+        key), each from the first that has it: the environment, ``.env``
+        (``GENESIS_CCXT_<VENUE>_API_KEY``...), the keyring, the secrets file
+        (``ccxt_<venue>_api_key``..., as ``load_settings`` found them)."""
+        given = _ccxt_given()
+        found: dict[str, str] = {}
+        for field, name in ccxt_secret_names(venue).items():
+            stored = self._ccxt_stored.get(name)
+            value = given.get(f"GENESIS_{name.upper()}") or (
+                stored.get_secret_value() if stored is not None else None
+            )
+            if value:
+                found[field] = value
+        return found
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -261,14 +327,25 @@ def load_settings(**overrides: Any) -> Settings:
     if not settings.secrets_keyring and settings.secrets_file is None:
         return settings
     missing = tuple(n for n in SECRET_FIELDS if getattr(settings, n) is None)
+    set_here = _ccxt_given()
+    ccxt = tuple(
+        name
+        for venue in sorted(settings.ccxt_venues)
+        for name in ccxt_secret_names(venue).values()
+        if f"GENESIS_{name.upper()}" not in set_here
+    )
     phrase = settings.secrets_passphrase
     stored = stored_secrets(
-        missing,
+        missing + ccxt,
         use_keyring=settings.secrets_keyring,
         file=settings.secrets_file,
         passphrase=phrase.get_secret_value() if phrase is not None else None,
     )
-    return env_settings(**given, **stored) if stored else settings
+    fields = {n: v for n, v in stored.items() if n in SECRET_FIELDS}
+    if fields:
+        settings = env_settings(**given, **fields)
+    settings._ccxt_stored = {n: SecretStr(v) for n, v in stored.items() if n not in fields}
+    return settings
 
 
 def env_settings(**overrides: Any) -> Settings:

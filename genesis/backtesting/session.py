@@ -25,7 +25,8 @@ would trade on them; the session did not.
 
 What an operator did during the session is re-applied at the event index the
 journal gives it, as a paper restart does: parameter edits (``config_applied``),
-kill-switch engagements and resets, and the shutdown orders. Orders placed
+compliance rule reloads (``compliance_rules_applied``), kill-switch engagements
+and resets, and the shutdown orders. Orders placed
 through the control API and one venue's kill switch (``--account``) are not
 replayed: the replay says so, and its orders then differ from the session's
 from that point.
@@ -326,6 +327,11 @@ class _Replay:
         now = self.kernel.clock.now_ns()
         if audit.action == "config_applied":
             self._set_params(StrategyConfig.model_validate(detail["config"]))
+        elif audit.action == "compliance_rules_applied":  # genesis.daemon.risk_reload
+            from genesis.risk.config import ComplianceModel
+
+            section = ComplianceModel.model_validate(detail["compliance"])
+            self.kernel.risk.set_compliance(section.active_rules())
         elif audit.action == "kill_switch_engaged":
             self.driver.command(
                 EngageKillSwitch(

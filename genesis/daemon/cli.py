@@ -209,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
         shutdown_timeout_s=settings.shutdown_timeout_s,
         max_daily_loss_pct=args.max_daily_loss_pct,
         risk=risk,
+        risk_path=settings.risk_config,
         status_interval_s=settings.status_interval_s if interval is None else interval,
         alerts=alert_config(settings),
         api_host=settings.api_host,

@@ -78,6 +78,7 @@ from genesis.daemon.market import MarketSource
 from genesis.daemon.outbox import Outbox
 from genesis.daemon.queues import BoundedQueue, QueuePolicy
 from genesis.daemon.reload import ConfigChange, ConfigWatcher
+from genesis.daemon.risk_reload import RiskConfigWatcher
 from genesis.daemon.supervision import supervise
 from genesis.daemon.systemd import Notifier
 from genesis.daemon.venues import Venues, wait_settled
@@ -133,6 +134,7 @@ class DaemonConfig:
     shutdown_timeout_s: float = 10.0  # queued events still processed after a stop request, at most
     max_daily_loss_pct: Decimal | None = None  # default: the tier's limit (5%)
     risk: RiskConfig | None = None  # config/risk.yaml's limits (None: the built-in ones)
+    risk_path: Path | None = None  # its file, watched: compliance rules reload live
     control_poll_s: float = 0.5  # how often the journal is read for kill/reset requests
     journal_retry_s: tuple[float, float] = (0.05, 2.0)  # first and longest wait after a DB fault
     alerts: AlertConfig = field(default_factory=AlertConfig)  # rules, limits, notification URLs
@@ -259,6 +261,8 @@ class Daemon:
             config.strategies_dir, self.versions, self.inbound.put, self._config_rejected,
             overlay=config.overlay_dir,
         )  # fmt: skip
+        # RK-6: the compliance rules in force, reloaded from the risk config file
+        self.risk_watcher = RiskConfigWatcher(self, config.risk_path)
 
     @property
     def events(self) -> int:
@@ -335,6 +339,7 @@ class Daemon:
             group.create_task(self._health_task(), name="health")
             group.create_task(self.alerts.run(self.stopping), name="alerts")
             group.create_task(self.watcher.run(self.stopping), name="config-watcher")
+            group.create_task(self.risk_watcher.run(self.stopping), name="risk-watcher")
             if self.poller is not None:
                 group.create_task(self.poller.run(self.stopping), name="control")
             if self.api is not None:

@@ -12,13 +12,14 @@ the session's one ``Mailbox``, so the trading loop sees them in arrival order.
 
 A ccxt venue is configured by ``GENESIS_CCXT_VENUES`` (JSON, see ``CcxtSpec``)
 and its keys by ``GENESIS_CCXT_<VENUE>_API_KEY`` / ``_API_SECRET`` /
-``_PASSWORD`` (secrets: masked in every output).
+``_PASSWORD`` in the environment or ``.env``, or ``ccxt_<venue>_api_key``... in the
+OS keyring or the encrypted secrets file, with the precedence of every other
+secret (``genesis.secretstore``; masked in every output).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,11 +34,13 @@ from genesis.daemon.market import binance_events
 from genesis.errors import ConfigError, GenesisError, VenueError
 from genesis.exchange.live import VenueSnapshot
 from genesis.kernel.driver import VenuePort
+from genesis.secretstore import ccxt_secret_names
 from genesis.storage.repository import BalanceRecord, FillRecord
 
 if TYPE_CHECKING:
     from genesis.daemon.live_session import LiveSession
     from genesis.exchange.ccxt.venue import CcxtVenue
+    from genesis.settings import Settings
 
 __all__ = ["BinanceLive", "CcxtLive", "CcxtSpec", "LiveVenue", "ccxt_secrets", "open_ccxt_live"]
 
@@ -166,11 +169,13 @@ class CcxtSpec:
         return cls(exchange=raw["exchange"], api=api, options=options, kinds=kinds)  # fmt: skip
 
 
-def ccxt_secrets(venue: str) -> dict[str, str]:
-    """``apiKey``/``secret``/``password`` from ``GENESIS_CCXT_<VENUE>_API_KEY`` etc."""
-    prefix = f"GENESIS_CCXT_{venue.upper().replace('-', '_')}_"
-    names = {"apiKey": "API_KEY", "secret": "API_SECRET", "password": "PASSWORD"}
-    return {k: os.environ[prefix + v] for k, v in names.items() if os.environ.get(prefix + v)}
+def ccxt_secrets(venue: str, settings: Settings | None = None) -> dict[str, str]:
+    """``apiKey``/``secret``/``password`` for ``venue``: environment and ``.env``
+    (``GENESIS_CCXT_<VENUE>_API_KEY``...), then the keyring, then the secrets file
+    (``Settings.ccxt_keys``; ``settings`` default: ``load_settings()``)."""
+    from genesis.settings import load_settings
+
+    return (settings or load_settings()).ccxt_keys(venue)
 
 
 def _exchange(venue: str, spec: CcxtSpec) -> Any:
@@ -181,9 +186,12 @@ def _exchange(venue: str, spec: CcxtSpec) -> Any:
         raise ConfigError(f"venue {venue}: ccxt has no streaming exchange {spec.exchange!r}")
     secrets = ccxt_secrets(venue)
     if not {"apiKey", "secret"} <= set(secrets):
+        names = ccxt_secret_names(venue)
+        key, secret = names["apiKey"], names["secret"]
         raise ConfigError(
-            f"venue {venue}: live trading needs GENESIS_CCXT_{venue.upper()}_API_KEY and"
-            f" GENESIS_CCXT_{venue.upper()}_API_SECRET"
+            f"venue {venue}: live trading needs GENESIS_{key.upper()} and"
+            f" GENESIS_{secret.upper()} (environment or .env), or {key} and {secret} in the"
+            " keyring or the secrets file (`genesis secrets set NAME`)"
         )
     exchange = cls({**secrets, "enableRateLimit": True, "options": dict(spec.options)})
     api = dict(exchange.urls.get("api") or {})

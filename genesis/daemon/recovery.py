@@ -50,10 +50,12 @@ from genesis.daemon.reconcile import (
 )
 from genesis.daemon.records import INTENT, emulated_from, event_record, fill_record, intent_from
 from genesis.daemon.reload import ConfigChange
+from genesis.daemon.risk_reload import APPLIED as COMPLIANCE_APPLIED
 from genesis.daemon.session_record import paper_detail
 from genesis.errors import ConfigError, GenesisError
 from genesis.execution.emulation import EmulatedState
 from genesis.execution.restore import order_from_intent
+from genesis.risk.config import ComplianceModel, RiskConfig
 from genesis.risk.monitor import day_of
 from genesis.storage.repository import (
     AuditRecord,
@@ -70,7 +72,7 @@ if TYPE_CHECKING:
 __all__ = ["LiveRecovery", "PaperRecovery", "events_done", "replay_actions"]
 
 _REPLAYED = (
-    "config_applied", ENGAGED, CLEARED, "shutdown_orders",
+    "config_applied", ENGAGED, CLEARED, "shutdown_orders", COMPLIANCE_APPLIED,
     # the control API's orders, cancels and modifies (genesis.daemon.operator)
     "api_order", "api_close_position", "api_cancel", "api_modify",
 )  # fmt: skip
@@ -108,6 +110,20 @@ def session_configs(audits: list[AuditRecord]) -> dict[str, Any]:
             configs = _detail(audit).get("configs", {})
             return configs if isinstance(configs, dict) else {}
     return {}
+
+
+def session_compliance(audits: list[AuditRecord]) -> ComplianceModel | None:
+    """The compliance section a paper session started with (its ``session_started`` row's
+    risk config; the defaults, no rules, when it had none), or None for a session started
+    before sessions recorded their settings."""
+    for audit in audits:
+        if audit.action == "session_started":
+            paper = _detail(audit).get("paper")
+            if not isinstance(paper, dict):
+                return None
+            risk = paper.get("risk")
+            return RiskConfig.model_validate(risk).compliance if risk else ComplianceModel()
+    return None
 
 
 def replay_actions(audits: list[AuditRecord]) -> list[tuple[int, AuditRecord]]:
@@ -182,6 +198,8 @@ class PaperRecovery:
         for config in d.config.strategies:  # files edited while the daemon was down:
             if d.versions.get(config.id) != config:  # applied here, journaled at this index
                 d.apply_config(ConfigChange(config, "edited while the daemon was stopped"))
+        file_rules = (d.config.risk or RiskConfig()).compliance  # and the compliance rules
+        d.risk_watcher.apply(file_rules, "edited while the daemon was stopped")
         if reason is not None:
             d.halted = reason
             d.health.report(Health("recovery", Level.CRITICAL, reason))
@@ -198,6 +216,9 @@ class PaperRecovery:
         """Replay the first ``done`` events silently; the accounts at the checkpoint."""
         for raw in session_configs(audits).values():
             d.set_params(StrategyConfig.model_validate(raw))
+        started = session_compliance(audits)  # the rules the session started with
+        if started is not None:
+            d.risk_watcher.restore(started)
         actions = replay_actions(audits)
         balances: dict[tuple[str, str], Decimal] = {}
         last: list[str] = []
@@ -230,6 +251,8 @@ class PaperRecovery:
         detail = _detail(audit)
         if audit.action == "config_applied":
             d.set_params(StrategyConfig.model_validate(detail["config"]))
+        elif audit.action == COMPLIANCE_APPLIED:
+            d.risk_watcher.restore(ComplianceModel.model_validate(detail["compliance"]))
         elif audit.action == ENGAGED:
             d.engage(
                 str(detail.get("reason", "")), str(detail.get("source", "operator")),

@@ -82,8 +82,8 @@ class PreTrade:
             per_venue=bool(portfolio.per_venue), reduce_only=reduce_only, oco_group=oco_group,
         )  # fmt: skip
         oms.listener = self._index.update  # kept current by every order change
-        if risk.compliance is not None:  # the rule set reads positions, lots and the clock
-            risk.compliance.attach(portfolio, instruments, now)
+        # a compliance rule set (now or after a reload) reads positions, lots and the clock
+        risk.attach_compliance(portfolio, instruments, now)
 
     def refusal(self, order: Order) -> tuple[str, str] | None:
         """Stamp the order's decision price, then the first refusal (code, sentence) of the

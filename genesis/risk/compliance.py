@@ -29,9 +29,17 @@ is closed) and FIFO concerns exits only. Every order that passes is counted for
 the order rate, exits included.
 
 Deterministic: time is the kernel clock's (``now``), never the wall clock; the
-order-rate window is a deque of event times. The checks run last in the risk
-engine's list, so "passed" means approved by every check. With no rule set the
-engine adds nothing to its list: the hot path is unchanged.
+order-rate window is a deque of event times, pruned to the window as orders are
+counted (so it stays bounded with or without a cap). The checks run last in the
+risk engine's list, so "passed" means approved by every check. With no rule set
+the engine adds nothing to its list: the hot path is unchanged.
+
+A running daemon swaps the rule set between two events (``replace``, through
+``RiskEngine.set_compliance``; ``genesis.daemon.risk_reload``). The order-rate
+window is the account's recent orders, not a property of a rule set: it is kept
+across every swap while some set is in force (same set or another), and judged
+with the new ``max_orders`` and ``order_window_s`` from the next order on. A
+longer window than before counts only the times the shorter one still held.
 """
 
 from __future__ import annotations
@@ -156,6 +164,10 @@ class ComplianceCheck:
         self._instruments: Callable[[str], Instrument] | None = None
         self._sent: deque[int] = deque()
 
+    def replace(self, rules: ComplianceRules) -> None:
+        """Put ``rules`` in force from the next order on; the order-rate window stays."""
+        self.rules = rules
+
     def attach(
         self, portfolio: Any, instruments: Callable[[str], Instrument], now: Callable[[], int]
     ) -> None:
@@ -174,8 +186,16 @@ class ComplianceCheck:
             else:
                 refusal = self._entry(order, risk, now)
         if refusal is None and self._counting():
+            self._prune(now)
             self._sent.append(now)
         return refusal
+
+    def _prune(self, now: int) -> None:
+        """Forget the orders sent before the window that ends at ``now``."""
+        window_ns = self.rules.order_window_s * _NS_PER_S
+        sent = self._sent
+        while sent and sent[0] <= now - window_ns:
+            sent.popleft()
 
     # --- the rules --------------------------------------------------------------
 
@@ -215,10 +235,8 @@ class ComplianceCheck:
         cap = self.rules.max_orders
         if not cap:
             return None
-        window_ns = self.rules.order_window_s * _NS_PER_S
+        self._prune(now)
         sent = self._sent
-        while sent and sent[0] <= now - window_ns:
-            sent.popleft()
         if len(sent) < cap:
             return None
         return RiskRejected(

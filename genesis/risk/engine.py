@@ -19,7 +19,10 @@ order; both count as rejected orders in the results.
 
 A compliance rule set (RK-6, ``compliance.py``) adds one check, last, only when
 one is configured: without it the list is exactly the above. The live daemon
-adds its allocation cap after it (``add_check``, ``allocation.py``).
+adds its allocation cap after it (``add_check``, ``allocation.py``). A running
+daemon swaps the rule set between two events (``set_compliance``): the check is
+added, replaced in place (its order-rate window kept) or removed, and the list
+is rebuilt in the same order.
 
 Every refusal is counted by code in ``rejections`` (RK-5); with a tier the
 breakers also count them, per strategy, for the rejection-rate breaker.
@@ -30,7 +33,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
+from genesis.core.instruments import Instrument
 from genesis.core.money import ZERO
 from genesis.core.orders import Order
 from genesis.errors import RiskRejected
@@ -95,13 +100,14 @@ class RiskEngine:
             ]
             self.breakers = CircuitBreakers(self.limits.breakers)
             self.sampler = EventSampler(self.measures.sample_interval_s, self.measures.max_samples)
+        self._base_checks = tuple(checks)
+        self._added: tuple[Check, ...] = ()  # add_check's, after the compliance check
+        self._wiring: tuple[Any, Callable[[str], Instrument], Callable[[], int]] | None = None
         self.compliance: ComplianceCheck | None = None
-        if compliance is not None and not compliance.empty:
-            self.compliance = ComplianceCheck(compliance, counting=lambda: not self.dry_run)
-            checks.append(self.compliance.check)
-        self._checks = tuple(checks)
+        self._checks = self._base_checks
         self.rejections: Counter[str] = Counter()
         self.dry_run = False  # see ``check``: set by the kernel around a what-if
+        self.set_compliance(compliance)
         if daily_loss_limit is None and self.limits is not None:
             daily_loss_limit = self.limits.max_daily_loss_pct
         monitor = None if daily_loss_limit is None else DailyLossMonitor(daily_loss_limit, ZERO)
@@ -161,7 +167,37 @@ class RiskEngine:
     def add_check(self, check: Check) -> None:
         """Run ``check`` after every other (the live daemon's allocation cap,
         ``genesis.risk.allocation``): set before trading starts."""
-        self._checks = (*self._checks, check)
+        self._added = (*self._added, check)
+        self._rebuild()
+
+    def attach_compliance(
+        self, portfolio: Any, instruments: Callable[[str], Instrument], now: Callable[[], int]
+    ) -> None:
+        """The kernel's portfolio, instrument lookup and clock, for the rule set in force
+        and any later one (by the pre-trade gate, once)."""
+        self._wiring = (portfolio, instruments, now)
+        if self.compliance is not None:
+            self.compliance.attach(portfolio, instruments, now)
+
+    def set_compliance(self, rules: ComplianceRules | None) -> None:
+        """Put ``rules`` in force (None or an empty set: no compliance check at all).
+        Between two events only; the check of a set already in force is kept, with its
+        order-rate window (``ComplianceCheck.replace``)."""
+        if rules is None or rules.empty:
+            self.compliance = None
+        elif self.compliance is not None:
+            self.compliance.replace(rules)
+        else:
+            self.compliance = ComplianceCheck(rules, counting=lambda: not self.dry_run)
+            if self._wiring is not None:
+                self.compliance.attach(*self._wiring)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        compliance: tuple[Check, ...] = ()
+        if self.compliance is not None:
+            compliance = (self.compliance.check,)
+        self._checks = self._base_checks + compliance + self._added
 
     @property
     def rejected(self) -> int:
