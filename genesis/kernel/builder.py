@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from genesis.config.models import StrategyConfig
 from genesis.core.clock import SimClock
 from genesis.core.enums import AccountingMethod
 from genesis.core.events import OrderFilled
@@ -31,6 +30,9 @@ from genesis.risk.engine import RiskEngine
 from genesis.risk.limits import Tier
 from genesis.strategies import registry
 from genesis.strategies.base import Strategy
+
+if TYPE_CHECKING:  # the strategy-file models (pydantic): a backtest from the command line has none
+    from genesis.config.models import StrategyConfig
 
 __all__ = ["SessionSpec", "StrategySpec", "build_kernel", "strategy_specs"]
 
