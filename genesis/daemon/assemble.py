@@ -228,6 +228,7 @@ def live_daemon(
         replay_session_log=False,
         live=live or LiveStreams(),
         feeds=lambda: [v.events(ids_on(v.key, ids)) for v in venues],
+        feeds_described="; ".join(_feed_of(v) for v in venues),
     )
     ports = LiveVenues(venues, mailbox)
     return Daemon(
@@ -240,6 +241,13 @@ def live_daemon(
         log=log,
         api=serve_api,
     )
+
+
+def _feed_of(venue: LiveVenue) -> str:
+    """What a venue's market data is, for ``market_data_selected`` (an operator's check)."""
+    if isinstance(venue, BinanceLive):
+        return f"{venue.name} {venue.ws_url} ({','.join(venue.kinds)})"
+    return f"{venue.name} venue streams"
 
 
 def _kind(venue: LiveVenue) -> str:

@@ -85,6 +85,14 @@ class BinanceLive:
         self.marks = {i: p for i, p in session.marks.items() if p is not None}
         self._ws_url, self._kinds = ws_url, kinds
 
+    @property
+    def ws_url(self) -> str:
+        return self._ws_url
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return self._kinds
+
     def recover(self, intent: SubmitOrder, timestamp_ms: int) -> None:
         self.session.venue.recover(intent, timestamp_ms, resend=False)
 

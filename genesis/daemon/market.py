@@ -89,9 +89,11 @@ class MarketSource:
         max_events: int | None = None,
         replay_session_log: bool = True,
         feeds: Callable[[], list[AsyncIterator[MarketEvent]]] | None = None,
+        feeds_described: str = "",
     ) -> None:
         """``feeds``: live trading's venues' own market data (one iterator per venue, merged
-        in arrival order); None: the public Binance streams of ``live``."""
+        in arrival order), ``feeds_described`` what they are for the log; None: the public
+        Binance streams of ``live``."""
         self.recording = tuple(recording)
         self.instrument_ids = tuple(instrument_ids)
         self.session_path = session_path
@@ -101,11 +103,14 @@ class MarketSource:
         self.max_events = max_events
         self.replay_session_log = replay_session_log
         self._feeds = feeds
+        self._feeds_described = feeds_described
         self.mode = LIVE if live is not None else RECORDING
         self._session: SessionLog | None = None
         self._rest: BinanceRest | None = None  # the feed's, kept across restarts (see above)
 
     def describe(self) -> dict[str, str]:
+        if self.mode == LIVE and self._feeds is not None:  # each venue's own streams
+            return {"market_data": LIVE, "data": self._feeds_described or "venue streams"}
         if self.mode == LIVE and self.live is not None:
             streams = ",".join(self.live.kinds)
             return {"market_data": LIVE, "data": self.live.ws_url, "streams": streams}

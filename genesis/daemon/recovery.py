@@ -441,14 +441,20 @@ class LiveRecovery:
     def _restore_positions(
         self, d: Daemon, fills: list[FillRecord], orders: dict[str, OrderRecord]
     ) -> str | None:
-        """Book every journaled fill of this process's orders; name fills of other orders."""
+        """Book every journaled fill of this process's orders; name fills of other orders.
+
+        A round trip closed by a fill the journal already had was logged and journaled
+        (``strategy_trade``) by the process that saw it: only one closed by a fill
+        backfilled now (made while no process ran) is announced."""
         foreign = []
+        seen = {(f.venue, f.trade_id) for f in self.journaled_fills}
         for record in sorted(fills, key=lambda f: (f.ts_ns, f.trade_id)):
             order = orders.get(record.client_order_id)
             if order is None:
                 foreign.append(record.trade_id)
                 continue
-            d.kernel.restore_fill(_filled(record, order.strategy_id))
+            announce = (record.venue, record.trade_id) not in seen
+            d.kernel.restore_fill(_filled(record, order.strategy_id), announce=announce)
         if not foreign:
             return None
         return (

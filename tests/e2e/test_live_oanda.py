@@ -216,10 +216,23 @@ def test_fx_on_oanda_survives_kill_9_mid_trade(home: Path, fx: dict[str, str]) -
     adopted = sum(e["orders_adopted"] for d in daemons for e in d.named("live_reconciled"))
     assert backfilled >= 1  # the fill made while the process was dead
     assert adopted >= 1  # its order, resumed by client id and never resent
+    # each round trip announced once across the restarts: in the logs and in the audit trail
+    # (a restart books the journaled fills again; it must not announce their trades again)
+    logged_trades = [(e["strategy_id"], e["instrument"], e["net_pnl"], e["held_s"])
+                     for d in daemons for e in d.named("strategy_trade")]  # fmt: skip
+    assert len(logged_trades) == len(set(logged_trades)), logged_trades
+    with sqlite3.connect(home / "data" / "genesis-live.db") as db:
+        rows = db.execute("SELECT detail_json FROM audit_log WHERE action = 'strategy_trade'")
+        trades = [json.loads(r[0]) for r in rows]
+    keys = [(t["strategy_id"], t["instrument"], t["opened_ns"]) for t in trades]
+    assert len(keys) == len(set(keys)), keys
+    assert len(trades) >= len(venue_fills) // 2 - 1  # every closed round trip is there
     with contextlib.suppress(FileNotFoundError):
         for path in (home / "data").iterdir():
             assert TOKEN.encode() not in path.read_bytes()
     assert not any(TOKEN in line for d in daemons for line in d.raw + d.err)
+    market = [e for d in daemons for e in d.named("market_data_selected")]
+    assert all(e["data"].startswith("OANDA") for e in market), market
     print(f"orders {len(created)}, fills {len(venue_fills)}, backfilled {backfilled},"
           f" adopted {adopted}, restart-to-ready s: {[round(r, 2) for r in ready_s]}")  # fmt: skip
 
