@@ -278,7 +278,8 @@ class Daemon:
             mode=self.venues.mode,
             tier=self.config.tier.value,
             instruments=list(self.config.instrument_ids),
-            cash=self.config.cash,
+            # paper's starting cash; live trades the venue's balances (below), not a setting
+            cash=None if self.venues.mode == "live" else self.config.cash,
             strategies=[s.id for s in self.config.strategies],
             data=self.market.describe_recording(),
             speed_events_per_s=self.config.speed,
