@@ -356,26 +356,9 @@ class SimulatedVenue:
         if cmd.post_only and self._would_take(cmd, reference):
             self._reject(cmd, ts, "post-only order would immediately match and take", "-2010", out)
             return
-        if inst.margin_rate is not None:  # margin, not an asset: nothing is locked
-            ccy, amount = "", ZERO
-            reason = self._margin_refusal(cmd, cmd.quantity, price, "")
-            if reason:
-                self._reject(cmd, ts, reason, "-2010", out)
-                return
-        elif cmd.side is Side.BUY:
-            ccy, amount = inst.quote, cmd.quantity * price * (1 + self._fees.worst_rate)
-        else:
-            ccy, amount = inst.base, cmd.quantity
-        if ccy:
-            amount = max(ZERO, amount - self._group_lock(cmd.oco_group, ccy))
-        if ccy and not self.account.lock(ccy, amount):
-            self._reject(
-                cmd,
-                ts,
-                f"insufficient balance: {amount} {ccy} needed, {self.account.free(ccy)} free",
-                "-2010",
-                out,
-            )
+        ccy, amount, reason = self._arrival_lock(cmd, inst, price)
+        if reason:
+            self._reject(cmd, ts, reason, "-2010", out)
             return
         self._trade_seq += 1
         w = _Working(cmd, f"{self.name}-O{self._trade_seq}", ccy, amount, self._trade_seq)
@@ -393,6 +376,23 @@ class SimulatedVenue:
             out.append(OrderAccepted(venue_order_id=w.venue_order_id, **_ids(cmd, ts)))
         if reference is None and self._can_match_now(cmd.instrument_id):
             self._match_tick_order(w, ts, out)
+
+    def _arrival_lock(
+        self, cmd: SubmitOrder, inst: Instrument, price: Decimal
+    ) -> tuple[str, Decimal, str]:
+        """Lock what an arriving order may consume: (currency, amount, '') when locked,
+        else the reason it is refused. An order on margin locks nothing ('', 0)."""
+        if inst.margin_rate is not None:
+            return "", ZERO, self._margin_refusal(cmd, cmd.quantity, price, "")
+        if cmd.side is Side.BUY:
+            ccy, amount = inst.quote, cmd.quantity * price * (1 + self._fees.worst_rate)
+        else:
+            ccy, amount = inst.base, cmd.quantity
+        amount = max(ZERO, amount - self._group_lock(cmd.oco_group, ccy))
+        if not self.account.lock(ccy, amount):
+            free = self.account.free(ccy)
+            return ccy, amount, f"insufficient balance: {amount} {ccy} needed, {free} free"
+        return ccy, amount, ""
 
     def _margin_refusal(self, cmd: SubmitOrder, qty: Decimal, price: Decimal, exclude: str) -> str:
         """Why the account's margin does not cover ``qty`` more of ``cmd`` ('' when it

@@ -120,9 +120,7 @@ class PreTrade:
             self._portfolio.position_qty(order.instrument_id, order.strategy_id) if tiered else ZERO
         )
         reduce_only = order.client_order_id in self._reduce_only
-        margin = (
-            self._margin(order, inst, reference) if inst.margin_rate is not None else None
-        )
+        margin = self._margin(order, inst, reference) if inst.margin_rate is not None else None
         # the open-position count is read only for an entry from flat (check_open_positions)
         counted = self._risk.limits is not None and position == 0 and not reduce_only
         increases = abs(position + order.side.sign * order.quantity) > abs(position)

@@ -94,7 +94,8 @@ async def test_a_short_opened_on_oanda_is_negative_base_and_the_kernel_trades_it
         orders = OrderFactory("s1", kernel.clock, lookup.__getitem__)
         assert kernel.refusal(orders.market(ID, Side.SELL, "1000")) is None
         refused = kernel.refusal(orders.market(ID, Side.SELL, "2000000"))
-        assert refused is not None and refused[0] == "INSUFFICIENT_MARGIN"
+        assert refused is not None
+        assert refused[0] == "INSUFFICIENT_MARGIN"
     finally:
         await live.close()
 

@@ -150,9 +150,7 @@ def test_the_venue_rejects_what_the_margin_does_not_cover_and_changes_nothing() 
     [rejected] = _send(venue, Side.SELL, 50_000, "s1-2")
     assert isinstance(rejected, OrderRejected)
     assert rejected.code == "-2010"
-    assert rejected.reason == (
-        "insufficient margin: 2623.7153 USD needed, 2122.1040 free"
-    )
+    assert rejected.reason == ("insufficient margin: 2623.7153 USD needed, 2122.1040 free")
     assert venue.account.balances() == before
 
 
@@ -228,7 +226,8 @@ def test_the_kernel_counts_working_orders_against_the_margin() -> None:
     denied, _ = kernel.submit(orders.market("GBPUSD", Side.SELL, "150000"))
     assert denied is None
     code = kernel.refusal(orders.market("GBPUSD", Side.SELL, "50000"))
-    assert code is not None and code[0] == "INSUFFICIENT_MARGIN"
+    assert code is not None
+    assert code[0] == "INSUFFICIENT_MARGIN"
     assert kernel.refusal(orders.market("GBPUSD", Side.BUY, "150000")) is None
 
 
@@ -247,5 +246,6 @@ def test_the_kernel_and_venue_trade_a_short_round_trip() -> None:
     assert kernel.portfolio.position_qty("GBPUSD") == D(-150_000)
     assert kernel.portfolio.equity() == D("10000") + D(150_000) * (D("1.57576") - D("1.575475"))
     code = kernel.refusal(orders.market("GBPUSD", Side.SELL, "50000"))
-    assert code is not None and code[0] == "INSUFFICIENT_MARGIN"
+    assert code is not None
+    assert code[0] == "INSUFFICIENT_MARGIN"
     assert kernel.refusal(orders.market("GBPUSD", Side.BUY, "150000")) is None
