@@ -11,8 +11,8 @@ model); fees are the venue's.
 cross (stop and reverse): the cross up buys back a short and goes long
 ``quantity``, the cross down sells the long and goes short ``quantity``, one
 order each. A short needs an instrument traded on margin (FX:
-``Instrument.margin_rate``); on a spot instrument the sell is refused
-(``INSUFFICIENT_BALANCE``) and the strategy stays flat.
+``Instrument.margin_rate``); on a spot instrument the flag changes nothing (a
+cross down sells what is held, as long only).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class SmaCross(Strategy[SmaCrossParams]):
         prev, avg.prev = avg.prev, sign
         if sign is None or prev is None or sign == prev:
             return  # no cross: nothing to decide (and no position to look up)
-        if self.params.allow_short:
+        if self.params.allow_short and self.ctx.instrument(bar.instrument_id).margin_rate:
             self._reverse(bar.instrument_id, sign, prev)
         elif sign > 0 and prev <= 0:  # fast crossed above slow
             if self.ctx.portfolio.position_qty(bar.instrument_id) == 0:
