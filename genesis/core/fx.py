@@ -105,7 +105,8 @@ class FxPair:
         return Decimal(1).scaleb(-self.units_precision)
 
     def instrument(self, venue: str = "SIM") -> Instrument:
-        """The kernel's instrument: ticks of ``10 ** -display_precision``, units as steps."""
+        """The kernel's instrument: ticks of ``10 ** -display_precision``, units as steps,
+        traded on margin at ``margin_rate`` (long or short: ``genesis.core.margin``)."""
         return Instrument(
             symbol=self.symbol,
             base=self.base,
@@ -115,6 +116,7 @@ class FxPair:
             min_qty=self.units_step,
             venue=venue,
             source="fx",
+            margin_rate=self.margin_rate,
         )
 
     def with_rates(

@@ -97,6 +97,10 @@ class Instrument:
             binds MARKET orders on top of LOT_SIZE (zero or None means disabled;
             the 2021 exchangeInfo disables the step on every symbol).
         venue: venue name.
+        margin_rate: None for a spot instrument (a sell needs the base held); else the
+            instrument is traded on margin (FX): a sell without the base opens a short,
+            and an order needs ``units x price x margin_rate`` of margin available
+            (``genesis.core.margin``), e.g. 0.0333 (30:1).
     """
 
     symbol: str
@@ -114,6 +118,7 @@ class Instrument:
     market_step_size: Decimal | None = None
     venue: str = "BINANCE"
     source: str = field(default="exchangeInfo", compare=False)
+    margin_rate: Decimal | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled by its fields, rebuilt by the constructor (the worker processes of a
@@ -128,6 +133,12 @@ class Instrument:
         if self.market_step_size is not None and self.market_step_size <= 0:
             raise ConfigError(
                 f"instrument {self.symbol}: market_step_size must be > 0 or None (disabled)"
+            )
+        rate = self.margin_rate
+        if rate is not None and not (isinstance(rate, Decimal) and ZERO < rate <= 1):
+            raise ConfigError(
+                f"instrument {self.symbol}: margin_rate must be in (0, 1] or None (spot),"
+                f" was {rate}"
             )
 
     def price(self, value: object, rounding: str = ROUND_DOWN) -> Decimal:

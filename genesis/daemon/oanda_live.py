@@ -15,8 +15,14 @@ position and a balance in the account currency instead, so the snapshot states
 the account that way: the base currency holds the net position's units, the
 quote currency pays their average price, the account currency holds the
 account's balance (realized P/L included), so their value at the mid is the
-account's NAV. Margin, financing and conversion of a quote currency that is not
-the account's are not modelled here (FX accounting: ``genesis.portfolio``).
+account's NAV. A short is the same with the signs turned: the base currency
+holds negative units, the quote currency their proceeds. Each instrument carries
+OANDA's ``marginRate`` (``Instrument.margin_rate``), so the kernel trades it on
+margin as the account does: a sell without the base opens a short, and an order
+is refused (``INSUFFICIENT_MARGIN``) when the margin it adds exceeds the margin
+available (``genesis.core.margin``); OANDA checks again. Financing and conversion
+of a quote currency that is not the account's are not modelled here (FX
+accounting: ``genesis.portfolio``).
 
 Configuration (``genesis.settings``): ``GENESIS_OANDA_REST_URL``,
 ``GENESIS_OANDA_STREAM_URL``, ``GENESIS_OANDA_ACCOUNT_ID`` (empty: the token's
@@ -65,7 +71,8 @@ class OandaEndpoints:
 
 def instrument_from_oanda(inst: OandaInstrument) -> Instrument:
     """The kernel's instrument of an OANDA one: prices on the display precision's grid,
-    units on the trade units precision's, the order size limits."""
+    units on the trade units precision's, the order size limits, traded on margin at
+    the instrument's ``marginRate`` (long or short)."""
     base, _, quote = inst.name.partition("_")
     if not base or not quote:
         raise ConfigError(f"OANDA instrument {inst.name!r}: expected BASE_QUOTE")
@@ -73,7 +80,7 @@ def instrument_from_oanda(inst: OandaInstrument) -> Instrument:
         symbol=inst.name, base=base, quote=quote, tick_size=inst.tick,
         step_size=Decimal(1).scaleb(-inst.trade_units_precision),
         min_qty=inst.minimum_trade_size, max_qty=inst.maximum_order_units,
-        venue="OANDA", source="oanda",
+        venue="OANDA", source="oanda", margin_rate=inst.margin_rate,
     )  # fmt: skip
 
 

@@ -92,9 +92,12 @@ def paper_config(detail: dict[str, Any], where: str) -> DaemonConfig:
 
 
 def _instrument_fields(inst: Instrument) -> dict[str, Any]:
+    """The instrument's fields as text; a spot instrument's ``margin_rate`` (None) is left
+    out, so a crypto session's row reads as it did before margin existed."""
     return {
         f.name: _text(getattr(inst, f.name)) if f.name in _DECIMAL_FIELDS else getattr(inst, f.name)
         for f in dataclasses.fields(inst)
+        if not (f.name == "margin_rate" and inst.margin_rate is None)
     }
 
 

@@ -33,7 +33,11 @@ Binance rejects LIMIT_MAKER. FOK fills completely on arrival or expires; IOC
 fills what it can on arrival and expires the rest. The venue keeps its own
 account (``SimAccount``); an order the account cannot pay for is rejected on
 arrival (Binance -2010), and a resting order that can no longer be settled
-is cancelled.
+is cancelled. An instrument traded on margin (``Instrument.margin_rate``: FX) is
+paid for with margin instead of an asset held: an order is accepted, and later
+filled, while the margin it adds (``genesis.core.margin``, at the instrument's last
+price, positions and working orders netted) is at most the account's margin free
+(``SimAccount.margin_free``); a sell without the base opens a short.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ from genesis.core.events import (
     TradeTick,
 )
 from genesis.core.instruments import Instrument
+from genesis.core.margin import order_margin, pending_units
 from genesis.core.money import ZERO
 from genesis.data.book import BookSync, OrderBook
 from genesis.exchange.account import SimAccount
@@ -351,19 +356,9 @@ class SimulatedVenue:
         if cmd.post_only and self._would_take(cmd, reference):
             self._reject(cmd, ts, "post-only order would immediately match and take", "-2010", out)
             return
-        if cmd.side is Side.BUY:
-            ccy, amount = inst.quote, cmd.quantity * price * (1 + self._fees.worst_rate)
-        else:
-            ccy, amount = inst.base, cmd.quantity
-        amount = max(ZERO, amount - self._group_lock(cmd.oco_group, ccy))
-        if not self.account.lock(ccy, amount):
-            self._reject(
-                cmd,
-                ts,
-                f"insufficient balance: {amount} {ccy} needed, {self.account.free(ccy)} free",
-                "-2010",
-                out,
-            )
+        ccy, amount, reason = self._arrival_lock(cmd, inst, price)
+        if reason:
+            self._reject(cmd, ts, reason, "-2010", out)
             return
         self._trade_seq += 1
         w = _Working(cmd, f"{self.name}-O{self._trade_seq}", ccy, amount, self._trade_seq)
@@ -381,6 +376,54 @@ class SimulatedVenue:
             out.append(OrderAccepted(venue_order_id=w.venue_order_id, **_ids(cmd, ts)))
         if reference is None and self._can_match_now(cmd.instrument_id):
             self._match_tick_order(w, ts, out)
+
+    def _arrival_lock(
+        self, cmd: SubmitOrder, inst: Instrument, price: Decimal
+    ) -> tuple[str, Decimal, str]:
+        """Lock what an arriving order may consume: (currency, amount, '') when locked,
+        else the reason it is refused. An order on margin locks nothing ('', 0)."""
+        if inst.margin_rate is not None:
+            return "", ZERO, self._margin_refusal(cmd, cmd.quantity, price, "")
+        if cmd.side is Side.BUY:
+            ccy, amount = inst.quote, cmd.quantity * price * (1 + self._fees.worst_rate)
+        else:
+            ccy, amount = inst.base, cmd.quantity
+        amount = max(ZERO, amount - self._group_lock(cmd.oco_group, ccy))
+        if not self.account.lock(ccy, amount):
+            free = self.account.free(ccy)
+            return ccy, amount, f"insufficient balance: {amount} {ccy} needed, {free} free"
+        return ccy, amount, ""
+
+    def _margin_refusal(self, cmd: SubmitOrder, qty: Decimal, price: Decimal, exclude: str) -> str:
+        """Why the account's margin does not cover ``qty`` more of ``cmd`` ('' when it
+        does); ``exclude`` (the order itself, once working) and its OCO legs aside."""
+        iid = cmd.instrument_id
+        inst = self._instruments(iid)
+        rate = inst.margin_rate
+        assert rate is not None
+        mark = self._last_price.get(iid) or price
+        pending = self._margin_pending(exclude, cmd.oco_group)
+        buys, sells = pending.get(iid, (ZERO, ZERO))
+        position = self.account.units(iid)
+        need = order_margin(rate, mark, position, buys, sells, cmd.side, qty)
+        if need == 0:
+            return ""
+        prices = dict(self._last_price)
+        prices[iid] = mark
+        free = self.account.margin_free(inst.quote, self._instruments, prices, pending)
+        if need <= free:
+            return ""
+        return f"insufficient margin: {need:.4f} {inst.quote} needed, {free:.4f} free"
+
+    def _margin_pending(self, exclude: str, group: str) -> dict[str, tuple[Decimal, Decimal]]:
+        """Per margin instrument, the (buys, sells) units its working orders may add, but
+        ``exclude`` and the legs of ``group``; an OCO list's legs on one side count once."""
+        pending: dict[str, tuple[Decimal, Decimal]] = {}
+        for iid, working in self._working.items():
+            if working and self._instruments(iid).margin_rate is not None:
+                orders = [(c, w.cmd.oco_group, w.cmd.side, w.leaves) for c, w in working.items()]
+                pending[iid] = pending_units(orders, exclude, group)
+        return pending
 
     def _group_lock(self, group: str, ccy: str) -> Decimal:
         """What the working legs of ``group`` already lock in ``ccy``."""
@@ -440,6 +483,12 @@ class SimulatedVenue:
         amount = (
             leaves * price * (1 + self._fees.worst_rate) if w.lock_ccy == inst.quote else leaves
         )
+        if inst.margin_rate is not None:
+            amount = ZERO
+            reason = self._margin_refusal(new, leaves, price, cmd.client_order_id)
+            if reason:
+                out.append(OrderModifyRejected(reason=reason, code="-2010", **_ids(cmd, ts)))
+                return
         self.account.release(w.lock_ccy, w.locked)
         if not self.account.lock(w.lock_ccy, amount):
             self.account.lock(w.lock_ccy, w.locked)  # what it held before: always possible
@@ -756,7 +805,11 @@ class SimulatedVenue:
         in_list = bool(cmd.oco_group) and cmd.oco_group in self._groups
         pooled = self._group_lock(cmd.oco_group, w.lock_ccy) if in_list else w.locked
         share = pooled * qty / w.leaves
-        if not self.account.can_settle(inst, cmd.side, qty, price, fee, share):
+        if inst.margin_rate is not None:
+            settles = not self._margin_refusal(cmd, qty, price, cmd.client_order_id)
+        else:
+            settles = self.account.can_settle(inst, cmd.side, qty, price, fee, share)
+        if not settles:
             self._close(w)
             out.append(OrderCanceled(**_ids(cmd, ts)))
             return
@@ -767,6 +820,8 @@ class SimulatedVenue:
         self.account.release(w.lock_ccy, share)
         w.locked -= share
         self.account.settle(inst, cmd.side, qty, price, fee)
+        if inst.margin_rate is not None:
+            self.account.book_units(cmd.instrument_id, cmd.side, qty)
         w.leaves -= qty
         self._trade_seq += 1
         out.append(

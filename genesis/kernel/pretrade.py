@@ -24,6 +24,11 @@ The kernel asks ``PreTrade.refusal(order)`` before it sends anything. In order:
   does not apply; so are those of the same base asset, on this venue or
   another: that is one exposure, which position size and leverage govern, not
   a second, correlated one).
+* an instrument traded on margin (``Instrument.margin_rate``: FX) is not paid for
+  in cash: a sell without the base opens a short. The check gets the margin the
+  order adds and the margin available (equity less every margin instrument's
+  margin at its mark, positions and working orders netted: ``genesis.core.margin``),
+  in the portfolio's currency (``_margin``).
 
 It holds references to the kernel's live collections (the reduce-only and OCO
 sets, the stop-loss requirement), never copies, so it always sees what the
@@ -36,6 +41,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from genesis.core.instruments import Instrument, split_instrument_id
+from genesis.core.margin import exposure_units, in_account, order_margin
 from genesis.core.money import ZERO
 from genesis.core.orders import Order
 from genesis.execution.oms import OrderManager
@@ -114,6 +120,7 @@ class PreTrade:
             self._portfolio.position_qty(order.instrument_id, order.strategy_id) if tiered else ZERO
         )
         reduce_only = order.client_order_id in self._reduce_only
+        margin = self._margin(order, inst, reference) if inst.margin_rate is not None else None
         # the open-position count is read only for an entry from flat (check_open_positions)
         counted = self._risk.limits is not None and position == 0 and not reduce_only
         increases = abs(position + order.side.sign * order.quantity) > abs(position)
@@ -139,7 +146,47 @@ class PreTrade:
             if entry
             else None,
             correlated=self._correlated(order) if entry else None,
+            margin_needed=None if margin is None else margin[0],
+            margin_available=None if margin is None else margin[1],
+            margin_currency=self._portfolio.base_currency,
         )
+
+    def _margin(
+        self, order: Order, inst: Instrument, reference: Decimal
+    ) -> tuple[Decimal, Decimal] | None:
+        """(margin ``order`` adds, margin available besides it) in the portfolio's
+        currency; None when a pair's margin cannot be stated in it (a cross)."""
+        account = self._portfolio.base_currency
+        own = order.instrument_id
+        iids = {iid for _, iid in self._portfolio.open_position_keys()}
+        iids.update(self._index.margin_instruments())
+        iids.add(own)
+        used = ZERO
+        needed = ZERO
+        for iid in sorted(iids):
+            other = self._instruments(iid)
+            rate = other.margin_rate
+            if rate is None:
+                continue
+            price = self._market.price(iid) or self._portfolio.mark_price(iid)
+            if iid == own:
+                price = price or reference
+            if price is None:
+                continue  # no price yet: nothing to value it at (it holds no position)
+            position = self._portfolio.position_qty(iid)
+            buys, sells = self._index.pending(iid, order.client_order_id)
+            amount = rate * price * exposure_units(position, buys, sells)
+            if iid == own:
+                add = order_margin(rate, price, position, buys, sells, order.side, order.quantity)
+                stated = in_account(add, price, other.quote, other.base, account)
+                if stated is None:
+                    return None
+                needed = stated
+            stated = in_account(amount, price, other.quote, other.base, account)
+            if stated is None:
+                return None
+            used += stated
+        return needed, self._portfolio.equity() - used
 
     def _gross_after(self, order: Order, reference: Decimal) -> Decimal:
         """Gross exposure with ``order`` filled: every instrument's aggregate position at

@@ -15,7 +15,11 @@ An open order that is not being cancelled holds back:
   else its trigger; a buy with neither (a market order) is priced at the market
   when asked, so those few are kept apart and summed at the question;
 * a sell: ``leaves`` of its base asset; the legs of one OCO list hold back once,
-  their largest leg.
+  their largest leg;
+* an order on an instrument traded on margin (``Instrument.margin_rate``: FX) holds
+  back no asset: it is kept by instrument instead, and ``pending`` says how many
+  units its working buys and sells may still add (an OCO list's legs on one side
+  once, their largest), which the margin check counts (``genesis.core.margin``).
 
 Each venue's account is kept apart when the portfolio keeps one per venue.
 The question excludes the order being checked and the other legs of its OCO
@@ -34,6 +38,7 @@ from typing import Final
 
 from genesis.core.enums import OPEN_STATUSES, OrderStatus, Side
 from genesis.core.instruments import Instrument, split_instrument_id
+from genesis.core.margin import pending_units
 from genesis.core.money import ZERO
 from genesis.core.orders import Order
 
@@ -90,11 +95,15 @@ class ReserveIndex:
         self._groups: dict[tuple[str, str], dict[str, dict[str, Decimal]]] = {}
         self._entries: dict[tuple[str, str], dict[str, Order]] = {}  # (strategy, instrument)
         self._orders: dict[str, Order] = {}
+        self._margin: dict[str, dict[str, Order]] = {}  # margin instrument -> working orders
 
     # --- kept up to date by the OMS ----------------------------------------------
 
     def update(self, order: Order) -> None:
         """Re-file ``order`` after any change: its old share out, its new one in."""
+        if self._instruments(order.instrument_id).margin_rate is not None:
+            self._update_margin(order)
+            return
         cid = order.client_order_id
         # get + del, not pop: mypyc compiles these two to C calls, pop to a method lookup
         old = self._shares.get(cid)
@@ -118,6 +127,23 @@ class ReserveIndex:
             self._remove(cid, old)
         self._shares[cid] = share
         self._add(cid, order, share)
+
+    def _update_margin(self, order: Order) -> None:
+        """An order on a margin instrument: kept by instrument while it may still fill."""
+        cid, iid, status = order.client_order_id, order.instrument_id, order.status
+        working = self._margin.get(iid)
+        if status in OPEN_STATUSES and status is not OrderStatus.PENDING_CANCEL:
+            if working is None:
+                working = self._margin[iid] = {}
+            working[cid] = order
+        elif working is not None and cid in working:
+            del working[cid]
+            if not working:
+                del self._margin[iid]
+        if status in OPEN_STATUSES:
+            self._file_entry(order)
+        else:
+            self._forget_entry(order)
 
     def _share(self, order: Order) -> _Share:
         inst = self._instruments(order.instrument_id)
@@ -195,6 +221,20 @@ class ReserveIndex:
         quote -= self._own(exclude, own_group, Side.BUY, (v, inst.quote))
         base -= self._own(exclude, "", Side.SELL, (v, inst.base))
         return quote, base
+
+    def pending(self, instrument_id: str, exclude: str) -> tuple[Decimal, Decimal]:
+        """Units the working buys and sells of a margin instrument may still add,
+        ``exclude`` and its OCO legs aside; an OCO list's legs on one side count once."""
+        oco = self._oco_group
+        orders = [
+            (cid, oco.get(cid, ""), o.side, o.leaves_qty)
+            for cid, o in self._margin.get(instrument_id, {}).items()
+        ]
+        return pending_units(orders, exclude, oco.get(exclude, ""))
+
+    def margin_instruments(self) -> list[str]:
+        """The margin instruments with a working order."""
+        return list(self._margin)
 
     def _sum(self, totals: dict[tuple[str, str], Decimal], key: tuple[str, str]) -> Decimal:
         return +totals.get(key, ZERO)  # unary plus: rounded to the working context once

@@ -400,6 +400,11 @@ class Portfolio:
         return self._balances.get(asset, ZERO)
 
     @property
+    def base_currency(self) -> str:
+        """The currency ``equity()`` is measured in."""
+        return self._base
+
+    @property
     def per_venue(self) -> bool:
         """Whether each venue's account is kept (a multi-venue session)."""
         return self._by_venue is not None

@@ -25,6 +25,7 @@ __all__ = [
     "check_correlation",
     "check_instrument_filters",
     "check_leverage",
+    "check_margin",
     "check_open_positions",
     "check_position_size",
     "check_reduces",
@@ -35,8 +36,9 @@ __all__ = [
 
 _RISK_FIELDS: Final = (
     "correlated", "equity", "expected_slippage", "fee_rate", "free_base", "free_quote",
-    "gross_after", "increases", "instrument", "limits", "open_positions", "position_qty",
-    "reduce_only", "reference_price", "requires_stop_loss", "tier",
+    "gross_after", "increases", "instrument", "limits", "margin_available", "margin_currency",
+    "margin_needed", "open_positions", "position_qty", "reduce_only", "reference_price",
+    "requires_stop_loss", "tier",
 )  # fmt: skip
 
 
@@ -68,6 +70,9 @@ class RiskInput:
         gross_after: Decimal | None = None,
         expected_slippage: Decimal | None = None,
         correlated: tuple[str, float, int] | None = None,
+        margin_needed: Decimal | None = None,
+        margin_available: Decimal | None = None,
+        margin_currency: str = "",
     ) -> None:
         self.instrument = instrument
         self.reference_price = reference_price  # limit price, else the last traded price
@@ -91,6 +96,13 @@ class RiskInput:
         # the held instrument whose returns move most with this order's, its correlation
         # (signed by the two positions' directions) and the number of aligned returns
         self.correlated = correlated
+        # an instrument traded on margin (``instrument.margin_rate``): what the order adds
+        # to the account's margin and the margin free besides it (NAV less every
+        # instrument's margin, working orders included), both in ``margin_currency``, the
+        # account's; None when the pair's margin cannot be stated in it (a cross)
+        self.margin_needed = margin_needed
+        self.margin_available = margin_available
+        self.margin_currency = margin_currency
 
     def replace(self, **changes: Any) -> RiskInput:
         """A copy with ``changes`` (field name -> value)."""
@@ -123,8 +135,11 @@ def check_instrument_filters(order: Order, risk: RiskInput) -> RiskRejected | No
 
 
 def check_cash(order: Order, risk: RiskInput) -> RiskRejected | None:
-    """A spot account pays for buys with free quote and sells only base it holds."""
+    """A spot account pays for buys with free quote and sells only base it holds; an
+    instrument traded on margin needs margin instead (``check_margin``)."""
     inst = risk.instrument
+    if inst.margin_rate is not None:
+        return check_margin(order, risk)
     if order.side is Side.BUY:
         cost = order.quantity * risk.reference_price * (1 + risk.fee_rate)
         if cost > risk.free_quote:
@@ -137,6 +152,26 @@ def check_cash(order: Order, risk: RiskInput) -> RiskRejected | None:
         return RiskRejected(
             "INSUFFICIENT_BALANCE",
             f"sell {order.quantity} {inst.base} exceeds the {risk.free_base} {inst.base} free",
+        )
+    return None
+
+
+def check_margin(order: Order, risk: RiskInput) -> RiskRejected | None:
+    """An order on margin (FX: long or short) needs what it adds to the account's margin
+    free: NAV less the margin of every position and working order (``core.margin``)."""
+    inst, needed, free = risk.instrument, risk.margin_needed, risk.margin_available
+    what = f"{order.side.value.lower()} {order.quantity} {inst.symbol}"
+    if needed is None or free is None:
+        return RiskRejected(
+            "INSUFFICIENT_MARGIN",
+            f"{what}: its margin cannot be stated in the account currency"
+            f" {risk.margin_currency or '?'} (a cross pair needs another pair's rate)",
+        )
+    if needed > 0 and needed > free:
+        return RiskRejected(
+            "INSUFFICIENT_MARGIN",
+            f"{what} needs {needed:.4f} {risk.margin_currency} margin"
+            f" ({inst.margin_rate} of its value), {free:.4f} {risk.margin_currency} available",
         )
     return None
 

@@ -1,11 +1,18 @@
 """``sma_cross``: the reference strategy, with an exact rule so peers can be compared.
 
-Long only. On each bar's close compute fast = SMA(close, fast) and slow =
-SMA(close, slow) (exact Decimal averages). When flat and fast > slow and on
-the previous bar fast <= slow, buy ``quantity`` at market; when long and
+Long only by default. On each bar's close compute fast = SMA(close, fast) and
+slow = SMA(close, slow) (exact Decimal averages). When flat and fast > slow and
+on the previous bar fast <= slow, buy ``quantity`` at market; when long and
 fast < slow and on the previous bar fast >= slow, sell the whole position at
 market. Market orders fill at the next bar's open (the simulated venue's bar
 model); fees are the venue's.
+
+``allow_short: true`` makes it long/short, always in the market after the first
+cross (stop and reverse): the cross up buys back a short and goes long
+``quantity``, the cross down sells the long and goes short ``quantity``, one
+order each. A short needs an instrument traded on margin (FX:
+``Instrument.margin_rate``); on a spot instrument the flag changes nothing (a
+cross down sells what is held, as long only).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ class SmaCrossParams(StrategyParams):
     fast: int = Field(default=10, ge=1, le=100_000)
     slow: int = Field(default=30, ge=2, le=100_000)
     quantity: Decimal = Field(default=Decimal(1), gt=0)
+    allow_short: bool = False
 
     @model_validator(mode="after")
     def _fast_below_slow(self) -> SmaCrossParams:
@@ -87,7 +95,7 @@ class _Averages:
 
 @register("sma_cross", tiers=(Tier.SNIPER, Tier.HUNTER, Tier.STRATEGIST))
 class SmaCross(Strategy[SmaCrossParams]):
-    """Fast/slow simple-moving-average crossover, long only."""
+    """Fast/slow simple-moving-average crossover, long only or (``allow_short``) long/short."""
 
     Params = SmaCrossParams
 
@@ -101,13 +109,23 @@ class SmaCross(Strategy[SmaCrossParams]):
         prev, avg.prev = avg.prev, sign
         if sign is None or prev is None or sign == prev:
             return  # no cross: nothing to decide (and no position to look up)
-        if sign > 0 and prev <= 0:  # fast crossed above slow
+        if self.params.allow_short and self.ctx.instrument(bar.instrument_id).margin_rate:
+            self._reverse(bar.instrument_id, sign, prev)
+        elif sign > 0 and prev <= 0:  # fast crossed above slow
             if self.ctx.portfolio.position_qty(bar.instrument_id) == 0:
                 self._trade(bar.instrument_id, Side.BUY, self.params.quantity)
         elif sign < 0 and prev >= 0:  # fast crossed below slow
             position = self.ctx.portfolio.position_qty(bar.instrument_id)
             if position > 0:
                 self._trade(bar.instrument_id, Side.SELL, position)
+
+    def _reverse(self, instrument_id: str, sign: int, prev: int) -> None:
+        """Long/short: a cross takes the position to ``quantity`` on its side."""
+        position = self.ctx.portfolio.position_qty(instrument_id)
+        if sign > 0 and prev <= 0 and position <= 0:
+            self._trade(instrument_id, Side.BUY, self.params.quantity - position)
+        elif sign < 0 and prev >= 0 and position >= 0:
+            self._trade(instrument_id, Side.SELL, self.params.quantity + position)
 
     def _trade(self, instrument_id: str, side: Side, quantity: Decimal) -> None:
         if self.ctx.open_orders(instrument_id):

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from genesis.core.commands import CancelAllOrders
+from genesis.core.enums import Side
 from genesis.core.events import QuoteTick
 from genesis.daemon.bridge import Mailbox
 from genesis.daemon.health import Level
@@ -60,6 +61,43 @@ def test_spot_balances_of_a_short_and_other_instruments() -> None:
     ]  # fmt: skip
     got = spot_balances("USD", D("100000.0000"), positions, ["GBP_USD"])
     assert {a: b.total for a, b in got.items()} == {"GBP": D(-500), "USD": D("100787.88000")}
+
+
+async def test_a_short_opened_on_oanda_is_negative_base_and_the_kernel_trades_it_on_margin(
+    server: OandaSandboxServer, client: OandaClient
+) -> None:
+    """After a 1,000 unit sell at the bid the snapshot holds GBP -1,000 and USD 100,000
+    plus 1,000 x 1.57576; the instrument carries OANDA's 3.33% margin rate, so a kernel on
+    that snapshot lets a further short through and refuses one beyond the margin."""
+    from genesis.execution.factory import OrderFactory
+    from genesis.kernel.builder import SessionSpec, build_kernel
+    from genesis.testing.builders import RecordingLog
+
+    await client.create_order({"order": {"type": "MARKET", "instrument": "GBP_USD",
+                                         "units": "-1000", "clientExtensions": {"id": "s1"}}})  # fmt: skip
+    live = await open_oanda_live(_endpoints(server), [ID], [], Mailbox())
+    try:
+        (inst,) = live.instruments
+        assert inst.margin_rate == D("0.0333")
+        balances = {a: b.total for a, b in live.snapshot.balances.items()}
+        assert balances == {"GBP": D(-1000), "USD": D(100_000) + 1000 * BID0}
+        lookup = {ID: inst}
+        spec = SessionSpec(
+            instruments=lookup, balances=balances, base_currency="USD", marks=live.marks
+        )
+        kernel = build_kernel(spec, RecordingLog())
+        for fill in live.snapshot.fills:
+            kernel.restore_fill(fill)
+        assert kernel.portfolio.position_qty(ID) == D(-1000)
+        kernel.handle(QuoteTick(ts_event=1, ts_init=1, instrument_id=ID, bid=BID0, ask=ASK0,
+                                bid_size=D(0), ask_size=D(0)))  # fmt: skip
+        orders = OrderFactory("s1", kernel.clock, lookup.__getitem__)
+        assert kernel.refusal(orders.market(ID, Side.SELL, "1000")) is None
+        refused = kernel.refusal(orders.market(ID, Side.SELL, "2000000"))
+        assert refused is not None
+        assert refused[0] == "INSUFFICIENT_MARGIN"
+    finally:
+        await live.close()
 
 
 async def test_unexplained_orders_and_the_kill_cancel_them(
