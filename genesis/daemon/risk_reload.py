@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import watchfiles
+import yaml
 
 from genesis.daemon.reload import where
 from genesis.errors import ConfigError
@@ -140,10 +141,34 @@ class RiskConfigWatcher:
         except ConfigError as exc:
             self._rejected(where(str(exc), self.path))
             return
+        lifted = self._lifts_silently(raw)
+        if lifted is not None:
+            self._rejected({"file": str(self.path), "line": None, "field": "compliance",
+                            "reason": lifted})  # fmt: skip
+            return
         changed = restart_fields(self.started, new)
         if changed:
             self._needs_restart(changed)
         self.apply(new.compliance, str(self.path))
+
+    def _lifts_silently(self, raw: bytes) -> str | None:
+        """Why a parsed edit that would lift the rules in force is refused: an empty,
+        comment-only or cut-off file (a truncating save, ``> risk.yaml``) parses as the
+        defaults, which have no rules. Lifting them takes an explicit ``active: ""``."""
+        if not self.rule_set:
+            return None  # no rules in force: nothing to lift
+        try:
+            document = yaml.safe_load(raw)
+        except yaml.YAMLError:  # parse_risk_config accepted it: not reached
+            return None
+        section = document.get("compliance") if isinstance(document, dict) else None
+        if isinstance(section, dict) and "active" in section:
+            return None
+        return (
+            f"the file has no compliance.active (empty, comment-only or cut off?); rule set"
+            f" {self.rule_set!r} stays in force. To lift every rule, write"
+            ' compliance: {active: ""}'
+        )
 
     def apply(self, section: ComplianceModel, source: str) -> bool:
         """Put ``section``'s active set in force, logged and journaled; False when it is

@@ -1,5 +1,5 @@
 """The compliance rules reload from the risk config file (RK-6, CF-3): validated, applied
-between two events, journaled with the section's hash; a bad edit changes nothing; tier
+between two events, journaled with the section's hash; a bad edit changes nothing (an empty or cut-off file never lifts a rule set in force); tier
 limits are reported as needing a restart; no check in the engine without an active set.
 
 The watcher is driven on a stand-in daemon holding a real ``RiskEngine`` (what the
@@ -359,3 +359,35 @@ async def test_without_a_file_nothing_is_watched(tmp_path: Path) -> None:
     await watcher.reload()
     assert watcher.rule_set == ""
     assert daemon.journal.rows == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "# being edited\n", BASE.split("compliance:")[0], "compliance:\n  rule_sets: {}\n"],
+    ids=["empty", "comment-only", "cut-off", "no-active"],
+)
+async def test_a_file_without_compliance_active_never_lifts_the_rules_in_force(
+    tmp_path: Path, text: str
+) -> None:
+    """A truncating save (``> risk.yaml``), a file mid-edit or cut off parses as the
+    defaults, which have no rules: refused while a set is in force, the set kept; lifting
+    every rule takes an explicit ``active: ""``."""
+    path = _file(tmp_path, BASE.replace('active: ""', "active: desk"))
+    daemon = _daemon(path)
+    in_force = daemon.kernel.risk.compliance
+    path.write_text(text)
+
+    await daemon.risk_watcher.reload()
+
+    [(level, error)] = daemon.log.named(REJECTED)
+    assert (level, error["field"], error["kept_rule_set"]) == ("error", "compliance", "desk")
+    assert "compliance.active" in error["reason"]
+    assert daemon.kernel.risk.compliance is in_force
+    refused = _buy(daemon, "XRPUSDT")
+    assert refused is not None
+    assert refused.code == "COMPLIANCE_RESTRICTED"
+
+    path.write_text(BASE)  # active: "" said outright: lifted
+    await daemon.risk_watcher.reload()
+    assert daemon.kernel.risk.compliance is None
+    assert _actions(daemon) == [REJECTED, APPLIED]
