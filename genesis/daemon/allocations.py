@@ -46,7 +46,7 @@ class AllocationWatcher:
         self.path = path
         versions: Mapping[str, StrategyConfig] = daemon.versions  # the running configs
         self.cap = LiveAllocations(lambda sid: _governed(versions, sid))
-        self.cap.attach(daemon.kernel.portfolio)
+        self.cap.attach(daemon.kernel.portfolio, daemon.kernel.oms.open_orders)
         self._pending: list[tuple[str, dict[str, Any]]] = []  # journaled once the task runs
         self.sha256: str | None = None  # of the bytes in force ("" no file; None: none yet)
         self._read()

@@ -115,7 +115,7 @@ def add_parser(sub: Any) -> None:
     )  # fmt: skip
     p.add_argument(
         "--max-daily-loss-pct",
-        type=Decimal,
+        type=decimal_arg("--max-daily-loss-pct", positive=True),
         default=None,
         help="kill switch threshold as a fraction (default: the tier's, 0.05)",
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from genesis.backtesting.rundir import read_run
+from genesis.cliargs import decimal_arg
 from genesis.errors import ConfigError
 from genesis.paper.ledger import ALLOCATIONS_FILE, PromotionLedger, PromotionRefused
 from genesis.paper.session import session_returns
@@ -58,7 +59,7 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--journal", type=Path, default=None, metavar="FILE",
                    help="a paper session's SQLite journal (genesis.db): compare its strategies,"
                         " each one parameter set running in the same daemon")  # fmt: skip
-    c.add_argument("--capital", type=Decimal, default=None,
+    c.add_argument("--capital", type=decimal_arg("--capital", positive=True), default=None,
                    help="with --journal and daily returns: each strategy's capital")  # fmt: skip
     e = modes.add_parser("expect", help="bootstrap interval of a run's mean net P&L per trade")
     e.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a `backtest --out` directory")

@@ -12,11 +12,11 @@ entries to ``LiveAllocations``, whose ``check`` runs last in the risk engine:
   ``LIVE_NOT_ALLOCATED``: it does not trade live until the operator approves;
 * an entry of a strategy with an entry is refused with
   ``LIVE_ALLOCATION_CAP`` when the strategy's gross exposure after it would
-  exceed the amount: every instrument the strategy holds at its mark, this
-  order's instrument at its position after the order at the reference price.
-  Working orders are not counted (as for ``MAX_POSITION_SIZE``): an order is
-  judged when it is sent, and its fills can only take the exposure to what it
-  was judged at;
+  exceed the amount. Working orders count: each instrument at the larger of its
+  position with every working buy filled and with every working sell filled (so
+  five resting buys, each within the cap alone, cannot add up past it), the
+  other instruments at their marks (a working order's own price until one is
+  seen), this order's instrument, with this order, at the reference price;
 * exits (reduce-only orders, orders that only shrink the strategy's position)
   always pass: a cap must never trap a position, and a revoked allocation
   lets the strategy close what it holds.
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -135,10 +135,16 @@ class LiveAllocations:
         self.entries: dict[str, Allocation] = {}
         self._governed = governed
         self._portfolio: Portfolio | None = None
+        self._working: Callable[[str], Iterable[Order]] = lambda _sid: ()
 
-    def attach(self, portfolio: Portfolio) -> None:
-        """The kernel's portfolio: the strategy's positions and marks are read from it."""
+    def attach(
+        self, portfolio: Portfolio, working: Callable[[str], Iterable[Order]] | None = None
+    ) -> None:
+        """The kernel's portfolio (positions and marks) and the strategy's working orders
+        (``OrderManager.open_orders``)."""
         self._portfolio = portfolio
+        if working is not None:
+            self._working = working
 
     def replace(self, entries: Mapping[str, Allocation]) -> None:
         self.entries = dict(entries)
@@ -162,8 +168,7 @@ class LiveAllocations:
                 " (live-allocations.json): it trades live only after the operator approves its"
                 " promotion (`genesis promotion approve`)",
             )  # fmt: skip
-        exposure = self._exposure(portfolio, sid, order.instrument_id)
-        exposure += abs(after) * risk.reference_price
+        exposure = self._exposure(portfolio, sid, order, risk.reference_price)
         if exposure > entry.amount:
             quote = risk.instrument.quote
             return RiskRejected(
@@ -173,11 +178,32 @@ class LiveAllocations:
             )  # fmt: skip
         return None
 
-    @staticmethod
-    def _exposure(portfolio: Portfolio, sid: str, excluding: str) -> Decimal:
-        """The strategy's other positions at their marks (none priced yet: counted 0)."""
-        total = ZERO
+    def _exposure(
+        self, portfolio: Portfolio, sid: str, order: Order, reference: Decimal
+    ) -> Decimal:
+        """The strategy's gross exposure with ``order`` and every working order filled
+        (see the module docstring); an instrument with no price yet counts 0."""
+        held: dict[str, Decimal] = {}
+        price: dict[str, Decimal] = {}
         for view in portfolio.positions(sid):
-            if view.instrument_id != excluding and view.qty != 0 and view.mark_px is not None:
-                total += abs(view.qty) * view.mark_px
+            if view.qty != 0:
+                held[view.instrument_id] = view.qty
+                if view.mark_px is not None:
+                    price[view.instrument_id] = view.mark_px
+        buys: dict[str, Decimal] = {}
+        sells: dict[str, Decimal] = {}
+        for working in (*self._working(sid), order):
+            if working is not order and working.client_order_id == order.client_order_id:
+                continue  # this order itself, already working (a modify): counted below
+            iid, leaves = working.instrument_id, working.leaves_qty
+            side = buys if working.side.sign > 0 else sells
+            side[iid] = side.get(iid, ZERO) + leaves
+            if iid not in price and working.price is not None:
+                price[iid] = working.price
+        price[order.instrument_id] = reference
+        total = ZERO
+        for iid in {*held, *buys, *sells}:
+            qty = held.get(iid, ZERO)
+            worst = max(abs(qty + buys.get(iid, ZERO)), abs(qty - sells.get(iid, ZERO)))
+            total += worst * price.get(iid, ZERO)
         return total

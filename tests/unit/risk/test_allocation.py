@@ -130,6 +130,27 @@ def test_cap_counts_the_strategys_other_positions_at_their_marks_only() -> None:
     assert theirs.check(order(Side.BUY, "0.04"), _risk()) is None
 
 
+def test_working_orders_count_so_resting_buys_cannot_add_up_past_the_cap() -> None:
+    """2000 USDT: one resting 0.03 BTC buy at 46319.0 (1389.57) passes alone; a second
+    0.03 would make 0.06 working (2779.14) and is capped; a working sell does not add to a
+    long's exposure (the larger of all buys filled and all sells filled counts)."""
+    from genesis.core.enums import OrderType
+
+    resting = [order(Side.BUY, "0.03", OrderType.LIMIT, client_order_id="s1-1", price=BTC_OPEN)]
+    cap = _cap(_book(), json.dumps({"s1": ENTRY}))
+    cap.attach(_book(), lambda sid: [o for o in resting if o.strategy_id == sid])
+    second = order(Side.BUY, "0.03", OrderType.LIMIT, client_order_id="s1-2", price=BTC_OPEN)
+    refused = cap.check(second, _risk())
+    assert refused is not None
+    assert "exposure 2779.14 USDT" in refused.message
+    assert cap.check(order(Side.BUY, "0.01", client_order_id="s1-3"), _risk()) is None
+    # the working order itself judged again (a modify to 0.04): counted once, 1852.76
+    assert cap.check(order(Side.BUY, "0.04", client_order_id="s1-1"), _risk()) is None
+    resting.append(order(Side.SELL, "0.02", OrderType.LIMIT, client_order_id="s1-4",
+                         price=BTC_OPEN))  # fmt: skip
+    assert cap.check(order(Side.BUY, "0.01", client_order_id="s1-5"), _risk()) is None
+
+
 def test_exits_pass_without_an_entry_and_above_the_cap() -> None:
     """A revoked strategy holding 0.1 BTC (4631.90 > 2000) may still sell it, in part or
     whole, and a reduce-only order always passes."""
