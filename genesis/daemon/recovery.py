@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 from genesis.config.models import StrategyConfig
 from genesis.core.commands import SubmitOrder
 from genesis.core.enums import LiquiditySide
-from genesis.core.events import OrderFilled
+from genesis.core.events import OrderFilled, TradeCompleted
 from genesis.core.orders import Order
-from genesis.daemon.control import CLEARED, ENGAGED, kill_state, refused_requests
+from genesis.daemon.control import CLEARED, ENGAGED, TRADE, kill_state, refused_requests
 from genesis.daemon.emulated import held_state, reassemble, slice_of, slices_by_parent
 from genesis.daemon.health import Health, Level
 from genesis.daemon.journal import CHECKPOINT_ID, PROGRESS_ID
@@ -443,18 +443,26 @@ class LiveRecovery:
     ) -> str | None:
         """Book every journaled fill of this process's orders; name fills of other orders.
 
-        A round trip closed by a fill the journal already had was logged and journaled
-        (``strategy_trade``) by the process that saw it: only one closed by a fill
-        backfilled now (made while no process ran) is announced."""
+        A round trip the audit trail already holds (``strategy_trade``: logged and
+        journaled by the process that saw its closing fill) is not announced again; one
+        closed by a fill backfilled now (made while no process ran), or whose row a kill
+        kept from the journal, is."""
         foreign = []
-        seen = {(f.venue, f.trade_id) for f in self.journaled_fills}
         for record in sorted(fills, key=lambda f: (f.ts_ns, f.trade_id)):
             order = orders.get(record.client_order_id)
             if order is None:
                 foreign.append(record.trade_id)
                 continue
-            announce = (record.venue, record.trade_id) not in seen
-            d.kernel.restore_fill(_filled(record, order.strategy_id), announce=announce)
+            d.kernel.restore_fill(_filled(record, order.strategy_id))
+        announced = _announced_trades(self.audits)
+        for notice in d.kernel.take_notices():
+            key = (
+                (notice.strategy_id, notice.instrument_id, notice.opened_ns)
+                if isinstance(notice, TradeCompleted)
+                else None
+            )
+            if key is None or key not in announced:
+                d._on_notice(notice)  # what the driver does with a notice, now
         if not foreign:
             return None
         return (
@@ -627,6 +635,18 @@ class LiveRecovery:
 
     async def on_reset(self, d: Daemon) -> None:
         """Nothing journaled needs clearing: positions are the journal's own fills."""
+
+
+def _announced_trades(audits: list[AuditRecord]) -> set[tuple[str, str, int]]:
+    """(strategy, instrument, opened ns) of every round trip the audit trail holds."""
+    found = set()
+    for audit in audits:
+        if audit.action == TRADE:
+            detail = _detail(audit)
+            sid, iid, opened = (detail.get(k) for k in ("strategy_id", "instrument", "opened_ns"))
+            if isinstance(sid, str) and isinstance(iid, str) and isinstance(opened, int):
+                found.add((sid, iid, opened))
+    return found
 
 
 def _filled(record: FillRecord, strategy_id: str) -> OrderFilled:

@@ -819,27 +819,19 @@ class Kernel:
         for parent_event in self.emulator.on_child_event(event):
             self._on_order_event(parent_event)
 
-    def restore_fill(
-        self, fill: OrderFilled, order: Order | None = None, announce: bool = True
-    ) -> bool:
+    def restore_fill(self, fill: OrderFilled, order: Order | None = None) -> bool:
         """A fill from before a restart (live): booked as the portfolio's ``restore_fill``
         (position and P&L, not cash) and counted in the strategy's performance.
-        ``announce`` False: a round trip it completes was announced (logged, journaled)
-        by the process that saw the fill, so no ``TradeCompleted`` notice is made again.
 
         Returns:
             False when the fill was already known (nothing changes).
         """
         closed = self.portfolio.restore_fill(fill)
-        self._book_performance(fill, order, closed, announce)
+        self._book_performance(fill, order, closed)
         return closed is not None
 
     def _book_performance(
-        self,
-        fill: OrderFilled,
-        order: Order | None,
-        closed: list[ClosedLot] | None,
-        announce: bool = True,
+        self, fill: OrderFilled, order: Order | None, closed: list[ClosedLot] | None
     ) -> None:
         if closed is None:
             return  # a duplicate fill: the portfolio ignored it
@@ -859,8 +851,6 @@ class Kernel:
         if trade is not None:
             if self.risk.breakers is not None:
                 self.risk.breakers.on_trade(trade.strategy_id, trade.net_pnl, fill.ts_event)
-            if not announce:
-                return
             self._notices.append(
                 TradeCompleted(
                     ts_event=fill.ts_event,
