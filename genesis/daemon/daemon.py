@@ -52,6 +52,7 @@ from genesis.core.events import (
     TradeCompleted,
 )
 from genesis.core.instruments import InstrumentTable
+from genesis.core.orders import Order
 from genesis.daemon.allocations import AllocationWatcher
 from genesis.daemon.audit import verify_at_start
 from genesis.daemon.bridge import WAKE, VenueWake
@@ -201,6 +202,7 @@ class Daemon:
         journal = self.journal
         if journal is not None:  # what the emulator holds is journaled (genesis.daemon.journal)
             kernel.emulator.track_changes()
+            kernel.internal_sink = self._on_internal_event
         self.recovery = recovery
         self.driver = Driver(
             kernel,
@@ -645,6 +647,14 @@ class Daemon:
         self.journal.order_event(event, order, venue)
         if isinstance(event, OrderFilled):
             self._journal_fill_state(event, venue)
+
+    def _on_internal_event(self, event: OrderEvent, order: Order | None) -> None:
+        """An order event the kernel made itself (a risk denial with its code, a held
+        order's modify or release...): journaled as a venue's are, so the hash-chained
+        ``order_events`` hold every risk verdict (RK-6). Logged by the kernel already."""
+        if self.quiet or self.journal is None or order is None:
+            return
+        self.journal.order_event(event, order, self.venues.name_of(event.instrument_id))
 
     def _journal_fill_state(self, fill: OrderFilled, venue: str) -> None:
         """The position and strategy state a fill left, durable with the fill."""

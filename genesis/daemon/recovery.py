@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from genesis.config.models import StrategyConfig
 from genesis.core.commands import SubmitOrder
 from genesis.core.enums import LiquiditySide
@@ -514,6 +516,10 @@ class LiveRecovery:
             return d.kernel.adopt(intent, known.fills.get(cid, ())), intent
         if intent.display_qty is not None:
             return await self._adopt_iceberg(d, row, intent, held, known)
+        # a modify of a held order is applied here at once (``Kernel._modify``): its row
+        # has the terms it was held with, its first command those it was placed with
+        if (row.quantity, row.price) != (intent.quantity, intent.price):
+            intent = msgspec.structs.replace(intent, quantity=row.quantity, price=row.price)
         adopted = d.kernel.adopt(intent, known.fills.get(cid, ()), held)
         _log_restored(d, adopted, d.kernel.emulator.state(cid) or held)
         return adopted, release  # released: the venue has it as itself
@@ -737,6 +743,8 @@ def _log_restored(d: Daemon, order: Order, state: EmulatedState) -> None:
         client_order_id=order.client_order_id,
         order_type=order.order_type.value,
         status=order.status.value,
+        quantity=plain(order.quantity),
+        price=None if order.price is None else plain(order.price),
         filled=plain(order.filled_qty),
         watermark=plain(state.watermark),
         trigger=plain(state.trigger),

@@ -151,6 +151,11 @@ _ALWAYS_QUIET = Decimal("-Infinity")
 class Kernel:
     """Market data, strategies, risk, OMS and portfolio behind ``handle(event)``."""
 
+    # an order event the kernel makes itself (a risk denial, a held order's accept,
+    # modify, trigger or cancel), with its order, once applied: the daemon journals it
+    # as it journals a venue's (the audit chain holds every decision)
+    internal_sink: Callable[[OrderEvent, Order | None], None] | None = None
+
     def __init__(
         self,
         *,
@@ -652,7 +657,13 @@ class Kernel:
         while internal:
             event = internal.popleft()
             if isinstance(event, OrderEvent):
+                sink = self.internal_sink
+                if sink is None:
+                    self._on_order_event(event)
+                    continue
+                order = self.oms.get(event.client_order_id)  # before a finished one is let go
                 self._on_order_event(event)
+                sink(event, order)
         if not self._outbox:
             return ()
         out, self._outbox = self._outbox, []

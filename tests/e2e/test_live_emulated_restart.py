@@ -59,14 +59,14 @@ class Emu(Strategy[EmuParams]):
         self.acted = True
         if self.ctx.portfolio.position_qty(sym) != 0 or self.ctx.open_orders(sym):
             return  # a restart: its position and orders are back
-        if self.params.mode == "trailing":
+        if self.params.mode in ("trailing", "modify"):
             self.ctx.buy(sym, 40, confidence=1.0, reason="entry")
         else:
             order = self.ctx.orders.iceberg(sym, Side.BUY, 120, "0.3500", 30, confidence=1.0)
             self.ctx.submit(order)
 
     def on_fill(self, fill):
-        if self.params.mode == "trailing" and fill.side is Side.BUY:
+        if self.params.mode in ("trailing", "modify") and fill.side is Side.BUY:
             stop = self.ctx.orders.trailing_stop(
                 fill.instrument_id, Side.SELL, fill.last_qty, offset="0.0200", confidence=1.0
             )
@@ -74,6 +74,10 @@ class Emu(Strategy[EmuParams]):
 
     def on_trade(self, trade):
         self.ctx.log.info("e2e_trade", price=format(trade.price.normalize(), "f"))
+        if self.params.mode == "modify" and trade.price == Decimal("0.3600"):
+            for order in self.ctx.open_orders(trade.instrument_id):  # the held stop: sell 30
+                if order.side is Side.SELL:
+                    self.ctx.modify(order, quantity=30)
 '''
 _CONFIG = """strategy: "emu_e2e:Emu"
 tier: sniper
@@ -283,6 +287,41 @@ def test_a_trailing_stop_keeps_its_trigger_across_kill_9(
     assert [r["status"] for r in _ledger_orders(sandbox)[stop]] == ["FILLED"]
     assert _journal_fills(home) == _ledger_fills(sandbox)
     assert _state(home, stop)[2] == 1  # journaled released
+
+
+def test_a_modified_held_stop_keeps_its_new_quantity_across_kill_9(
+    tmp_path: Path, sandbox: dict[str, str]
+) -> None:
+    """Bought 40, the held trailing stop is modified to sell 30 (on the print at 0.3600,
+    which also ratchets it to 0.3600 / 0.3400); kill -9; the restart holds it with 30, not
+    the 40 of its first command; 0.3400 releases it and the venue sells exactly 30."""
+    home = _home(tmp_path, "modify")
+    first = Live(home, sandbox)
+    first.wait(lambda: bool(first.named("order_submitted", order_type="TRAILING_STOP_MARKET")),
+               feed=True)  # fmt: skip
+    [held] = first.named("order_submitted", order_type="TRAILING_STOP_MARKET")
+    stop = held["client_order_id"]
+    _until_heard(first, "0.3600")
+    first.wait(lambda: _trigger(home, stop) == D("0.340") and _quantity(home, stop) == 30)
+    assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+
+    second = Live(home, sandbox)
+    second.ready()
+    [restored] = second.named("emulated_order_restored", client_order_id=stop)
+    assert (restored["quantity"], restored["trigger"]) == ("30", "0.34")
+    _until_heard(second, "0.3450")
+    _print(sandbox, "0.3400")
+    second.wait(lambda: bool(second.named("order_filled", client_order_id=stop)))
+    assert second.stop() == 0, "".join(second.err)[-2000:]
+    assert _ledger_qty(sandbox)[stop] == D(30)  # the modified quantity, once
+    assert _journal_fills(home) == _ledger_fills(sandbox)
+
+
+def _quantity(home: Path, cid: str) -> Decimal | None:
+    with _db(home) as db:
+        row = db.execute("SELECT quantity FROM orders WHERE client_order_id = ?", (cid,))
+        found = row.fetchone()
+    return None if found is None else D(found[0])
 
 
 def _slice_filled(d: Live, cid: str, qty: str) -> Callable[[], bool]:

@@ -277,7 +277,14 @@ def test_live_promoted_strategy_trades_only_within_its_approved_allocation(
     db = home / "data" / "genesis-live.db"
     ledger = _control(sandbox, "/ledger")
     assert len(ledger["orders"]) >= 1
-    assert set(ledger["orders"]) == {c for (c,) in _rows(db, "SELECT client_order_id FROM orders")}
+    sent = _rows(db, "SELECT client_order_id FROM orders WHERE status != 'DENIED'")
+    assert set(ledger["orders"]) == {c for (c,) in sent}
+    # the refusal is journaled as the decision it was (hash-chained), never sent
+    refused = _rows(db, "SELECT client_order_id, detail_json FROM order_events"
+                        " WHERE kind = 'OrderDenied'")  # fmt: skip
+    assert denied["client_order_id"] in {c for c, _ in refused}
+    assert {json.loads(d)["code"] for _, d in refused} == {"LIVE_NOT_ALLOCATED"}
+    assert not set(ledger["orders"]) & {c for c, _ in refused}
     audits = [a for (a,) in _rows(db, "SELECT action FROM audit_log")
               if a.startswith("live_allocations")]  # fmt: skip
     assert audits == ["live_allocations_applied", "live_allocations_applied"]

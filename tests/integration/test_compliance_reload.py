@@ -166,6 +166,15 @@ async def test_an_edit_restricting_the_instrument_refuses_later_entries(tmp_path
     applied = json.loads(audits[0][1])
     assert (applied["rule_set"], applied["event_index"]) == ("desk", 600)
     assert len(audits[0][2]) == 64  # hash-chained
+    # every refusal is a decision in the hash-chained order events, with its code (RK-6)
+    with sqlite3.connect(tmp_path / "genesis.db") as db:
+        verdicts = db.execute(
+            "SELECT o.client_order_id, e.detail_json, e.row_hash, o.status FROM order_events e"
+            " JOIN orders o USING (client_order_id) WHERE e.kind = 'OrderDenied'"
+        ).fetchall()
+    assert {c for c, _, _, _ in verdicts} == {f["client_order_id"] for f in _denied(log)}
+    assert {json.loads(d)["code"] for _, d, _, _ in verdicts} == {"COMPLIANCE_RESTRICTED"}
+    assert all(len(h) == 64 and status == "DENIED" for _, _, h, status in verdicts)
 
     # backtest --data SESSION_LOG: the replay re-applies the rules at event 600 and makes
     # the session's fills, no more, no fewer
