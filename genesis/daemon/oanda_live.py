@@ -6,7 +6,8 @@ start-up snapshot, the account's instruments (from its ``/instruments``), the
 first prices (``/pricing``: the bid), how a journaled order is resumed (by its
 client extension id, never resent; a replacement ``X-rN`` found first), what an
 operator's kill adds (a cancel of every pending order of each instrument), its
-health (the transaction and pricing streams) and its market data (the pricing
+health (the transaction and pricing streams; CRITICAL while a kill is not confirmed
+or an order's fate could not be read) and its market data (the pricing
 stream as quote ticks). Order events go into the session's one ``Mailbox``.
 
 Balances, as the kernel counts them. The kernel books FX as spot: buying 1,000
@@ -171,6 +172,13 @@ class OandaLive:
             up = stream.connected
             out.append(Health(what, Level.HEALTHY) if up else
                        Health(what, Level.DEGRADED, f"{what} stream disconnected"))  # fmt: skip
+        kills, lost = self.venue.kill_unconfirmed, self.venue.unresolved
+        out.append(Health("oanda_kill", Level.CRITICAL, "kill not confirmed, retrying: " + "; ".join(
+            f"{i}: {why}" for i, why in sorted(kills.items()))) if kills else
+            Health("oanda_kill", Level.HEALTHY))  # fmt: skip
+        out.append(Health("oanda_orders", Level.CRITICAL, "orders unresolved at the venue: " + "; ".join(
+            f"{c}: {why}" for c, why in sorted(lost.items()))) if lost else
+            Health("oanda_orders", Level.HEALTHY))  # fmt: skip
         return out
 
     async def events(self, instrument_ids: Sequence[str]) -> AsyncIterator[MarketEvent]:
