@@ -172,13 +172,13 @@ class OandaLive:
             up = stream.connected
             out.append(Health(what, Level.HEALTHY) if up else
                        Health(what, Level.DEGRADED, f"{what} stream disconnected"))  # fmt: skip
-        kills, lost = self.venue.kill_unconfirmed, self.venue.unresolved
-        out.append(Health("oanda_kill", Level.CRITICAL, "kill not confirmed, retrying: " + "; ".join(
-            f"{i}: {why}" for i, why in sorted(kills.items()))) if kills else
-            Health("oanda_kill", Level.HEALTHY))  # fmt: skip
-        out.append(Health("oanda_orders", Level.CRITICAL, "orders unresolved at the venue: " + "; ".join(
-            f"{c}: {why}" for c, why in sorted(lost.items()))) if lost else
-            Health("oanda_orders", Level.HEALTHY))  # fmt: skip
+        for what, open_, why in (
+            ("oanda_kill", self.venue.kill_unconfirmed, "kill not confirmed, retrying"),
+            ("oanda_orders", self.venue.unresolved, "orders unresolved at the venue"),
+        ):
+            named = "; ".join(f"{k}: {v}" for k, v in sorted(open_.items()))
+            out.append(Health(what, Level.CRITICAL, f"{why}: {named}") if open_ else
+                       Health(what, Level.HEALTHY))  # fmt: skip
         return out
 
     async def events(self, instrument_ids: Sequence[str]) -> AsyncIterator[MarketEvent]:

@@ -23,9 +23,9 @@ whose fate cannot be read is left ``unresolved`` (CRITICAL), never guessed. An
 operator's ``CancelAllOrders`` (a kill) cancels every pending entry order of the
 instrument by its OANDA id, placed here or not, and reads the list again until
 none is left, retrying failures with a capped backoff (``kill_unconfirmed``,
-CRITICAL meanwhile); a ``CancelOrder`` waits for a replace in flight to resolve. The kernel keeps exits
-itself (``SubmitOrder.stop_loss`` / ``take_profit`` are submitted by the
-kernel once the entry fills), so no on-fill orders are attached here.
+CRITICAL meanwhile); a ``CancelOrder`` waits for a replace in flight to resolve.
+The kernel keeps exits itself (``SubmitOrder.stop_loss`` / ``take_profit`` are
+submitted by the kernel once the entry fills), so no on-fill orders are attached here.
 """
 
 from __future__ import annotations
@@ -280,8 +280,9 @@ class OandaVenue:
         for attempt in range(self.absent_checks):
             await asyncio.sleep(self.absent_delay_s * (attempt + 1))
             try:
-                order = await read_order(self.client, f"@{cmd.client_order_id}",
-                                         tries=self.query_tries, delay_s=self.absent_delay_s)  # fmt: skip
+                order = await read_order(
+                    self.client, f"@{cmd.client_order_id}", tries=self.query_tries,
+                    delay_s=self.absent_delay_s)  # fmt: skip
             except ChainUnknown as exc:
                 self._unresolved_order(self._orders[cmd.client_order_id], str(exc))
                 return
@@ -383,8 +384,8 @@ class OandaVenue:
         while t.replacing and t.settled is not None:  # cancel what the replace leaves live
             await t.settled.wait()
         try:
-            await self.client.cancel_order(
-                f"@{t.wire}" if t.wire else (t.venue_order_id or f"@{cid}"))
+            spec = f"@{t.wire}" if t.wire else (t.venue_order_id or f"@{cid}")
+            await self.client.cancel_order(spec)
         except VenueError as exc:
             self._emit(OrderCancelRejected(**_ids(t.cmd), reason=str(exc)))
             return
