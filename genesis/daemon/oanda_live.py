@@ -4,8 +4,8 @@
 (``genesis.exchange.oanda``): the port the driver sends commands to, the
 start-up snapshot, the account's instruments (from its ``/instruments``), the
 first prices (``/pricing``: the bid), how a journaled order is resumed (by its
-client extension id, never resent; a replacement ``X-rN`` found first), what an
-operator's kill adds (a cancel of every pending order of each instrument), its
+client extension id, never resent; OANDA's replace chain followed to its live end),
+what an operator's kill adds (a cancel of every pending order of each instrument), its
 health (the transaction and pricing streams; CRITICAL while a kill is not confirmed
 or an order's fate could not be read) and its market data (the pricing
 stream as quote ticks). Order events go into the session's one ``Mailbox``.

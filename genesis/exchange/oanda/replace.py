@@ -24,13 +24,18 @@ Outcomes, as ``OrderUpdated`` / ``OrderModifyRejected`` / ``OrderExpired`` of ``
   order: it filled or ended meanwhile, which the stream reports):
   ``OrderModifyRejected`` with OANDA's errorCode; the order is as it was;
 * unknown (timeout, 5xx, lost answer): ``X-rN`` is queried; found, it is the
-  success; absent on every check, the replace did not happen (it is atomic):
-  ``OrderModifyRejected`` code ``NOT_REPLACED``. A replace is never sent twice.
+  success; absent on every check, the replaced order is read (``chain.follow``):
+  still PENDING and not replaced, the replace did not happen (it is atomic):
+  ``OrderModifyRejected`` code ``NOT_REPLACED``; replaced late (CANCELLED with
+  ``replacedByOrderID``), its replacement is adopted (``OrderUpdated``); unreadable,
+  ``REPLACE_UNKNOWN`` and the order is left unresolved (``X-rN`` stays mapped to
+  ``X``). A replace is never sent twice. A refused replace gives its id back.
 
-Restart: a ``ModifyOrder`` is not journaled; recovering ``X`` probes ``X-r1``,
-``X-r2``... first and, if a replacement exists, adopts the last one as ``X``
-(``OrderAccepted``, then ``OrderPendingUpdate`` + ``OrderUpdated`` with its
-terms, then its state); the original is never resent.
+Restart: a ``ModifyOrder`` is not journaled; recovering ``X`` reads the venue's own
+replace chain (``GET /orders/@X``, then each ``replacedByOrderID``: ``chain``) and
+``adopt_replacement`` makes its live end ``X`` (``OrderAccepted``, then
+``OrderPendingUpdate`` + ``OrderUpdated`` with its terms, then its state); the
+original is never resent.
 """
 
 from __future__ import annotations
