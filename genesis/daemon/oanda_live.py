@@ -4,9 +4,10 @@
 (``genesis.exchange.oanda``): the port the driver sends commands to, the
 start-up snapshot, the account's instruments (from its ``/instruments``), the
 first prices (``/pricing``: the bid), how a journaled order is resumed (by its
-client extension id, never resent; a replacement ``X-rN`` found first), what an
-operator's kill adds (a cancel of every pending order of each instrument), its
-health (the transaction and pricing streams) and its market data (the pricing
+client extension id, never resent; OANDA's replace chain followed to its live end),
+what an operator's kill adds (a cancel of every pending order of each instrument), its
+health (the transaction and pricing streams; CRITICAL while a kill is not confirmed
+or an order's fate could not be read) and its market data (the pricing
 stream as quote ticks). Order events go into the session's one ``Mailbox``.
 
 Balances, as the kernel counts them. The kernel books FX as spot: buying 1,000
@@ -171,6 +172,13 @@ class OandaLive:
             up = stream.connected
             out.append(Health(what, Level.HEALTHY) if up else
                        Health(what, Level.DEGRADED, f"{what} stream disconnected"))  # fmt: skip
+        for what, open_, why in (
+            ("oanda_kill", self.venue.kill_unconfirmed, "kill not confirmed, retrying"),
+            ("oanda_orders", self.venue.unresolved, "orders unresolved at the venue"),
+        ):
+            named = "; ".join(f"{k}: {v}" for k, v in sorted(open_.items()))
+            out.append(Health(what, Level.CRITICAL, f"{why}: {named}") if open_ else
+                       Health(what, Level.HEALTHY))  # fmt: skip
         return out
 
     async def events(self, instrument_ids: Sequence[str]) -> AsyncIterator[MarketEvent]:

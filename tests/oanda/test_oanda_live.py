@@ -47,7 +47,9 @@ async def test_opens_with_instruments_marks_and_spot_balances(
         assert balances == {"GBP": D(1000), "USD": D(100_000) - 1000 * ASK0}
         assert [(f.client_order_id, f.last_qty, f.last_px, f.instrument_id)
                 for f in live.snapshot.fills] == [("f1", D(1000), ASK0, ID)]  # fmt: skip
-        assert [h.level for h in live.health()] == [Level.HEALTHY]
+        assert [(h.component, h.level) for h in live.health()] == [
+            ("oanda_transactions", Level.HEALTHY), ("oanda_kill", Level.HEALTHY),
+            ("oanda_orders", Level.HEALTHY)]  # fmt: skip
     finally:
         await live.close()
 

@@ -24,13 +24,18 @@ Outcomes, as ``OrderUpdated`` / ``OrderModifyRejected`` / ``OrderExpired`` of ``
   order: it filled or ended meanwhile, which the stream reports):
   ``OrderModifyRejected`` with OANDA's errorCode; the order is as it was;
 * unknown (timeout, 5xx, lost answer): ``X-rN`` is queried; found, it is the
-  success; absent on every check, the replace did not happen (it is atomic):
-  ``OrderModifyRejected`` code ``NOT_REPLACED``. A replace is never sent twice.
+  success; absent on every check, the replaced order is read (``chain.follow``):
+  still PENDING and not replaced, the replace did not happen (it is atomic):
+  ``OrderModifyRejected`` code ``NOT_REPLACED``; replaced late (CANCELLED with
+  ``replacedByOrderID``), its replacement is adopted (``OrderUpdated``); unreadable,
+  ``REPLACE_UNKNOWN`` and the order is left unresolved (``X-rN`` stays mapped to
+  ``X``). A replace is never sent twice. A refused replace gives its id back.
 
-Restart: a ``ModifyOrder`` is not journaled; recovering ``X`` probes ``X-r1``,
-``X-r2``... first and, if a replacement exists, adopts the last one as ``X``
-(``OrderAccepted``, then ``OrderPendingUpdate`` + ``OrderUpdated`` with its
-terms, then its state); the original is never resent.
+Restart: a ``ModifyOrder`` is not journaled; recovering ``X`` reads the venue's own
+replace chain (``GET /orders/@X``, then each ``replacedByOrderID``: ``chain``) and
+``adopt_replacement`` makes its live end ``X`` (``OrderAccepted``, then
+``OrderPendingUpdate`` + ``OrderUpdated`` with its terms, then its state); the
+original is never resent.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from genesis.core.events import (
     OrderUpdated,
 )
 from genesis.errors import InvalidOrder, OrderRejectedByVenue, VenueError
+from genesis.exchange.oanda.chain import ChainUnknown, follow
 from genesis.exchange.oanda.errors import OandaNotFound
 from genesis.exchange.oanda.rest import OandaClient
 from genesis.exchange.oanda.tracked import Tracked as _Tracked
@@ -65,6 +71,7 @@ class OandaVenue(Protocol):
     client: OandaClient
     absent_checks: int
     absent_delay_s: float
+    query_tries: int
     _orders: dict[str, _Tracked]
     _wire: dict[str, str]
 
@@ -75,13 +82,13 @@ class OandaVenue(Protocol):
     async def _apply_state(self, t: _Tracked, order: dict[str, Any]) -> None: ...
     def _end(self, t: _Tracked, cancel: dict[str, Any]) -> None: ...
     def _deliver_fill(self, t: _Tracked, tx: dict[str, Any]) -> None: ...
+    def _unresolved_order(self, t: _Tracked, reason: str) -> None: ...
 
 
-__all__ = ["find_replacement", "local_id", "replace", "replacement_id"]
+__all__ = ["adopt_replacement", "local_id", "replace", "replacement_id"]
 
 log = structlog.get_logger(__name__)
 
-_MAX_REPLACES = 50  # replacement ids probed after a restart
 _SUFFIX = re.compile(r"^(.+)-r([0-9]+)$")
 _TRIGGERED = (OrderType.STOP_MARKET, OrderType.MARKET_IF_TOUCHED)
 
@@ -115,16 +122,18 @@ async def replace(venue: OandaVenue, cmd: ModifyOrder) -> None:
         return
     old_wire = t.wire or t.cmd.client_order_id
     t.replaces += 1
-    t.replacing = True
+    t.replacing, t.settled = True, asyncio.Event()
     venue._wire[new_cid] = cmd.client_order_id
     try:
         answer = await venue.client.replace_order(f"@{old_wire}", body)
     except (OrderRejectedByVenue, OandaNotFound) as exc:
+        venue._wire.pop(new_cid, None)
+        t.replaces -= 1  # refused, so never created: the next replace takes its id
         _reject(venue, cmd, f"REPLACE_REJECTED: {exc}", str(getattr(exc, "code", "REJECTED")))
     except VenueError as exc:  # OrderStatusUnknown among them: the new id says
         log.warning("oanda_replace_outcome_unknown", client_order_id=cmd.client_order_id,
                     error=type(exc).__name__)  # fmt: skip
-        await _resolve(venue, t, cmd, after, new_cid)
+        await _resolve(venue, t, cmd, after, new_cid, old_wire)
     else:
         created = answer.get("orderCreateTransaction") or {}
         _updated(venue, t, after, new_cid, str(created.get("id", "")))
@@ -134,46 +143,38 @@ async def replace(venue: OandaVenue, cmd: ModifyOrder) -> None:
             venue._end(t, answer["replacingOrderCancelTransaction"])
     finally:
         t.replacing = False
+        t.settled.set()
         venue._replay_early(t)
 
 
-async def find_replacement(venue: OandaVenue, t: _Tracked) -> bool:
-    """After a restart: whether ``t`` was replaced (``X-r1``, ``X-r2``... exist at the
-    venue); if so the last replacement becomes ``t`` (see the module docstring). A query
-    that fails stops the probe (the original is then resolved as before)."""
+async def adopt_replacement(venue: OandaVenue, t: _Tracked, latest: dict[str, Any]) -> bool:
+    """After a restart: ``latest``, the live end of ``t``'s replace chain (read from the
+    venue by ``chain.follow``), becomes ``t`` (see the module docstring); False when the
+    order is unreadable."""
     cid = t.cmd.client_order_id
-    latest: dict[str, Any] | None = None
-    n = 0
-    while n < _MAX_REPLACES:
-        try:
-            latest_try = await venue.client.order(f"@{replacement_id(cid, n + 1)}")
-        except OandaNotFound:
-            break
-        except VenueError as exc:
-            log.warning("oanda_replacement_probe_failed", client_order_id=cid,
-                        error=type(exc).__name__)  # fmt: skip
-            break
-        latest, n = latest_try, n + 1
-    if latest is None:
-        return False
     try:
         units = abs(Decimal(str(latest["units"])))
         price = Decimal(str(latest["price"])) if latest.get("price") is not None else None
     except (KeyError, ArithmeticError) as exc:
         log.warning("oanda_replacement_unreadable", client_order_id=cid, error=repr(exc))
         return False
+    wire = str((latest.get("clientExtensions") or {}).get("id", ""))
+    match = _SUFFIX.match(wire)
+    if match and match.group(1) == cid:
+        t.replaces = int(match.group(2))
+    if wire:
+        venue._wire[wire] = cid
     trigger = price if t.cmd.order_type in _TRIGGERED else None
     after = _terms(t.cmd, t.filled + units, None if trigger else price, trigger)
-    t.replaces = n
-    venue._wire[replacement_id(cid, n)] = cid
-    t.wire, t.venue_order_id = replacement_id(cid, n), str(latest["id"])
+    t.wire, t.venue_order_id = wire, str(latest["id"])
     ids = venue.ids(t.cmd)
     venue._emit(OrderAccepted(**ids, venue_order_id=t.venue_order_id))
     venue._emit(OrderPendingUpdate(**ids))
     t.cmd = after
     venue._emit(OrderUpdated(**ids, quantity=after.quantity, price=after.price,
                              trigger_price=after.trigger_price))  # fmt: skip
-    log.warning("oanda_replacement_adopted", client_order_id=cid, venue_client_id=t.wire)
+    log.warning("oanda_replacement_adopted", client_order_id=cid, venue_client_id=wire,
+                venue_order_id=t.venue_order_id)  # fmt: skip
     await venue._apply_state(t, latest)
     return True
 
@@ -212,9 +213,13 @@ def _updated(
 
 
 async def _resolve(
-    venue: OandaVenue, t: _Tracked, cmd: ModifyOrder, after: SubmitOrder, new_cid: str
-) -> None:
-    """An unknown outcome: the replacement's own query says whether it stands."""
+    venue: OandaVenue, t: _Tracked, cmd: ModifyOrder, after: SubmitOrder, new_cid: str,
+    old_wire: str,
+) -> None:  # fmt: skip
+    """An unknown outcome: the replacement's own query says whether it stands; absent,
+    the replaced order's chain must agree (OANDA may apply a PUT late): still PENDING and
+    not replaced -> NOT_REPLACED; replaced -> its replacement is adopted; unreadable ->
+    the order is left unresolved (``OandaVenue.unresolved``), never guessed."""
     for attempt in range(venue.absent_checks):
         await asyncio.sleep(venue.absent_delay_s * (attempt + 1))
         try:
@@ -226,6 +231,23 @@ async def _resolve(
             continue
         _updated(venue, t, after, new_cid, str(order.get("id", "")))
         await venue._apply_state(t, order)
+        return
+    old = t.venue_order_id or f"@{old_wire}"
+    try:
+        chain = await follow(venue.client, old, tries=venue.query_tries,
+                             delay_s=venue.absent_delay_s)  # fmt: skip
+    except ChainUnknown as exc:
+        _reject(venue, cmd, f"the replace's outcome is unknown: {exc}", "REPLACE_UNKNOWN")
+        venue._unresolved_order(t, f"replace to {new_cid}: {exc}")  # new_cid stays mapped
+        return
+    if chain is not None and len(chain) > 1:  # applied late: the live end is the order now
+        latest = chain[-1]
+        wire = str((latest.get("clientExtensions") or {}).get("id", "")) or new_cid
+        venue._wire[wire] = cmd.client_order_id
+        log.warning("oanda_replace_found_late", client_order_id=cmd.client_order_id,
+                    venue_client_id=wire, venue_order_id=latest.get("id"))  # fmt: skip
+        _updated(venue, t, after, wire, str(latest.get("id", "")))
+        await venue._apply_state(t, latest)
         return
     venue._wire.pop(new_cid, None)
     t.replaces -= 1  # never placed: the next replace may take its id

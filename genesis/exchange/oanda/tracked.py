@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -21,3 +22,4 @@ class Tracked:
     wire: str = ""  # the client id the venue knows it by now (``X-rN`` once replaced)
     replaces: int = 0  # replacements made (``replace.replacement_id``)
     replacing: bool = False  # a replace request is out: stream news waits for its answer
+    settled: asyncio.Event | None = None  # set once the replace out is resolved (a cancel waits)

@@ -18,10 +18,14 @@ Fills arrive from the order answer, the transaction stream and its backfills;
 each ORDER_FILL transaction id is delivered once. A ``ModifyOrder`` is an order
 replace (``replace``: the replacement's client id is ``X-rN``, reported as
 ``X``); ``recover`` resumes a journaled order after a restart by its client id
-(a replacement first), never resending it; an operator's ``CancelAllOrders``
-cancels every pending entry order of the instrument, placed here or not. The kernel keeps exits
-itself (``SubmitOrder.stop_loss`` / ``take_profit`` are submitted by the
-kernel once the entry fills), so no on-fill orders are attached here.
+following the venue's replace chain (``chain``), never resending it; an order
+whose fate cannot be read is left ``unresolved`` (CRITICAL), never guessed. An
+operator's ``CancelAllOrders`` (a kill) cancels every pending entry order of the
+instrument by its OANDA id, placed here or not, and reads the list again until
+none is left, retrying failures with a capped backoff (``kill_unconfirmed``,
+CRITICAL meanwhile); a ``CancelOrder`` waits for a replace in flight to resolve.
+The kernel keeps exits itself (``SubmitOrder.stop_loss`` / ``take_profit`` are
+submitted by the kernel once the entry fills), so no on-fill orders are attached here.
 """
 
 from __future__ import annotations
@@ -47,9 +51,10 @@ from genesis.core.events import (
 )
 from genesis.errors import InvalidOrder, OrderRejectedByVenue, OrderStatusUnknown, VenueError
 from genesis.exchange.live import EventSink, VenueBalance, VenueOrder, VenueSnapshot
+from genesis.exchange.oanda.chain import ChainUnknown, follow, read_order
 from genesis.exchange.oanda.errors import OandaNotFound
 from genesis.exchange.oanda.orders import OrderTerms, order_request
-from genesis.exchange.oanda.replace import find_replacement, local_id, replace
+from genesis.exchange.oanda.replace import adopt_replacement, local_id, replace
 from genesis.exchange.oanda.rest import OandaClient
 from genesis.exchange.oanda.streams import TransactionStream
 from genesis.exchange.oanda.tracked import Tracked as _Tracked
@@ -83,11 +88,18 @@ class OandaVenue:
         *,
         absent_checks: int = 2,
         absent_delay_s: float = 0.5,
+        query_tries: int = 4,
+        kill_retry_s: float = 0.5,
+        kill_retry_max_s: float = 30.0,
     ) -> None:
         self.name = name
         self.client = client
         self.absent_checks = absent_checks
         self.absent_delay_s = absent_delay_s
+        self.query_tries = query_tries  # a failing order query, retried (``chain.read_order``)
+        self.kill_retry_s, self.kill_retry_max_s = kill_retry_s, kill_retry_max_s
+        self.unresolved: dict[str, str] = {}  # client id -> why its fate is unknown (CRITICAL)
+        self.kill_unconfirmed: dict[str, str] = {}  # instrument -> why its kill is not done
         self._sink: EventSink | None = None
         self._orders: dict[str, _Tracked] = {}  # client order id -> order
         self._wire: dict[str, str] = {}  # a replacement's client id -> the kernel's
@@ -123,17 +135,39 @@ class OandaVenue:
             self._spawn(replace(self, command))
 
     def recover(self, cmd: SubmitOrder, timestamp_ms: int | None = None) -> None:
-        """Resume an order journaled before a restart, by its client id, never resent: a
-        replacement (``X-rN``) found first becomes the order; else the order found is
-        adopted; absent on every check, it ends as rejected ``NOT_PLACED``."""
+        """Resume an order journaled before a restart, by its client id, never resent: the
+        venue's own replace chain is followed (``chain.follow``) and its live end becomes
+        the order (a replacement, or the order itself); absent on every check, it ends as
+        rejected ``NOT_PLACED``; unreadable, it is left unresolved (``unresolved``)."""
         if cmd.client_order_id in self._orders:
             return
         self._orders[cmd.client_order_id] = _Tracked(cmd)
         self._spawn(self._recover(cmd))
 
     async def _recover(self, cmd: SubmitOrder) -> None:
-        if not await find_replacement(self, self._orders[cmd.client_order_id]):
+        t = self._orders[cmd.client_order_id]
+        try:
+            chain = await follow(self.client, f"@{cmd.client_order_id}", tries=self.query_tries,
+                                 delay_s=self.absent_delay_s)  # fmt: skip
+        except ChainUnknown as exc:
+            self._unresolved_order(t, str(exc))
+            return
+        if chain is None:
             await self._resolve(cmd)
+        elif len(chain) == 1:
+            await self._adopt(cmd, chain[0])
+        elif not await adopt_replacement(self, t, chain[-1]):
+            self._unresolved_order(t, f"its replacement {chain[-1].get('id')} is unreadable")
+
+    def _unresolved_order(self, t: _Tracked, reason: str) -> None:
+        """What became of ``t`` at the venue cannot be read: nothing is guessed. It is no
+        longer a known order (a reset is refused while the venue holds it) and the venue's
+        health is CRITICAL until an operator explains it."""
+        cid = t.cmd.client_order_id
+        self.unresolved[cid] = reason
+        log.error("oanda_order_unresolved", client_order_id=cid, reason=reason,
+                  hint="the order is neither adopted nor ended; check the OANDA account,"
+                  " `genesis kill --live` cancels every pending order")  # fmt: skip
 
     @property
     def stream(self) -> TransactionStream | None:
@@ -141,8 +175,9 @@ class OandaVenue:
         return self._stream
 
     def known_client_ids(self) -> set[str]:
-        """Client ids of every order this venue object placed or resumed."""
-        return set(self._orders)
+        """Client ids of every order this venue object placed or resumed (not those left
+        unresolved)."""
+        return set(self._orders) - set(self.unresolved)
 
     def ids(self, cmd: Command) -> dict[str, Any]:
         return _ids(cmd)
@@ -240,15 +275,18 @@ class OandaVenue:
             self._on_order_tx(t, tx)
 
     async def _resolve(self, cmd: SubmitOrder) -> None:
-        """Find the order by client id; absent on every check -> NOT_PLACED."""
+        """Find the order by client id; absent on every check -> NOT_PLACED; a query that
+        keeps failing proves nothing: the order is left unresolved."""
         for attempt in range(self.absent_checks):
             await asyncio.sleep(self.absent_delay_s * (attempt + 1))
             try:
-                order = await self.client.order(f"@{cmd.client_order_id}")
-            except OandaNotFound:
-                continue
-            except VenueError as exc:
-                log.warning("oanda_resolve_failed", error=str(exc))
+                order = await read_order(
+                    self.client, f"@{cmd.client_order_id}", tries=self.query_tries,
+                    delay_s=self.absent_delay_s)  # fmt: skip
+            except ChainUnknown as exc:
+                self._unresolved_order(self._orders[cmd.client_order_id], str(exc))
+                return
+            if order is None:
                 continue
             await self._adopt(cmd, order)
             return
@@ -288,31 +326,66 @@ class OandaVenue:
             self._emit(OrderExpired(**_ids(t.cmd)))
 
     async def _cancel_instrument(self, instrument_id: str) -> None:
-        """Cancel every pending entry order of the instrument at the venue, ours or not."""
-        try:
-            pending = await self.client.pending_orders()
-        except VenueError as exc:
-            log.error("oanda_cancel_all_failed", instrument=instrument_id, error=str(exc))
-            return
-        for o in pending:
-            if o.get("instrument") != oanda_name(instrument_id) or o.get("tradeID"):
-                continue
-            cid = self._wire.get(str((o.get("clientExtensions") or {}).get("id", "")), "")
-            cid = cid or str((o.get("clientExtensions") or {}).get("id", ""))
-            if cid in self._orders:
-                await self._cancel(cid)
-                continue
+        """A kill: cancel every pending entry order of the instrument at the venue, ours or
+        not, by the OANDA id listed, then read the list again until it holds none (a replace
+        in flight may create one meanwhile). A failed read or cancel is retried with a
+        capped backoff; until done, ``kill_unconfirmed`` names the instrument (CRITICAL)."""
+        name, delay, rounds = oanda_name(instrument_id), 0.0, 0
+        while True:
+            if delay:
+                await asyncio.sleep(delay)
+            rounds += 1
             try:
-                await self.client.cancel_order(str(o["id"]))
+                pending = [o for o in await self.client.pending_orders()
+                           if o.get("instrument") == name and not o.get("tradeID")]  # fmt: skip
             except VenueError as exc:
-                log.error("oanda_cancel_failed", order_id=o.get("id"), error=str(exc))
+                error = f"pending orders unreadable: {type(exc).__name__}: {exc}"
+            else:
+                if not pending:
+                    if self.kill_unconfirmed.pop(instrument_id, None) is not None:
+                        log.warning("oanda_cancel_all_confirmed", instrument=instrument_id,
+                                    rounds=rounds)  # fmt: skip
+                    return
+                error = await self._cancel_listed(pending)
+            if error:
+                self.kill_unconfirmed[instrument_id] = error
+                log.error("oanda_cancel_all_failed", instrument=instrument_id, error=error,
+                          retry_in_s=max(delay * 2, self.kill_retry_s))  # fmt: skip
+                delay = min(max(delay * 2, self.kill_retry_s), self.kill_retry_max_s)
+            else:  # all cancelled: the next read confirms, at once the first time
+                delay = 0.0 if rounds == 1 else min(max(delay, self.kill_retry_s),
+                                                    self.kill_retry_max_s)  # fmt: skip
+
+    async def _cancel_listed(self, pending: list[dict[str, Any]]) -> str:
+        """Cancel each listed order by its OANDA id; a tracked one, cancelled as it stands,
+        ends as cancelled (else the stream says what ended it). The first error, or ""."""
+        error = ""
+        for o in pending:
+            oid = str(o.get("id", ""))
+            wire = str((o.get("clientExtensions") or {}).get("id", ""))
+            try:
+                await self.client.cancel_order(oid)
+            except OandaNotFound:
+                continue  # gone meanwhile (filled, cancelled or replaced): the next read says
+            except VenueError as exc:
+                log.error("oanda_cancel_failed", order_id=oid, error=str(exc))
+                error = error or f"cancel of order {oid} failed: {type(exc).__name__}: {exc}"
+                continue
+            t = self._orders.get(self._wire.get(wire) or wire)
+            if t is not None and t.venue_order_id == oid and not t.replacing and not t.done:
+                t.done = True
+                self._emit(OrderCanceled(**_ids(t.cmd)))
+        return error
 
     async def _cancel(self, cid: str) -> None:
         t = self._orders.get(cid)
         if t is None:
             return
+        while t.replacing and t.settled is not None:  # cancel what the replace leaves live
+            await t.settled.wait()
         try:
-            await self.client.cancel_order(f"@{t.wire or cid}")
+            spec = f"@{t.wire}" if t.wire else (t.venue_order_id or f"@{cid}")
+            await self.client.cancel_order(spec)
         except VenueError as exc:
             self._emit(OrderCancelRejected(**_ids(t.cmd), reason=str(exc)))
             return
