@@ -385,13 +385,17 @@ class Portfolio:
     def gross_exposure(self, excluding: str) -> Decimal:
         """Every instrument's aggregate position, but ``excluding``'s, at its mark (or last
         fill price) in its quote currency, summed as absolute values; an instrument with
-        no price yet counts nothing. (Pre-trade's leverage input, per order: no views.)"""
+        no price yet counts nothing; one whose base is the base currency counts its units
+        (USD_JPY on a USD account). (Pre-trade's leverage input, per order: no views.)"""
         gross = ZERO
         for instrument_id in self._keys_by_instrument:
             if instrument_id == excluding:
                 continue
             qty = self.position_qty(instrument_id)
-            if qty != 0:
+            inst = self._instruments[instrument_id]  # booked: its fills looked it up
+            if qty != 0 and inst.base == self._base != inst.quote:
+                gross += abs(qty)
+            elif qty != 0:
                 mark = self.mark_price(instrument_id)
                 if mark is not None:
                     gross += abs(qty) * mark
