@@ -91,7 +91,10 @@ async def test_usd_jpy_on_a_usd_account_has_its_usd_equity_and_trades(
                                    bid=D("86.655"), ask=D("86.728"),
                                    bid_size=D(0), ask_size=D(0)))  # fmt: skip
     orders = OrderFactory("fx", daemon.kernel.clock, {"oanda:USD_JPY": inst}.__getitem__)
-    assert daemon.kernel.refusal(orders.market("oanda:USD_JPY", Side.BUY, "1000", confidence=0.9)) is None
+    assert (
+        daemon.kernel.refusal(orders.market("oanda:USD_JPY", Side.BUY, "1000", confidence=0.9))
+        is None
+    )
     buy = orders.market("oanda:USD_JPY", Side.BUY, "3000", confidence=0.9)
     assert daemon.kernel.refusal(buy) == (  # the tier's 2% of equity, in USD (units)
         "MAX_POSITION_SIZE",
