@@ -29,6 +29,7 @@ from genesis.exchange.live import VenueBalance, VenueSnapshot
 from genesis.execution.factory import OrderFactory
 from genesis.risk.limits import Tier
 from genesis.storage.factory import LIVE_SQLITE_NAME, open_repository
+from genesis.testing.builders import RecordingLog
 
 D = Decimal
 
@@ -66,7 +67,7 @@ async def _live(
     config = DaemonConfig(tier=Tier.SNIPER, strategies=(strategy,),
                           instruments=InstrumentTable([]), data_dir=tmp_path)  # fmt: skip
     try:
-        daemon = live_daemon(config, [venue], (repo, [], []), Mailbox())
+        daemon = live_daemon(config, [venue], (repo, [], []), Mailbox(), log=RecordingLog())
     except BaseException:
         await repo.close()  # its connection thread would keep the process alive
         raise
