@@ -13,7 +13,10 @@ pair's trading terms say and :data:`DEFAULT_PAIRS` holds the documented defaults
 * ``long_rate`` / ``short_rate``: the annual financing rates a holder of a long or
   short position *receives* (negative: pays), as OANDA's instrument financing
   ``longRate``/``shortRate``. They are configuration (a broker's terms), not market
-  data; the defaults are illustrative and every run can set its own.
+  data; the defaults are illustrative and every run can set its own;
+* ``settlement_days``: the spot value date, T+2 for most pairs, T+1 for the dollar
+  against the currencies in :data:`T1_CURRENCIES` (USD/CAD, USD/TRY, USD/RUB...): it
+  decides which rollover counts the weekend (``genesis.portfolio.financing``).
 
 Conversion into the account currency (:func:`to_account`) is exact Decimal, then
 rounded half-even to :data:`ACCOUNT_UNIT` (0.0001, OANDA's account precision) when a
@@ -38,8 +41,10 @@ __all__ = [
     "DEFAULT_MARGIN_RATE",
     "DEFAULT_PAIRS",
     "DEFAULT_SHORT_RATE",
+    "T1_CURRENCIES",
     "FxPair",
     "fx_pair",
+    "spot_settlement_days",
     "to_account",
 ]
 
@@ -52,6 +57,16 @@ DEFAULT_SHORT_RATE: Final = Decimal("-0.0050")
 
 _CURRENCY_LEN: Final = 3
 
+T1_CURRENCIES: Final = frozenset({"CAD", "TRY", "RUB", "PHP", "KZT", "PKR"})
+"""Against USD these settle T+1 (spot value date the next business day), not T+2."""
+
+
+def spot_settlement_days(base: str, quote: str) -> int:
+    """The spot settlement lag of ``base``/``quote``: 1 for USD against a currency of
+    :data:`T1_CURRENCIES` (USD/CAD), else 2. Holidays are not modelled."""
+    pair = {base, quote}
+    return 1 if "USD" in pair and pair & T1_CURRENCIES else 2
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FxPair:
@@ -59,7 +74,8 @@ class FxPair:
 
     Raises:
         ConfigError: a currency that is not three letters, a margin rate outside
-            (0, 1], a non-finite financing rate, or a negative units precision.
+            (0, 1], a non-finite financing rate, a negative units precision, or a
+            settlement lag other than 0, 1 or 2 days.
     """
 
     symbol: str
@@ -71,6 +87,7 @@ class FxPair:
     margin_rate: Decimal = DEFAULT_MARGIN_RATE
     long_rate: Decimal = DEFAULT_LONG_RATE
     short_rate: Decimal = DEFAULT_SHORT_RATE
+    settlement_days: int = 2  # spot value date T+2; T+1: USDCAD (spot_settlement_days)
 
     def __post_init__(self) -> None:
         for name in ("base", "quote"):
@@ -89,6 +106,11 @@ class FxPair:
             raise ConfigError(
                 f"fx pair {self.symbol}: units precision {self.units_precision} or display"
                 f" precision {self.display_precision} out of range"
+            )
+        if self.settlement_days not in (0, 1, 2):
+            raise ConfigError(
+                f"fx pair {self.symbol}: settlement in {self.settlement_days!r} days,"
+                " expected 0, 1 or 2 (T+2 for most pairs, T+1 for USDCAD)"
             )
 
     @property
@@ -176,6 +198,7 @@ def _pair(symbol: str, pip_location: int, display_precision: int) -> FxPair:
         quote=symbol[3:],
         pip_location=pip_location,
         display_precision=display_precision,
+        settlement_days=spot_settlement_days(symbol[:3], symbol[3:]),
     )
 
 
@@ -195,12 +218,14 @@ DEFAULT_PAIRS: Final = {
     )
 }
 """Built-in terms of the majors (OANDA's pip locations and precisions; units step 1,
-margin 3.33%, financing long -2.5% / short -0.5% a year: illustrative, set your own)."""
+margin 3.33%, financing long -2.5% / short -0.5% a year: illustrative, set your own;
+spot T+2, USDCAD T+1)."""
 
 
 def fx_pair(symbol: str) -> FxPair:
     """The built-in terms of ``symbol`` (``GBPUSD``, ``GBP_USD`` or ``GBP/USD``); a
-    six-letter pair not listed gets pip -4 (-2 when quoted in JPY) and the defaults.
+    six-letter pair not listed gets pip -4 (-2 when quoted in JPY), its settlement lag
+    (``spot_settlement_days``: USDTRY T+1) and the defaults.
 
     Raises:
         ConfigError: ``symbol`` is not six letters once ``_``/``/`` are dropped.

@@ -205,9 +205,10 @@ def live_daemon(
         for b in v.snapshot.balances.values():
             found[b.asset] = found.get(b.asset, Decimal(0)) + b.free + b.locked
     assets = {a for i in config.instrument_ids for a in _assets(config, i)}
+    quote = _equity_currency(config, venues)
+    assets.add(quote)
     balances = {a: found.get(a, Decimal(0)) for a in sorted(assets)}
     marks = {i: p for v in venues for i, p in v.marks.items()}
-    quote = config.instruments.get(config.instrument_ids[0]).quote
     spec = _spec(config, balances, quote, time.time_ns(), marks)
     if len(venues) > 1:  # each venue's account funds only its own orders
         accounts = {
@@ -255,6 +256,18 @@ def _kind(venue: LiveVenue) -> str:
     if isinstance(venue, BinanceLive):
         return "binance"
     return "oanda" if type(venue).__name__ == "OandaLive" else "ccxt"
+
+
+def _equity_currency(config: DaemonConfig, venues: Sequence[LiveVenue]) -> str:
+    """What equity is measured in: the account currency of the first instrument's venue when
+    its account has one (OANDA: USD_JPY on a USD account is valued in USD), else that
+    instrument's quote currency (a spot account: BTCUSDT in USDT)."""
+    first = config.instrument_ids[0]
+    venue = split_instrument_id(first)[0]
+    for v in venues:
+        if v.key == venue and v.snapshot.currency:
+            return v.snapshot.currency
+    return config.instruments.get(first).quote
 
 
 def _assets(config: DaemonConfig, instrument_id: str) -> tuple[str, str]:

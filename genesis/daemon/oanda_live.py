@@ -236,7 +236,7 @@ async def open_oanda_live(
         summary = await client.summary()
         balances = spot_balances(venue.currency, Decimal(str(summary["balance"])),
                                  await client.positions(), names.values())  # fmt: skip
-        live.snapshot = VenueSnapshot(found.open_orders, balances, found.fills)
+        live.snapshot = VenueSnapshot(found.open_orders, balances, found.fills, venue.currency)
         prices = {p.instrument: p for p in await client.pricing(sorted(set(names.values())))}
         live.marks = {i: prices[n].bid for i, n in names.items() if n in prices}
     except BaseException as exc:

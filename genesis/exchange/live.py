@@ -72,11 +72,14 @@ class VenueBalance:
 
 @dataclass(frozen=True, slots=True)
 class VenueSnapshot:
-    """What the venue holds: open orders, balances and own trades since a point."""
+    """What the venue holds: open orders, balances and own trades since a point, and the
+    account currency of a venue whose account has one (OANDA; empty: none, a spot
+    account holding many assets)."""
 
     open_orders: tuple[VenueOrder, ...]
     balances: dict[str, VenueBalance]
     fills: tuple[OrderFilled, ...] = field(default=())
+    currency: str = ""
 
 
 @runtime_checkable

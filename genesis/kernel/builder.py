@@ -108,6 +108,10 @@ def build_kernel(spec: SessionSpec, log: Any) -> Kernel:
         dedup_window=spec.dedup_window,
         venue_balances=spec.venue_balances,
     )
+    # each currency is valued by a session instrument quoting it, whatever the id's format
+    listed = spec.instruments if isinstance(spec.instruments, Mapping) else {}
+    traded = (i for s in spec.strategies for i in s.instruments)
+    portfolio.price_by(dict.fromkeys([*listed, *traded, *spec.marks]))
     for instrument_id, price in spec.marks.items():
         portfolio.mark(instrument_id, price)
     kernel = Kernel(

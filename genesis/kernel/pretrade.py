@@ -194,6 +194,9 @@ class PreTrade:
         own = order.instrument_id
         gross = self._portfolio.gross_exposure(excluding=own)
         after = self._portfolio.position_qty(own) + order.side.sign * order.quantity
+        inst = self._instruments(own)
+        if inst.base == self._portfolio.base_currency != inst.quote:
+            return gross + abs(after)  # units of the account currency (USD_JPY, USD account)
         return gross + abs(after) * reference
 
     def _correlated(self, order: Order) -> tuple[str, float, int] | None:

@@ -8,9 +8,12 @@ Rules (docs/fx.md)
 * A position open when the clock reaches the rollover instant is financed; an event
   stamped exactly at 17:00:00 comes after the rollover (a position it opens is not
   charged that day, one it closes is).
-* Wednesday's rollover counts **three** days (spot settles T+2, so Wednesday's value
-  date rolls over the weekend: OANDA's and the interbank convention); the others one.
-  A week of rollovers counts 1 + 1 + 3 + 1 + 1 = 7 days.
+* One rollover a week counts **three** days: the one whose value date rolls over the
+  weekend. Most pairs settle T+2, so it is Wednesday's; a pair settling T+1
+  (``FxPair.settlement_days``: USDCAD, USDTRY, USDRUB...) rolls triple on Thursday
+  (OANDA's and the interbank convention). The others count one: a week of rollovers
+  counts 1 + 1 + 3 + 1 + 1 = 7 days. Holidays (a value date moved by a bank
+  holiday in either currency) are not modelled.
 * The amount, in the pair's quote currency, is
   ``|units| x mid x annual_rate x days / 365`` at the mid price standing at the
   rollover (the last quote before it); ``annual_rate`` is the pair's long or
@@ -42,7 +45,7 @@ __all__ = [
 ROLLOVER_ZONE: Final = ZoneInfo("America/New_York")
 ROLLOVER_HOUR: Final = 17
 DAYS_PER_YEAR: Final = Decimal(365)
-_WEDNESDAY: Final = 2
+_FRIDAY: Final = 4
 _SATURDAY: Final = 5
 _NS: Final = 1_000_000_000
 
@@ -56,7 +59,7 @@ class FinancingEntry(msgspec.Struct, frozen=True, kw_only=True):
         units: the signed position held (> 0 long).
         mid: the mid price used.
         annual_rate: the rate applied (the pair's long or short rate).
-        days: days counted (3 on Wednesday, else 1).
+        days: days counted (3 on the pair's triple day, Wednesday for T+2, else 1).
         amount_quote: ``|units| x mid x annual_rate x days / 365`` in the quote currency
             (unrounded, 28 significant digits).
         amount: what the account is credited (negative: charged), account currency,
@@ -87,10 +90,12 @@ def next_rollover_ns(ts_ns: int) -> int:
         day += timedelta(days=1)
 
 
-def rollover_days(rollover_ns: int) -> int:
-    """Days one rollover counts: 3 on Wednesday (New York), else 1."""
+def rollover_days(rollover_ns: int, settlement_days: int = 2) -> int:
+    """Days one rollover counts for a pair settling T+``settlement_days``: 3 on the day
+    whose value date crosses the weekend (New York: Wednesday for T+2, Thursday for
+    T+1), else 1."""
     local = datetime.fromtimestamp(rollover_ns // _NS, tz=UTC).astimezone(ROLLOVER_ZONE)
-    return 3 if local.weekday() == _WEDNESDAY else 1
+    return 3 if local.weekday() == _FRIDAY - settlement_days else 1
 
 
 def financing(
@@ -102,7 +107,7 @@ def financing(
         ConfigError: ``account`` is neither currency of the pair (``to_account``).
     """
     rate = pair.financing_rate(units)
-    days = rollover_days(rollover_ns)
+    days = rollover_days(rollover_ns, pair.settlement_days)
     quote = abs(units) * mid * rate * days / DAYS_PER_YEAR
     amount = to_account(quote, pair, mid, account).quantize(ACCOUNT_UNIT, rounding=ROUND_HALF_EVEN)
     return FinancingEntry(

@@ -27,8 +27,12 @@ Equity
 For a spot account the base-asset balance *is* the position, so ``equity()``
 values balances only and never adds positions on top: the ``base_currency``
 balance, plus each other non-zero balance times the mark of the instrument
-``<asset><base_currency>`` (``BTC`` is valued with ``BTCUSDT``; on another
-venue, the venue-qualified instrument its fills came from). When that
+that prices it: the one its fills came from, else the session instrument
+quoting it in the base currency (``price_by``: ``oanda:GBP_USD`` values GBP on
+a USD account, whatever the id's format), else ``<asset><base_currency>``
+(``BTC`` is valued with ``BTCUSDT``). A session instrument quoting the base
+currency in the asset values it at the inverse instead (``oanda:USD_JPY``: a
+JPY balance over the mark, on a USD account). When that
 instrument has no mark yet, the last fill price of that instrument is used;
 with neither, the asset is left out and named in ``unvalued`` (a trading path
 must never raise on it). The set of non-zero,
@@ -39,7 +43,7 @@ O(number of such balances) and ``mark()`` is one dict store.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
@@ -132,6 +136,10 @@ class Portfolio:
         self._balances: dict[str, Decimal] = {}
         self._valued: dict[str, str] = {}  # non-zero, non-base asset -> valuation symbol
         self._pricer: dict[str, str] = {}  # asset -> the instrument id its fills priced it by
+        # asset -> the session instrument quoting it in the base currency (price_by)
+        self._listed: dict[str, str] = {}
+        # asset -> the session instrument quoting the base currency in it: valued at 1/mark
+        self._inverse: dict[str, str] = {}
         # the instrument ids equity reads a mark of: a mark of any other moves nothing
         self._pricing: frozenset[str] = frozenset()
         self.unvalued: tuple[str, ...] = ()  # assets the last equity() could not value
@@ -248,6 +256,29 @@ class Portfolio:
             if instrument_id in self._pricing:
                 self._equity = None
 
+    def price_by(self, instrument_ids: Iterable[str]) -> None:
+        """Value currencies with the session's instruments, whatever their ids' format: one
+        quoting an asset in the base currency prices that asset (``oanda:GBP_USD``: GBP on
+        a USD account; an id equal to ``<asset><base_currency>`` is preferred, then the
+        first), one quoting the base currency in an asset prices it at the inverse
+        (``oanda:USD_JPY``: JPY). A pricer a fill set comes first; an unknown id is skipped
+        (the strategy naming it is refused elsewhere)."""
+        for instrument_id in instrument_ids:
+            try:
+                inst = self._instrument(instrument_id)
+            except ConfigError:
+                continue
+            if inst.quote == self._base and inst.base != self._base:
+                if inst.base not in self._listed or instrument_id == inst.base + self._base:
+                    self._listed[inst.base] = instrument_id
+                    self._inverse.pop(inst.base, None)  # a direct quote comes first
+            elif inst.base == self._base != inst.quote and inst.quote not in self._listed:
+                self._inverse.setdefault(inst.quote, instrument_id)
+        for asset in self._valued:
+            self._valued[asset] = self._symbol(asset)
+        self._reprice()
+        self._equity = None
+
     # --- queries -------------------------------------------------------------
 
     def equity(self) -> Decimal:
@@ -260,6 +291,8 @@ class Portfolio:
         and named in ``unvalued``: the equity never raises on a trading path. USD and
         the dollar stablecoins (``USD_PEGGED``) count at par against each other, so a
         session trading BTCUSDT beside BTCUSD has one equity (a depeg is not modelled).
+        An asset priced by an instrument quoting the base currency in it (``price_by``)
+        counts ``balance / mark``, not rounded.
         """
         if self._equity is not None:
             return self._equity
@@ -270,14 +303,19 @@ class Portfolio:
             if pegged and asset in USD_PEGGED:
                 total += self._balances[asset]  # a dollar is a dollar (no depeg modelled)
                 continue
-            symbol = self._pricer.get(asset, symbol)
+            filled = self._pricer.get(asset)
+            if filled is not None:
+                symbol = filled
             price = self._marks.get(symbol)
             if price is None:
                 price = self._last_px.get(symbol)
                 if price is None:
                     unvalued.append(asset)
                     continue
-            total += self._balances[asset] * price
+            if filled is None and asset in self._inverse:
+                total += self._balances[asset] / price  # USD_JPY prices JPY at 1/mark
+            else:
+                total += self._balances[asset] * price
         self.unvalued = tuple(unvalued)
         self._equity = total
         return total
@@ -309,6 +347,8 @@ class Portfolio:
         held = self._balances[asset]
         if held <= 0 or (self._base in USD_PEGGED and asset in USD_PEGGED):
             return None
+        if asset in self._inverse and asset not in self._pricer:
+            return None  # valued at 1/mark: equity falls as the mark rises
         cash = self._balances.get(self._base, ZERO)
         price = (floor - cash) / held
         price += (abs(price) + abs(floor) / held) * _GUARD_MARGIN
@@ -345,13 +385,17 @@ class Portfolio:
     def gross_exposure(self, excluding: str) -> Decimal:
         """Every instrument's aggregate position, but ``excluding``'s, at its mark (or last
         fill price) in its quote currency, summed as absolute values; an instrument with
-        no price yet counts nothing. (Pre-trade's leverage input, per order: no views.)"""
+        no price yet counts nothing; one whose base is the base currency counts its units
+        (USD_JPY on a USD account). (Pre-trade's leverage input, per order: no views.)"""
         gross = ZERO
         for instrument_id in self._keys_by_instrument:
             if instrument_id == excluding:
                 continue
             qty = self.position_qty(instrument_id)
-            if qty != 0:
+            inst = self._instruments[instrument_id]  # booked: its fills looked it up
+            if qty != 0 and inst.base == self._base != inst.quote:
+                gross += abs(qty)
+            elif qty != 0:
                 mark = self.mark_price(instrument_id)
                 if mark is not None:
                     gross += abs(qty) * mark
@@ -498,10 +542,17 @@ class Portfolio:
             return
         if balance:
             if asset not in self._valued:
-                self._valued[asset] = asset + self._base
+                self._valued[asset] = self._symbol(asset)
                 self._reprice()
         elif self._valued.pop(asset, None) is not None:
             self._reprice()
+
+    def _symbol(self, asset: str) -> str:
+        """The session instrument pricing ``asset`` (``price_by``), else ``<asset><base>``."""
+        listed = self._listed.get(asset)
+        if listed is None:
+            listed = self._inverse.get(asset)
+        return asset + self._base if listed is None else listed
 
     def _reprice(self) -> None:
         """After the valued assets or their pricers changed: which marks equity reads."""

@@ -183,12 +183,15 @@ def check_position_size(order: Order, risk: RiskInput) -> RiskRejected | None:
     if not _increases_exposure(order, risk):
         return None
     after = abs(risk.position_qty + order.side.sign * order.quantity)
-    notional = after * risk.reference_price
+    inst = risk.instrument
+    # equity is in the account currency: USD_JPY on a USD account is sized in USD (units)
+    in_base = risk.margin_currency == inst.base != inst.quote
+    notional = after if in_base else after * risk.reference_price
     limit = risk.equity * risk.limits.max_position_pct
     if notional > limit:
         return RiskRejected(
             "MAX_POSITION_SIZE",
-            f"position notional {notional:.2f} {risk.instrument.quote} would exceed"
+            f"position notional {notional:.2f} {inst.base if in_base else inst.quote} would exceed"
             f" {risk.limits.max_position_pct:%} of equity = {limit:.2f} ({risk.tier.value})",
         )
     return None

@@ -45,6 +45,7 @@ async def test_opens_with_instruments_marks_and_spot_balances(
         assert live.marks == {ID: BID0}
         balances = {a: b.total for a, b in live.snapshot.balances.items()}
         assert balances == {"GBP": D(1000), "USD": D(100_000) - 1000 * ASK0}
+        assert live.snapshot.currency == "USD"  # the account currency: equity is in it
         assert [(f.client_order_id, f.last_qty, f.last_px, f.instrument_id)
                 for f in live.snapshot.fills] == [("f1", D(1000), ASK0, ID)]  # fmt: skip
         assert [(h.component, h.level) for h in live.health()] == [

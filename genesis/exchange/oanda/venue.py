@@ -208,7 +208,7 @@ class OandaVenue:
                                   instrument_id=names[tx["instrument"]], side=Side.BUY,
                                   order_type=OrderType.MARKET, quantity=Decimal(1))  # fmt: skip
                 fills.append(self._fill_event(_Tracked(cmd), tx))
-        return VenueSnapshot(tuple(orders), {self.currency: balance}, tuple(fills))
+        return VenueSnapshot(tuple(orders), {self.currency: balance}, tuple(fills), self.currency)
 
     async def close(self) -> None:
         if self._stream is not None:

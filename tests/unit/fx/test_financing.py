@@ -1,4 +1,5 @@
-"""Rollover financing: 17:00 New York across DST, triple Wednesday, long vs short, conversion.
+"""Rollover financing: 17:00 New York across DST, triple Wednesday (Thursday for a T+1 pair),
+long vs short, conversion.
 
 Mids are real: GBPUSD mids of the bundled FXCM 2012-02 bars, USDJPY of the TrueFX
 2013-01 quotes. Rates are configuration (here chosen to show each sign).
@@ -6,10 +7,14 @@ Mids are real: GBPUSD mids of the bundled FXCM 2012-02 bars, USDJPY of the TrueF
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
 from genesis.core.fx import fx_pair
+from genesis.errors import ConfigError
 from genesis.portfolio.financing import financing, next_rollover_ns, rollover_days
 
 D = Decimal
@@ -80,3 +85,34 @@ def test_usdjpy_financing_in_a_usd_account_is_interest_on_the_usd_units() -> Non
     entry = financing(pair, "USDJPY", D(-10_000), USDJPY_BID, wednesday, "USD")
     assert entry.amount_quote.quantize(D("0.0001")) == D("-35.6860")
     assert (entry.amount, entry.currency) == (D("-0.4110"), "USD")
+
+
+def test_a_t_plus_one_pair_counts_three_days_on_thursday() -> None:
+    """USDCAD settles T+1: Thursday's value date crosses the weekend, so Thursday counts 3
+    days and Wednesday 1; a week still counts 7."""
+    t, days = ns("2012-02-05T23:00:00+00:00"), []  # Sunday evening
+    for _ in range(5):
+        t = next_rollover_ns(t)
+        days.append((utc(t)[:3], rollover_days(t, settlement_days=1)))
+    assert days == [("Mon", 1), ("Tue", 1), ("Wed", 1), ("Thu", 3), ("Fri", 1)]
+
+
+def test_settlement_lag_per_pair() -> None:
+    """T+1 for the dollar against CAD, TRY, RUB (listed or not); T+2 otherwise, EURCAD too."""
+    lags = {s: fx_pair(s).settlement_days for s in ("USDCAD", "USD_TRY", "USDRUB", "GBPUSD",
+                                                      "USDJPY", "EURCAD")}  # fmt: skip
+    assert lags == {"USDCAD": 1, "USD_TRY": 1, "USDRUB": 1, "GBPUSD": 2, "USDJPY": 2, "EURCAD": 2}
+    with pytest.raises(ConfigError, match="settlement in 3 days"):
+        replace(fx_pair("GBPUSD"), settlement_days=3)
+
+
+def test_usdcad_financing_is_triple_on_thursday_not_wednesday() -> None:
+    """``financing`` counts the pair's own triple day: USDCAD 3 days on Thursday 2 February
+    2012, 1 on Wednesday 1 February. (Only the day count is checked: no real USDCAD price
+    is bundled, so the amount is stated per unit of mid.)"""
+    pair = fx_pair("USDCAD")
+    wednesday, thursday = ns("2012-02-01T22:00:00+00:00"), ns("2012-02-02T22:00:00+00:00")
+    wed = financing(pair, "USDCAD", D(10_000), D(1), wednesday, "CAD")
+    thu = financing(pair, "USDCAD", D(10_000), D(1), thursday, "CAD")
+    assert (wed.days, thu.days) == (1, 3)
+    assert thu.amount_quote == 3 * wed.amount_quote == D(10_000) * D("-0.0250") * 3 / 365
