@@ -163,3 +163,32 @@ async def test_a_restart_after_a_modify_adopts_the_replacement(sandbox: SandboxS
     ]
     assert not _of(events, OrderCanceled)
     assert len(sandbox.ledger()["orders"]["s-9-5"]) == 1  # the original was never resent
+
+
+async def test_a_refused_modify_leaves_no_id_gap_a_restart_would_stop_at(
+    sandbox: SandboxServer,
+) -> None:
+    """A modify the venue refuses up front (400, -1013: nothing cancelled, nothing placed)
+    gives its replacement id back; the next modify goes out as s-9-7-r1, and a restart
+    probing r1, r2... finds it (it used to go out as r2: the probe stopped at the missing
+    r1, resolved the cancelled original as ended and left the replacement working unseen)."""
+    first, seen = await start_venue(sandbox)
+    first.execute(buy("s-9-7", "39000"), 0)
+    await until(lambda: bool(_of(seen, OrderAccepted)))
+    sandbox.faults.arm("order.error_before", status=400, code=-1013)
+    first.execute(modify("s-9-7", "39100"), 0)
+    await until(lambda: bool(_of(seen, OrderModifyRejected)))
+    first.execute(modify("s-9-7", "39500", quantity="0.02"), 0)
+    await until(lambda: bool(_of(seen, OrderUpdated)))
+    await stop(first)
+
+    venue, events = await start_venue(sandbox)
+    venue.recover(buy("s-9-7", "39000"), resend=False)
+    await until(lambda: bool(_of(events, OrderUpdated) or _of(events, OrderCanceled)))
+    await stop(venue)
+    assert _of(seen, OrderModifyRejected)[0].code == "-1013"
+    [updated] = _of(events, OrderUpdated)
+    assert (updated.quantity, updated.price) == (D("0.02"), D("39500"))
+    assert not _of(events, OrderCanceled)
+    assert "s-9-7-r1" in sandbox.ledger()["orders"]
+    assert "s-9-7-r2" not in sandbox.ledger()["orders"]

@@ -28,6 +28,7 @@ Outcomes, as ``OrderUpdated`` / ``OrderModifyRejected`` / ``OrderCanceled`` of `
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
@@ -123,26 +124,43 @@ async def find_replacement(venue: BinanceVenue, t: Tracked) -> bool:
     venue); if so the last replacement becomes ``t`` at the venue, its terms are
     announced (``OrderAccepted``, then ``OrderPendingUpdate`` and ``OrderUpdated`` with
     the filled part of the original plus the replacement's quantity) and the original
-    venue order's cancel is not ``t``'s end. A query that fails stops the probe (the
-    original is then resolved as before, and the failure logged)."""
+    venue order's cancel is not ``t``'s end. Refused replacements give their ids back, so
+    the ids have no gaps; one whose outcome stayed unknown may leave one, so the probe
+    looks one id past a missing one before it stops. A query that keeps failing stops the
+    probe (the original is then resolved as before, and the failure logged)."""
     cid, symbol = t.cmd.client_order_id, t.cmd.instrument_id
     latest: Mapping[str, Any] | None = None
-    n = 0
-    while n < _MAX_REPLACES:
+    n = probe = 0
+    while probe < _MAX_REPLACES and probe - n <= 1:
+        probe += 1
         try:
-            data = await venue.rest.query_order(symbol, replacement_id(cid, n + 1))
+            data = await _query_with_retries(venue, symbol, replacement_id(cid, probe))
         except OrderNotFound:
-            break
+            continue
         except VenueError as exc:
             log.warning("binance_replacement_probe_failed", client_order_id=cid,
                         error=type(exc).__name__)  # fmt: skip
             break
         if not isinstance(data, dict):
             break
-        latest, n = data, n + 1
+        latest, n = data, probe
     if latest is None:
         return False
     return await _adopt_replacement(venue, t, n, latest)
+
+
+async def _query_with_retries(
+    venue: BinanceVenue, symbol: str, client_order_id: str, tries: int = 3
+) -> Any:
+    """``query_order``, retried on a transient failure (not on "no such order")."""
+    for attempt in range(tries - 1):
+        try:
+            return await venue.rest.query_order(symbol, client_order_id)
+        except OrderNotFound:
+            raise
+        except VenueError:
+            await asyncio.sleep(0.2 * (attempt + 1))
+    return await venue.rest.query_order(symbol, client_order_id)
 
 
 async def _adopt_replacement(
@@ -208,6 +226,7 @@ async def _succeeded(
 def _refused(
     venue: BinanceVenue, t: Tracked, cmd: ModifyOrder, new_cid: str, exc: OrderRejectedByVenue
 ) -> None:
+    _give_back(t, new_cid)
     if exc.code == _PARTLY:  # the old order is cancelled and nothing replaced it
         log.warning("binance_replace_left_order_canceled", client_order_id=cmd.client_order_id)
         venue.tracker.abandon_replacement(t, new_cid)
@@ -217,12 +236,24 @@ def _refused(
     _emit_refusal(venue, cmd, f"REPLACE_REJECTED: {exc}", str(exc.code))
 
 
+def _give_back(t: Tracked, new_cid: str) -> None:
+    """A replacement the venue never created gives its id back: the next one is sent
+    under it, so the ids at the venue stay ``X-r1``, ``X-r2``... without a gap (a restart
+    probes them in order and stops at the first one missing)."""
+    if new_cid == replacement_id(t.cmd.client_order_id, t.replaces):
+        t.replaces -= 1
+
+
 async def _resolve(
     venue: BinanceVenue, t: Tracked, cmd: ModifyOrder, after: SubmitOrder, new_cid: str
 ) -> None:
-    """An unknown outcome: the replacement's own query says whether it stands."""
+    """An unknown outcome: the replacement's own query says whether it stands. Only a
+    definite "no such order" gives its id back (one still unknown may yet appear)."""
     try:
         new = await venue.rest.query_order(cmd.instrument_id, new_cid)
+    except OrderNotFound:
+        new = None
+        _give_back(t, new_cid)
     except VenueError:
         new = None
     if isinstance(new, dict):
